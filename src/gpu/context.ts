@@ -1,0 +1,355 @@
+// GpuContext: one device with its arena, pipeline cache, command batching, uniform ring, reads and writes,
+// and error and device-loss reporting. Kernels call `dispatch`; nothing else in the engine touches the
+// GPUDevice. Dispatches are recorded into one compute pass and submitted in batches, so a training step
+// costs a handful of submits, not one per kernel.
+
+import { Arena, type GpuBuf, type GpuRegion, type MemoryCategory, regionParts } from './arena';
+import { GpuDeviceLostError, GpuKernelError } from './errors';
+
+export interface GpuFeatures {
+  shaderF16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+}
+
+export interface GpuAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** 'browser' (navigator.gpu) or 'dawn' (the `webgpu` package in Node). */
+  runtime: 'browser' | 'dawn';
+  /** True on a software rasteriser (SwiftShader, lavapipe): slow, fine for tests. */
+  software: boolean;
+  /** Sentences worth telling the user (fallbacks taken, features missing). */
+  notes: string[];
+}
+
+/** A kernel as the cache sees it: WGSL text and a label that names it in errors. */
+export interface KernelSource {
+  /** Unique per distinct WGSL text (op name plus its template parameters). */
+  key: string;
+  /** Human name used in labels and error messages, e.g. "matmul_nt". */
+  label: string;
+  code: string;
+  entryPoint?: string;
+}
+
+export interface DispatchArgs {
+  kernel: KernelSource;
+  /** Storage buffers (or views) bound at @group(0) @binding(0..n-1), in order. */
+  buffers: Array<GpuRegion | GPUBuffer>;
+  /** Bound after the buffers, as a uniform at @group(0) @binding(n). At most 256 bytes. */
+  uniforms?: ArrayBuffer | ArrayBufferView;
+  workgroups: [number, number?, number?];
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 512;
+
+/** Packs a uniform struct field by field (each 4 bytes; pad vec types yourself). */
+export class Uniforms {
+  private readonly view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
+  private offset = 0;
+  u32(v: number): this {
+    this.view.setUint32(this.offset, v >>> 0, true);
+    this.offset += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.view.setInt32(this.offset, v | 0, true);
+    this.offset += 4;
+    return this;
+  }
+  f32(v: number): this {
+    this.view.setFloat32(this.offset, v, true);
+    this.offset += 4;
+    return this;
+  }
+  get data(): ArrayBuffer {
+    // WGSL uniform structs are 16-byte aligned in size.
+    const size = Math.max(16, Math.ceil(this.offset / 16) * 16);
+    return this.view.buffer.slice(0, size);
+  }
+}
+
+export class GpuContext {
+  readonly arena: Arena;
+  /** Kernel variant per op family, chosen by the autotune (e.g. matmul: "regblock"). */
+  readonly variants = new Map<string, string>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pendingChecks: Array<Promise<void>> = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchKernels = new Set<string>();
+  private readonly uniformRing: GPUBuffer;
+  private uniformSlot = 0;
+  private lostInfo: GPUDeviceLostInfo | null = null;
+  private readonly lostPromise: Promise<never>;
+  private uncaptured: string[] = [];
+  private dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: GpuAdapterSummary,
+    readonly features: GpuFeatures,
+  ) {
+    this.arena = new Arena(
+      device,
+      Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize),
+    );
+    this.uniformRing = device.createBuffer({
+      size: UNIFORM_SLOT * UNIFORM_SLOTS,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniform-ring',
+    });
+    this.lostPromise = device.lost.then((info) => {
+      this.lostInfo = info;
+      throw this.lostError();
+    });
+    // Keep the rejection from being reported as unhandled when nobody is waiting on it.
+    this.lostPromise.catch(() => undefined);
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.uncaptured.push(e.message);
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get lost(): boolean {
+    return this.lostInfo !== null;
+  }
+
+  /** Total dispatches recorded, for tests and benchmarks. */
+  get dispatches(): number {
+    return this.dispatchCount;
+  }
+
+  private lostError(): GpuDeviceLostError {
+    const info = this.lostInfo;
+    return new GpuDeviceLostError(info?.reason ?? 'unknown', info?.message ?? '');
+  }
+
+  private assertAlive(): void {
+    if (this.lostInfo) throw this.lostError();
+  }
+
+  /** Compiles (once) and returns the pipeline for a kernel; compile errors surface at the next `sync`. */
+  pipeline(kernel: KernelSource): GPUComputePipeline {
+    const cached = this.pipelines.get(kernel.key);
+    if (cached) return cached;
+    this.assertAlive();
+    const device = this.device;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: kernel.code, label: kernel.label });
+    const pipeline = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
+      label: kernel.label,
+    });
+    const scope = device.popErrorScope();
+    this.pendingChecks.push(
+      Promise.all([scope, module.getCompilationInfo()]).then(([err, info]) => {
+        const msgs = info.messages
+          .filter((m) => m.type === 'error')
+          .map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`);
+        if (err) msgs.push(err.message);
+        if (msgs.length) {
+          this.pipelines.delete(kernel.key);
+          throw new GpuKernelError(kernel.label, msgs.join('; '));
+        }
+      }),
+    );
+    this.pipelines.set(kernel.key, pipeline);
+    return pipeline;
+  }
+
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  private currentPass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'kernels' });
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    return this.encoder;
+  }
+
+  /** Records one kernel dispatch. Buffers bind in order; uniforms (if any) bind last. */
+  dispatch(args: DispatchArgs): void {
+    this.assertAlive();
+    const { kernel } = args;
+    const pipeline = this.pipeline(kernel);
+    if (args.uniforms && this.uniformSlot >= UNIFORM_SLOTS) this.flush();
+    const entries: GPUBindGroupEntry[] = args.buffers.map((b, i) => {
+      const { buffer, offset, size } = regionParts(b);
+      return { binding: i, resource: { buffer, offset, size } };
+    });
+    if (args.uniforms) {
+      const data = args.uniforms;
+      const offset = this.uniformSlot * UNIFORM_SLOT;
+      const bytes = data.byteLength;
+      if (bytes > UNIFORM_SLOT)
+        throw new GpuKernelError(kernel.label, `uniforms of ${bytes} bytes exceed 256`);
+      if (ArrayBuffer.isView(data))
+        this.device.queue.writeBuffer(this.uniformRing, offset, data.buffer, data.byteOffset, bytes);
+      else this.device.queue.writeBuffer(this.uniformRing, offset, data);
+      this.uniformSlot++;
+      entries.push({
+        binding: args.buffers.length,
+        resource: { buffer: this.uniformRing, offset, size: bytes },
+      });
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+      label: kernel.label,
+    });
+    const pass = this.currentPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = args.workgroups;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new GpuKernelError(kernel.label, `grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
+    }
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.batchKernels.add(kernel.label);
+    this.dispatchCount++;
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches around it. */
+  copy(
+    src: GpuRegion | GPUBuffer,
+    srcOffset: number,
+    dst: GpuRegion | GPUBuffer,
+    dstOffset: number,
+    bytes: number,
+  ): void {
+    this.assertAlive();
+    const s = regionParts(src);
+    const d = regionParts(dst);
+    this.endPass().copyBufferToBuffer(s.buffer, s.offset + srcOffset, d.buffer, d.offset + dstOffset, bytes);
+  }
+
+  /** Zero-fills a buffer (or a range of it) in order with the dispatches around it. */
+  clear(buf: GpuRegion | GPUBuffer, offset = 0, bytes?: number): void {
+    this.assertAlive();
+    const r = regionParts(buf);
+    this.endPass().clearBuffer(r.buffer, r.offset + offset, bytes ?? r.size - offset);
+  }
+
+  /** Submits what has been recorded. Validation errors are collected for the next `sync`. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.assertAlive();
+    const enc = this.endPass();
+    const kernels = [...this.batchKernels].join(', ');
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([enc.finish()]);
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    this.pendingChecks.push(
+      Promise.all([validation, oom]).then(([v, o]) => {
+        const err = v ?? o;
+        if (err) throw new GpuKernelError(kernels || 'submit', err.message);
+      }),
+    );
+    this.encoder = null;
+    this.batchKernels = new Set();
+    this.uniformSlot = 0;
+  }
+
+  /** Uploads data into a buffer, ordered after every dispatch recorded so far. */
+  write(buf: GpuRegion | GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.assertAlive();
+    // queue.writeBuffer runs before any command buffer not yet submitted: submit first to keep order.
+    this.flush();
+    const r = regionParts(buf);
+    this.device.queue.writeBuffer(r.buffer, r.offset + offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Waits for all submitted work, then throws the first kernel error or device loss seen. */
+  async sync(): Promise<void> {
+    this.flush();
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostPromise]);
+    await this.checkErrors();
+  }
+
+  private async checkErrors(): Promise<void> {
+    const checks = this.pendingChecks.splice(0);
+    const results = await Promise.race([Promise.allSettled(checks), this.lostPromise]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    if (this.uncaptured.length) {
+      const msgs = this.uncaptured.splice(0);
+      throw new GpuKernelError('device', msgs.join('; '));
+    }
+  }
+
+  /** Reads bytes back to the CPU (the only GPU→CPU path), after everything recorded so far. */
+  async readBytes(buf: GpuRegion | GPUBuffer, bytes?: number, offset = 0): Promise<ArrayBuffer> {
+    this.assertAlive();
+    const r = regionParts(buf);
+    const src = r.buffer;
+    const size = Math.ceil((bytes ?? r.size - offset) / 4) * 4;
+    offset += r.offset;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'readback',
+    });
+    const enc = this.endPass();
+    enc.copyBufferToBuffer(src, offset, staging, 0, size);
+    this.flush();
+    try {
+      await Promise.race([staging.mapAsync(GPUMapMode.READ), this.lostPromise]);
+      const out = staging.getMappedRange().slice(0);
+      staging.unmap();
+      await this.checkErrors();
+      return out;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async readF32(buf: GpuRegion | GPUBuffer, count?: number, offsetElems = 0): Promise<Float32Array> {
+    const bytes = count === undefined ? undefined : count * 4;
+    return new Float32Array(await this.readBytes(buf, bytes, offsetElems * 4));
+  }
+
+  /** Allocates a buffer in the arena and fills it from `data`. */
+  upload(
+    data: Float32Array | Int32Array | Uint32Array | Uint16Array,
+    category: MemoryCategory,
+    label: string,
+  ): GpuBuf {
+    const buf = this.arena.alloc(data.byteLength, category, label);
+    // Uint16 (f16) data may be an odd count: pad to 4 bytes for writeBuffer.
+    if (data.byteLength % 4 !== 0) {
+      const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.write(buf, padded);
+    } else {
+      this.write(buf, data);
+    }
+    return buf;
+  }
+
+  destroy(): void {
+    this.arena.destroyAll();
+    this.uniformRing.destroy();
+    this.device.destroy();
+  }
+}

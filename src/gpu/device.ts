@@ -1,0 +1,88 @@
+// Device acquisition from any `GPU` object (navigator.gpu in the browser, Dawn's in Node): asks for the
+// limits the engine needs up to what the adapter offers, records features, and builds the GpuContext.
+// Runtime-specific discovery (Node's SwiftShader fallback) lives in node.ts; this file imports no Node code.
+
+import { type GpuAdapterSummary, GpuContext, type GpuFeatures } from './context';
+import { NoWebGpuError } from './errors';
+
+/** Limits the engine asks for, capped by the adapter. Bigger buffers and groups than WebGPU's defaults. */
+const WANTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export interface AcquireOptions {
+  runtime: 'browser' | 'dawn';
+  powerPreference?: GPUPowerPreference;
+  /** Notes from discovery (e.g. "fell back to SwiftShader") to carry into the summary. */
+  notes?: string[];
+}
+
+const SOFTWARE_NAMES = /swiftshader|lavapipe|llvmpipe|software|microsoft basic render/i;
+
+export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions): Promise<GpuContext> {
+  if (!gpu) {
+    throw new NoWebGpuError(
+      opts.runtime === 'browser'
+        ? 'This browser has no WebGPU. Use a recent Chrome or Edge (113+); on Linux start Chrome with ' +
+            '--enable-unsafe-webgpu (and --enable-features=Vulkan), or enable chrome://flags/#enable-unsafe-webgpu.'
+        : 'The `webgpu` package did not load; run `npm ci` again.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new NoWebGpuError(
+      opts.runtime === 'browser'
+        ? 'WebGPU is present but no GPU adapter was found. Check chrome://gpu; on Linux try ' +
+            '--enable-unsafe-webgpu --enable-features=Vulkan, or update the GPU driver.'
+        : 'No WebGPU adapter was found.',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = adapter.limits[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]) {
+    if (adapter.features.has(f)) requiredFeatures.push(f);
+  }
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'peft-playground' });
+  const features: GpuFeatures = {
+    shaderF16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups'),
+    timestampQuery: device.features.has('timestamp-query'),
+  };
+  const info = adapter.info;
+  const description =
+    info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ');
+  const notes = [...(opts.notes ?? [])];
+  const software =
+    SOFTWARE_NAMES.test(`${description} ${info.vendor} ${info.architecture} ${info.device}`) ||
+    opts.notes?.some((n) => /swiftshader/i.test(n)) === true;
+  if (software) notes.push('Running on a software GPU (SwiftShader): correct but slow; keep models tiny.');
+  if (!features.shaderF16) notes.push('No shader-f16: frozen weights are stored as f32.');
+  const summary: GpuAdapterSummary = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: description || 'unknown adapter',
+    runtime: opts.runtime,
+    software,
+    notes,
+  };
+  return new GpuContext(device, summary, features);
+}
+
+/** The browser's device (main thread or worker). */
+export async function acquireBrowserGpu(): Promise<GpuContext> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  return acquireFromGpu(gpu, { runtime: 'browser' });
+}

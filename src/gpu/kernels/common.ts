@@ -1,0 +1,29 @@
+// Helpers every kernel shares: 1-D grids that spill into y past 65535 workgroups, the matching WGSL index
+// expression, and the float32 conversions twins use. Kept tiny on purpose; each kernel's WGSL stays
+// readable on its own.
+
+export const WG = 256;
+
+/** Workgroup grid for `n` invocations of `wg` threads each, folded into 2-D when x would overflow. */
+export function grid1d(n: number, wg = WG, maxPerDim = 65535): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL: the flat invocation index for a grid made by grid1d (needs `wid`, `lid`, `nwg` builtins). */
+export const FLAT_INDEX = (wg = WG) => `(wid.y * nwg.x + wid.x) * ${wg}u + lid.x`;
+
+/** WGSL builtins parameter list matching FLAT_INDEX. */
+export const FLAT_BUILTINS =
+  '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>';
+
+/** Rounds a float64 array through float32, as the GPU would store it. */
+export function toF32(a: ArrayLike<number>): Float32Array {
+  return Float32Array.from(a);
+}
+
+export function toF64(a: ArrayLike<number>): Float64Array {
+  return Float64Array.from(a);
+}
