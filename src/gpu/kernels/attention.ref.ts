@@ -1,0 +1,142 @@
+// CPU float64 twin of causal multi-head attention with grouped KV heads and an optional key/value prefix
+// (attention.ts). Naive on purpose: it builds each query's score row explicitly and softmaxes it, so it
+// shares no trick (online softmax, lse recomputation) with the GPU kernels it checks. Layouts as there:
+// q [B,T,Hq·D], k/v [B,S,Hkv·D], prefixK/V [P,Hkv·D], out [B,T,Hq·D], lse [B,Hq,T].
+import type { AttentionDims } from './attention';
+
+export interface AttentionGradsRef {
+  dq: Float64Array;
+  dk: Float64Array;
+  dv: Float64Array;
+  dPrefixK?: Float64Array;
+  dPrefixV?: Float64Array;
+}
+
+interface Plan {
+  B: number;
+  T: number;
+  S: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  P: number;
+  G: number;
+  scale: number;
+}
+
+function plan(dims: AttentionDims): Plan {
+  const P = dims.P ?? 0;
+  return { ...dims, P, G: dims.Hq / dims.Hkv, scale: dims.scale ?? 1 / Math.sqrt(dims.D) };
+}
+
+/** Offsets (into either the prefix or the real k/v arrays) of every key query (b, t) sees, prefix first. */
+function visibleKeys(pl: Plan, b: number, t: number, kh: number): Array<{ prefix: boolean; off: number }> {
+  const { S, T, Hkv, D, P } = pl;
+  const keys: Array<{ prefix: boolean; off: number }> = [];
+  for (let p = 0; p < P; p++) keys.push({ prefix: true, off: (p * Hkv + kh) * D });
+  // Query t sits at position t + S − T among the real keys (S − T earlier positions are cached).
+  const last = t + S - T;
+  for (let j = 0; j <= last; j++) keys.push({ prefix: false, off: ((b * S + j) * Hkv + kh) * D });
+  return keys;
+}
+
+/** Forward: out = softmax(scale·q·kᵀ + causal mask)·v per head; lse = log Σ exp(scale·q·k). */
+export function attentionRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  dims: AttentionDims,
+  prefixK?: ArrayLike<number> | null,
+  prefixV?: ArrayLike<number> | null,
+): { out: Float64Array; lse: Float64Array } {
+  const pl = plan(dims);
+  const { B, T, Hq, D, G, scale } = pl;
+  const out = new Float64Array(B * T * Hq * D);
+  const lse = new Float64Array(B * Hq * T);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const kh = Math.floor(h / G);
+      for (let t = 0; t < T; t++) {
+        const qo = ((b * T + t) * Hq + h) * D;
+        const keys = visibleKeys(pl, b, t, kh);
+        const s = keys.map(({ prefix, off }) => {
+          const kk = prefix ? prefixK! : k;
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += q[qo + d] * kk[off + d];
+          return scale * acc;
+        });
+        const m = Math.max(...s);
+        let sum = 0;
+        for (const x of s) sum += Math.exp(x - m);
+        lse[(b * Hq + h) * T + t] = m + Math.log(sum);
+        keys.forEach(({ prefix, off }, i) => {
+          const vv = prefix ? prefixV! : v;
+          const p = Math.exp(s[i] - m) / sum;
+          for (let d = 0; d < D; d++) out[qo + d] += p * vv[off + d];
+        });
+      }
+    }
+  return { out, lse };
+}
+
+/**
+ * Backward of attentionRef given dOut: the textbook softmax Jacobian on explicit probabilities,
+ * dS = P ⊙ (dP − rowsum(P ⊙ dP)). dk/dv sum over the G query heads of a group; prefix grads over the
+ * batch as well. Prefix grads are present only when a prefix was given.
+ */
+export function attentionBackwardRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  dOut: ArrayLike<number>,
+  dims: AttentionDims,
+  prefixK?: ArrayLike<number> | null,
+  prefixV?: ArrayLike<number> | null,
+): AttentionGradsRef {
+  const pl = plan(dims);
+  const { B, T, S, Hq, Hkv, D, P, G, scale } = pl;
+  const dq = new Float64Array(B * T * Hq * D);
+  const dk = new Float64Array(B * S * Hkv * D);
+  const dv = new Float64Array(B * S * Hkv * D);
+  const hasPrefix = P > 0 && !!prefixK && !!prefixV;
+  const dPrefixK = hasPrefix ? new Float64Array(P * Hkv * D) : undefined;
+  const dPrefixV = hasPrefix ? new Float64Array(P * Hkv * D) : undefined;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const kh = Math.floor(h / G);
+      for (let t = 0; t < T; t++) {
+        const qo = ((b * T + t) * Hq + h) * D;
+        const keys = visibleKeys(pl, b, t, kh);
+        const s = keys.map(({ prefix, off }) => {
+          const kk = prefix ? prefixK! : k;
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += q[qo + d] * kk[off + d];
+          return scale * acc;
+        });
+        const m = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - m));
+        const sum = e.reduce((a, x) => a + x, 0);
+        const p = e.map((x) => x / sum);
+        const dp = keys.map(({ prefix, off }) => {
+          const vv = prefix ? prefixV! : v;
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += dOut[qo + d] * vv[off + d];
+          return acc;
+        });
+        let pdp = 0;
+        for (let i = 0; i < keys.length; i++) pdp += p[i] * dp[i];
+        keys.forEach(({ prefix, off }, i) => {
+          const kk = prefix ? prefixK! : k;
+          const gk = prefix ? dPrefixK! : dk;
+          const gv = prefix ? dPrefixV! : dv;
+          const ds = p[i] * (dp[i] - pdp);
+          for (let d = 0; d < D; d++) {
+            dq[qo + d] += scale * ds * kk[off + d];
+            gk[off + d] += scale * ds * q[qo + d];
+            gv[off + d] += p[i] * dOut[qo + d];
+          }
+        });
+      }
+    }
+  return hasPrefix ? { dq, dk, dv, dPrefixK, dPrefixV } : { dq, dk, dv };
+}

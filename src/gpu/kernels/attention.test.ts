@@ -1,0 +1,220 @@
+// Tests for attention (attention.ts): the float64 twin's backward against central differences, then the GPU
+// forward (out, lse) and backward (every gradient, and subsets with nulls) against the twin over MHA, GQA,
+// MQA, T = 1, odd T, S > T (KV cache), a prefix, several head dims (vec4 and scalar paths) and a custom
+// scale. Shapes stay tiny: SwiftShader runs these on the CPU.
+import { describe, expect, it } from 'vitest';
+import { testGpu, up } from '../../../test/helpers/gpu';
+import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
+import type { GpuBuf } from '../arena';
+import type { GpuContext } from '../context';
+import { type AttentionDims, attention, attentionBackward, attentionWorkspaceBytes } from './attention';
+import { attentionBackwardRef, attentionRef } from './attention.ref';
+
+interface Inputs {
+  q: Float64Array;
+  k: Float64Array;
+  v: Float64Array;
+  pk: Float64Array | null;
+  pv: Float64Array | null;
+  dOut: Float64Array;
+}
+
+function inputs(d: AttentionDims, seed: number): Inputs {
+  const P = d.P ?? 0;
+  const kvLen = d.B * d.S * d.Hkv * d.D;
+  return {
+    q: randn(d.B * d.T * d.Hq * d.D, seed),
+    k: randn(kvLen, seed + 1),
+    v: randn(kvLen, seed + 2),
+    pk: P ? randn(P * d.Hkv * d.D, seed + 3) : null,
+    pv: P ? randn(P * d.Hkv * d.D, seed + 4) : null,
+    dOut: randn(d.B * d.T * d.Hq * d.D, seed + 5),
+  };
+}
+
+const describeDims = (d: AttentionDims) =>
+  `B${d.B} T${d.T} S${d.S} Hq${d.Hq} Hkv${d.Hkv} D${d.D}${d.P ? ` P${d.P}` : ''}${d.scale ? ` scale${d.scale}` : ''}`;
+
+describe('attention twin', () => {
+  const cases: AttentionDims[] = [
+    { B: 2, T: 3, S: 4, Hq: 4, Hkv: 2, D: 3, P: 2 },
+    { B: 1, T: 4, S: 4, Hq: 3, Hkv: 1, D: 2 },
+    { B: 2, T: 1, S: 3, Hq: 2, Hkv: 2, D: 4, P: 1, scale: 0.7 },
+  ];
+  for (const d of cases) {
+    it(`backward matches central differences (${describeDims(d)})`, () => {
+      const x = inputs(d, 11);
+      const w = randn(d.B * d.T * d.Hq * d.D, 99);
+      const g = attentionBackwardRef(x.q, x.k, x.v, w, d, x.pk, x.pv);
+      const loss = (
+        q: Float64Array,
+        k: Float64Array,
+        v: Float64Array,
+        pk: Float64Array | null,
+        pv: Float64Array | null,
+      ) => dot(w, attentionRef(q, k, v, d, pk, pv).out);
+      expectGradMatches((q) => loss(q, x.k, x.v, x.pk, x.pv), x.q.slice(), g.dq, 'dq');
+      expectGradMatches((k) => loss(x.q, k, x.v, x.pk, x.pv), x.k.slice(), g.dk, 'dk');
+      expectGradMatches((v) => loss(x.q, x.k, v, x.pk, x.pv), x.v.slice(), g.dv, 'dv');
+      if (x.pk && x.pv) {
+        expect(g.dPrefixK && g.dPrefixV).toBeTruthy();
+        expectGradMatches((pk) => loss(x.q, x.k, x.v, pk, x.pv), x.pk.slice(), g.dPrefixK!, 'dPrefixK');
+        expectGradMatches((pv) => loss(x.q, x.k, x.v, x.pk, pv), x.pv.slice(), g.dPrefixV!, 'dPrefixV');
+      } else {
+        expect(g.dPrefixK).toBeUndefined();
+      }
+    });
+  }
+
+  it('lse is the log-sum-exp of the visible scaled scores', () => {
+    const d: AttentionDims = { B: 1, T: 2, S: 3, Hq: 1, Hkv: 1, D: 2, P: 1 };
+    const x = inputs(d, 5);
+    const { lse } = attentionRef(x.q, x.k, x.v, d, x.pk, x.pv);
+    const sc = 1 / Math.sqrt(2);
+    const s = (qo: number, kk: Float64Array, ko: number) =>
+      sc * (x.q[qo] * kk[ko] + x.q[qo + 1] * kk[ko + 1]);
+    // Query 1 sits at real position 2: sees the prefix key and real keys 0, 1, 2.
+    const scores = [s(2, x.pk!, 0), s(2, x.k, 0), s(2, x.k, 2), s(2, x.k, 4)];
+    expect(lse[1]).toBeCloseTo(Math.log(scores.reduce((a, z) => a + Math.exp(z), 0)), 12);
+  });
+});
+
+async function runForward(ctx: GpuContext, d: AttentionDims, x: Inputs) {
+  const gq = up(ctx, x.q);
+  const gk = up(ctx, x.k);
+  const gv = up(ctx, x.v);
+  const gpk = x.pk ? up(ctx, x.pk) : null;
+  const gpv = x.pv ? up(ctx, x.pv) : null;
+  const out = ctx.arena.alloc(x.q.length * 4, 'activations', 'out');
+  const lse = ctx.arena.alloc(d.B * d.Hq * d.T * 4, 'activations', 'lse');
+  attention(ctx, { ...d, out, lse, q: gq, k: gk, v: gv, prefixK: gpk, prefixV: gpv });
+  return { gq, gk, gv, gpk, gpv, out, lse };
+}
+
+type Grad = 'dq' | 'dk' | 'dv' | 'dPrefixK' | 'dPrefixV';
+
+/** Runs forward then backward for the wanted gradients (others passed as null) and checks each against the
+ * twin. Gradient buffers start filled with garbage, to prove the backward overwrites rather than accumulates. */
+async function checkGpu(
+  d: AttentionDims,
+  seed: number,
+  want: Grad[] = ['dq', 'dk', 'dv', 'dPrefixK', 'dPrefixV'],
+) {
+  const ctx = await testGpu();
+  const x = inputs(d, seed);
+  const ref = attentionRef(x.q, x.k, x.v, d, x.pk, x.pv);
+  const f = await runForward(ctx, d, x);
+  const what = describeDims(d);
+  expectClose(await ctx.readF32(f.out, ref.out.length), ref.out, 1e-4, 2e-5, `out ${what}`);
+  expectClose(await ctx.readF32(f.lse, ref.lse.length), ref.lse, 1e-4, 2e-5, `lse ${what}`);
+
+  const gref = attentionBackwardRef(x.q, x.k, x.v, x.dOut, d, x.pk, x.pv);
+  const gdOut = up(ctx, x.dOut);
+  const grads: Partial<Record<Grad, GpuBuf>> = {};
+  const expected: Record<Grad, Float64Array | undefined> = {
+    dq: gref.dq,
+    dk: gref.dk,
+    dv: gref.dv,
+    dPrefixK: gref.dPrefixK,
+    dPrefixV: gref.dPrefixV,
+  };
+  for (const gname of want) {
+    const e = expected[gname];
+    if (e) grads[gname] = up(ctx, new Float64Array(e.length).fill(7.5), 'gradients', gname);
+  }
+  ctx.arena.resetPeak();
+  attentionBackward(ctx, {
+    ...d,
+    dq: grads.dq ?? null,
+    dk: grads.dk ?? null,
+    dv: grads.dv ?? null,
+    dPrefixK: grads.dPrefixK ?? null,
+    dPrefixV: grads.dPrefixV ?? null,
+    dOut: gdOut,
+    q: f.gq,
+    k: f.gk,
+    v: f.gv,
+    prefixK: f.gpk,
+    prefixV: f.gpv,
+    out: f.out,
+    lse: f.lse,
+  });
+  // The workspace it borrows is what attentionWorkspaceBytes promises (at most), and it is given back.
+  const ws = ctx.arena.stats().peak.workspace - ctx.arena.stats().current.workspace;
+  expect(ws).toBeLessThanOrEqual(attentionWorkspaceBytes(d));
+  for (const [gname, buf] of Object.entries(grads) as Array<[Grad, GpuBuf]>) {
+    const e = expected[gname]!;
+    // Gradients sum many products: compare relative to the largest entry as well as elementwise.
+    const mag = e.reduce((m, z) => Math.max(m, Math.abs(z)), 0);
+    expectClose(await ctx.readF32(buf, e.length), e, 1e-4, 1e-5 * Math.max(1, mag), `${gname} ${what}`);
+  }
+  for (const b of [f.gq, f.gk, f.gv, f.gpk, f.gpv, f.out, f.lse, gdOut, ...Object.values(grads)])
+    if (b) ctx.arena.free(b);
+  expect(ctx.arena.stats().liveBuffers).toBe(0);
+}
+
+describe('attention on the GPU matches the twin', () => {
+  const cases: AttentionDims[] = [
+    { B: 2, T: 5, S: 5, Hq: 2, Hkv: 2, D: 8 }, // MHA
+    { B: 1, T: 7, S: 7, Hq: 4, Hkv: 2, D: 16 }, // GQA, G = 2
+    { B: 2, T: 4, S: 4, Hq: 8, Hkv: 2, D: 8 }, // GQA, G = 4
+    { B: 1, T: 5, S: 5, Hq: 3, Hkv: 1, D: 32 }, // MQA
+    { B: 2, T: 1, S: 1, Hq: 2, Hkv: 1, D: 16 }, // T = 1
+    { B: 2, T: 1, S: 6, Hq: 4, Hkv: 2, D: 8 }, // one decode step over a cache
+    { B: 2, T: 37, S: 37, Hq: 2, Hkv: 1, D: 8 }, // odd T, several workgroups of rows
+    { B: 1, T: 5, S: 11, Hq: 4, Hkv: 2, D: 16 }, // S > T
+    { B: 2, T: 4, S: 6, Hq: 4, Hkv: 2, D: 8, P: 3 }, // prefix with a cache
+    { B: 1, T: 3, S: 3, Hq: 2, Hkv: 1, D: 64, P: 1 }, // D = 64, prefix
+    { B: 2, T: 1, S: 1, Hq: 2, Hkv: 2, D: 8, P: 5 }, // T = 1 with a prefix
+    { B: 1, T: 6, S: 6, Hq: 2, Hkv: 1, D: 5, P: 2 }, // odd D: scalar path
+    { B: 2, T: 3, S: 4, Hq: 3, Hkv: 3, D: 6, scale: 0.3 }, // D % 4 = 2, custom scale
+  ];
+  for (const [i, d] of cases.entries()) {
+    it(`forward and backward at ${describeDims(d)}`, async () => {
+      await checkGpu(d, 100 + 10 * i);
+    });
+  }
+
+  it('skips null gradients and still gets the others right', async () => {
+    const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };
+    await checkGpu(d, 7, ['dv', 'dPrefixK']);
+    await checkGpu(d, 8, ['dq']);
+    await checkGpu(d, 9, ['dk', 'dPrefixV']);
+    await checkGpu({ ...d, D: 5 }, 10, ['dv']);
+  });
+
+  it('with no prefix, the first query attends only to itself', async () => {
+    const ctx = await testGpu();
+    const d: AttentionDims = { B: 2, T: 3, S: 3, Hq: 2, Hkv: 1, D: 4 };
+    const x = inputs(d, 3);
+    const f = await runForward(ctx, d, x);
+    const out = await ctx.readF32(f.out);
+    const lse = await ctx.readF32(f.lse);
+    const row = d.Hq * d.D;
+    const kvRow = d.Hkv * d.D;
+    for (let b = 0; b < d.B; b++)
+      for (let h = 0; h < d.Hq; h++) {
+        const qo = b * d.T * row + h * d.D;
+        const ko = b * d.S * kvRow; // kv head 0 serves both query heads
+        const own = Array.from({ length: d.D }, (_, e) => x.v[ko + e]);
+        expectClose(out.slice(qo, qo + d.D), own, 1e-6, 1e-6, `out[b${b},t0,h${h}]`);
+        let s = 0;
+        for (let e = 0; e < d.D; e++) s += x.q[qo + e] * x.k[ko + e];
+        expect(lse[(b * d.Hq + h) * d.T]).toBeCloseTo(s / Math.sqrt(d.D), 4);
+      }
+    for (const b of [f.gq, f.gk, f.gv, f.out, f.lse]) ctx.arena.free(b);
+    expect(ctx.arena.stats().liveBuffers).toBe(0);
+  });
+
+  it('rejects bad shapes with a sentence', async () => {
+    const ctx = await testGpu();
+    const buf = ctx.arena.alloc(16, 'workspace', 'x');
+    const base = { out: buf, lse: buf, q: buf, k: buf, v: buf };
+    expect(() => attention(ctx, { ...base, B: 1, T: 4, S: 3, Hq: 1, Hkv: 1, D: 4 })).toThrow(/fewer than T/);
+    expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 3, Hkv: 2, D: 4 })).toThrow(
+      /multiple of Hkv/,
+    );
+    expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 1, Hkv: 1, D: 4, P: 2 })).toThrow(/prefixK/);
+    ctx.arena.free(buf);
+  });
+});

@@ -1,0 +1,230 @@
+// Dispatch for fused causal multi-head attention with grouped KV heads (GQA/MQA), a KV-cache offset (S ≥ T)
+// and an optional key/value prefix (prefix tuning), plus its recomputing backward (FlashAttention-2 style:
+// probabilities are rebuilt from the saved lse, never stored as T×S). Owns argument checks, kernel caching and
+// binding order; the WGSL is in attention.wgsl.ts and the float64 twin in attention.ref.ts. Callers allocate
+// every output; the backward borrows one workspace buffer (Δ) from the arena and frees it after recording.
+//
+// Layouts (row-major f32): q [B,T,Hq·D]; k, v [B,S,Hkv·D]; prefixK/V [P,Hkv·D]; out [B,T,Hq·D];
+// lse [B,Hq,T]. Query head h reads kv head floor(h / G), G = Hq / Hkv. Query t sits at real-key position
+// t + S − T and sees real keys j ≤ t + S − T plus every prefix key.
+//
+// Only the barrier-free variant exists so far ('rows': one invocation per query or key row); it is what
+// SwiftShader runs fastest. ctx.variants.get('attention') is read so a tiled variant can slot in later.
+import { alignBytes, type GpuRegion } from '../arena';
+import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import {
+  ATTENTION_WG,
+  type AttentionShader,
+  attentionDeltaWgsl,
+  attentionDkvWgsl,
+  attentionDqWgsl,
+  attentionForwardWgsl,
+} from './attention.wgsl';
+import { grid1d } from './common';
+
+export interface AttentionDims {
+  B: number;
+  T: number;
+  S: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  /** Prefix keys/values shared by the batch (prefix tuning); 0 or absent for none. */
+  P?: number;
+  /** Score scale; default 1/√D. */
+  scale?: number;
+}
+
+/** The largest head_dim the private-array kernels accept (rows live in registers or spill beyond this). */
+export const ATTENTION_MAX_D = 256;
+
+export const ATTENTION_VARIANTS = ['rows'] as const;
+
+interface Kernel {
+  source: KernelSource;
+  bindings: string[];
+}
+
+const cache = new Map<string, Kernel>();
+
+function kernel(key: string, label: string, make: () => AttentionShader): Kernel {
+  let k = cache.get(key);
+  if (!k) {
+    const { code, bindings } = make();
+    k = { source: { key, label, code }, bindings: bindings.map((b) => b.name) };
+    cache.set(key, k);
+  }
+  return k;
+}
+
+function run(
+  ctx: GpuContext,
+  k: Kernel,
+  buffers: Record<string, GpuRegion | null | undefined>,
+  uniforms: ArrayBuffer,
+  invocations: number,
+): void {
+  ctx.dispatch({
+    kernel: k.source,
+    buffers: k.bindings.map((name) => {
+      const b = buffers[name];
+      if (!b) throw new Error(`${k.source.label}: buffer "${name}" missing`);
+      return b;
+    }),
+    uniforms,
+    workgroups: grid1d(invocations, ATTENTION_WG),
+  });
+}
+
+interface Checked {
+  B: number;
+  T: number;
+  S: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  P: number;
+  G: number;
+  scale: number;
+}
+
+function check(
+  what: string,
+  dims: AttentionDims,
+  prefixK?: GpuRegion | null,
+  prefixV?: GpuRegion | null,
+): Checked {
+  const { B, T, S, Hq, Hkv, D } = dims;
+  const P = dims.P ?? 0;
+  for (const [name, v] of Object.entries({ B, T, S, Hq, Hkv, D, P })) {
+    if (!Number.isInteger(v) || v < 0 || (v === 0 && name !== 'P'))
+      throw new Error(`${what}: ${name} = ${v} must be a positive integer`);
+  }
+  if (S < T) throw new Error(`${what}: S = ${S} keys is fewer than T = ${T} queries`);
+  if (Hq % Hkv !== 0) throw new Error(`${what}: Hq = ${Hq} is not a multiple of Hkv = ${Hkv}`);
+  if (D > ATTENTION_MAX_D) throw new Error(`${what}: head_dim ${D} exceeds ${ATTENTION_MAX_D}`);
+  if (P > 0 && (!prefixK || !prefixV)) throw new Error(`${what}: P = ${P} but prefixK/prefixV not given`);
+  const c: Checked = { B, T, S, Hq, Hkv, D, P, G: Hq / Hkv, scale: dims.scale ?? 1 / Math.sqrt(D) };
+  return c;
+}
+
+function uniforms(c: Checked): ArrayBuffer {
+  return new Uniforms().u32(c.B).u32(c.T).u32(c.S).u32(c.Hq).u32(c.Hkv).u32(c.G).u32(c.P).f32(c.scale).data;
+}
+
+function requireVariant(ctx: GpuContext, what: string): void {
+  const v = ctx.variants.get('attention') ?? 'rows';
+  if (!(ATTENTION_VARIANTS as readonly string[]).includes(v))
+    throw new Error(`${what}: unknown variant "${v}" (have ${ATTENTION_VARIANTS.join(', ')})`);
+}
+
+/** out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. */
+export function attention(
+  ctx: GpuContext,
+  args: AttentionDims & {
+    out: GpuRegion;
+    lse: GpuRegion;
+    q: GpuRegion;
+    k: GpuRegion;
+    v: GpuRegion;
+    prefixK?: GpuRegion | null;
+    prefixV?: GpuRegion | null;
+  },
+): void {
+  const c = check('attention', args, args.prefixK, args.prefixV);
+  requireVariant(ctx, 'attention');
+  const prefix = c.P > 0;
+  const k = kernel(`attention_fwd_d${c.D}${prefix ? '_prefix' : ''}`, `attention_fwd(D=${c.D})`, () =>
+    attentionForwardWgsl(c.D, prefix),
+  );
+  run(
+    ctx,
+    k,
+    { q: args.q, k: args.k, v: args.v, pk: args.prefixK, pv: args.prefixV, out: args.out, lse: args.lse },
+    uniforms(c),
+    c.B * c.Hq * c.T,
+  );
+}
+
+/** Bytes attentionBackward borrows from the arena while recording: Δ, one f32 per query row and head. */
+export function attentionWorkspaceBytes(dims: AttentionDims): number {
+  return alignBytes(dims.B * dims.Hq * dims.T * 4);
+}
+
+/**
+ * Gradients of attention given dOut. Overwrites (never accumulates into) each non-null gradient; a null one
+ * is skipped entirely. dk/dv sum over the G query heads of a group; prefix grads sum over the batch too.
+ */
+export function attentionBackward(
+  ctx: GpuContext,
+  args: AttentionDims & {
+    dq: GpuRegion | null;
+    dk: GpuRegion | null;
+    dv: GpuRegion | null;
+    dPrefixK?: GpuRegion | null;
+    dPrefixV?: GpuRegion | null;
+    dOut: GpuRegion;
+    q: GpuRegion;
+    k: GpuRegion;
+    v: GpuRegion;
+    prefixK?: GpuRegion | null;
+    prefixV?: GpuRegion | null;
+    out: GpuRegion;
+    lse: GpuRegion;
+  },
+): void {
+  const c = check('attentionBackward', args, args.prefixK, args.prefixV);
+  requireVariant(ctx, 'attentionBackward');
+  const prefix = c.P > 0;
+  const wantPk = prefix && !!args.dPrefixK;
+  const wantPv = prefix && !!args.dPrefixV;
+  if (!args.dq && !args.dk && !args.dv && !wantPk && !wantPv) return;
+  const u = uniforms(c);
+  const rows = c.B * c.Hq * c.T;
+  const needDelta = !!args.dq || !!args.dk || wantPk;
+  const delta = needDelta ? ctx.arena.alloc(rows * 4, 'workspace', 'attention.delta') : null;
+  const bufs: Record<string, GpuRegion | null | undefined> = {
+    q: args.q,
+    k: args.k,
+    v: args.v,
+    pk: args.prefixK,
+    pv: args.prefixV,
+    dout: args.dOut,
+    out: args.out,
+    lse: args.lse,
+    delta,
+    dq: args.dq,
+    dk: args.dk,
+    dv: args.dv,
+    dpk: args.dPrefixK,
+    dpv: args.dPrefixV,
+  };
+  const D = c.D;
+  if (delta) {
+    run(
+      ctx,
+      kernel(`attention_delta_d${D}`, `attention_delta(D=${D})`, () => attentionDeltaWgsl(D)),
+      bufs,
+      u,
+      rows,
+    );
+  }
+  if (args.dq) {
+    const k = kernel(`attention_dq_d${D}${prefix ? '_prefix' : ''}`, `attention_dq(D=${D})`, () =>
+      attentionDqWgsl(D, prefix),
+    );
+    run(ctx, k, bufs, u, rows);
+  }
+  const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean, n: number) => {
+    if (!wantDk && !wantDv) return;
+    const tag = `${isPrefix ? 'prefix_' : ''}${wantDk ? 'dk' : ''}${wantDv ? 'dv' : ''}`;
+    const k = kernel(`attention_${tag}_d${D}`, `attention_${tag}(D=${D})`, () =>
+      attentionDkvWgsl(D, isPrefix, wantDk, wantDv),
+    );
+    run(ctx, k, bufs, u, n);
+  };
+  dkv(false, !!args.dk, !!args.dv, c.B * c.S * c.Hkv);
+  if (prefix) dkv(true, wantPk, wantPv, c.P * c.Hkv);
+  // Safe to free now: the arena only recycles it for dispatches recorded later, which run after these.
+  if (delta) ctx.arena.free(delta);
+}

@@ -1,0 +1,287 @@
+// WGSL for fused causal attention with grouped KV heads and a key/value prefix: the forward (online softmax,
+// one invocation per query row), Δ = rowsum(dOut ⊙ out), dQ (one invocation per query row) and dK/dV (one
+// invocation per key row, real or prefix). All four are barrier-free: each invocation keeps its head_dim-long
+// rows in private arrays sized by the template constant D, because workgroup barriers are what SwiftShader is
+// slowest at. Dispatch, argument checks and buffer order live in attention.ts.
+//
+// Every kernel is templated by D and by a vector width W (4 when D % 4 == 0, so rows load as vec4; else 1).
+// Rows are addressed in units of W: a head's row starts at a multiple of D, hence of W.
+import { FLAT_BUILTINS, FLAT_INDEX } from './common';
+
+export const ATTENTION_WG = 64;
+
+/** One storage binding as the kernel declares it; attention.ts binds buffers in this order. */
+export interface AttentionBinding {
+  name: string;
+  write: boolean;
+  /** f32 for per-row scalars (lse, Δ), else rows of the vector type. */
+  scalar?: boolean;
+}
+
+export interface AttentionShader {
+  code: string;
+  bindings: AttentionBinding[];
+}
+
+/** Uniform fields shared by every attention kernel, in this order (attention.ts packs them). */
+const PARAMS = `struct Params { B: u32, T: u32, S: u32, Hq: u32, Hkv: u32, G: u32, P: u32, scale: f32 };`;
+
+function preamble(D: number, W: number, bindings: AttentionBinding[]): string {
+  const vt = W === 4 ? 'vec4<f32>' : 'f32';
+  const decls = bindings
+    .map(
+      (b, i) =>
+        `@group(0) @binding(${i}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: array<${b.scalar ? 'f32' : 'VT'}>;`,
+    )
+    .join('\n');
+  return `
+alias VT = ${vt};
+const DW: u32 = ${D / W}u;
+${PARAMS}
+${decls}
+@group(0) @binding(${bindings.length}) var<uniform> p: Params;
+// Horizontal sum of a vector element, so loops read the same for W = 1 and W = 4.
+fn hsum(x: VT) -> f32 { return ${W === 4 ? 'x.x + x.y + x.z + x.w' : 'x'}; }
+`;
+}
+
+/** The vector width the kernels use for head dimension D. */
+export const attentionWidth = (D: number): number => (D % 4 === 0 ? 4 : 1);
+
+/** Decodes a flat query-row index into (b, h, t); rows run t-fastest so neighbours share k/v rows. */
+const QUERY_ROW = `
+  let n = p.B * p.Hq * p.T;
+  if (i >= n) { return; }
+  let t = i % p.T;
+  let h = (i / p.T) % p.Hq;
+  let b = i / (p.T * p.Hq);
+  let kh = h / p.G;
+  let qo = ((b * p.T + t) * p.Hq + h) * DW;
+  let row = (b * p.Hq + h) * p.T + t;
+  // Query t sits at position t + S − T among the real keys (S − T of them come from a cache).
+  let last = t + p.S - p.T;`;
+
+/**
+ * Forward. Keys are visited prefix first, then real keys 0..last, each folded into a running max m,
+ * normaliser l and unnormalised output acc; out = acc / l and lse = m + log l.
+ */
+export function attentionForwardWgsl(D: number, prefix: boolean): AttentionShader {
+  const W = attentionWidth(D);
+  const bindings: AttentionBinding[] = [
+    { name: 'q', write: false },
+    { name: 'k', write: false },
+    { name: 'v', write: false },
+    ...(prefix
+      ? [
+          { name: 'pk', write: false },
+          { name: 'pv', write: false },
+        ]
+      : []),
+    { name: 'out', write: true },
+    { name: 'lse', write: true, scalar: true },
+  ];
+  const step = (kb: string, vb: string, ko: string) => `
+    {
+      let ko = ${ko};
+      var s = 0.0;
+      for (var d = 0u; d < DW; d++) { s += hsum(qs[d] * ${kb}[ko + d]); }
+      if (s > m) {
+        // A new maximum: rescale what has been accumulated so exponents stay <= 0.
+        let c = exp(m - s);
+        l *= c;
+        for (var d = 0u; d < DW; d++) { acc[d] *= c; }
+        m = s;
+      }
+      let e = exp(s - m);
+      l += e;
+      for (var d = 0u; d < DW; d++) { acc[d] += e * ${vb}[ko + d]; }
+    }`;
+  const code = `${preamble(D, W, bindings)}
+@compute @workgroup_size(${ATTENTION_WG})
+fn main(${FLAT_BUILTINS}) {
+  let i = ${FLAT_INDEX(ATTENTION_WG)};
+  ${QUERY_ROW}
+  var qs: array<VT, DW>;
+  var acc: array<VT, DW>;
+  for (var d = 0u; d < DW; d++) { qs[d] = q[qo + d] * p.scale; acc[d] = VT(0.0); }
+  // Finite start so the first rescale is exp(-huge) = 0 rather than exp(-inf + inf) = NaN.
+  var m = -3.0e38;
+  var l = 0.0;
+  ${prefix ? `for (var j = 0u; j < p.P; j++) {${step('pk', 'pv', '(j * p.Hkv + kh) * DW')}\n  }` : ''}
+  for (var j = 0u; j <= last; j++) {${step('k', 'v', '((b * p.S + j) * p.Hkv + kh) * DW')}
+  }
+  // Every query sees at least its own key, so l >= 1.
+  let inv = 1.0 / l;
+  for (var d = 0u; d < DW; d++) { out[qo + d] = acc[d] * inv; }
+  lse[row] = m + log(l);
+}`;
+  return { code, bindings };
+}
+
+/** Δ[b,h,t] = Σ_d dOut·out: the softmax backward's row term, shared by dQ and dK/dV. */
+export function attentionDeltaWgsl(D: number): AttentionShader {
+  const W = attentionWidth(D);
+  const bindings: AttentionBinding[] = [
+    { name: 'dout', write: false },
+    { name: 'out', write: false },
+    { name: 'delta', write: true, scalar: true },
+  ];
+  const code = `${preamble(D, W, bindings)}
+@compute @workgroup_size(${ATTENTION_WG})
+fn main(${FLAT_BUILTINS}) {
+  let i = ${FLAT_INDEX(ATTENTION_WG)};
+  let n = p.B * p.Hq * p.T;
+  if (i >= n) { return; }
+  let t = i % p.T;
+  let h = (i / p.T) % p.Hq;
+  let b = i / (p.T * p.Hq);
+  let qo = ((b * p.T + t) * p.Hq + h) * DW;
+  var s = 0.0;
+  for (var d = 0u; d < DW; d++) { s += hsum(dout[qo + d] * out[qo + d]); }
+  delta[(b * p.Hq + h) * p.T + t] = s;
+}`;
+  return { code, bindings };
+}
+
+/** dQ per query row: probabilities recomputed from lse, dS = P·(dO·v − Δ), dq = scale·Σ dS·k. */
+export function attentionDqWgsl(D: number, prefix: boolean): AttentionShader {
+  const W = attentionWidth(D);
+  const bindings: AttentionBinding[] = [
+    { name: 'q', write: false },
+    { name: 'k', write: false },
+    { name: 'v', write: false },
+    ...(prefix
+      ? [
+          { name: 'pk', write: false },
+          { name: 'pv', write: false },
+        ]
+      : []),
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    { name: 'delta', write: false, scalar: true },
+    { name: 'dq', write: true },
+  ];
+  const step = (kb: string, vb: string, ko: string) => `
+    {
+      let ko = ${ko};
+      var s = 0.0;
+      var dp = 0.0;
+      for (var d = 0u; d < DW; d++) {
+        s += hsum(qs[d] * ${kb}[ko + d]);
+        dp += hsum(dor[d] * ${vb}[ko + d]);
+      }
+      let ds = exp(s - L) * (dp - dl);
+      for (var d = 0u; d < DW; d++) { acc[d] += ds * ${kb}[ko + d]; }
+    }`;
+  const code = `${preamble(D, W, bindings)}
+@compute @workgroup_size(${ATTENTION_WG})
+fn main(${FLAT_BUILTINS}) {
+  let i = ${FLAT_INDEX(ATTENTION_WG)};
+  ${QUERY_ROW}
+  var qs: array<VT, DW>;
+  var dor: array<VT, DW>;
+  var acc: array<VT, DW>;
+  for (var d = 0u; d < DW; d++) {
+    qs[d] = q[qo + d] * p.scale;
+    dor[d] = dout[qo + d];
+    acc[d] = VT(0.0);
+  }
+  let L = lse[row];
+  let dl = delta[row];
+  ${prefix ? `for (var j = 0u; j < p.P; j++) {${step('pk', 'pv', '(j * p.Hkv + kh) * DW')}\n  }` : ''}
+  for (var j = 0u; j <= last; j++) {${step('k', 'v', '((b * p.S + j) * p.Hkv + kh) * DW')}
+  }
+  for (var d = 0u; d < DW; d++) { dq[qo + d] = acc[d] * p.scale; }
+}`;
+  return { code, bindings };
+}
+
+/**
+ * dK/dV per key row, looping over every query that sees it and the G query heads of its group:
+ * dv = Σ P·dO, dk = scale·Σ dS·q. `prefix` selects the prefix-key form: one invocation per (P row, kv head),
+ * seen by every query of every batch item, reading pk/pv and writing dpk/dpv; otherwise one invocation per
+ * (b, real key j, kv head), seen by queries t ≥ j − (S − T). A gradient not wanted is neither declared nor
+ * computed (dk alone needs v and Δ; dv alone needs neither).
+ */
+export function attentionDkvWgsl(
+  D: number,
+  prefix: boolean,
+  wantDk: boolean,
+  wantDv: boolean,
+): AttentionShader {
+  if (!wantDk && !wantDv) throw new Error('attentionDkvWgsl: nothing to compute');
+  const W = attentionWidth(D);
+  const kb = prefix ? 'pk' : 'k';
+  const vb = prefix ? 'pv' : 'v';
+  const gk = prefix ? 'dpk' : 'dk';
+  const gv = prefix ? 'dpv' : 'dv';
+  const bindings: AttentionBinding[] = [
+    { name: 'q', write: false },
+    { name: kb, write: false },
+    ...(wantDk ? [{ name: vb, write: false }] : []),
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
+    ...(wantDk ? [{ name: gk, write: true }] : []),
+    ...(wantDv ? [{ name: gv, write: true }] : []),
+  ];
+  const locate = prefix
+    ? `
+  let n = p.P * p.Hkv;
+  if (i >= n) { return; }
+  let kh = i % p.Hkv;
+  let ko = i * DW;
+  let b0 = 0u;
+  let b1 = p.B;
+  let t0 = 0u;`
+    : `
+  let n = p.B * p.S * p.Hkv;
+  if (i >= n) { return; }
+  let kh = i % p.Hkv;
+  let j = (i / p.Hkv) % p.S;
+  let b0 = i / (p.Hkv * p.S);
+  let b1 = b0 + 1u;
+  let ko = i * DW;
+  // The first query that sees key j: t + S − T >= j.
+  let t0 = max(j + p.T, p.S) - p.S;`;
+  const code = `${preamble(D, W, bindings)}
+@compute @workgroup_size(${ATTENTION_WG})
+fn main(${FLAT_BUILTINS}) {
+  let i = ${FLAT_INDEX(ATTENTION_WG)};
+  ${locate}
+  var ks: array<VT, DW>;
+  ${wantDk ? 'var vr: array<VT, DW>;\n  var gk: array<VT, DW>;' : ''}
+  ${wantDv ? 'var gv: array<VT, DW>;' : ''}
+  for (var d = 0u; d < DW; d++) {
+    ks[d] = ${kb}[ko + d] * p.scale;
+    ${wantDk ? `vr[d] = ${vb}[ko + d];\n    gk[d] = VT(0.0);` : ''}
+    ${wantDv ? 'gv[d] = VT(0.0);' : ''}
+  }
+  for (var b = b0; b < b1; b++) {
+    for (var g = 0u; g < p.G; g++) {
+      let h = kh * p.G + g;
+      for (var t = t0; t < p.T; t++) {
+        let qo = ((b * p.T + t) * p.Hq + h) * DW;
+        let row = (b * p.Hq + h) * p.T + t;
+        var s = 0.0;
+        ${wantDk ? 'var dp = 0.0;' : ''}
+        for (var d = 0u; d < DW; d++) {
+          s += hsum(q[qo + d] * ks[d]);
+          ${wantDk ? 'dp += hsum(dout[qo + d] * vr[d]);' : ''}
+        }
+        let pr = exp(s - lse[row]);
+        ${wantDk ? 'let ds = pr * (dp - delta[row]);' : ''}
+        for (var d = 0u; d < DW; d++) {
+          ${wantDk ? 'gk[d] += ds * q[qo + d];' : ''}
+          ${wantDv ? 'gv[d] += pr * dout[qo + d];' : ''}
+        }
+      }
+    }
+  }
+  for (var d = 0u; d < DW; d++) {
+    ${wantDk ? `${gk}[ko + d] = gk[d] * p.scale;` : ''}
+    ${wantDv ? `${gv}[ko + d] = gv[d];` : ''}
+  }
+}`;
+  return { code, bindings };
+}
