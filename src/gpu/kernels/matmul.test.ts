@@ -1,0 +1,262 @@
+// Tests of the matmul family: every variant × every transpose against the float64 twin at edge shapes,
+// batching with and without broadcast, accumulate, alpha, packed-f16 B, backward computed with trans
+// flags on the GPU, and the twin's backward against central differences. Shapes stay small: this runs
+// on SwiftShader.
+import { describe, expect, it, vi } from 'vitest';
+import { testGpu, up } from '../../../test/helpers/gpu';
+import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
+import type { GpuBuf } from '../arena';
+import type { GpuContext } from '../context';
+import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
+import { MATMUL_VARIANTS, matmul, matmulFlops } from './matmul';
+import { type MatmulDims, matmulBackwardRef, matmulRef } from './matmul.ref';
+
+const SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [3, 5, 7],
+  [17, 33, 9],
+  [64, 64, 64],
+  [65, 31, 130],
+];
+const TRANSPOSES: Array<[boolean, boolean]> = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
+const tn = (t: boolean) => (t ? 't' : 'n');
+
+/** Storage length of A or B for dims (the largest index a batch item reaches, plus one). */
+function storageLen(stride: number, size: number, batch: number): number {
+  return (batch - 1) * stride + size;
+}
+
+/** f32 tolerance: sums of K products of unit normals have error ~ K·2^-24·|terms|. */
+const close = (got: ArrayLike<number>, want: ArrayLike<number>, K: number, what: string) =>
+  expectClose(got, want, 1e-4, 1e-5 * Math.max(1, Math.sqrt(K)), what);
+
+interface Case {
+  dims: MatmulDims;
+  a: Float64Array;
+  b: Float64Array;
+  ga: GpuBuf;
+  gb: GpuBuf;
+  out: GpuBuf;
+}
+
+function makeCase(ctx: GpuContext, dims: MatmulDims, seed: number): Case {
+  const batch = dims.batch ?? 1;
+  const a = randn(storageLen(dims.strideA ?? dims.M * dims.K, dims.M * dims.K, batch), seed);
+  const b = randn(storageLen(dims.strideB ?? dims.K * dims.N, dims.K * dims.N, batch), seed + 1);
+  return {
+    dims,
+    a,
+    b,
+    ga: up(ctx, a),
+    gb: up(ctx, b),
+    out: ctx.arena.alloc(batch * dims.M * dims.N * 4, 'activations', 'out'),
+  };
+}
+
+const freeAll = (ctx: GpuContext, bufs: GpuBuf[]) => {
+  for (const b of bufs) ctx.arena.free(b);
+};
+
+describe('matmul kernels against the twin', () => {
+  for (const variant of MATMUL_VARIANTS) {
+    for (const [transA, transB] of TRANSPOSES) {
+      it(`${variant} ${tn(transA)}${tn(transB)} at edge shapes`, async () => {
+        const ctx = await testGpu();
+        const cases = SHAPES.map(([M, N, K], i) => makeCase(ctx, { M, N, K, transA, transB }, 10 * i + 1));
+        for (const c of cases) matmul(ctx, { ...c.dims, a: c.ga, b: c.gb, out: c.out, variant });
+        for (const c of cases) {
+          const { M, N, K } = c.dims;
+          close(await ctx.readF32(c.out, M * N), matmulRef(c.a, c.b, c.dims), K, `${M}×${N}×${K}`);
+          freeAll(ctx, [c.ga, c.gb, c.out]);
+        }
+        expect(ctx.arena.stats().liveBuffers).toBe(0);
+      });
+    }
+  }
+});
+
+describe('matmul options', () => {
+  for (const variant of MATMUL_VARIANTS) {
+    it(`${variant}: batched, dense and broadcast strides`, async () => {
+      const ctx = await testGpu();
+      const [M, N, K, batch] = [19, 13, 21, 3];
+      const layouts: MatmulDims[] = [
+        { M, N, K, batch },
+        { M, N, K, batch, transA: true, transB: true },
+        { M, N, K, batch, strideB: 0 }, // one weight shared by every item
+        { M, N, K, batch, strideA: 0, transB: true }, // one input against per-item weights
+        { M, N, K, batch, strideA: M * K + 5, strideB: K * N + 3 }, // gaps between items
+      ];
+      const cases = layouts.map((d, i) => makeCase(ctx, d, 100 + i));
+      for (const c of cases) matmul(ctx, { ...c.dims, a: c.ga, b: c.gb, out: c.out, variant });
+      for (const [i, c] of cases.entries()) {
+        close(await ctx.readF32(c.out, batch * M * N), matmulRef(c.a, c.b, c.dims), K, `layout ${i}`);
+        freeAll(ctx, [c.ga, c.gb, c.out]);
+      }
+    });
+
+    it(`${variant}: accumulate and alpha, with an output stride`, async () => {
+      const ctx = await testGpu();
+      const [M, N, K, batch] = [7, 9, 11, 2];
+      const strideOut = M * N + 4;
+      const a = randn(batch * M * K, 1);
+      const b = randn(batch * K * N, 2);
+      const old = randn(batch * strideOut, 3);
+      const ga = up(ctx, a);
+      const gb = up(ctx, b);
+      const out = up(ctx, old);
+      const prod = matmulRef(a, b, { M, N, K, batch, transA: true });
+      matmul(ctx, {
+        a: ga,
+        b: gb,
+        out,
+        M,
+        N,
+        K,
+        batch,
+        transA: true,
+        strideOut,
+        alpha: 0.5,
+        accumulate: true,
+        variant,
+      });
+      const expected = Float64Array.from(old);
+      for (let t = 0; t < batch; t++)
+        for (let i = 0; i < M * N; i++) expected[t * strideOut + i] += 0.5 * prod[t * M * N + i];
+      close(await ctx.readF32(out, batch * strideOut), expected, K, 'accumulate');
+      // Without accumulate the old values are overwritten, and alpha still scales.
+      matmul(ctx, { a: ga, b: gb, out, M, N, K, batch, transA: true, strideOut, alpha: -2, variant });
+      const got = await ctx.readF32(out, batch * strideOut);
+      for (let t = 0; t < batch; t++)
+        close(
+          got.subarray(t * strideOut, t * strideOut + M * N),
+          prod.subarray(t * M * N, (t + 1) * M * N).map((v) => -2 * v),
+          K,
+          `alpha item ${t}`,
+        );
+      // The gap between items is untouched.
+      expectClose(
+        got.subarray(M * N, strideOut),
+        Float32Array.from(old.subarray(M * N, strideOut)),
+        0,
+        0,
+        'gap',
+      );
+      freeAll(ctx, [ga, gb, out]);
+    });
+
+    it(`${variant}: B packed as f16`, async () => {
+      const ctx = await testGpu();
+      for (const [M, N, K, transB, batch] of [
+        [5, 7, 9, false, 1],
+        [17, 33, 9, true, 1],
+        [3, 4, 5, false, 3], // odd-sized items: later items start mid-word
+      ] as Array<[number, number, number, boolean, number]>) {
+        const a = randn(batch * M * K, 7);
+        const b = randn(batch * K * N, 8);
+        // Expected: B as the GPU sees it, i.e. rounded through f16 on the CPU.
+        const bHalf = f16BitsToF32(f32ToF16Bits(b));
+        const ga = up(ctx, a);
+        const gb = uploadF16(ctx, b, 'frozen', 'b16');
+        const out = ctx.arena.alloc(batch * M * N * 4, 'activations', 'out');
+        matmul(ctx, { a: ga, b: gb, out, M, N, K, transB, batch, bF16: true, variant });
+        const dims = { M, N, K, transB, batch };
+        close(await ctx.readF32(out, batch * M * N), matmulRef(a, bHalf, dims), K, `f16 ${M}×${N}×${K}`);
+        freeAll(ctx, [ga, gb, out]);
+      }
+    });
+  }
+
+  it('uses ctx.variants when no variant is given, and rejects short buffers', async () => {
+    const ctx = await testGpu();
+    const a = up(ctx, randn(4, 1));
+    const b = up(ctx, randn(4, 2));
+    const out = ctx.arena.alloc(16, 'activations', 'out');
+    const spy = vi.spyOn(ctx, 'dispatch');
+    ctx.variants.set('matmul', 'naive');
+    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2 });
+    ctx.variants.delete('matmul');
+    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2, transB: true });
+    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2, variant: 'tiled' });
+    expect(spy.mock.calls.map(([d]) => d.kernel.label)).toEqual([
+      'matmul_naive_nn',
+      'matmul_regblock_nt',
+      'matmul_tiled_nn',
+    ]);
+    spy.mockRestore();
+    await ctx.sync();
+    expect(() => matmul(ctx, { a, b, out, M: 8, N: 8, K: 8 })).toThrow(/holds 16 bytes/);
+    expect(() => matmul(ctx, { a, b, out, M: 1, N: 1, K: 1, batch: 2, strideOut: 0 })).toThrow(/strideOut/);
+    expect(matmulFlops(2, 3, 4, 5)).toBe(240);
+    freeAll(ctx, [a, b, out]);
+  });
+});
+
+describe('matmul backward', () => {
+  it('dA and dB are matmul calls with trans flags (all four layouts, batched)', async () => {
+    const ctx = await testGpu();
+    const [M, N, K, batch] = [9, 14, 6, 2];
+    for (const [transA, transB] of TRANSPOSES) {
+      const dims = { M, N, K, transA, transB, batch };
+      const a = randn(batch * M * K, 1);
+      const b = randn(batch * K * N, 2);
+      const dOut = randn(batch * M * N, 3);
+      const [ga, gb, gd] = [up(ctx, a), up(ctx, b), up(ctx, dOut)];
+      const dA = ctx.arena.alloc(a.length * 4, 'gradients', 'dA');
+      const dB = ctx.arena.alloc(b.length * 4, 'gradients', 'dB');
+      const common = { batch };
+      // dA: for A stored [M,K], dA = dOut·op(B)ᵀ; for A stored [K,M], dAᵀ = op(B)·dOutᵀ.
+      if (!transA) matmul(ctx, { ...common, out: dA, a: gd, b: gb, M, N: K, K: N, transB: !transB });
+      else matmul(ctx, { ...common, out: dA, a: gb, b: gd, M: K, N: M, K: N, transA: transB, transB: true });
+      // dB: for B stored [K,N], dB = op(A)ᵀ·dOut; for B stored [N,K], dBᵀ = dOutᵀ·op(A).
+      if (!transB) matmul(ctx, { ...common, out: dB, a: ga, b: gd, M: K, N, K: M, transA: !transA });
+      else matmul(ctx, { ...common, out: dB, a: gd, b: ga, M: N, N: K, K: M, transA: true, transB: transA });
+      const want = matmulBackwardRef(a, b, dOut, dims);
+      close(await ctx.readF32(dA, a.length), want.dA, Math.max(M, N), `dA ${tn(transA)}${tn(transB)}`);
+      close(await ctx.readF32(dB, b.length), want.dB, Math.max(M, N), `dB ${tn(transA)}${tn(transB)}`);
+      freeAll(ctx, [ga, gb, gd, dA, dB]);
+    }
+  });
+
+  it('a broadcast weight gradient sums over the batch in one call (rows folded into K)', async () => {
+    const ctx = await testGpu();
+    const [M, N, K, batch] = [5, 6, 7, 3];
+    const dims = { M, N, K, batch, strideB: 0 };
+    const a = randn(batch * M * K, 4);
+    const b = randn(K * N, 5);
+    const dOut = randn(batch * M * N, 6);
+    const [ga, gd] = [up(ctx, a), up(ctx, dOut)];
+    const dB = ctx.arena.alloc(b.length * 4, 'gradients', 'dB');
+    // A [batch·M, K] and dOut [batch·M, N] are dense, so dB = Aᵀ·dOut over all batch·M rows.
+    matmul(ctx, { out: dB, a: ga, b: gd, M: K, N, K: batch * M, transA: true });
+    close(await ctx.readF32(dB, b.length), matmulBackwardRef(a, b, dOut, dims).dB, batch * M, 'dB');
+    freeAll(ctx, [ga, gd, dB]);
+  });
+});
+
+describe('matmul twin backward (central differences)', () => {
+  const layouts: MatmulDims[] = [
+    { M: 3, N: 4, K: 5 },
+    { M: 3, N: 4, K: 5, transA: true },
+    { M: 2, N: 3, K: 4, transB: true, batch: 2 },
+    { M: 2, N: 3, K: 4, transA: true, transB: true, batch: 3, strideB: 0 },
+    { M: 2, N: 3, K: 4, batch: 2, strideA: 0 },
+    { M: 1, N: 1, K: 1 },
+  ];
+  for (const [i, d] of layouts.entries()) {
+    it(`layout ${i}: ${JSON.stringify(d)}`, () => {
+      const batch = d.batch ?? 1;
+      const a = randn(storageLen(d.strideA ?? d.M * d.K, d.M * d.K, batch), 20 + i);
+      const b = randn(storageLen(d.strideB ?? d.K * d.N, d.K * d.N, batch), 30 + i);
+      const w = randn(batch * d.M * d.N, 40 + i);
+      const { dA, dB } = matmulBackwardRef(a, b, w, d);
+      expectGradMatches((x) => dot(matmulRef(x, b, d), w), a, dA, 'dA');
+      expectGradMatches((x) => dot(matmulRef(a, x, d), w), b, dB, 'dB');
+    });
+  }
+});

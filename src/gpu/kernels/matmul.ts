@@ -1,0 +1,150 @@
+// Dispatch for the matmul family: out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N], batched with strides
+// (0 = broadcast), any transpose, B optionally packed f16. It picks the variant (the caller's, else the
+// autotune's choice in ctx.variants, else 'regblock'), checks the regions are large enough, and records
+// the dispatch; the caller allocates `out`. The shader text is in matmul.wgsl.ts, the CPU twin in
+// matmul.ref.ts, the variant choice in ../autotune.ts.
+//
+// Backward needs no kernels of its own: for out = op(A)·op(B), dA = dOut·op(B)ᵀ and dB = op(A)ᵀ·dOut are
+// calls with the transpose flags flipped (see matmul.test.ts, "backward through trans flags").
+
+import type { GpuRegion } from '../arena';
+import { regionParts } from '../arena';
+import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { GpuKernelError } from '../errors';
+import {
+  type MatmulTemplate,
+  matmulNaiveWgsl,
+  matmulRegblockWgsl,
+  matmulTiledWgsl,
+  NAIVE_WG,
+  RB,
+  REG_WG_X,
+  REG_WG_Y,
+  TILE,
+} from './matmul.wgsl';
+
+export type MatmulVariant = 'naive' | 'regblock' | 'tiled';
+
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'regblock', 'tiled'];
+
+export interface MatmulArgs {
+  out: GpuRegion;
+  a: GpuRegion;
+  b: GpuRegion;
+  M: number;
+  N: number;
+  K: number;
+  /** A stored [K,M] row-major instead of [M,K]. */
+  transA?: boolean;
+  /** B stored [N,K] row-major instead of [K,N]. */
+  transB?: boolean;
+  /** Default 1. */
+  batch?: number;
+  /** Elements between batch items; default dense; 0 = broadcast. */
+  strideA?: number;
+  strideB?: number;
+  strideOut?: number;
+  /** out += result (gradient accumulation) instead of out = result. */
+  accumulate?: boolean;
+  /** Result scaled by alpha (default 1); an accumulated old value is not scaled. */
+  alpha?: number;
+  /** B holds f16 values packed two per u32 (element e is half (e&1) of word e>>1); math stays f32. */
+  bF16?: boolean;
+  /** Overrides ctx.variants.get('matmul') (set by the autotune); default 'regblock' when unset. */
+  variant?: MatmulVariant;
+}
+
+export const isMatmulVariant = (v: unknown): v is MatmulVariant =>
+  typeof v === 'string' && (MATMUL_VARIANTS as readonly string[]).includes(v);
+
+const kernels = new Map<string, KernelSource>();
+
+/** The kernel for one variant and template, built once per process (the context caches pipelines). */
+export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate): KernelSource {
+  const label = `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bF16 ? '_f16b' : ''}`;
+  let k = kernels.get(label);
+  if (!k) {
+    const code =
+      variant === 'naive'
+        ? matmulNaiveWgsl(t)
+        : variant === 'regblock'
+          ? matmulRegblockWgsl(t)
+          : matmulTiledWgsl(t);
+    k = { key: label, label, code };
+    kernels.set(label, k);
+  }
+  return k;
+}
+
+/** Output elements covered by one workgroup along x (columns) and y (rows). */
+function workgroupTile(variant: MatmulVariant): [number, number] {
+  if (variant === 'naive') return [NAIVE_WG, NAIVE_WG];
+  if (variant === 'regblock') return [REG_WG_X * RB, REG_WG_Y * RB];
+  return [TILE, TILE];
+}
+
+const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
+
+/** out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N]. */
+export function matmul(ctx: GpuContext, args: MatmulArgs): void {
+  const { M, N, K } = args;
+  const transA = args.transA ?? false;
+  const transB = args.transB ?? false;
+  const bF16 = args.bF16 ?? false;
+  const batch = args.batch ?? 1;
+  const strideA = args.strideA ?? M * K;
+  const strideB = args.strideB ?? K * N;
+  const strideOut = args.strideOut ?? M * N;
+  const chosen = args.variant ?? ctx.variants.get('matmul') ?? 'regblock';
+  const variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
+  const kernel = matmulKernel(variant, { transA, transB, bF16 });
+  const fail = (msg: string) => new GpuKernelError(kernel.label, msg);
+
+  for (const [name, v] of Object.entries({ M, N, K, batch, strideA, strideB, strideOut })) {
+    if (!isUint(v)) throw fail(`${name} = ${v} is not a non-negative 32-bit integer`);
+  }
+  if (M === 0 || N === 0 || batch === 0) return;
+  if (batch > 1 && strideOut < M * N)
+    throw fail(`strideOut ${strideOut} < M·N = ${M * N}: batch items would write over each other`);
+  // Elements each operand must hold: the last batch item's start plus one matrix.
+  const need = (stride: number, size: number) => (batch - 1) * stride + size;
+  const check = (what: string, r: GpuRegion, elems: number, bytesPer: number) => {
+    const bytes = Math.ceil(elems * bytesPer);
+    const have = regionParts(r).size;
+    if (have < bytes) throw fail(`${what} holds ${have} bytes; this call reads or writes ${bytes}`);
+  };
+  check('a', args.a, need(strideA, M * K), 4);
+  check('b', args.b, need(strideB, K * N), bF16 ? 2 : 4);
+  check('out', args.out, need(strideOut, M * N), 4);
+  const maxIndex = Math.max(need(strideA, M * K), need(strideB, K * N), need(strideOut, M * N));
+  if (maxIndex >= 2 ** 32) throw fail(`indices reach ${maxIndex}, past 32 bits`);
+
+  const [tx, ty] = workgroupTile(variant);
+  const gx = Math.ceil(N / tx);
+  const gy = Math.ceil(M / ty);
+  // Batch rides on z; past the per-dimension limit it is split into several dispatches.
+  const maxZ = ctx.limits.maxComputeWorkgroupsPerDimension;
+  for (let b0 = 0; b0 < batch; b0 += maxZ) {
+    const uniforms = new Uniforms()
+      .u32(M)
+      .u32(N)
+      .u32(K)
+      .u32(b0)
+      .u32(strideA)
+      .u32(strideB)
+      .u32(strideOut)
+      .u32(args.accumulate ? 1 : 0)
+      .f32(args.alpha ?? 1).data;
+    ctx.dispatch({
+      kernel,
+      buffers: [args.a, args.b, args.out],
+      uniforms,
+      workgroups: [gx, gy, Math.min(maxZ, batch - b0)],
+    });
+  }
+}
+
+/** Floating-point operations of one call: 2·M·N·K·batch (a multiply and an add per term). */
+export function matmulFlops(M: number, N: number, K: number, batch = 1): number {
+  return 2 * M * N * K * batch;
+}
