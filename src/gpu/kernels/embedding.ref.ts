@@ -1,0 +1,24 @@
+// CPU float64 twins of embedding.ts: lookup and the scatter-add backward.
+
+/** out[i·dim + j] = table[ids[i]·dim + j]. */
+export function embeddingRef(table: ArrayLike<number>, ids: ArrayLike<number>, dim: number): Float64Array {
+  const out = new Float64Array(ids.length * dim);
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = 0; j < dim; j++) out[i * dim + j] = table[ids[i] * dim + j];
+  }
+  return out;
+}
+
+/** dTable [V·dim] with dTable[v] = Σ_{i: ids[i] = v} dOut[i]. */
+export function embeddingBackwardRef(
+  dOut: ArrayLike<number>,
+  ids: ArrayLike<number>,
+  V: number,
+  dim: number,
+): Float64Array {
+  const dTable = new Float64Array(V * dim);
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = 0; j < dim; j++) dTable[ids[i] * dim + j] += dOut[i * dim + j];
+  }
+  return dTable;
+}

@@ -1,0 +1,139 @@
+// Tests for embedding.ts: lookup from f32 and packed-f16 tables (odd dims, so rows straddle u32 words),
+// accumulate, the position-table case, and the atomics-free backward with repeated ids against the twin;
+// the twin's backward against central differences.
+import { describe, expect, it } from 'vitest';
+import { testGpu, up } from '../../../test/helpers/gpu';
+import { dot, expectClose, expectGradMatches, randn, rng } from '../../../test/helpers/numeric';
+import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
+import { embedding, embeddingBackward, embeddingGradPlan } from './embedding';
+import { embeddingBackwardRef, embeddingRef } from './embedding.ref';
+
+/** N ids in [0, V) drawn from a few hot values so most ids repeat. */
+function randomIds(N: number, V: number, seed: number): Int32Array {
+  const r = rng(seed);
+  const hot = Math.max(1, Math.min(V, 4));
+  return Int32Array.from({ length: N }, () => Math.floor(r() * (r() < 0.6 ? hot : V)));
+}
+
+const SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [5, 7, 3],
+  [33, 50, 65],
+  [300, 100, 17],
+];
+
+describe('embedding forward', () => {
+  for (const [N, V, dim] of SHAPES) {
+    it(`matches the twin (N=${N}, V=${V}, dim=${dim}), f32 and f16 tables, plain and accumulate`, async () => {
+      const ctx = await testGpu();
+      const table = randn(V * dim, V + dim);
+      const ids = randomIds(N, V, N);
+      const gTable = up(ctx, table, 'frozen');
+      const gTable16 = uploadF16(ctx, table, 'frozen', 'table16');
+      const gIds = ctx.upload(ids, 'activations', 'ids');
+      const out = ctx.arena.alloc(N * dim * 4, 'activations', 'out');
+      embedding(ctx, { out, table: gTable, ids: gIds, N, dim });
+      expectClose(
+        await ctx.readF32(out, N * dim),
+        embeddingRef(Float32Array.from(table), ids, dim),
+        0,
+        0,
+        'f32',
+      );
+      // f16: the halves are exact in f32, so the lookup must reproduce them exactly.
+      const halves = f16BitsToF32(f32ToF16Bits(table));
+      embedding(ctx, { out, table: gTable16, ids: gIds, N, dim, tableF16: true });
+      expectClose(await ctx.readF32(out, N * dim), embeddingRef(halves, ids, dim), 0, 0, 'f16');
+      // accumulate adds the f32 rows on top (GPT-2: token embedding + position embedding).
+      embedding(ctx, { out, table: gTable, ids: gIds, N, dim, accumulate: true });
+      const sum = embeddingRef(halves, ids, dim).map(
+        (h, i) => h + Math.fround(table[ids[Math.floor(i / dim)] * dim + (i % dim)]),
+      );
+      expectClose(await ctx.readF32(out, N * dim), sum, 1e-6, 0, 'accumulate');
+      for (const b of [gTable, gTable16, gIds, out]) ctx.arena.free(b);
+      expect(ctx.arena.stats().liveBuffers).toBe(0);
+    });
+  }
+
+  it('looks up a position table with ids = positions', async () => {
+    const ctx = await testGpu();
+    const [P, T, dim] = [40, 37, 9];
+    const wpe = randn(P * dim, 5);
+    const pos = Int32Array.from({ length: T }, (_, i) => i);
+    const gw = up(ctx, wpe);
+    const gp = ctx.upload(pos, 'activations', 'pos');
+    const out = ctx.arena.alloc(T * dim * 4, 'activations', 'out');
+    embedding(ctx, { out, table: gw, ids: gp, N: T, dim });
+    expectClose(await ctx.readF32(out, T * dim), Float32Array.from(wpe).subarray(0, T * dim), 0, 0, 'wpe');
+    for (const b of [gw, gp, out]) ctx.arena.free(b);
+  });
+});
+
+describe('embedding backward', () => {
+  it('the twin matches central differences', () => {
+    const [N, V, dim] = [9, 6, 4];
+    const ids = randomIds(N, V, 3);
+    const table = randn(V * dim, 1);
+    const w = randn(N * dim, 2);
+    const f = (t: Float64Array) => dot(w, embeddingRef(t, ids, dim));
+    expectGradMatches(f, table, embeddingBackwardRef(w, ids, V, dim), 'dTable');
+  });
+
+  for (const [N, V, dim] of SHAPES) {
+    it(`matches the twin with repeated ids (N=${N}, V=${V}, dim=${dim}), accumulating into dTable`, async () => {
+      const ctx = await testGpu();
+      const ids = randomIds(N, V, N + 1);
+      const dOut = randn(N * dim, 7);
+      const prior = randn(V * dim, 8);
+      const gd = up(ctx, dOut);
+      const dTable = up(ctx, prior, 'gradients');
+      const plan = embeddingGradPlan(ctx, ids);
+      expect(plan.N).toBe(N);
+      expect(plan.unique).toBe(new Set(ids).size);
+      embeddingBackward(ctx, { dTable, dOut: gd, plan, dim });
+      const ref = embeddingBackwardRef(Float32Array.from(dOut), ids, V, dim).map(
+        (g, i) => g + Math.fround(prior[i]),
+      );
+      const got = await ctx.readF32(dTable, V * dim);
+      expectClose(got, ref, 1e-5, 1e-5, 'dTable');
+      // Deterministic: a second identical pass adds exactly the same increments.
+      ctx.write(dTable, Float32Array.from(prior));
+      embeddingBackward(ctx, { dTable, dOut: gd, plan, dim });
+      expect(await ctx.readF32(dTable, V * dim)).toEqual(got);
+      plan.free();
+      plan.free(); // idempotent
+      expect(() => embeddingBackward(ctx, { dTable, dOut: gd, plan, dim })).toThrow(/already freed/);
+      ctx.arena.free(gd);
+      ctx.arena.free(dTable);
+      expect(ctx.arena.stats().liveBuffers).toBe(0);
+    });
+  }
+
+  it('one id repeated many times sums in order; an empty batch is a no-op', async () => {
+    const ctx = await testGpu();
+    const [N, dim] = [1000, 3];
+    const ids = new Int32Array(N).fill(2);
+    const dOut = randn(N * dim, 11);
+    const gd = up(ctx, dOut);
+    const dTable = up(ctx, new Float64Array(4 * dim), 'gradients');
+    const plan = embeddingGradPlan(ctx, ids);
+    expect(plan.unique).toBe(1);
+    embeddingBackward(ctx, { dTable, dOut: gd, plan, dim });
+    expectClose(
+      await ctx.readF32(dTable, 4 * dim),
+      embeddingBackwardRef(Float32Array.from(dOut), ids, 4, dim),
+      1e-5,
+      1e-5,
+      'hot id',
+    );
+    plan.free();
+    const empty = embeddingGradPlan(ctx, new Int32Array(0));
+    expect(empty.unique).toBe(0);
+    embeddingBackward(ctx, { dTable, dOut: gd, plan: empty, dim });
+    empty.free();
+    expect(() => embeddingGradPlan(ctx, Int32Array.from([0, -100]))).toThrow(/negative/);
+    ctx.arena.free(gd);
+    ctx.arena.free(dTable);
+    expect(ctx.arena.stats().liveBuffers).toBe(0);
+  });
+});

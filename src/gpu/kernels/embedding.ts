@@ -1,0 +1,128 @@
+// Dispatch for embedding lookup (token embeddings; GPT-2's position table with ids = positions) and its
+// backward. The backward needs no atomics: `embeddingGradPlan` groups positions by token id on the CPU,
+// where the ids already are, and uploads the grouping once per batch; every row of dTable is then
+// written by exactly one thread per column, summing its positions in order, so results are deterministic.
+import type { GpuBuf, GpuRegion } from '../arena';
+import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { grid1d } from './common';
+import { embeddingBackwardWgsl, embeddingWgsl } from './embedding.wgsl';
+
+const kernels = new Map<string, KernelSource>();
+function forwardKernel(f16: boolean, accumulate: boolean): KernelSource {
+  const key = `embedding${f16 ? '_f16' : ''}${accumulate ? '_acc' : ''}`;
+  let k = kernels.get(key);
+  if (!k) {
+    k = { key, label: key, code: embeddingWgsl(f16, accumulate) };
+    kernels.set(key, k);
+  }
+  return k;
+}
+const BACKWARD: KernelSource = {
+  key: 'embedding_backward',
+  label: 'embedding_backward',
+  code: embeddingBackwardWgsl(),
+};
+
+/**
+ * out[i] (+)= table[ids[i]] for i < N, rows of `dim` floats. ids are i32 in [0, V). With tableF16 the
+ * table holds f16 values packed in pairs per u32: element e is half (e & 1) of word e >> 1.
+ */
+export function embedding(
+  ctx: GpuContext,
+  args: {
+    out: GpuRegion;
+    table: GpuRegion;
+    ids: GpuRegion;
+    N: number;
+    dim: number;
+    tableF16?: boolean;
+    accumulate?: boolean;
+  },
+): void {
+  const total = args.N * args.dim;
+  ctx.dispatch({
+    kernel: forwardKernel(args.tableF16 ?? false, args.accumulate ?? false),
+    buffers: [args.table, args.ids, args.out],
+    uniforms: new Uniforms().u32(total).u32(args.dim).data,
+    workgroups: grid1d(total),
+  });
+}
+
+/** GPU buffers grouping positions by token id, for embeddingBackward. Free it when the batch is done. */
+export interface EmbeddingGradPlan {
+  readonly N: number;
+  readonly unique: number;
+  free(): void;
+}
+
+class GradPlan implements EmbeddingGradPlan {
+  private freed = false;
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly N: number,
+    readonly unique: number,
+    private buf: GpuBuf | null,
+  ) {}
+  /** The packed plan buffer (null for N = 0); throws once freed, so a stale plan is an error, not garbage. */
+  get buffer(): GpuBuf | null {
+    if (this.freed) throw new Error('embeddingBackward: the gradient plan was already freed');
+    return this.buf;
+  }
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    if (this.buf) this.ctx.arena.free(this.buf);
+    this.buf = null;
+  }
+}
+
+/**
+ * Groups positions by token id (stable: positions stay in ascending order within a group) and uploads
+ * [uniqueIds | group starts | positions] as one u32 buffer ('activations': it lives for one batch).
+ */
+export function embeddingGradPlan(ctx: GpuContext, ids: Int32Array): EmbeddingGradPlan {
+  const N = ids.length;
+  if (N === 0) return new GradPlan(ctx, 0, 0, null);
+  for (let i = 0; i < N; i++) {
+    if (ids[i] < 0) throw new Error(`embeddingGradPlan: id ${ids[i]} at position ${i} is negative`);
+  }
+  const positions = Uint32Array.from({ length: N }, (_, i) => i);
+  // Array.prototype.sort is stable, so ties keep position order.
+  const order = Array.from(positions).sort((a, b) => ids[a] - ids[b]);
+  const uniqueIds: number[] = [];
+  const starts: number[] = [];
+  for (let k = 0; k < N; k++) {
+    const id = ids[order[k]];
+    if (k === 0 || id !== ids[order[k - 1]]) {
+      uniqueIds.push(id);
+      starts.push(k);
+    }
+  }
+  const U = uniqueIds.length;
+  starts.push(N);
+  const packed = new Uint32Array(2 * U + 1 + N);
+  packed.set(uniqueIds, 0);
+  packed.set(starts, U);
+  packed.set(order, 2 * U + 1);
+  const buf = ctx.upload(packed, 'activations', 'embedding.gradPlan');
+  return new GradPlan(ctx, N, U, buf);
+}
+
+/** dTable[v] += Σ_{i: ids[i] = v} dOut[i], rows of `dim` floats; deterministic, no atomics. */
+export function embeddingBackward(
+  ctx: GpuContext,
+  args: { dTable: GpuRegion; dOut: GpuRegion; plan: EmbeddingGradPlan; dim: number },
+): void {
+  const { plan, dim } = args;
+  if (!(plan instanceof GradPlan))
+    throw new Error('embeddingBackward: plan must come from embeddingGradPlan');
+  const buffer = plan.buffer;
+  if (!buffer) return;
+  const total = plan.unique * dim;
+  ctx.dispatch({
+    kernel: BACKWARD,
+    buffers: [args.dOut, buffer, args.dTable],
+    uniforms: new Uniforms().u32(total).u32(dim).u32(plan.unique).data,
+    workgroups: grid1d(total),
+  });
+}
