@@ -37,7 +37,7 @@ describe('adamw kernel', () => {
     it(`matches the twin over 4 steps at n=${n}${scaled ? ' with gradScale' : ''}`, async () => {
       const ctx = await testGpu();
       const hyper = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-      let ref = {
+      let ref: ReturnType<typeof adamwRef> = {
         params: Float64Array.from(Float32Array.from(randn(n, 1))),
         m: new Float64Array(n),
         v: new Float64Array(n),
