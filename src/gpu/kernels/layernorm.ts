@@ -1,0 +1,126 @@
+// Dispatch for LayerNorm (PyTorch semantics: biased variance, eps inside the sqrt) forward and backward
+// over x [rows, cols], and the row-variant choice RMSNorm shares. Outputs are allocated by the caller;
+// mean and rstd [rows] are saved by the forward for the backward.
+import type { GpuRegion } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { type ColTerm, colReduce, memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
+import { grid1d } from './common';
+import { layerNormDxWgsl, layerNormWgsl, ROW_WG, type RowVariant } from './layernorm.wgsl';
+
+/** Widest row reduced by a single thread when nothing forces the choice. */
+export const THREAD_ROW_MAX_COLS = 128;
+
+/**
+ * Thread-per-row or workgroup-per-row for a row reduction. `ctx.variants.get('rowreduce')` ('thread' or
+ * 'workgroup') forces it (tests, autotune); otherwise narrow rows take a thread each, because a workgroup
+ * per row would leave most of its threads idle and pay barriers for nothing.
+ */
+export function rowVariant(ctx: GpuContext, cols: number): RowVariant {
+  const forced = ctx.variants.get('rowreduce');
+  if (forced === 'thread' || forced === 'workgroup') return forced;
+  return cols <= THREAD_ROW_MAX_COLS ? 'thread' : 'workgroup';
+}
+
+/** The dispatch grid for `rows` rows in variant `v` (folded into y past 65535 workgroups). */
+export function rowGrid(v: RowVariant, rows: number): [number, number] {
+  return v === 'thread' ? grid1d(rows, ROW_WG) : grid1d(rows, 1);
+}
+
+/** out = LayerNorm(x)·gamma + beta per row of x [rows, cols]; mean, rstd [rows] saved for backward. */
+export function layerNorm(
+  ctx: GpuContext,
+  args: {
+    out: GpuRegion;
+    mean: GpuRegion;
+    rstd: GpuRegion;
+    x: GpuRegion;
+    gamma: GpuRegion;
+    beta: GpuRegion;
+    rows: number;
+    cols: number;
+    eps: number;
+  },
+): void {
+  const { rows, cols } = args;
+  if (rows === 0 || cols === 0) return;
+  const v = rowVariant(ctx, cols);
+  const L = planBindings('layernorm', [
+    { name: 'x', region: args.x, write: false },
+    { name: 'gamma', region: args.gamma, write: false },
+    { name: 'beta', region: args.beta, write: false },
+    { name: 'out', region: args.out, write: true },
+    { name: 'mean', region: args.mean, write: true },
+    { name: 'rstd', region: args.rstd, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`layernorm:${v}:${L.sig}`, `layernorm_${v}`, () => layerNormWgsl(L, v)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(rows).u32(cols).f32(args.eps).u32(0).data,
+    workgroups: rowGrid(v, rows),
+  });
+}
+
+/**
+ * LayerNorm backward from the saved mean/rstd. Each null output is skipped (no dx for an input that needs
+ * none, no dGamma/dBeta for frozen parameters). accumulateDx adds into dx (a residual stream's gradient);
+ * accumulateParams adds into dGamma/dBeta (gradient accumulation).
+ */
+export function layerNormBackward(
+  ctx: GpuContext,
+  args: {
+    dx: GpuRegion | null;
+    dGamma: GpuRegion | null;
+    dBeta: GpuRegion | null;
+    dOut: GpuRegion;
+    x: GpuRegion;
+    mean: GpuRegion;
+    rstd: GpuRegion;
+    gamma: GpuRegion;
+    rows: number;
+    cols: number;
+    accumulateDx?: boolean;
+    accumulateParams?: boolean;
+  },
+): void {
+  const { rows, cols } = args;
+  if (args.dx && rows > 0 && cols > 0) {
+    const v = rowVariant(ctx, cols);
+    const L = planBindings('layernorm_dx', [
+      { name: 'dOut', region: args.dOut, write: false },
+      { name: 'x', region: args.x, write: false },
+      { name: 'mean', region: args.mean, write: false },
+      { name: 'rstd', region: args.rstd, write: false },
+      { name: 'gamma', region: args.gamma, write: false },
+      { name: 'dx', region: args.dx, write: true },
+    ]);
+    ctx.dispatch({
+      kernel: memoKernel(`layernorm_dx:${v}:${L.sig}`, `layernorm_dx_${v}`, () => layerNormDxWgsl(L, v)),
+      buffers: L.buffers,
+      uniforms: new Uniforms()
+        .u32(rows)
+        .u32(cols)
+        .u32(args.accumulateDx ? 1 : 0)
+        .u32(0).data,
+      workgroups: rowGrid(v, rows),
+    });
+  }
+  // dGamma[c] = Σ_r dOut·xhat, dBeta[c] = Σ_r dOut: one column pass for both when both train.
+  const terms: ColTerm[] = [];
+  if (args.dGamma)
+    terms.push({
+      dst: args.dGamma,
+      expr: (id) => `${id.dOut}[i] * (${id.x}[i] - ${id.mean}[r]) * ${id.rstd}[r]`,
+    });
+  if (args.dBeta) terms.push({ dst: args.dBeta, expr: (id) => `${id.dOut}[i]` });
+  if (terms.length === 0) return;
+  const inputs = [{ name: 'dOut', region: args.dOut }];
+  if (args.dGamma)
+    inputs.push(
+      { name: 'x', region: args.x },
+      { name: 'mean', region: args.mean },
+      { name: 'rstd', region: args.rstd },
+    );
+  const op = `layernorm_dparams_${args.dGamma ? 'g' : ''}${args.dBeta ? 'b' : ''}`;
+  colReduce(ctx, op, inputs, terms, rows, cols, args.accumulateParams ?? false);
+}
