@@ -211,11 +211,19 @@ export class GpuContext {
         resource: { buffer: this.uniformRing, offset, size: bytes },
       });
     }
+    // Bind-group errors (wrong buffers for the kernel's layout) are caught here so they name the kernel.
+    this.device.pushErrorScope('validation');
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries,
       label: kernel.label,
     });
+    const scope = this.device.popErrorScope();
+    this.pendingChecks.push(
+      scope.then((err) => {
+        if (err) throw new GpuKernelError(kernel.label, err.message);
+      }),
+    );
     const pass = this.currentPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

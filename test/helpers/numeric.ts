@@ -2,35 +2,9 @@
 // differences for checking a CPU twin's backward.
 import { expect } from 'vitest';
 
-/** Mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { randn, randu, rng } from '../../src/util/rng';
 
-/** n standard-normal-ish values (Box–Muller) scaled by `scale`. */
-export function randn(n: number, seed: number, scale = 1): Float64Array {
-  const r = rng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = Math.max(r(), 1e-12);
-    const v = r();
-    out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-  return out;
-}
-
-/** Uniform in [lo, hi). */
-export function randu(n: number, seed: number, lo = -1, hi = 1): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
+import { rng } from '../../src/util/rng';
 
 /** Asserts |a-e| <= atol + rtol·|e| elementwise; the failure names the worst index. */
 export function expectClose(

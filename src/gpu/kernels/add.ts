@@ -1,6 +1,6 @@
 // Dispatch for elementwise add. Backward of out = a + b is the identity to both inputs: the caller
 // routes dOut to each (or accumulates it with `addInPlace`), so there is no separate backward kernel.
-import type { GpuBuf } from '../arena';
+import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { addWgsl } from './add.wgsl';
 import { grid1d } from './common';
@@ -9,7 +9,7 @@ const ADD = { key: 'add', label: 'add', code: addWgsl(false) };
 const ADD_INPLACE = { key: 'add_inplace', label: 'add_inplace', code: addWgsl(true) };
 
 /** out[i] = a[i] + b[i] for i < n. */
-export function add(ctx: GpuContext, out: GpuBuf, a: GpuBuf, b: GpuBuf, n: number): void {
+export function add(ctx: GpuContext, out: GpuRegion, a: GpuRegion, b: GpuRegion, n: number): void {
   ctx.dispatch({
     kernel: ADD,
     buffers: [a, b, out],
@@ -19,7 +19,7 @@ export function add(ctx: GpuContext, out: GpuBuf, a: GpuBuf, b: GpuBuf, n: numbe
 }
 
 /** a[i] += b[i] for i < n (gradient accumulation). */
-export function addInPlace(ctx: GpuContext, a: GpuBuf, b: GpuBuf, n: number): void {
+export function addInPlace(ctx: GpuContext, a: GpuRegion, b: GpuRegion, n: number): void {
   ctx.dispatch({
     kernel: ADD_INPLACE,
     buffers: [a, b],
