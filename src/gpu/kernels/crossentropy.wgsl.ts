@@ -75,7 +75,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
   if (lid.x == 0u) {
-    // (max − x_t) + log Σ: the difference first, exact, so large logits lose no precision.
+    // (max − x_t) + log Σ: the difference first, so a large common offset in the row costs no precision.
     losses[row] = select(0.0, p.sign * ((wm[0] - xt) + log(ws[0])), valid);
   }${grad}
 }`;
