@@ -1,0 +1,337 @@
+// Dataset files to rows: JSONL, JSON, CSV (papaparse), Parquet (hyparquet, in parquet.ts) and plain
+// text, chosen by extension or, without one, by looking at the bytes. Every row keeps its line or row
+// number; every problem is a sentence naming file, line (or row) and column. What the rows mean (TRL
+// shapes) is shape.ts's business, and checking field types is validate.ts's.
+import Papa from 'papaparse';
+import { DataError, describeType, IssueLog, issue, lineColumn } from './errors';
+import { linesOfOffsets, scanJson } from './json-scan';
+import { readParquet } from './parquet';
+import type { DatasetFormat, OnError, ParsedDataset, Row, SourceLocation } from './types';
+
+export interface ParseOptions {
+  /** Force a format instead of going by the extension or the content. */
+  format?: DatasetFormat;
+  /** Plain text: one example per non-empty line (default) or per blank-line-separated paragraph. */
+  textMode?: 'line' | 'paragraph';
+  /** Rows that cannot be parsed: skip them (counted) or stop at the first (default 'stop'). */
+  onError?: OnError;
+  /** How many problem messages to keep when skipping (default 20). */
+  maxIssues?: number;
+  /** JSON: the field of the root object that holds the rows, when it has several lists. */
+  jsonField?: string;
+}
+
+const EXTENSIONS: Record<string, DatasetFormat> = {
+  jsonl: 'jsonl',
+  ndjson: 'jsonl',
+  json: 'json',
+  csv: 'csv',
+  tsv: 'csv',
+  parquet: 'parquet',
+  txt: 'text',
+  text: 'text',
+  md: 'text',
+};
+
+function extensionOf(name: string): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot + 1).toLowerCase() : '';
+}
+
+/** The format a file is read as: its extension when known, else a look at its first bytes. */
+export function detectFormat(name: string, bytes: Uint8Array): DatasetFormat {
+  const byExt = EXTENSIONS[extensionOf(name)];
+  if (byExt) return byExt;
+  return sniffFormat(bytes);
+}
+
+/** Guesses the format from content: Parquet's magic, JSON's first character, a CSV-like header. */
+export function sniffFormat(bytes: Uint8Array): DatasetFormat {
+  if (bytes.length >= 8 && String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) === 'PAR1') {
+    return 'parquet';
+  }
+  const head = new TextDecoder().decode(bytes.subarray(0, 64 * 1024)).replace(/^\uFEFF/, '');
+  const trimmed = head.trimStart();
+  if (trimmed.startsWith('[')) return 'json';
+  if (trimmed.startsWith('{')) {
+    // One object per line is JSONL; an object spread over lines is a JSON document.
+    const first = trimmed.slice(0, trimmed.indexOf('\n') >= 0 ? trimmed.indexOf('\n') : undefined).trim();
+    try {
+      JSON.parse(first);
+      return 'jsonl';
+    } catch {
+      return 'json';
+    }
+  }
+  const firstLine = head.split(/\r?\n/, 1)[0] ?? '';
+  for (const delim of [',', '\t']) {
+    const fields = firstLine.split(delim);
+    // Header names: short identifiers of up to three words, not prose that happens to hold a comma.
+    const isName = (f: string) =>
+      /^"?[A-Za-z_][\w.-]*( [\w.-]+){0,2}"?$/.test(f.trim()) && !f.trim().endsWith('.');
+    if (fields.length >= 2 && fields.every(isName)) return 'csv';
+  }
+  return 'text';
+}
+
+/** Reads a dataset file into rows. Throws DataError for a file that cannot be read at all. */
+export async function parseDataset(
+  name: string,
+  bytes: Uint8Array,
+  options: ParseOptions = {},
+): Promise<ParsedDataset> {
+  const format = options.format ?? detectFormat(name, bytes);
+  const log = new IssueLog(options.onError ?? 'stop', options.maxIssues ?? 20);
+  let parsed: { columns: string[]; rows: Row[]; locations: SourceLocation[] };
+  if (format === 'parquet') {
+    parsed = await readParquet(name, bytes);
+  } else {
+    const text = decodeText(name, bytes);
+    if (format === 'jsonl') parsed = parseJsonl(name, text, log);
+    else if (format === 'json') parsed = parseJson(name, text, log, options.jsonField);
+    else if (format === 'csv')
+      parsed = parseCsv(name, text, log, extensionOf(name) === 'tsv' ? '\t' : undefined);
+    else parsed = parseText(name, text, options.textMode ?? 'line');
+  }
+  if (parsed.rows.length === 0) {
+    const why = log.skipped > 0 ? `no usable rows (${log.skipped} skipped)` : 'no rows found';
+    throw new DataError(issue({ file: name }, why));
+  }
+  return { name, format, ...parsed, skipped: log.skipped, issues: log.issues };
+}
+
+function decodeText(name: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
+  } catch {
+    throw new DataError(issue({ file: name }, 'the file is not UTF-8 text'));
+  }
+}
+
+function columnsOf(rows: readonly Row[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
+  return [...seen];
+}
+
+function isPlainObject(v: unknown): v is Row {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** JSONL: one JSON object per line; blank lines are ignored. */
+export function parseJsonl(
+  name: string,
+  text: string,
+  log: IssueLog,
+): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
+  const rows: Row[] = [];
+  const locations: SourceLocation[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      const err = scanJson(raw).error;
+      const column = (err?.offset ?? 0) + 1;
+      log.add(issue({ file: name, line, column }, err?.message ?? 'invalid JSON'));
+      continue;
+    }
+    if (!isPlainObject(value)) {
+      log.add(issue({ file: name, line }, `expected a JSON object, found ${describeType(value)}`));
+      continue;
+    }
+    rows.push(value);
+    locations.push({ file: name, line });
+  }
+  return { columns: columnsOf(rows), rows, locations };
+}
+
+/** JSON: an array of objects, or an object whose one list field (or `field`) holds them. */
+export function parseJson(
+  name: string,
+  text: string,
+  log: IssueLog,
+  field?: string,
+): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    const err = scanJson(text).error;
+    const at = lineColumn(text, err?.offset ?? 0);
+    throw new DataError(issue({ file: name, ...at }, err?.message ?? 'invalid JSON'));
+  }
+  let list: unknown[];
+  let key: string | undefined;
+  if (Array.isArray(root)) {
+    list = root;
+  } else if (isPlainObject(root)) {
+    const lists = Object.keys(root).filter((k) => Array.isArray(root[k]));
+    if (field !== undefined) {
+      if (!Array.isArray(root[field])) {
+        throw new DataError(
+          issue({ file: name }, `field "${field}" is ${describeType(root[field])}, expected a list`),
+        );
+      }
+      key = field;
+    } else if (lists.length === 1) {
+      key = lists[0];
+    } else if (lists.length === 0) {
+      throw new DataError(
+        issue({ file: name }, 'expected a list of objects, or an object with one list field'),
+      );
+    } else {
+      const names = lists.map((k) => `"${k}"`).join(', ');
+      throw new DataError(issue({ file: name }, `the object has several list fields (${names}); choose one`));
+    }
+    list = root[key] as unknown[];
+  } else {
+    throw new DataError(issue({ file: name }, `expected a list of objects, found ${describeType(root)}`));
+  }
+  const offsets = scanJson(text, key).elements;
+  const lines = linesOfOffsets(text, offsets);
+  const rows: Row[] = [];
+  const locations: SourceLocation[] = [];
+  list.forEach((v, i) => {
+    const loc: SourceLocation = { file: name, line: lines[i] };
+    if (!isPlainObject(v)) {
+      log.add(issue(loc, `item ${i + 1} is ${describeType(v)}, expected an object`));
+      return;
+    }
+    rows.push(v);
+    locations.push(loc);
+  });
+  return { columns: columnsOf(rows), rows, locations };
+}
+
+const CSV_MESSAGES: Record<string, string> = {
+  MissingQuotes: 'a quoted field is not closed',
+  InvalidQuotes: 'a quote inside a quoted field is not doubled',
+};
+
+/**
+ * CSV with a header row. Fields stay strings; quoted fields may hold commas and line breaks, so each
+ * row is named by its record number and the line it starts on.
+ */
+export function parseCsv(
+  name: string,
+  text: string,
+  log: IssueLog,
+  delimiter?: string,
+): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
+  let header: string[] | null = null;
+  const rows: Row[] = [];
+  const locations: SourceLocation[] = [];
+  const records: { fields: string[]; start: number; errors: Papa.ParseError[] }[] = [];
+  let prevCursor = 0;
+  Papa.parse<string[]>(text, {
+    delimiter: delimiter ?? '',
+    delimitersToGuess: [',', '\t', ';', '|'],
+    step: (res) => {
+      const start = prevCursor;
+      prevCursor = res.meta.cursor;
+      const errors = res.errors.filter((e) => e.code !== 'UndetectableDelimiter');
+      // A file with mixed line endings leaves a '\r' on the last field when papaparse took '\n'.
+      const fields = res.data;
+      const last = fields.length - 1;
+      if (last >= 0 && fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1);
+      records.push({ fields, start, errors });
+    },
+  });
+  // Line numbers in one pass over the record starts (records may span lines).
+  const starts = records.map((r) => {
+    // The cursor may sit on the previous record's line break: the record starts after it.
+    let s = r.start;
+    while (s < text.length && (text[s] === '\n' || text[s] === '\r')) s++;
+    return s;
+  });
+  const lines = linesOfOffsets(text, starts);
+  let dataRow = 0;
+  for (let i = 0; i < records.length; i++) {
+    const { fields, errors } = records[i];
+    if (fields.length === 1 && fields[0].trim() === '' && errors.length === 0) continue;
+    if (header === null) {
+      header = uniqueNames(fields);
+      if (errors.length > 0) {
+        throw new DataError(issue({ file: name, line: lines[i] }, `header: ${describeCsvError(errors[0])}`));
+      }
+      continue;
+    }
+    dataRow++;
+    const loc: SourceLocation = { file: name, row: dataRow, line: lines[i] };
+    if (errors.length > 0) {
+      log.add(issue(loc, describeCsvError(errors[0])));
+      continue;
+    }
+    if (fields.length !== header.length) {
+      log.add(issue(loc, `${fields.length} fields, but the header has ${header.length}`));
+      continue;
+    }
+    const row: Row = {};
+    header.forEach((h, j) => {
+      row[h] = fields[j];
+    });
+    rows.push(row);
+    locations.push(loc);
+  }
+  return { columns: header ?? [], rows, locations };
+}
+
+function describeCsvError(e: Papa.ParseError): string {
+  return CSV_MESSAGES[e.code] ?? e.message.charAt(0).toLowerCase() + e.message.slice(1);
+}
+
+/** Header names made non-empty and unique (`col3`, `name_2`), so no column shadows another. */
+function uniqueNames(fields: string[]): string[] {
+  const seen = new Set<string>();
+  return fields.map((f, i) => {
+    let n = f.trim() === '' ? `col${i + 1}` : f.trim();
+    if (seen.has(n)) {
+      let k = 2;
+      while (seen.has(`${n}_${k}`)) k++;
+      n = `${n}_${k}`;
+    }
+    seen.add(n);
+    return n;
+  });
+}
+
+/** Plain text: a `text` column, one row per non-empty line or per blank-line-separated paragraph. */
+export function parseText(
+  name: string,
+  text: string,
+  mode: 'line' | 'paragraph',
+): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
+  const rows: Row[] = [];
+  const locations: SourceLocation[] = [];
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  let para: string[] = [];
+  let paraLine = 0;
+  const flush = () => {
+    if (para.length > 0) {
+      rows.push({ text: para.join('\n') });
+      locations.push({ file: name, line: paraLine });
+      para = [];
+    }
+  };
+  lines.forEach((l, i) => {
+    if (l.trim() === '') {
+      flush();
+      return;
+    }
+    if (mode === 'line') {
+      rows.push({ text: l });
+      locations.push({ file: name, line: i + 1 });
+      return;
+    }
+    if (para.length === 0) paraLine = i + 1;
+    para.push(l);
+  });
+  flush();
+  return { columns: ['text'], rows, locations };
+}
