@@ -1,0 +1,25 @@
+// CPU float64 twins of GPT-2's "gelu_new" (tanh approximation) and its derivative (gelu.ts), elementwise.
+
+const K0 = Math.sqrt(2 / Math.PI);
+const K1 = 0.044715;
+
+/** 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) for each element. */
+export function geluRef(x: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    out[i] = 0.5 * v * (1 + Math.tanh(K0 * (v + K1 * v * v * v)));
+  }
+  return out;
+}
+
+/** dx = dOut·gelu'(x), elementwise (the gradient of Σ dOut·gelu(x) with respect to x). */
+export function geluBackwardRef(dOut: ArrayLike<number>, x: ArrayLike<number>): Float64Array {
+  const dx = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    const t = Math.tanh(K0 * (v + K1 * v * v * v));
+    dx[i] = dOut[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K0 * (1 + 3 * K1 * v * v));
+  }
+  return dx;
+}

@@ -1,0 +1,42 @@
+// Dispatch for GELU (GPT-2 "gelu_new", tanh approximation) forward and backward over n elements. `out` may
+// be `x` itself and `dx` may be `dOut` itself (in place); outputs are allocated by the caller.
+import type { GpuRegion } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
+import { grid1d } from './common';
+import { geluBackwardWgsl, geluWgsl } from './gelu.wgsl';
+
+/** out[i] = gelu_new(x[i]). */
+export function gelu(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: number }): void {
+  if (args.n === 0) return;
+  const L = planBindings('gelu', [
+    { name: 'x', region: args.x, write: false },
+    { name: 'out', region: args.out, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`gelu:${L.sig}`, 'gelu', () => geluWgsl(L)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(args.n).data,
+    workgroups: grid1d(args.n),
+  });
+}
+
+/** dx[i] (+)= dOut[i]·gelu_new'(x[i]). */
+export function geluBackward(
+  ctx: GpuContext,
+  args: { dx: GpuRegion; dOut: GpuRegion; x: GpuRegion; n: number; accumulate?: boolean },
+): void {
+  if (args.n === 0) return;
+  const L = planBindings('gelu_backward', [
+    { name: 'dOut', region: args.dOut, write: false },
+    { name: 'x', region: args.x, write: false },
+    { name: 'dx', region: args.dx, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`gelu_backward:${L.sig}`, 'gelu_backward', () => geluBackwardWgsl(L)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(args.n).u32(args.accumulate ? 1 : 0).data,
+    workgroups: grid1d(args.n),
+  });
+}

@@ -1,0 +1,62 @@
+// Dispatch for SwiGLU (Llama MLP: out = silu(gate)·up) forward and backward over n elements. Outputs are
+// allocated by the caller and may overwrite an input in place (e.g. dGate over gate): each thread reads
+// its element before writing it.
+import type { GpuRegion } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { type BindingSpec, planBindings } from './bias.wgsl';
+import { grid1d } from './common';
+import { swigluBackwardWgsl, swigluWgsl } from './swiglu.wgsl';
+
+/** out[i] = silu(gate[i])·up[i]. */
+export function swiglu(
+  ctx: GpuContext,
+  args: { out: GpuRegion; gate: GpuRegion; up: GpuRegion; n: number },
+): void {
+  if (args.n === 0) return;
+  const L = planBindings('swiglu', [
+    { name: 'gate', region: args.gate, write: false },
+    { name: 'up', region: args.up, write: false },
+    { name: 'out', region: args.out, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`swiglu:${L.sig}`, 'swiglu', () => swigluWgsl(L)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(args.n).data,
+    workgroups: grid1d(args.n),
+  });
+}
+
+/** dGate, dUp (overwritten; a null one is skipped) from dOut and the forward's inputs. */
+export function swigluBackward(
+  ctx: GpuContext,
+  args: {
+    dGate: GpuRegion | null;
+    dUp: GpuRegion | null;
+    dOut: GpuRegion;
+    gate: GpuRegion;
+    up: GpuRegion;
+    n: number;
+  },
+): void {
+  const { dGate, dUp, n } = args;
+  if (n === 0 || (!dGate && !dUp)) return;
+  const specs: BindingSpec[] = [
+    { name: 'dOut', region: args.dOut, write: false },
+    { name: 'gate', region: args.gate, write: false },
+  ];
+  // up is read only for dGate; binding it otherwise would leave an unused binding.
+  if (dGate)
+    specs.push({ name: 'up', region: args.up, write: false }, { name: 'dGate', region: dGate, write: true });
+  if (dUp) specs.push({ name: 'dUp', region: dUp, write: true });
+  const L = planBindings('swiglu_backward', specs);
+  const which = `${dGate ? 'g' : ''}${dUp ? 'u' : ''}`;
+  ctx.dispatch({
+    kernel: memoKernel(`swiglu_backward_${which}:${L.sig}`, `swiglu_backward_${which}`, () =>
+      swigluBackwardWgsl(L, !!dGate, !!dUp),
+    ),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(n).data,
+    workgroups: grid1d(n),
+  });
+}
