@@ -7,7 +7,14 @@ import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import type { GpuContext } from '../context';
-import { type AttentionDims, attention, attentionBackward, attentionWorkspaceBytes } from './attention';
+import {
+  ATTENTION_VARIANTS,
+  type AttentionDims,
+  type AttentionVariant,
+  attention,
+  attentionBackward,
+  attentionWorkspaceBytes,
+} from './attention';
 import { attentionBackwardRef, attentionRef } from './attention.ref';
 
 interface Inputs {
@@ -96,15 +103,17 @@ type Grad = 'dq' | 'dk' | 'dv' | 'dPrefixK' | 'dPrefixV';
 /** Runs forward then backward for the wanted gradients (others passed as null) and checks each against the
  * twin. Gradient buffers start filled with garbage, to prove the backward overwrites rather than accumulates. */
 async function checkGpu(
+  variant: AttentionVariant,
   d: AttentionDims,
   seed: number,
   want: Grad[] = ['dq', 'dk', 'dv', 'dPrefixK', 'dPrefixV'],
 ) {
   const ctx = await testGpu();
+  ctx.variants.set('attention', variant);
   const x = inputs(d, seed);
   const ref = attentionRef(x.q, x.k, x.v, d, x.pk, x.pv);
   const f = await runForward(ctx, d, x);
-  const what = describeDims(d);
+  const what = `${variant} ${describeDims(d)}`;
   expectClose(await ctx.readF32(f.out, ref.out.length), ref.out, 1e-4, 2e-5, `out ${what}`);
   expectClose(await ctx.readF32(f.lse, ref.lse.length), ref.lse, 1e-4, 2e-5, `lse ${what}`);
 
@@ -153,68 +162,83 @@ async function checkGpu(
   expect(ctx.arena.stats().liveBuffers).toBe(0);
 }
 
-describe('attention on the GPU matches the twin', () => {
-  const cases: AttentionDims[] = [
-    { B: 2, T: 5, S: 5, Hq: 2, Hkv: 2, D: 8 }, // MHA
-    { B: 1, T: 7, S: 7, Hq: 4, Hkv: 2, D: 16 }, // GQA, G = 2
-    { B: 2, T: 4, S: 4, Hq: 8, Hkv: 2, D: 8 }, // GQA, G = 4
-    { B: 1, T: 5, S: 5, Hq: 3, Hkv: 1, D: 32 }, // MQA
-    { B: 2, T: 1, S: 1, Hq: 2, Hkv: 1, D: 16 }, // T = 1
-    { B: 2, T: 1, S: 6, Hq: 4, Hkv: 2, D: 8 }, // one decode step over a cache
-    { B: 2, T: 37, S: 37, Hq: 2, Hkv: 1, D: 8 }, // odd T, several workgroups of rows
-    { B: 1, T: 5, S: 11, Hq: 4, Hkv: 2, D: 16 }, // S > T
-    { B: 2, T: 4, S: 6, Hq: 4, Hkv: 2, D: 8, P: 3 }, // prefix with a cache
-    { B: 1, T: 3, S: 3, Hq: 2, Hkv: 1, D: 64, P: 1 }, // D = 64, prefix
-    { B: 2, T: 1, S: 1, Hq: 2, Hkv: 2, D: 8, P: 5 }, // T = 1 with a prefix
-    { B: 1, T: 6, S: 6, Hq: 2, Hkv: 1, D: 5, P: 2 }, // odd D: scalar path
-    { B: 2, T: 3, S: 4, Hq: 3, Hkv: 3, D: 6, scale: 0.3 }, // D % 4 = 2, custom scale
-  ];
-  for (const [i, d] of cases.entries()) {
-    it(`forward and backward at ${describeDims(d)}`, async () => {
-      await checkGpu(d, 100 + 10 * i);
+for (const variant of ATTENTION_VARIANTS)
+  describe(`attention on the GPU (${variant}) matches the twin`, () => {
+    const cases: AttentionDims[] = [
+      { B: 2, T: 5, S: 5, Hq: 2, Hkv: 2, D: 8 }, // MHA
+      { B: 1, T: 7, S: 7, Hq: 4, Hkv: 2, D: 16 }, // GQA, G = 2
+      { B: 2, T: 4, S: 4, Hq: 8, Hkv: 2, D: 8 }, // GQA, G = 4
+      { B: 1, T: 5, S: 5, Hq: 3, Hkv: 1, D: 32 }, // MQA
+      { B: 2, T: 1, S: 1, Hq: 2, Hkv: 1, D: 16 }, // T = 1
+      { B: 2, T: 1, S: 6, Hq: 4, Hkv: 2, D: 8 }, // one decode step over a cache
+      { B: 2, T: 37, S: 37, Hq: 2, Hkv: 1, D: 8 }, // odd T, several workgroups of rows
+      { B: 1, T: 5, S: 11, Hq: 4, Hkv: 2, D: 16 }, // S > T
+      { B: 2, T: 4, S: 6, Hq: 4, Hkv: 2, D: 8, P: 3 }, // prefix with a cache
+      { B: 1, T: 3, S: 3, Hq: 2, Hkv: 1, D: 64, P: 1 }, // D = 64, prefix
+      { B: 2, T: 1, S: 1, Hq: 2, Hkv: 2, D: 8, P: 5 }, // T = 1 with a prefix
+      { B: 1, T: 6, S: 6, Hq: 2, Hkv: 1, D: 5, P: 2 }, // odd D: scalar path
+      { B: 2, T: 3, S: 4, Hq: 3, Hkv: 3, D: 6, scale: 0.3 }, // D % 4 = 2, custom scale
+      { B: 1, T: 70, S: 75, Hq: 2, Hkv: 1, D: 8, P: 3 }, // several blocks of own rows and of key tiles
+      { B: 1, T: 37, S: 37, Hq: 1, Hkv: 1, D: 64, P: 2 }, // D = 64: several key rows per thread's loop
+      { B: 1, T: 61, S: 64, Hq: 2, Hkv: 1, D: 32, P: 1 }, // D = 32 tiles hold 60 rows: two of keys and queries
+    ];
+    for (const [i, d] of cases.entries()) {
+      // SwiftShader takes seconds to compile each tiled kernel (more at larger D), and the machine is shared:
+      // the tiled variant runs the cases at D = 8 and D = 5 (the scalar path) only. Those still wrap: T = 70,
+      // S = 75 spans two blocks of own rows and two 64-row tiles of keys and of queries.
+      if (variant === 'tiled' && d.D !== 8 && d.D !== 5) continue;
+      it(`forward and backward at ${describeDims(d)}`, async () => {
+        await checkGpu(variant, d, 100 + 10 * i);
+      });
+    }
+
+    it('skips null gradients and still gets the others right', async () => {
+      const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };
+      await checkGpu(variant, d, 7, ['dv', 'dPrefixK']);
+      await checkGpu(variant, d, 8, ['dq']);
+      await checkGpu(variant, d, 9, ['dk', 'dPrefixV']);
+      // Each subset is its own kernel; the tiled ones are slow to compile on SwiftShader, so fewer of them.
+      if (variant === 'rows') await checkGpu(variant, { ...d, D: 5 }, 10, ['dv']);
     });
-  }
 
-  it('skips null gradients and still gets the others right', async () => {
-    const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };
-    await checkGpu(d, 7, ['dv', 'dPrefixK']);
-    await checkGpu(d, 8, ['dq']);
-    await checkGpu(d, 9, ['dk', 'dPrefixV']);
-    await checkGpu({ ...d, D: 5 }, 10, ['dv']);
-  });
+    it('with no prefix, the first query attends only to itself', async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('attention', variant);
+      const d: AttentionDims = { B: 2, T: 3, S: 3, Hq: 2, Hkv: 1, D: 4 };
+      const x = inputs(d, 3);
+      const f = await runForward(ctx, d, x);
+      const out = await ctx.readF32(f.out);
+      const lse = await ctx.readF32(f.lse);
+      const row = d.Hq * d.D;
+      const kvRow = d.Hkv * d.D;
+      for (let b = 0; b < d.B; b++)
+        for (let h = 0; h < d.Hq; h++) {
+          const qo = b * d.T * row + h * d.D;
+          const ko = b * d.S * kvRow; // kv head 0 serves both query heads
+          const own = Array.from({ length: d.D }, (_, e) => x.v[ko + e]);
+          expectClose(out.slice(qo, qo + d.D), own, 1e-6, 1e-6, `out[b${b},t0,h${h}]`);
+          let s = 0;
+          for (let e = 0; e < d.D; e++) s += x.q[qo + e] * x.k[ko + e];
+          expect(lse[(b * d.Hq + h) * d.T]).toBeCloseTo(s / Math.sqrt(d.D), 4);
+        }
+      for (const b of [f.gq, f.gk, f.gv, f.out, f.lse]) ctx.arena.free(b);
+      expect(ctx.arena.stats().liveBuffers).toBe(0);
+    });
 
-  it('with no prefix, the first query attends only to itself', async () => {
-    const ctx = await testGpu();
-    const d: AttentionDims = { B: 2, T: 3, S: 3, Hq: 2, Hkv: 1, D: 4 };
-    const x = inputs(d, 3);
-    const f = await runForward(ctx, d, x);
-    const out = await ctx.readF32(f.out);
-    const lse = await ctx.readF32(f.lse);
-    const row = d.Hq * d.D;
-    const kvRow = d.Hkv * d.D;
-    for (let b = 0; b < d.B; b++)
-      for (let h = 0; h < d.Hq; h++) {
-        const qo = b * d.T * row + h * d.D;
-        const ko = b * d.S * kvRow; // kv head 0 serves both query heads
-        const own = Array.from({ length: d.D }, (_, e) => x.v[ko + e]);
-        expectClose(out.slice(qo, qo + d.D), own, 1e-6, 1e-6, `out[b${b},t0,h${h}]`);
-        let s = 0;
-        for (let e = 0; e < d.D; e++) s += x.q[qo + e] * x.k[ko + e];
-        expect(lse[(b * d.Hq + h) * d.T]).toBeCloseTo(s / Math.sqrt(d.D), 4);
-      }
-    for (const b of [f.gq, f.gk, f.gv, f.out, f.lse]) ctx.arena.free(b);
-    expect(ctx.arena.stats().liveBuffers).toBe(0);
+    it('rejects bad shapes with a sentence', async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('attention', variant);
+      const buf = ctx.arena.alloc(16, 'workspace', 'x');
+      const base = { out: buf, lse: buf, q: buf, k: buf, v: buf };
+      expect(() => attention(ctx, { ...base, B: 1, T: 4, S: 3, Hq: 1, Hkv: 1, D: 4 })).toThrow(
+        /fewer than T/,
+      );
+      expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 3, Hkv: 2, D: 4 })).toThrow(
+        /multiple of Hkv/,
+      );
+      expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 1, Hkv: 1, D: 4, P: 2 })).toThrow(
+        /prefixK/,
+      );
+      ctx.arena.free(buf);
+    });
   });
-
-  it('rejects bad shapes with a sentence', async () => {
-    const ctx = await testGpu();
-    const buf = ctx.arena.alloc(16, 'workspace', 'x');
-    const base = { out: buf, lse: buf, q: buf, k: buf, v: buf };
-    expect(() => attention(ctx, { ...base, B: 1, T: 4, S: 3, Hq: 1, Hkv: 1, D: 4 })).toThrow(/fewer than T/);
-    expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 3, Hkv: 2, D: 4 })).toThrow(
-      /multiple of Hkv/,
-    );
-    expect(() => attention(ctx, { ...base, B: 1, T: 1, S: 1, Hq: 1, Hkv: 1, D: 4, P: 2 })).toThrow(/prefixK/);
-    ctx.arena.free(buf);
-  });
-});

@@ -8,16 +8,22 @@
 // lse [B,Hq,T]. Query head h reads kv head floor(h / G), G = Hq / Hkv. Query t sits at real-key position
 // t + S − T and sees real keys j ≤ t + S − T plus every prefix key.
 //
-// Only the barrier-free variant exists so far ('rows': one invocation per query or key row); it is what
-// SwiftShader runs fastest. ctx.variants.get('attention') is read so a tiled variant can slot in later.
+// Two variants, chosen by ctx.variants.get('attention'): 'rows' (default; barrier-free, one invocation per
+// query or key row, what SwiftShader runs fastest) and 'tiled' (the same per-row arithmetic, with the rows
+// every invocation loops over shared through workgroup memory tiles: fewer global reads on real GPUs). Both
+// are deterministic and use no atomics; Δ is computed by the same small kernel in both.
 import { alignBytes, type GpuRegion } from '../arena';
 import { type GpuContext, type KernelSource, Uniforms } from '../context';
 import {
+  ATTENTION_TILE_ROWS,
   ATTENTION_WG,
   type AttentionShader,
   attentionDeltaWgsl,
+  attentionDkvTiledWgsl,
   attentionDkvWgsl,
+  attentionDqTiledWgsl,
   attentionDqWgsl,
+  attentionForwardTiledWgsl,
   attentionForwardWgsl,
 } from './attention.wgsl';
 import { grid1d } from './common';
@@ -38,7 +44,8 @@ export interface AttentionDims {
 /** The largest head_dim the private-array kernels accept (rows live in registers or spill beyond this). */
 export const ATTENTION_MAX_D = 256;
 
-export const ATTENTION_VARIANTS = ['rows'] as const;
+export const ATTENTION_VARIANTS = ['rows', 'tiled'] as const;
+export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
 
 interface Kernel {
   source: KernelSource;
@@ -62,7 +69,7 @@ function run(
   k: Kernel,
   buffers: Record<string, GpuRegion | null | undefined>,
   uniforms: ArrayBuffer,
-  invocations: number,
+  workgroups: [number, number, number?],
 ): void {
   ctx.dispatch({
     kernel: k.source,
@@ -72,7 +79,7 @@ function run(
       return b;
     }),
     uniforms,
-    workgroups: grid1d(invocations, ATTENTION_WG),
+    workgroups,
   });
 }
 
@@ -112,11 +119,19 @@ function uniforms(c: Checked): ArrayBuffer {
   return new Uniforms().u32(c.B).u32(c.T).u32(c.S).u32(c.Hq).u32(c.Hkv).u32(c.G).u32(c.P).f32(c.scale).data;
 }
 
-function requireVariant(ctx: GpuContext, what: string): void {
+function variantOf(ctx: GpuContext, what: string): AttentionVariant {
   const v = ctx.variants.get('attention') ?? 'rows';
   if (!(ATTENTION_VARIANTS as readonly string[]).includes(v))
     throw new Error(`${what}: unknown variant "${v}" (have ${ATTENTION_VARIANTS.join(', ')})`);
+  return v as AttentionVariant;
 }
+
+/** Grid of the tiled kernels: blocks of `rows` own rows, by head, by batch item. */
+const tiledGrid = (rows: number, heads: number, batch: number): [number, number, number] => [
+  Math.ceil(rows / ATTENTION_TILE_ROWS),
+  heads,
+  batch,
+];
 
 /** out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. */
 export function attention(
@@ -132,17 +147,18 @@ export function attention(
   },
 ): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
-  requireVariant(ctx, 'attention');
+  const tiled = variantOf(ctx, 'attention') === 'tiled';
   const prefix = c.P > 0;
-  const k = kernel(`attention_fwd_d${c.D}${prefix ? '_prefix' : ''}`, `attention_fwd(D=${c.D})`, () =>
-    attentionForwardWgsl(c.D, prefix),
+  const name = `attention_fwd${tiled ? '_tiled' : ''}`;
+  const k = kernel(`${name}_d${c.D}${prefix ? '_prefix' : ''}`, `${name}(D=${c.D})`, () =>
+    tiled ? attentionForwardTiledWgsl(c.D, prefix) : attentionForwardWgsl(c.D, prefix),
   );
   run(
     ctx,
     k,
     { q: args.q, k: args.k, v: args.v, pk: args.prefixK, pv: args.prefixV, out: args.out, lse: args.lse },
     uniforms(c),
-    c.B * c.Hq * c.T,
+    tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(c.B * c.Hq * c.T, ATTENTION_WG),
   );
 }
 
@@ -174,7 +190,7 @@ export function attentionBackward(
   },
 ): void {
   const c = check('attentionBackward', args, args.prefixK, args.prefixV);
-  requireVariant(ctx, 'attentionBackward');
+  const tiled = variantOf(ctx, 'attentionBackward') === 'tiled';
   const prefix = c.P > 0;
   const wantPk = prefix && !!args.dPrefixK;
   const wantPv = prefix && !!args.dPrefixV;
@@ -201,30 +217,37 @@ export function attentionBackward(
   };
   const D = c.D;
   if (delta) {
+    const k = kernel(`attention_delta_d${D}`, `attention_delta(D=${D})`, () => attentionDeltaWgsl(D));
+    run(ctx, k, bufs, u, grid1d(rows, ATTENTION_WG));
+  }
+  const t = tiled ? '_tiled' : '';
+  if (args.dq) {
+    const k = kernel(`attention_dq${t}_d${D}${prefix ? '_prefix' : ''}`, `attention_dq${t}(D=${D})`, () =>
+      tiled ? attentionDqTiledWgsl(D, prefix) : attentionDqWgsl(D, prefix),
+    );
+    run(ctx, k, bufs, u, tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(rows, ATTENTION_WG));
+  }
+  const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean) => {
+    if (!wantDk && !wantDv) return;
+    const tag = `${isPrefix ? 'prefix_' : ''}${wantDk ? 'dk' : ''}${wantDv ? 'dv' : ''}${t}`;
+    const k = kernel(`attention_${tag}_d${D}`, `attention_${tag}(D=${D})`, () =>
+      tiled
+        ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv)
+        : attentionDkvWgsl(D, isPrefix, wantDk, wantDv),
+    );
+    // Prefix rows are shared by the batch: their kernels loop over it instead of spreading it on the grid.
+    const nrows = isPrefix ? c.P : c.S;
+    const batch = isPrefix ? 1 : c.B;
     run(
       ctx,
-      kernel(`attention_delta_d${D}`, `attention_delta(D=${D})`, () => attentionDeltaWgsl(D)),
+      k,
       bufs,
       u,
-      rows,
+      tiled ? tiledGrid(nrows, c.Hkv, batch) : grid1d(batch * nrows * c.Hkv, ATTENTION_WG),
     );
-  }
-  if (args.dq) {
-    const k = kernel(`attention_dq_d${D}${prefix ? '_prefix' : ''}`, `attention_dq(D=${D})`, () =>
-      attentionDqWgsl(D, prefix),
-    );
-    run(ctx, k, bufs, u, rows);
-  }
-  const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean, n: number) => {
-    if (!wantDk && !wantDv) return;
-    const tag = `${isPrefix ? 'prefix_' : ''}${wantDk ? 'dk' : ''}${wantDv ? 'dv' : ''}`;
-    const k = kernel(`attention_${tag}_d${D}`, `attention_${tag}(D=${D})`, () =>
-      attentionDkvWgsl(D, isPrefix, wantDk, wantDv),
-    );
-    run(ctx, k, bufs, u, n);
   };
-  dkv(false, !!args.dk, !!args.dv, c.B * c.S * c.Hkv);
-  if (prefix) dkv(true, wantPk, wantPv, c.P * c.Hkv);
+  dkv(false, !!args.dk, !!args.dv);
+  if (prefix) dkv(true, wantPk, wantPv);
   // Safe to free now: the arena only recycles it for dispatches recorded later, which run after these.
   if (delta) ctx.arena.free(delta);
 }

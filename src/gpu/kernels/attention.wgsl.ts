@@ -285,3 +285,298 @@ fn main(${FLAT_BUILTINS}) {
 }`;
   return { code, bindings };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The 'tiled' variant, for real GPUs: the same arithmetic, but a workgroup of rows shares each tile of the
+// rows they all loop over (keys for forward and dQ, queries for dK/dV) through workgroup memory, so a k/v
+// (or q/dO) row is read from global memory once per workgroup instead of once per invocation. Each
+// invocation still owns one row, so the sums run in the same order as 'rows' and stay deterministic.
+// Grids are 3-D: x = block of own rows, y = head (query head, or kv head for dK/dV), z = batch item.
+
+/** Own rows per workgroup (= workgroup size) in the tiled kernels. */
+export const ATTENTION_TILE_ROWS = 64;
+
+/** Rows per shared tile: two D-long rows (plus two scalars) each, within the 16 KiB WebGPU guarantees. */
+export const attentionTileCols = (D: number): number =>
+  Math.max(1, Math.min(64, Math.floor(16000 / (8 * D + 8))));
+
+/** Loads a tile of up to TC key rows (prefix first, then real keys) of buffers kb/vb into ksh/vsh. */
+function keyTileLoad(prefix: boolean): string {
+  const real = `let j = u - p.P;
+        let go = ((b * p.S + j) * p.Hkv + kh) * DW + d;
+        ka = k[go];
+        va = v[go];`;
+  return `
+    for (var e = lid.x; e < TC * DW; e += TR) {
+      let u = k0 + e / DW;
+      let d = e % DW;
+      var ka = VT(0.0);
+      var va = VT(0.0);
+      ${
+        prefix
+          ? `if (u < p.P) {
+        let go = (u * p.Hkv + kh) * DW + d;
+        ka = pk[go];
+        va = pv[go];
+      } else if (u < nkeys) {
+        ${real}
+      }`
+          : `if (u < nkeys) {
+        ${real}
+      }`
+      }
+      ksh[e] = ka;
+      vsh[e] = va;
+    }`;
+}
+
+/** Skeleton of the tiled forward and dQ: one query row per invocation, key tiles in workgroup memory. */
+function queryTiled(
+  D: number,
+  bindings: AttentionBinding[],
+  prefix: boolean,
+  init: string,
+  step: string,
+  finish: string,
+): string {
+  const W = attentionWidth(D);
+  return `${preamble(D, W, bindings)}
+const TR: u32 = ${ATTENTION_TILE_ROWS}u;
+const TC: u32 = ${attentionTileCols(D)}u;
+var<workgroup> ksh: array<VT, ${attentionTileCols(D) * (D / W)}>;
+var<workgroup> vsh: array<VT, ${attentionTileCols(D) * (D / W)}>;
+@compute @workgroup_size(${ATTENTION_TILE_ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let h = wid.y;
+  let b = wid.z;
+  let kh = h / p.G;
+  let t = wid.x * TR + lid.x;
+  let live = t < p.T;
+  // Invocations past T still load tiles and meet every barrier; they compute on a clamped row, never stored.
+  let tc = min(t, p.T - 1u);
+  let qo = ((b * p.T + tc) * p.Hq + h) * DW;
+  let row = (b * p.Hq + h) * p.T + tc;
+  let last = tc + p.S - p.T;
+  // Keys the block needs, prefix first: uniform across the workgroup, so the barriers below are too.
+  let nkeys = p.P + min(wid.x * TR + TR - 1u, p.T - 1u) + p.S - p.T + 1u;
+  ${init}
+  for (var k0 = 0u; k0 < nkeys; k0 += TC) {
+    ${keyTileLoad(prefix)}
+    workgroupBarrier();
+    let rn = min(TC, nkeys - k0);
+    for (var r = 0u; r < rn; r++) {
+      let u = k0 + r;
+      if (u < p.P || u - p.P <= last) {
+        let ko = r * DW;
+        ${step}
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    ${finish}
+  }
+}`;
+}
+
+function queryBindings(prefix: boolean, rest: AttentionBinding[]): AttentionBinding[] {
+  return [
+    { name: 'q', write: false },
+    { name: 'k', write: false },
+    { name: 'v', write: false },
+    ...(prefix
+      ? [
+          { name: 'pk', write: false },
+          { name: 'pv', write: false },
+        ]
+      : []),
+    ...rest,
+  ];
+}
+
+export function attentionForwardTiledWgsl(D: number, prefix: boolean): AttentionShader {
+  const bindings = queryBindings(prefix, [
+    { name: 'out', write: true },
+    { name: 'lse', write: true, scalar: true },
+  ]);
+  const code = queryTiled(
+    D,
+    bindings,
+    prefix,
+    `var qs: array<VT, DW>;
+  var acc: array<VT, DW>;
+  for (var d = 0u; d < DW; d++) { qs[d] = q[qo + d] * p.scale; acc[d] = VT(0.0); }
+  var m = -3.0e38;
+  var l = 0.0;`,
+    `var s = 0.0;
+        for (var d = 0u; d < DW; d++) { s += hsum(qs[d] * ksh[ko + d]); }
+        if (s > m) {
+          let c = exp(m - s);
+          l *= c;
+          for (var d = 0u; d < DW; d++) { acc[d] *= c; }
+          m = s;
+        }
+        let e = exp(s - m);
+        l += e;
+        for (var d = 0u; d < DW; d++) { acc[d] += e * vsh[ko + d]; }`,
+    `let inv = 1.0 / l;
+    for (var d = 0u; d < DW; d++) { out[qo + d] = acc[d] * inv; }
+    lse[row] = m + log(l);`,
+  );
+  return { code, bindings };
+}
+
+export function attentionDqTiledWgsl(D: number, prefix: boolean): AttentionShader {
+  const bindings = queryBindings(prefix, [
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    { name: 'delta', write: false, scalar: true },
+    { name: 'dq', write: true },
+  ]);
+  const code = queryTiled(
+    D,
+    bindings,
+    prefix,
+    `var qs: array<VT, DW>;
+  var dor: array<VT, DW>;
+  var acc: array<VT, DW>;
+  for (var d = 0u; d < DW; d++) {
+    qs[d] = q[qo + d] * p.scale;
+    dor[d] = dout[qo + d];
+    acc[d] = VT(0.0);
+  }
+  let L = lse[row];
+  let dl = delta[row];`,
+    `var s = 0.0;
+        var dp = 0.0;
+        for (var d = 0u; d < DW; d++) {
+          s += hsum(qs[d] * ksh[ko + d]);
+          dp += hsum(dor[d] * vsh[ko + d]);
+        }
+        let ds = exp(s - L) * (dp - dl);
+        for (var d = 0u; d < DW; d++) { acc[d] += ds * ksh[ko + d]; }`,
+    `for (var d = 0u; d < DW; d++) { dq[qo + d] = acc[d] * p.scale; }`,
+  );
+  return { code, bindings };
+}
+
+/**
+ * Tiled dK/dV: one key row per invocation (real: grid [key blocks, Hkv, B]; prefix: [prefix blocks, Hkv, 1],
+ * looping over the batch), query tiles (q, dO, lse and, for dk, Δ) shared through workgroup memory.
+ */
+export function attentionDkvTiledWgsl(
+  D: number,
+  prefix: boolean,
+  wantDk: boolean,
+  wantDv: boolean,
+): AttentionShader {
+  if (!wantDk && !wantDv) throw new Error('attentionDkvTiledWgsl: nothing to compute');
+  const W = attentionWidth(D);
+  const TC = attentionTileCols(D);
+  const kb = prefix ? 'pk' : 'k';
+  const vb = prefix ? 'pv' : 'v';
+  const gkb = prefix ? 'dpk' : 'dk';
+  const gvb = prefix ? 'dpv' : 'dv';
+  const bindings: AttentionBinding[] = [
+    { name: 'q', write: false },
+    { name: kb, write: false },
+    ...(wantDk ? [{ name: vb, write: false }] : []),
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
+    ...(wantDk ? [{ name: gkb, write: true }] : []),
+    ...(wantDv ? [{ name: gvb, write: true }] : []),
+  ];
+  const locate = prefix
+    ? `
+  let nrows = p.P;
+  let jc = min(j, nrows - 1u);
+  let ko = (jc * p.Hkv + kh) * DW;
+  let b0 = 0u;
+  let b1 = p.B;
+  let t0 = 0u;
+  let blockT0 = 0u;`
+    : `
+  let nrows = p.S;
+  let jc = min(j, nrows - 1u);
+  let ko = ((wid.z * p.S + jc) * p.Hkv + kh) * DW;
+  let b0 = wid.z;
+  let b1 = b0 + 1u;
+  // The first query that sees key j is t = j − (S − T); the block's first key sets where its tiles start.
+  let t0 = max(jc + p.T, p.S) - p.S;
+  let blockT0 = max(wid.x * TR + p.T, p.S) - p.S;`;
+  const code = `${preamble(D, W, bindings)}
+const TR: u32 = ${ATTENTION_TILE_ROWS}u;
+const TC: u32 = ${TC}u;
+var<workgroup> qsh: array<VT, ${TC * (D / W)}>;
+var<workgroup> dosh: array<VT, ${TC * (D / W)}>;
+var<workgroup> lsh: array<f32, ${TC}>;
+${wantDk ? `var<workgroup> dsh: array<f32, ${TC}>;` : ''}
+@compute @workgroup_size(${ATTENTION_TILE_ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let kh = wid.y;
+  let j = wid.x * TR + lid.x;
+  ${locate}
+  let live = j < nrows;
+  var ks: array<VT, DW>;
+  ${wantDk ? 'var vr: array<VT, DW>;\n  var gk: array<VT, DW>;' : ''}
+  ${wantDv ? 'var gv: array<VT, DW>;' : ''}
+  for (var d = 0u; d < DW; d++) {
+    ks[d] = ${kb}[ko + d] * p.scale;
+    ${wantDk ? `vr[d] = ${vb}[ko + d];\n    gk[d] = VT(0.0);` : ''}
+    ${wantDv ? 'gv[d] = VT(0.0);' : ''}
+  }
+  for (var b = b0; b < b1; b++) {
+    for (var g = 0u; g < p.G; g++) {
+      let h = kh * p.G + g;
+      for (var tq = blockT0; tq < p.T; tq += TC) {
+        for (var e = lid.x; e < TC * DW; e += TR) {
+          let t = tq + e / DW;
+          var qa = VT(0.0);
+          var da = VT(0.0);
+          if (t < p.T) {
+            let go = ((b * p.T + t) * p.Hq + h) * DW + e % DW;
+            qa = q[go];
+            da = dout[go];
+          }
+          qsh[e] = qa;
+          dosh[e] = da;
+        }
+        for (var r = lid.x; r < TC; r += TR) {
+          let t = min(tq + r, p.T - 1u);
+          let row = (b * p.Hq + h) * p.T + t;
+          lsh[r] = lse[row];
+          ${wantDk ? 'dsh[r] = delta[row];' : ''}
+        }
+        workgroupBarrier();
+        let rn = min(TC, p.T - tq);
+        for (var r = 0u; r < rn; r++) {
+          if (tq + r >= t0) {
+            let qo = r * DW;
+            var s = 0.0;
+            ${wantDk ? 'var dp = 0.0;' : ''}
+            for (var d = 0u; d < DW; d++) {
+              s += hsum(qsh[qo + d] * ks[d]);
+              ${wantDk ? 'dp += hsum(dosh[qo + d] * vr[d]);' : ''}
+            }
+            let pr = exp(s - lsh[r]);
+            ${wantDk ? 'let ds = pr * (dp - dsh[r]);' : ''}
+            for (var d = 0u; d < DW; d++) {
+              ${wantDk ? 'gk[d] += ds * qsh[qo + d];' : ''}
+              ${wantDv ? 'gv[d] += pr * dosh[qo + d];' : ''}
+            }
+          }
+        }
+        workgroupBarrier();
+      }
+    }
+  }
+  if (live) {
+    for (var d = 0u; d < DW; d++) {
+      ${wantDk ? `${gkb}[ko + d] = gk[d] * p.scale;` : ''}
+      ${wantDv ? `${gvb}[ko + d] = gv[d];` : ''}
+    }
+  }
+}`;
+  return { code, bindings };
+}
