@@ -17,10 +17,8 @@ import {
   matmulRegblockWgsl,
   matmulTiledWgsl,
   NAIVE_WG,
-  RB,
-  REG_WG_X,
-  REG_WG_Y,
-  TILE,
+  REGBLOCK_SHAPE,
+  TILED_SHAPE,
 } from './matmul.wgsl';
 
 export type MatmulVariant = 'naive' | 'regblock' | 'tiled';
@@ -79,8 +77,9 @@ export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate): KernelS
 /** Output elements covered by one workgroup along x (columns) and y (rows). */
 function workgroupTile(variant: MatmulVariant): [number, number] {
   if (variant === 'naive') return [NAIVE_WG, NAIVE_WG];
-  if (variant === 'regblock') return [REG_WG_X * RB, REG_WG_Y * RB];
-  return [TILE, TILE];
+  if (variant === 'regblock')
+    return [REGBLOCK_SHAPE.wgX * REGBLOCK_SHAPE.rn, REGBLOCK_SHAPE.wgY * REGBLOCK_SHAPE.rm];
+  return [TILED_SHAPE.wg * TILED_SHAPE.rb, TILED_SHAPE.wg * TILED_SHAPE.rb];
 }
 
 const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;

@@ -12,17 +12,18 @@ export interface MatmulTemplate {
   bF16: boolean;
 }
 
-/** Register block per invocation (rows × columns) for regblock and tiled. */
+/** Register block per invocation (rows × columns) for the tiled variant. */
 export const RB = 4;
 /** naive: one output per invocation, 16×16 invocations per workgroup. */
 export const NAIVE_WG = 16;
-/** regblock: invocations per workgroup along x (columns) and y (rows). */
-export const REG_WG_X = 8;
-export const REG_WG_Y = 8;
-/** tiled: 16×16 invocations, each a 4×4 block, so a 64×64 output tile; K is staged TK at a time. */
+/**
+ * tiled: 16×16 invocations, each a 4×4 block, so a 64×64 output tile; K is staged TK at a time. TK = 8
+ * rather than 16: SwiftShader unrolls the inner loop and compiled the 16 version ~3× slower (≈4 s vs
+ * ≈1.3 s on this 2-core machine), for no speed gain there; 8 is a common depth for GPU GEMMs too.
+ */
 export const TILE_WG = 16;
 export const TILE = TILE_WG * RB;
-export const TK = 16;
+export const TK = 8;
 
 // Uniform layout shared by all variants; matmul.ts packs it in this order.
 const HEADER = (t: MatmulTemplate) => `
@@ -41,6 +42,13 @@ fn store(i: u32, v: f32) {
   var r = p.alpha * v;
   if (p.acc != 0u) { r = r + O[i]; }
   O[i] = r;
+}
+
+// Up to four consecutive outputs of one row, those with column < N.
+fn store4(row: u32, n: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    if (n + j < p.N) { store(row + n + j, v[j]); }
+  }
 }
 `;
 
@@ -86,113 +94,159 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
- * Each invocation computes an RB×RB block straight from global memory, with no workgroup memory and no
+ * Stores the rm×rn block held in `c` (vec4s along columns) at rows m0.., columns n0.., skipping what
+ * falls outside M×N. Rows are unrolled so `c` is only indexed by constants: a dynamically indexed private
+ * array is spilled to memory by GPU compilers (indexing a vec4 value, as store4 does, is not).
+ */
+function storeBlock(rm: number, rn: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < rm; i++) {
+    const quads = range(rn / 4).map((q) => `store4(row, n0 + ${4 * q}u, c[${i * (rn / 4) + q}]);`);
+    lines.push(`  if (m0 + ${i}u < p.M) { let row = oOff + (m0 + ${i}u) * p.N; ${quads.join(' ')} }`);
+  }
+  return lines.join('\n');
+}
+
+/** Register-block shape: invocations per workgroup (x = columns, y = rows), outputs per invocation. */
+export interface RegblockShape {
+  wgX: number;
+  wgY: number;
+  /** Rows per invocation. */
+  rm: number;
+  /** Columns per invocation, a multiple of 4 (accumulators are vec4 along columns). */
+  rn: number;
+}
+
+// 8×8 outputs per invocation: on SwiftShader every load is a bounds-checked gather, so more FMAs per
+// load won 1.3-2.5× over 4×4 (bench/matmul-node.ts); 64 accumulators still fit a GPU thread's registers.
+// 8×8 invocations keep a workgroup at 64 threads, two warps / one wavefront on real GPUs.
+export const REGBLOCK_SHAPE: RegblockShape = { wgX: 8, wgY: 8, rm: 8, rn: 8 };
+
+/**
+ * Each invocation computes an rm×rn block straight from global memory, with no workgroup memory and no
  * barriers. Rows and columns past the edge are clamped for loading (always in range, so the inner loop
  * has no branches) and dropped at the store.
  */
-export function matmulRegblockWgsl(t: MatmulTemplate): string {
+export function matmulRegblockWgsl(t: MatmulTemplate, shape: RegblockShape = REGBLOCK_SHAPE): string {
+  const { wgX, wgY, rm, rn } = shape;
   const a = aAddr(t, 'm0');
   const bb = bAddr(t, 'n0');
-  const rows = range(RB);
+  const rows = range(rm);
+  const cols = range(rn);
+  const quads = range(rn / 4);
   return `${HEADER(t)}
-@compute @workgroup_size(${REG_WG_X}, ${REG_WG_Y})
+@compute @workgroup_size(${wgX}, ${wgY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n0 = (wid.x * ${REG_WG_X}u + lid.x) * ${RB}u;
-  let m0 = (wid.y * ${REG_WG_Y}u + lid.y) * ${RB}u;
+  let n0 = (wid.x * ${wgX}u + lid.x) * ${rn}u;
+  let m0 = (wid.y * ${wgY}u + lid.y) * ${rm}u;
   if (m0 >= p.M || n0 >= p.N) { return; }
   ${OFFSETS}
 ${rows.map((i) => `  var ia${i} = ${aAddr(t, `min(m0 + ${i}u, p.M - 1u)`).base};`).join('\n')}
-${rows.map((j) => `  var ib${j} = ${bAddr(t, `min(n0 + ${j}u, p.N - 1u)`).base};`).join('\n')}
-  var c: array<vec4<f32>, ${RB}>;
+${cols.map((j) => `  var ib${j} = ${bAddr(t, `min(n0 + ${j}u, p.N - 1u)`).base};`).join('\n')}
+  var c: array<vec4<f32>, ${rm * (rn / 4)}>;
   for (var k = 0u; k < p.K; k = k + 1u) {
-    let bv = vec4<f32>(${rows.map((j) => `loadB(ib${j})`).join(', ')});
-${rows.map((i) => `    c[${i}] = fma(vec4<f32>(A[ia${i}]), bv, c[${i}]);`).join('\n')}
+${quads
+  .map(
+    (q) =>
+      `    let b${q} = vec4<f32>(${range(4)
+        .map((j) => `loadB(ib${4 * q + j})`)
+        .join(', ')});`,
+  )
+  .join('\n')}
+${rows.map((i) => `    let a${i} = vec4<f32>(A[ia${i}]);\n${quads.map((q) => `    c[${i * (rn / 4) + q}] = fma(a${i}, b${q}, c[${i * (rn / 4) + q}]);`).join('\n')}`).join('\n')}
 ${rows.map((i) => `    ia${i} = ia${i} + ${a.step};`).join('\n')}
-${rows.map((j) => `    ib${j} = ib${j} + ${bb.step};`).join('\n')}
+${cols.map((j) => `    ib${j} = ib${j} + ${bb.step};`).join('\n')}
   }
-  for (var i = 0u; i < ${RB}u; i = i + 1u) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < ${RB}u; j = j + 1u) {
-      let n = n0 + j;
-      if (n >= p.N) { break; }
-      store(oOff + m * p.N + n, c[i][j]);
-    }
-  }
+${storeBlock(rm, rn)}
 }`;
 }
 
+/** Tiled shape: wg×wg invocations, each an rb×rb block (rb a multiple of 4); K staged tk at a time. */
+export interface TiledShape {
+  wg: number;
+  rb: number;
+  tk: number;
+}
+
+export const TILED_SHAPE: TiledShape = { wg: TILE_WG, rb: RB, tk: TK };
+
 /**
- * Workgroup-memory tiles plus register blocking: the workgroup stages a TILE×TK slab of op(A) and a
- * TK×TILE slab of op(B) (zero-padded past the edges), then each invocation accumulates its RB×RB block
+ * Workgroup-memory tiles plus register blocking: the workgroup stages a tile×tk slab of op(A) and a
+ * tk×tile slab of op(B) (zero-padded past the edges), then each invocation accumulates its rb×rb block
  * from workgroup memory. Global loads walk each operand along its contiguous axis, whatever the
  * transpose, so neighbouring invocations read neighbouring words.
  */
-export function matmulTiledWgsl(t: MatmulTemplate): string {
-  const threads = TILE_WG * TILE_WG;
-  const loads = (TILE * TK) / threads;
+export function matmulTiledWgsl(t: MatmulTemplate, shape: TiledShape = TILED_SHAPE): string {
+  const { wg, rb, tk } = shape;
+  const tile = wg * rb;
+  const threads = wg * wg;
+  const loads = Math.ceil((tile * tk) / threads);
+  const exact = loads * threads === tile * tk;
   // Element e of the slab load → (row within tile, k within slab), contiguous axis fastest.
   const aCoord = t.transA
-    ? `let mm = e % ${TILE}u; let kk = e / ${TILE}u;`
-    : `let kk = e % ${TK}u; let mm = e / ${TK}u;`;
+    ? `let mm = e % ${tile}u; let kk = e / ${tile}u;`
+    : `let kk = e % ${tk}u; let mm = e / ${tk}u;`;
   const aIdx = t.transA ? 'aOff + k * p.M + m' : 'aOff + m * p.K + k';
   const bCoord = t.transB
-    ? `let kk = e % ${TK}u; let nn = e / ${TK}u;`
-    : `let nn = e % ${TILE}u; let kk = e / ${TILE}u;`;
+    ? `let kk = e % ${tk}u; let nn = e / ${tk}u;`
+    : `let nn = e % ${tile}u; let kk = e / ${tile}u;`;
   const bIdx = t.transB ? 'bOff + n * p.K + k' : 'bOff + k * p.N + n';
-  const rows = range(RB);
+  const rows = range(rb);
+  const quads = range(rb / 4);
+  const guard = exact ? '' : `if (e >= ${tile * tk}u) { break; }`;
   return `${HEADER(t)}
-var<workgroup> As: array<f32, ${TILE * TK}>; // [k][m]
-var<workgroup> Bs: array<f32, ${TILE * TK}>; // [k][n]
+var<workgroup> As: array<f32, ${tile * tk}>; // [k][m]
+var<workgroup> Bs: array<f32, ${tile * tk}>; // [k][n]
 
-@compute @workgroup_size(${TILE_WG}, ${TILE_WG})
+@compute @workgroup_size(${wg}, ${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   ${OFFSETS}
-  let tid = lid.y * ${TILE_WG}u + lid.x;
-  let mBase = wid.y * ${TILE}u;
-  let nBase = wid.x * ${TILE}u;
-  let tm = lid.y * ${RB}u;
-  let tn = lid.x * ${RB}u;
-  var c: array<vec4<f32>, ${RB}>;
+  let tid = lid.y * ${wg}u + lid.x;
+  let mBase = wid.y * ${tile}u;
+  let nBase = wid.x * ${tile}u;
+  let tm = lid.y * ${rb}u;
+  let tn = lid.x * ${rb}u;
+  var c: array<vec4<f32>, ${rb * (rb / 4)}>;
   // Every invocation stays in the loop (no early return) because the barriers need uniform control flow.
-  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${TK}u) {
+  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${tk}u) {
     for (var l = 0u; l < ${loads}u; l = l + 1u) {
       let e = tid + l * ${threads}u;
+      ${guard}
       ${aCoord}
       let m = mBase + mm;
       let k = k0 + kk;
       var v = 0.0;
       if (m < p.M && k < p.K) { v = A[${aIdx}]; }
-      As[kk * ${TILE}u + mm] = v;
+      As[kk * ${tile}u + mm] = v;
     }
     for (var l = 0u; l < ${loads}u; l = l + 1u) {
       let e = tid + l * ${threads}u;
+      ${guard}
       ${bCoord}
       let n = nBase + nn;
       let k = k0 + kk;
       var v = 0.0;
       if (n < p.N && k < p.K) { v = loadB(${bIdx}); }
-      Bs[kk * ${TILE}u + nn] = v;
+      Bs[kk * ${tile}u + nn] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk = kk + 1u) {
-      let ar = kk * ${TILE}u + tm;
-      let br = kk * ${TILE}u + tn;
-      let bv = vec4<f32>(${rows.map((j) => `Bs[br + ${j}u]`).join(', ')});
-${rows.map((i) => `      c[${i}] = fma(vec4<f32>(As[ar + ${i}u]), bv, c[${i}]);`).join('\n')}
+    for (var kk = 0u; kk < ${tk}u; kk = kk + 1u) {
+      let ar = kk * ${tile}u + tm;
+      let br = kk * ${tile}u + tn;
+${quads
+  .map(
+    (q) =>
+      `      let b${q} = vec4<f32>(${range(4)
+        .map((j) => `Bs[br + ${4 * q + j}u]`)
+        .join(', ')});`,
+  )
+  .join('\n')}
+${rows.map((i) => `      let a${i} = vec4<f32>(As[ar + ${i}u]);\n${quads.map((q) => `      c[${i * (rb / 4) + q}] = fma(a${i}, b${q}, c[${i * (rb / 4) + q}]);`).join('\n')}`).join('\n')}
     }
     workgroupBarrier();
   }
   let m0 = mBase + tm;
   let n0 = nBase + tn;
-  for (var i = 0u; i < ${RB}u; i = i + 1u) {
-    let m = m0 + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < ${RB}u; j = j + 1u) {
-      let n = n0 + j;
-      if (n >= p.N) { break; }
-      store(oOff + m * p.N + n, c[i][j]);
-    }
-  }
+${storeBlock(rb, rb)}
 }`;
 }
