@@ -105,7 +105,9 @@ function check(
   const P = dims.P ?? 0;
   for (const [name, v] of Object.entries({ B, T, S, Hq, Hkv, D, P })) {
     if (!Number.isInteger(v) || v < 0 || (v === 0 && name !== 'P'))
-      throw new Error(`${what}: ${name} = ${v} must be a positive integer`);
+      throw new Error(
+        `${what}: ${name} = ${v} must be a ${name === 'P' ? 'non-negative' : 'positive'} integer`,
+      );
   }
   if (S < T) throw new Error(`${what}: S = ${S} keys is fewer than T = ${T} queries`);
   if (Hq % Hkv !== 0) throw new Error(`${what}: Hq = ${Hq} is not a multiple of Hkv = ${Hkv}`);

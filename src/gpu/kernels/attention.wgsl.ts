@@ -1,8 +1,10 @@
 // WGSL for fused causal attention with grouped KV heads and a key/value prefix: the forward (online softmax,
 // one invocation per query row), Δ = rowsum(dOut ⊙ out), dQ (one invocation per query row) and dK/dV (one
-// invocation per key row, real or prefix). All four are barrier-free: each invocation keeps its head_dim-long
-// rows in private arrays sized by the template constant D, because workgroup barriers are what SwiftShader is
-// slowest at. Dispatch, argument checks and buffer order live in attention.ts.
+// invocation per key row, real or prefix). These 'rows' kernels are barrier-free: each invocation keeps its
+// head_dim-long rows in private arrays sized by the template constant D, because workgroup barriers are what
+// SwiftShader is slowest at. The 'tiled' forward, dQ and dK/dV at the end do the same per-row sums with the
+// looped-over rows staged in workgroup memory, for real GPUs. Dispatch, argument checks and buffer order live
+// in attention.ts.
 //
 // Every kernel is templated by D and by a vector width W (4 when D % 4 == 0, so rows load as vec4; else 1).
 // Rows are addressed in units of W: a head's row starts at a multiple of D, hence of W.
@@ -300,7 +302,7 @@ export const ATTENTION_TILE_ROWS = 64;
 export const attentionTileCols = (D: number): number =>
   Math.max(1, Math.min(64, Math.floor(16000 / (8 * D + 8))));
 
-/** Loads a tile of up to TC key rows (prefix first, then real keys) of buffers kb/vb into ksh/vsh. */
+/** Loads a tile of up to TC key rows (prefix rows first, then real keys) into ksh/vsh, zeros past the end. */
 function keyTileLoad(prefix: boolean): string {
   const real = `let j = u - p.P;
         let go = ((b * p.S + j) * p.Hkv + kh) * DW + d;
