@@ -1,0 +1,112 @@
+// The benchmark page: our engine and TF.js's WebGPU backend in one page, on the same adapter, timed the
+// same way. run.ts (Node) opens it and calls window.peftBench.run(options). Cases are listed in `plan`:
+// a new case is one function (env) => Promise<CaseResult> added there.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { GpuContext } from '../src/gpu/context';
+import { acquireBrowserGpu } from '../src/gpu/device';
+import { blockCase, blockName } from './cases/block';
+import type { BenchEnv } from './cases/env';
+import { matmulCase } from './cases/matmul';
+import { measure } from './timing';
+import type { BenchApi, BenchOptions, BenchReport, CaseResult } from './types';
+
+interface BenchCase {
+  name: string;
+  run(env: BenchEnv): Promise<CaseResult>;
+}
+
+/** Sizes asked for, or by default 256…1024, plus 2048 on a hardware adapter (on SwiftShader 2048 alone
+ * would take the better part of an hour across all variants). */
+function matmulSizes(o: BenchOptions, software: boolean): number[] {
+  if (o.sizes.length) return o.sizes;
+  return software ? [256, 512, 1024] : [256, 512, 1024, 2048];
+}
+
+function plan(o: BenchOptions, software: boolean): BenchCase[] {
+  const list: BenchCase[] = [];
+  if (o.cases.includes('matmul'))
+    for (const n of matmulSizes(o, software))
+      list.push({ name: `matmul_${n}`, run: (env) => matmulCase(env, n, o.variants) });
+  if (o.cases.includes('block'))
+    for (const c of o.blocks) list.push({ name: blockName(c), run: (env) => blockCase(env, c) });
+  return list;
+}
+
+/** The autotune contract (src/gpu/autotune.ts, another engineer's): it sets ctx.variants. */
+interface AutotuneModule {
+  autotune(ctx: GpuContext): Promise<Record<string, string>>;
+}
+
+async function runAutotune(ctx: GpuContext, log: (m: string) => void): Promise<string> {
+  // A variable URL: the module may not exist yet in a given checkout, and then ours runs its default.
+  const url = '/src/gpu/autotune.ts';
+  try {
+    const mod = (await import(/* @vite-ignore */ url)) as AutotuneModule;
+    const t0 = performance.now();
+    const choice = await mod.autotune(ctx);
+    const note = `autotune chose ${JSON.stringify(choice)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    log(note);
+    return note;
+  } catch (e) {
+    const note = `autotune unavailable (${e instanceof Error ? e.message : String(e)}); ours runs its default variant`;
+    log(note);
+    return note;
+  }
+}
+
+const log = (m: string) => console.log(m);
+
+async function run(options: BenchOptions): Promise<BenchReport> {
+  const ctx = await acquireBrowserGpu();
+  log(`ours:  ${ctx.adapter.description}${ctx.adapter.software ? ' (software)' : ''}`);
+  if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not start its WebGPU backend');
+  await tf.ready();
+  const backend = tf.backend() as WebGPUBackend;
+  // GPUDevice.adapterInfo: TF.js keeps its own AdapterInfo private.
+  const info = backend.device.adapterInfo as GPUAdapterInfo | undefined;
+  const tfjsAdapter = [info?.vendor, info?.architecture].filter(Boolean).join(' ') || 'unknown';
+  log(`TF.js: ${tfjsAdapter} (tfjs-core ${tf.version_core})`);
+  const env: BenchEnv = {
+    ctx,
+    tf,
+    timing: options.timing,
+    log,
+    async tfSync() {
+      // What TF.js does itself before a read: an encoder must exist (empty is fine), its open compute
+      // pass must be ended, then submit.
+      backend.ensureCommandEncoderReady();
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+      await backend.device.queue.onSubmittedWorkDone();
+    },
+  };
+  const autotuneNote = await runAutotune(ctx, log);
+  // The fixed cost each side pays per timed run, so small sizes can be read in its light.
+  const syncTiming = { warmup: 2, minRuns: 10, maxRuns: 10, budgetMs: 0 };
+  const syncOurs = await measure(() => ctx.sync(), syncTiming);
+  const syncTfjs = await measure(() => env.tfSync(), syncTiming);
+  const syncNote = `an empty sync costs ours ${syncOurs.medianMs.toFixed(2)} ms, TF.js ${syncTfjs.medianMs.toFixed(2)} ms`;
+  log(syncNote);
+  const results: CaseResult[] = [];
+  try {
+    for (const c of plan(options, ctx.adapter.software)) {
+      log(`case ${c.name}`);
+      const r = await c.run(env);
+      results.push(r);
+    }
+  } finally {
+    ctx.destroy();
+  }
+  if (results.length) results[0].notes = [autotuneNote, syncNote, ...(results[0].notes ?? [])];
+  return {
+    adapter: ctx.adapter.description,
+    software: ctx.adapter.software,
+    tfjsAdapter,
+    results,
+  };
+}
+
+const api: BenchApi = { run };
+window.peftBench = api;
