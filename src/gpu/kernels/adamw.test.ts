@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { expectClose, randn } from '../../../test/helpers/numeric';
+import { viewOf } from '../arena';
 import { adamw } from './adamw';
 import { adamwRef } from './adamw.ref';
 
@@ -66,4 +67,28 @@ describe('adamw kernel', () => {
       expect(ctx.arena.stats().liveBuffers).toBe(0);
     });
   }
+});
+
+describe('adamw aliasing', () => {
+  it('m, v and gradScale may be views of one optimizer buffer', async () => {
+    const ctx = await testGpu();
+    const n = 100;
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: 1 };
+    const p0 = Float32Array.from(randn(n, 1));
+    const g = Float32Array.from(randn(n, 2));
+    const params = up(ctx, p0, 'trainable');
+    const grads = up(ctx, g, 'gradients');
+    const opt = ctx.arena.alloc(1024 + 16, 'optimizer', 'opt');
+    ctx.clear(opt);
+    const m = viewOf(opt, 0, n * 4);
+    const v = viewOf(opt, 512, n * 4);
+    const gradScale = viewOf(opt, 1024, 4);
+    ctx.write(gradScale, Float32Array.from([0.5]));
+    adamw(ctx, { params, grads, m, v, n, ...hyper, gradScale });
+    const ref = adamwRef(p0, g, new Float64Array(n), new Float64Array(n), { ...hyper, gradScale: 0.5 });
+    expectClose(await ctx.readF32(m, n), ref.m, 1e-5, 1e-8, 'm');
+    expectClose(await ctx.readF32(v, n), ref.v, 1e-4, 1e-10, 'v');
+    expectClose(await ctx.readF32(params, n), ref.params, 1e-4, 1e-6, 'params');
+    for (const b of [params, grads, opt]) ctx.arena.free(b);
+  });
 });

@@ -3,12 +3,11 @@
 // gradient and optimizer allocations), so one dispatch updates every trainable tensor at once. The step
 // counter lives on the CPU; the optional gradScale (the clip factor) stays on the GPU.
 import type { GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
 import { adamwWgsl } from './adamw.wgsl';
+import { memoKernel } from './bias';
+import { type BindingSpec, planBindings } from './bias.wgsl';
 import { grid1d } from './common';
-
-const ADAMW: KernelSource = { key: 'adamw', label: 'adamw', code: adamwWgsl(false) };
-const ADAMW_SCALED: KernelSource = { key: 'adamw_scaled', label: 'adamw_scaled', code: adamwWgsl(true) };
 
 /**
  * One AdamW step (step counts from 1): p ← p − lr·wd·p; m ← β1m + (1−β1)g; v ← β2v + (1−β2)g²;
@@ -46,11 +45,19 @@ export function adamw(
     .f32(Math.sqrt(bc2))
     .f32(args.eps)
     .u32(0).data;
-  const buffers = [args.params, args.grads, args.m, args.v];
-  if (args.gradScale) buffers.push(args.gradScale);
+  const scaled = !!args.gradScale;
+  const specs: BindingSpec[] = [
+    { name: 'params', region: args.params, write: true },
+    { name: 'grads', region: args.grads, write: false },
+    { name: 'm', region: args.m, write: true },
+    { name: 'v', region: args.v, write: true },
+  ];
+  if (args.gradScale) specs.push({ name: 'gradScale', region: args.gradScale, write: false });
+  const label = scaled ? 'adamw_scaled' : 'adamw';
+  const L = planBindings(label, specs);
   ctx.dispatch({
-    kernel: args.gradScale ? ADAMW_SCALED : ADAMW,
-    buffers,
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => adamwWgsl(L, scaled)),
+    buffers: L.buffers,
     uniforms,
     workgroups: grid1d(args.n),
   });

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn, rng } from '../../../test/helpers/numeric';
+import { viewOf } from '../arena';
 import { crossEntropy, logSoftmaxGather } from './crossentropy';
 import { crossEntropyRef, logSoftmaxGatherRef } from './crossentropy.ref';
 
@@ -131,5 +132,24 @@ describe('crossEntropy kernel', () => {
       }),
     ).toThrow(/inPlace/);
     for (const x of [a, b, t, l]) ctx.arena.free(x);
+  });
+});
+
+describe('crossEntropy aliasing', () => {
+  it('losses may live in the same buffer as dLogits', async () => {
+    const ctx = await testGpu();
+    const [N, V] = [3, 60];
+    const logits = randomLogits(N, V, 8);
+    const targets = Int32Array.from([5, -100, 59]);
+    const gl = ctx.upload(logits, 'activations', 'logits');
+    const gt = ctx.upload(targets, 'activations', 'targets');
+    const buf = ctx.arena.alloc(1024, 'activations', 'grad+loss');
+    const dLogits = viewOf(buf, 0, N * V * 4);
+    const losses = viewOf(buf, 768, N * 4);
+    crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale: 0.5, dLogits });
+    const ref = crossEntropyRef(logits, targets, N, V, 0.5);
+    expectClose(await ctx.readF32(losses, N), ref.losses, 1e-4, 1e-5, 'losses');
+    expectClose(await ctx.readF32(dLogits, N * V), ref.dLogits, 1e-4, 1e-7, 'dLogits');
+    for (const b of [gl, gt, buf]) ctx.arena.free(b);
   });
 });

@@ -2,36 +2,39 @@
 // the caller, so row i predicts targets[i]), with the gradient written in the same pass, optionally over
 // the logits to save N·V floats; and log-softmax gathering for RLHF log-probabilities. Reducing the
 // per-row losses to a mean is left to reduce.ts (`sum` with scale 1/count).
-import type { GpuRegion } from '../arena';
-import { isView } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuRegion, regionParts } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { type BindingSpec, planBindings } from './bias.wgsl';
 import { grid1d } from './common';
-import { type CrossEntropyMode, crossEntropyWgsl } from './crossentropy.wgsl';
-
-const KERNELS: Record<CrossEntropyMode, KernelSource> = {
-  loss: { key: 'crossentropy_loss', label: 'crossentropy_loss', code: crossEntropyWgsl('loss') },
-  grad: { key: 'crossentropy_grad', label: 'crossentropy_grad', code: crossEntropyWgsl('grad') },
-  inplace: { key: 'crossentropy_inplace', label: 'crossentropy_inplace', code: crossEntropyWgsl('inplace') },
-};
+import { crossEntropyWgsl } from './crossentropy.wgsl';
 
 const sameRegion = (a: GpuRegion, b: GpuRegion): boolean => {
-  const ab = isView(a) ? a.base : a;
-  const bb = isView(b) ? b.base : b;
-  return ab === bb && (isView(a) ? a.offset : 0) === (isView(b) ? b.offset : 0);
+  const ra = regionParts(a);
+  const rb = regionParts(b);
+  return ra.buffer === rb.buffer && ra.offset === rb.offset && ra.size === rb.size;
 };
 
 function record(
   ctx: GpuContext,
-  mode: CrossEntropyMode,
-  buffers: GpuRegion[],
+  label: string,
+  io: { logits: GpuRegion; targets: GpuRegion; losses: GpuRegion; dLogits: GpuRegion | null },
   N: number,
   V: number,
   scale: number,
   sign: number,
 ): void {
+  const specs: BindingSpec[] = [
+    { name: 'logits', region: io.logits, write: false },
+    { name: 'targets', region: io.targets, write: false, type: 'array<i32>' },
+    { name: 'losses', region: io.losses, write: true },
+  ];
+  if (io.dLogits) specs.push({ name: 'dLogits', region: io.dLogits, write: true });
+  const L = planBindings(label, specs);
+  const withGrad = !!io.dLogits;
   ctx.dispatch({
-    kernel: KERNELS[mode],
-    buffers,
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => crossEntropyWgsl(L, withGrad)),
+    buffers: L.buffers,
     uniforms: new Uniforms().u32(N).u32(V).f32(scale).f32(sign).data,
     // One workgroup per row; grid1d with 1 "thread" per group folds N past 65535 into y.
     workgroups: grid1d(N, 1),
@@ -57,15 +60,11 @@ export function crossEntropy(
   },
 ): void {
   const { losses, logits, targets, N, V, scale, dLogits } = args;
-  if (args.inPlace) {
-    if (dLogits && !sameRegion(dLogits, logits))
-      throw new Error('crossEntropy: inPlace writes the gradient over logits; pass no other dLogits');
-    record(ctx, 'inplace', [logits, targets, losses], N, V, scale, 1);
-  } else if (dLogits) {
-    record(ctx, 'grad', [logits, targets, losses, dLogits], N, V, scale, 1);
-  } else {
-    record(ctx, 'loss', [logits, targets, losses], N, V, scale, 1);
-  }
+  if (args.inPlace && dLogits && !sameRegion(dLogits, logits))
+    throw new Error('crossEntropy: inPlace writes the gradient over logits; pass no other dLogits');
+  const grad = args.inPlace ? logits : (dLogits ?? null);
+  const label = grad ? 'crossentropy_grad' : 'crossentropy_loss';
+  record(ctx, label, { logits, targets, losses, dLogits: grad }, N, V, scale, 1);
 }
 
 /** out[i] = log softmax(logits_i)[t_i] (per-token log-probabilities), 0 when t_i is ignored. */
@@ -74,5 +73,6 @@ export function logSoftmaxGather(
   args: { out: GpuRegion; logits: GpuRegion; targets: GpuRegion; N: number; V: number },
 ): void {
   // The loss kernel with sign −1: −(lse − x_t) = x_t − lse.
-  record(ctx, 'loss', [args.logits, args.targets, args.out], args.N, args.V, 1, -1);
+  const { logits, targets, out, N, V } = args;
+  record(ctx, 'log_softmax_gather', { logits, targets, losses: out, dLogits: null }, N, V, 1, -1);
 }

@@ -1,30 +1,23 @@
 // WGSL for fused softmax cross-entropy over rows of logits: one workgroup per row computes the row's
 // log-sum-exp with an online max/sum (a single read of the row), then the loss and, in the same dispatch,
 // the gradient scale·(softmax − onehot). Variants: loss only (also serves log-prob gathering through a
-// sign), gradient into a separate buffer, and gradient written over the logits (WebGPU cannot bind one
-// buffer twice, so in-place needs its own binding layout).
+// sign) and loss with gradient. Bindings come from bias.wgsl.ts's planner: writing the gradient over the
+// logits (dLogits = logits) merges the two into one read_write binding, which is safe because every
+// thread reads its elements before writing them and the target logit is read before the first barrier.
+import type { KernelLayout } from './bias.wgsl';
 
 export const CE_WG = 256;
-
-export type CrossEntropyMode = 'loss' | 'grad' | 'inplace';
 
 /**
  * Row r (workgroup r, folded into y past 65535), with mx = max x and S = Σ exp(x − mx):
  * losses[r] = sign·((mx − x[t]) + log S), or 0 when t is ignored (t < 0 or t ≥ V, e.g. -100); with a
  * gradient, d[r, j] = scale·(exp(x_j − mx)/S − [j = t]), or 0 for ignored rows.
  */
-export const crossEntropyWgsl = (mode: CrossEntropyMode) => {
-  const logitsAccess = mode === 'inplace' ? 'read_write' : 'read';
-  const gradOut = mode === 'grad' ? 'dLogits' : 'logits';
-  const bindings =
-    mode === 'grad'
-      ? `@group(0) @binding(3) var<storage, read_write> dLogits: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;`
-      : '@group(0) @binding(3) var<uniform> p: P;';
-  const grad =
-    mode === 'loss'
-      ? ''
-      : `
+export const crossEntropyWgsl = (L: KernelLayout, withGrad: boolean) => {
+  const { logits, targets, losses, dLogits } = L.id;
+  const grad = !withGrad
+    ? ''
+    : `
 
   // exp(x − max)/Σ rather than exp(x − lse): lse = max + log Σ rounds at the scale of |x|, so large logit
   // offsets cost digits (1e-3 relative error seen on SwiftShader at offsets of ±250); x − max does not.
@@ -32,14 +25,11 @@ export const crossEntropyWgsl = (mode: CrossEntropyMode) => {
   let inv = 1.0 / ws[0];
   for (var j = lid.x; j < p.V; j += ${CE_WG}u) {
     let onehot = select(0.0, 1.0, valid && j == u32(t));
-    ${gradOut}[base + j] = select(0.0, p.scale * (exp(logits[base + j] - mx) * inv - onehot), valid);
+    ${dLogits}[base + j] = select(0.0, p.scale * (exp(${logits}[base + j] - mx) * inv - onehot), valid);
   }`;
   return `
 struct P { N: u32, V: u32, scale: f32, sign: f32 };
-@group(0) @binding(0) var<storage, ${logitsAccess}> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read_write> losses: array<f32>;
-${bindings}
+${L.decls('P')}
 var<workgroup> wm: array<f32, ${CE_WG}>;
 var<workgroup> ws: array<f32, ${CE_WG}>;
 const NEG_BIG = -3.0e38;
@@ -49,16 +39,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let row = wid.y * nwg.x + wid.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
-  let t = targets[row];
+  let t = ${targets}[row];
   let valid = t >= 0 && u32(t) < p.V;
   // Read the target logit before any thread may overwrite the row (in-place variant).
   var xt = 0.0;
-  if (lid.x == 0u && valid) { xt = logits[base + u32(t)]; }
+  if (lid.x == 0u && valid) { xt = ${logits}[base + u32(t)]; }
   // Online max and rescaled sum of exponentials over this thread's strided elements.
   var m = NEG_BIG;
   var s = 0.0;
   for (var j = lid.x; j < p.V; j += ${CE_WG}u) {
-    let x = logits[base + j];
+    let x = ${logits}[base + j];
     if (x > m) { s = s * exp(m - x) + 1.0; m = x; } else { s += exp(x - m); }
   }
   wm[lid.x] = m;
@@ -76,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   if (lid.x == 0u) {
     // (max − x_t) + log Σ: the difference first, so a large common offset in the row costs no precision.
-    losses[row] = select(0.0, p.sign * ((wm[0] - xt) + log(ws[0])), valid);
+    ${losses}[row] = select(0.0, p.sign * ((wm[0] - xt) + log(ws[0])), valid);
   }${grad}
 }`;
 };

@@ -90,4 +90,23 @@ describe('dropout', () => {
     for (const b of [gx, gd, out, dx]) ctx.arena.free(b);
     expect(ctx.arena.stats().liveBuffers).toBe(0);
   });
+
+  it('runs in place (out = x) and backward in place (dx = dOut)', async () => {
+    const ctx = await testGpu();
+    const n = 777;
+    const x = randn(n, 4);
+    const gx = up(ctx, x);
+    dropout(ctx, { out: gx, x: gx, n, p: 0.4, seed: 3, stream: 1 });
+    const y = dropoutRef(Float32Array.from(x), 0.4, 3, 1);
+    expectClose(await ctx.readF32(gx, n), y, 1e-6, 0, 'in place');
+    dropoutBackward(ctx, { dx: gx, dOut: gx, n, p: 0.4, seed: 3, stream: 1 });
+    expectClose(
+      await ctx.readF32(gx, n),
+      dropoutRef(Float32Array.from(y), 0.4, 3, 1),
+      1e-6,
+      0,
+      'backward in place',
+    );
+    ctx.arena.free(gx);
+  });
 });

@@ -2,18 +2,17 @@
 // stored: forward and backward regenerate it from (seed, stream, index) with the same integer hash, so the
 // caller only keeps the seed and a stream number per dropout site and step.
 import type { GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
 import { grid1d } from './common';
 import { dropoutScale, dropoutThreshold, dropoutWgsl } from './dropout.wgsl';
 
 export { dropoutScale, dropoutThreshold };
 
-const DROPOUT: KernelSource = { key: 'dropout', label: 'dropout', code: dropoutWgsl(false) };
-const DROPOUT_ACC: KernelSource = { key: 'dropout_acc', label: 'dropout_acc', code: dropoutWgsl(true) };
-
 function record(
   ctx: GpuContext,
-  kernel: KernelSource,
+  accumulate: boolean,
   out: GpuRegion,
   x: GpuRegion,
   n: number,
@@ -21,20 +20,25 @@ function record(
   seed: number,
   stream: number,
 ): void {
+  const label = accumulate ? 'dropout_acc' : 'dropout';
+  const L = planBindings(label, [
+    { name: 'x', region: x, write: false },
+    { name: 'out', region: out, write: true },
+  ]);
   ctx.dispatch({
-    kernel,
-    buffers: [x, out],
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => dropoutWgsl(L, accumulate)),
+    buffers: L.buffers,
     uniforms: new Uniforms().u32(n).u32(dropoutThreshold(p)).u32(seed).u32(stream).f32(dropoutScale(p)).data,
     workgroups: grid1d(n),
   });
 }
 
-/** out = x·mask/(1−p), mask from (seed, stream, index). out and x must be different buffers. */
+/** out = x·mask/(1−p), mask from (seed, stream, index). out may be x (in place). */
 export function dropout(
   ctx: GpuContext,
   args: { out: GpuRegion; x: GpuRegion; n: number; p: number; seed: number; stream: number },
 ): void {
-  record(ctx, DROPOUT, args.out, args.x, args.n, args.p, args.seed, args.stream);
+  record(ctx, false, args.out, args.x, args.n, args.p, args.seed, args.stream);
 }
 
 /** dx (+)= dOut·mask/(1−p) with the same (seed, stream) as the forward pass. */
@@ -50,6 +54,5 @@ export function dropoutBackward(
     accumulate?: boolean;
   },
 ): void {
-  const kernel = args.accumulate ? DROPOUT_ACC : DROPOUT;
-  record(ctx, kernel, args.dx, args.dOut, args.n, args.p, args.seed, args.stream);
+  record(ctx, args.accumulate ?? false, args.dx, args.dOut, args.n, args.p, args.seed, args.stream);
 }

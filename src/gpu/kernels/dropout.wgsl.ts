@@ -2,6 +2,7 @@
 // clears an integer threshold, so the backward pass (and the CPU twin, bit for bit) regenerates the mask
 // from the same three numbers instead of storing it. The hash is spelled out once here and mirrored in
 // dropout.ref.ts; change both together.
+import type { KernelLayout } from './bias.wgsl';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /** Elements are kept when their 24 hash bits are ≥ this, so P(keep) = 1 − p to within 2⁻²⁴. */
@@ -32,18 +33,17 @@ fn dropoutBits(seed: u32, stream: u32, i: u32) -> u32 {
 
 /**
  * out[i] = keep(i) ? x[i]·scale : 0 where keep(i) ⇔ bits(i) ≥ threshold (threshold = ⌈p·2²⁴⌉).
- * `backward` computes dx from dOut with the same mask; `accumulate` adds into the output instead.
+ * `backward` computes dx from dOut with the same mask; `accumulate` adds into the output instead. In
+ * place (out = x) the planner merges the two bindings.
  */
-export const dropoutWgsl = (accumulate: boolean) => `
+export const dropoutWgsl = (L: KernelLayout, accumulate: boolean) => `
 struct P { n: u32, threshold: u32, seed: u32, stream: u32, scale: f32 };
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
+${L.decls('P')}
 ${DROPOUT_HASH}
 @compute @workgroup_size(256)
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX()};
   if (i >= p.n) { return; }
-  let y = select(0.0, x[i] * p.scale, dropoutBits(p.seed, p.stream, i) >= p.threshold);
-  ${accumulate ? 'out[i] = out[i] + y;' : 'out[i] = y;'}
+  let y = select(0.0, ${L.id.x}[i] * p.scale, dropoutBits(p.seed, p.stream, i) >= p.threshold);
+  ${accumulate ? `${L.id.out}[i] = ${L.id.out}[i] + y;` : `${L.id.out}[i] = y;`}
 }`;

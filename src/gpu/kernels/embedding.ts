@@ -3,25 +3,11 @@
 // where the ids already are, and uploads the grouping once per batch; every row of dTable is then
 // written by exactly one thread per column, summing its positions in order, so results are deterministic.
 import type { GpuBuf, GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
 import { grid1d } from './common';
 import { embeddingBackwardWgsl, embeddingWgsl } from './embedding.wgsl';
-
-const kernels = new Map<string, KernelSource>();
-function forwardKernel(f16: boolean, accumulate: boolean): KernelSource {
-  const key = `embedding${f16 ? '_f16' : ''}${accumulate ? '_acc' : ''}`;
-  let k = kernels.get(key);
-  if (!k) {
-    k = { key, label: key, code: embeddingWgsl(f16, accumulate) };
-    kernels.set(key, k);
-  }
-  return k;
-}
-const BACKWARD: KernelSource = {
-  key: 'embedding_backward',
-  label: 'embedding_backward',
-  code: embeddingBackwardWgsl(),
-};
 
 /**
  * out[i] (+)= table[ids[i]] for i < N, rows of `dim` floats. ids are i32 in [0, V). With tableF16 the
@@ -40,9 +26,17 @@ export function embedding(
   },
 ): void {
   const total = args.N * args.dim;
+  const f16 = args.tableF16 ?? false;
+  const accumulate = args.accumulate ?? false;
+  const label = `embedding${f16 ? '_f16' : ''}${accumulate ? '_acc' : ''}`;
+  const L = planBindings(label, [
+    { name: 'table', region: args.table, write: false, type: f16 ? 'array<u32>' : 'array<f32>' },
+    { name: 'ids', region: args.ids, write: false, type: 'array<i32>' },
+    { name: 'out', region: args.out, write: true },
+  ]);
   ctx.dispatch({
-    kernel: forwardKernel(args.tableF16 ?? false, args.accumulate ?? false),
-    buffers: [args.table, args.ids, args.out],
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => embeddingWgsl(L, f16, accumulate)),
+    buffers: L.buffers,
     uniforms: new Uniforms().u32(total).u32(args.dim).data,
     workgroups: grid1d(total),
   });
@@ -119,9 +113,14 @@ export function embeddingBackward(
   const buffer = plan.buffer;
   if (!buffer) return;
   const total = plan.unique * dim;
+  const L = planBindings('embedding_backward', [
+    { name: 'dOut', region: args.dOut, write: false },
+    { name: 'plan', region: buffer, write: false, type: 'array<u32>' },
+    { name: 'dTable', region: args.dTable, write: true },
+  ]);
   ctx.dispatch({
-    kernel: BACKWARD,
-    buffers: [args.dOut, buffer, args.dTable],
+    kernel: memoKernel(`embedding_backward:${L.sig}`, 'embedding_backward', () => embeddingBackwardWgsl(L)),
+    buffers: L.buffers,
     uniforms: new Uniforms().u32(total).u32(dim).u32(plan.unique).data,
     workgroups: grid1d(total),
   });

@@ -2,49 +2,51 @@
 // an f32 table or an f16 table packed two halves per u32 (so no shader-f16 feature is needed). The
 // backward is a gather, not a scatter: positions are grouped by token id on the CPU (embedding.ts), and one
 // thread owns each (token, column) of the gradient table, adding its positions in a fixed order.
+// Bindings come from bias.wgsl.ts's planner, so tables and outputs may be views of one flat buffer.
+import type { KernelLayout } from './bias.wgsl';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /** out[i·dim + j] (+)= table[ids[i]·dim + j], one thread per output element. */
-export const embeddingWgsl = (f16: boolean, accumulate: boolean) => `
+export const embeddingWgsl = (L: KernelLayout, f16: boolean, accumulate: boolean) => {
+  const { table, ids, out } = L.id;
+  return `
 struct P { total: u32, dim: u32 };
-@group(0) @binding(0) var<storage, read> table: array<${f16 ? 'u32' : 'f32'}>;
-@group(0) @binding(1) var<storage, read> ids: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
+${L.decls('P')}
 @compute @workgroup_size(256)
 fn main(${FLAT_BUILTINS}) {
   let t = ${FLAT_INDEX()};
   if (t >= p.total) { return; }
   let row = t / p.dim;
   let col = t - row * p.dim;
-  let e = u32(ids[row]) * p.dim + col;
-  ${f16 ? 'let val = unpack2x16float(table[e >> 1u])[e & 1u];' : 'let val = table[e];'}
-  ${accumulate ? 'out[t] = out[t] + val;' : 'out[t] = val;'}
+  let e = u32(${ids}[row]) * p.dim + col;
+  ${f16 ? `let val = unpack2x16float(${table}[e >> 1u])[e & 1u];` : `let val = ${table}[e];`}
+  ${accumulate ? `${out}[t] = ${out}[t] + val;` : `${out}[t] = val;`}
 }`;
+};
 
 /**
  * dTable[ids_u·dim + j] += Σ_k dOut[pos_k·dim + j] over the positions of unique id u, in position order.
  * `plan` packs [uniqueIds (U) | group starts (U+1) | positions sorted by id (N)] as u32.
  */
-export const embeddingBackwardWgsl = () => `
+export const embeddingBackwardWgsl = (L: KernelLayout) => {
+  const { dOut, plan, dTable } = L.id;
+  return `
 struct P { total: u32, dim: u32, unique: u32 };
-@group(0) @binding(0) var<storage, read> dOut: array<f32>;
-@group(0) @binding(1) var<storage, read> plan: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dTable: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
+${L.decls('P')}
 @compute @workgroup_size(256)
 fn main(${FLAT_BUILTINS}) {
   let t = ${FLAT_INDEX()};
   if (t >= p.total) { return; }
   let u = t / p.dim;
   let col = t - u * p.dim;
-  let begin = plan[p.unique + u];
-  let end = plan[p.unique + u + 1u];
+  let begin = ${plan}[p.unique + u];
+  let end = ${plan}[p.unique + u + 1u];
   let posBase = 2u * p.unique + 1u;
   var acc = 0.0;
   for (var k = begin; k < end; k++) {
-    acc += dOut[plan[posBase + k] * p.dim + col];
+    acc += ${dOut}[${plan}[posBase + k] * p.dim + col];
   }
-  let dst = plan[u] * p.dim + col;
-  dTable[dst] = dTable[dst] + acc;
+  let dst = ${plan}[u] * p.dim + col;
+  ${dTable}[dst] = ${dTable}[dst] + acc;
 }`;
+};

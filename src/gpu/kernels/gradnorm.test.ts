@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { expectClose, randn } from '../../../test/helpers/numeric';
+import { viewOf } from '../arena';
 import { adamw } from './adamw';
 import { adamwRef } from './adamw.ref';
 import { clipScale, sumSquares } from './gradnorm';
@@ -98,4 +99,22 @@ describe('global clipping into adamw', () => {
       expect(ctx.arena.stats().liveBuffers).toBe(0);
     });
   }
+});
+
+describe('aliasing', () => {
+  it('normSq slots and the scale may be views of one small buffer', async () => {
+    const ctx = await testGpu();
+    const buf = ctx.arena.alloc(512, 'workspace', 'clip scratch');
+    const normSq = viewOf(buf, 0, 16);
+    const scale = viewOf(buf, 256, 16);
+    const x = randn(300, 9);
+    const gx = up(ctx, x);
+    sumSquares(ctx, { out: normSq, x: gx, n: 300, outIndex: 0 });
+    ctx.write(normSq, Float32Array.from([5]), 4);
+    clipScale(ctx, { scale, normSq, maxNorm: 1, normSqCount: 2 });
+    const got = await ctx.readF32(scale, 1);
+    expectClose(got, [clipScaleRef([sumSquaresRef(x), 5], 1)], 1e-5, 0, 'clip factor');
+    ctx.arena.free(buf);
+    ctx.arena.free(gx);
+  });
 });

@@ -3,11 +3,11 @@
 // turns the slots into one factor on the GPU that adamw.ts multiplies into the gradients (`gradScale`),
 // so clipping never reads back to the CPU. Slots rather than accumulation keep it deterministic.
 import type { GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
 import { clipScaleWgsl } from './gradnorm.wgsl';
 import { reduceTo } from './reduce';
-
-const CLIP: KernelSource = { key: 'clip_scale', label: 'clip_scale', code: clipScaleWgsl() };
 
 /** out[outIndex] = Σ_{i<n} x[i]², deterministic two-stage. */
 export function sumSquares(
@@ -25,9 +25,13 @@ export function clipScale(
   ctx: GpuContext,
   args: { scale: GpuRegion; normSq: GpuRegion; maxNorm: number; normSqCount?: number },
 ): void {
+  const L = planBindings('clip_scale', [
+    { name: 'normSq', region: args.normSq, write: false },
+    { name: 'scale', region: args.scale, write: true },
+  ]);
   ctx.dispatch({
-    kernel: CLIP,
-    buffers: [args.normSq, args.scale],
+    kernel: memoKernel(`clip_scale:${L.sig}`, 'clip_scale', () => clipScaleWgsl(L)),
+    buffers: L.buffers,
     uniforms: new Uniforms().u32(args.normSqCount ?? 1).f32(args.maxNorm).data,
     workgroups: [1],
   });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { expectClose, randn } from '../../../test/helpers/numeric';
+import { viewOf } from '../arena';
 import { sum } from './reduce';
 import { sumRef } from './reduce.ref';
 
@@ -46,5 +47,21 @@ describe('sum', () => {
     expect((await ctx.readF32(out, 1))[0]).toBe(0);
     ctx.arena.free(gx);
     ctx.arena.free(out);
+  });
+});
+
+describe('sum aliasing', () => {
+  it('x and out may be views of one buffer', async () => {
+    const ctx = await testGpu();
+    const n = 1000;
+    const x = randn(n, 5);
+    const buf = ctx.arena.alloc(4096 + 256, 'workspace', 'metrics');
+    const gx = viewOf(buf, 0, n * 4);
+    const out = viewOf(buf, 4096, 16);
+    ctx.write(gx, Float32Array.from(x));
+    sum(ctx, { out, x: gx, n, outIndex: 1 });
+    const got = await ctx.readF32(out, 2);
+    expectClose([got[1]], [sumRef(x)], 1e-5, 1e-6 * absSum(x), 'sum');
+    ctx.arena.free(buf);
   });
 });

@@ -3,11 +3,10 @@
 // a fixed partition of the input (no atomics, no order that depends on scheduling), so a loss read twice
 // is the same number.
 import type { GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
 import { REDUCE_WG, reduceWgsl } from './reduce.wgsl';
-
-const SUM: KernelSource = { key: 'reduce_sum', label: 'reduce_sum', code: reduceWgsl(false) };
-const SUMSQ: KernelSource = { key: 'reduce_sumsq', label: 'reduce_sumsq', code: reduceWgsl(true) };
 
 /** At most this many partial sums from stage one, so stage two is a single workgroup. */
 const MAX_GROUPS = REDUCE_WG;
@@ -18,7 +17,7 @@ export const reduceGroups = (n: number): number =>
 
 function pass(
   ctx: GpuContext,
-  kernel: KernelSource,
+  square: boolean,
   x: GpuRegion,
   out: GpuRegion,
   n: number,
@@ -26,9 +25,14 @@ function pass(
   outIndex: number,
   scale: number,
 ): void {
+  const label = square ? 'reduce_sumsq' : 'reduce_sum';
+  const L = planBindings(label, [
+    { name: 'x', region: x, write: false },
+    { name: 'out', region: out, write: true },
+  ]);
   ctx.dispatch({
-    kernel,
-    buffers: [x, out],
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => reduceWgsl(L, square)),
+    buffers: L.buffers,
     uniforms: new Uniforms()
       .u32(n)
       .u32(groups * REDUCE_WG)
@@ -49,15 +53,14 @@ export function reduceTo(
   const { out, x, n, square } = args;
   const scale = args.scale ?? 1;
   const outIndex = args.outIndex ?? 0;
-  const kernel = square ? SUMSQ : SUM;
   const groups = reduceGroups(n);
   if (groups === 1) {
-    pass(ctx, kernel, x, out, n, 1, outIndex, scale);
+    pass(ctx, square, x, out, n, 1, outIndex, scale);
     return;
   }
-  const partial = ctx.arena.alloc(groups * 4, 'workspace', `${kernel.label}.partial`);
-  pass(ctx, kernel, x, partial, n, groups, 0, 1);
-  pass(ctx, SUM, partial, out, groups, 1, outIndex, scale);
+  const partial = ctx.arena.alloc(groups * 4, 'workspace', 'reduce.partial');
+  pass(ctx, square, x, partial, n, groups, 0, 1);
+  pass(ctx, false, partial, out, groups, 1, outIndex, scale);
   ctx.arena.free(partial);
 }
 
