@@ -1,0 +1,303 @@
+// The decoder-only transformer of both families on the autograd tape: GPT-2 (LayerNorm, learned positions,
+// fused c_attn, GELU-tanh, tied head) and Llama (RMSNorm, RoPE, grouped-query attention, SwiGLU, optional
+// q/k/v biases, tied or untied head). It exposes *sites* where fine-tuning methods attach — every linear,
+// each sublayer output, attention's extra keys/values, the input embeddings — through `ModelHooks`, and it
+// imports nothing from the methods themselves.
+
+import type { ModelConfig } from '../formats/model-config';
+import * as op from '../tensor/ops';
+import type { ParamSet } from '../tensor/params';
+import type { Tape, Tensor } from '../tensor/tape';
+
+/** A linear layer as PEFT names it: module path (e.g. "transformer.h.0.attn.c_attn") and short name. */
+export interface LinearSite {
+  layer: number;
+  /** Full module path without ".weight". */
+  path: string;
+  /** The last path component, what `target_modules` matches ("c_attn", "q_proj", ...). */
+  module: string;
+  inFeatures: number;
+  outFeatures: number;
+  /** Stored weight layout: GPT-2 Conv1D is [in,out]; nn.Linear is [out,in]. */
+  layout: 'in_out' | 'out_in';
+}
+
+export interface SublayerSite {
+  layer: number;
+  kind: 'attn' | 'mlp';
+  /** Module path of the sublayer ("transformer.h.0.attn", "model.layers.0.self_attn", ...). */
+  path: string;
+}
+
+/** Where methods plug in. Every hook is optional; the default is the plain model. */
+export interface ModelHooks<S, I> {
+  /** Replaces a linear layer's forward; `base` runs the frozen layer (so LoRA adds to it, IA3 scales it). */
+  linear?(tp: Tape<S, I>, site: LinearSite, x: Tensor<S>, base: (x: Tensor<S>) => Tensor<S>): Tensor<S>;
+  /** Transforms a sublayer's output before the residual add (bottleneck adapters). */
+  sublayer?(tp: Tape<S, I>, site: SublayerSite, h: Tensor<S>): Tensor<S>;
+  /** Extra keys/values seen by every query of a layer (prefix tuning), each [P, Hkv·D]. */
+  prefix?(tp: Tape<S, I>, layer: number): { k: Tensor<S>; v: Tensor<S> } | null;
+  /** Virtual tokens prepended to the input embeddings (prompt tuning): [n, d] or null. */
+  virtualTokens?(tp: Tape<S, I>): Tensor<S> | null;
+}
+
+export interface ForwardInput {
+  /** Token ids [B·T]. */
+  ids: Int32Array;
+  B: number;
+  T: number;
+  /** Position ids [B·T] (packing restarts them per example); default t (+ virtual tokens). */
+  positions?: Int32Array;
+}
+
+export interface ForwardResult<S> {
+  /** [B, T', V] where T' = T + virtual tokens. */
+  logits: Tensor<S>;
+  /** Number of virtual tokens prepended (their logits are included; their labels must be ignored). */
+  virtual: number;
+}
+
+export function forward<S, I>(
+  tp: Tape<S, I>,
+  c: ModelConfig,
+  ps: ParamSet<S, I>,
+  input: ForwardInput,
+  hooks: ModelHooks<S, I> = {},
+): ForwardResult<S> {
+  const { B, T } = input;
+  if (input.ids.length !== B * T) throw new Error(`forward: ${input.ids.length} ids for B=${B}, T=${T}`);
+  const d = c.hiddenSize;
+  const param = (name: string) => ps.get(name);
+
+  // Embeddings, with virtual tokens (prompt tuning) prepended per batch item.
+  const embedName = c.family === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+  let x = op.embedding(tp, param(embedName), input.ids, 'embed');
+  const virt = hooks.virtualTokens?.(tp) ?? null;
+  const nv = virt ? virt.shape[0] : 0;
+  const Tt = T + nv;
+  if (virt) x = prependVirtual(tp, virt, x, B, T, d);
+  if (Tt > c.maxPositions)
+    throw new Error(`sequence of ${Tt} tokens exceeds the model's ${c.maxPositions} positions`);
+  const positions = new Int32Array(B * Tt);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < Tt; t++) {
+      positions[b * Tt + t] = t < nv ? t : input.positions ? nv + input.positions[b * T + t - nv] : t;
+    }
+  }
+  const customPositions = nv > 0 || input.positions !== undefined;
+  if (c.family === 'gpt2')
+    x = op.add(tp, x, op.embedding(tp, param('transformer.wpe.weight'), positions, 'wpe'), 'embed+pos');
+  const posDev = c.family === 'llama' && customPositions ? tp.ints(positions, 'positions') : null;
+
+  for (let i = 0; i < c.numLayers; i++) x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev }, hooks);
+  const xf =
+    c.family === 'gpt2'
+      ? op.layerNorm(
+          tp,
+          x,
+          param('transformer.ln_f.weight'),
+          param('transformer.ln_f.bias'),
+          c.normEps,
+          'transformer.ln_f',
+        )
+      : op.rmsNorm(tp, x, param('model.norm.weight'), c.normEps, 'model.norm');
+  const headName = c.tieWordEmbeddings ? embedName : 'lm_head.weight';
+  const logits = op.linear(tp, xf, param(headName), null, 'out_in', 'lm_head');
+  return { logits: tp.reshape(logits, [B, Tt, c.vocabSize]), virtual: nv };
+}
+
+/** One decoder block (attention and MLP sublayers with their residuals) over x [B·T, d]. */
+export function block<S, I>(
+  tp: Tape<S, I>,
+  c: ModelConfig,
+  ps: ParamSet<S, I>,
+  x: Tensor<S>,
+  i: number,
+  dims: { B: number; T: number; positions: I | null },
+  hooks: ModelHooks<S, I> = {},
+): Tensor<S> {
+  const { B, T: Tt, positions: posDev } = dims;
+  const d = c.hiddenSize;
+  const H = c.numHeads;
+  const Hkv = c.numKvHeads;
+  const D = c.headDim;
+  const param = (name: string) => ps.get(name);
+  const lin = (site: LinearSite, xx: Tensor<S>, bias: boolean): Tensor<S> =>
+    linearAt(tp, ps, site, xx, bias, hooks);
+  const g = c.family === 'gpt2';
+  const lp = g ? `transformer.h.${i}` : `model.layers.${i}`;
+  const attnPath = g ? `${lp}.attn` : `${lp}.self_attn`;
+  const norm1 = g
+    ? op.layerNorm(tp, x, param(`${lp}.ln_1.weight`), param(`${lp}.ln_1.bias`), c.normEps, `${lp}.ln_1`)
+    : op.rmsNorm(tp, x, param(`${lp}.input_layernorm.weight`), c.normEps, `${lp}.input_layernorm`);
+  let q: Tensor<S>;
+  let k: Tensor<S>;
+  let v: Tensor<S>;
+  if (g) {
+    const qkv = lin(site(i, `${attnPath}.c_attn`, d, 3 * d, 'in_out'), norm1, true);
+    q = op.sliceCols(tp, qkv, 0, d, `${attnPath}.q`);
+    k = op.sliceCols(tp, qkv, d, d, `${attnPath}.k`);
+    v = op.sliceCols(tp, qkv, 2 * d, d, `${attnPath}.v`);
+  } else {
+    q = lin(site(i, `${attnPath}.q_proj`, d, H * D, 'out_in'), norm1, c.qkvBias);
+    k = lin(site(i, `${attnPath}.k_proj`, d, Hkv * D, 'out_in'), norm1, c.qkvBias);
+    v = lin(site(i, `${attnPath}.v_proj`, d, Hkv * D, 'out_in'), norm1, c.qkvBias);
+    const rp = { B, T: Tt, D, theta: c.ropeTheta ?? 10000, positions: posDev };
+    q = op.rope(tp, q, { ...rp, H }, `${attnPath}.q_rope`);
+    k = op.rope(tp, k, { ...rp, H: Hkv }, `${attnPath}.k_rope`);
+  }
+  const prefix = hooks.prefix?.(tp, i) ?? null;
+  const a = op.attention(tp, q, k, v, { B, T: Tt, S: Tt, Hq: H, Hkv, D }, prefix, `${attnPath}.attention`);
+  let o = g
+    ? lin(site(i, `${attnPath}.c_proj`, d, d, 'in_out'), a, true)
+    : lin(site(i, `${attnPath}.o_proj`, H * D, d, 'out_in'), a, false);
+  if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
+  x = op.add(tp, x, o, `${lp}.resid_attn`);
+
+  const mlpPath = `${lp}.mlp`;
+  let m: Tensor<S>;
+  if (g) {
+    const h = op.layerNorm(tp, x, param(`${lp}.ln_2.weight`), param(`${lp}.ln_2.bias`), c.normEps, `${lp}.ln_2`);
+    const f = lin(site(i, `${mlpPath}.c_fc`, d, c.intermediateSize, 'in_out'), h, true);
+    m = lin(
+      site(i, `${mlpPath}.c_proj`, c.intermediateSize, d, 'in_out'),
+      op.gelu(tp, f, `${mlpPath}.gelu`),
+      true,
+    );
+  } else {
+    const h = op.rmsNorm(
+      tp,
+      x,
+      param(`${lp}.post_attention_layernorm.weight`),
+      c.normEps,
+      `${lp}.post_attention_layernorm`,
+    );
+    const gt = lin(site(i, `${mlpPath}.gate_proj`, d, c.intermediateSize, 'out_in'), h, c.mlpBias);
+    const upp = lin(site(i, `${mlpPath}.up_proj`, d, c.intermediateSize, 'out_in'), h, c.mlpBias);
+    m = lin(
+      site(i, `${mlpPath}.down_proj`, c.intermediateSize, d, 'out_in'),
+      op.swiglu(tp, gt, upp, `${mlpPath}.swiglu`),
+      c.mlpBias,
+    );
+  }
+  if (hooks.sublayer) m = hooks.sublayer(tp, { layer: i, kind: 'mlp', path: mlpPath }, m);
+  x = op.add(tp, x, m, `${lp}.resid_mlp`);
+  return x;
+}
+
+/** A linear layer at a site, through the method's hook when there is one. */
+function linearAt<S, I>(
+  tp: Tape<S, I>,
+  ps: ParamSet<S, I>,
+  site: LinearSite,
+  x: Tensor<S>,
+  bias: boolean,
+  hooks: ModelHooks<S, I>,
+): Tensor<S> {
+  const base = (xx: Tensor<S>) =>
+    op.linear(
+      tp,
+      xx,
+      ps.get(`${site.path}.weight`),
+      bias ? ps.get(`${site.path}.bias`) : null,
+      site.layout,
+      site.path,
+    );
+  return hooks.linear ? hooks.linear(tp, site, x, base) : base(x);
+}
+
+function site(
+  layer: number,
+  path: string,
+  inF: number,
+  outF: number,
+  layout: LinearSite['layout'],
+): LinearSite {
+  return {
+    layer,
+    path,
+    module: path.slice(path.lastIndexOf('.') + 1),
+    inFeatures: inF,
+    outFeatures: outF,
+    layout,
+  };
+}
+
+/** [n, d] virtual tokens + [B·T, d] embeddings → [B·(n+T), d], each batch item led by the n virtual rows. */
+function prependVirtual<S, I>(
+  tp: Tape<S, I>,
+  virt: Tensor<S>,
+  x: Tensor<S>,
+  B: number,
+  T: number,
+  d: number,
+): Tensor<S> {
+  const n = virt.shape[0];
+  const Tt = n + T;
+  const y = tp.tensor([B * Tt, d], tp.needsGrad(virt, x), 'embed+virtual');
+  for (let b = 0; b < B; b++) {
+    tp.be.copy2d({
+      out: y.store,
+      x: virt.store,
+      rows: n,
+      cols: d,
+      srcStride: d,
+      srcOffset: 0,
+      dstStride: d,
+      dstOffset: b * Tt * d,
+    });
+    tp.be.copy2d({
+      out: y.store,
+      x: x.store,
+      rows: T,
+      cols: d,
+      srcStride: d,
+      srcOffset: b * T * d,
+      dstStride: d,
+      dstOffset: (b * Tt + n) * d,
+    });
+  }
+  if (y.requiresGrad) {
+    tp.record('embed+virtual', () => {
+      const dy = tp.gradOf(y);
+      if (!dy) return;
+      for (const [t, rows, srcOff, dstOff] of [
+        [virt, n, 0, 0],
+        [x, T, n, 0],
+      ] as const) {
+        if (!t.requiresGrad) continue;
+        const g = tp.gradTarget(t);
+        if (!g.accumulate) tp.be.zero(g.buf, t.size);
+        tp.wrote(t);
+        for (let b = 0; b < B; b++) {
+          tp.be.copy2d({
+            out: g.buf,
+            x: dy,
+            rows,
+            cols: d,
+            srcStride: d,
+            srcOffset: (b * Tt + srcOff) * d,
+            dstStride: d,
+            // Virtual tokens are shared by the batch: their gradient sums over it.
+            dstOffset: t === virt ? dstOff : b * T * d,
+            accumulate: true,
+          });
+        }
+      }
+    });
+  }
+  return y;
+}
+
+/** HF-style causal LM targets: targets[b,t] = labels[b,t+1], the last position ignored. */
+export function shiftLabels(labels: Int32Array, B: number, T: number, virtual = 0): Int32Array {
+  const Tt = T + virtual;
+  const out = new Int32Array(B * Tt).fill(-100);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < Tt - 1; t++) {
+      const src = t + 1 - virtual; // the label of the next real token
+      if (src >= 0 && src < T) out[b * Tt + t] = labels[b * T + src];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,203 @@
+// The primitive operations the autograd tape is built from, over an abstract storage type S: GpuRegion on
+// the GPU backend (each primitive is one of our WGSL kernels) and Float64Array on the CPU twin backend
+// (each primitive is the kernel's float64 reference). Model code written on the tape therefore runs on
+// both, which is how whole-model gradients and training runs are checked against the twin.
+// Argument objects mirror the GPU kernels' own (src/gpu/kernels/*.ts), with S in place of GpuRegion.
+
+import type { MemoryCategory } from '../gpu/arena';
+
+export interface MatmulP<S> {
+  out: S;
+  a: S;
+  b: S;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  batch?: number;
+  strideA?: number;
+  strideB?: number;
+  strideOut?: number;
+  accumulate?: boolean;
+  alpha?: number;
+}
+
+export interface AttentionDimsP {
+  B: number;
+  T: number;
+  S: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  P?: number;
+  scale?: number;
+}
+
+/** Integer storage (token ids, targets, positions): GpuRegion of i32 on the GPU, Int32Array on the CPU. */
+export interface Backend<S, I> {
+  readonly kind: 'gpu' | 'cpu';
+  alloc(n: number, category: MemoryCategory, label: string): S;
+  free(s: S): void;
+  upload(data: ArrayLike<number>, category: MemoryCategory, label: string): S;
+  uploadInt(data: Int32Array, label: string): I;
+  freeInt(i: I): void;
+  read(s: S, n: number): Promise<Float64Array>;
+  zero(s: S, n: number): void;
+  /** out[dstOffset + r·dstStride + c] (+)= x[srcOffset + r·srcStride + c] for r < rows, c < cols. */
+  copy2d(p: {
+    out: S;
+    x: S;
+    rows: number;
+    cols: number;
+    srcStride: number;
+    srcOffset: number;
+    dstStride: number;
+    dstOffset: number;
+    accumulate?: boolean;
+  }): void;
+  add(p: { out: S; a: S; b: S; n: number }): void;
+  addInPlace(p: { a: S; b: S; n: number }): void;
+  scale(p: { out: S; x: S; n: number; alpha: number; accumulate?: boolean }): void;
+  mulVec(p: { out: S; x: S; v: S; rows: number; cols: number; accumulate?: boolean }): void;
+  mulVecBackward(p: {
+    dx: S | null;
+    dv: S | null;
+    dOut: S;
+    x: S;
+    v: S;
+    rows: number;
+    cols: number;
+    accumulateDx?: boolean;
+    accumulateDv?: boolean;
+  }): void;
+  matmul(p: MatmulP<S>): void;
+  biasAdd(p: { x: S; bias: S; rows: number; cols: number }): void;
+  biasGrad(p: { dBias: S; dOut: S; rows: number; cols: number; accumulate?: boolean }): void;
+  layerNorm(p: {
+    out: S;
+    mean: S;
+    rstd: S;
+    x: S;
+    gamma: S;
+    beta: S;
+    rows: number;
+    cols: number;
+    eps: number;
+  }): void;
+  layerNormBackward(p: {
+    dx: S | null;
+    dGamma: S | null;
+    dBeta: S | null;
+    dOut: S;
+    x: S;
+    mean: S;
+    rstd: S;
+    gamma: S;
+    rows: number;
+    cols: number;
+    accumulateDx?: boolean;
+    accumulateParams?: boolean;
+  }): void;
+  rmsNorm(p: { out: S; rstd: S; x: S; gamma: S; rows: number; cols: number; eps: number }): void;
+  rmsNormBackward(p: {
+    dx: S | null;
+    dGamma: S | null;
+    dOut: S;
+    x: S;
+    rstd: S;
+    gamma: S;
+    rows: number;
+    cols: number;
+    accumulateDx?: boolean;
+    accumulateParams?: boolean;
+  }): void;
+  gelu(p: { out: S; x: S; n: number }): void;
+  geluBackward(p: { dx: S; dOut: S; x: S; n: number; accumulate?: boolean }): void;
+  swiglu(p: { out: S; gate: S; up: S; n: number }): void;
+  swigluBackward(p: { dGate: S | null; dUp: S | null; dOut: S; gate: S; up: S; n: number }): void;
+  rope(p: {
+    out: S;
+    x: S;
+    B: number;
+    T: number;
+    H: number;
+    D: number;
+    theta: number;
+    posOffset?: number;
+    positions?: I | null;
+    inverse?: boolean;
+  }): void;
+  attention(
+    p: AttentionDimsP & { out: S; lse: S; q: S; k: S; v: S; prefixK?: S | null; prefixV?: S | null },
+  ): void;
+  attentionBackward(
+    p: AttentionDimsP & {
+      dq: S | null;
+      dk: S | null;
+      dv: S | null;
+      dPrefixK?: S | null;
+      dPrefixV?: S | null;
+      dOut: S;
+      q: S;
+      k: S;
+      v: S;
+      prefixK?: S | null;
+      prefixV?: S | null;
+      out: S;
+      lse: S;
+    },
+  ): void;
+  embedding(p: {
+    out: S;
+    table: S;
+    ids: I;
+    idsCpu: Int32Array;
+    N: number;
+    dim: number;
+    accumulate?: boolean;
+  }): void;
+  embeddingBackward(p: { dTable: S; dOut: S; idsCpu: Int32Array; dim: number }): void;
+  /** Fused softmax cross-entropy: per-row losses and dLogits = scale·(softmax − onehot); -100 ignored. */
+  crossEntropy(p: {
+    losses: S;
+    dLogits: S | null;
+    logits: S;
+    targets: I;
+    N: number;
+    V: number;
+    scale: number;
+  }): void;
+  logSoftmaxGather(p: { out: S; logits: S; targets: I; N: number; V: number }): void;
+  sum(p: { out: S; x: S; n: number; scale?: number; outIndex?: number }): void;
+  sumSquares(p: { out: S; x: S; n: number; outIndex?: number }): void;
+  clipScale(p: { scale: S; normSq: S; maxNorm: number; normSqCount?: number }): void;
+  adamw(p: {
+    params: S;
+    grads: S;
+    m: S;
+    v: S;
+    n: number;
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    step: number;
+    gradScale?: S | null;
+  }): void;
+  dropout(p: { out: S; x: S; n: number; p: number; seed: number; stream: number }): void;
+  dropoutBackward(p: {
+    dx: S;
+    dOut: S;
+    n: number;
+    p: number;
+    seed: number;
+    stream: number;
+    accumulate?: boolean;
+  }): void;
+  /** A sub-range [offset, offset+n) of a flat allocation, as storage of its own (views into flat buffers). */
+  view(s: S, offset: number, n: number): S;
+  /** Elements a view's offset must be a multiple of (GPU: 64 floats = 256 bytes). */
+  readonly viewAlign: number;
+}

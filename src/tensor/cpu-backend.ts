@@ -1,0 +1,160 @@
+// The tape's CPU twin backend: float64 storage and every primitive computed by the kernels' float64
+// references (src/gpu/kernels/*.ref.ts). Running the same model code here gives the reference logits,
+// gradients and training curves that the GPU must match, and exact central differences of whole models.
+
+import { adamwRef } from '../gpu/kernels/adamw.ref';
+import { attentionBackwardRef, attentionRef } from '../gpu/kernels/attention.ref';
+import { biasAddRef, biasGradRef } from '../gpu/kernels/bias.ref';
+import { copy2dRef } from '../gpu/kernels/copy2d.ref';
+import { crossEntropyRef, logSoftmaxGatherRef } from '../gpu/kernels/crossentropy.ref';
+import { dropoutBackwardRef, dropoutRef } from '../gpu/kernels/dropout.ref';
+import { embeddingBackwardRef, embeddingRef } from '../gpu/kernels/embedding.ref';
+import { geluBackwardRef, geluRef } from '../gpu/kernels/gelu.ref';
+import { clipScaleRef } from '../gpu/kernels/gradnorm.ref';
+import { layerNormBackwardRef, layerNormRef } from '../gpu/kernels/layernorm.ref';
+import { matmulRef } from '../gpu/kernels/matmul.ref';
+import { sumRef, sumSquaresRef } from '../gpu/kernels/reduce.ref';
+import { rmsNormBackwardRef, rmsNormRef } from '../gpu/kernels/rmsnorm.ref';
+import { ropeRef } from '../gpu/kernels/rope.ref';
+import { mulVecBackwardRef, mulVecRef } from '../gpu/kernels/scale.ref';
+import { swigluBackwardRef, swigluRef } from '../gpu/kernels/swiglu.ref';
+import type { Backend } from './backend';
+
+export type CpuBackend = Backend<Float64Array, Int32Array>;
+
+/** out[i] (+)= src[i]. */
+function put(out: Float64Array, src: ArrayLike<number>, accumulate = false): void {
+  if (accumulate) for (let i = 0; i < src.length; i++) out[i] += src[i];
+  else for (let i = 0; i < src.length; i++) out[i] = src[i];
+}
+
+export function cpuBackend(): CpuBackend {
+  return {
+    kind: 'cpu',
+    viewAlign: 1,
+    alloc: (n) => new Float64Array(n),
+    free: () => undefined,
+    upload: (data) => Float64Array.from(data),
+    uploadInt: (data) => Int32Array.from(data),
+    freeInt: () => undefined,
+    read: async (s, n) => s.slice(0, n),
+    zero: (s, n) => s.fill(0, 0, n),
+    view: (s, offset, n) => s.subarray(offset, offset + n),
+    copy2d: (p) => copy2dRef(p.out, p.x, p),
+    add: (p) => {
+      for (let i = 0; i < p.n; i++) p.out[i] = p.a[i] + p.b[i];
+    },
+    addInPlace: (p) => {
+      for (let i = 0; i < p.n; i++) p.a[i] += p.b[i];
+    },
+    scale: (p) => {
+      for (let i = 0; i < p.n; i++) p.out[i] = (p.accumulate ? p.out[i] : 0) + p.alpha * p.x[i];
+    },
+    mulVec: (p) => put(p.out, mulVecRef(p.x, p.v, p.rows, p.cols), p.accumulate),
+    mulVecBackward: (p) => {
+      const r = mulVecBackwardRef(p.dOut, p.x, p.v, p.rows, p.cols);
+      if (p.dx) put(p.dx, r.dx, p.accumulateDx);
+      if (p.dv) put(p.dv, r.dv, p.accumulateDv);
+    },
+    matmul: (p) => {
+      const r = matmulRef(p.a, p.b, p);
+      const alpha = p.alpha ?? 1;
+      const batch = p.batch ?? 1;
+      const so = p.strideOut ?? p.M * p.N;
+      for (let b = 0; b < batch; b++) {
+        for (let i = 0; i < p.M * p.N; i++) {
+          const o = b * so + i;
+          p.out[o] = (p.accumulate ? p.out[o] : 0) + alpha * r[b * p.M * p.N + i];
+        }
+      }
+    },
+    biasAdd: (p) => put(p.x, biasAddRef({ x: p.x, bias: p.bias, rows: p.rows, cols: p.cols })),
+    biasGrad: (p) => put(p.dBias, biasGradRef(p), p.accumulate),
+    layerNorm: (p) => {
+      const r = layerNormRef(p.x, p.gamma, p.beta, p.rows, p.cols, p.eps);
+      put(p.out, r.out);
+      put(p.mean, r.mean);
+      put(p.rstd, r.rstd);
+    },
+    layerNormBackward: (p) => {
+      const r = layerNormBackwardRef(p.dOut, p.x, p.gamma, p.rows, p.cols, p.mean, p.rstd);
+      if (p.dx) put(p.dx, r.dx, p.accumulateDx);
+      if (p.dGamma) put(p.dGamma, r.dGamma, p.accumulateParams);
+      if (p.dBeta) put(p.dBeta, r.dBeta, p.accumulateParams);
+    },
+    rmsNorm: (p) => {
+      const r = rmsNormRef(p.x, p.gamma, p.rows, p.cols, p.eps);
+      put(p.out, r.out);
+      put(p.rstd, r.rstd);
+    },
+    rmsNormBackward: (p) => {
+      const r = rmsNormBackwardRef(p.dOut, p.x, p.gamma, p.rows, p.cols, p.rstd);
+      if (p.dx) put(p.dx, r.dx, p.accumulateDx);
+      if (p.dGamma) put(p.dGamma, r.dGamma, p.accumulateParams);
+    },
+    gelu: (p) => put(p.out, geluRef(p.x.subarray(0, p.n))),
+    geluBackward: (p) =>
+      put(p.dx, geluBackwardRef(p.dOut.subarray(0, p.n), p.x.subarray(0, p.n)), p.accumulate),
+    swiglu: (p) => put(p.out, swigluRef(p.gate.subarray(0, p.n), p.up.subarray(0, p.n))),
+    swigluBackward: (p) => {
+      const r = swigluBackwardRef(p.dOut.subarray(0, p.n), p.gate.subarray(0, p.n), p.up.subarray(0, p.n));
+      if (p.dGate) put(p.dGate, r.dGate);
+      if (p.dUp) put(p.dUp, r.dUp);
+    },
+    rope: (p) => put(p.out, ropeRef(p.x, p)),
+    attention: (p) => {
+      const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV);
+      put(p.out, r.out);
+      put(p.lse, r.lse);
+    },
+    attentionBackward: (p) => {
+      const r = attentionBackwardRef(p.q, p.k, p.v, p.dOut, p, p.prefixK, p.prefixV);
+      if (p.dq) put(p.dq, r.dq);
+      if (p.dk) put(p.dk, r.dk);
+      if (p.dv) put(p.dv, r.dv);
+      if (p.dPrefixK && r.dPrefixK) put(p.dPrefixK, r.dPrefixK);
+      if (p.dPrefixV && r.dPrefixV) put(p.dPrefixV, r.dPrefixV);
+    },
+    embedding: (p) => put(p.out, embeddingRef(p.table, p.idsCpu, p.dim), p.accumulate),
+    embeddingBackward: (p) =>
+      put(p.dTable, embeddingBackwardRef(p.dOut, p.idsCpu, p.dTable.length / p.dim, p.dim), true),
+    crossEntropy: (p) => {
+      const r = crossEntropyRef(p.logits, p.targets, p.N, p.V, p.scale);
+      put(p.losses, r.losses);
+      if (p.dLogits) put(p.dLogits, r.dLogits);
+    },
+    logSoftmaxGather: (p) => put(p.out, logSoftmaxGatherRef(p.logits, p.targets, p.N, p.V)),
+    sum: (p) => {
+      p.out[p.outIndex ?? 0] = sumRef(p.x.subarray(0, p.n), p.scale ?? 1);
+    },
+    sumSquares: (p) => {
+      p.out[p.outIndex ?? 0] = sumSquaresRef(p.x.subarray(0, p.n));
+    },
+    clipScale: (p) => {
+      p.scale[0] = clipScaleRef(p.normSq.subarray(0, p.normSqCount ?? 1), p.maxNorm);
+    },
+    adamw: (p) => {
+      const r = adamwRef(
+        p.params.subarray(0, p.n),
+        p.grads.subarray(0, p.n),
+        p.m.subarray(0, p.n),
+        p.v.subarray(0, p.n),
+        {
+          lr: p.lr,
+          beta1: p.beta1,
+          beta2: p.beta2,
+          eps: p.eps,
+          weightDecay: p.weightDecay,
+          step: p.step,
+          gradScale: p.gradScale ? p.gradScale[0] : 1,
+        },
+      );
+      put(p.params, r.params);
+      put(p.m, r.m);
+      put(p.v, r.v);
+    },
+    dropout: (p) => put(p.out, dropoutRef(p.x.subarray(0, p.n), p.p, p.seed, p.stream)),
+    dropoutBackward: (p) =>
+      put(p.dx, dropoutBackwardRef(p.dOut.subarray(0, p.n), p.p, p.seed, p.stream), p.accumulate),
+  };
+}

@@ -1,0 +1,95 @@
+// The tape's GPU backend: each primitive is one of our WGSL kernels, storage is arena memory. Thin by
+// design: argument objects already match the kernels'; this file adds allocation, integer uploads and the
+// embedding-gradient plan that the kernel builds from CPU-side ids.
+
+import { type GpuBuf, type GpuRegion, isView, type MemoryCategory, viewOf } from '../gpu/arena';
+import type { GpuContext } from '../gpu/context';
+import { adamw } from '../gpu/kernels/adamw';
+import { add, addInPlace } from '../gpu/kernels/add';
+import { attention, attentionBackward } from '../gpu/kernels/attention';
+import { biasAdd, biasGrad } from '../gpu/kernels/bias';
+import { copy2d } from '../gpu/kernels/copy2d';
+import { crossEntropy, logSoftmaxGather } from '../gpu/kernels/crossentropy';
+import { dropout, dropoutBackward } from '../gpu/kernels/dropout';
+import { embedding, embeddingBackward, embeddingGradPlan } from '../gpu/kernels/embedding';
+import { gelu, geluBackward } from '../gpu/kernels/gelu';
+import { clipScale, sumSquares } from '../gpu/kernels/gradnorm';
+import { layerNorm, layerNormBackward } from '../gpu/kernels/layernorm';
+import { matmul } from '../gpu/kernels/matmul';
+import { sum } from '../gpu/kernels/reduce';
+import { rmsNorm, rmsNormBackward } from '../gpu/kernels/rmsnorm';
+import { rope } from '../gpu/kernels/rope';
+import { mulVec, mulVecBackward, scale } from '../gpu/kernels/scale';
+import { swiglu, swigluBackward } from '../gpu/kernels/swiglu';
+import type { Backend } from './backend';
+
+export type GpuBackend = Backend<GpuRegion, GpuRegion>;
+
+const own = (s: GpuRegion): GpuBuf | null => (isView(s) ? null : s);
+
+export function gpuBackend(ctx: GpuContext): GpuBackend {
+  return {
+    kind: 'gpu',
+    viewAlign: 64,
+    alloc: (n: number, category: MemoryCategory, label: string) => ctx.arena.alloc(n * 4, category, label),
+    free: (s) => {
+      const b = own(s);
+      if (b) ctx.arena.free(b);
+    },
+    upload: (data, category, label) => ctx.upload(Float32Array.from(data), category, label),
+    uploadInt: (data, label) => ctx.upload(data, 'activations', label),
+    freeInt: (s) => {
+      const b = own(s);
+      if (b) ctx.arena.free(b);
+    },
+    read: async (s, n) => Float64Array.from(await ctx.readF32(s, n)),
+    zero: (s, n) => ctx.clear(s, 0, Math.ceil((n * 4) / 4) * 4),
+    view: (s, offset, n) => {
+      if (isView(s)) throw new Error('a view of a view is not supported');
+      return viewOf(s, offset * 4, n * 4);
+    },
+    copy2d: (p) => copy2d(ctx, p),
+    add: (p) => add(ctx, p.out, p.a, p.b, p.n),
+    addInPlace: (p) => addInPlace(ctx, p.a, p.b, p.n),
+    scale: (p) => scale(ctx, p),
+    mulVec: (p) => mulVec(ctx, p),
+    mulVecBackward: (p) => mulVecBackward(ctx, p),
+    matmul: (p) => matmul(ctx, p),
+    biasAdd: (p) => biasAdd(ctx, p),
+    biasGrad: (p) => biasGrad(ctx, p),
+    layerNorm: (p) => layerNorm(ctx, p),
+    layerNormBackward: (p) => layerNormBackward(ctx, p),
+    rmsNorm: (p) => rmsNorm(ctx, p),
+    rmsNormBackward: (p) => rmsNormBackward(ctx, p),
+    gelu: (p) => gelu(ctx, p),
+    geluBackward: (p) => geluBackward(ctx, p),
+    swiglu: (p) => swiglu(ctx, p),
+    swigluBackward: (p) => swigluBackward(ctx, p),
+    rope: (p) => rope(ctx, p),
+    attention: (p) => attention(ctx, p),
+    attentionBackward: (p) => attentionBackward(ctx, p),
+    embedding: (p) =>
+      embedding(ctx, {
+        out: p.out,
+        table: p.table,
+        ids: p.ids,
+        N: p.N,
+        dim: p.dim,
+        accumulate: p.accumulate,
+      }),
+    embeddingBackward: (p) => {
+      const plan = embeddingGradPlan(ctx, p.idsCpu);
+      embeddingBackward(ctx, { dTable: p.dTable, dOut: p.dOut, plan, dim: p.dim });
+      // Safe to release now: later work reusing these buffers runs after this dispatch in stream order.
+      plan.free();
+    },
+    crossEntropy: (p) => crossEntropy(ctx, p),
+    logSoftmaxGather: (p) => logSoftmaxGather(ctx, p),
+    sum: (p) => sum(ctx, p),
+    sumSquares: (p) => sumSquares(ctx, p),
+    clipScale: (p) => clipScale(ctx, p),
+    adamw: (p) => adamw(ctx, p),
+    dropout: (p) => dropout(ctx, p),
+    dropoutBackward: (p) => dropoutBackward(ctx, p),
+  };
+}

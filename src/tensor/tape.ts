@@ -1,0 +1,165 @@
+// The autograd tape: tensors over a Backend's storage, the record of backward closures, gradient buffers
+// for activations (allocated lazily, freed with the tape) and parameters (owned by a ParamSet, written or
+// accumulated by the closures). A node is recorded only when one of its inputs needs a gradient, so frozen
+// paths cost nothing in backward and backward stops below the lowest layer that has anything to train.
+
+import type { MemoryCategory } from '../gpu/arena';
+import type { Backend } from './backend';
+
+let nextTensorId = 1;
+
+export class Tensor<S = unknown> {
+  readonly id = nextTensorId++;
+  /** Gradient storage; for parameters it is a view into the ParamSet's flat gradient buffer. */
+  grad: S | null = null;
+  /** False until something has been written to `grad` this pass: the first writer overwrites. */
+  gradInit = false;
+
+  constructor(
+    readonly shape: readonly number[],
+    readonly store: S,
+    readonly requiresGrad: boolean,
+    readonly name: string,
+    /** Parameters live beyond one tape; activations die with it. */
+    readonly isParam = false,
+    /** Set on reshapes: storage and gradient are the base tensor's. */
+    readonly base: Tensor<S> | null = null,
+  ) {}
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+}
+
+export type AnyBackend<S> = Backend<S, unknown>;
+
+export class Tape<S, I> {
+  private readonly nodes: Array<{ name: string; run: () => void }> = [];
+  private readonly owned: Tensor<S>[] = [];
+  private readonly ownedStores: S[] = [];
+  private readonly ownedInts: I[] = [];
+  private done = false;
+
+  constructor(
+    readonly be: Backend<S, I>,
+    /** With grad off (evaluation, generation) nothing is recorded. */
+    readonly grad: boolean,
+  ) {}
+
+  /** A new activation tensor owned by this tape. */
+  tensor(
+    shape: readonly number[],
+    requiresGrad: boolean,
+    name: string,
+    category: MemoryCategory = 'activations',
+  ): Tensor<S> {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const t = new Tensor<S>(shape, this.be.alloc(n, category, name), requiresGrad && this.grad, name);
+    this.owned.push(t);
+    return t;
+  }
+
+  /** Scratch storage freed with the tape (saved statistics, logsumexp...). */
+  scratch(n: number, name: string, category: MemoryCategory = 'activations'): S {
+    const s = this.be.alloc(n, category, name);
+    this.ownedStores.push(s);
+    return s;
+  }
+
+  /** Integer input (ids, targets) uploaded for this tape's lifetime. */
+  ints(data: Int32Array, name: string): I {
+    const i = this.be.uploadInt(data, name);
+    this.ownedInts.push(i);
+    return i;
+  }
+
+  /** A tensor that shares storage with `src` under another shape (no copy); gradients flow through. */
+  reshape(src: Tensor<S>, shape: readonly number[]): Tensor<S> {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== src.size) throw new Error(`reshape ${src.name}: [${src.shape}] to [${shape}] changes the size`);
+    const root = src.base ?? src;
+    return new Tensor<S>(shape, src.store, src.requiresGrad, src.name, false, root);
+  }
+
+  needsGrad(...ts: Array<Tensor<S> | null | undefined>): boolean {
+    return this.grad && ts.some((t) => t?.requiresGrad);
+  }
+
+  record(name: string, run: () => void): void {
+    if (this.grad) this.nodes.push({ name, run });
+  }
+
+  /**
+   * The gradient buffer of `t` to write into, and whether to accumulate. Kernels with an accumulate flag
+   * use this directly; afterwards call `wrote(t)`.
+   */
+  gradTarget(t: Tensor<S>): { buf: S; accumulate: boolean } {
+    if (t.base) return this.gradTarget(t.base);
+    if (!t.grad) {
+      if (t.isParam) throw new Error(`parameter ${t.name} requires grad but has no gradient buffer`);
+      t.grad = this.be.alloc(t.size, 'activations', `d${t.name}`);
+      this.ownedStores.push(t.grad);
+    }
+    return { buf: t.grad, accumulate: t.gradInit };
+  }
+
+  wrote(t: Tensor<S>): void {
+    (t.base ?? t).gradInit = true;
+  }
+
+  /** The gradient of `t` once backward has reached it (null when nothing flowed into it). */
+  gradOf(t: Tensor<S>): S | null {
+    const r = t.base ?? t;
+    return r.gradInit ? r.grad : null;
+  }
+
+  /** Gradient write for kernels without an accumulate flag: writes direct when fresh, else via a temporary. */
+  writeGrad(t: Tensor<S>, write: (dst: S) => void): void {
+    const { buf, accumulate } = this.gradTarget(t);
+    if (!accumulate) {
+      write(buf);
+    } else {
+      const tmp = this.be.alloc(t.size, 'workspace', `d${t.name}.tmp`);
+      write(tmp);
+      this.be.addInPlace({ a: buf, b: tmp, n: t.size });
+      this.be.free(tmp);
+    }
+    this.wrote(t);
+  }
+
+  /** grad(t) += g (or = g when fresh). */
+  accumulateGrad(t: Tensor<S>, g: S): void {
+    const { buf, accumulate } = this.gradTarget(t);
+    if (accumulate) this.be.addInPlace({ a: buf, b: g, n: t.size });
+    else this.be.scale({ out: buf, x: g, n: t.size, alpha: 1 });
+    this.wrote(t);
+  }
+
+  /** Runs the recorded closures in reverse. The loss op has already produced its input's gradient. */
+  backward(): void {
+    if (this.done) throw new Error('backward called twice on one tape');
+    this.done = true;
+    for (let i = this.nodes.length - 1; i >= 0; i--) this.nodes[i].run();
+  }
+
+  /** Number of backward closures recorded (tests check that frozen paths record nothing). */
+  get recorded(): number {
+    return this.nodes.length;
+  }
+
+  /** Names of the recorded backward nodes, in forward order. */
+  recordedNames(): string[] {
+    return this.nodes.map((n) => n.name);
+  }
+
+  /** Frees every activation, saved statistic and activation gradient. Parameters are untouched. */
+  dispose(): void {
+    for (const t of this.owned) this.be.free(t.store);
+    for (const s of this.ownedStores) this.be.free(s);
+    for (const i of this.ownedInts) this.be.freeInt(i);
+    this.owned.length = 0;
+    this.ownedStores.length = 0;
+    this.ownedInts.length = 0;
+    this.nodes.length = 0;
+  }
+}
