@@ -114,8 +114,10 @@ describe('CSV', () => {
   it('reads TSV and single-column files', async () => {
     const t = await parseDataset('d.tsv', enc('a\tb\n1,2\t3\n'));
     expect(t.rows).toEqual([{ a: '1,2', b: '3' }]);
-    const one = await parseDataset('d.csv', enc('text\nhello\nworld\n'));
-    expect(one.rows).toEqual([{ text: 'hello' }, { text: 'world' }]);
+    const one = await parseDataset('d.csv', enc('text\nhello, world\nbye\n'));
+    expect(one.rows).toEqual([{ text: 'hello, world' }, { text: 'bye' }]);
+    const semi = await parseDataset('d.csv', enc('a;b\n1;2,5\n'));
+    expect(semi.rows).toEqual([{ a: '1', b: '2,5' }]);
   });
 
   it('names the row and line of a row with the wrong field count', async () => {

@@ -230,8 +230,7 @@ export function parseCsv(
   const records: { fields: string[]; start: number; errors: Papa.ParseError[] }[] = [];
   let prevCursor = 0;
   Papa.parse<string[]>(text, {
-    delimiter: delimiter ?? '',
-    delimitersToGuess: [',', '\t', ';', '|'],
+    delimiter: delimiter ?? guessDelimiter(text),
     step: (res) => {
       const start = prevCursor;
       prevCursor = res.meta.cursor;
@@ -280,6 +279,37 @@ export function parseCsv(
     locations.push(loc);
   }
   return { columns: header ?? [], rows, locations };
+}
+
+/**
+ * The delimiter is the commonest of , tab ; | in the header line (outside quotes). A header with none
+ * is a one-column file, whose fields may then hold unquoted commas; papaparse's own guess looks at
+ * the data rows and splits those.
+ */
+function guessDelimiter(text: string): string {
+  const counts = new Map<string, number>([
+    [',', 0],
+    ['\t', 0],
+    [';', 0],
+    ['|', 0],
+  ]);
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && (c === '\n' || c === '\r')) break;
+    else if (!quoted && counts.has(c)) counts.set(c, counts.get(c)! + 1);
+  }
+  let best = '';
+  let most = 0;
+  for (const [d, n] of counts) {
+    if (n > most) {
+      best = d;
+      most = n;
+    }
+  }
+  // The unit separator never occurs in text, so a one-column file is never split.
+  return most > 0 ? best : '\u001f';
 }
 
 function describeCsvError(e: Papa.ParseError): string {
