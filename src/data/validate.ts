@@ -68,7 +68,7 @@ export function validateRows(
 }
 
 /** One row to an Example; throws FieldProblem. */
-export function checkRow(row: Row, shape: DetectedShape, source: SourceLocation): Example {
+function checkRow(row: Row, shape: DetectedShape, source: SourceLocation): Example {
   const m = shape.mapping;
   const conv = shape.conversational;
   switch (shape.kind) {
@@ -190,7 +190,7 @@ function contentText(c: unknown): string | null {
  * TRL's implicit prompt: for text, the longest common prefix of chosen and rejected (a space just
  * before the split goes with the answers); for messages, the shared leading messages.
  */
-export function extractPrompt(
+function extractPrompt(
   chosen: Turns,
   rejected: Turns,
   field = 'chosen',
