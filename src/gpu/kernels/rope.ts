@@ -1,0 +1,61 @@
+// Dispatch for rotary position embedding (HF rotate_half layout) over x [B, T, H, D]. Positions are
+// posOffset + t, or positions[b·T + t] (i32) when given, e.g. when packing restarts them per example. The
+// backward of a rotation is the inverse rotation: call with `inverse: true` on dOut. `out` may be `x`
+// (in place: each invocation reads its pair before writing it).
+import type { GpuRegion } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { type BindingSpec, planBindings } from './bias.wgsl';
+import { grid1d } from './common';
+import { ropeWgsl } from './rope.wgsl';
+
+export function rope(
+  ctx: GpuContext,
+  args: {
+    out: GpuRegion;
+    x: GpuRegion;
+    B: number;
+    T: number;
+    H: number;
+    D: number;
+    theta: number;
+    posOffset?: number;
+    positions?: GpuRegion | null;
+    inverse?: boolean;
+  },
+): void {
+  const { B, T, H, D } = args;
+  if (D % 2 !== 0) throw new Error(`rope: head dim D = ${D} must be even`);
+  const half = D / 2;
+  const n = B * T * H * half;
+  if (n === 0) return;
+  const posOffset = args.posOffset ?? 0;
+  if (!Number.isInteger(posOffset) || posOffset < 0)
+    throw new Error(`rope: posOffset ${posOffset} must be a non-negative integer`);
+  const specs: BindingSpec[] = [
+    { name: 'x', region: args.x, write: false },
+    { name: 'out', region: args.out, write: true },
+  ];
+  if (args.positions)
+    specs.push({ name: 'positions', region: args.positions, write: false, type: 'array<i32>' });
+  const L = planBindings('rope', specs);
+  const withPos = !!args.positions;
+  // invFreq_j = 2^(−j·l2); hi on a 2⁻¹² grid keeps j·hi exact in f32 (see rope.wgsl.ts).
+  const l2 = (2 * Math.log2(args.theta)) / D;
+  const l2hi = Math.round(l2 * 4096) / 4096;
+  ctx.dispatch({
+    kernel: memoKernel(`rope${withPos ? '_pos' : ''}:${L.sig}`, 'rope', () => ropeWgsl(L, withPos)),
+    buffers: L.buffers,
+    uniforms: new Uniforms()
+      .u32(n)
+      .u32(T)
+      .u32(H)
+      .u32(half)
+      .u32(D)
+      .u32(posOffset)
+      .u32(args.inverse ? 1 : 0)
+      .f32(l2hi)
+      .f32(l2 - l2hi).data,
+    workgroups: grid1d(n),
+  });
+}
