@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
-import type { GpuBuf } from '../arena';
+import { type GpuBuf, viewOf } from '../arena';
 import type { GpuContext } from '../context';
 import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from './matmul';
@@ -171,6 +171,27 @@ describe('matmul options', () => {
       }
     });
   }
+
+  it('reads and writes views into larger buffers (weights inside a flat parameter buffer)', async () => {
+    const ctx = await testGpu();
+    const [M, N, K] = [5, 6, 7];
+    const a = randn(M * K, 1);
+    const b = randn(K * N, 2);
+    // B sits 256 bytes into a flat buffer, the output 512 bytes into another.
+    const flat = new Float64Array(64 + K * N + 3);
+    flat.set(b, 64);
+    const gflat = up(ctx, flat);
+    const ga = up(ctx, a);
+    const gout = ctx.arena.alloc(512 + M * N * 4, 'activations', 'out');
+    const bView = viewOf(gflat, 256, K * N * 4);
+    const outView = viewOf(gout, 512, M * N * 4);
+    matmul(ctx, { a: ga, b: bView, out: outView, M, N, K });
+    close(await ctx.readF32(outView, M * N), matmulRef(a, b, { M, N, K }), K, 'views');
+    expect(() => matmul(ctx, { a: ga, b: bView, out: outView, M, N: N + 1, K })).toThrow(
+      /"matmul_regblock_nn"/,
+    );
+    freeAll(ctx, [gflat, ga, gout]);
+  });
 
   it('uses ctx.variants when no variant is given, and rejects short buffers', async () => {
     const ctx = await testGpu();

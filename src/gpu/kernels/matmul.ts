@@ -107,14 +107,15 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
     throw fail(`strideOut ${strideOut} < M·N = ${M * N}: batch items would write over each other`);
   // Elements each operand must hold: the last batch item's start plus one matrix.
   const need = (stride: number, size: number) => (batch - 1) * stride + size;
-  const check = (what: string, r: GpuRegion, elems: number, bytesPer: number) => {
-    const bytes = Math.ceil(elems * bytesPer);
+  const check = (what: string, r: GpuRegion, elems: number, f16 = false) => {
+    // Packed halves are read a whole u32 word at a time.
+    const bytes = f16 ? Math.ceil(elems / 2) * 4 : elems * 4;
     const have = regionParts(r).size;
     if (have < bytes) throw fail(`${what} holds ${have} bytes; this call reads or writes ${bytes}`);
   };
-  check('a', args.a, need(strideA, M * K), 4);
-  check('b', args.b, need(strideB, K * N), bF16 ? 2 : 4);
-  check('out', args.out, need(strideOut, M * N), 4);
+  check('a', args.a, need(strideA, M * K));
+  check('b', args.b, need(strideB, K * N), bF16);
+  check('out', args.out, need(strideOut, M * N));
   const maxIndex = Math.max(need(strideA, M * K), need(strideB, K * N), need(strideOut, M * N));
   if (maxIndex >= 2 ** 32) throw fail(`indices reach ${maxIndex}, past 32 bits`);
 

@@ -1,0 +1,52 @@
+// Matmul variants in Node (Dawn): GFLOP/s of naive, regblock and tiled at square sizes, with ratios to the
+// naive kernel measured in the same run. Usage: node --import tsx bench/matmul-node.ts [sizes...]
+// (default 256 512). Timing is wall clock around ctx.sync(), after a warm-up that compiles the pipeline.
+
+import { MATMUL_VARIANTS, type MatmulVariant, matmul, matmulFlops } from '../src/gpu/kernels/matmul';
+import { acquireNodeGpu } from '../src/gpu/node';
+
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
+if (sizes.length === 0) sizes.push(256, 512);
+
+const ctx = await acquireNodeGpu({ quiet: true });
+console.log(
+  `adapter: ${ctx.adapter.description} (${ctx.adapter.runtime}${ctx.adapter.software ? ', software' : ''})`,
+);
+
+for (const n of sizes) {
+  const data = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i));
+  const a = ctx.upload(data, 'workspace', 'bench-a');
+  const b = ctx.upload(data, 'workspace', 'bench-b');
+  const out = ctx.arena.alloc(n * n * 4, 'workspace', 'bench-out');
+  const flops = matmulFlops(n, n, n);
+  const rates = new Map<MatmulVariant, number>();
+  for (const variant of MATMUL_VARIANTS) {
+    const run = () => matmul(ctx, { out, a, b, M: n, N: n, K: n, variant });
+    run();
+    await ctx.sync();
+    // Enough repetitions for ~0.5 s, estimated from one timed run; best of three batches.
+    let t0 = performance.now();
+    run();
+    await ctx.sync();
+    const once = (performance.now() - t0) / 1000;
+    const reps = Math.max(1, Math.min(50, Math.round(0.5 / Math.max(once, 1e-4))));
+    let best = Number.POSITIVE_INFINITY;
+    for (let trial = 0; trial < 3; trial++) {
+      t0 = performance.now();
+      for (let r = 0; r < reps; r++) run();
+      await ctx.sync();
+      best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+    }
+    rates.set(variant, flops / best / 1e9);
+  }
+  const naive = rates.get('naive') ?? 1;
+  const line = MATMUL_VARIANTS.map(
+    (v) => `${v} ${(rates.get(v) ?? 0).toFixed(3)} GFLOP/s (×${((rates.get(v) ?? 0) / naive).toFixed(2)})`,
+  ).join('  ');
+  console.log(`${n}³: ${line}`);
+  for (const buf of [a, b, out]) ctx.arena.free(buf);
+}
+ctx.destroy();
