@@ -5,7 +5,7 @@ import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import type { GpuContext } from '../context';
-import { layerNorm, layerNormBackward } from './layernorm';
+import { layerNorm, layerNormBackward, rowVariant } from './layernorm';
 import { layerNormBackwardRef, layerNormRef } from './layernorm.ref';
 
 const EPS = 1e-5;
@@ -110,6 +110,15 @@ describe('layerNorm kernels', () => {
     expectClose(await ctx.readF32(dGamma, cols), grads.dGamma, 1e-4, 1e-4, 'dGamma only');
     expect([...(await ctx.readF32(dBeta, cols))].every((v) => v === 7)).toBe(true);
     freeAll(ctx, [gx, gg, gd, out, mean, rstd, dx, dBeta, dGamma]);
+  });
+
+  it('picks the row variant from the adapter and the shape unless forced', async () => {
+    const ctx = await testGpu();
+    expect(rowVariant(ctx, 256, 64)).toBe('thread');
+    expect(rowVariant(ctx, 256, 768)).toBe(ctx.adapter.software ? 'thread' : 'workgroup');
+    expect(rowVariant(ctx, 1, 4096)).toBe('workgroup');
+    ctx.variants.set('rowreduce', 'workgroup');
+    expect(rowVariant(ctx, 256, 64)).toBe('workgroup');
   });
 
   it('twin backward matches central differences for x, gamma and beta', () => {

@@ -22,7 +22,7 @@ export function rmsNorm(
 ): void {
   const { rows, cols } = args;
   if (rows === 0 || cols === 0) return;
-  const v = rowVariant(ctx, cols);
+  const v = rowVariant(ctx, rows, cols);
   const L = planBindings('rmsnorm', [
     { name: 'x', region: args.x, write: false },
     { name: 'gamma', region: args.gamma, write: false },
@@ -58,7 +58,7 @@ export function rmsNormBackward(
 ): void {
   const { rows, cols } = args;
   if (args.dx && rows > 0 && cols > 0) {
-    const v = rowVariant(ctx, cols);
+    const v = rowVariant(ctx, rows, cols);
     const L = planBindings('rmsnorm_dx', [
       { name: 'dOut', region: args.dOut, write: false },
       { name: 'x', region: args.x, write: false },
