@@ -193,6 +193,20 @@ describe('matmul options', () => {
     freeAll(ctx, [gflat, ga, gout]);
   });
 
+  it('splits a batch past the 65535-workgroup limit into several dispatches', async () => {
+    const ctx = await testGpu();
+    const batch = ctx.limits.maxComputeWorkgroupsPerDimension + 3;
+    const a = randn(batch, 1);
+    const b = randn(batch, 2);
+    const [ga, gb] = [up(ctx, a), up(ctx, b)];
+    const out = ctx.arena.alloc(batch * 4, 'activations', 'out');
+    const before = ctx.dispatches;
+    matmul(ctx, { a: ga, b: gb, out, M: 1, N: 1, K: 1, batch });
+    expect(ctx.dispatches - before).toBe(2);
+    close(await ctx.readF32(out, batch), matmulRef(a, b, { M: 1, N: 1, K: 1, batch }), 1, 'big batch');
+    freeAll(ctx, [ga, gb, out]);
+  });
+
   it('uses ctx.variants when no variant is given, and rejects short buffers', async () => {
     const ctx = await testGpu();
     const a = up(ctx, randn(4, 1));
