@@ -109,6 +109,20 @@ describe('bias kernels', () => {
     ctx.arena.free(buf);
   });
 
+  it('biasGrad is bitwise repeatable (fixed summation order, no atomics)', async () => {
+    const ctx = await testGpu();
+    const rows = 700;
+    const cols = 33;
+    const gd = up(ctx, randn(rows * cols, 12));
+    const dBias = ctx.arena.alloc(cols * 4, 'gradients', 'dBias');
+    biasGrad(ctx, { dBias, dOut: gd, rows, cols });
+    const first = await ctx.readF32(dBias, cols);
+    biasGrad(ctx, { dBias, dOut: gd, rows, cols });
+    expect([...(await ctx.readF32(dBias, cols))]).toEqual([...first]);
+    ctx.arena.free(gd);
+    ctx.arena.free(dBias);
+  });
+
   it('chooses chunks deterministically from rows', () => {
     expect(colChunks(1)).toBe(1);
     expect(colChunks(256)).toBe(1);

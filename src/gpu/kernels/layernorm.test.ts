@@ -5,7 +5,7 @@ import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import type { GpuContext } from '../context';
-import { layerNorm, layerNormBackward, rowVariant } from './layernorm';
+import { layerNorm, layerNormBackward, rowGrid, rowVariant } from './layernorm';
 import { layerNormBackwardRef, layerNormRef } from './layernorm.ref';
 
 const EPS = 1e-5;
@@ -119,6 +119,10 @@ describe('layerNorm kernels', () => {
     expect(rowVariant(ctx, 1, 4096)).toBe('workgroup');
     ctx.variants.set('rowreduce', 'workgroup');
     expect(rowVariant(ctx, 256, 64)).toBe('workgroup');
+    // a workgroup per row folds into y past 65535 rows (the kernel rebuilds row = wid.y·nwg.x + wid.x;
+    // checked on the GPU once at 65537 rows, too slow on SwiftShader to keep as a test)
+    expect(rowGrid('workgroup', 70000)).toEqual([35000, 2]);
+    expect(rowGrid('thread', 70000)).toEqual([1094, 1]);
   });
 
   it('twin backward matches central differences for x, gamma and beta', () => {
