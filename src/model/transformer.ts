@@ -157,7 +157,14 @@ export function block<S, I>(
   const mlpPath = `${lp}.mlp`;
   let m: Tensor<S>;
   if (g) {
-    const h = op.layerNorm(tp, x, param(`${lp}.ln_2.weight`), param(`${lp}.ln_2.bias`), c.normEps, `${lp}.ln_2`);
+    const h = op.layerNorm(
+      tp,
+      x,
+      param(`${lp}.ln_2.weight`),
+      param(`${lp}.ln_2.bias`),
+      c.normEps,
+      `${lp}.ln_2`,
+    );
     const f = lin(site(i, `${mlpPath}.c_fc`, d, c.intermediateSize, 'in_out'), h, true);
     m = lin(
       site(i, `${mlpPath}.c_proj`, c.intermediateSize, d, 'in_out'),

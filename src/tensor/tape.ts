@@ -127,6 +127,13 @@ export class Tape<S, I> {
     this.wrote(t);
   }
 
+  /** Starts backward from `t` with gradient `g` (owned by the caller), e.g. a block's output in a benchmark. */
+  seedGrad(t: Tensor<S>, g: S): void {
+    const r = t.base ?? t;
+    r.grad = g;
+    r.gradInit = true;
+  }
+
   /** grad(t) += g (or = g when fresh). */
   accumulateGrad(t: Tensor<S>, g: S): void {
     const { buf, accumulate } = this.gradTarget(t);

@@ -1,0 +1,79 @@
+// Loading a real checkpoint from disk (the built-in model) and checking our engine against PyTorch: the
+// logits and loss recorded by scripts/pretrain/export.py (float64 PyTorch, HF LlamaForCausalLM semantics)
+// must come out of our GPU forward within 1e-4. Also: a model that cannot fit is refused with the figures.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../../test/helpers/gpu';
+import { expectClose } from '../../test/helpers/numeric';
+import { parseModelConfig } from '../formats/model-config';
+import { fileSource } from '../formats/node-source';
+import { SafetensorsFile } from '../formats/safetensors';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { checkModelFits, loadCheckpointSpecs } from './load';
+import { forward, shiftLabels } from './transformer';
+
+const DIR = 'public/models/tiny-llama-brown';
+interface Reference {
+  input_ids: number[];
+  logits_rows: number[];
+  logits: number[][];
+  loss: number;
+  loss_masked: number;
+}
+
+describe('built-in model against PyTorch', () => {
+  it('loads from safetensors and reproduces the recorded logits and losses', async () => {
+    const ref = JSON.parse(readFileSync('test/fixtures/builtin-model-reference.json', 'utf8')) as Reference;
+    const config = parseModelConfig(readFileSync(`${DIR}/config.json`, 'utf8'), `${DIR}/config.json`);
+    const reader = await SafetensorsFile.open(await fileSource(`${DIR}/model.safetensors`));
+    const progress: number[] = [];
+    const specs = await loadCheckpointSpecs(
+      config,
+      reader,
+      () => false,
+      (p) => progress.push(p.loadedBytes / p.totalBytes),
+    );
+    expect(progress.at(-1)).toBe(1);
+    const ctx = await testGpu();
+    const be = gpuBackend(ctx);
+    const ps = new ParamSet(be, specs);
+    const ids = Int32Array.from(ref.input_ids);
+    const T = ids.length;
+    const tp = new Tape(be, false);
+    const { logits } = forward(tp, config, ps, { ids, B: 1, T });
+    const flat = tp.reshape(logits, [T, config.vocabSize]);
+    const loss = op.crossEntropy(tp, flat, shiftLabels(ids, 1, T), 'loss');
+    const masked = Int32Array.from(ids, (v, i) => (i < Math.floor(T / 2) ? -100 : v));
+    const lossMasked = op.crossEntropy(tp, flat, shiftLabels(masked, 1, T), 'loss_masked');
+    const all = await be.read(flat.store, T * config.vocabSize);
+    ref.logits_rows.forEach((row, k) => {
+      expectClose(
+        all.subarray(row * config.vocabSize, (row + 1) * config.vocabSize),
+        ref.logits[k],
+        1e-4,
+        1e-4,
+        `logits row ${row}`,
+      );
+    });
+    expect(Math.abs((await be.read(loss.store, 1))[0] - ref.loss)).toBeLessThan(1e-4 * ref.loss);
+    expect(Math.abs((await be.read(lossMasked.store, 1))[0] - ref.loss_masked)).toBeLessThan(
+      1e-4 * ref.loss_masked,
+    );
+    tp.dispose();
+    ps.dispose();
+  });
+
+  it('refuses a model that does not fit, with the figures', () => {
+    const config = parseModelConfig(readFileSync(`${DIR}/config.json`, 'utf8'));
+    expect(() => checkModelFits(config, { maxBufferBytes: 1 << 20, budgetBytes: 1 << 30 }, 'tiny')).toThrow(
+      /model\.embed_tokens\.weight.*4\.00 MiB.*1\.00 MiB per buffer/,
+    );
+    expect(() => checkModelFits(config, { maxBufferBytes: 1 << 30, budgetBytes: 1 << 20 }, 'tiny')).toThrow(
+      /weights need .* but the memory budget is 1\.00 MiB/,
+    );
+    expect(() => checkModelFits(config, { maxBufferBytes: 1 << 30, budgetBytes: 1 << 30 })).not.toThrow();
+  });
+});
