@@ -2,6 +2,7 @@
 // limits the engine needs up to what the adapter offers, records features, and builds the GpuContext.
 // Runtime-specific discovery (Node's SwiftShader fallback) lives in node.ts; this file imports no Node code.
 
+import { autotune, localStorageCache } from './autotune';
 import { type GpuAdapterSummary, GpuContext, type GpuFeatures } from './context';
 import { NoWebGpuError } from './errors';
 
@@ -81,8 +82,13 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
   return new GpuContext(device, summary, features);
 }
 
-/** The browser's device (main thread or worker). */
-export async function acquireBrowserGpu(): Promise<GpuContext> {
+/**
+ * The browser's device (main thread or worker). With `tune`, kernel variants are chosen for this adapter
+ * by a short timing run, cached in localStorage so later visits skip it.
+ */
+export async function acquireBrowserGpu(options: { tune?: boolean } = {}): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  return acquireFromGpu(gpu, { runtime: 'browser' });
+  const ctx = await acquireFromGpu(gpu, { runtime: 'browser' });
+  if (options.tune) await autotune(ctx, localStorageCache());
+  return ctx;
 }

@@ -3,6 +3,9 @@
 // Never imported by browser code.
 
 import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { autotune, fileCache } from './autotune';
 import type { GpuContext } from './context';
 import { acquireFromGpu } from './device';
 import { NoWebGpuError } from './errors';
@@ -46,7 +49,14 @@ function hasSystemVulkanIcd(): boolean {
   });
 }
 
-export async function acquireNodeGpu(options: { quiet?: boolean } = {}): Promise<GpuContext> {
+/** Where Node keeps the autotune's choices between runs (one small JSON file per user). */
+export const AUTOTUNE_CACHE_FILE = join(tmpdir(), 'peft-playground-autotune.json');
+
+/**
+ * A Dawn device for Node (CLI, tests, benchmarks). `tune` runs the kernel-variant autotune, cached in
+ * AUTOTUNE_CACHE_FILE; tests leave it off and get the default variants.
+ */
+export async function acquireNodeGpu(options: { quiet?: boolean; tune?: boolean } = {}): Promise<GpuContext> {
   const mod = await loadDawn();
   const notes: string[] = [];
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
@@ -72,5 +82,7 @@ export async function acquireNodeGpu(options: { quiet?: boolean } = {}): Promise
     );
   }
   // Re-request through acquireFromGpu so limits and features are asked for the same way as in the browser.
-  return acquireFromGpu(newInstance(mod), { runtime: 'dawn', notes });
+  const ctx = await acquireFromGpu(newInstance(mod), { runtime: 'dawn', notes });
+  if (options.tune) await autotune(ctx, fileCache(AUTOTUNE_CACHE_FILE));
+  return ctx;
 }
