@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { autotune } from '../src/gpu/autotune';
 import type { GpuContext } from '../src/gpu/context';
 import { acquireBrowserGpu } from '../src/gpu/device';
 import { blockCase, blockName } from './cases/block';
@@ -34,26 +35,13 @@ function plan(o: BenchOptions, software: boolean): BenchCase[] {
   return list;
 }
 
-/** The autotune contract (src/gpu/autotune.ts, another engineer's): it sets ctx.variants. */
-interface AutotuneModule {
-  autotune(ctx: GpuContext): Promise<Record<string, string>>;
-}
-
 async function runAutotune(ctx: GpuContext, log: (m: string) => void): Promise<string> {
-  // A variable URL: the module may not exist yet in a given checkout, and then ours runs its default.
-  const url = '/src/gpu/autotune.ts';
-  try {
-    const mod = (await import(/* @vite-ignore */ url)) as AutotuneModule;
-    const t0 = performance.now();
-    const choice = await mod.autotune(ctx);
-    const note = `autotune chose ${JSON.stringify(choice)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-    log(note);
-    return note;
-  } catch (e) {
-    const note = `autotune unavailable (${e instanceof Error ? e.message : String(e)}); ours runs its default variant`;
-    log(note);
-    return note;
-  }
+  const t0 = performance.now();
+  // No cache: every bench run tunes afresh, so the choice reflects this adapter under this load.
+  const choice = await autotune(ctx);
+  const note = `autotune chose ${JSON.stringify(choice)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  log(note);
+  return note;
 }
 
 const log = (m: string) => console.log(m);
