@@ -13,7 +13,7 @@ const USAGE = `npm run bench -- [flags]
   --quick               matmul at 256 and 512, fewer runs (about a minute on SwiftShader)
   --sizes 256,512,...   square matmul sizes (default 256,512,1024, and 2048 on a hardware GPU)
   --variants a,b        our matmul variants to time besides the autotuned one (default naive,regblock,tiled)
-  --cases matmul,block  case families (default matmul; block = GPT-2 block forward+backward)
+  --cases matmul,block  case families (default matmul,block; block = GPT-2 block forward+backward)
   --block d=256,t=128[,b=1,heads=4]   a block shape; repeat for several (default d=256,t=128)
   --runs N              at most N timed runs per measurement (default 10; the median is reported)
   --headed              show the browser window
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; headed: boolean } {
   // Empty: the page picks (256…1024, plus 2048 on a hardware adapter).
   let sizes: number[] = [];
   let variants = ['naive', 'regblock', 'tiled'];
-  let cases = ['matmul'];
+  let cases = ['matmul', 'block'];
   const blocks: BlockConfig[] = [];
   let headed = false;
   const list = (v: string | undefined, flag: string) => {

@@ -2,14 +2,14 @@
 // attention, output projection, residual, LayerNorm, MLP with tanh-GELU, residual), forward and backward
 // with gradients for the input and every weight, as a full fine-tuning step computes them.
 //
-// The TF.js side is here (forward written with tf ops, backward by tf.grads). Ours is left to the model
-// engineer: write `oursBlockGflops(env, cfg)` with the same shapes and flop count, and return it as
-// `ours_gflops` in blockCase below; until then the case reports TF.js alone (no ratio key is printed).
+// The TF.js side is here (forward written with tf ops, backward by tf.grads); ours is the model's own block
+// on the tape (block-ours.ts), with the same shapes and flop count.
 import type * as tfjs from '@tensorflow/tfjs-core';
 // tf.grads needs the gradient registry, which tfjs-core leaves out of its main entry.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { gflops, measure } from '../timing';
 import type { BlockConfig, CaseResult } from '../types';
+import { oursBlockGflops } from './block-ours';
 import { type BenchEnv, randomF32 } from './env';
 
 export const blockName = (c: BlockConfig): string => `block_d${c.d}_t${c.T}${c.B > 1 ? `_b${c.B}` : ''}`;
@@ -107,10 +107,7 @@ export async function tfjsBlockGflops(env: BenchEnv, c: BlockConfig): Promise<nu
 export async function blockCase(env: BenchEnv, c: BlockConfig): Promise<CaseResult> {
   const tfjs = await tfjsBlockGflops(env, c);
   env.log(`  ${blockName(c)} TF.js: ${tfjs.toFixed(2)} GFLOP/s`);
-  return {
-    name: blockName(c),
-    ours_gflops: null,
-    tfjs_gflops: tfjs,
-    notes: [`${blockName(c)}: ours not written yet (forward + backward of our GPT-2 block)`],
-  };
+  const ours = await oursBlockGflops(env, c, blockFlops(c));
+  env.log(`  ${blockName(c)} ours:  ${ours.toFixed(2)} GFLOP/s`);
+  return { name: blockName(c), ours_gflops: ours, tfjs_gflops: tfjs };
 }
