@@ -61,7 +61,7 @@ export const createGpuSlice: StateCreator<GpuSlice, [], [], GpuSlice> = (set) =>
         try {
           // Imported lazily so the first paint does not wait for the GPU layer.
           const { acquireBrowserGpu } = await import('../gpu/device');
-          context = await acquireBrowserGpu();
+          context = await acquireBrowserGpu({ tune: true });
           set({ gpu: { state: 'ready', info: summarizeGpu(context) } });
         } catch (e) {
           const err = e instanceof Error ? e : new Error(String(e));

@@ -1,0 +1,181 @@
+// The headless door to the engine: `npm run cli -- <command> [flags]`. The same code as the page, run in
+// Node through Dawn (falling back to SwiftShader, and saying so). Commands so far: info, train (SFT with
+// the full and top_layers methods); more come with the methods and RLHF work.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Batcher } from '../data/batch';
+import { prepareDataset } from '../data/prepare';
+import { splitTrainEval } from '../data/split';
+import { tokenizeForSft } from '../data/tokenize';
+import type { GpuRegion } from '../gpu/arena';
+import { formatBytes } from '../gpu/errors';
+import { acquireNodeGpu } from '../gpu/node';
+import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { forward, shiftLabels } from '../model/transformer';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { AdamW } from '../train/optimizer';
+import { Args } from './args';
+import { dataTokenizer, openModelDir } from './model-dir';
+
+const USAGE = `usage: npm run cli -- <command> [flags]
+  info                                   adapter, limits, features, chosen kernel variants
+  train --model DIR --data FILE [--method full|top_layers] [--set num_layers=K]
+        [--steps N] [--batch B] [--seq T] [--lr X] [--seed S] [--log-every K] [--eval-fraction F]
+        one JSON line of metrics per logging step, then a summary line with "done": true`;
+
+const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+async function info(): Promise<void> {
+  const ctx = await acquireNodeGpu({ tune: true });
+  const l = ctx.limits;
+  print({
+    adapter: ctx.adapter,
+    features: ctx.features,
+    limits: {
+      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    },
+    variants: Object.fromEntries(ctx.variants),
+  });
+  ctx.destroy();
+}
+
+function trainablePredicate(
+  method: string,
+  sets: Map<string, string>,
+  layers: number,
+): (name: string) => boolean {
+  if (method === 'full') return () => true;
+  if (method === 'top_layers') {
+    const k = Number(sets.get('num_layers') ?? '1');
+    if (!Number.isInteger(k) || k < 1 || k > layers)
+      throw new Error(`--set num_layers=${sets.get('num_layers')}: must be 1..${layers}`);
+    const first = layers - k;
+    return (n) => {
+      const m = /\.(?:h|layers)\.(\d+)\./.exec(n);
+      if (m) return Number(m[1]) >= first;
+      return /(ln_f|model\.norm)\./.test(n);
+    };
+  }
+  throw new Error(`--method ${method}: this CLI trains "full" and "top_layers" so far`);
+}
+
+async function train(a: Args): Promise<void> {
+  const md = await openModelDir(a.str('model'));
+  const method = a.str('method', 'full');
+  const steps = a.int('steps', 20);
+  const B = a.int('batch', 4);
+  const T = a.int('seq', 64);
+  const lr = a.num('lr', method === 'full' ? 5e-5 : 1e-4);
+  const seed = a.int('seed', 0);
+  const logEvery = Math.max(1, a.int('log-every', 5));
+  const dataPath = a.str('data');
+  const ctx = await acquireNodeGpu({ tune: true });
+  checkModelFits(
+    md.config,
+    { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
+    md.dir,
+  );
+  const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
+    onError: 'skip',
+  });
+  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  const tok = dataTokenizer(md.tokenizer, md.config);
+  const tokenized = tokenizeForSft(tok, prepared.examples, { maxLength: T });
+  const { train: trainRows, eval: evalRows } = splitTrainEval(tokenized.examples, {
+    evalFraction: a.num('eval-fraction', 0.1),
+    seed,
+  });
+  if (trainRows.length === 0) throw new Error(`${dataPath}: no usable training examples`);
+  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
+  const batcher = new Batcher(trainRows, { batchSize: B, seqLen: T, padId, seed });
+  const be = gpuBackend(ctx);
+  const specs = await loadCheckpointSpecs(
+    md.config,
+    md.reader,
+    trainablePredicate(method, a.sets(), md.config.numLayers),
+  );
+  ctx.arena.resetPeak();
+  const ps = new ParamSet(be, specs);
+  const opt = new AdamW(ps, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
+  const V = md.config.vocabSize;
+  const lossOf = (tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array) => {
+    const { logits } = forward(tp, md.config, ps, { ids, B, T });
+    return op.crossEntropy(tp, tp.reshape(logits, [B * T, V]), shiftLabels(labels, B, T), 'loss');
+  };
+  const t0 = performance.now();
+  let tokens = 0;
+  let last = Number.NaN;
+  for (let step = 1; step <= steps; step++) {
+    const batch = batcher.batchAt(step - 1);
+    const tp = new Tape(be, true);
+    ps.zeroGrads();
+    const loss = lossOf(tp, batch.inputIds, batch.labels);
+    tp.backward();
+    opt.update(lr * Math.min(1, step / Math.max(1, Math.floor(steps / 10))));
+    tokens += batch.tokens;
+    if (step % logEvery === 0 || step === steps) {
+      last = (await be.read(loss.store, 1))[0];
+      if (!Number.isFinite(last)) throw new Error(`step ${step}: the loss is ${last}; lower --lr`);
+      const secs = (performance.now() - t0) / 1000;
+      print({
+        step,
+        loss: last,
+        lr,
+        tokens_per_s: Math.round(tokens / secs),
+        mem_peak_bytes: ctx.arena.stats().peakTotal,
+      });
+    }
+    tp.dispose();
+  }
+  let evalLoss: number | null = null;
+  if (evalRows.length) {
+    const eb = new Batcher(evalRows, { batchSize: B, seqLen: T, padId, seed, shuffle: false });
+    let sum = 0;
+    for (let i = 0; i < eb.batchesPerEpoch; i++) {
+      const b = eb.batchAt(i);
+      const tp = new Tape(be, false);
+      sum += (await be.read(lossOf(tp, b.inputIds, b.labels).store, 1))[0];
+      tp.dispose();
+    }
+    evalLoss = sum / eb.batchesPerEpoch;
+  }
+  const s = ctx.arena.stats();
+  print({
+    done: true,
+    steps,
+    loss: last,
+    eval_loss: evalLoss,
+    trainable_params: ps.trainableCount,
+    total_params: ps.totalCount,
+    tokens_per_s: Math.round(tokens / ((performance.now() - t0) / 1000)),
+    mem_peak_bytes: s.peakTotal,
+    mem_peak_by_category: s.atPeak,
+    mem_peak: formatBytes(s.peakTotal),
+  });
+  ctx.destroy();
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const a = new Args(rest);
+  if (command === 'info') return info();
+  if (command === 'train') return train(a);
+  process.stderr.write(`${USAGE}\n`);
+  process.exitCode = command ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
