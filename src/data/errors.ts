@@ -52,19 +52,8 @@ export class IssueLog {
   }
 }
 
-/** 1-based line and column of a character offset in text. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  const end = Math.min(offset, text.length);
-  for (let i = 0; i < end; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
-}
+/** 1-based line and column of a character offset (shared with the file-format parsers). */
+export { lineColumn } from '../formats/errors';
 
 /** `a number`, `a list`, `null`...: how a value's type reads in a sentence. */
 export function describeType(v: unknown): string {

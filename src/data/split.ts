@@ -1,22 +1,15 @@
 // Seeded shuffles and the train/eval split. Same seed, same split, on every machine: the generator is
 // a 32-bit integer one (mulberry32), not Math.random.
 
-/** Mulberry32: a small seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../util/rng';
+
+/** A small seeded generator of floats in [0, 1) (the engine's mulberry32). */
+export { rng as seededRandom } from '../util/rng';
 
 /** A seeded Fisher–Yates permutation of 0..n-1. */
 export function permutation(n: number, seed: number): number[] {
   const p = Array.from({ length: n }, (_, i) => i);
-  const r = seededRandom(seed);
+  const r = rng(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     const t = p[i];
