@@ -32,6 +32,8 @@ export interface AttentionDimsP {
   D: number;
   P?: number;
   scale?: number;
+  /** Rows between batch items in k/v (a KV cache's capacity); default S. Forward only. */
+  kvStride?: number;
 }
 
 /** Integer storage (token ids, targets, positions): GpuRegion of i32 on the GPU, Int32Array on the CPU. */
@@ -128,8 +130,18 @@ export interface Backend<S, I> {
     positions?: I | null;
     inverse?: boolean;
   }): void;
+  /** kvStart: i32 [B], each batch item's first visible real key (left-padded batches); forward only. */
   attention(
-    p: AttentionDimsP & { out: S; lse: S; q: S; k: S; v: S; prefixK?: S | null; prefixV?: S | null },
+    p: AttentionDimsP & {
+      out: S;
+      lse: S;
+      q: S;
+      k: S;
+      v: S;
+      prefixK?: S | null;
+      prefixV?: S | null;
+      kvStart?: I | null;
+    },
   ): void;
   attentionBackward(
     p: AttentionDimsP & {

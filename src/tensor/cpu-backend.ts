@@ -103,7 +103,7 @@ export function cpuBackend(): CpuBackend {
     },
     rope: (p) => put(p.out, ropeRef(p.x, p)),
     attention: (p) => {
-      const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV);
+      const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV, p.kvStart);
       put(p.out, r.out);
       put(p.lse, r.lse);
     },

@@ -303,7 +303,11 @@ export function rope<S, I>(
   return y;
 }
 
-/** Causal attention over q [B,T,Hq·D], k/v [B,S,Hkv·D], with an optional shared prefix [P, Hkv·D]. */
+/**
+ * Causal attention over q [B,T,Hq·D], k/v [B,S,Hkv·D], with an optional shared prefix [P, Hkv·D]. Reading a
+ * KV cache: k/v are [B, kvStride, Hkv·D] of which the first S rows per item are attended, and `kvStart` (i32
+ * [B]) gives each item's first visible key (left padding). Those two are forward-only (generation).
+ */
 export function attention<S, I>(
   tp: Tape<S, I>,
   q: Tensor<S>,
@@ -312,16 +316,22 @@ export function attention<S, I>(
   dims: AttentionDimsP,
   prefix: { k: Tensor<S>; v: Tensor<S> } | null,
   name: string,
+  kvStart: I | null = null,
 ): Tensor<S> {
   const { B, T, S: Sk, Hq, Hkv, D } = dims;
+  const stride = dims.kvStride ?? Sk;
   check(q.size === B * T * Hq * D, () => `${name}: q [${q.shape}] is not B·T·Hq·D`);
   check(
-    k.size === B * Sk * Hkv * D && v.size === k.size,
-    () => `${name}: k/v [${k.shape}] are not B·S·Hkv·D`,
+    k.size === B * stride * Hkv * D && v.size === k.size,
+    () => `${name}: k/v [${k.shape}] are not B·${dims.kvStride === undefined ? 'S' : 'kvStride'}·Hkv·D`,
   );
   const P = prefix ? prefix.k.size / (Hkv * D) : 0;
   const full = { ...dims, P };
   const y = tp.tensor(q.shape, tp.needsGrad(q, k, v, prefix?.k, prefix?.v), name);
+  check(
+    !y.requiresGrad || (stride === Sk && !kvStart),
+    () => `${name}: reading a KV cache (kvStride, kvStart) is forward-only; use a tape without gradients`,
+  );
   const lse = tp.scratch(B * Hq * T, `${name}.lse`);
   tp.be.attention({
     ...full,
@@ -332,6 +342,7 @@ export function attention<S, I>(
     v: v.store,
     prefixK: prefix?.k.store ?? null,
     prefixV: prefix?.v.store ?? null,
+    kvStart,
   });
   if (y.requiresGrad) {
     tp.record(name, () => {

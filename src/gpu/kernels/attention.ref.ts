@@ -1,7 +1,9 @@
 // CPU float64 twin of causal multi-head attention with grouped KV heads and an optional key/value prefix
 // (attention.ts). Naive on purpose: it builds each query's score row explicitly and softmaxes it, so it
 // shares no trick (online softmax, lse recomputation) with the GPU kernels it checks. Layouts as there:
-// q [B,T,Hq·D], k/v [B,S,Hkv·D], prefixK/V [P,Hkv·D], out [B,T,Hq·D], lse [B,Hq,T].
+// q [B,T,Hq·D], k/v [B,S,Hkv·D], prefixK/V [P,Hkv·D], out [B,T,Hq·D], lse [B,Hq,T]. The forward also takes the
+// KV-cache arguments: k/v rows at batch stride kvStride (k/v [B,kvStride,Hkv·D]) and kvStart[b], item b's first
+// visible real key; a query that sees no key gets out = 0 (its lse is −∞).
 import type { AttentionDims } from './attention';
 
 export interface AttentionGradsRef {
@@ -22,21 +24,31 @@ interface Plan {
   P: number;
   G: number;
   scale: number;
+  kvStride: number;
+  kvStart: ArrayLike<number> | null;
 }
 
-function plan(dims: AttentionDims): Plan {
+function plan(dims: AttentionDims, kvStart: ArrayLike<number> | null = null): Plan {
   const P = dims.P ?? 0;
-  return { ...dims, P, G: dims.Hq / dims.Hkv, scale: dims.scale ?? 1 / Math.sqrt(dims.D) };
+  return {
+    ...dims,
+    P,
+    G: dims.Hq / dims.Hkv,
+    scale: dims.scale ?? 1 / Math.sqrt(dims.D),
+    kvStride: dims.kvStride ?? dims.S,
+    kvStart,
+  };
 }
 
 /** Offsets (into either the prefix or the real k/v arrays) of every key query (b, t) sees, prefix first. */
 function visibleKeys(pl: Plan, b: number, t: number, kh: number): Array<{ prefix: boolean; off: number }> {
-  const { S, T, Hkv, D, P } = pl;
+  const { S, T, Hkv, D, P, kvStride } = pl;
   const keys: Array<{ prefix: boolean; off: number }> = [];
   for (let p = 0; p < P; p++) keys.push({ prefix: true, off: (p * Hkv + kh) * D });
   // Query t sits at position t + S − T among the real keys (S − T earlier positions are cached).
   const last = t + S - T;
-  for (let j = 0; j <= last; j++) keys.push({ prefix: false, off: ((b * S + j) * Hkv + kh) * D });
+  const first = pl.kvStart ? pl.kvStart[b] : 0;
+  for (let j = first; j <= last; j++) keys.push({ prefix: false, off: ((b * kvStride + j) * Hkv + kh) * D });
   return keys;
 }
 
@@ -48,8 +60,9 @@ export function attentionRef(
   dims: AttentionDims,
   prefixK?: ArrayLike<number> | null,
   prefixV?: ArrayLike<number> | null,
+  kvStart?: ArrayLike<number> | null,
 ): { out: Float64Array; lse: Float64Array } {
-  const pl = plan(dims);
+  const pl = plan(dims, kvStart ?? null);
   const { B, T, Hq, D, G, scale } = pl;
   const out = new Float64Array(B * T * Hq * D);
   const lse = new Float64Array(B * Hq * T);
@@ -95,6 +108,8 @@ export function attentionBackwardRef(
 ): AttentionGradsRef {
   const pl = plan(dims);
   const { B, T, S, Hq, Hkv, D, P, G, scale } = pl;
+  if (pl.kvStride !== S)
+    throw new Error(`attentionBackwardRef: kvStride ${pl.kvStride} ≠ S ${S} is forward-only`);
   const dq = new Float64Array(B * T * Hq * D);
   const dk = new Float64Array(B * S * Hkv * D);
   const dv = new Float64Array(B * S * Hkv * D);

@@ -8,6 +8,11 @@
 // lse [B,Hq,T]. Query head h reads kv head floor(h / G), G = Hq / Hkv. Query t sits at real-key position
 // t + S − T and sees real keys j ≤ t + S − T plus every prefix key.
 //
+// Reading a KV cache (forward only): `kvStride` rows between batch items in k/v (the cache's capacity, default S)
+// and `kvStart`, an i32 per batch item giving its first valid key (left-padded prompts of different lengths in
+// one batch): item b's queries see real keys kvStart[b] ≤ j ≤ t + S − T, and a query that sees no key at all
+// (a padding row without a prefix) gets out = 0.
+//
 // Two variants, chosen by ctx.variants.get('attention'): 'rows' (default; barrier-free, one invocation per
 // query or key row, what SwiftShader runs fastest) and 'tiled' (the same per-row arithmetic, with the rows
 // every invocation loops over shared through workgroup memory tiles: fewer global reads on real GPUs). Both
@@ -39,6 +44,8 @@ export interface AttentionDims {
   P?: number;
   /** Score scale; default 1/√D. */
   scale?: number;
+  /** Rows between batch items in k/v, ≥ S; default S (dense [B,S,…]). Forward only. */
+  kvStride?: number;
 }
 
 /** The largest head_dim the private-array kernels accept (rows live in registers or spill beyond this). */
@@ -93,6 +100,7 @@ interface Checked {
   P: number;
   G: number;
   scale: number;
+  kvStride: number;
 }
 
 function check(
@@ -103,22 +111,44 @@ function check(
 ): Checked {
   const { B, T, S, Hq, Hkv, D } = dims;
   const P = dims.P ?? 0;
-  for (const [name, v] of Object.entries({ B, T, S, Hq, Hkv, D, P })) {
+  const kvStride = dims.kvStride ?? S;
+  for (const [name, v] of Object.entries({ B, T, S, Hq, Hkv, D, P, kvStride })) {
     if (!Number.isInteger(v) || v < 0 || (v === 0 && name !== 'P'))
       throw new Error(
         `${what}: ${name} = ${v} must be a ${name === 'P' ? 'non-negative' : 'positive'} integer`,
       );
   }
   if (S < T) throw new Error(`${what}: S = ${S} keys is fewer than T = ${T} queries`);
+  if (kvStride < S) throw new Error(`${what}: kvStride = ${kvStride} rows is fewer than S = ${S} keys`);
   if (Hq % Hkv !== 0) throw new Error(`${what}: Hq = ${Hq} is not a multiple of Hkv = ${Hkv}`);
   if (D > ATTENTION_MAX_D) throw new Error(`${what}: head_dim ${D} exceeds ${ATTENTION_MAX_D}`);
   if (P > 0 && (!prefixK || !prefixV)) throw new Error(`${what}: P = ${P} but prefixK/prefixV not given`);
-  const c: Checked = { B, T, S, Hq, Hkv, D, P, G: Hq / Hkv, scale: dims.scale ?? 1 / Math.sqrt(D) };
+  const c: Checked = {
+    B,
+    T,
+    S,
+    Hq,
+    Hkv,
+    D,
+    P,
+    G: Hq / Hkv,
+    scale: dims.scale ?? 1 / Math.sqrt(D),
+    kvStride,
+  };
   return c;
 }
 
 function uniforms(c: Checked): ArrayBuffer {
-  return new Uniforms().u32(c.B).u32(c.T).u32(c.S).u32(c.Hq).u32(c.Hkv).u32(c.G).u32(c.P).f32(c.scale).data;
+  return new Uniforms()
+    .u32(c.B)
+    .u32(c.T)
+    .u32(c.S)
+    .u32(c.Hq)
+    .u32(c.Hkv)
+    .u32(c.G)
+    .u32(c.P)
+    .f32(c.scale)
+    .u32(c.kvStride).data;
 }
 
 function variantOf(ctx: GpuContext, what: string): AttentionVariant {
@@ -135,7 +165,10 @@ const tiledGrid = (rows: number, heads: number, batch: number): [number, number,
   batch,
 ];
 
-/** out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. */
+/**
+ * out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. `kvStart` (i32 [B],
+ * optional) is each batch item's first valid key, for left-padded batches read from a KV cache.
+ */
 export function attention(
   ctx: GpuContext,
   args: AttentionDims & {
@@ -146,19 +179,31 @@ export function attention(
     v: GpuRegion;
     prefixK?: GpuRegion | null;
     prefixV?: GpuRegion | null;
+    kvStart?: GpuRegion | null;
   },
 ): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
   const tiled = variantOf(ctx, 'attention') === 'tiled';
   const prefix = c.P > 0;
+  const start = !!args.kvStart;
   const name = `attention_fwd${tiled ? '_tiled' : ''}`;
-  const k = kernel(`${name}_d${c.D}${prefix ? '_prefix' : ''}`, `${name}(D=${c.D})`, () =>
-    tiled ? attentionForwardTiledWgsl(c.D, prefix) : attentionForwardWgsl(c.D, prefix),
+  const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}`;
+  const k = kernel(key, `${name}(D=${c.D})`, () =>
+    tiled ? attentionForwardTiledWgsl(c.D, prefix, start) : attentionForwardWgsl(c.D, prefix, start),
   );
   run(
     ctx,
     k,
-    { q: args.q, k: args.k, v: args.v, pk: args.prefixK, pv: args.prefixV, out: args.out, lse: args.lse },
+    {
+      q: args.q,
+      k: args.k,
+      v: args.v,
+      pk: args.prefixK,
+      pv: args.prefixV,
+      kvstart: args.kvStart,
+      out: args.out,
+      lse: args.lse,
+    },
     uniforms(c),
     tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(c.B * c.Hq * c.T, ATTENTION_WG),
   );
@@ -192,6 +237,10 @@ export function attentionBackward(
   },
 ): void {
   const c = check('attentionBackward', args, args.prefixK, args.prefixV);
+  if (c.kvStride !== c.S)
+    throw new Error(
+      `attentionBackward: kvStride = ${c.kvStride} (a KV cache view) is forward-only; need S = ${c.S}`,
+    );
   const tiled = variantOf(ctx, 'attentionBackward') === 'tiled';
   const prefix = c.P > 0;
   const wantPk = prefix && !!args.dPrefixK;

@@ -18,6 +18,8 @@ export interface AttentionBinding {
   write: boolean;
   /** f32 for per-row scalars (lse, Δ), else rows of the vector type. */
   scalar?: boolean;
+  /** i32 per batch item (the forward's first valid key index). */
+  int?: boolean;
 }
 
 export interface AttentionShader {
@@ -26,14 +28,15 @@ export interface AttentionShader {
 }
 
 /** Uniform fields shared by every attention kernel, in this order (attention.ts packs them). */
-const PARAMS = `struct Params { B: u32, T: u32, S: u32, Hq: u32, Hkv: u32, G: u32, P: u32, scale: f32 };`;
+// kvStride: rows between batch items in k/v (S when dense; a cache's capacity when reading a KV cache).
+const PARAMS = `struct Params { B: u32, T: u32, S: u32, Hq: u32, Hkv: u32, G: u32, P: u32, scale: f32, kvStride: u32 };`;
 
 function preamble(D: number, W: number, bindings: AttentionBinding[]): string {
   const vt = W === 4 ? 'vec4<f32>' : 'f32';
   const decls = bindings
     .map(
       (b, i) =>
-        `@group(0) @binding(${i}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: array<${b.scalar ? 'f32' : 'VT'}>;`,
+        `@group(0) @binding(${i}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: array<${b.int ? 'i32' : b.scalar ? 'f32' : 'VT'}>;`,
     )
     .join('\n');
   return `
@@ -64,10 +67,12 @@ const QUERY_ROW = `
   let last = t + p.S - p.T;`;
 
 /**
- * Forward. Keys are visited prefix first, then real keys 0..last, each folded into a running max m,
- * normaliser l and unnormalised output acc; out = acc / l and lse = m + log l.
+ * Forward. Keys are visited prefix first, then real keys first..last, each folded into a running max m,
+ * normaliser l and unnormalised output acc; out = acc / l and lse = m + log l. Real keys of batch item b
+ * start at row b·kvStride. With `start`, first = kvstart[b] (left padding: keys before it are never seen, and
+ * a query that sees no key at all, a padding row, gets out = 0); otherwise first = 0.
  */
-export function attentionForwardWgsl(D: number, prefix: boolean): AttentionShader {
+export function attentionForwardWgsl(D: number, prefix: boolean, start = false): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
     { name: 'q', write: false },
@@ -79,6 +84,7 @@ export function attentionForwardWgsl(D: number, prefix: boolean): AttentionShade
           { name: 'pv', write: false },
         ]
       : []),
+    ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
     { name: 'out', write: true },
     { name: 'lse', write: true, scalar: true },
   ];
@@ -110,10 +116,10 @@ fn main(${FLAT_BUILTINS}) {
   var m = -3.0e38;
   var l = 0.0;
   ${prefix ? `for (var j = 0u; j < p.P; j++) {${step('pk', 'pv', '(j * p.Hkv + kh) * DW')}\n  }` : ''}
-  for (var j = 0u; j <= last; j++) {${step('k', 'v', '((b * p.S + j) * p.Hkv + kh) * DW')}
+  for (var j = ${start ? 'u32(kvstart[b])' : '0u'}; j <= last; j++) {${step('k', 'v', '((b * p.kvStride + j) * p.Hkv + kh) * DW')}
   }
-  // Every query sees at least its own key, so l >= 1.
-  let inv = 1.0 / l;
+  // Every query sees at least its own key (l >= 1), except a padding query under kvstart: zeros, not 0/0.
+  let inv = ${start ? 'select(0.0, 1.0 / l, l > 0.0)' : '1.0 / l'};
   for (var d = 0u; d < DW; d++) { out[qo + d] = acc[d] * inv; }
   lse[row] = m + log(l);
 }`;
@@ -303,9 +309,9 @@ export const attentionTileCols = (D: number): number =>
   Math.max(1, Math.min(64, Math.floor(16000 / (8 * D + 8))));
 
 /** Loads a tile of up to TC key rows (prefix rows first, then real keys) into ksh/vsh, zeros past the end. */
-function keyTileLoad(prefix: boolean): string {
+function keyTileLoad(prefix: boolean, stride: 'S' | 'kvStride'): string {
   const real = `let j = u - p.P;
-        let go = ((b * p.S + j) * p.Hkv + kh) * DW + d;
+        let go = ((b * p.${stride} + j) * p.Hkv + kh) * DW + d;
         ka = k[go];
         va = v[go];`;
   return `
@@ -332,7 +338,11 @@ function keyTileLoad(prefix: boolean): string {
     }`;
 }
 
-/** Skeleton of the tiled forward and dQ: one query row per invocation, key tiles in workgroup memory. */
+/**
+ * Skeleton of the tiled forward and dQ: one query row per invocation, key tiles in workgroup memory. The
+ * forward reads k/v rows at batch stride kvStride and may skip keys before kvstart[b] (`start`); dQ reads
+ * dense k/v (stride S) from key 0.
+ */
 function queryTiled(
   D: number,
   bindings: AttentionBinding[],
@@ -340,6 +350,8 @@ function queryTiled(
   init: string,
   step: string,
   finish: string,
+  forward = false,
+  start = false,
 ): string {
   const W = attentionWidth(D);
   return `${preamble(D, W, bindings)}
@@ -359,16 +371,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let qo = ((b * p.T + tc) * p.Hq + h) * DW;
   let row = (b * p.Hq + h) * p.T + tc;
   let last = tc + p.S - p.T;
+  let first = ${start ? 'u32(kvstart[b])' : '0u'};
   // Keys the block needs, prefix first: uniform across the workgroup, so the barriers below are too.
   let nkeys = p.P + min(wid.x * TR + TR - 1u, p.T - 1u) + p.S - p.T + 1u;
   ${init}
   for (var k0 = 0u; k0 < nkeys; k0 += TC) {
-    ${keyTileLoad(prefix)}
+    ${keyTileLoad(prefix, forward ? 'kvStride' : 'S')}
     workgroupBarrier();
     let rn = min(TC, nkeys - k0);
     for (var r = 0u; r < rn; r++) {
       let u = k0 + r;
-      if (u < p.P || u - p.P <= last) {
+      if (u < p.P || (u - p.P <= last && u - p.P >= first)) {
         let ko = r * DW;
         ${step}
       }
@@ -396,8 +409,9 @@ function queryBindings(prefix: boolean, rest: AttentionBinding[]): AttentionBind
   ];
 }
 
-export function attentionForwardTiledWgsl(D: number, prefix: boolean): AttentionShader {
+export function attentionForwardTiledWgsl(D: number, prefix: boolean, start = false): AttentionShader {
   const bindings = queryBindings(prefix, [
+    ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
     { name: 'out', write: true },
     { name: 'lse', write: true, scalar: true },
   ]);
@@ -421,9 +435,11 @@ export function attentionForwardTiledWgsl(D: number, prefix: boolean): Attention
         let e = exp(s - m);
         l += e;
         for (var d = 0u; d < DW; d++) { acc[d] += e * vsh[ko + d]; }`,
-    `let inv = 1.0 / l;
+    `let inv = ${start ? 'select(0.0, 1.0 / l, l > 0.0)' : '1.0 / l'};
     for (var d = 0u; d < DW; d++) { out[qo + d] = acc[d] * inv; }
     lse[row] = m + log(l);`,
+    true,
+    start,
   );
   return { code, bindings };
 }
