@@ -45,6 +45,8 @@ export interface Backend<S, I> {
   uploadInt(data: Int32Array, label: string): I;
   freeInt(i: I): void;
   read(s: S, n: number): Promise<Float64Array>;
+  /** Overwrites the first data.length elements of s. */
+  write(s: S, data: ArrayLike<number>): void;
   zero(s: S, n: number): void;
   /** out[dstOffset + r·dstStride + c] (+)= x[srcOffset + r·srcStride + c] for r < rows, c < cols. */
   copy2d(p: {

@@ -38,6 +38,7 @@ export function cpuBackend(): CpuBackend {
     uploadInt: (data) => Int32Array.from(data),
     freeInt: () => undefined,
     read: async (s, n) => s.slice(0, n),
+    write: (s, data) => s.set(Array.from(data)),
     zero: (s, n) => s.fill(0, 0, n),
     view: (s, offset, n) => s.subarray(offset, offset + n),
     copy2d: (p) => copy2dRef(p.out, p.x, p),

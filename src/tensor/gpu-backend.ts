@@ -43,6 +43,7 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
       if (b) ctx.arena.free(b);
     },
     read: async (s, n) => Float64Array.from(await ctx.readF32(s, n)),
+    write: (s, data) => ctx.write(s, Float32Array.from(data)),
     zero: (s, n) => ctx.clear(s, 0, Math.ceil((n * 4) / 4) * 4),
     view: (s, offset, n) => {
       if (isView(s)) throw new Error('a view of a view is not supported');

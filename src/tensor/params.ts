@@ -110,6 +110,14 @@ export class ParamSet<S, I> {
     return this.be.read(t.store, t.size);
   }
 
+  /** Overwrites a tensor's values (loading an adapter, resetting a method). */
+  write(name: string, data: ArrayLike<number>): void {
+    const t = this.get(name);
+    if (data.length !== t.size)
+      throw new Error(`parameter ${name}: ${data.length} values for shape [${t.shape}]`);
+    this.be.write(t.store, data);
+  }
+
   async readGrad(name: string): Promise<Float64Array> {
     const t = this.get(name);
     if (!t.grad) throw new Error(`parameter ${name} is frozen: it has no gradient`);

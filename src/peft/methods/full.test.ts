@@ -1,0 +1,4 @@
+// Full fine-tuning through the shared method matrix (src/peft/matrix.ts).
+import { methodMatrix } from '../matrix';
+
+methodMatrix('full');

@@ -1,0 +1,31 @@
+// Every fine-tuning method the playground offers, by name. Methods register here and nowhere else; the
+// UI, CLI and test matrix read this list.
+
+import { full } from './methods/full';
+import { lora } from './methods/lora';
+import type { MethodName, PeftMethod } from './types';
+
+// Each method has its own option type; the registry holds them with the options opaque (method
+// syntax in PeftMethod keeps a PeftMethod<LoraOptions> assignable to this).
+export type AnyMethod = PeftMethod<unknown>;
+
+const METHODS: AnyMethod[] = [full, lora];
+
+export function listMethods(): AnyMethod[] {
+  return [...METHODS];
+}
+
+export function getMethod(name: string): AnyMethod {
+  const m = METHODS.find((x) => x.info.name === name);
+  if (!m)
+    throw new Error(`unknown method "${name}" (available: ${METHODS.map((x) => x.info.name).join(', ')})`);
+  return m;
+}
+
+export function registerMethod(m: AnyMethod): void {
+  if (METHODS.some((x) => x.info.name === m.info.name))
+    throw new Error(`method ${m.info.name} registered twice`);
+  METHODS.push(m);
+}
+
+export type { MethodName };
