@@ -1,0 +1,67 @@
+// The memory prediction (a step on the metering backend) against the arena's measured peak of the same
+// step on the GPU: within 10% in total and per category, for full fine-tuning and LoRA on both families.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../../test/helpers/gpu';
+import type { ModelConfig } from '../formats/model-config';
+import { MEMORY_CATEGORIES } from '../gpu/arena';
+import { randomModelParams } from '../model/init';
+import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
+import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { predictTrainingMemory } from './memory';
+import { AdamW } from './optimizer';
+
+async function measured(c: ModelConfig, method: string, B: number, T: number) {
+  const ctx = await testGpu();
+  const be = gpuBackend(ctx);
+  const m = getMethod(method);
+  const plan = planAdapter(m, m.testOptions(c, false), c, randomModelParams(c, 1), 1);
+  const predicted = predictTrainingMemory(c, plan.specs, (ps) => new Adapter(m, plan, c, ps).hooks, { B, T });
+  const before = ctx.arena.stats().currentTotal;
+  ctx.arena.resetPeak();
+  const ps = new ParamSet(be, plan.specs);
+  const adapter = new Adapter(m, plan, c, ps);
+  const opt = new AdamW(ps, {
+    lr: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    maxGradNorm: 1,
+  });
+  const ids = Int32Array.from({ length: B * T }, (_, i) => i % c.vocabSize);
+  const tp = new Tape(be, true);
+  ps.zeroGrads();
+  const { logits } = forward(tp, c, ps, { ids, B, T }, adapter.hooks);
+  op.crossEntropy(tp, tp.reshape(logits, [B * T, c.vocabSize]), shiftLabels(ids, B, T), 'loss');
+  tp.backward();
+  opt.update();
+  tp.dispose();
+  await ctx.sync();
+  const s = ctx.arena.stats();
+  opt.dispose();
+  adapter.dispose();
+  ps.dispose();
+  return { predicted, measuredPeak: s.peakTotal - before, measuredByCat: s.peak };
+}
+
+describe('memory prediction', () => {
+  for (const c of [TINY_GPT2, TINY_LLAMA]) {
+    for (const method of ['full', 'lora']) {
+      it(`${method} on ${c.modelType}: predicted peak within 10% of the measured one`, async () => {
+        const r = await measured(c, method, 2, 16);
+        expect(Math.abs(r.predicted.peakTotal - r.measuredPeak) / r.measuredPeak).toBeLessThan(0.1);
+        // Categories that hold what training adds are predicted exactly.
+        for (const cat of ['trainable', 'gradients', 'frozen'] as const) {
+          expect(r.predicted.peak[cat], cat).toBe(r.measuredByCat[cat]);
+        }
+        for (const cat of MEMORY_CATEGORIES) expect(r.predicted.peak[cat], cat).toBeGreaterThanOrEqual(0);
+      });
+    }
+  }
+});

@@ -1,0 +1,52 @@
+// The memory a training step will need, by category, predicted before anything is allocated: one step
+// (forward, loss, backward, optimizer update) run on the metering backend with the same model code,
+// method hooks and batch shape. What it cannot see is kernels' own brief workspace (reduction partials,
+// the attention backward's row sums), which is small next to activations.
+
+import type { ModelConfig } from '../formats/model-config';
+import { forward, type ModelHooks, shiftLabels } from '../model/transformer';
+import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
+import * as op from '../tensor/ops';
+import { ParamSet, type ParamSpec } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { AdamW, type AdamWConfig } from './optimizer';
+
+export interface StepShape {
+  B: number;
+  T: number;
+}
+
+/** Peak and per-category bytes of one training step; `hooks` builds the method's hooks on the meter's params. */
+export function predictTrainingMemory(
+  config: ModelConfig,
+  specs: readonly ParamSpec[],
+  hooks: (ps: ParamSet<MeterStore, MeterStore>) => ModelHooks<MeterStore, MeterStore>,
+  shape: StepShape,
+  adam: Pick<AdamWConfig, 'maxGradNorm'> = { maxGradNorm: 1 },
+): MeterStats {
+  const be = meterBackend();
+  const ps = new ParamSet(be, specs);
+  const opt = new AdamW(ps, {
+    lr: 0,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    maxGradNorm: adam.maxGradNorm,
+  });
+  const ids = new Int32Array(shape.B * shape.T);
+  const tp = new Tape(be, true);
+  ps.zeroGrads();
+  const { logits, virtual } = forward(tp, config, ps, { ids, B: shape.B, T: shape.T }, hooks(ps));
+  const Tt = shape.T + virtual;
+  op.crossEntropy(
+    tp,
+    tp.reshape(logits, [shape.B * Tt, config.vocabSize]),
+    shiftLabels(ids, shape.B, shape.T, virtual),
+    'loss',
+  );
+  tp.backward();
+  opt.update();
+  tp.dispose();
+  return be.stats();
+}
