@@ -2,12 +2,15 @@
 // fused c_attn, GELU-tanh, tied head) and Llama (RMSNorm, RoPE, grouped-query attention, SwiGLU, optional
 // q/k/v biases, tied or untied head). It exposes *sites* where fine-tuning methods attach — every linear,
 // each sublayer output, attention's extra keys/values, the input embeddings — through `ModelHooks`, and it
-// imports nothing from the methods themselves.
+// imports nothing from the methods themselves. With a KV cache (kvcache.ts) in the input, the same forward runs
+// generation's prefill and decode steps: new keys/values go into the cache and attention reads all filled rows;
+// the training path (no cache) is unchanged.
 
 import type { ModelConfig } from '../formats/model-config';
 import * as op from '../tensor/ops';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
+import type { KvCache } from './kvcache';
 
 /** A linear layer as PEFT names it: module path (e.g. "transformer.h.0.attn.c_attn") and short name. */
 export interface LinearSite {
@@ -41,13 +44,21 @@ export interface ModelHooks<S, I> {
   virtualTokens?(tp: Tape<S, I>): Tensor<S> | null;
 }
 
-export interface ForwardInput {
+export interface ForwardInput<S = unknown, I = unknown> {
   /** Token ids [B·T]. */
   ids: Int32Array;
   B: number;
   T: number;
   /** Position ids [B·T] (packing restarts them per example); default t (+ virtual tokens). */
   positions?: Int32Array;
+  /**
+   * Generation (no gradients): this call's tokens fill cache rows [cache.length, +T'), attention reads every
+   * filled row, and positions come from the cache (row − the item's first valid row). Virtual tokens are
+   * inserted on the first call only, after each item's left padding. `positions` must not be given.
+   */
+  cache?: KvCache<S, I>;
+  /** Logits of each item's last position only, [B, 1, V] (what generation reads); no gradients. */
+  lastOnly?: boolean;
 }
 
 export interface ForwardResult<S> {
@@ -61,35 +72,52 @@ export function forward<S, I>(
   tp: Tape<S, I>,
   c: ModelConfig,
   ps: ParamSet<S, I>,
-  input: ForwardInput,
+  input: ForwardInput<S, I>,
   hooks: ModelHooks<S, I> = {},
 ): ForwardResult<S> {
-  const { B, T } = input;
+  const { B, T, cache } = input;
   if (input.ids.length !== B * T) throw new Error(`forward: ${input.ids.length} ids for B=${B}, T=${T}`);
+  if ((cache || input.lastOnly) && tp.grad)
+    throw new Error('forward: a KV cache and lastOnly are for generation, on a tape without gradients');
+  if (cache && input.positions) throw new Error('forward: with a KV cache, positions come from the cache');
+  if (cache && cache.B !== B) throw new Error(`forward: a KV cache of ${cache.B} items for B=${B}`);
   const d = c.hiddenSize;
   const param = (name: string) => ps.get(name);
 
-  // Embeddings, with virtual tokens (prompt tuning) prepended per batch item.
+  // Embeddings, with virtual tokens (prompt tuning) prepended per batch item (after its padding, with a cache).
   const embedName = c.family === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
   let x = op.embedding(tp, param(embedName), input.ids, 'embed');
-  const virt = hooks.virtualTokens?.(tp) ?? null;
+  const virt = !cache || cache.length === 0 ? (hooks.virtualTokens?.(tp) ?? null) : null;
   const nv = virt ? virt.shape[0] : 0;
   const Tt = T + nv;
-  if (virt) x = prependVirtual(tp, virt, x, B, T, d);
-  if (Tt > c.maxPositions)
-    throw new Error(`sequence of ${Tt} tokens exceeds the model's ${c.maxPositions} positions`);
-  const positions = new Int32Array(B * Tt);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < Tt; t++) {
-      positions[b * Tt + t] = t < nv ? t : input.positions ? nv + input.positions[b * T + t - nv] : t;
+  if (virt) x = prependVirtual(tp, virt, x, B, T, d, cache?.start);
+  let positions: Int32Array;
+  if (cache) {
+    cache.reserve(Tt);
+    positions = cache.positions(Tt);
+    const top = positions.reduce((m, p) => Math.max(m, p), 0);
+    if (top >= c.maxPositions)
+      throw new Error(`position ${top} (KV cache) is past the model's ${c.maxPositions} positions`);
+  } else {
+    if (Tt > c.maxPositions)
+      throw new Error(`sequence of ${Tt} tokens exceeds the model's ${c.maxPositions} positions`);
+    positions = new Int32Array(B * Tt);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < Tt; t++) {
+        positions[b * Tt + t] = t < nv ? t : input.positions ? nv + input.positions[b * T + t - nv] : t;
+      }
     }
   }
-  const customPositions = nv > 0 || input.positions !== undefined;
+  const customPositions = nv > 0 || input.positions !== undefined || !!cache;
   if (c.family === 'gpt2')
     x = op.add(tp, x, op.embedding(tp, param('transformer.wpe.weight'), positions, 'wpe'), 'embed+pos');
   const posDev = c.family === 'llama' && customPositions ? tp.ints(positions, 'positions') : null;
 
-  for (let i = 0; i < c.numLayers; i++) x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev }, hooks);
+  for (let i = 0; i < c.numLayers; i++)
+    x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev, cache }, hooks);
+  cache?.advance(Tt);
+  const Tout = input.lastOnly ? 1 : Tt;
+  if (input.lastOnly && Tt > 1) x = lastRows(tp, x, B, Tt, d);
   const xf =
     c.family === 'gpt2'
       ? op.layerNorm(
@@ -103,7 +131,7 @@ export function forward<S, I>(
       : op.rmsNorm(tp, x, param('model.norm.weight'), c.normEps, 'model.norm');
   const headName = c.tieWordEmbeddings ? embedName : 'lm_head.weight';
   const logits = op.linear(tp, xf, param(headName), null, 'out_in', 'lm_head');
-  return { logits: tp.reshape(logits, [B, Tt, c.vocabSize]), virtual: nv };
+  return { logits: tp.reshape(logits, [B, Tout, c.vocabSize]), virtual: nv };
 }
 
 /** One decoder block (attention and MLP sublayers with their residuals) over x [B·T, d]. */
@@ -113,10 +141,10 @@ export function block<S, I>(
   ps: ParamSet<S, I>,
   x: Tensor<S>,
   i: number,
-  dims: { B: number; T: number; positions: I | null },
+  dims: { B: number; T: number; positions: I | null; cache?: KvCache<S, I> },
   hooks: ModelHooks<S, I> = {},
 ): Tensor<S> {
-  const { B, T: Tt, positions: posDev } = dims;
+  const { B, T: Tt, positions: posDev, cache } = dims;
   const d = c.hiddenSize;
   const H = c.numHeads;
   const Hkv = c.numKvHeads;
@@ -147,7 +175,15 @@ export function block<S, I>(
     k = op.rope(tp, k, { ...rp, H: Hkv }, `${attnPath}.k_rope`);
   }
   const prefix = hooks.prefix?.(tp, i) ?? null;
-  const a = op.attention(tp, q, k, v, { B, T: Tt, S: Tt, Hq: H, Hkv, D }, prefix, `${attnPath}.attention`);
+  let a: Tensor<S>;
+  if (cache) {
+    // Generation: append this call's keys/values, then attend over every filled row of the cache.
+    const kv = cache.write(tp, i, k, v, Tt);
+    const dimsC = { B, T: Tt, S: cache.length + Tt, Hq: H, Hkv, D, kvStride: cache.capacity };
+    a = op.attention(tp, q, kv.k, kv.v, dimsC, prefix, `${attnPath}.attention`, cache.kvStart);
+  } else {
+    a = op.attention(tp, q, k, v, { B, T: Tt, S: Tt, Hq: H, Hkv, D }, prefix, `${attnPath}.attention`);
+  }
   let o = g
     ? lin(site(i, `${attnPath}.c_proj`, d, d, 'in_out'), a, true)
     : lin(site(i, `${attnPath}.o_proj`, H * D, d, 'out_in'), a, false);
@@ -230,7 +266,11 @@ function site(
   };
 }
 
-/** [n, d] virtual tokens + [B·T, d] embeddings → [B·(n+T), d], each batch item led by the n virtual rows. */
+/**
+ * [n, d] virtual tokens + [B·T, d] embeddings → [B·(n+T), d], each batch item led by the n virtual rows. With
+ * `pads` (generation's left padding, no gradients) item b's first pads[b] rows stay in front of the virtual
+ * rows, so the virtual tokens directly precede its real ones as they would unpadded.
+ */
 function prependVirtual<S, I>(
   tp: Tape<S, I>,
   virt: Tensor<S>,
@@ -238,31 +278,30 @@ function prependVirtual<S, I>(
   B: number,
   T: number,
   d: number,
+  pads?: ArrayLike<number>,
 ): Tensor<S> {
   const n = virt.shape[0];
   const Tt = n + T;
   const y = tp.tensor([B * Tt, d], tp.needsGrad(virt, x), 'embed+virtual');
+  if (pads && y.requiresGrad) throw new Error('embed+virtual: padded virtual tokens are forward-only');
+  const rows = (out: S, src: S, count: number, srcRow: number, dstRow: number) => {
+    if (count > 0)
+      tp.be.copy2d({
+        out,
+        x: src,
+        rows: count,
+        cols: d,
+        srcStride: d,
+        srcOffset: srcRow * d,
+        dstStride: d,
+        dstOffset: dstRow * d,
+      });
+  };
   for (let b = 0; b < B; b++) {
-    tp.be.copy2d({
-      out: y.store,
-      x: virt.store,
-      rows: n,
-      cols: d,
-      srcStride: d,
-      srcOffset: 0,
-      dstStride: d,
-      dstOffset: b * Tt * d,
-    });
-    tp.be.copy2d({
-      out: y.store,
-      x: x.store,
-      rows: T,
-      cols: d,
-      srcStride: d,
-      srcOffset: b * T * d,
-      dstStride: d,
-      dstOffset: (b * Tt + n) * d,
-    });
+    const pad = pads ? pads[b] : 0;
+    rows(y.store, x.store, pad, b * T, b * Tt);
+    rows(y.store, virt.store, n, 0, b * Tt + pad);
+    rows(y.store, x.store, T - pad, b * T + pad, b * Tt + pad + n);
   }
   if (y.requiresGrad) {
     tp.record('embed+virtual', () => {
@@ -293,6 +332,22 @@ function prependVirtual<S, I>(
       }
     });
   }
+  return y;
+}
+
+/** Rows (b, T−1) of x [B·T, d] as [B, d]: each item's last position (generation reads only those logits). */
+function lastRows<S, I>(tp: Tape<S, I>, x: Tensor<S>, B: number, T: number, d: number): Tensor<S> {
+  const y = tp.tensor([B, d], false, 'last_rows');
+  tp.be.copy2d({
+    out: y.store,
+    x: x.store,
+    rows: B,
+    cols: d,
+    srcStride: T * d,
+    srcOffset: (T - 1) * d,
+    dstStride: d,
+    dstOffset: 0,
+  });
   return y;
 }
 
