@@ -1,4 +1,4 @@
-// ONNX export in real Chromium: in the page (through Vite's dev server) our engine runs a model's forward
+// ONNX export in real Chromium: in a blank page (e2e/onnx.html, through Vite's dev server) our engine runs a model's forward
 // on WebGPU, the same weights are exported to ONNX and run in onnxruntime-web (wasm backend, its files
 // served by Vite from node_modules, no network), and the logits must agree within 1e-4 relative — for
 // tiny random GPT-2 and Qwen2 (GQA, biases) models and for the built-in model on a short prompt.
@@ -40,7 +40,7 @@ async function inPage(page: Page, which: 'gpt2' | 'qwen2' | 'builtin', ids: numb
 test('tiny GPT-2 and Qwen2: onnxruntime-web logits equal the engine on WebGPU', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
+  await page.goto('/e2e/onnx.html');
   const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3]; // B=2, T=8
   for (const family of ['gpt2', 'qwen2'] as const) {
     const r = await inPage(page, family, ids, 2);
@@ -51,7 +51,7 @@ test('tiny GPT-2 and Qwen2: onnxruntime-web logits equal the engine on WebGPU', 
 });
 
 test('the built-in model: onnxruntime-web logits equal the engine on a short prompt', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/e2e/onnx.html');
   const ref = JSON.parse(readFileSync('test/fixtures/builtin-model-reference.json', 'utf8')) as {
     input_ids: number[];
   };
