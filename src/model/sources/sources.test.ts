@@ -103,7 +103,7 @@ describe('folder source (Node)', () => {
 });
 
 function fileLike(bytes: Uint8Array, name: string, rel?: string): File {
-  const f = new File([bytes], name);
+  const f = new File([new Uint8Array(bytes)], name);
   if (rel) Object.defineProperty(f, 'webkitRelativePath', { value: rel });
   return f;
 }
