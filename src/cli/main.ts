@@ -168,6 +168,7 @@ async function main(argv: string[]): Promise<void> {
   const a = new Args(rest);
   if (command === 'info') return info();
   if (command === 'train') return train(a);
+  if (command === 'grads') return (await import('./grads')).gradsCommand(a);
   process.stderr.write(`${USAGE}\n`);
   process.exitCode = command ? 2 : 0;
 }

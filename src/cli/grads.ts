@@ -1,0 +1,237 @@
+// `npm run cli -- grads`: one forward and backward pass, dropout off, written out for checking against
+// PyTorch and PEFT (METHODS.md "The gradient dump"): adapter_config.json and adapter_model.safetensors
+// (the trainable tensors as initialised, under their PEFT keys), batch.safetensors (input_ids and labels,
+// int32 [B,T], exactly what was fed), grads.safetensors (float32 gradient of the loss for each trainable
+// tensor, same keys), then one JSON line {"loss", "tokens"} last on stdout.
+//
+// The method is a pluggable step (`GradsMethod`): from the base checkpoint it gives every parameter spec
+// with its trainable flag (plus whatever it adds), the key each trainable tensor is saved under, the hooks
+// and adapter_config.json. `full` is here; the other methods come from src/peft's registry through the
+// same interface. The pass itself (`runGrads`) takes any Backend, so tests run it on the GPU and on the
+// CPU twin alike.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Batcher } from '../data/batch';
+import { prepareDataset } from '../data/prepare';
+import { tokenizeForSft } from '../data/tokenize';
+import type { ModelConfig } from '../formats/model-config';
+import { type TensorToWrite, writeSafetensors } from '../formats/safetensors';
+import { acquireNodeGpu } from '../gpu/node';
+import { type DeviceBudget, loadCheckpointSpecs } from '../model/load';
+import { dirModelSource } from '../model/sources/node-dir';
+import type { OpenedModel } from '../model/sources/open';
+import { forward, type ModelHooks, shiftLabels } from '../model/transformer';
+import type { Backend } from '../tensor/backend';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet, type ParamSpec } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { dataTokenizer } from '../train/tokenizer-adapter';
+import type { Args } from './args';
+
+export interface GradsMethodInput {
+  config: ModelConfig;
+  /** The base checkpoint, frozen, under canonical keys (expectedTensorShapes order). */
+  base: readonly ParamSpec[];
+  /** Canonical key → the key as the checkpoint spells it (GPT-2 files may lack `transformer.`). */
+  checkpointKeys: ReadonlyMap<string, string>;
+  /** `--set key=value` options, named as in adapter_config.json. */
+  options: ReadonlyMap<string, string>;
+  seed: number;
+  /** What adapter_config.json records as base_model_name_or_path. */
+  modelName: string;
+}
+
+export interface GradsMethodSetup<S, I> {
+  /** Every parameter: base tensors with their trainable flags, then what the method adds. */
+  specs: ParamSpec[];
+  /** Parameter name → key in adapter_model.safetensors and grads.safetensors, for each trainable one. */
+  keys: ReadonlyMap<string, string>;
+  adapterConfig: Record<string, unknown>;
+  /** The method's hooks over the ParamSet built from `specs`, dropout off. */
+  hooks(ps: ParamSet<S, I>): ModelHooks<S, I>;
+}
+
+export interface GradsMethod {
+  readonly name: string;
+  setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I>;
+}
+
+/** Every weight trains; keys are the model's own (one tensor for GPT-2's tied head and wte). */
+export const fullMethod: GradsMethod = {
+  name: 'full',
+  setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I> {
+    if (input.options.size > 0) {
+      throw new Error(`--method full takes no options (got --set ${[...input.options.keys()].join(', ')})`);
+    }
+    const keys = new Map<string, string>();
+    for (const s of input.base) keys.set(s.name, input.checkpointKeys.get(s.name) ?? s.name);
+    return {
+      specs: input.base.map((s) => ({ ...s, trainable: true })),
+      keys,
+      adapterConfig: {
+        peft_type: null,
+        method: 'full',
+        task_type: 'CAUSAL_LM',
+        base_model_name_or_path: input.modelName,
+      },
+      hooks: () => ({}),
+    };
+  },
+};
+
+const BUILT_IN_METHODS: ReadonlyMap<string, GradsMethod> = new Map([['full', fullMethod]]);
+
+export interface GradsRequest {
+  model: OpenedModel;
+  modelName: string;
+  method: GradsMethod;
+  options: ReadonlyMap<string, string>;
+  /** The dataset file's name (its extension picks the parser) and bytes. */
+  dataName: string;
+  data: Uint8Array;
+  B: number;
+  T: number;
+  seed: number;
+}
+
+export interface GradsResult {
+  loss: number;
+  /** Targets the mean loss is taken over (labels after the shift that are not -100). */
+  tokens: number;
+  adapterConfig: Record<string, unknown>;
+  /** Trainable tensors as initialised, by saved key. */
+  initial: Map<string, { shape: readonly number[]; data: Float32Array }>;
+  grads: Map<string, { shape: readonly number[]; data: Float32Array }>;
+  inputIds: Int32Array;
+  labels: Int32Array;
+}
+
+/** The batch `grads` feeds: the dataset's SFT rows, tokenised to T, shuffled by the seed, batch 0. */
+export async function gradsBatch(
+  req: Pick<GradsRequest, 'model' | 'dataName' | 'data' | 'B' | 'T' | 'seed'>,
+) {
+  const prepared = await prepareDataset(req.dataName, req.data, { onError: 'skip' });
+  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  const tok = dataTokenizer(req.model.tokenizer, req.model.config);
+  const rows = tokenizeForSft(tok, prepared.examples, { maxLength: req.T }).examples;
+  if (rows.length === 0) throw new Error(`${req.dataName}: no usable training examples`);
+  const padId = req.model.tokenizer.padId ?? req.model.tokenizer.eosId ?? 0;
+  return new Batcher(rows, { batchSize: req.B, seqLen: req.T, padId, seed: req.seed }).batchAt(0);
+}
+
+/** One forward and backward pass of `req.method` on `be`; nothing is written. */
+export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Promise<GradsResult> {
+  const { config } = req.model;
+  const batch = await gradsBatch(req);
+  const base = await loadCheckpointSpecs(config, req.model.reader);
+  const setup = req.method.setup<S, I>({
+    config,
+    base,
+    checkpointKeys: req.model.match.keyMap,
+    options: req.options,
+    seed: req.seed,
+    modelName: req.modelName,
+  });
+  const ps = new ParamSet(be, setup.specs);
+  try {
+    const tp = new Tape(be, true);
+    ps.zeroGrads();
+    const { B, T } = req;
+    const { logits, virtual } = forward(tp, config, ps, { ids: batch.inputIds, B, T }, setup.hooks(ps));
+    const Tt = T + virtual;
+    const targets = shiftLabels(batch.labels, B, T, virtual);
+    const loss = op.crossEntropy(tp, tp.reshape(logits, [B * Tt, config.vocabSize]), targets, 'loss');
+    tp.backward();
+    const lossValue = (await be.read(loss.store, 1))[0];
+    tp.dispose();
+    const initial = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    const grads = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    for (const spec of setup.specs) {
+      if (!spec.trainable) continue;
+      const key = setup.keys.get(spec.name);
+      if (key === undefined) throw new Error(`method ${req.method.name}: no saved key for ${spec.name}`);
+      initial.set(key, { shape: spec.shape, data: Float32Array.from(spec.data) });
+      grads.set(key, { shape: spec.shape, data: Float32Array.from(await ps.readGrad(spec.name)) });
+    }
+    return {
+      loss: lossValue,
+      tokens: targets.reduce((n, t) => n + (t === -100 ? 0 : 1), 0),
+      adapterConfig: setup.adapterConfig,
+      initial,
+      grads,
+      inputIds: batch.inputIds,
+      labels: batch.labels,
+    };
+  } finally {
+    ps.dispose();
+  }
+}
+
+function f32Tensors(m: Map<string, { shape: readonly number[]; data: Float32Array }>) {
+  const out = new Map<string, TensorToWrite>();
+  for (const [k, t] of m) out.set(k, { dtype: 'F32', shape: t.shape, data: t.data });
+  return out;
+}
+
+/** Writes the four files of the dump into `dir`. */
+export function writeGrads(dir: string, r: GradsResult, B: number, T: number): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'adapter_config.json'), `${JSON.stringify(r.adapterConfig, null, 2)}\n`);
+  writeFileSync(join(dir, 'adapter_model.safetensors'), writeSafetensors(f32Tensors(r.initial)));
+  writeFileSync(
+    join(dir, 'batch.safetensors'),
+    writeSafetensors({
+      input_ids: { dtype: 'I32', shape: [B, T], data: r.inputIds },
+      labels: { dtype: 'I32', shape: [B, T], data: r.labels },
+    }),
+  );
+  writeFileSync(join(dir, 'grads.safetensors'), writeSafetensors(f32Tensors(r.grads)));
+}
+
+/** Resolves --method: the built-in `full`, or a method given by the caller (the PEFT registry). */
+export function gradsMethod(name: string, extra: ReadonlyMap<string, GradsMethod> = new Map()): GradsMethod {
+  const m = extra.get(name) ?? BUILT_IN_METHODS.get(name);
+  if (!m) {
+    const known = [...new Set([...BUILT_IN_METHODS.keys(), ...extra.keys()])].join(', ');
+    throw new Error(`--method ${name}: grads knows ${known}`);
+  }
+  return m;
+}
+
+/** The command: flags as METHODS.md gives them. */
+export async function gradsCommand(
+  a: Args,
+  methods: ReadonlyMap<string, GradsMethod> = new Map(),
+): Promise<void> {
+  const dir = a.str('model');
+  const method = gradsMethod(a.str('method', 'full'), methods);
+  const dataPath = a.str('data');
+  const out = a.str('out');
+  const B = a.int('batch', 2);
+  const T = a.int('seq', 64);
+  if (B < 1 || T < 2) throw new Error('--batch must be at least 1 and --seq at least 2');
+  const ctx = await acquireNodeGpu({ tune: true });
+  try {
+    const budget: DeviceBudget = {
+      maxBufferBytes: ctx.limits.maxStorageBufferBindingSize,
+      budgetBytes: 8 * 2 ** 30,
+    };
+    const model = await dirModelSource(dir).open({ budget });
+    const r = await runGrads(gpuBackend(ctx), {
+      model,
+      modelName: dir,
+      method,
+      options: a.sets(),
+      dataName: basename(dataPath),
+      data: new Uint8Array(readFileSync(dataPath)),
+      B,
+      T,
+      seed: a.int('seed', 0),
+    });
+    writeGrads(out, r, B, T);
+    process.stdout.write(`${JSON.stringify({ loss: r.loss, tokens: r.tokens })}\n`);
+  } finally {
+    ctx.destroy();
+  }
+}
