@@ -210,6 +210,46 @@ export interface Backend<S, I> {
     stream: number;
     accumulate?: boolean;
   }): void;
+  /** out[k] = ‖row k‖₂ (perRow) or ‖column k‖₂ of x [rows, cols]; no gradient (DoRA's detached norm). */
+  lineNorms(p: { out: S; x: S; rows: number; cols: number; perRow: boolean }): void;
+  /** out[r,c] = x[r,c]·num[k]/(den[k] + eps), k = r (perRow) or c; null num/den are ones. In place allowed. */
+  scaleLines(p: {
+    out: S;
+    x: S;
+    rows: number;
+    cols: number;
+    perRow: boolean;
+    num: S | null;
+    den: S | null;
+    eps?: number;
+  }): void;
+  /** out (+)= alpha·(a ⊗ b): a [a0,a1], b [b0,b1], out [a0·b0, a1·b1] or (transOut) its transpose. */
+  kron(p: {
+    out: S;
+    a: S;
+    b: S;
+    a0: number;
+    a1: number;
+    b0: number;
+    b1: number;
+    alpha: number;
+    transOut?: boolean;
+    accumulate?: boolean;
+  }): void;
+  kronBackward(p: {
+    da: S | null;
+    db: S | null;
+    dOut: S;
+    a: S;
+    b: S;
+    a0: number;
+    a1: number;
+    b0: number;
+    b1: number;
+    alpha: number;
+    accumulateDa?: boolean;
+    accumulateDb?: boolean;
+  }): void;
   /** A sub-range [offset, offset+n) of a flat allocation, as storage of its own (views into flat buffers). */
   view(s: S, offset: number, n: number): S;
   /** Elements a view's offset must be a multiple of (GPU: 64 floats = 256 bytes). */

@@ -11,7 +11,9 @@ import { dropoutBackwardRef, dropoutRef } from '../gpu/kernels/dropout.ref';
 import { embeddingBackwardRef, embeddingRef } from '../gpu/kernels/embedding.ref';
 import { geluBackwardRef, geluRef } from '../gpu/kernels/gelu.ref';
 import { clipScaleRef } from '../gpu/kernels/gradnorm.ref';
+import { kronBackwardRef, kronRef } from '../gpu/kernels/kron.ref';
 import { layerNormBackwardRef, layerNormRef } from '../gpu/kernels/layernorm.ref';
+import { lineNormsRef, scaleLinesRef } from '../gpu/kernels/lines.ref';
 import { matmulRef } from '../gpu/kernels/matmul.ref';
 import { sumRef, sumSquaresRef } from '../gpu/kernels/reduce.ref';
 import { rmsNormBackwardRef, rmsNormRef } from '../gpu/kernels/rmsnorm.ref';
@@ -52,6 +54,17 @@ export function cpuBackend(): CpuBackend {
       for (let i = 0; i < p.n; i++) p.out[i] = (p.accumulate ? p.out[i] : 0) + p.alpha * p.x[i];
     },
     mulVec: (p) => put(p.out, mulVecRef(p.x, p.v, p.rows, p.cols), p.accumulate),
+    lineNorms: (p) => put(p.out, lineNormsRef(p.x, p.rows, p.cols, p.perRow)),
+    scaleLines: (p) => put(p.out, scaleLinesRef(p.x, p.rows, p.cols, p.perRow, p.num, p.den, p.eps ?? 0)),
+    kron: (p) => {
+      const r = kronRef(p.a, p.b, p, p.transOut ?? false);
+      put(p.out, r, p.accumulate);
+    },
+    kronBackward: (p) => {
+      const r = kronBackwardRef(p.dOut, p.a, p.b, p);
+      if (p.da) put(p.da, r.da, p.accumulateDa);
+      if (p.db) put(p.db, r.db, p.accumulateDb);
+    },
     mulVecBackward: (p) => {
       const r = mulVecBackwardRef(p.dOut, p.x, p.v, p.rows, p.cols);
       if (p.dx) put(p.dx, r.dx, p.accumulateDx);

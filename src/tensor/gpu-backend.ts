@@ -14,7 +14,9 @@ import { dropout, dropoutBackward } from '../gpu/kernels/dropout';
 import { embedding, embeddingBackward, embeddingGradPlan } from '../gpu/kernels/embedding';
 import { gelu, geluBackward } from '../gpu/kernels/gelu';
 import { clipScale, sumSquares } from '../gpu/kernels/gradnorm';
+import { kron, kronBackward } from '../gpu/kernels/kron';
 import { layerNorm, layerNormBackward } from '../gpu/kernels/layernorm';
+import { lineNorms, scaleLines } from '../gpu/kernels/lines';
 import { matmul } from '../gpu/kernels/matmul';
 import { sum } from '../gpu/kernels/reduce';
 import { rmsNorm, rmsNormBackward } from '../gpu/kernels/rmsnorm';
@@ -54,6 +56,10 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     addInPlace: (p) => addInPlace(ctx, p.a, p.b, p.n),
     scale: (p) => scale(ctx, p),
     mulVec: (p) => mulVec(ctx, p),
+    lineNorms: (p) => lineNorms(ctx, p),
+    scaleLines: (p) => scaleLines(ctx, p),
+    kron: (p) => kron(ctx, p),
+    kronBackward: (p) => kronBackward(ctx, p),
     mulVecBackward: (p) => mulVecBackward(ctx, p),
     matmul: (p) => matmul(ctx, p),
     biasAdd: (p) => biasAdd(ctx, p),
