@@ -1,7 +1,10 @@
 // Every fine-tuning method the playground offers, by name. Methods register here and nowhere else; the
 // UI, CLI and test matrix read this list.
 
+import { dora } from './methods/dora';
 import { full } from './methods/full';
+import { ia3 } from './methods/ia3';
+import { lokr } from './methods/lokr';
 import { lora } from './methods/lora';
 import type { MethodName, PeftMethod } from './types';
 
@@ -9,7 +12,7 @@ import type { MethodName, PeftMethod } from './types';
 // syntax in PeftMethod keeps a PeftMethod<LoraOptions> assignable to this).
 export type AnyMethod = PeftMethod<unknown>;
 
-const METHODS: AnyMethod[] = [full, lora];
+const METHODS: AnyMethod[] = [full, lora, dora, lokr, ia3];
 
 export function listMethods(): AnyMethod[] {
   return [...METHODS];

@@ -1,0 +1,4 @@
+// ia3 through the shared method matrix (src/peft/matrix.ts).
+import { methodMatrix } from '../matrix';
+
+methodMatrix('ia3');
