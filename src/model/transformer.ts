@@ -186,7 +186,7 @@ export function block<S, I>(
   }
   let o = g
     ? lin(site(i, `${attnPath}.c_proj`, d, d, 'in_out'), a, true)
-    : lin(site(i, `${attnPath}.o_proj`, H * D, d, 'out_in'), a, false);
+    : lin(site(i, `${attnPath}.o_proj`, H * D, d, 'out_in'), a, c.oBias);
   if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
   x = op.add(tp, x, o, `${lp}.resid_attn`);
 

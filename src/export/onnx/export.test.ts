@@ -76,17 +76,6 @@ async function engineLogits<S, I>(
   return out;
 }
 
-/**
- * The engine's forward (src/model/transformer.ts) does not yet add Llama's o_proj bias when
- * attention_bias is true, while the exporter follows Hugging Face and adds it. Until the engine does,
- * engine comparisons use a zero o_proj bias (the export test above still checks the bias is stored).
- */
-function engineSafe(specs: ParamSpec[]): ParamSpec[] {
-  return specs.map((s) =>
-    /o_proj\.bias$/.test(s.name) ? { ...s, data: new Float32Array(s.data.length) } : s,
-  );
-}
-
 describe('protobuf encoding', () => {
   it('writes varints as protobuf does, negative int64 in ten bytes', () => {
     expect(Array.from(varint(0))).toEqual([0]);
@@ -166,7 +155,7 @@ describe('exported graph structure', () => {
 describe('onnxruntime-web (Node, wasm) against the engine', () => {
   for (const c of CONFIGS) {
     it(`${c.modelType}${c.tieWordEmbeddings ? ' (tied)' : ''}: logits equal the CPU twin's`, async () => {
-      const specs = engineSafe(randomModelParams(c, 11, () => false, 0.2, true));
+      const specs = randomModelParams(c, 11, () => false, 0.2, true);
       const B = 2;
       const T = 7;
       const input = { ids: ids(c, B * T, 4), B, T };
