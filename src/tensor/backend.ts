@@ -5,6 +5,8 @@
 // Argument objects mirror the GPU kernels' own (src/gpu/kernels/*.ts), with S in place of GpuRegion.
 
 import type { MemoryCategory } from '../gpu/arena';
+import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
+import type { SparseDims } from '../gpu/kernels/sparse';
 
 export interface MatmulP<S> {
   out: S;
@@ -118,6 +120,10 @@ export interface Backend<S, I> {
   }): void;
   gelu(p: { out: S; x: S; n: number }): void;
   geluBackward(p: { dx: S; dOut: S; x: S; n: number; accumulate?: boolean }): void;
+  /** out = tanh(x) (prefix tuning's reparametrisation MLP). */
+  tanh(p: { out: S; x: S; n: number }): void;
+  /** dx (+)= dOut·(1 − y²) from the forward's output y = tanh(x). */
+  tanhBackward(p: { dx: S; dOut: S; y: S; n: number; accumulate?: boolean }): void;
   swiglu(p: { out: S; gate: S; up: S; n: number }): void;
   swigluBackward(p: { dGate: S | null; dUp: S | null; dOut: S; gate: S; up: S; n: number }): void;
   rope(p: {
@@ -210,6 +216,20 @@ export interface Backend<S, I> {
     stream: number;
     accumulate?: boolean;
   }): void;
+  /** Standalone activations (bottleneck adapters): out = f(x) for ReLU, SiLU, exact GELU. */
+  activation(p: { out: S; x: S; n: number; kind: ActivationKind }): void;
+  activationBackward(p: {
+    dx: S;
+    dOut: S;
+    x: S;
+    n: number;
+    kind: ActivationKind;
+    accumulate?: boolean;
+  }): void;
+  /** w[idx[j]] += alpha·values[j] (sparse fine-tuning; distinct canonical [out, in] flat indices). */
+  scatterAdd(p: SparseDims & { w: S; values: S; idx: I; alpha?: number }): void;
+  /** out[j] (+)= x[idx[j]] (the scatter's backward). */
+  gather(p: SparseDims & { out: S; x: S; idx: I; accumulate?: boolean }): void;
   /** out[k] = ‖row k‖₂ (perRow) or ‖column k‖₂ of x [rows, cols]; no gradient (DoRA's detached norm). */
   lineNorms(p: { out: S; x: S; rows: number; cols: number; perRow: boolean }): void;
   /** out[r,c] = x[r,c]·num[k]/(den[k] + eps), k = r (perRow) or c; null num/den are ones. In place allowed. */

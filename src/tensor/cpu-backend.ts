@@ -2,6 +2,7 @@
 // references (src/gpu/kernels/*.ref.ts). Running the same model code here gives the reference logits,
 // gradients and training curves that the GPU must match, and exact central differences of whole models.
 
+import { activationBackwardRef, activationRef } from '../gpu/kernels/activation.ref';
 import { adamwRef } from '../gpu/kernels/adamw.ref';
 import { attentionBackwardRef, attentionRef } from '../gpu/kernels/attention.ref';
 import { biasAddRef, biasGradRef } from '../gpu/kernels/bias.ref';
@@ -19,7 +20,9 @@ import { sumRef, sumSquaresRef } from '../gpu/kernels/reduce.ref';
 import { rmsNormBackwardRef, rmsNormRef } from '../gpu/kernels/rmsnorm.ref';
 import { ropeRef } from '../gpu/kernels/rope.ref';
 import { mulVecBackwardRef, mulVecRef } from '../gpu/kernels/scale.ref';
+import { gatherRef, scatterAddRef } from '../gpu/kernels/sparse.ref';
 import { swigluBackwardRef, swigluRef } from '../gpu/kernels/swiglu.ref';
+import { tanhBackwardRef, tanhRef } from '../gpu/kernels/tanh.ref';
 import type { Backend } from './backend';
 
 export type CpuBackend = Backend<Float64Array, Int32Array>;
@@ -107,8 +110,16 @@ export function cpuBackend(): CpuBackend {
       if (p.dGamma) put(p.dGamma, r.dGamma, p.accumulateParams);
     },
     gelu: (p) => put(p.out, geluRef(p.x.subarray(0, p.n))),
+    activation: (p) => put(p.out, activationRef(p.kind, p.x.subarray(0, p.n))),
+    activationBackward: (p) =>
+      put(p.dx, activationBackwardRef(p.kind, p.dOut.subarray(0, p.n), p.x.subarray(0, p.n)), p.accumulate),
+    scatterAdd: (p) => scatterAddRef(p.w, p.values, p.idx, p, p.alpha ?? 1),
+    gather: (p) => put(p.out, gatherRef(p.x, p.idx, p), p.accumulate),
     geluBackward: (p) =>
       put(p.dx, geluBackwardRef(p.dOut.subarray(0, p.n), p.x.subarray(0, p.n)), p.accumulate),
+    tanh: (p) => put(p.out, tanhRef(p.x.subarray(0, p.n))),
+    tanhBackward: (p) =>
+      put(p.dx, tanhBackwardRef(p.dOut.subarray(0, p.n), p.y.subarray(0, p.n)), p.accumulate),
     swiglu: (p) => put(p.out, swigluRef(p.gate.subarray(0, p.n), p.up.subarray(0, p.n))),
     swigluBackward: (p) => {
       const r = swigluBackwardRef(p.dOut.subarray(0, p.n), p.gate.subarray(0, p.n), p.up.subarray(0, p.n));

@@ -4,6 +4,7 @@
 
 import { type GpuBuf, type GpuRegion, isView, type MemoryCategory, viewOf } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
+import { activation, activationBackward } from '../gpu/kernels/activation';
 import { adamw } from '../gpu/kernels/adamw';
 import { add, addInPlace } from '../gpu/kernels/add';
 import { attention, attentionBackward } from '../gpu/kernels/attention';
@@ -22,7 +23,9 @@ import { sum } from '../gpu/kernels/reduce';
 import { rmsNorm, rmsNormBackward } from '../gpu/kernels/rmsnorm';
 import { rope } from '../gpu/kernels/rope';
 import { mulVec, mulVecBackward, scale } from '../gpu/kernels/scale';
+import { gather, scatterAdd } from '../gpu/kernels/sparse';
 import { swiglu, swigluBackward } from '../gpu/kernels/swiglu';
+import { tanh, tanhBackward } from '../gpu/kernels/tanh';
 import type { Backend } from './backend';
 
 export type GpuBackend = Backend<GpuRegion, GpuRegion>;
@@ -69,7 +72,13 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     rmsNorm: (p) => rmsNorm(ctx, p),
     rmsNormBackward: (p) => rmsNormBackward(ctx, p),
     gelu: (p) => gelu(ctx, p),
+    activation: (p) => activation(ctx, p),
+    activationBackward: (p) => activationBackward(ctx, p),
+    scatterAdd: (p) => scatterAdd(ctx, p),
+    gather: (p) => gather(ctx, p),
     geluBackward: (p) => geluBackward(ctx, p),
+    tanh: (p) => tanh(ctx, p),
+    tanhBackward: (p) => tanhBackward(ctx, p),
     swiglu: (p) => swiglu(ctx, p),
     swigluBackward: (p) => swigluBackward(ctx, p),
     rope: (p) => rope(ctx, p),

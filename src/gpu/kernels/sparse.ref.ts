@@ -1,0 +1,23 @@
+// CPU float64 twins of sparse.ts: scatter-add into a dense weight and gather from it, with the same
+// canonical-index → stored-position map (GPT-2's [in, out] storage).
+import type { SparseDims } from './sparse';
+
+export function sparsePos(c: number, d: SparseDims): number {
+  return d.transposed ? (c % d.cols) * d.rows + Math.floor(c / d.cols) : c;
+}
+
+/** w[pos(idx[j])] += alpha·values[j], in place. */
+export function scatterAddRef(
+  w: Float64Array,
+  values: ArrayLike<number>,
+  idx: ArrayLike<number>,
+  d: SparseDims,
+  alpha = 1,
+): void {
+  for (let j = 0; j < d.k; j++) w[sparsePos(idx[j], d)] += alpha * values[j];
+}
+
+/** out[j] = x[pos(idx[j])]. */
+export function gatherRef(x: ArrayLike<number>, idx: ArrayLike<number>, d: SparseDims): Float64Array {
+  return Float64Array.from({ length: d.k }, (_, j) => x[sparsePos(idx[j], d)]);
+}

@@ -1,0 +1,221 @@
+// Differentiable ops the PEFT methods add on top of ops.ts: standalone activations (bottleneck adapters'
+// ReLU / SiLU / exact GELU), a broadcast bias add (BitFit's zero-initialised biases on bias-less models),
+// the sparse weight W + scatter(values) with its gather backward (sparse fine-tuning), and the PHM weight
+// H = Σᵢ rule[i] ⊗ (left[i]·right[i]) built from matmul and copy2d primitives (Compacter). Kept apart from
+// ops.ts so helpers adding other ops do not collide; same conventions: shapes checked here with names,
+// gradients written only where needed.
+
+import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
+import type { SparseDims } from '../gpu/kernels/sparse';
+import type { Tape, Tensor } from './tape';
+
+function check(cond: boolean, msg: () => string): void {
+  if (!cond) throw new Error(msg());
+}
+
+/** y = f(x) elementwise (ReLU, SiLU, exact GELU). */
+export function activation<S, I>(
+  tp: Tape<S, I>,
+  x: Tensor<S>,
+  kind: ActivationKind,
+  name: string,
+): Tensor<S> {
+  const y = tp.tensor(x.shape, tp.needsGrad(x), name);
+  tp.be.activation({ out: y.store, x: x.store, n: x.size, kind });
+  if (y.requiresGrad) {
+    tp.record(name, () => {
+      const dy = tp.gradOf(y);
+      if (!dy) return;
+      const t = tp.gradTarget(x);
+      tp.be.activationBackward({
+        dx: t.buf,
+        dOut: dy,
+        x: x.store,
+        n: x.size,
+        kind,
+        accumulate: t.accumulate,
+      });
+      tp.wrote(x);
+    });
+  }
+  return y;
+}
+
+/** y = x + b over the last dimension (x [..., C], b [C]). */
+export function addBias<S, I>(tp: Tape<S, I>, x: Tensor<S>, b: Tensor<S>, name: string): Tensor<S> {
+  const cols = x.shape[x.shape.length - 1];
+  check(b.size === cols, () => `${name}: bias ${b.name} has ${b.size} values for ${cols} features`);
+  const rows = x.size / cols;
+  const y = tp.tensor(x.shape, tp.needsGrad(x, b), name);
+  tp.be.scale({ out: y.store, x: x.store, n: x.size, alpha: 1 });
+  tp.be.biasAdd({ x: y.store, bias: b.store, rows, cols });
+  if (y.requiresGrad) {
+    tp.record(name, () => {
+      const dy = tp.gradOf(y);
+      if (!dy) return;
+      if (x.requiresGrad) tp.accumulateGrad(x, dy);
+      if (b.requiresGrad) {
+        const t = tp.gradTarget(b);
+        tp.be.biasGrad({ dBias: t.buf, dOut: dy, rows, cols, accumulate: t.accumulate });
+        tp.wrote(b);
+      }
+    });
+  }
+  return y;
+}
+
+/**
+ * W_eff = W + scatter(values) for a weight W (canonical [rows=out, cols=in], stored transposed when
+ * `dims.transposed`) and values [k] at the fixed distinct indices idx. dValues = gather(dW_eff); W gets dW
+ * only if it trains itself (it does not under sparse fine-tuning).
+ */
+export function sparseWeight<S, I>(
+  tp: Tape<S, I>,
+  w: Tensor<S>,
+  values: Tensor<S>,
+  idx: I,
+  dims: SparseDims,
+  name: string,
+): Tensor<S> {
+  check(
+    w.size === dims.rows * dims.cols,
+    () => `${name}: weight ${w.name} [${w.shape}] is not ${dims.rows}×${dims.cols}`,
+  );
+  check(values.size === dims.k, () => `${name}: ${values.size} values for ${dims.k} indices`);
+  const y = tp.tensor(w.shape, tp.needsGrad(w, values), name);
+  tp.be.scale({ out: y.store, x: w.store, n: w.size, alpha: 1 });
+  tp.be.scatterAdd({ ...dims, w: y.store, values: values.store, idx });
+  if (y.requiresGrad) {
+    tp.record(name, () => {
+      const dy = tp.gradOf(y);
+      if (!dy) return;
+      if (w.requiresGrad) tp.accumulateGrad(w, dy);
+      if (values.requiresGrad) {
+        const t = tp.gradTarget(values);
+        tp.be.gather({ ...dims, out: t.buf, x: dy, idx, accumulate: t.accumulate });
+        tp.wrote(values);
+      }
+    });
+  }
+  return y;
+}
+
+/**
+ * The PHM weight H [n·P, n·Q] (stored [in, out], used with layout 'in_out'), H[(a,p),(b,q)] =
+ * Σᵢ rule[i,a,b]·(left[i]·right[i])[p,q], from rule [n,n,n], left [n,P,r], right [n,r,Q] — the adapters
+ * library's kronecker_product(rule, W).sum(0) with W = bmm(left, right). Built as S = bmm(left, right),
+ * M = ruleᵀ·S ([(a,b), (p,q)]) and n² block copies into H's [(a,p), (b,q)] order; the backward runs the
+ * same steps transposed.
+ */
+export function phmWeight<S, I>(
+  tp: Tape<S, I>,
+  rule: Tensor<S>,
+  left: Tensor<S>,
+  right: Tensor<S>,
+  name: string,
+): Tensor<S> {
+  const [n, P, r] = left.shape;
+  const Q = right.shape[2];
+  check(
+    rule.shape.length === 3 && rule.shape.every((x) => x === n),
+    () => `${name}: rule ${rule.name} is [${rule.shape}], expected [${n},${n},${n}]`,
+  );
+  check(
+    right.shape[0] === n && right.shape[1] === r,
+    () =>
+      `${name}: right ${right.name} is [${right.shape}], expected [${n},${r},Q] to match left [${left.shape}]`,
+  );
+  const be = tp.be;
+  const PQ = P * Q;
+  const s = tp.scratch(n * PQ, `${name}.S`);
+  be.matmul({
+    out: s,
+    a: left.store,
+    b: right.store,
+    M: P,
+    N: Q,
+    K: r,
+    batch: n,
+    strideA: P * r,
+    strideB: r * Q,
+    strideOut: PQ,
+  });
+  const m = tp.scratch(n * n * PQ, `${name}.M`);
+  be.matmul({ out: m, a: rule.store, b: s, M: n * n, N: PQ, K: n, transA: true });
+  const h = tp.tensor([n * P, n * Q], tp.needsGrad(rule, left, right), name);
+  const blocks = (toH: boolean, src: S, dst: S) => {
+    for (let a = 0; a < n; a++) {
+      for (let b = 0; b < n; b++) {
+        const mOff = (a * n + b) * PQ;
+        const hOff = a * P * n * Q + b * Q;
+        be.copy2d({
+          out: dst,
+          x: src,
+          rows: P,
+          cols: Q,
+          srcStride: toH ? Q : n * Q,
+          srcOffset: toH ? mOff : hOff,
+          dstStride: toH ? n * Q : Q,
+          dstOffset: toH ? hOff : mOff,
+        });
+      }
+    }
+  };
+  blocks(true, m, h.store);
+  if (h.requiresGrad) {
+    tp.record(name, () => {
+      const dh = tp.gradOf(h);
+      if (!dh) return;
+      const dm = tp.scratch(n * n * PQ, `${name}.dM`);
+      blocks(false, dh, dm);
+      if (rule.requiresGrad) {
+        // dRule[i, (a,b)] = Σ_pq S[i, pq]·dM[(a,b), pq]
+        const t = tp.gradTarget(rule);
+        be.matmul({ out: t.buf, a: s, b: dm, M: n, N: n * n, K: PQ, transB: true, accumulate: t.accumulate });
+        tp.wrote(rule);
+      }
+      if (!left.requiresGrad && !right.requiresGrad) return;
+      // dS[i, pq] = Σ_(a,b) rule[i, (a,b)]·dM[(a,b), pq]
+      const ds = tp.scratch(n * PQ, `${name}.dS`);
+      be.matmul({ out: ds, a: rule.store, b: dm, M: n, N: PQ, K: n * n });
+      const batch = { batch: n, strideOut: 0, strideA: 0, strideB: 0 };
+      if (left.requiresGrad) {
+        const t = tp.gradTarget(left);
+        be.matmul({
+          ...batch,
+          out: t.buf,
+          a: ds,
+          b: right.store,
+          M: P,
+          N: r,
+          K: Q,
+          transB: true,
+          strideA: PQ,
+          strideB: r * Q,
+          strideOut: P * r,
+          accumulate: t.accumulate,
+        });
+        tp.wrote(left);
+      }
+      if (right.requiresGrad) {
+        const t = tp.gradTarget(right);
+        be.matmul({
+          ...batch,
+          out: t.buf,
+          a: left.store,
+          b: ds,
+          M: r,
+          N: Q,
+          K: P,
+          transA: true,
+          strideA: P * r,
+          strideB: PQ,
+          strideOut: r * Q,
+          accumulate: t.accumulate,
+        });
+        tp.wrote(right);
+      }
+    });
+  }
+  return h;
+}
