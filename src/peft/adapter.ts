@@ -13,7 +13,7 @@ import {
 } from '../formats/safetensors';
 import type { ModelHooks } from '../model/transformer';
 import type { ParamSet, ParamSpec } from '../tensor/params';
-import type { BaseWeights, HookState, PeftMethod, RawOptions } from './types';
+import type { BaseWeights, HookState, MethodContext, PeftMethod, RawOptions } from './types';
 
 export interface AdapterPlan<O> {
   options: O;
@@ -44,8 +44,9 @@ export function planAdapter<O>(
   config: ModelConfig,
   baseSpecs: readonly ParamSpec[],
   seed: number,
+  ctx?: MethodContext,
 ): AdapterPlan<O> {
-  const options = method.parse(raw, config);
+  const options = method.parse(raw, config, ctx);
   const build = method.build(options, config, baseWeightsOf(baseSpecs), seed);
   const base = baseSpecs.map((s) => ({ ...s, trainable: build.baseTrainable(s.name) }));
   const specs = [...base, ...build.added];
@@ -81,12 +82,13 @@ export class Adapter<S, I, O> {
     }
     const inner = method.hooks(plan.options, config, ps, this.state, this.ints);
     // Disabled or merged: the base model runs untouched (PEFT's disable_adapter / merged inference).
-    const on = () => this.state.enabled && !this.state.merged;
+    const on = () => this.state.enabled && (!this.state.merged || method.info.hooksWhenMerged === true);
     this.hooks = {
       linear: inner.linear && ((tp, site, x, base) => (on() ? inner.linear!(tp, site, x, base) : base(x))),
       sublayer: inner.sublayer && ((tp, site, h) => (on() ? inner.sublayer!(tp, site, h) : h)),
       prefix: inner.prefix && ((tp, layer) => (on() ? inner.prefix!(tp, layer) : null)),
       virtualTokens: inner.virtualTokens && ((tp) => (on() ? inner.virtualTokens!(tp) : null)),
+      positionOffset: inner.positionOffset && (() => (on() ? inner.positionOffset!() : 0)),
     };
   }
 
@@ -133,7 +135,10 @@ export class Adapter<S, I, O> {
       base_model_name_or_path: baseModel,
     };
     const tensors = new Map<string, TensorToWrite>();
-    for (const name of this.plan.saved) {
+    // A method may save a computed form instead (prefix tuning's MLP: the table it computes, as PEFT does).
+    const exported = await this.method.exportTensors?.(this.plan.options, this.config, this.ps);
+    if (exported) for (const [name, t] of exported) tensors.set(name, { dtype: 'F32', ...t });
+    for (const name of exported ? [] : this.plan.saved) {
       const t = this.ps.get(name);
       tensors.set(name, { dtype: 'F32', shape: t.shape, data: Float32Array.from(await this.ps.read(name)) });
     }
@@ -147,6 +152,8 @@ export class Adapter<S, I, O> {
 
   /** Loads trained values from adapter_model.safetensors into this adapter (same options). */
   load(weights: Uint8Array, file = 'adapter_model.safetensors'): void {
+    const why = this.method.loadError?.(this.plan.options);
+    if (why) throw new Error(`${file}: ${why}`);
     const h: SafetensorsHeader = parseSafetensors(weights, file);
     for (const name of this.plan.saved) {
       const info = h.tensors.get(name);

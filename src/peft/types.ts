@@ -42,6 +42,11 @@ export interface MethodInfo {
   /** peft_type in adapter_config.json; null where PEFT has no such method (we still write the file). */
   peftType: string | null;
   mergeable: boolean;
+  /**
+   * Its hooks keep running when merged: what they apply is part of the merged model rather than a delta
+   * folded into weights (BitFit's zero-initialised biases on a bias-less model). Default false.
+   */
+  hooksWhenMerged?: boolean;
   /** A fresh instance leaves the model's outputs unchanged. */
   identityAtInit: boolean;
   /** A sensible learning rate (PEFT's examples use ~1e-4..3e-4 for LoRA, 1e-2..3e-2 for soft prompts). */
@@ -54,6 +59,17 @@ export interface BaseWeights {
   names(): string[];
   shape(name: string): readonly number[];
   data(name: string): ArrayLike<number>;
+}
+
+/**
+ * What a method may need from outside the checkpoint when it is planned: the model's tokenizer (prompt
+ * tuning's TEXT init tokenizes prompt_tuning_init_text, as PEFT does with AutoTokenizer) and its name (PEFT
+ * writes tokenizer_name_or_path). Optional: a method that needs it says so when it is missing.
+ */
+export interface MethodContext {
+  tokenizer?: { encode(text: string): number[] };
+  /** The tokenizer's (or base model's) name or path, for tokenizer_name_or_path. */
+  tokenizerName?: string;
 }
 
 export interface MethodBuild {
@@ -75,7 +91,7 @@ export interface HookState {
 export interface PeftMethod<O> {
   readonly info: MethodInfo;
   /** Options from adapter_config.json / --set / the UI, with defaults; throws naming the option. */
-  parse(raw: RawOptions, config: ModelConfig): O;
+  parse(raw: RawOptions, config: ModelConfig, ctx?: MethodContext): O;
   build(o: O, config: ModelConfig, base: BaseWeights, seed: number): MethodBuild;
   /** Closed-form trainable parameter count; must equal what `build` allocates. */
   count(o: O, config: ModelConfig): number;
@@ -98,6 +114,17 @@ export interface PeftMethod<O> {
   adapterConfig(o: O, config: ModelConfig): Record<string, unknown>;
   /** Options back from a saved adapter_config.json (inverse of adapterConfig). */
   fromAdapterConfig(json: Record<string, unknown>, config: ModelConfig): O;
+  /**
+   * Tensors a save writes in place of the trainable ones, where those differ: prefix tuning with its
+   * reparametrisation MLP saves the table the MLP computes, as PEFT does. Null or absent: the trainable tensors.
+   */
+  exportTensors?<S, I>(
+    o: O,
+    config: ModelConfig,
+    ps: ParamSet<S, I>,
+  ): Promise<Map<string, { shape: number[]; data: Float32Array }> | null>;
+  /** Why this adapter cannot load a saved file (a saved computed form cannot be inverted), or null. */
+  loadError?(o: O): string | null;
   /** Options for the test matrix: small, and for gradient checks not identity at init. */
   testOptions(config: ModelConfig, nonIdentity: boolean): RawOptions;
 }
