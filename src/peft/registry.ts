@@ -1,18 +1,36 @@
 // Every fine-tuning method the playground offers, by name. Methods register here and nowhere else; the
 // UI, CLI and test matrix read this list.
 
+import { bitfit } from './methods/bitfit';
+import { compacter } from './methods/compacter';
 import { dora } from './methods/dora';
 import { full } from './methods/full';
+import { houlsby } from './methods/houlsby';
 import { ia3 } from './methods/ia3';
 import { lokr } from './methods/lokr';
 import { lora } from './methods/lora';
+import { pfeiffer } from './methods/pfeiffer';
+import { sparse } from './methods/sparse';
+import { topLayers } from './methods/top_layers';
 import type { MethodName, PeftMethod } from './types';
 
 // Each method has its own option type; the registry holds them with the options opaque (method
 // syntax in PeftMethod keeps a PeftMethod<LoraOptions> assignable to this).
 export type AnyMethod = PeftMethod<unknown>;
 
-const METHODS: AnyMethod[] = [full, lora, dora, lokr, ia3];
+const METHODS: AnyMethod[] = [
+  full,
+  lora,
+  houlsby,
+  pfeiffer,
+  compacter,
+  bitfit,
+  topLayers,
+  sparse,
+  dora,
+  lokr,
+  ia3,
+];
 
 export function listMethods(): AnyMethod[] {
   return [...METHODS];

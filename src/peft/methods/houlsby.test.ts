@@ -1,0 +1,4 @@
+// houlsby through the shared method matrix (src/peft/matrix.ts).
+import { methodMatrix } from '../matrix';
+
+methodMatrix('houlsby');

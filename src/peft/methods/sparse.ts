@@ -1,0 +1,314 @@
+// Sparse fine-tuning (SHiRA-like): per target weight W [out, in], a fixed set of k = max(1, round(p·out·in))
+// entries trains. Trainable values [k] (zero at init) and fixed int32 indices [k], flat row-major in the
+// canonical [out, in] layout, sorted; the forward uses W + scatter(values) (ops-peft.ts sparseWeight), so
+// gradients and AdamW state exist for the k values only. Keys `base_model.model.<module>.weight.sparse_values`
+// and `.sparse_indices` (I32). Mergeable: scatter-add into W.
+//
+// Masks: `random` draws k distinct entries per weight from `mask_seed` (an option, saved in
+// adapter_config.json, so a reloaded adapter rebuilds the same indices). `grad` keeps the k largest |∂L/∂W|
+// on a calibration batch: run `calibrateGradMask` (one forward/backward of the frozen model, no optimizer
+// state) before planning, and plan with `sparseWithIndices(indices)`; the same function takes indices read
+// back from a saved adapter_model.safetensors.
+
+import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
+import type { SparseDims } from '../../gpu/kernels/sparse';
+import { forward, type LinearSite, shiftLabels } from '../../model/transformer';
+import type { Backend } from '../../tensor/backend';
+import * as op from '../../tensor/ops';
+import { sparseWeight } from '../../tensor/ops-peft';
+import { ParamSet, type ParamSpec } from '../../tensor/params';
+import { Tape, type Tensor } from '../../tensor/tape';
+import { hashString, randu, rng } from '../../util/rng';
+import { OptionReader } from '../options';
+import { parseTargets, selectSites, type TargetModules } from '../targets';
+import type { PeftMethod, RawOptions } from '../types';
+import { peftKey } from '../types';
+
+export interface SparseOptions {
+  density: number;
+  targets: TargetModules;
+  mask: 'random' | 'grad';
+  maskSeed: number;
+  /** zeros (identity, the default) or random values (tests). */
+  initValues: 'zeros' | 'random';
+}
+
+const OPTIONS = [
+  {
+    key: 'density',
+    kind: 'float' as const,
+    default: 0.01,
+    help: 'fraction p of each target weight that trains',
+  },
+  {
+    key: 'target_modules',
+    kind: 'list' as const,
+    default: 'all-linear',
+    help: 'module names, a regex, or all-linear',
+  },
+  {
+    key: 'mask',
+    kind: 'enum' as const,
+    default: 'random',
+    choices: ['random', 'grad'],
+    help: 'random entries, or the largest |gradient| on a calibration batch',
+  },
+  { key: 'mask_seed', kind: 'int' as const, default: 0, help: 'seed of the random mask' },
+  {
+    key: 'init_values',
+    kind: 'enum' as const,
+    default: 'zeros',
+    choices: ['zeros', 'random'],
+    help: 'initial values (zeros: identity at start)',
+  },
+];
+
+export const sparseKeys = (site: Pick<LinearSite, 'path'>) => ({
+  values: peftKey(site.path, 'weight.sparse_values'),
+  indices: peftKey(site.path, 'weight.sparse_indices'),
+});
+
+export const sparseK = (o: SparseOptions, site: LinearSite): number =>
+  Math.max(1, Math.round(o.density * site.inFeatures * site.outFeatures));
+
+const dimsOf = (o: SparseOptions, site: LinearSite): SparseDims => ({
+  k: sparseK(o, site),
+  rows: site.outFeatures,
+  cols: site.inFeatures,
+  transposed: site.layout === 'in_out',
+});
+
+function parse(raw: RawOptions, c: ModelConfig): SparseOptions {
+  const rd = new OptionReader('sparse', raw, OPTIONS);
+  const targets = parseTargets(rd.raw_('target_modules', 'all-linear'));
+  selectSites(c, targets);
+  return {
+    density: rd.float('density', 0.01, 1e-9, 1),
+    targets,
+    mask: rd.choice('mask', 'random', ['random', 'grad'] as const),
+    maskSeed: rd.int('mask_seed', 0, 0, 2 ** 31 - 1),
+    initValues: rd.choice('init_values', 'zeros', ['zeros', 'random'] as const),
+  };
+}
+
+/** k distinct indices of [0, n), sorted, from a partial Fisher–Yates shuffle. */
+export function randomMask(n: number, k: number, seed: number): Int32Array {
+  const r = rng(seed);
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(r() * (n - i));
+    const t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  return perm.slice(0, k).sort();
+}
+
+/** The k indices of largest |g| (g in canonical [out, in] order; ties to the lower index), sorted. */
+export function topKMask(g: ArrayLike<number>, k: number): Int32Array {
+  const order = Int32Array.from({ length: g.length }, (_, i) => i);
+  order.sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]) || a - b);
+  return order.slice(0, k).sort();
+}
+
+/** Bias presence of a linear layer, as the model has it (expectedTensorShapes is what the loader checks). */
+function hasBias(c: ModelConfig, site: LinearSite): boolean {
+  return expectedTensorShapes(c).has(`${site.path}.bias`);
+}
+
+function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<SparseOptions> {
+  const indicesFor = (o: SparseOptions, c: ModelConfig) =>
+    selectSites(c, o.targets).map((site) => {
+      const { k } = dimsOf(o, site);
+      const name = sparseKeys(site).indices;
+      const from = given?.get(name) ?? given?.get(`${site.path}.weight`);
+      if (from) {
+        if (from.length !== k)
+          throw new Error(`sparse: ${name} has ${from.length} indices, density ${o.density} needs ${k}`);
+        const n = site.inFeatures * site.outFeatures;
+        for (let j = 0; j < from.length; j++) {
+          if (from[j] < 0 || from[j] >= n || (j > 0 && from[j] <= from[j - 1]))
+            throw new Error(`sparse: ${name}[${j}] = ${from[j]} is not a sorted distinct index below ${n}`);
+        }
+        return { site, name, data: Int32Array.from(from) };
+      }
+      if (o.mask === 'grad')
+        throw new Error(
+          'sparse: mask=grad needs a calibration pass: run calibrateGradMask(...) and plan with sparseWithIndices(indices)',
+        );
+      const seed = (o.maskSeed ^ hashString(name)) >>> 0;
+      return { site, name, data: randomMask(site.inFeatures * site.outFeatures, k, seed) };
+    });
+  return {
+    info: {
+      name: 'sparse',
+      label: 'Sparse fine-tuning',
+      family: 'selective',
+      peftType: null,
+      mergeable: true,
+      identityAtInit: true,
+      defaultLr: 1e-3,
+      options: OPTIONS,
+    },
+    parse,
+    build(o, c, _base, seed) {
+      const added: ParamSpec[] = selectSites(c, o.targets).map((site) => {
+        const { k } = dimsOf(o, site);
+        const name = sparseKeys(site).values;
+        const data =
+          o.initValues === 'random'
+            ? Float32Array.from(randu(k, (seed ^ hashString(name)) >>> 0, -0.5, 0.5))
+            : new Float32Array(k);
+        return { name, shape: [k], data, trainable: true };
+      });
+      return {
+        baseTrainable: () => false,
+        added,
+        ints: indicesFor(o, c).map(({ name, data }) => ({ name, data })),
+      };
+    },
+    count: (o, c) => selectSites(c, o.targets).reduce((n, s) => n + sparseK(o, s), 0),
+    hooks(o, c, ps, _state, ints) {
+      const targeted = new Map(selectSites(c, o.targets).map((s) => [s.path, s]));
+      return {
+        linear(tp, site, x, base) {
+          if (!targeted.has(site.path)) return base(x);
+          const keys = sparseKeys(site);
+          const idx = ints.get(keys.indices);
+          if (!idx) throw new Error(`sparse: no indices ${keys.indices}`);
+          const w = sparseWeight(
+            tp,
+            ps.get(`${site.path}.weight`),
+            ps.get(keys.values),
+            idx.store,
+            dimsOf(o, site),
+            `${site.path}.sparse_weight`,
+          );
+          const b = hasBias(c, site) ? ps.get(`${site.path}.bias`) : null;
+          return op.linear(tp, x, w, b, site.layout, site.path);
+        },
+      };
+    },
+    merge(o, c, ps, sign, ints) {
+      for (const site of selectSites(c, o.targets)) {
+        const keys = sparseKeys(site);
+        const idx = ints.get(keys.indices);
+        if (!idx) throw new Error(`sparse: no indices ${keys.indices}`);
+        ps.be.scatterAdd({
+          ...dimsOf(o, site),
+          w: ps.get(`${site.path}.weight`).store,
+          values: ps.get(keys.values).store,
+          idx: idx.store,
+          alpha: sign,
+        });
+      }
+    },
+    adapterConfig: (o) => ({
+      peft_type: 'SPARSE',
+      task_type: 'CAUSAL_LM',
+      density: o.density,
+      target_modules: o.targets,
+      mask: o.mask,
+      mask_seed: o.maskSeed,
+      init_values: o.initValues,
+      index_layout: 'flat row-major [out, in], int32, sorted',
+    }),
+    fromAdapterConfig: (json, c) =>
+      parse(
+        {
+          density: Number(json.density ?? 0.01),
+          target_modules: (json.target_modules as string | string[] | undefined) ?? 'all-linear',
+          mask: String(json.mask ?? 'random'),
+          mask_seed: Number(json.mask_seed ?? 0),
+          init_values: String(json.init_values ?? 'zeros'),
+        },
+        c,
+      ),
+    testOptions: (_c, nonIdentity) => ({
+      density: 0.1,
+      mask_seed: 7,
+      ...(nonIdentity ? { init_values: 'random' } : {}),
+    }),
+  };
+}
+
+/** Sparse fine-tuning with random masks (mask=grad refuses to build without indices). */
+export const sparse: PeftMethod<SparseOptions> = makeMethod(null);
+
+/**
+ * Sparse fine-tuning with given indices per target, keyed by `<...>.weight.sparse_indices` (or the
+ * model's `<module>.weight`): from calibrateGradMask, or read back from a saved adapter file.
+ */
+export function sparseWithIndices(indices: ReadonlyMap<string, Int32Array>): PeftMethod<SparseOptions> {
+  return makeMethod(indices);
+}
+
+/**
+ * mask=grad's pre-pass: one forward and backward of the frozen model on a calibration batch, with a zero
+ * ΔW beside each target (y = base(x) + x·ΔW has ∂L/∂ΔW = ∂L/∂W and leaves the loss unchanged), then the
+ * top-k |gradient| entries of each target. Only activations and the ΔW gradients are allocated, freed
+ * with the tape; no optimizer state.
+ */
+export async function calibrateGradMask<S, I>(
+  be: Backend<S, I>,
+  c: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  raw: RawOptions,
+  batch: { ids: Int32Array; labels: Int32Array; B: number; T: number },
+): Promise<Map<string, Int32Array>> {
+  const o = parse(raw, c);
+  const sites = selectSites(c, o.targets);
+  const ps = new ParamSet(
+    be,
+    baseSpecs.map((s) => ({ ...s, trainable: false })),
+  );
+  const tp = new Tape(be, true);
+  const deltas = new Map<string, Tensor<S>>();
+  try {
+    const targeted = new Set(sites.map((s) => s.path));
+    const { logits } = forward(tp, c, ps, batch, {
+      linear(t, site, x, base) {
+        const y = base(x);
+        if (!targeted.has(site.path)) return y;
+        const w = ps.get(`${site.path}.weight`);
+        const dw = t.tensor(w.shape, true, `${site.path}.calib_dW`);
+        be.zero(dw.store, dw.size);
+        deltas.set(site.path, dw);
+        return op.add(
+          t,
+          y,
+          op.linear(t, x, dw, null, site.layout, `${site.path}.calib`),
+          `${site.path}.calib_out`,
+        );
+      },
+    });
+    op.crossEntropy(
+      tp,
+      tp.reshape(logits, [batch.B * batch.T, c.vocabSize]),
+      shiftLabels(batch.labels, batch.B, batch.T),
+      'calibration_loss',
+    );
+    tp.backward();
+    const out = new Map<string, Int32Array>();
+    for (const site of sites) {
+      const dw = deltas.get(site.path)!;
+      const g = tp.gradOf(dw);
+      const stored = g ? await be.read(g, dw.size) : new Float64Array(dw.size);
+      // Canonical [out, in] order for the index file; GPT-2 stores [in, out].
+      const canon =
+        site.layout === 'out_in'
+          ? stored
+          : Float64Array.from({ length: stored.length }, (_, q) => {
+              const oo = Math.floor(q / site.inFeatures);
+              const ii = q % site.inFeatures;
+              return stored[ii * site.outFeatures + oo];
+            });
+      out.set(sparseKeys(site).indices, topKMask(canon, sparseK(o, site)));
+    }
+    return out;
+  } finally {
+    tp.dispose();
+    ps.dispose();
+  }
+}

@@ -1,0 +1,4 @@
+// top_layers through the shared method matrix (src/peft/matrix.ts).
+import { methodMatrix } from '../matrix';
+
+methodMatrix('top_layers');

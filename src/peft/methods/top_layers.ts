@@ -1,0 +1,69 @@
+// Top layers: every weight of the last k blocks and the final norm trains under the model's own keys
+// (PEFT's layers_to_transform applied to full fine-tuning). GPT-2's head is wte, which is not in the top
+// layers, so it stays frozen; an untied Llama lm_head stays frozen too. Trained in place, so merging is
+// a no-op and the merged model is the trained one.
+
+import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
+import { OptionReader } from '../options';
+import type { PeftMethod, RawOptions } from '../types';
+
+export interface TopLayersOptions {
+  numLayers: number;
+}
+
+const OPTIONS = [
+  {
+    key: 'num_layers',
+    kind: 'int' as const,
+    default: 1,
+    help: 'number of top transformer blocks that train',
+  },
+];
+
+/** The trainable predicate over canonical model keys. */
+export function topLayersTrainable(o: TopLayersOptions, c: ModelConfig): (name: string) => boolean {
+  const first = c.numLayers - o.numLayers;
+  const block = /^(?:transformer\.h|model\.layers)\.(\d+)\./;
+  return (name) => {
+    const m = block.exec(name);
+    if (m) return Number(m[1]) >= first;
+    return /^(?:transformer\.ln_f|model\.norm)\./.test(name);
+  };
+}
+
+function parse(raw: RawOptions, c: ModelConfig): TopLayersOptions {
+  const rd = new OptionReader('top_layers', raw, OPTIONS);
+  return { numLayers: rd.int('num_layers', 1, 1, c.numLayers) };
+}
+
+export const topLayers: PeftMethod<TopLayersOptions> = {
+  info: {
+    name: 'top_layers',
+    label: 'Top layers',
+    family: 'selective',
+    peftType: null,
+    mergeable: true,
+    identityAtInit: true,
+    defaultLr: 1e-4,
+    options: OPTIONS,
+  },
+  parse,
+  build: (o, c) => ({ baseTrainable: topLayersTrainable(o, c), added: [] }),
+  count(o, c) {
+    const t = topLayersTrainable(o, c);
+    let n = 0;
+    for (const [name, shape] of expectedTensorShapes(c)) if (t(name)) n += shape.reduce((a, b) => a * b, 1);
+    return n;
+  },
+  hooks: () => ({}),
+  merge: () => undefined,
+  adapterConfig: (o, c) => ({
+    peft_type: 'TOP_LAYERS',
+    task_type: 'CAUSAL_LM',
+    num_layers: o.numLayers,
+    layers_to_transform: Array.from({ length: o.numLayers }, (_, i) => c.numLayers - o.numLayers + i),
+    final_norm: true,
+  }),
+  fromAdapterConfig: (json, c) => parse({ num_layers: Number(json.num_layers ?? 1) }, c),
+  testOptions: () => ({ num_layers: 1 }),
+};
