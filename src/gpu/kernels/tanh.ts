@@ -1,0 +1,42 @@
+// Dispatch for tanh forward and backward over n elements. `out` may be `x` itself and `dx` may be `dOut`
+// itself (in place, through the shared binding planner); outputs are allocated by the caller.
+import type { GpuRegion } from '../arena';
+import { type GpuContext, Uniforms } from '../context';
+import { memoKernel } from './bias';
+import { planBindings } from './bias.wgsl';
+import { grid1d } from './common';
+import { tanhBackwardWgsl, tanhWgsl } from './tanh.wgsl';
+
+/** out[i] = tanh(x[i]). */
+export function tanh(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: number }): void {
+  if (args.n === 0) return;
+  const L = planBindings('tanh', [
+    { name: 'x', region: args.x, write: false },
+    { name: 'out', region: args.out, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`tanh:${L.sig}`, 'tanh', () => tanhWgsl(L)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(args.n).data,
+    workgroups: grid1d(args.n),
+  });
+}
+
+/** dx[i] (+)= dOut[i]·(1 − y[i]²) where y = tanh(x) is the forward's output. */
+export function tanhBackward(
+  ctx: GpuContext,
+  args: { dx: GpuRegion; dOut: GpuRegion; y: GpuRegion; n: number; accumulate?: boolean },
+): void {
+  if (args.n === 0) return;
+  const L = planBindings('tanh_backward', [
+    { name: 'dOut', region: args.dOut, write: false },
+    { name: 'y', region: args.y, write: false },
+    { name: 'dx', region: args.dx, write: true },
+  ]);
+  ctx.dispatch({
+    kernel: memoKernel(`tanh_backward:${L.sig}`, 'tanh_backward', () => tanhBackwardWgsl(L)),
+    buffers: L.buffers,
+    uniforms: new Uniforms().u32(args.n).u32(args.accumulate ? 1 : 0).data,
+    workgroups: grid1d(args.n),
+  });
+}
