@@ -176,7 +176,8 @@ export async function generate<S, I>(
   }
   const lens = prompts.map((p) => p.length);
   const Lmax = Math.max(...lens);
-  const offset = opts.positionOffset ?? 0;
+  // Prefix tuning's hook says where real positions start unless the caller does.
+  const offset = opts.positionOffset ?? hooks.positionOffset?.() ?? 0;
   // The last token is never fed back: the longest row's last fed position is Lmax + nv + maxNewTokens − 2.
   const capacity = Lmax + nv + maxNewTokens - 1;
   if (capacity + offset > config.maxPositions)

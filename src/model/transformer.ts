@@ -42,6 +42,12 @@ export interface ModelHooks<S, I> {
   prefix?(tp: Tape<S, I>, layer: number): { k: Tensor<S>; v: Tensor<S> } | null;
   /** Virtual tokens prepended to the input embeddings (prompt tuning): [n, d] or null. */
   virtualTokens?(tp: Tape<S, I>): Tensor<S> | null;
+  /**
+   * Where the real tokens' positions start (prefix tuning: n). HF treats the n prefix entries as past keys and
+   * numbers new tokens from the past length, so they take positions n..n+T−1; the prefix keys are never
+   * rotated. Absent: 0. With a KV cache the cache's own positionOffset applies instead.
+   */
+  positionOffset?(): number;
 }
 
 export interface ForwardInput<S = unknown, I = unknown> {
@@ -108,7 +114,16 @@ export function forward<S, I>(
       }
     }
   }
-  const customPositions = nv > 0 || input.positions !== undefined || !!cache;
+  const off = cache ? 0 : (hooks.positionOffset?.() ?? 0);
+  if (off > 0) {
+    for (let i = 0; i < positions.length; i++) positions[i] += off;
+    const top = positions.reduce((m, p) => Math.max(m, p), 0);
+    if (top >= c.maxPositions)
+      throw new Error(
+        `position ${top} (real tokens start at ${off}, after the prefix) is past the model's ${c.maxPositions} positions`,
+      );
+  }
+  const customPositions = off > 0 || nv > 0 || input.positions !== undefined || !!cache;
   if (c.family === 'gpt2')
     x = op.add(tp, x, op.embedding(tp, param('transformer.wpe.weight'), positions, 'wpe'), 'embed+pos');
   const posDev = c.family === 'llama' && customPositions ? tp.ints(positions, 'positions') : null;
