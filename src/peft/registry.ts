@@ -10,6 +10,8 @@ import { ia3 } from './methods/ia3';
 import { lokr } from './methods/lokr';
 import { lora } from './methods/lora';
 import { pfeiffer } from './methods/pfeiffer';
+import { prefix } from './methods/prefix';
+import { prompt } from './methods/prompt';
 import { sparse } from './methods/sparse';
 import { topLayers } from './methods/top_layers';
 import type { MethodName, PeftMethod } from './types';
@@ -21,6 +23,8 @@ export type AnyMethod = PeftMethod<unknown>;
 const METHODS: AnyMethod[] = [
   full,
   lora,
+  prompt,
+  prefix,
   houlsby,
   pfeiffer,
   compacter,
