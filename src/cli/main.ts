@@ -19,6 +19,8 @@ import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from '../train/optimizer';
 import { Args } from './args';
+import { EVAL_USAGE, evalCommand } from './eval';
+import { GENERATE_USAGE, generateCommand } from './generate';
 import { dataTokenizer, openModelDir } from './model-dir';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
@@ -168,8 +170,10 @@ async function main(argv: string[]): Promise<void> {
   const a = new Args(rest);
   if (command === 'info') return info();
   if (command === 'train') return train(a);
+  if (command === 'generate') return generateCommand(a);
+  if (command === 'eval') return evalCommand(a);
   if (command === 'grads') return (await import('./grads')).gradsCommand(a);
-  process.stderr.write(`${USAGE}\n`);
+  process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n`);
   process.exitCode = command ? 2 : 0;
 }
 

@@ -1,0 +1,104 @@
+// `npm run cli -- eval`: the loss of a model folder on a dataset file, through the same data pipeline as `train`
+// (parse, validate, tokenize for SFT with the model's tokenizer, fixed-shape batches) and the same forward and
+// cross-entropy, with no gradients. Prints one JSON line: the mean loss over every target token of the file
+// (batches weighted by their target counts, so the figure does not depend on --batch) and its perplexity.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Batcher } from '../data/batch';
+import { prepareDataset } from '../data/prepare';
+import { tokenizeForSft } from '../data/tokenize';
+import { acquireNodeGpu } from '../gpu/node';
+import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { forward, shiftLabels } from '../model/transformer';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { dataTokenizer } from '../train/tokenizer-adapter';
+import type { Args } from './args';
+import { openModelDir } from './model-dir';
+
+export const EVAL_USAGE = `  eval --model DIR --data FILE [--batch B] [--seq T] [--max-batches N]
+        one JSON line: eval_loss (mean over target tokens) and perplexity`;
+
+export async function evalCommand(a: Args): Promise<void> {
+  const md = await openModelDir(a.str('model'));
+  const dataPath = a.str('data');
+  const B = a.int('batch', 8);
+  const T = a.int('seq', 64);
+  const maxBatches = a.opt('max-batches') !== undefined ? a.int('max-batches') : Number.POSITIVE_INFINITY;
+  if (B < 1 || T < 2) throw new Error(`--batch ${B} and --seq ${T}: need at least 1 and 2`);
+  if (T > md.config.maxPositions)
+    throw new Error(`--seq ${T} exceeds the model's ${md.config.maxPositions} positions`);
+  const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
+    onError: 'skip',
+  });
+  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  const tokenized = tokenizeForSft(dataTokenizer(md.tokenizer, md.config), prepared.examples, {
+    maxLength: T,
+  });
+  if (tokenized.examples.length === 0) throw new Error(`${dataPath}: no usable examples to evaluate`);
+  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
+  const batcher = new Batcher(tokenized.examples, {
+    batchSize: B,
+    seqLen: T,
+    padId,
+    seed: 0,
+    shuffle: false,
+  });
+
+  const ctx = await acquireNodeGpu({ tune: true });
+  try {
+    checkModelFits(
+      md.config,
+      { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
+      md.dir,
+    );
+    const be = gpuBackend(ctx);
+    const ps = new ParamSet(be, await loadCheckpointSpecs(md.config, md.reader));
+    const V = md.config.vocabSize;
+    const t0 = performance.now();
+    let lossSum = 0;
+    let targets = 0;
+    let tokens = 0;
+    let batches = 0;
+    for (const batch of batcher.epoch(0)) {
+      if (batches >= maxBatches) break;
+      batches++;
+      tokens += batch.tokens;
+      if (batch.targets === 0) continue;
+      const tp = new Tape(be, false);
+      const { logits } = forward(tp, md.config, ps, { ids: batch.inputIds, B, T });
+      const loss = op.crossEntropy(
+        tp,
+        tp.reshape(logits, [B * T, V]),
+        shiftLabels(batch.labels, B, T),
+        'loss',
+      );
+      const mean = (await be.read(loss.store, 1))[0];
+      tp.dispose();
+      if (!Number.isFinite(mean)) throw new Error(`batch ${batches}: the loss is ${mean}`);
+      // The kernel's loss is the batch mean over its targets: weight it back into a sum.
+      lossSum += mean * batch.targets;
+      targets += batch.targets;
+    }
+    if (targets === 0) throw new Error(`${dataPath}: no target tokens to evaluate`);
+    const evalLoss = lossSum / targets;
+    process.stdout.write(
+      `${JSON.stringify({
+        eval_loss: evalLoss,
+        perplexity: Math.exp(evalLoss),
+        target_tokens: targets,
+        tokens,
+        examples: tokenized.examples.length,
+        skipped: prepared.skipped + tokenized.skipped,
+        batches,
+        tokens_per_s: Math.round(tokens / ((performance.now() - t0) / 1000)),
+      })}\n`,
+    );
+    ps.dispose();
+  } finally {
+    ctx.destroy();
+  }
+}

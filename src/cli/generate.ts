@@ -1,0 +1,93 @@
+// `npm run cli -- generate`: text from a model folder through the engine's KV-cache generation
+// (src/model/generate.ts) on Dawn. One prompt streams its continuation to stdout as it is produced; several
+// (--prompt repeated, one batch) or --json print one JSON line per prompt. Timing goes to stderr as one JSON
+// line, so stdout holds only the text. Loading, sampling and stopping are the engine's; this file maps flags.
+
+import { formatBytes } from '../gpu/errors';
+import { acquireNodeGpu } from '../gpu/node';
+import { generate } from '../model/generate';
+import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { gpuBackend } from '../tensor/gpu-backend';
+import { ParamSet } from '../tensor/params';
+import { dataTokenizer } from '../train/tokenizer-adapter';
+import type { Args } from './args';
+import { openModelDir } from './model-dir';
+
+export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--temperature X]
+        [--top-k K] [--top-p P] [--repetition-penalty X] [--seed S] [--stop STR ...] [--chat] [--json]
+        greedy unless --temperature > 0; one prompt streams to stdout, several print one JSON line each`;
+
+export async function generateCommand(a: Args): Promise<void> {
+  const md = await openModelDir(a.str('model'));
+  const texts = a.all('prompt');
+  if (texts.length === 0) throw new Error('--prompt is required (repeat it to generate for several at once)');
+  const tok = md.tokenizer;
+  const chat = a.opt('chat') !== undefined;
+  if (chat && !tok.hasChatTemplate) throw new Error(`--chat: ${md.dir} has no chat template`);
+  // Prompts start the way training examples do: the data layer puts BOS first for Llama (as TRL does) even
+  // where the tokenizer itself adds none, so generation sees what fine-tuning taught.
+  const bos = dataTokenizer(tok, md.config).bosId;
+  const prompts = texts.map((t, i) => {
+    const ids = chat
+      ? tok.encodeChat([{ role: 'user', content: t }], { addGenerationPrompt: true })
+      : tok.encode(t);
+    if (!chat && bos !== null && ids[0] !== bos) ids.unshift(bos);
+    if (ids.length === 0) throw new Error(`--prompt #${i + 1} encodes to no tokens`);
+    return ids;
+  });
+  const topK = a.opt('top-k') !== undefined ? a.int('top-k') : undefined;
+  const topP = a.opt('top-p') !== undefined ? a.num('top-p') : undefined;
+  const eosIds = [...new Set([...md.config.eosTokenIds, ...(tok.eosId !== null ? [tok.eosId] : [])])];
+  const json = a.opt('json') !== undefined || prompts.length > 1;
+
+  const ctx = await acquireNodeGpu({ tune: true });
+  try {
+    checkModelFits(
+      md.config,
+      { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
+      md.dir,
+    );
+    const be = gpuBackend(ctx);
+    const ps = new ParamSet(be, await loadCheckpointSpecs(md.config, md.reader));
+    if (!json) process.stdout.write(chat ? '' : texts[0]);
+    const res = await generate(be, md.config, ps, prompts, {
+      maxNewTokens: a.int('max-new-tokens', 64),
+      temperature: a.num('temperature', 0),
+      topK,
+      topP,
+      repetitionPenalty: a.num('repetition-penalty', 1),
+      seed: a.int('seed', 0),
+      stop: a.all('stop'),
+      eosIds,
+      padId: tok.padId ?? eosIds[0] ?? 0,
+      decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+      onToken: json ? undefined : (e) => e.text && process.stdout.write(e.text),
+    });
+    if (json) {
+      for (const [i, r] of res.rows.entries())
+        process.stdout.write(
+          `${JSON.stringify({ prompt: texts[i], text: r.text, finish: r.finish, tokens: r.tokens.length })}\n`,
+        );
+    } else {
+      process.stdout.write('\n');
+    }
+    const newTokens = res.rows.reduce((n, r) => n + r.tokens.length, 0);
+    process.stderr.write(
+      `${JSON.stringify({
+        prompts: prompts.length,
+        prompt_tokens: prompts.map((p) => p.length),
+        new_tokens: newTokens,
+        finish: res.rows.map((r) => r.finish),
+        prefill_ms: Math.round(res.prefillMs),
+        decode_ms: Math.round(res.decodeMs),
+        decode_tokens_per_s:
+          res.forwards > 1 ? Math.round(((res.forwards - 1) * prompts.length * 1000) / res.decodeMs) : null,
+        kvcache: formatBytes(res.cacheBytes),
+        adapter: ctx.adapter.description || ctx.adapter.vendor,
+      })}\n`,
+    );
+    ps.dispose();
+  } finally {
+    ctx.destroy();
+  }
+}
