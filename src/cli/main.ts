@@ -1,9 +1,9 @@
 // The headless door to the engine: `npm run cli -- <command> [flags]`. The same code as the page, run in
-// Node through Dawn (falling back to SwiftShader, and saying so). Commands so far: info, train (SFT with
-// the full and top_layers methods); more come with the methods and RLHF work.
+// Node through Dawn (falling back to SwiftShader, and saying so). Commands: info, train (SFT with any
+// registered method; --out writes the PEFT files), and those registered below.
 
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Batcher } from '../data/batch';
 import { prepareDataset } from '../data/prepare';
 import { splitTrainEval } from '../data/split';
@@ -13,19 +13,24 @@ import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
 import { gpuBackend } from '../tensor/gpu-backend';
 import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
+import { predictTrainingMemory } from '../train/memory';
 import { AdamW } from '../train/optimizer';
+import { dataTokenizer } from '../train/tokenizer-adapter';
 import { Args } from './args';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { GENERATE_USAGE, generateCommand } from './generate';
-import { dataTokenizer, openModelDir } from './model-dir';
+import { registryGradsMethods } from './grads-methods';
+import { openModelDir } from './model-dir';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
   info                                   adapter, limits, features, chosen kernel variants
-  train --model DIR --data FILE [--method full|top_layers] [--set num_layers=K]
+  train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
         [--steps N] [--batch B] [--seq T] [--lr X] [--seed S] [--log-every K] [--eval-fraction F]
         one JSON line of metrics per logging step, then a summary line with "done": true`;
 
@@ -49,33 +54,14 @@ async function info(): Promise<void> {
   ctx.destroy();
 }
 
-function trainablePredicate(
-  method: string,
-  sets: Map<string, string>,
-  layers: number,
-): (name: string) => boolean {
-  if (method === 'full') return () => true;
-  if (method === 'top_layers') {
-    const k = Number(sets.get('num_layers') ?? '1');
-    if (!Number.isInteger(k) || k < 1 || k > layers)
-      throw new Error(`--set num_layers=${sets.get('num_layers')}: must be 1..${layers}`);
-    const first = layers - k;
-    return (n) => {
-      const m = /\.(?:h|layers)\.(\d+)\./.exec(n);
-      if (m) return Number(m[1]) >= first;
-      return /(ln_f|model\.norm)\./.test(n);
-    };
-  }
-  throw new Error(`--method ${method}: this CLI trains "full" and "top_layers" so far`);
-}
-
 async function train(a: Args): Promise<void> {
   const md = await openModelDir(a.str('model'));
   const method = a.str('method', 'full');
   const steps = a.int('steps', 20);
   const B = a.int('batch', 4);
   const T = a.int('seq', 64);
-  const lr = a.num('lr', method === 'full' ? 5e-5 : 1e-4);
+  const peft = getMethod(method);
+  const lr = a.num('lr', peft.info.defaultLr);
   const seed = a.int('seed', 0);
   const logEvery = Math.max(1, a.int('log-every', 5));
   const dataPath = a.str('data');
@@ -99,18 +85,29 @@ async function train(a: Args): Promise<void> {
   const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
   const batcher = new Batcher(trainRows, { batchSize: B, seqLen: T, padId, seed });
   const be = gpuBackend(ctx);
-  const specs = await loadCheckpointSpecs(
+  const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
+  const plan = planAdapter(peft, Object.fromEntries(a.sets()), md.config, baseSpecs, seed);
+  const predicted = predictTrainingMemory(
     md.config,
-    md.reader,
-    trainablePredicate(method, a.sets(), md.config.numLayers),
+    plan.specs,
+    (mps) => new Adapter(peft, plan, md.config, mps).hooks,
+    { B, T },
   );
+  print({
+    method,
+    trainable_params: plan.count,
+    predicted_peak_bytes: predicted.peakTotal,
+    predicted_by_category: predicted.peak,
+  });
   ctx.arena.resetPeak();
-  const ps = new ParamSet(be, specs);
+  const ps = new ParamSet(be, plan.specs);
+  const adapter = new Adapter(peft, plan, md.config, ps);
   const opt = new AdamW(ps, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
   const V = md.config.vocabSize;
   const lossOf = (tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array) => {
-    const { logits } = forward(tp, md.config, ps, { ids, B, T });
-    return op.crossEntropy(tp, tp.reshape(logits, [B * T, V]), shiftLabels(labels, B, T), 'loss');
+    const { logits, virtual } = forward(tp, md.config, ps, { ids, B, T }, adapter.hooks);
+    const Tt = T + virtual;
+    return op.crossEntropy(tp, tp.reshape(logits, [B * Tt, V]), shiftLabels(labels, B, T, virtual), 'loss');
   };
   const t0 = performance.now();
   let tokens = 0;
@@ -149,9 +146,17 @@ async function train(a: Args): Promise<void> {
     }
     evalLoss = sum / eb.batchesPerEpoch;
   }
+  const out = a.opt('out');
+  if (out) {
+    const saved = await adapter.save(md.dir);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'adapter_config.json'), saved.files.config);
+    writeFileSync(join(out, 'adapter_model.safetensors'), saved.files.weights);
+  }
   const s = ctx.arena.stats();
   print({
     done: true,
+    method,
     steps,
     loss: last,
     eval_loss: evalLoss,
@@ -172,7 +177,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'train') return train(a);
   if (command === 'generate') return generateCommand(a);
   if (command === 'eval') return evalCommand(a);
-  if (command === 'grads') return (await import('./grads')).gradsCommand(a);
+  if (command === 'grads') return (await import('./grads')).gradsCommand(a, registryGradsMethods());
   process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n`);
   process.exitCode = command ? 2 : 0;
 }

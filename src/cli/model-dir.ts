@@ -2,7 +2,6 @@
 // tokenizer.json and tokenizer_config.json) into what the engine needs, validating each file first
 // (the checks are src/model/sources/'s, shared with the page's sources).
 
-import type { TextTokenizer as DataTokenizer } from '../data/tokenize';
 import type { ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import type { TextTokenizer } from '../formats/tokenizer';
@@ -20,20 +19,4 @@ export interface ModelDir {
 export async function openModelDir(dir: string, opts: OpenOptions = {}): Promise<ModelDir> {
   const m = await dirModelSource(dir).open(opts);
   return { dir, config: m.config, reader: m.reader, tokenizer: m.tokenizer };
-}
-
-/**
- * The data layer's tokenizer view: no special tokens from `encode` (the data layer places BOS/EOS itself),
- * and BOS only for families that expect it at the start (Llama), as TRL does.
- */
-export function dataTokenizer(tok: TextTokenizer, config: ModelConfig): DataTokenizer {
-  return {
-    encode: (text) => tok.encode(text, { addSpecialTokens: false }),
-    decode: (ids) => tok.decode(ids),
-    eosId: tok.eosId,
-    bosId: config.family === 'llama' && config.modelType === 'llama' ? tok.bosId : null,
-    applyChatTemplate: tok.hasChatTemplate
-      ? (messages, opts) => tok.applyChatTemplate(messages, { addGenerationPrompt: opts.addGenerationPrompt })
-      : undefined,
-  };
 }
