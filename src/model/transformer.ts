@@ -72,6 +72,8 @@ export interface ForwardResult<S> {
   logits: Tensor<S>;
   /** Number of virtual tokens prepended (their logits are included; their labels must be ignored). */
   virtual: number;
+  /** The final norm's output [B·T', d], what the head reads (RLHF value and reward heads read it too). */
+  hidden: Tensor<S>;
 }
 
 export function forward<S, I>(
@@ -146,7 +148,7 @@ export function forward<S, I>(
       : op.rmsNorm(tp, x, param('model.norm.weight'), c.normEps, 'model.norm');
   const headName = c.tieWordEmbeddings ? embedName : 'lm_head.weight';
   const logits = op.linear(tp, xf, param(headName), null, 'out_in', 'lm_head');
-  return { logits: tp.reshape(logits, [B, Tout, c.vocabSize]), virtual: nv };
+  return { logits: tp.reshape(logits, [B, Tout, c.vocabSize]), virtual: nv, hidden: xf };
 }
 
 /** One decoder block (attention and MLP sublayers with their residuals) over x [B·T, d]. */
