@@ -1,0 +1,56 @@
+// What a supervised fine-tuning run is configured with and what it reports, without the engine: the page
+// imports these (defaults, point type) without pulling the GPU code into the main thread's bundle.
+import type { ByCategory } from '../gpu/arena';
+import type { MethodOptions } from './local-methods';
+
+export type LrSchedule = 'constant' | 'linear' | 'cosine';
+
+export interface SftRunConfig {
+  method: string;
+  options: MethodOptions;
+  lr: number;
+  schedule: LrSchedule;
+  /** Optimizer steps (each of gradAccum micro-batches). */
+  steps: number;
+  batch: number;
+  seqLen: number;
+  gradAccum: number;
+  weightDecay: number;
+  /** Global gradient-norm clip; 0 disables it. */
+  maxGradNorm: number;
+  seed: number;
+  /** Read the loss back every this many steps (the only GPU→CPU read in training). */
+  logEvery: number;
+  /** Evaluate every this many steps (0: only at the end). */
+  evalEvery: number;
+}
+
+export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
+  schedule: 'cosine',
+  steps: 50,
+  batch: 4,
+  seqLen: 64,
+  gradAccum: 1,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  seed: 0,
+  logEvery: 2,
+  evalEvery: 10,
+};
+
+/** One logged point: what the charts and the table plot. */
+export interface MetricPoint {
+  step: number;
+  /** Tokens trained on so far (padding excluded). */
+  tokens: number;
+  /** Milliseconds since the first step, paused time excluded. */
+  timeMs: number;
+  loss: number | null;
+  evalLoss: number | null;
+  lr: number;
+  tokensPerS: number;
+  /** Arena bytes by category now, and the total's peak with its breakdown. */
+  memory: ByCategory;
+  peakBytes: number;
+  peakByCategory: ByCategory;
+}

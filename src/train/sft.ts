@@ -1,0 +1,287 @@
+// A step-wise supervised fine-tuning runner that a scheduler (the training worker, a test) can interleave
+// with others: create(run config) → step() → … → evalLoss(), each step recording its GPU work and
+// returning at once. The loss is read back only every `logEvery` steps, and that read is started and not
+// awaited in the step that starts it: its value arrives as a metric point on a later call (or on
+// flush()), so the GPU queue never drains inside a step. Memory figures are the arena's, exact.
+import { Batcher, type BatchRow } from '../data/batch';
+import type { ModelConfig } from '../formats/model-config';
+import type { TensorReader } from '../formats/safetensors';
+import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
+import type { GpuContext } from '../gpu/context';
+import { loadCheckpointSpecs } from '../model/load';
+import { forward, shiftLabels } from '../model/transformer';
+import { type GpuBackend, gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { methodSpec, withDefaults } from './local-methods';
+import { AdamW } from './optimizer';
+import type { MetricPoint, SftRunConfig } from './sft-config';
+
+export { type LrSchedule, type MetricPoint, SFT_DEFAULTS, type SftRunConfig } from './sft-config';
+
+import type { LrSchedule } from './sft-config';
+
+export interface SftData {
+  train: readonly BatchRow[];
+  eval: readonly BatchRow[];
+  padId: number;
+}
+
+/** Learning rate at optimizer step `step` (1-based): linear warmup over a tenth of the run, then the schedule. */
+export function lrAt(schedule: LrSchedule, base: number, step: number, steps: number): number {
+  const warm = Math.max(1, Math.floor(steps / 10));
+  if (step <= warm) return (base * step) / warm;
+  const p = (step - warm) / Math.max(1, steps - warm);
+  if (schedule === 'linear') return base * (1 - p);
+  if (schedule === 'cosine') return base * 0.5 * (1 + Math.cos(Math.PI * p));
+  return base;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(step: number, value: number) {
+    super(
+      `the training loss became ${value} at step ${step}; the run stopped. Try a lower learning rate ` +
+        'or gradient clipping (max grad norm 1).',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export class SftRunner {
+  private stepsDone = 0;
+  private tokens = 0;
+  private activeMs = 0;
+  private readonly ready: MetricPoint[] = [];
+  private readonly reads: Promise<void>[] = [];
+  private failure: Error | null = null;
+  private readonly be: GpuBackend;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly run: SftRunConfig,
+    readonly ps: ParamSet<GpuRegion, GpuRegion>,
+    private readonly opt: AdamW<GpuRegion, GpuRegion>,
+    private readonly batcher: Batcher,
+    private readonly evalBatcher: Batcher | null,
+  ) {
+    this.be = ps.be;
+  }
+
+  /** Loads the checkpoint onto `ctx` with the method's tensors trainable; allocates parameters and state. */
+  static async create(
+    ctx: GpuContext,
+    config: ModelConfig,
+    reader: TensorReader,
+    data: SftData,
+    run: SftRunConfig,
+  ): Promise<SftRunner> {
+    if (data.train.length === 0) throw new Error('the dataset has no training examples');
+    for (const [k, v] of Object.entries({
+      steps: run.steps,
+      batch: run.batch,
+      seqLen: run.seqLen,
+      gradAccum: run.gradAccum,
+    }))
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} = ${v}: must be a whole number ≥ 1`);
+    if (run.seqLen > config.maxPositions)
+      throw new RangeError(
+        `sequence length ${run.seqLen} exceeds the model's ${config.maxPositions} positions`,
+      );
+    if (!(run.lr > 0)) throw new RangeError(`learning rate ${run.lr}: must be > 0`);
+    const spec = methodSpec(run.method);
+    const pred = spec.trainable(config, withDefaults(spec, run.options));
+    const specs = await loadCheckpointSpecs(config, reader, pred);
+    const be = gpuBackend(ctx);
+    ctx.arena.resetPeak();
+    const ps = new ParamSet(be, specs);
+    const opt = new AdamW(ps, {
+      lr: run.lr,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: run.weightDecay,
+      maxGradNorm: run.maxGradNorm,
+    });
+    const batcher = new Batcher(data.train, {
+      batchSize: run.batch,
+      seqLen: run.seqLen,
+      padId: data.padId,
+      seed: run.seed,
+    });
+    const evalBatcher = data.eval.length
+      ? new Batcher(data.eval, {
+          batchSize: run.batch,
+          seqLen: run.seqLen,
+          padId: data.padId,
+          seed: run.seed,
+          shuffle: false,
+        })
+      : null;
+    return new SftRunner(ctx, config, run, ps, opt, batcher, evalBatcher);
+  }
+
+  get step(): number {
+    return this.stepsDone;
+  }
+
+  get done(): boolean {
+    return this.stepsDone >= this.run.steps;
+  }
+
+  get trainableParams(): number {
+    return this.ps.trainableCount;
+  }
+
+  get totalParams(): number {
+    return this.ps.totalCount;
+  }
+
+  private lossOf(tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array, weight: number) {
+    const { B, T } = { B: this.run.batch, T: this.run.seqLen };
+    const V = this.config.vocabSize;
+    const { logits } = forward(tp, this.config, this.ps, { ids, B, T });
+    return op.crossEntropy(tp, tp.reshape(logits, [B * T, V]), shiftLabels(labels, B, T), 'loss', weight);
+  }
+
+  private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {
+    const s = this.ctx.arena.stats();
+    return {
+      step: this.stepsDone,
+      tokens: this.tokens,
+      timeMs: this.activeMs,
+      loss,
+      evalLoss,
+      lr,
+      tokensPerS: this.activeMs > 0 ? (this.tokens * 1000) / this.activeMs : 0,
+      memory: { ...s.current },
+      peakBytes: s.peakTotal,
+      peakByCategory: { ...s.atPeak },
+    };
+  }
+
+  /**
+   * Records one optimizer step (gradAccum micro-batches) and returns without waiting for the GPU, except
+   * that it throws a failure found by an earlier background read (a non-finite loss, a lost device).
+   */
+  stepOnce(): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    const t0 = performance.now();
+    const step = this.stepsDone + 1;
+    const lr = lrAt(this.run.schedule, this.run.lr, step, this.run.steps);
+    this.ps.zeroGrads();
+    const log = step % this.run.logEvery === 0 || step === this.run.steps;
+    const losses: Promise<Float64Array>[] = [];
+    for (let k = 0; k < this.run.gradAccum; k++) {
+      const batch = this.batcher.batchAt((step - 1) * this.run.gradAccum + k);
+      const tp = new Tape(this.be, true);
+      const loss = this.lossOf(tp, batch.inputIds, batch.labels, 1 / this.run.gradAccum);
+      tp.backward();
+      // The read is recorded now (before the tape's buffers go back to the pool) and awaited later.
+      if (log) losses.push(this.be.read(loss.store, 1));
+      tp.dispose();
+      this.tokens += batch.tokens;
+    }
+    this.opt.update(lr);
+    this.stepsDone = step;
+    this.activeMs += performance.now() - t0;
+    if (log) {
+      const base = this.point(null, null, lr);
+      // Chained on the previous read: mappings may resolve out of order, points must not.
+      const prev = this.reads[this.reads.length - 1] ?? Promise.resolve();
+      this.reads.push(
+        Promise.all([Promise.all(losses), prev]).then(
+          ([vs]) => {
+            // Each micro-batch loss was scaled by 1/gradAccum: their sum is the step's mean loss.
+            const loss = vs.reduce((a, v) => a + v[0], 0);
+            if (!Number.isFinite(loss)) this.failure ??= new NonFiniteLossError(step, loss);
+            // Time and speed are taken when the value arrives: by then the GPU has really done the work.
+            this.ready.push({
+              ...base,
+              loss,
+              timeMs: this.activeMs,
+              tokensPerS: (base.tokens * 1000) / Math.max(1, this.activeMs),
+            });
+          },
+          (e: unknown) => {
+            this.failure ??= e instanceof Error ? e : new Error(String(e));
+          },
+        ),
+      );
+    }
+  }
+
+  /** Adds wall time spent waiting on this run's GPU work (the scheduler measures it). */
+  addWaitMs(ms: number): void {
+    this.activeMs += ms;
+  }
+
+  /** Points whose loss has arrived since the last call. */
+  takePoints(): MetricPoint[] {
+    return this.ready.splice(0);
+  }
+
+  /** Loss reads started and not yet arrived. */
+  get pendingReads(): number {
+    return this.reads.length;
+  }
+
+  /**
+   * Waits until at most `max` loss reads are outstanding, so a scheduler can keep each device's queue
+   * short (bounded latency for pause and stop) without draining it every step. The wait counts as this
+   * run's time: it is its GPU work finishing.
+   */
+  async settle(max: number): Promise<void> {
+    const t0 = performance.now();
+    while (this.reads.length > max) await this.reads.shift();
+    this.activeMs += performance.now() - t0;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every started loss read (and rethrows a failure they found). */
+  async flush(): Promise<MetricPoint[]> {
+    const t0 = performance.now();
+    await Promise.all(this.reads.splice(0));
+    this.activeMs += performance.now() - t0;
+    if (this.failure) throw this.failure;
+    return this.takePoints();
+  }
+
+  /** Mean loss over the eval split (no tape recording, no gradients); null when there is no eval split. */
+  async evalLoss(): Promise<number | null> {
+    if (!this.evalBatcher) return null;
+    const reads: Promise<Float64Array>[] = [];
+    for (let i = 0; i < this.evalBatcher.batchesPerEpoch; i++) {
+      const b = this.evalBatcher.batchAt(i);
+      const tp = new Tape(this.be, false);
+      reads.push(this.be.read(this.lossOf(tp, b.inputIds, b.labels, 1).store, 1));
+      tp.dispose();
+    }
+    const vs = await Promise.all(reads);
+    return vs.reduce((a, v) => a + v[0], 0) / vs.length;
+  }
+
+  /** An eval point at the current step (memory as now). */
+  async evalPoint(): Promise<MetricPoint | null> {
+    const e = await this.evalLoss();
+    if (e === null) return null;
+    if (!Number.isFinite(e)) throw new NonFiniteLossError(this.stepsDone, e);
+    return this.point(
+      null,
+      e,
+      lrAt(this.run.schedule, this.run.lr, Math.max(1, this.stepsDone), this.run.steps),
+    );
+  }
+
+  /** Memory by category as the arena counts it now (zeros after dispose). */
+  memory(): ByCategory {
+    return this.ctx.lost ? zeroByCategory() : { ...this.ctx.arena.stats().current };
+  }
+
+  dispose(): void {
+    this.opt.dispose();
+    this.ps.dispose();
+  }
+}
