@@ -31,6 +31,8 @@ export interface GpuSlice {
   gpu: GpuStatus;
   /** Acquires the device once; later calls return the same promise. */
   acquireGpu: () => Promise<void>;
+  /** Sets the status from the training worker's report (the worker owns the page's devices). */
+  setGpu: (g: GpuStatus) => void;
 }
 
 /** Everything the UI shows, copied out of a live context. */
@@ -54,6 +56,7 @@ export function currentGpuContext(): GpuContext | null {
 
 export const createGpuSlice: StateCreator<GpuSlice, [], [], GpuSlice> = (set) => ({
   gpu: { state: 'idle' },
+  setGpu: (gpu) => set({ gpu }),
   acquireGpu: () => {
     if (!pending) {
       set({ gpu: { state: 'acquiring' } });

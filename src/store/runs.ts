@@ -1,0 +1,36 @@
+// The runs slice: one record per run (its spec, state, message, measured counts, last memory and time
+// left). Metrics points live in the metrics slice so the charts' updates do not touch this one.
+import type { StateCreator } from 'zustand';
+import type { ByCategory } from '../gpu/arena';
+import type { MemoryPrediction } from '../train/local-methods';
+import type { RunInfo, RunSpec, RunState } from '../worker/protocol';
+
+export interface RunRecord {
+  spec: RunSpec;
+  method: string;
+  methodLabel: string;
+  state: RunState;
+  message?: string;
+  info?: RunInfo;
+  predicted: MemoryPrediction;
+  /** Bytes of the whole model in f32: the unit of "× model weights". */
+  weightBytes: number;
+  createdAt: number;
+  memory: ByCategory | null;
+  etaS: number | null;
+}
+
+export interface RunsSlice {
+  runs: RunRecord[];
+  addRuns: (r: RunRecord[]) => void;
+  patchRun: (id: string, patch: Partial<RunRecord>) => void;
+  setRuns: (r: RunRecord[]) => void;
+}
+
+export const createRunsSlice: StateCreator<RunsSlice, [], [], RunsSlice> = (set) => ({
+  runs: [],
+  addRuns: (r) => set((s) => ({ runs: [...s.runs, ...r] })),
+  patchRun: (id, patch) =>
+    set((s) => ({ runs: s.runs.map((r) => (r.spec.id === id ? { ...r, ...patch } : r)) })),
+  setRuns: (runs) => set({ runs }),
+});
