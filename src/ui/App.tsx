@@ -1,14 +1,21 @@
-// The page shell: header and the GPU adapter box. The playground's panels (datasets, method picker,
-// runs, charts) are added here by their owners; this file only lays the page out.
+// The page shell: header, the GPU adapter box and the playground's panels (model, dataset, methods,
+// runs, charts, comparison). It starts the engine (the training worker) once and lays the page out;
+// it reads no fast-changing state itself, so metrics updates never re-render it.
 import { useEffect } from 'react';
-import { useAppStore } from '../store';
+import { startEngine } from '../app/engine';
+import { LossChart, MemoryChart } from './Charts';
+import { ComparisonTable } from './ComparisonTable';
+import { DatasetPanel } from './DatasetPanel';
 import { GpuStatusPanel } from './GpuStatusPanel';
+import { MethodPicker } from './MethodPicker';
+import { ModelPanel } from './ModelPanel';
+import { RunCards } from './RunCards';
+import './playground.css';
 
 export function App() {
-  const acquireGpu = useAppStore((s) => s.acquireGpu);
   useEffect(() => {
-    void acquireGpu();
-  }, [acquireGpu]);
+    startEngine();
+  }, []);
   return (
     <div className="app">
       <header>
@@ -20,6 +27,17 @@ export function App() {
       </header>
       <main>
         <GpuStatusPanel />
+        <ModelPanel />
+        <DatasetPanel />
+        <MethodPicker />
+        <RunCards />
+        <LossChart />
+        <MemoryChart />
+        <ComparisonTable />
+        <p className="later">
+          Still to come here: the generation panel and adapter export/import (they wait on the methods
+          registry and the export work).
+        </p>
       </main>
     </div>
   );

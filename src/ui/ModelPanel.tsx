@@ -1,0 +1,39 @@
+// The model panel: the built-in model by default, or a dropped Hugging Face folder's three files.
+import { loadModelFiles } from '../app/engine';
+import { formatBytes } from '../gpu/errors';
+import { useAppStore } from '../store';
+
+export function ModelPanel() {
+  const model = useAppStore((s) => s.model);
+  return (
+    <section className="panel" data-testid="model-panel" data-state={model.state}>
+      <h2>Model</h2>
+      {model.state === 'ready' && (
+        <p data-testid="model-summary">
+          <strong>{model.summary.name}</strong>: {model.summary.modelType}, {model.summary.layers} layers, d=
+          {model.summary.hiddenSize}, vocab {model.summary.vocabSize},{' '}
+          {model.summary.totalParams.toLocaleString('en')} weights ({formatBytes(model.summary.weightBytes)}{' '}
+          f32)
+        </p>
+      )}
+      {(model.state === 'loading' || model.state === 'none') && <p>Loading the model…</p>}
+      {model.state === 'error' && (
+        <p role="alert" className="error">
+          {model.message}
+        </p>
+      )}
+      <label className="drop" data-testid="model-drop">
+        Another model: pick config.json, model.safetensors and tokenizer.json together.
+        <input
+          type="file"
+          multiple
+          accept=".json,.safetensors"
+          onChange={(e) => {
+            if (e.target.files) void loadModelFiles(e.target.files);
+            e.target.value = '';
+          }}
+        />
+      </label>
+    </section>
+  );
+}
