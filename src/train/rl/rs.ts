@@ -1,0 +1,157 @@
+// Rejection-sampling fine-tuning (best-of-n / RAFT / ReST style): each round samples n completions per
+// prompt with the current policy, scores them, keeps the best k per prompt (or those scoring at least a
+// threshold), and fine-tunes on the kept set (cross-entropy on the completion tokens only) for a few epochs.
+// Metrics per round: mean reward of all samples and of the kept ones, how many were kept, the SFT loss and
+// the KL of the sampled completions to the reference (adapter disabled).
+
+import { forward } from '../../model/transformer';
+import * as op from '../../tensor/ops';
+import { Tape } from '../../tensor/tape';
+import {
+  mean,
+  type PromptSet,
+  promptBatch,
+  type RlEnv,
+  type RlMetrics,
+  type RlRunner,
+  rollout,
+} from './common';
+import { batchSeqs, type RlModel, type Seq, type SeqBatch } from './policy';
+
+export interface RsConfig {
+  /** Rounds. */
+  steps: number;
+  /** Prompts per round. */
+  batch: number;
+  /** Samples per prompt. */
+  n: number;
+  /** Keep the best k per prompt… */
+  keep: number;
+  /** …and only those scoring at least this (null: no threshold). */
+  threshold: number | null;
+  sftEpochs: number;
+  miniBatch: number;
+  maxNewTokens: number;
+  temperature: number;
+  lr: number;
+  seed: number;
+}
+
+export const RS_DEFAULTS: Omit<RsConfig, 'steps' | 'lr'> = {
+  batch: 4,
+  n: 4,
+  keep: 1,
+  threshold: null,
+  sftEpochs: 2,
+  miniBatch: 4,
+  maxNewTokens: 16,
+  temperature: 1,
+  seed: 0,
+};
+
+/** Indices kept from groups of n consecutive scores: the best `keep` of each group at or above the threshold. */
+export function selectBest(
+  scores: readonly number[],
+  n: number,
+  keep: number,
+  threshold: number | null,
+): number[] {
+  const out: number[] = [];
+  for (let g0 = 0; g0 < scores.length; g0 += n) {
+    const grp = Array.from({ length: Math.min(n, scores.length - g0) }, (_, i) => g0 + i);
+    // Stable: ties keep the earlier sample.
+    grp.sort((a, b) => scores[b] - scores[a] || a - b);
+    for (const i of grp.slice(0, keep)) if (threshold === null || scores[i] >= threshold) out.push(i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export class RsRunner<S, I> implements RlRunner {
+  readonly algo = 'rs';
+  stepsDone = 0;
+
+  constructor(
+    readonly env: RlEnv<S, I>,
+    readonly prompts: PromptSet,
+    readonly c: RsConfig,
+  ) {
+    if (prompts.ids.length === 0) throw new Error('rejection sampling: no prompts');
+    if (c.keep < 1 || c.keep > c.n)
+      throw new Error(`rejection sampling: keep ${c.keep} must be 1..n (${c.n})`);
+  }
+
+  get steps(): number {
+    return this.c.steps;
+  }
+
+  get done(): boolean {
+    return this.stepsDone >= this.c.steps;
+  }
+
+  /** Cross-entropy on the completion tokens of `seqs` (mean over tokens) on `tp`. */
+  sftLoss(tp: Tape<S, I>, seqs: readonly Seq[]) {
+    const m = this.env.model;
+    const batch = batchSeqs(seqs, this.env.padId, m.virtual());
+    const V = m.config.vocabSize;
+    const { logits } = forwardLogits(m, tp, batch);
+    const targets = batch.targets.map((t) => (t < 0 ? -100 : t));
+    return op.crossEntropy(tp, tp.reshape(logits, [batch.B * batch.rowsPer, V]), targets, 'rs.sft');
+  }
+
+  async step(): Promise<RlMetrics> {
+    const { model: m, padId } = this.env;
+    const c = this.c;
+    const k = this.stepsDone;
+    const idx = promptBatch(this.prompts, k, c.batch, c.n);
+    const ro = await rollout(
+      this.env,
+      this.prompts,
+      idx,
+      { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
+      c.seed * 7919 + k,
+    );
+    const batch = batchSeqs(ro.seqs, padId, m.virtual());
+    const pol = await m.evaluate(batch);
+    const ref = await m.evaluate(batch, { reference: true });
+    const kl = mean(pol.logp.map((lp, b) => lp.reduce((a, x, t) => a + x - ref.logp[b][t], 0)));
+    const kept = selectBest(ro.scores, c.n, c.keep, c.threshold).filter(
+      (i) => ro.seqs[i].completion.length > 0,
+    );
+    const losses: Promise<Float64Array>[] = [];
+    for (let e = 0; e < c.sftEpochs && kept.length; e++) {
+      for (let s0 = 0; s0 < kept.length; s0 += c.miniBatch) {
+        const tp = new Tape(m.be, true);
+        m.ps.zeroGrads();
+        const loss = this.sftLoss(
+          tp,
+          kept.slice(s0, s0 + c.miniBatch).map((i) => ro.seqs[i]),
+        );
+        tp.backward();
+        m.opt.update(c.lr);
+        losses.push(m.be.read(loss.store, 1));
+        tp.dispose();
+      }
+    }
+    const ls = await Promise.all(losses);
+    this.stepsDone++;
+    return {
+      step: k + 1,
+      loss: ls.length ? ls[ls.length - 1][0] : 0,
+      reward_mean: mean(ro.scores),
+      kept_reward_mean: mean(kept.map((i) => ro.scores[i])),
+      kept: kept.length,
+      kl,
+      entropy: mean(pol.entropy.flatMap((e) => Array.from(e))),
+      response_len: mean(ro.seqs.map((s) => s.completion.length)),
+      samples: ro.samples,
+    };
+  }
+
+  dispose(): void {
+    this.env.model.dispose();
+  }
+}
+
+function forwardLogits<S, I>(m: RlModel<S, I>, tp: Tape<S, I>, batch: SeqBatch) {
+  return forward(tp, m.config, m.ps, { ids: batch.ids, B: batch.B, T: batch.T }, m.adapter.hooks);
+}
