@@ -173,6 +173,7 @@ def main():
 
     t0 = time.time()
     seen = 0
+    done_steps = 0
     for s in range(steps):
         if not args.bench and progress(s) >= 1.0:
             break
@@ -189,6 +190,7 @@ def main():
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         seen += B * T
+        done_steps = s + 1
         el = time.time() - t0
         if args.bench:
             print(f"step {s} loss {loss.item():.4f} {seen / el:.0f} tok/s", flush=True)
@@ -206,7 +208,7 @@ def main():
             log.flush()
             torch.save({"model": model.state_dict(), "config": c, "step": s + 1, "tokens": seen, "val_loss": vl}, os.path.join(args.out, "ckpt.pt"))
     if not args.bench:
-        rec = {"done": True, "steps": s + 1, "tokens": seen, "elapsed_s": time.time() - t0}
+        rec = {"done": True, "steps": done_steps, "tokens": seen, "elapsed_s": time.time() - t0}
         print(json.dumps(rec), flush=True)
         log.write(json.dumps(rec) + "\n")
 
