@@ -13,7 +13,10 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
     out.set(m.info.name, {
       name: m.info.name,
       setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I> {
-        const plan = planAdapter(m, Object.fromEntries(input.options), input.config, input.base, input.seed);
+        const plan = planAdapter(m, Object.fromEntries(input.options), input.config, input.base, input.seed, {
+          tokenizer: input.tokenizer,
+          tokenizerName: input.modelName,
+        });
         const keys = new Map<string, string>();
         for (const name of plan.saved)
           keys.set(name, plan.baseNames.has(name) ? (input.checkpointKeys.get(name) ?? name) : name);

@@ -40,6 +40,8 @@ export interface GradsMethodInput {
   seed: number;
   /** What adapter_config.json records as base_model_name_or_path. */
   modelName: string;
+  /** The model's tokenizer, for methods that initialise from text (prompt tuning's TEXT init). */
+  tokenizer?: { encode(text: string): number[] };
 }
 
 export interface GradsMethodSetup<S, I> {
@@ -132,6 +134,7 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
     options: req.options,
     seed: req.seed,
     modelName: req.modelName,
+    tokenizer: { encode: (text: string) => req.model.tokenizer.encode(text) },
   });
   const ps = new ParamSet(be, setup.specs);
   try {

@@ -27,12 +27,14 @@ import { EVAL_USAGE, evalCommand } from './eval';
 import { GENERATE_USAGE, generateCommand } from './generate';
 import { registryGradsMethods } from './grads-methods';
 import { openModelDir } from './model-dir';
+import { RL_USAGE, rlTrain } from './rl';
 
 const USAGE = `usage: npm run cli -- <command> [flags]
   info                                   adapter, limits, features, chosen kernel variants
   train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
         [--steps N] [--batch B] [--seq T] [--lr X] [--seed S] [--log-every K] [--eval-fraction F]
-        one JSON line of metrics per logging step, then a summary line with "done": true`;
+        one JSON line of metrics per logging step, then a summary line with "done": true
+${RL_USAGE}`;
 
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
@@ -55,6 +57,9 @@ async function info(): Promise<void> {
 }
 
 async function train(a: Args): Promise<void> {
+  // RLHF algorithms (reward, ppo, rs, dpo, grpo) live in rl.ts; sft (the default) is below.
+  const algo = a.opt('algo');
+  if (algo !== undefined && algo !== 'sft') return rlTrain(a);
   const md = await openModelDir(a.str('model'));
   const method = a.str('method', 'full');
   const steps = a.int('steps', 20);
@@ -86,7 +91,10 @@ async function train(a: Args): Promise<void> {
   const batcher = new Batcher(trainRows, { batchSize: B, seqLen: T, padId, seed });
   const be = gpuBackend(ctx);
   const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
-  const plan = planAdapter(peft, Object.fromEntries(a.sets()), md.config, baseSpecs, seed);
+  const plan = planAdapter(peft, Object.fromEntries(a.sets()), md.config, baseSpecs, seed, {
+    tokenizer: { encode: (text: string) => md.tokenizer.encode(text) },
+    tokenizerName: md.dir,
+  });
   const predicted = predictTrainingMemory(
     md.config,
     plan.specs,
