@@ -46,7 +46,17 @@ export function planAdapter<O>(
   seed: number,
   ctx?: MethodContext,
 ): AdapterPlan<O> {
-  const options = method.parse(raw, config, ctx);
+  return planWithOptions(method, method.parse(raw, config, ctx), config, baseSpecs, seed);
+}
+
+/** The plan for options already parsed (e.g. read back from a saved adapter_config.json). */
+export function planWithOptions<O>(
+  method: PeftMethod<O>,
+  options: O,
+  config: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  seed: number,
+): AdapterPlan<O> {
   const build = method.build(options, config, baseWeightsOf(baseSpecs), seed);
   const base = baseSpecs.map((s) => ({ ...s, trainable: build.baseTrainable(s.name) }));
   const specs = [...base, ...build.added];
