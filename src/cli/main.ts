@@ -24,6 +24,7 @@ import { AdamW } from '../train/optimizer';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import { Args } from './args';
 import { EVAL_USAGE, evalCommand } from './eval';
+import { MERGE_USAGE } from './merge';
 import { GENERATE_USAGE, generateCommand } from './generate';
 import { registryGradsMethods } from './grads-methods';
 import { openModelDir } from './model-dir';
@@ -185,8 +186,9 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'train') return train(a);
   if (command === 'generate') return generateCommand(a);
   if (command === 'eval') return evalCommand(a);
+  if (command === 'merge') return (await import('./merge')).mergeCommand(a);
   if (command === 'grads') return (await import('./grads')).gradsCommand(a, registryGradsMethods());
-  process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n`);
+  process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n${MERGE_USAGE}\n`);
   process.exitCode = command ? 2 : 0;
 }
 

@@ -1,0 +1,51 @@
+// `npm run cli -- merge --model DIR --adapter DIR --out DIR [--onnx]`: folds a saved adapter into the base
+// weights and writes a plain Hugging Face model folder (config.json, model.safetensors, the tokenizer
+// files), and with --onnx also model.onnx for onnxruntime.
+
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportOnnx, weightsFromSpecs } from '../export/onnx/export';
+import { bytesSource, SafetensorsFile } from '../formats/safetensors';
+import { loadCheckpointSpecs } from '../model/load';
+import { Adapter } from '../peft/adapter';
+import { exportMergedModel } from '../peft/export';
+import { planFromAdapterConfig } from '../peft/files';
+import { cpuBackend } from '../tensor/cpu-backend';
+import { ParamSet } from '../tensor/params';
+import type { Args } from './args';
+import { openModelDir } from './model-dir';
+
+export const MERGE_USAGE = `  merge --model DIR --adapter DIR --out DIR [--onnx]
+        the adapter folded into the weights, written as a Hugging Face model folder (and model.onnx)`;
+
+export async function mergeCommand(a: Args): Promise<void> {
+  const md = await openModelDir(a.str('model'));
+  const adapterDir = a.str('adapter');
+  const out = a.str('out');
+  const cfgPath = join(adapterDir, 'adapter_config.json');
+  const wPath = join(adapterDir, 'adapter_model.safetensors');
+  for (const p of [cfgPath, wPath]) if (!existsSync(p)) throw new Error(`${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  const base = await loadCheckpointSpecs(md.config, md.reader);
+  const { method, plan } = planFromAdapterConfig(readFileSync(cfgPath, 'utf8'), md.config, base, 0, cfgPath);
+  // Merging is exact arithmetic on the weights: the CPU twin does it in float64 with no device needed.
+  const ps = new ParamSet(cpuBackend(), plan.specs);
+  const adapter = new Adapter(method, plan, md.config, ps);
+  adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
+  const merged = await exportMergedModel(adapter);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'config.json'), merged.configJson);
+  writeFileSync(join(out, 'model.safetensors'), merged.weights);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+    if (existsSync(join(md.dir, f))) copyFileSync(join(md.dir, f), join(out, f));
+  }
+  let onnxBytes = 0;
+  if (a.opt('onnx')) {
+    const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
+    const onnx = exportOnnx(merged.config, weightsFromSpecs(await loadCheckpointSpecs(merged.config, reader)));
+    writeFileSync(join(out, 'model.onnx'), onnx);
+    onnxBytes = onnx.length;
+  }
+  process.stdout.write(
+    `${JSON.stringify({ done: true, method: method.info.name, out, model_bytes: merged.weights.length, onnx_bytes: onnxBytes })}\n`,
+  );
+}
