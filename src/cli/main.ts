@@ -23,10 +23,11 @@ import { predictTrainingMemory } from '../train/memory';
 import { AdamW } from '../train/optimizer';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import { Args } from './args';
+import { BENCH_USAGE } from './bench';
 import { EVAL_USAGE, evalCommand } from './eval';
-import { MERGE_USAGE } from './merge';
 import { GENERATE_USAGE, generateCommand } from './generate';
 import { registryGradsMethods } from './grads-methods';
+import { MERGE_USAGE } from './merge';
 import { openModelDir } from './model-dir';
 import { RL_USAGE, rlTrain } from './rl';
 
@@ -186,9 +187,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'train') return train(a);
   if (command === 'generate') return generateCommand(a);
   if (command === 'eval') return evalCommand(a);
+  if (command === 'bench') return (await import('./bench')).benchCommand(a);
   if (command === 'merge') return (await import('./merge')).mergeCommand(a);
   if (command === 'grads') return (await import('./grads')).gradsCommand(a, registryGradsMethods());
-  process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n${MERGE_USAGE}\n`);
+  process.stderr.write(`${USAGE}\n${GENERATE_USAGE}\n${EVAL_USAGE}\n${MERGE_USAGE}\n${BENCH_USAGE}\n`);
   process.exitCode = command ? 2 : 0;
 }
 

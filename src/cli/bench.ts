@@ -1,0 +1,129 @@
+// `npm run cli -- bench [--model DIR] [--methods a,b] [--sizes 256,512] [--batch B --seq T --steps N]`:
+// the engine measured in Node, each figure next to a peer from the same process — matmul variants as
+// GFLOP/s with ratios to the naive kernel, and training throughput of fine-tuning methods on a model as
+// tokens/s with ratios to full fine-tuning. One JSON line per measurement; the last line holds the ratios.
+
+import type { GpuContext } from '../gpu/context';
+import { MATMUL_VARIANTS, matmul, matmulFlops } from '../gpu/kernels/matmul';
+import { acquireNodeGpu } from '../gpu/node';
+import { loadCheckpointSpecs } from '../model/load';
+import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { AdamW } from '../train/optimizer';
+import type { Args } from './args';
+import { openModelDir } from './model-dir';
+
+export const BENCH_USAGE = `  bench [--model DIR] [--methods full,lora,...] [--sizes 256,512] [--batch B] [--seq T] [--steps N]
+        GFLOP/s of each matmul variant (ratio to naive); tokens/s of each method (ratio to full)`;
+
+const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+async function timeMatmul(
+  ctx: GpuContext,
+  n: number,
+  variant: (typeof MATMUL_VARIANTS)[number],
+): Promise<number> {
+  const data = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i));
+  const a = ctx.upload(data, 'workspace', 'bench-a');
+  const b = ctx.upload(data, 'workspace', 'bench-b');
+  const out = ctx.arena.alloc(n * n * 4, 'workspace', 'bench-out');
+  const run = () => matmul(ctx, { out, a, b, M: n, N: n, K: n, variant });
+  run();
+  await ctx.sync();
+  let best = Number.POSITIVE_INFINITY;
+  for (let trial = 0; trial < 3; trial++) {
+    const t0 = performance.now();
+    run();
+    await ctx.sync();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  for (const x of [a, b, out]) ctx.arena.free(x);
+  return matmulFlops(n, n, n) / best / 1e9;
+}
+
+export async function benchCommand(a: Args): Promise<void> {
+  const ctx = await acquireNodeGpu({ tune: true });
+  const ratios: Record<string, number> = {};
+  const sizes = (a.opt('sizes') ?? '256,512')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
+  for (const n of sizes) {
+    const rates: Record<string, number> = {};
+    for (const v of MATMUL_VARIANTS) rates[v] = await timeMatmul(ctx, n, v);
+    print({ bench: 'matmul', size: n, gflops: rates, chosen: ctx.variants.get('matmul') ?? 'regblock' });
+    for (const v of MATMUL_VARIANTS)
+      if (v !== 'naive') ratios[`matmul_${n}_${v}_vs_naive`] = rates[v] / rates.naive;
+  }
+  const modelDir = a.opt('model');
+  if (modelDir) {
+    const md = await openModelDir(modelDir);
+    const base = await loadCheckpointSpecs(md.config, md.reader);
+    const B = a.int('batch', 2);
+    const T = a.int('seq', 32);
+    const steps = Math.max(2, a.int('steps', 3));
+    const methods = (a.opt('methods') ?? 'full,lora').split(',').filter(Boolean);
+    const be = gpuBackend(ctx);
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 13 + 5) % md.config.vocabSize);
+    const tokensPerS: Record<string, number> = {};
+    for (const name of methods) {
+      const m = getMethod(name);
+      const plan = planAdapter(m, {}, md.config, base, 0, {
+        tokenizer: { encode: (t: string) => md.tokenizer.encode(t) },
+      });
+      ctx.arena.resetPeak();
+      const ps = new ParamSet(be, plan.specs);
+      const adapter = new Adapter(m, plan, md.config, ps);
+      const opt = new AdamW(ps, {
+        lr: 1e-4,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0,
+        maxGradNorm: 1,
+      });
+      const step = async () => {
+        const tp = new Tape(be, true);
+        ps.zeroGrads();
+        const { logits, virtual } = forward(tp, md.config, ps, { ids, B, T }, adapter.hooks);
+        const Tt = T + virtual;
+        op.crossEntropy(
+          tp,
+          tp.reshape(logits, [B * Tt, md.config.vocabSize]),
+          shiftLabels(ids, B, T, virtual),
+          'loss',
+        );
+        tp.backward();
+        opt.update();
+        await ctx.sync();
+        tp.dispose();
+      };
+      await step(); // warm-up: pipelines compiled, buffers pooled
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) await step();
+      const secs = (performance.now() - t0) / 1000;
+      tokensPerS[name] = (B * T * steps) / secs;
+      print({
+        bench: 'train_step',
+        method: name,
+        trainable_params: plan.count,
+        tokens_per_s: Math.round(tokensPerS[name] * 10) / 10,
+        ms_per_step: Math.round((secs / steps) * 1000),
+        mem_peak_bytes: ctx.arena.stats().peakTotal,
+      });
+      opt.dispose();
+      adapter.dispose();
+      ps.dispose();
+    }
+    if (tokensPerS.full)
+      for (const n of methods)
+        if (n !== 'full') ratios[`train_${n}_vs_full`] = tokensPerS[n] / tokensPerS.full;
+  }
+  print(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Math.round(v * 100) / 100])));
+  ctx.destroy();
+}
