@@ -9,6 +9,7 @@
 // data section. Offsets are relative to the data section; the tensors must tile it exactly.
 // Everything about the header is validated before any tensor byte is read or allocated, so a bad or
 // truncated download fails in the first kilobytes with the file and the tensor named.
+import { halfBits, halfValue } from '../util/f16';
 import { FormatError, isRecord } from './errors';
 
 /** Element types of the reference implementation that occupy whole bytes. */
@@ -307,14 +308,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 let f16Table: Float32Array | null = null;
 
 /** float16 bits → float32 value (exact). */
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
+export const f16BitsToF32 = halfValue;
 
 // 256 KB, built once: converting a checkpoint is then one table lookup per element.
 function halfTable(): Float32Array {
@@ -329,32 +323,7 @@ const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
 
 /** float32 value → float16 bits, round to nearest even; overflow → ±inf, NaN kept. */
-export function f32ToF16Bits(x: number): number {
-  scratchF32[0] = x;
-  const b = scratchU32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half: value = m · 2^-24 with the implicit bit made explicit.
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (and reaches inf at the top).
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
+export const f32ToF16Bits = halfBits;
 
 /** float32 value → bfloat16 bits, round to nearest even; NaN stays NaN. */
 export function f32ToBf16Bits(x: number): number {
