@@ -40,6 +40,12 @@ export class AdamW<S, I> {
     return this.t;
   }
 
+  /** Continues a run from a checkpoint: the bias corrections of later updates depend on the step count. */
+  restoreStep(t: number): void {
+    if (!Number.isInteger(t) || t < 0) throw new RangeError(`AdamW step ${t}: must be a whole number ≥ 0`);
+    this.t = t;
+  }
+
   /** One update with learning rate `lr` (schedules pass theirs; default the configured one). */
   update(lr = this.config.lr): void {
     const flat = this.ps.flat;

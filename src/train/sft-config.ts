@@ -1,13 +1,15 @@
 // What a supervised fine-tuning run is configured with and what it reports, without the engine: the page
 // imports these (defaults, point type) without pulling the GPU code into the main thread's bundle.
 import type { ByCategory } from '../gpu/arena';
-import type { MethodOptions } from './local-methods';
+import type { RawOptions } from '../peft/types';
 
 export type LrSchedule = 'constant' | 'linear' | 'cosine';
 
 export interface SftRunConfig {
+  /** A registry method name (src/peft/registry.ts). */
   method: string;
-  options: MethodOptions;
+  /** The method's options as the form or adapter_config.json gives them (parsed, with defaults, by the method). */
+  options: RawOptions;
   lr: number;
   schedule: LrSchedule;
   /** Optimizer steps (each of gradAccum micro-batches). */
@@ -53,4 +55,18 @@ export interface MetricPoint {
   memory: ByCategory;
   peakBytes: number;
   peakByCategory: ByCategory;
+}
+
+/**
+ * Everything a run needs to continue where it stopped: the flat trainable values and AdamW's two moments
+ * (padding included, as the ParamSet lays them out), the step and the counters. The RNG state is the step
+ * itself: batch k is a pure function of (seed, k) (Batcher), and the sampling streams are re-derived.
+ */
+export interface SftCheckpoint {
+  step: number;
+  tokens: number;
+  activeMs: number;
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
 }

@@ -1,6 +1,8 @@
 // The step-wise SFT runner against a float64 reference loop on the CPU twin (same batches, schedule,
-// accumulation and AdamW), the local methods' closed-form counts against what the runner allocates, and
-// the learning-rate schedule's values.
+// accumulation and AdamW) for a selective method (top_layers) and one with virtual tokens (prompt tuning,
+// through the registry's planAdapter/Adapter), a run checkpointed mid-way and restored into a fresh runner
+// continuing exactly, the registry's closed-form count against what the runner allocates, the exact-match
+// task metric, and the learning-rate schedule's values.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batcher, type BatchRow } from '../data/batch';
 import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safetensors';
@@ -9,11 +11,12 @@ import { acquireNodeGpu } from '../gpu/node';
 import { randomModelParams } from '../model/init';
 import { TINY_LLAMA } from '../model/testing';
 import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
 import { cpuBackend } from '../tensor/cpu-backend';
 import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { countTrainable, methodSpec, predictMemory } from './local-methods';
 import { AdamW } from './optimizer';
 import { lrAt, SFT_DEFAULTS, type SftRunConfig, SftRunner } from './sft';
 
@@ -55,11 +58,9 @@ const run: SftRunConfig = {
 /** The same training on the float64 twin: losses per step and the final eval loss. */
 function reference(r: SftRunConfig): { losses: number[]; evalLoss: number } {
   const be = cpuBackend();
-  const pred = methodSpec(r.method).trainable(cfg, r.options);
-  const ps = new ParamSet(
-    be,
-    specs.map((s) => ({ ...s, trainable: pred(s.name) })),
-  );
+  const plan = planAdapter(getMethod(r.method), r.options, cfg, specs, r.seed);
+  const ps = new ParamSet(be, plan.specs);
+  const adapter = new Adapter(getMethod(r.method), plan, cfg, ps);
   const opt = new AdamW(ps, {
     lr: r.lr,
     beta1: 0.9,
@@ -71,11 +72,11 @@ function reference(r: SftRunConfig): { losses: number[]; evalLoss: number } {
   const b = new Batcher(train, { batchSize: r.batch, seqLen: r.seqLen, padId: 0, seed: r.seed });
   const { batch: B, seqLen: T } = r;
   const lossOf = (tp: Tape<Float64Array, Int32Array>, ids: Int32Array, labels: Int32Array, w: number) => {
-    const { logits } = forward(tp, cfg, ps, { ids, B, T });
+    const { logits, virtual } = forward(tp, cfg, ps, { ids, B, T }, adapter.hooks);
     return op.crossEntropy(
       tp,
-      tp.reshape(logits, [B * T, cfg.vocabSize]),
-      shiftLabels(labels, B, T),
+      tp.reshape(logits, [B * (T + virtual), cfg.vocabSize]),
+      shiftLabels(labels, B, T, virtual),
       'loss',
       w,
     );
@@ -116,7 +117,11 @@ describe('SftRunner', () => {
   it('matches the float64 reference loop step by step (top_layers, accumulation 2)', async () => {
     const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
     const r = await SftRunner.create(ctx, cfg, reader, { train, eval: evalRows, padId: 0 }, run);
-    expect(r.trainableParams).toBe(countTrainable(cfg, 'top_layers', { num_layers: 1 }).trainable);
+    expect(r.trainableParams).toBe(r.adapter.plan.count);
+    const want1 = specs
+      .filter((s) => s.name.startsWith('model.layers.1.') || s.name === 'model.norm.weight')
+      .reduce((a, s) => a + s.data.length, 0);
+    expect(r.trainableParams).toBe(want1);
     const got: number[] = [];
     while (!r.done) {
       r.stepOnce();
@@ -139,6 +144,101 @@ describe('SftRunner', () => {
     r.dispose();
   });
 
+  it('trains prompt tuning (virtual tokens) as the reference does', async () => {
+    const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+    const pr: SftRunConfig = { ...run, method: 'prompt', options: { num_virtual_tokens: 3 }, gradAccum: 1 };
+    const r = await SftRunner.create(ctx, cfg, reader, { train, eval: evalRows, padId: 0 }, pr);
+    expect(r.trainableParams).toBe(3 * cfg.hiddenSize);
+    while (!r.done) r.stepOnce();
+    const got = (await r.flush()).map((p) => p.loss!);
+    const want = reference(pr);
+    for (let i = 0; i < pr.steps; i++) expect(got[i]).toBeCloseTo(want.losses[i], 4);
+    expect(await r.evalLoss()).toBeCloseTo(want.evalLoss, 4);
+    r.dispose();
+  });
+
+  it('resumes from a checkpoint exactly: 2 steps, checkpoint, a fresh runner restores and finishes', async () => {
+    const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+    const lr: SftRunConfig = { ...run, method: 'lora', options: { r: 2, lora_alpha: 4 } };
+    const data = { train, eval: evalRows, padId: 0 };
+    const a = await SftRunner.create(ctx, cfg, reader, data, lr);
+    a.stepOnce();
+    a.stepOnce();
+    const first = (await a.flush()).map((p) => p.loss!);
+    const ck = await a.checkpoint();
+    a.dispose();
+    expect(ck.step).toBe(2);
+    expect(ck.m.some((x) => x !== 0)).toBe(true);
+    const b = await SftRunner.create(ctx, cfg, reader, data, lr);
+    b.restore(ck);
+    expect(b.step).toBe(2);
+    while (!b.done) b.stepOnce();
+    const rest = (await b.flush()).map((p) => p.loss!);
+    const want = reference(lr);
+    const got = [...first, ...rest];
+    expect(got).toHaveLength(lr.steps);
+    for (let i = 0; i < lr.steps; i++) expect(got[i]).toBeCloseTo(want.losses[i], 4);
+    expect(await b.evalLoss()).toBeCloseTo(want.evalLoss, 4);
+    expect(() => b.restore({ ...ck, m: new Float32Array(3) })).toThrow(/checkpoint m: 3 values/);
+    // Its saved PEFT files, imported into a zero-step run, evaluate to the same loss.
+    const saved = await b.adapter.save('tiny');
+    const c = await SftRunner.create(
+      ctx,
+      cfg,
+      reader,
+      data,
+      { ...run, steps: 0 },
+      {
+        adapterConfig: saved.files.config,
+        adapterWeights: saved.files.weights,
+      },
+    );
+    expect(c.adapter.method.info.name).toBe('lora');
+    expect(c.done).toBe(true);
+    expect(await c.evalLoss()).toBeCloseTo(want.evalLoss, 5);
+    await expect(
+      SftRunner.create(ctx, cfg, reader, data, run, {
+        adapterConfig: saved.files.config,
+        adapterWeights: new Uint8Array(8),
+      }),
+    ).rejects.toThrow(/adapter_model.safetensors/);
+    b.dispose();
+    c.dispose();
+  });
+
+  it("scores greedy completions: exact match against the float64 twin's greedy tokens", async () => {
+    const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+    const r = await SftRunner.create(ctx, cfg, reader, { train, eval: evalRows, padId: 0 }, run);
+    // Targets made from the model's own greedy continuation (computed on the CPU twin) must all match;
+    // a corrupted target must not.
+    const be = cpuBackend();
+    const ps = new ParamSet(be, planAdapter(getMethod('top_layers'), run.options, cfg, specs, 0).specs);
+    const { generate } = await import('../model/generate');
+    const prompts = evalRows.map((x) => x.inputIds.slice(0, 3));
+    const g = await generate(be, cfg, ps, prompts, { maxNewTokens: 2 });
+    const rowsOk: BatchRow[] = prompts.map((p, i) => ({
+      inputIds: [...p, ...g.rows[i].tokens],
+      labels: [-100, -100, -100, ...g.rows[i].tokens],
+    }));
+    const bad = rowsOk.map((x, i) =>
+      i === 0 ? { ...x, inputIds: [...x.inputIds.slice(0, 4), (x.inputIds[4] + 1) % cfg.vocabSize] } : x,
+    );
+    const ok = await SftRunner.create(ctx, cfg, reader, { train, eval: rowsOk, padId: 0 }, run);
+    expect(await ok.exactMatch([])).toBe(1);
+    const nb = await SftRunner.create(ctx, cfg, reader, { train, eval: bad, padId: 0 }, run);
+    expect(await nb.exactMatch([])).toBeCloseTo(2 / 3, 12);
+    // Rows without an unlabelled prompt (plain text) give no metric.
+    const plain = await SftRunner.create(
+      ctx,
+      cfg,
+      reader,
+      { train, eval: [{ inputIds: [1, 2, 3], labels: [1, 2, 3] }], padId: 0 },
+      run,
+    );
+    expect(await plain.exactMatch([])).toBeNull();
+    for (const x of [r, ok, nb, plain]) x.dispose();
+  });
+
   it('rejects bad run settings with the setting named', async () => {
     const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
     const data = { train, eval: evalRows, padId: 0 };
@@ -147,25 +247,15 @@ describe('SftRunner', () => {
     );
     await expect(
       SftRunner.create(ctx, cfg, reader, data, { ...run, options: { num_layers: 3 } }),
-    ).rejects.toThrow(/num_layers=3/);
+    ).rejects.toThrow(/num_layers/);
+    await expect(SftRunner.create(ctx, cfg, reader, data, { ...run, method: 'nope' })).rejects.toThrow(
+      /unknown method "nope"/,
+    );
     await expect(SftRunner.create(ctx, cfg, reader, data, { ...run, batch: 0 })).rejects.toThrow(/batch = 0/);
   });
 });
 
-describe('local methods and schedule', () => {
-  it('counts trainable weights from the config: full is everything, top_layers the top block and the norm', () => {
-    const full = countTrainable(cfg, 'full', {});
-    expect(full.trainable).toBe(full.total);
-    const top = countTrainable(cfg, 'top_layers', { num_layers: 1 });
-    const want = specs
-      .filter((s) => s.name.startsWith('model.layers.1.') || s.name === 'model.norm.weight')
-      .reduce((a, s) => a + s.data.length, 0);
-    expect(top.trainable).toBe(want);
-    const m = predictMemory(cfg, 'top_layers', { num_layers: 1 }, 2, 8);
-    expect(m.optimizer).toBe(2 * want * 4);
-    expect(m.frozen).toBe((full.total - want) * 4);
-  });
-
+describe('schedule', () => {
   it('warms up linearly over a tenth of the run, then decays', () => {
     expect(lrAt('cosine', 1, 1, 100)).toBeCloseTo(0.1, 12);
     expect(lrAt('cosine', 1, 10, 100)).toBe(1);

@@ -2,23 +2,35 @@
 // with others: create(run config) → step() → … → evalLoss(), each step recording its GPU work and
 // returning at once. The loss is read back only every `logEvery` steps, and that read is started and not
 // awaited in the step that starts it: its value arrives as a metric point on a later call (or on
-// flush()), so the GPU queue never drains inside a step. Memory figures are the arena's, exact.
+// flush()), so the GPU queue never drains inside a step. Memory figures are the arena's, exact. Any
+// registered PEFT method trains (planAdapter/Adapter); the runner also checkpoints and restores itself
+// (trainable values, AdamW moments, step) and scores greedy completions for the task metric.
 import { Batcher, type BatchRow } from '../data/batch';
 import type { ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
+import { generate } from '../model/generate';
 import { loadCheckpointSpecs } from '../model/load';
 import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { planFromAdapterConfig } from '../peft/files';
+import { getMethod } from '../peft/registry';
+import type { MethodContext } from '../peft/types';
 import { type GpuBackend, gpuBackend } from '../tensor/gpu-backend';
 import * as op from '../tensor/ops';
-import { ParamSet } from '../tensor/params';
+import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { methodSpec, withDefaults } from './local-methods';
 import { AdamW } from './optimizer';
-import type { MetricPoint, SftRunConfig } from './sft-config';
+import type { MetricPoint, SftCheckpoint, SftRunConfig } from './sft-config';
 
-export { type LrSchedule, type MetricPoint, SFT_DEFAULTS, type SftRunConfig } from './sft-config';
+export {
+  type LrSchedule,
+  type MetricPoint,
+  SFT_DEFAULTS,
+  type SftCheckpoint,
+  type SftRunConfig,
+} from './sft-config';
 
 import type { LrSchedule } from './sft-config';
 
@@ -36,6 +48,17 @@ export function lrAt(schedule: LrSchedule, base: number, step: number, steps: nu
   if (schedule === 'linear') return base * (1 - p);
   if (schedule === 'cosine') return base * 0.5 * (1 + Math.cos(Math.PI * p));
   return base;
+}
+
+export interface SftCreateOptions {
+  /** What the method may need from outside the checkpoint (prompt tuning's TEXT init tokenizes). */
+  methodCtx?: MethodContext;
+  /** The base specs, when the caller already read the checkpoint (shared by several runs). */
+  baseSpecs?: readonly ParamSpec[];
+  /** An imported adapter: adapter_config.json's text (method and options come from it, not `run`)... */
+  adapterConfig?: string;
+  /** ...and adapter_model.safetensors, loaded into the adapter before the first step. */
+  adapterWeights?: Uint8Array;
 }
 
 export class NonFiniteLossError extends Error {
@@ -62,9 +85,11 @@ export class SftRunner {
     readonly config: ModelConfig,
     readonly run: SftRunConfig,
     readonly ps: ParamSet<GpuRegion, GpuRegion>,
+    readonly adapter: Adapter<GpuRegion, GpuRegion, unknown>,
     private readonly opt: AdamW<GpuRegion, GpuRegion>,
     private readonly batcher: Batcher,
     private readonly evalBatcher: Batcher | null,
+    private readonly evalRows: readonly BatchRow[],
   ) {
     this.be = ps.be;
   }
@@ -76,10 +101,13 @@ export class SftRunner {
     reader: TensorReader,
     data: SftData,
     run: SftRunConfig,
+    opts: SftCreateOptions = {},
   ): Promise<SftRunner> {
     if (data.train.length === 0) throw new Error('the dataset has no training examples');
+    // Zero steps: evaluate only (an imported adapter).
+    if (!Number.isInteger(run.steps) || run.steps < 0)
+      throw new RangeError(`steps = ${run.steps}: must be a whole number ≥ 0`);
     for (const [k, v] of Object.entries({
-      steps: run.steps,
       batch: run.batch,
       seqLen: run.seqLen,
       gradAccum: run.gradAccum,
@@ -90,12 +118,27 @@ export class SftRunner {
         `sequence length ${run.seqLen} exceeds the model's ${config.maxPositions} positions`,
       );
     if (!(run.lr > 0)) throw new RangeError(`learning rate ${run.lr}: must be > 0`);
-    const spec = methodSpec(run.method);
-    const pred = spec.trainable(config, withDefaults(spec, run.options));
-    const specs = await loadCheckpointSpecs(config, reader, pred);
+    // Planned before anything is allocated: an option out of range is refused with its name.
+    const base = opts.baseSpecs ?? (await loadCheckpointSpecs(config, reader));
+    const { method, plan } = opts.adapterConfig
+      ? planFromAdapterConfig(opts.adapterConfig, config, base, run.seed)
+      : (() => {
+          const m = getMethod(run.method);
+          return { method: m, plan: planAdapter(m, run.options, config, base, run.seed, opts.methodCtx) };
+        })();
     const be = gpuBackend(ctx);
     ctx.arena.resetPeak();
-    const ps = new ParamSet(be, specs);
+    const ps = new ParamSet(be, plan.specs);
+    const adapter = new Adapter(method, plan, config, ps);
+    if (opts.adapterWeights) {
+      try {
+        adapter.load(opts.adapterWeights);
+      } catch (e) {
+        adapter.dispose();
+        ps.dispose();
+        throw e;
+      }
+    }
     const opt = new AdamW(ps, {
       lr: run.lr,
       beta1: 0.9,
@@ -119,7 +162,7 @@ export class SftRunner {
           shuffle: false,
         })
       : null;
-    return new SftRunner(ctx, config, run, ps, opt, batcher, evalBatcher);
+    return new SftRunner(ctx, config, run, ps, adapter, opt, batcher, evalBatcher, data.eval);
   }
 
   get step(): number {
@@ -141,8 +184,16 @@ export class SftRunner {
   private lossOf(tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array, weight: number) {
     const { B, T } = { B: this.run.batch, T: this.run.seqLen };
     const V = this.config.vocabSize;
-    const { logits } = forward(tp, this.config, this.ps, { ids, B, T });
-    return op.crossEntropy(tp, tp.reshape(logits, [B * T, V]), shiftLabels(labels, B, T), 'loss', weight);
+    const { logits, virtual } = forward(tp, this.config, this.ps, { ids, B, T }, this.adapter.hooks);
+    // Prompt tuning prepends virtual tokens: their positions carry no label.
+    const Tt = T + virtual;
+    return op.crossEntropy(
+      tp,
+      tp.reshape(logits, [B * Tt, V]),
+      shiftLabels(labels, B, T, virtual),
+      'loss',
+      weight,
+    );
   }
 
   private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {
@@ -280,7 +331,73 @@ export class SftRunner {
     return this.ctx.lost ? zeroByCategory() : { ...this.ctx.arena.stats().current };
   }
 
+  /** The state a resumed run needs (waits for queued work: call it between steps). */
+  async checkpoint(): Promise<SftCheckpoint> {
+    const f = this.ps.flat;
+    const read = async (b: GpuRegion | undefined) =>
+      b && f ? Float32Array.from(await this.be.read(b, f.n)) : new Float32Array(0);
+    const [params, m, v] = await Promise.all([read(f?.params), read(f?.m), read(f?.v)]);
+    return { step: this.stepsDone, tokens: this.tokens, activeMs: this.activeMs, params, m, v };
+  }
+
+  /** Continues from a checkpoint of a run with the same method, options and model. */
+  restore(ck: SftCheckpoint): void {
+    const f = this.ps.flat;
+    const n = f?.n ?? 0;
+    for (const [k, a] of [
+      ['params', ck.params],
+      ['m', ck.m],
+      ['v', ck.v],
+    ] as const)
+      if (a.length !== n)
+        throw new Error(`checkpoint ${k}: ${a.length} values, this run's trainable buffer has ${n}`);
+    if (!Number.isInteger(ck.step) || ck.step < 0 || ck.step > this.run.steps)
+      throw new Error(`checkpoint step ${ck.step} is outside this run's 0..${this.run.steps}`);
+    if (f) {
+      this.be.write(f.params, ck.params);
+      this.be.write(f.m, ck.m);
+      this.be.write(f.v, ck.v);
+    }
+    this.opt.restoreStep(ck.step);
+    this.stepsDone = ck.step;
+    this.tokens = ck.tokens;
+    this.activeMs = ck.activeMs;
+  }
+
+  /**
+   * The task metric: exact-match accuracy of greedy completions on (up to `maxRows` of) the eval split, for
+   * rows whose loss covers a completion only (a prompt of unlabelled tokens, then labelled ones). Null when
+   * there are no such rows (plain text datasets).
+   */
+  async exactMatch(eosIds: readonly number[], maxRows = 16): Promise<number | null> {
+    const items: { prompt: number[]; want: number[] }[] = [];
+    for (const r of this.evalRows) {
+      const ids = r.inputIds.slice(0, this.run.seqLen);
+      const labels = r.labels.slice(0, this.run.seqLen);
+      const cut = labels.findIndex((l) => l !== -100);
+      if (cut <= 0 || labels.slice(cut).some((l) => l === -100)) continue;
+      items.push({ prompt: ids.slice(0, cut), want: ids.slice(cut) });
+      if (items.length >= maxRows) break;
+    }
+    if (items.length === 0) return null;
+    const longest = Math.max(...items.map((x) => x.want.length));
+    const res = await generate(
+      this.be,
+      this.config,
+      this.ps,
+      items.map((x) => x.prompt),
+      { maxNewTokens: longest, eosIds, hooks: this.adapter.hooks },
+    );
+    let hits = 0;
+    for (const [i, x] of items.entries()) {
+      const got = res.rows[i].tokens.slice(0, x.want.length);
+      if (got.length === x.want.length && got.every((t, j) => t === x.want[j])) hits++;
+    }
+    return hits / items.length;
+  }
+
   dispose(): void {
+    this.adapter.dispose();
     this.opt.dispose();
     this.ps.dispose();
   }
