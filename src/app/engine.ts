@@ -1,19 +1,19 @@
-// Glue between the page and the training worker: starts the worker once, sends it the built-in model
-// and a sample dataset, turns every worker message into one store action, saves runs and metrics to
-// IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop).
+// Glue between the page and the training worker: starts the worker once, sends it the built-in model and a
+// sample dataset, turns every worker message into one store action, asks the worker for each chosen method's
+// plan (count, predicted memory) whenever its options or the batch shape change, saves runs and metrics to
+// IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop,
+// resume after a reload, generate, measure, export, import). The page never runs engine code itself.
 import { useAppStore } from '../store';
 import { clearSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import type { RunRecord } from '../store/runs';
-import { LOCAL_METHODS, methodSpec, predictMemory, withDefaults } from '../train/local-methods';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
 
-export const BUILTIN_MODEL = {
-  base: `${import.meta.env.BASE_URL}models/tiny-llama-brown`,
-  name: 'tiny-llama-brown',
-};
+export const BUILTIN_MODEL_NAME = 'tiny-llama-brown';
 export const SAMPLE_DATASETS = ['plurals.jsonl', 'opposites.csv', 'past-tense.jsonl'];
+/** Checkpoint every this many steps (a GPU→CPU read of the trainable values and Adam moments). */
+export const CHECKPOINT_EVERY = 5;
 
 let client: TrainingClient | null = null;
 let nextId = 0;
@@ -44,6 +44,17 @@ function persistRun(id: string): void {
   if (r) void saveRuns([r]);
 }
 
+function download(name: string, bytes: ArrayBuffer | string, type: string): void {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const labelOf = (id: string) => store().runs.find((r) => r.spec.id === id)?.method ?? 'run';
+
 function apply(m: FromWorker): void {
   const s = store();
   switch (m.type) {
@@ -53,11 +64,16 @@ function apply(m: FromWorker): void {
     case 'gpuError':
       s.setGpu({ state: 'error', name: m.name, message: m.message });
       break;
+    case 'methods':
+      s.setMethodInfos(m.methods);
+      requestPlans();
+      break;
     case 'modelLoading':
       s.setModel({ state: 'loading', name: m.name });
       break;
     case 'modelReady':
       s.modelReady(m.model);
+      requestPlans(true);
       break;
     case 'modelError':
       s.setModel({ state: 'error', message: m.message });
@@ -68,16 +84,38 @@ function apply(m: FromWorker): void {
     case 'datasetError':
       s.datasetFailed(m.id, m.name, m.message);
       break;
+    case 'planResult':
+      s.setPlan(m.plan);
+      break;
+    case 'schedule':
+      s.setSchedule({ mode: m.mode, message: m.message });
+      break;
     case 'runState': {
       const patch: Partial<RunRecord> = { state: m.state, message: m.message };
-      if (m.info) patch.info = m.info;
+      if (m.info) {
+        patch.info = m.info;
+        patch.method = m.info.method;
+      }
       if (m.state !== 'running' && m.state !== 'paused') patch.etaS = null;
+      if (m.resumedFrom !== undefined) {
+        // Points logged after the checkpoint are redone by the resumed run.
+        const from = m.resumedFrom;
+        s.setMetrics({ ...s.metrics, [m.runId]: (s.metrics[m.runId] ?? []).filter((p) => p.step <= from) });
+        patch.message = `Resumed from the checkpoint at step ${from}.`;
+      }
       s.patchRun(m.runId, patch);
       persistRun(m.runId);
       if (m.state === 'done' || m.state === 'error' || m.state === 'stopped')
         scheduleMetricsSave(m.runId, true);
       break;
     }
+    case 'runResults':
+      s.patchResults(m.runId, m.results);
+      persistRun(m.runId);
+      break;
+    case 'runError':
+      s.patchRun(m.runId, { message: m.message });
+      break;
     case 'metrics': {
       s.appendMetrics(m.batch);
       for (const b of m.batch) {
@@ -86,6 +124,42 @@ function apply(m: FromWorker): void {
       }
       break;
     }
+    case 'genToken':
+      s.genToken(m.reqId, m.target, m.text);
+      break;
+    case 'genDone':
+      s.genDone(m.reqId, m.target, m.error);
+      break;
+    case 'file':
+      download(`${labelOf(m.runId)}-${m.name}`, m.bytes, m.mime);
+      break;
+  }
+}
+
+// ---- plans: asked again when a chosen method's options or the batch shape change -------------------
+
+const planKey = (method: string) => {
+  const s = store();
+  return JSON.stringify([s.methods[method]?.options ?? {}, s.hyper.batch, s.hyper.seqLen]);
+};
+const asked = new Map<string, string>();
+
+function requestPlans(force = false): void {
+  const s = store();
+  if (s.model.state !== 'ready' || !client) return;
+  if (force) asked.clear();
+  for (const info of s.methodInfos) {
+    const key = planKey(info.name);
+    if (asked.get(info.name) === key) continue;
+    asked.set(info.name, key);
+    client.send({
+      type: 'plan',
+      method: info.name,
+      options: s.methods[info.name]?.options ?? {},
+      key,
+      batch: s.hyper.batch,
+      seqLen: s.hyper.seqLen,
+    });
   }
 }
 
@@ -96,7 +170,15 @@ export function startEngine(): void {
     store().setGpu({ state: 'error', name: 'WorkerError', message }),
   );
   client.send({ type: 'init' });
-  client.send({ type: 'loadModel', source: { kind: 'url', ...BUILTIN_MODEL } });
+  client.send({
+    type: 'loadModel',
+    source: { kind: 'builtin', name: BUILTIN_MODEL_NAME },
+    budgetBytes: store().budgetBytes,
+  });
+  // Options, batch and sequence length feed the plans; a change asks again (the key drops stale answers).
+  useAppStore.subscribe((s, prev) => {
+    if (s.methods !== prev.methods || s.hyper !== prev.hyper) requestPlans();
+  });
   void loadSaved()
     .then(({ runs, metrics }) => {
       if (runs.length === 0) return;
@@ -127,30 +209,40 @@ export async function loadDatasetFiles(files: FileList | File[]): Promise<void> 
   for (const f of Array.from(files)) sendDataset(f.name, await f.arrayBuffer());
 }
 
-/** A dropped model: config.json, model.safetensors and tokenizer.json (tokenizer_config.json optional). */
-export async function loadModelFiles(files: FileList | File[]): Promise<void> {
-  const byName = new Map(Array.from(files).map((f) => [f.name, f]));
-  const missing = ['config.json', 'model.safetensors', 'tokenizer.json'].filter((n) => !byName.has(n));
-  if (missing.length) {
-    store().setModel({
-      state: 'error',
-      message: `dropped files lack ${missing.join(', ')} (all three are needed together)`,
-    });
-    return;
-  }
-  const read = (n: string) => byName.get(n)!.arrayBuffer();
-  const tc = byName.get('tokenizer_config.json');
+/** A dropped model folder: config.json, model.safetensors (or shards) and tokenizer.json, read in the worker. */
+export function loadModelFiles(files: FileList | File[]): void {
+  const list = Array.from(files);
+  const top = list.find((f) => f.webkitRelativePath)?.webkitRelativePath.split('/')[0];
   client?.send({
     type: 'loadModel',
-    source: {
-      kind: 'files',
-      name: byName.get('config.json')!.webkitRelativePath.split('/')[0] || 'dropped model',
-      config: await read('config.json'),
-      weights: await read('model.safetensors'),
-      tokenizer: await read('tokenizer.json'),
-      tokenizerConfig: tc ? await tc.arrayBuffer() : undefined,
-    },
+    source: { kind: 'files', name: top || 'dropped model', files: list },
+    budgetBytes: store().budgetBytes,
   });
+}
+
+function baseSpec(method: string, options: RunSpec['config']['options'], datasetId: string, lr: number) {
+  const h = store().hyper;
+  return {
+    datasetId,
+    evalFraction: h.evalFraction,
+    checkpointEvery: CHECKPOINT_EVERY,
+    config: {
+      ...SFT_DEFAULTS,
+      method,
+      options,
+      lr,
+      schedule: h.schedule,
+      steps: h.steps,
+      batch: h.batch,
+      seqLen: h.seqLen,
+      gradAccum: h.gradAccum,
+      weightDecay: h.weightDecay,
+      maxGradNorm: h.maxGradNorm,
+      seed: h.seed,
+      evalEvery: h.evalEvery,
+      logEvery: Math.max(1, Math.min(5, Math.floor(h.steps / 20))),
+    },
+  };
 }
 
 /** Starts one run per enabled method with the form's hyperparameters; returns why not, if it cannot. */
@@ -159,43 +251,32 @@ export function startRuns(): string | null {
   if (s.model.state !== 'ready') return 'the model is not loaded yet';
   const ds = s.datasets.find((d) => d.id === s.selectedDatasetId);
   if (!ds) return 'choose a dataset first';
-  const chosen = LOCAL_METHODS.filter((m) => s.methods[m.name]?.enabled);
+  const chosen = s.methodInfos.filter((m) => s.methods[m.name]?.enabled);
   if (chosen.length === 0) return 'choose at least one method';
-  const h = s.hyper;
+  for (const m of chosen) {
+    const p = s.plans[m.name];
+    if (!p || p.key !== planKey(m.name)) return `${m.label}: its plan is still being computed`;
+    if (p.error) return `${m.label}: ${p.error}`;
+  }
+  const weightBytes = s.model.summary.weightBytes;
   const records: RunRecord[] = chosen.map((m) => {
-    const options = withDefaults(m, s.methods[m.name]?.options);
+    const options = s.methods[m.name]?.options ?? {};
+    const plan = s.plans[m.name];
     const spec: RunSpec = {
       id: uid('run'),
       label: `${m.name}${Object.entries(options)
-        .map(([k, v]) => ` ${k}=${v}`)
+        .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
         .join('')} · ${ds.name}`,
-      datasetId: ds.id,
-      evalFraction: h.evalFraction,
-      config: {
-        ...SFT_DEFAULTS,
-        method: m.name,
-        options,
-        lr: h.lr ?? m.defaultLr,
-        schedule: h.schedule,
-        steps: h.steps,
-        batch: h.batch,
-        seqLen: h.seqLen,
-        gradAccum: h.gradAccum,
-        weightDecay: h.weightDecay,
-        maxGradNorm: h.maxGradNorm,
-        seed: h.seed,
-        evalEvery: h.evalEvery,
-        logEvery: Math.max(1, Math.min(5, Math.floor(h.steps / 20))),
-      },
+      predictedBytes: plan.predicted?.peakTotal ?? 0,
+      ...baseSpec(m.name, options, ds.id, s.hyper.lr ?? m.defaultLr),
     };
-    const cfg = (s.model as Extract<typeof s.model, { state: 'ready' }>).config;
     return {
       spec,
       method: m.name,
-      methodLabel: methodSpec(m.name).label,
+      methodLabel: m.label,
       state: 'queued',
-      predicted: predictMemory(cfg, m.name, options, h.batch, h.seqLen),
-      weightBytes: (s.model as Extract<typeof s.model, { state: 'ready' }>).summary.weightBytes,
+      predicted: plan.predicted,
+      weightBytes,
       createdAt: Date.now(),
       memory: null,
       etaS: null,
@@ -203,17 +284,87 @@ export function startRuns(): string | null {
   });
   s.addRuns(records);
   void saveRuns(records);
-  client?.send({ type: 'start', runs: records.map((r) => r.spec) });
+  client?.send({ type: 'start', runs: records.map((r) => r.spec), budgetBytes: s.budgetBytes });
+  return null;
+}
+
+/**
+ * An adapter the user dropped (adapter_config.json + adapter_model.safetensors): a run that starts from it,
+ * evaluated (steps = 0) or trained on for `steps` more on the selected dataset.
+ */
+export async function importAdapter(files: FileList | File[], steps: number): Promise<string | null> {
+  const s = store();
+  if (s.model.state !== 'ready') return 'the model is not loaded yet';
+  const ds = s.datasets.find((d) => d.id === s.selectedDatasetId);
+  if (!ds) return 'choose a dataset first';
+  const byName = new Map(Array.from(files).map((f) => [f.name.replace(/^.*-(adapter_)/, '$1'), f]));
+  const cfg = byName.get('adapter_config.json');
+  const w = byName.get('adapter_model.safetensors');
+  if (!cfg || !w) return 'pick both adapter_config.json and adapter_model.safetensors';
+  const config = await cfg.text();
+  let method = 'imported';
+  try {
+    const peftType = (JSON.parse(config) as { peft_type?: unknown }).peft_type;
+    if (typeof peftType === 'string') method = peftType.toLowerCase();
+  } catch {
+    return 'adapter_config.json is not valid JSON';
+  }
+  const spec: RunSpec = {
+    id: uid('run'),
+    label: `imported ${method} · ${ds.name}`,
+    predictedBytes: 0,
+    initAdapter: { config, weights: await w.arrayBuffer() },
+    ...baseSpec(method, {}, ds.id, s.hyper.lr ?? 1e-4),
+  };
+  spec.config.steps = steps;
+  const record: RunRecord = {
+    spec,
+    method,
+    methodLabel: `imported (${method})`,
+    state: 'queued',
+    predicted: null,
+    weightBytes: s.model.summary.weightBytes,
+    createdAt: Date.now(),
+    memory: null,
+    etaS: null,
+  };
+  s.addRuns([record]);
+  // The adapter's bytes are not kept with the saved record (the checkpoint holds the trained state).
+  void saveRuns([{ ...record, spec: { ...spec, initAdapter: undefined } }]);
+  client?.send({ type: 'start', runs: [spec], budgetBytes: s.budgetBytes });
   return null;
 }
 
 export const pauseRun = (runId: string) => client?.send({ type: 'pause', runId });
 export const resumeRun = (runId: string) => client?.send({ type: 'resume', runId });
 export const stopRun = (runId: string) => client?.send({ type: 'stop', runId });
+export const measureRun = (runId: string) => client?.send({ type: 'measure', runId });
+export const exportAdapter = (runId: string) => client?.send({ type: 'exportAdapter', runId });
+export const exportMerged = (runId: string) => client?.send({ type: 'exportMerged', runId });
+export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', runId });
+
+/** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */
+export function resumeInterrupted(runId: string): void {
+  const r = store().runs.find((x) => x.spec.id === runId);
+  if (!r || r.state !== 'interrupted') return;
+  store().patchRun(runId, { state: 'queued', message: 'Resuming from the last checkpoint…' });
+  client?.send({ type: 'resumeInterrupted', spec: r.spec });
+}
+
+/** Streams one prompt through the base model and every run the worker still holds. */
+export function generateAll(): void {
+  const s = store();
+  const live = s.runs
+    .filter((r) => ['done', 'paused', 'running', 'stopped'].includes(r.state) && r.info)
+    .map((r) => r.spec.id);
+  const req = uid('gen');
+  s.startGen(req, ['base', ...live]);
+  client?.send({ type: 'generate', reqId: req, prompt: s.genPrompt, runIds: live, sampling: s.sampling });
+}
 
 export async function clearRuns(): Promise<void> {
-  const live = store().runs.filter((r) => ['queued', 'loading', 'running', 'paused'].includes(r.state));
-  for (const r of live) stopRun(r.spec.id);
+  const ids = store().runs.map((r) => r.spec.id);
+  client?.send({ type: 'forget', runIds: ids });
   await clearSaved();
   store().setRuns([]);
   store().setMetrics({});

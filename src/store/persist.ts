@@ -1,6 +1,6 @@
 // Runs and their metrics in IndexedDB (through `idb`), so they come back after a reload. A run that was
-// still training when the page went away comes back as "interrupted" (resuming from a checkpoint needs
-// adapter checkpoints, which come with the export work).
+// still training when the page went away comes back as "interrupted"; the worker keeps its checkpoints
+// (src/worker/checkpoints.ts), so it can resume from the last one.
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { MetricPoint } from '../train/sft-config';
 import type { RunRecord } from './runs';
@@ -46,7 +46,8 @@ export async function loadSaved(): Promise<{ runs: RunRecord[]; metrics: Record<
         ? {
             ...r,
             state: 'interrupted',
-            message: 'Interrupted by a page reload; its metrics up to then are kept.',
+            message:
+              'Interrupted by a page reload; its metrics are kept. Resume continues from its last checkpoint.',
             etaS: null,
           }
         : r,

@@ -1,8 +1,10 @@
-// The UI slice: form state (methods chosen with their options, hyperparameters), the charts' x axis and
-// the comparison table's sort. Nothing here is sent anywhere until "start".
+// The UI slice: form state (methods chosen with their options, hyperparameters, the memory budget), the
+// method list and each method's plan (count, predicted memory) as the worker computed them, the schedule
+// notice, the generation panel's settings and streamed outputs, the charts' x axis and the table's sort.
 import type { StateCreator } from 'zustand';
-import type { MethodOptions } from '../train/local-methods';
+import type { MethodInfo, RawOptions } from '../peft/types';
 import type { LrSchedule } from '../train/sft-config';
+import type { MethodPlan, SamplingSettings } from '../worker/protocol';
 
 export type XAxis = 'step' | 'tokens' | 'time';
 
@@ -37,7 +39,24 @@ export const HYPER_DEFAULTS: Hyper = {
 
 export interface MethodChoice {
   enabled: boolean;
-  options: MethodOptions;
+  /** Only the options the user changed; the rest are the method's defaults. */
+  options: RawOptions;
+}
+
+export const DEFAULT_BUDGET_BYTES = 2 * 2 ** 30;
+
+export const SAMPLING_DEFAULTS: SamplingSettings = {
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  maxNewTokens: 16,
+  seed: 0,
+};
+
+export interface GenOutput {
+  text: string;
+  done: boolean;
+  error?: string;
 }
 
 export interface UiSlice {
@@ -45,6 +64,25 @@ export interface UiSlice {
   sort: { key: string; dir: 1 | -1 };
   hyper: Hyper;
   methods: Record<string, MethodChoice>;
+  /** The registry's methods as the worker listed them (plain data). */
+  methodInfos: MethodInfo[];
+  plans: Record<string, MethodPlan>;
+  budgetBytes: number;
+  schedule: { mode: 'interleaved' | 'sequential'; message: string } | null;
+  sampling: SamplingSettings;
+  genPrompt: string;
+  /** Streamed outputs of the last generation, by target ('base' or a run id). */
+  genOutputs: Record<string, GenOutput>;
+  genReq: string | null;
+  setMethodInfos: (m: MethodInfo[]) => void;
+  setPlan: (p: MethodPlan) => void;
+  setBudget: (b: number) => void;
+  setSchedule: (s: UiSlice['schedule']) => void;
+  setSampling: (s: Partial<SamplingSettings>) => void;
+  setGenPrompt: (p: string) => void;
+  startGen: (req: string, targets: string[]) => void;
+  genToken: (req: string, target: string, text: string) => void;
+  genDone: (req: string, target: string, error?: string) => void;
   setXAxis: (x: XAxis) => void;
   setSort: (key: string) => void;
   setHyper: (h: Partial<Hyper>) => void;
@@ -56,9 +94,37 @@ export const createUiSlice: StateCreator<UiSlice, [], [], UiSlice> = (set) => ({
   sort: { key: 'evalLoss', dir: 1 },
   hyper: HYPER_DEFAULTS,
   methods: {
-    full: { enabled: true, options: {} },
-    top_layers: { enabled: true, options: { num_layers: 1 } },
+    lora: { enabled: true, options: {} },
+    prompt: { enabled: true, options: {} },
   },
+  methodInfos: [],
+  plans: {},
+  budgetBytes: DEFAULT_BUDGET_BYTES,
+  schedule: null,
+  sampling: SAMPLING_DEFAULTS,
+  genPrompt: 'The plural of cat is',
+  genOutputs: {},
+  genReq: null,
+  setMethodInfos: (methodInfos) => set({ methodInfos }),
+  setPlan: (p) => set((s) => ({ plans: { ...s.plans, [p.method]: p } })),
+  setBudget: (budgetBytes) => set({ budgetBytes }),
+  setSchedule: (schedule) => set({ schedule }),
+  setSampling: (x) => set((s) => ({ sampling: { ...s.sampling, ...x } })),
+  setGenPrompt: (genPrompt) => set({ genPrompt }),
+  startGen: (genReq, targets) =>
+    set({ genReq, genOutputs: Object.fromEntries(targets.map((t) => [t, { text: '', done: false }])) }),
+  genToken: (req, target, text) =>
+    set((s) => {
+      if (req !== s.genReq) return {};
+      const o = s.genOutputs[target] ?? { text: '', done: false };
+      return { genOutputs: { ...s.genOutputs, [target]: { ...o, text: o.text + text } } };
+    }),
+  genDone: (req, target, error) =>
+    set((s) => {
+      if (req !== s.genReq) return {};
+      const o = s.genOutputs[target] ?? { text: '', done: false };
+      return { genOutputs: { ...s.genOutputs, [target]: { ...o, done: true, error } } };
+    }),
   setXAxis: (xAxis) => set({ xAxis }),
   setSort: (key) => set((s) => ({ sort: { key, dir: s.sort.key === key ? (-s.sort.dir as 1 | -1) : 1 } })),
   setHyper: (h) => set((s) => ({ hyper: { ...s.hyper, ...h } })),

@@ -1,11 +1,12 @@
 // The page shell: header, the GPU adapter box and the playground's panels (model, dataset, methods,
-// runs, charts, comparison). It starts the engine (the training worker) once and lays the page out;
+// runs, charts, comparison, generation). It starts the engine (the training worker) once and lays the page out;
 // it reads no fast-changing state itself, so metrics updates never re-render it.
 import { useEffect } from 'react';
 import { startEngine } from '../app/engine';
 import { LossChart, MemoryChart } from './Charts';
 import { ComparisonTable } from './ComparisonTable';
 import { DatasetPanel } from './DatasetPanel';
+import { GeneratePanel } from './GeneratePanel';
 import { GpuStatusPanel } from './GpuStatusPanel';
 import { MethodPicker } from './MethodPicker';
 import { ModelPanel } from './ModelPanel';
@@ -34,10 +35,7 @@ export function App() {
         <LossChart />
         <MemoryChart />
         <ComparisonTable />
-        <p className="later">
-          Still to come here: the generation panel and adapter export/import (they wait on the methods
-          registry and the export work).
-        </p>
+        <GeneratePanel />
       </main>
     </div>
   );

@@ -109,7 +109,7 @@ export const MemoryChart = memo(function MemoryChart() {
         for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
         const row: Record<string, number | string> = {
           run: r.method,
-          predicted: r.predicted.total / 2 ** 20,
+          predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
         };
         for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
         return row;

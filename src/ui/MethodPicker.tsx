@@ -1,33 +1,103 @@
-// Methods (rendered from the method list's data: name, label, options with defaults), each with its
-// trainable count and predicted memory for the current model and batch, the hyperparameters, and start.
-import { useState } from 'react';
+// Methods from the registry (the worker lists them as plain data), grouped by the seed's families, each
+// with its options as form fields (defaults from the method's OptionSpecs), its trainable count and share
+// of the model, and its predicted memory by category — figures the worker computes (planAdapter,
+// predictTrainingMemory) and recomputes when options or the batch shape change. Then the hyperparameters,
+// the memory budget that decides between interleaved and one-after-another runs, and start.
+import { memo, useState } from 'react';
 import { startRuns } from '../app/engine';
+import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
+import type { MethodInfo, OptionSpec, OptionValue } from '../peft/types';
 import { useAppStore } from '../store';
 import type { Hyper } from '../store/ui';
-import {
-  countTrainable,
-  LOCAL_METHODS,
-  type MethodSpec,
-  predictMemory,
-  withDefaults,
-} from '../train/local-methods';
 
-function MethodRow({ m }: { m: MethodSpec }) {
-  const choice = useAppStore((s) => s.methods[m.name]);
+const FAMILIES: { key: MethodInfo['family'] | 'ia3'; label: string; names: string[] }[] = [
+  { key: 'additive', label: 'Additive', names: ['houlsby', 'pfeiffer', 'compacter', 'prompt', 'prefix'] },
+  { key: 'selective', label: 'Selective', names: ['bitfit', 'top_layers', 'sparse'] },
+  { key: 'reparametrised', label: 'Reparametrised', names: ['lora', 'dora', 'lokr'] },
+  { key: 'ia3', label: '(IA)³', names: ['ia3'] },
+  { key: 'baseline', label: 'Baseline', names: ['full'] },
+];
+
+/** A form value back to the option's type; '' clears a nullable option. */
+function parseField(o: OptionSpec, raw: string): OptionValue {
+  if (o.kind === 'int' || o.kind === 'float') return raw === '' ? null : Number(raw);
+  if (o.kind === 'list')
+    return raw.trim() === ''
+      ? null
+      : raw
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+  if (o.kind === 'string') return raw === '' ? null : raw;
+  return raw;
+}
+
+const show = (v: OptionValue | undefined): string =>
+  v === null || v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
+
+function OptionField({ method, o }: { method: string; o: OptionSpec }) {
+  const given = useAppStore((s) => s.methods[method]?.options[o.key]);
   const setMethod = useAppStore((s) => s.setMethod);
-  const model = useAppStore((s) => s.model);
-  const batch = useAppStore((s) => s.hyper.batch);
-  const seqLen = useAppStore((s) => s.hyper.seqLen);
-  const options = withDefaults(m, choice?.options);
-  let figures = '';
-  if (model.state === 'ready') {
-    try {
-      const c = countTrainable(model.config, m.name, options);
-      const p = predictMemory(model.config, m.name, options, batch, seqLen);
-      figures = `${c.trainable.toLocaleString('en')} trainable (${((100 * c.trainable) / c.total).toFixed(1)}%), ~${formatBytes(p.total)} predicted`;
-    } catch (e) {
-      figures = e instanceof Error ? e.message : String(e);
+  const value = given !== undefined ? given : o.default;
+  const set = (v: OptionValue) => setMethod(method, { options: { [o.key]: v } });
+  const id = `opt-${method}-${o.key}`;
+  let input: React.ReactNode;
+  if (o.kind === 'bool')
+    input = (
+      <input
+        id={id}
+        type="checkbox"
+        name={o.key}
+        checked={value === true}
+        onChange={(e) => set(e.target.checked)}
+      />
+    );
+  else if (o.kind === 'enum')
+    input = (
+      <select id={id} name={o.key} value={show(value)} onChange={(e) => set(e.target.value)}>
+        {(o.choices ?? []).map((c) => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
+    );
+  else
+    input = (
+      <input
+        id={id}
+        name={o.key}
+        type={o.kind === 'int' || o.kind === 'float' ? 'number' : 'text'}
+        step={o.kind === 'int' ? 1 : 'any'}
+        placeholder={o.default === null ? 'model default' : undefined}
+        value={show(value)}
+        size={o.kind === 'list' || o.kind === 'string' ? 14 : 6}
+        onChange={(e) => set(parseField(o, e.target.value))}
+      />
+    );
+  return (
+    <span className="opt" title={o.help}>
+      <label htmlFor={id}>{o.key}</label> {input}
+    </span>
+  );
+}
+
+const MethodRow = memo(function MethodRow({ m }: { m: MethodInfo }) {
+  const enabled = useAppStore((s) => s.methods[m.name]?.enabled ?? false);
+  const setMethod = useAppStore((s) => s.setMethod);
+  const plan = useAppStore((s) => s.plans[m.name]);
+  const [open, setOpen] = useState(false);
+  let figures = 'computing…';
+  let breakdown = '';
+  if (plan?.error) figures = plan.error;
+  else if (plan) {
+    figures = `${plan.trainable.toLocaleString('en')} trainable (${((100 * plan.trainable) / plan.total).toFixed(2)}%)`;
+    if (plan.predicted) {
+      figures += `, ${formatBytes(plan.predicted.peakTotal)} predicted`;
+      breakdown = MEMORY_CATEGORIES.filter((c) => plan.predicted!.peak[c] > 0)
+        .map((c) => `${c} ${formatBytes(plan.predicted!.peak[c])}`)
+        .join(' · ');
     }
   }
   return (
@@ -35,30 +105,30 @@ function MethodRow({ m }: { m: MethodSpec }) {
       <label>
         <input
           type="checkbox"
-          checked={choice?.enabled ?? false}
+          checked={enabled}
           onChange={(e) => setMethod(m.name, { enabled: e.target.checked })}
         />{' '}
         {m.label} <code>{m.name}</code>
-      </label>
-      {m.options.map((o) => (
-        <label key={o.key} className="opt">
-          {o.label}{' '}
-          <input
-            type="number"
-            value={options[o.key]}
-            min={o.min}
-            max={model.state === 'ready' ? o.max?.(model.config) : undefined}
-            step={o.kind === 'int' ? 1 : 'any'}
-            onChange={(e) => setMethod(m.name, { options: { [o.key]: Number(e.target.value) } })}
-          />
-        </label>
-      ))}
-      <span className="figures" data-testid={`method-figures-${m.name}`}>
+      </label>{' '}
+      <span className="figures" data-testid={`method-figures-${m.name}`} title={breakdown}>
         {figures}
       </span>
+      {m.options.length > 0 && (
+        <button type="button" className="link" onClick={() => setOpen(!open)}>
+          {open ? 'hide options' : `options (${m.options.length})`}
+        </button>
+      )}
+      {breakdown && <div className="breakdown">{breakdown}</div>}
+      {open && (
+        <div className="options">
+          {m.options.map((o) => (
+            <OptionField key={o.key} method={m.name} o={o} />
+          ))}
+        </div>
+      )}
     </li>
   );
-}
+});
 
 const NUMBER_FIELDS: { key: keyof Hyper; label: string; step?: string }[] = [
   { key: 'steps', label: 'steps' },
@@ -74,6 +144,8 @@ const NUMBER_FIELDS: { key: keyof Hyper; label: string; step?: string }[] = [
 function Hyperparameters() {
   const h = useAppStore((s) => s.hyper);
   const set = useAppStore((s) => s.setHyper);
+  const budget = useAppStore((s) => s.budgetBytes);
+  const setBudget = useAppStore((s) => s.setBudget);
   return (
     <div className="hyper" data-testid="hyperparameters">
       <label>
@@ -107,20 +179,46 @@ function Hyperparameters() {
           />
         </label>
       ))}
+      <label title="Runs whose predicted memory together exceeds this go one after another">
+        memory budget (MiB){' '}
+        <input
+          name="budget"
+          type="number"
+          min={1}
+          value={Math.round(budget / 2 ** 20)}
+          onChange={(e) => setBudget(Math.max(1, Number(e.target.value)) * 2 ** 20)}
+        />
+      </label>
     </div>
   );
 }
 
 export function MethodPicker() {
   const [problem, setProblem] = useState<string | null>(null);
+  const infos = useAppStore((s) => s.methodInfos);
+  const schedule = useAppStore((s) => s.schedule);
+  const lrOf = (n: string) => infos.find((m) => m.name === n)?.defaultLr;
   return (
     <section className="panel" data-testid="method-picker">
       <h2>Methods</h2>
-      <ul className="methods">
-        {LOCAL_METHODS.map((m) => (
-          <MethodRow key={m.name} m={m} />
-        ))}
-      </ul>
+      {infos.length === 0 && <p>Loading the method registry…</p>}
+      {FAMILIES.map((f) => (
+        <div key={f.key} className="family" data-family={f.key}>
+          <h3>{f.label}</h3>
+          <ul className="methods">
+            {f.names
+              .map((n) => infos.find((m) => m.name === n))
+              .filter((m): m is MethodInfo => m !== undefined)
+              .map((m) => (
+                <MethodRow key={m.name} m={m} />
+              ))}
+          </ul>
+        </div>
+      ))}
+      <p className="note">
+        Default learning rate per method (lr left empty):{' '}
+        {infos.map((m) => `${m.name} ${lrOf(m.name)}`).join(', ')}
+      </p>
       <Hyperparameters />
       <button
         type="button"
@@ -140,6 +238,11 @@ export function MethodPicker() {
           {' '}
           {problem}
         </span>
+      )}
+      {schedule && (
+        <p className="note" data-testid="schedule" data-mode={schedule.mode}>
+          {schedule.message}
+        </p>
       )}
     </section>
   );

@@ -1,4 +1,5 @@
-// The model panel: the built-in model by default, or a dropped Hugging Face folder's three files.
+// The model panel: the built-in model by default (cached by the browser after the first load), or a dropped
+// Hugging Face folder's files, opened in the worker; a model that does not fit shows the fit check's message.
 import { loadModelFiles } from '../app/engine';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
@@ -29,7 +30,7 @@ export function ModelPanel() {
           multiple
           accept=".json,.safetensors"
           onChange={(e) => {
-            if (e.target.files) void loadModelFiles(e.target.files);
+            if (e.target.files) loadModelFiles(e.target.files);
             e.target.value = '';
           }}
         />

@@ -5,13 +5,14 @@ import type { RunRecord } from '../store/runs';
 import type { MetricPoint } from '../train/sft-config';
 import { compareRows, sortRows, toCsv, toMarkdown } from './compare';
 
-const pred = { frozen: 0, trainable: 0, gradients: 0, optimizer: 0, activations: 0, total: 0 };
 const run = (id: string, method: string, trainable: number): RunRecord => ({
   spec: {
     id,
     label: `${method}, a "quoted" | name`,
     datasetId: 'd',
     evalFraction: 0.1,
+    checkpointEvery: 0,
+    predictedBytes: 0,
     config: {
       method,
       options: {},
@@ -31,8 +32,15 @@ const run = (id: string, method: string, trainable: number): RunRecord => ({
   method,
   methodLabel: method,
   state: 'done',
-  info: { trainableParams: trainable, totalParams: 1000, trainExamples: 9, evalExamples: 1 },
-  predicted: pred,
+  info: {
+    trainableParams: trainable,
+    totalParams: 1000,
+    trainExamples: 9,
+    evalExamples: 1,
+    mergeable: true,
+    method,
+  },
+  predicted: null,
   weightBytes: 4000,
   createdAt: 0,
   memory: null,
@@ -52,7 +60,14 @@ const pt = (step: number, loss: number | null, evalLoss: number | null, peak: nu
 });
 
 describe('comparison rows', () => {
-  const runs = [run('a', 'full', 1000), run('b', 'top_layers', 250), run('c', 'full', 1000)];
+  const runs = [
+    {
+      ...run('a', 'full', 1000),
+      results: { exactMatch: 0.75, latency: { baseMs: 1.5, unmergedMs: 2.25, mergedMs: null } },
+    },
+    run('b', 'top_layers', 250),
+    run('c', 'full', 1000),
+  ];
   const metrics = {
     a: [pt(2, 3, null, 48000), pt(4, 2.5, null, 52000), pt(4, null, 2.75, 50000)],
     b: [pt(2, 3.2, null, 9000), pt(4, 3.1, 3.3, 9000)],
@@ -69,7 +84,16 @@ describe('comparison rows', () => {
       msPerStep: 100,
     });
     expect(rows[1]).toMatchObject({ trainablePct: 25, peakBytes: 9000, peakXWeights: 2.25, evalLoss: 3.3 });
-    expect(rows[2]).toMatchObject({ peakBytes: null, evalLoss: null, tokensPerS: null });
+    expect(rows[2]).toMatchObject({ peakBytes: null, evalLoss: null, tokensPerS: null, exactMatch: null });
+    expect(rows[0]).toMatchObject({
+      exactMatch: 75,
+      latencyBase: 1.5,
+      latencyUnmerged: 2.25,
+      latencyMerged: null,
+    });
+    // A final eval loss the worker reports wins over the last eval point (an imported adapter has no points).
+    const imported = compareRows([{ ...run('d', 'lora', 10), results: { evalLoss: 1.25 } }], {});
+    expect(imported[0].evalLoss).toBe(1.25);
   });
 
   it('sorts both ways with missing values last', () => {
@@ -81,15 +105,15 @@ describe('comparison rows', () => {
   it('exports CSV (quoted where needed) and Markdown (pipes escaped)', () => {
     const csv = toCsv(rows).split('\n');
     expect(csv[0]).toBe(
-      'run,method,state,trainable params,trainable %,peak memory (bytes),× model weights,tokens/s,ms/step,final train loss,final eval loss',
+      'run,method,state,trainable params,trainable %,peak memory (bytes),× model weights,tokens/s,ms/step,final train loss,final eval loss,exact match %,latency base (ms),latency unmerged (ms),latency merged (ms)',
     );
     expect(csv[1]).toBe(
-      '"full, a ""quoted"" | name",full,done,1000,100.00,52000,13.00,100.0,100.0,2.5000,2.7500',
+      '"full, a ""quoted"" | name",full,done,1000,100.00,52000,13.00,100.0,100.0,2.5000,2.7500,75.0,1.50,2.25,',
     );
     const md = toMarkdown(rows).split('\n');
     expect(md[1]).toMatch(/^\| --- \| --- \| --- \| ---: \|/);
     expect(md[2]).toBe(
-      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 52000 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 |',
+      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 52000 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
     );
   });
 });

@@ -17,6 +17,12 @@ export interface CompareRow {
   msPerStep: number | null;
   evalLoss: number | null;
   trainLoss: number | null;
+  /** Exact-match accuracy (%) of greedy completions on the eval split, where the data has completions. */
+  exactMatch: number | null;
+  /** Forward latency (ms, batch 1 × seq len) of the base model, the unmerged and the merged run. */
+  latencyBase: number | null;
+  latencyUnmerged: number | null;
+  latencyMerged: number | null;
 }
 
 export const COLUMNS: { key: keyof CompareRow; label: string }[] = [
@@ -31,6 +37,10 @@ export const COLUMNS: { key: keyof CompareRow; label: string }[] = [
   { key: 'msPerStep', label: 'ms/step' },
   { key: 'trainLoss', label: 'final train loss' },
   { key: 'evalLoss', label: 'final eval loss' },
+  { key: 'exactMatch', label: 'exact match %' },
+  { key: 'latencyBase', label: 'latency base (ms)' },
+  { key: 'latencyUnmerged', label: 'latency unmerged (ms)' },
+  { key: 'latencyMerged', label: 'latency merged (ms)' },
 ];
 
 function last<T>(xs: readonly T[], f: (x: T) => boolean): T | undefined {
@@ -59,8 +69,12 @@ export function compareRows(
       peakXWeights: peak ? peak / r.weightBytes : null,
       tokensPerS: lastTrain ? lastTrain.tokensPerS : null,
       msPerStep: lastTrain && lastTrain.step > 0 ? lastTrain.timeMs / lastTrain.step : null,
-      evalLoss: lastEval?.evalLoss ?? null,
+      evalLoss: r.results?.evalLoss ?? lastEval?.evalLoss ?? null,
       trainLoss: lastTrain?.loss ?? null,
+      exactMatch: r.results?.exactMatch != null ? 100 * r.results.exactMatch : null,
+      latencyBase: r.results?.latency?.baseMs ?? null,
+      latencyUnmerged: r.results?.latency?.unmergedMs ?? null,
+      latencyMerged: r.results?.latency?.mergedMs ?? null,
     };
   });
 }
@@ -83,7 +97,8 @@ export function formatCell(key: keyof CompareRow, v: CompareRow[keyof CompareRow
   if (key === 'trainablePct') return v.toFixed(2);
   if (key === 'peakXWeights') return v.toFixed(2);
   if (key === 'evalLoss' || key === 'trainLoss') return v.toFixed(4);
-  if (key === 'tokensPerS' || key === 'msPerStep') return v.toFixed(1);
+  if (key === 'tokensPerS' || key === 'msPerStep' || key === 'exactMatch') return v.toFixed(1);
+  if (key === 'latencyBase' || key === 'latencyUnmerged' || key === 'latencyMerged') return v.toFixed(2);
   return String(Math.round(v));
 }
 

@@ -1,5 +1,5 @@
 // The page's handle on the training worker: starts it, types what goes in and out, and moves
-// ArrayBuffers instead of copying them. Holds no state; the store applies what comes back.
+// dataset ArrayBuffers instead of copying them. Holds no state; the store applies what comes back.
 import type { FromWorker, ToWorker } from './protocol';
 
 export class TrainingClient {
@@ -17,11 +17,7 @@ export class TrainingClient {
   send(m: ToWorker): void {
     const transfer: Transferable[] = [];
     if (m.type === 'addDataset') transfer.push(m.bytes);
-    if (m.type === 'loadModel' && m.source.kind === 'files') {
-      const s = m.source;
-      transfer.push(s.config, s.weights, s.tokenizer);
-      if (s.tokenizerConfig) transfer.push(s.tokenizerConfig);
-    }
+    // Dropped model files go as File objects: cloned by reference, read in the worker only.
     this.worker.postMessage(m, transfer);
   }
 

@@ -5,20 +5,47 @@
 import type { LengthHistogram } from '../data/tokenize';
 import type { ColumnMapping, DataIssue, Row, ShapeKind } from '../data/types';
 import type { ByCategory } from '../gpu/arena';
+import type { MethodInfo, RawOptions } from '../peft/types';
 import type { GpuInfo } from '../store/gpu';
 import type { MetricPoint, SftRunConfig } from '../train/sft-config';
 
-/** Where the model comes from: the built-in folder by URL, or dropped files. */
-export type ModelSource =
-  | { kind: 'url'; base: string; name: string }
-  | {
-      kind: 'files';
-      name: string;
-      config: ArrayBuffer;
-      weights: ArrayBuffer;
-      tokenizer: ArrayBuffer;
-      tokenizerConfig?: ArrayBuffer;
-    };
+/**
+ * Where the model comes from: the built-in one (src/model/sources builtinModelSource, kept in the Cache API so a
+ * second load is offline), or dropped files (File objects are cloned by reference, not read on the page).
+ */
+export type ModelSource = { kind: 'builtin'; name: string } | { kind: 'files'; name: string; files: File[] };
+
+/** Per-category bytes of one predicted training step and its peak (predictTrainingMemory). */
+export interface PredictedMemory {
+  peak: ByCategory;
+  peakTotal: number;
+}
+
+/** A method's figures before it starts, computed in the worker (the page never runs engine code). */
+export interface MethodPlan {
+  method: string;
+  /** The options the figures are for, as the form sent them (stale answers are dropped by key). */
+  key: string;
+  trainable: number;
+  total: number;
+  predicted: PredictedMemory | null;
+  error?: string;
+}
+
+export interface SamplingSettings {
+  temperature: number;
+  topK: number;
+  topP: number;
+  maxNewTokens: number;
+  seed: number;
+}
+
+/** Inference latency (measureInferenceLatency) of one run, ms per forward of [1, seqLen]. */
+export interface LatencyFigures {
+  baseMs: number;
+  unmergedMs: number;
+  mergedMs: number | null;
+}
 
 export interface ModelSummary {
   name: string;
@@ -57,6 +84,12 @@ export interface RunSpec {
   config: SftRunConfig;
   /** Share of examples held out for evaluation. */
   evalFraction: number;
+  /** Save a checkpoint (trainable values, AdamW moments, step) every this many steps; 0: never. */
+  checkpointEvery: number;
+  /** Predicted peak bytes of a training step, for the memory-aware schedule. */
+  predictedBytes: number;
+  /** Start from an imported adapter (its method and options come from the config, not `config`). */
+  initAdapter?: { config: string; weights: ArrayBuffer };
 }
 
 export type RunState =
@@ -74,11 +107,26 @@ export interface RunInfo {
   totalParams: number;
   trainExamples: number;
   evalExamples: number;
+  mergeable: boolean;
+  /** The method that trains (an imported adapter's comes from its adapter_config.json). */
+  method: string;
+}
+
+/** What a finished (or imported) run measured beyond its metric points. */
+export interface RunResults {
+  evalLoss?: number | null;
+  /** Exact-match accuracy of greedy completions on the eval split (prompt/completion data), or null. */
+  exactMatch?: number | null;
+  latency?: LatencyFigures;
+  /** Step of the last checkpoint saved. */
+  checkpointStep?: number;
 }
 
 export type ToWorker =
   | { type: 'init' }
-  | { type: 'loadModel'; source: ModelSource }
+  /** budgetBytes: the memory setting; a model whose weights exceed it is refused with the fit check's message. */
+  | { type: 'loadModel'; source: ModelSource; budgetBytes: number }
+  | { type: 'plan'; method: string; options: RawOptions; key: string; batch: number; seqLen: number }
   | {
       type: 'addDataset';
       id: string;
@@ -88,20 +136,47 @@ export type ToWorker =
       onError: 'skip' | 'stop';
       seqLen: number;
     }
-  | { type: 'start'; runs: RunSpec[] }
+  /** Runs go one after another when their predicted bytes together exceed budgetBytes. */
+  | { type: 'start'; runs: RunSpec[]; budgetBytes: number }
+  /** Continue a run interrupted by a reload from its last checkpoint (its dataset is kept with it). */
+  | { type: 'resumeInterrupted'; spec: RunSpec }
+  | { type: 'generate'; reqId: string; prompt: string; runIds: string[]; sampling: SamplingSettings }
+  | { type: 'measure'; runId: string }
+  | { type: 'exportAdapter'; runId: string }
+  | { type: 'exportMerged'; runId: string }
+  | { type: 'exportOnnx'; runId: string }
+  | { type: 'forget'; runIds: string[] }
   | { type: 'pause'; runId: string }
   | { type: 'resume'; runId: string }
   | { type: 'stop'; runId: string };
 
 export type FromWorker =
   | { type: 'gpu'; info: GpuInfo }
+  /** The registry's methods (plain data), sent once at init: the page renders the picker from them. */
+  | { type: 'methods'; methods: MethodInfo[] }
   | { type: 'gpuError'; name: string; message: string }
   | { type: 'modelLoading'; name: string }
   | { type: 'modelReady'; model: ModelSummary }
   | { type: 'modelError'; message: string }
   | { type: 'datasetReady'; dataset: DatasetSummary }
   | { type: 'datasetError'; id: string; name: string; message: string }
-  | { type: 'runState'; runId: string; state: RunState; message?: string; info?: RunInfo }
+  | {
+      type: 'runState';
+      runId: string;
+      state: RunState;
+      message?: string;
+      info?: RunInfo;
+      /** Set when the run continues from a checkpoint: points after this step are superseded. */
+      resumedFrom?: number;
+    }
+  | { type: 'runResults'; runId: string; results: RunResults }
+  | { type: 'planResult'; plan: MethodPlan }
+  | { type: 'schedule'; mode: 'interleaved' | 'sequential'; message: string }
+  /** target: a run id, or 'base'. text: new text since the last event (streamed token by token). */
+  | { type: 'genToken'; reqId: string; target: string; text: string }
+  | { type: 'genDone'; reqId: string; target: string; error?: string }
+  | { type: 'file'; runId: string; name: string; bytes: ArrayBuffer; mime: string }
+  | { type: 'runError'; runId: string; message: string }
   /** Points of several runs in one message: the page appends them in one store update. */
   | {
       type: 'metrics';

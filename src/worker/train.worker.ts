@@ -1,35 +1,63 @@
 // The training worker: owns every GPUDevice the playground uses (one per run, so each run's memory is
 // counted exactly by its own arena and a lost device or an out-of-memory error ends only that run), the
-// loaded model (config, checkpoint reader, tokenizer) and the parsed datasets. Runs' steps are
-// interleaved round-robin so their curves grow side by side; metrics go to the page in batches.
+// loaded model (through src/model/sources: the built-in one cached, or dropped files), the parsed datasets,
+// and every engine call the page needs: method plans (trainable count, predicted memory), training
+// (interleaved round-robin, or one after another when the predicted memory of the runs exceeds the
+// budget), checkpoints to IndexedDB every K steps (resume after a reload), generation streamed token by
+// token, inference latency, the task metric, and adapter / ONNX export and adapter import.
 /// <reference lib="webworker" />
 import type { BatchRow } from '../data/batch';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
 import { splitTrainEval } from '../data/split';
 import { tokenizeForSft, tokenLengthHistogram } from '../data/tokenize';
-import {
-  countParameters,
-  type ModelConfig,
-  parseModelConfig,
-  readerShapes,
-  validateCheckpointShapes,
-} from '../formats/model-config';
-import { bytesSource, SafetensorsFile, type TensorReader } from '../formats/safetensors';
-import { loadTokenizer, type TextTokenizer } from '../formats/tokenizer';
+import type { ColumnMapping } from '../data/types';
+import { exportOnnx } from '../export/onnx/export';
+import { countParameters, expectedTensorShapes, type ModelConfig } from '../formats/model-config';
+import type { TensorReader } from '../formats/safetensors';
+import type { TextTokenizer } from '../formats/tokenizer';
 import type { GpuContext } from '../gpu/context';
 import { acquireBrowserGpu } from '../gpu/device';
+import { generate } from '../model/generate';
+import { loadCheckpointSpecs } from '../model/load';
+import { builtinModelSource, filesModelSource } from '../model/sources';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { exportMergedModel, mergedConfig } from '../peft/export';
+import { getMethod, listMethods } from '../peft/registry';
+import type { MethodInfo } from '../peft/types';
 import { summarizeGpu } from '../store/gpu';
-import { SftRunner } from '../train/sft';
+import { gpuBackend } from '../tensor/gpu-backend';
+import { ParamSet, type ParamSpec } from '../tensor/params';
+import { predictTrainingMemory } from '../train/memory';
+import { type SftCheckpoint, SftRunner } from '../train/sft';
 import { dataTokenizer } from '../train/tokenizer-adapter';
-import type { FromWorker, ModelSource, RunSpec, RunState, ToWorker } from './protocol';
+import {
+  deleteCheckpoint,
+  loadCheckpoint,
+  loadDatasetBytes,
+  saveCheckpoint,
+  saveDatasetBytes,
+} from './checkpoints';
+import type { FromWorker, ModelSource, RunSpec, RunState, SamplingSettings, ToWorker } from './protocol';
 
-const post = (m: FromWorker) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(m);
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 
 interface LoadedModel {
   name: string;
   config: ModelConfig;
   reader: TensorReader;
   tokenizer: TextTokenizer;
+  /** The checkpoint read once as specs, shared by plans and runs (each run uploads its own copy). */
+  base: Promise<ParamSpec[]>;
+}
+
+interface DatasetEntry {
+  prepared: PreparedDataset;
+  name: string;
+  bytes: Uint8Array;
+  mapping?: ColumnMapping;
+  onError: 'skip' | 'stop';
+  saved: boolean;
 }
 
 interface Run {
@@ -40,83 +68,77 @@ interface Run {
   /** Wall time spent running (paused time excluded), for the time-left estimate. */
   wallMs: number;
   lastTick: number;
+  finished: Promise<void>;
+  resolveFinished: () => void;
+  /** A generation, measurement or export is using the adapter's state: steps wait. */
+  busy: boolean;
 }
 
 let model: Promise<LoadedModel> | null = null;
-const datasets = new Map<string, PreparedDataset>();
+let maxBufferBytes = Number.POSITIVE_INFINITY;
+let gpuProbe: Promise<void> | null = null;
+const datasets = new Map<string, DatasetEntry>();
 const runs = new Map<string, Run>();
 
-async function fetchBytes(url: string, optional = false): Promise<ArrayBuffer | null> {
-  const res = await fetch(url);
-  if (!res.ok) {
-    if (optional) return null;
-    throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
-  }
-  return res.arrayBuffer();
-}
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-async function openModel(src: ModelSource): Promise<LoadedModel> {
-  let cfg: ArrayBuffer;
-  let weights: ArrayBuffer;
-  let tok: ArrayBuffer;
-  let tokCfg: ArrayBuffer | null | undefined;
-  if (src.kind === 'url') {
-    const b = src.base.replace(/\/$/, '');
-    [cfg, tok, tokCfg, weights] = (await Promise.all([
-      fetchBytes(`${b}/config.json`),
-      fetchBytes(`${b}/tokenizer.json`),
-      fetchBytes(`${b}/tokenizer_config.json`, true),
-      fetchBytes(`${b}/model.safetensors`),
-    ])) as [ArrayBuffer, ArrayBuffer, ArrayBuffer | null, ArrayBuffer];
-  } else {
-    ({ config: cfg, weights, tokenizer: tok, tokenizerConfig: tokCfg } = src);
-  }
-  const dec = new TextDecoder();
-  const config = parseModelConfig(dec.decode(cfg), `${src.name}/config.json`);
-  const reader = await SafetensorsFile.open(bytesSource(new Uint8Array(weights), 'model.safetensors'));
-  // Shapes checked now, so a wrong checkpoint is refused on load rather than when a run starts.
-  validateCheckpointShapes(config, readerShapes(reader), 'model.safetensors');
-  const tokenizer = loadTokenizer(
-    {
-      tokenizerJson: dec.decode(tok),
-      tokenizerConfig: tokCfg ? dec.decode(tokCfg) : undefined,
-      tokenizerFile: 'tokenizer.json',
-      configFile: 'tokenizer_config.json',
-    },
-    {
-      bosTokenId: config.bosTokenId ?? undefined,
-      eosTokenIds: config.eosTokenIds,
-      padTokenId: config.padTokenId ?? undefined,
-    },
-  );
-  const m = { name: src.name, config, reader, tokenizer };
+async function openModel(src: ModelSource, budgetBytes: number): Promise<LoadedModel> {
+  await gpuProbe;
+  const source = src.kind === 'builtin' ? builtinModelSource() : filesModelSource(src.files);
+  // The fit check runs before the weights are fetched; its message names the figures.
+  const opened = await source.open({ budget: { maxBufferBytes, budgetBytes } });
+  const { config, reader, tokenizer } = opened;
+  const name = src.kind === 'builtin' ? src.name : src.name || opened.label;
+  const base = loadCheckpointSpecs(config, reader);
+  base.catch(() => undefined);
+  const total = countParameters(config);
   post({
     type: 'modelReady',
     model: {
-      name: src.name,
+      name,
       modelType: config.modelType,
       layers: config.numLayers,
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       maxPositions: config.maxPositions,
-      totalParams: countParameters(config),
-      weightBytes: countParameters(config) * 4,
-      configJson: JSON.parse(dec.decode(cfg)) as Record<string, unknown>,
+      totalParams: total,
+      weightBytes: total * 4,
+      configJson: JSON.parse(await configText(src, opened.label)) as Record<string, unknown>,
     },
   });
-  return m;
+  return { name, config, reader, tokenizer, base };
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** config.json's text again (the source parsed it; the page gets the plain object). */
+async function configText(src: ModelSource, label: string): Promise<string> {
+  if (src.kind === 'files') {
+    const f = src.files.find((x) => x.name === 'config.json');
+    if (f) return f.text();
+  }
+  const { BUILTIN_MODEL_PATH } = await import('../model/sources');
+  const res = await fetch(`${BUILTIN_MODEL_PATH}config.json`);
+  if (!res.ok) throw new Error(`${label}: config.json could not be read again (HTTP ${res.status})`);
+  return res.text();
+}
+
+function requireModel(): Promise<LoadedModel> {
+  if (!model) throw new Error('no model is loaded yet');
+  return model;
+}
 
 async function addDataset(msg: Extract<ToWorker, { type: 'addDataset' }>): Promise<void> {
   try {
     const m = await requireModel();
-    const prepared = await prepareDataset(msg.name, new Uint8Array(msg.bytes), {
-      onError: msg.onError,
+    const bytes = new Uint8Array(msg.bytes);
+    const prepared = await prepareDataset(msg.name, bytes, { onError: msg.onError, mapping: msg.mapping });
+    datasets.set(msg.id, {
+      prepared,
+      name: msg.name,
+      bytes,
       mapping: msg.mapping,
+      onError: msg.onError,
+      saved: false,
     });
-    datasets.set(msg.id, prepared);
     const tok = tokenizeForSft(dataTokenizer(m.tokenizer, m.config), prepared.examples, {
       maxLength: msg.seqLen,
     });
@@ -147,14 +169,66 @@ async function addDataset(msg: Extract<ToWorker, { type: 'addDataset' }>): Promi
   }
 }
 
-function requireModel(): Promise<LoadedModel> {
-  if (!model) throw new Error('no model is loaded yet');
-  return model;
+// ---- plans: counts and predicted memory before a run starts -------------------------------------
+
+const methodCtxOf = (m: LoadedModel) => ({
+  tokenizer: { encode: (text: string) => m.tokenizer.encode(text) },
+  tokenizerName: m.name,
+});
+
+async function plan(msg: Extract<ToWorker, { type: 'plan' }>): Promise<void> {
+  const out = { method: msg.method, key: msg.key, trainable: 0, total: 0, predicted: null };
+  try {
+    const m = await requireModel();
+    const base = await m.base;
+    const method = getMethod(msg.method);
+    const p = planAdapter(method, msg.options, m.config, base, 0, methodCtxOf(m));
+    const stats = predictTrainingMemory(
+      m.config,
+      p.specs,
+      (mps) => new Adapter(method, p, m.config, mps).hooks,
+      { B: msg.batch, T: msg.seqLen },
+    );
+    post({
+      type: 'planResult',
+      plan: {
+        ...out,
+        trainable: p.count,
+        total: countParameters(m.config),
+        predicted: { peak: { ...stats.peak }, peakTotal: stats.peakTotal },
+      },
+    });
+  } catch (e) {
+    post({ type: 'planResult', plan: { ...out, error: message(e) } });
+  }
 }
+
+// ---- runs -----------------------------------------------------------------------------------------
+
+function newRun(spec: RunSpec): Run {
+  let resolveFinished = () => {};
+  const finished = new Promise<void>((r) => {
+    resolveFinished = r;
+  });
+  return {
+    spec,
+    state: 'queued',
+    ctx: null,
+    runner: null,
+    wallMs: 0,
+    lastTick: 0,
+    finished,
+    resolveFinished,
+    busy: false,
+  };
+}
+
+const TERMINAL = new Set<RunState>(['done', 'stopped', 'error']);
 
 function setState(run: Run, state: RunState, msg?: string): void {
   run.state = state;
   post({ type: 'runState', runId: run.spec.id, state, message: msg });
+  if (TERMINAL.has(state)) run.resolveFinished();
 }
 
 /** The sentence a failed run shows: what happened and what to try. */
@@ -182,13 +256,35 @@ function fail(run: Run, e: unknown): void {
   setState(run, 'error', explain(e));
 }
 
-async function prepareRun(run: Run): Promise<void> {
+async function datasetFor(spec: RunSpec): Promise<DatasetEntry> {
+  const have = datasets.get(spec.datasetId);
+  if (have) return have;
+  // After a reload the page's datasets are new: the run's own copy was saved when it started.
+  const saved = await loadDatasetBytes(spec.datasetId);
+  if (!saved) throw new Error(`dataset ${spec.datasetId} is neither loaded nor saved; drop it again`);
+  const prepared = await prepareDataset(saved.name, saved.bytes, {
+    onError: saved.onError,
+    mapping: saved.mapping,
+  });
+  const e: DatasetEntry = { ...saved, prepared, saved: true };
+  datasets.set(spec.datasetId, e);
+  return e;
+}
+
+async function prepareRun(run: Run, resume: SftCheckpoint | null = null): Promise<void> {
   setState(run, 'loading');
   const m = await requireModel();
-  const ds = datasets.get(run.spec.datasetId);
-  if (!ds) throw new Error(`dataset ${run.spec.datasetId} is not loaded in the worker; drop it again`);
+  const ds = await datasetFor(run.spec);
+  if (!ds.saved && run.spec.checkpointEvery > 0) {
+    ds.saved = true;
+    void saveDatasetBytes(run.spec.datasetId, ds).catch((e: unknown) =>
+      console.warn('dataset not saved:', e),
+    );
+  }
   const c = run.spec.config;
-  const tok = tokenizeForSft(dataTokenizer(m.tokenizer, m.config), ds.examples, { maxLength: c.seqLen });
+  const tok = tokenizeForSft(dataTokenizer(m.tokenizer, m.config), ds.prepared.examples, {
+    maxLength: c.seqLen,
+  });
   const split = splitTrainEval<BatchRow>(tok.examples, { evalFraction: run.spec.evalFraction, seed: c.seed });
   run.ctx = await acquireBrowserGpu();
   const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
@@ -198,9 +294,18 @@ async function prepareRun(run: Run): Promise<void> {
     m.reader,
     { train: split.train, eval: split.eval, padId },
     c,
+    {
+      methodCtx: methodCtxOf(m),
+      baseSpecs: await m.base,
+      adapterConfig: run.spec.initAdapter?.config,
+      adapterWeights: run.spec.initAdapter ? new Uint8Array(run.spec.initAdapter.weights) : undefined,
+    },
   );
+  if (resume) run.runner.restore(resume);
   if (run.state !== 'loading') return release(run); // stopped while loading
   run.lastTick = performance.now();
+  run.wallMs = resume?.activeMs ?? 0;
+  const info = run.runner.adapter.method.info;
   post({
     type: 'runState',
     runId: run.spec.id,
@@ -210,7 +315,10 @@ async function prepareRun(run: Run): Promise<void> {
       totalParams: run.runner.totalParams,
       trainExamples: split.train.length,
       evalExamples: split.eval.length,
+      mergeable: info.mergeable,
+      method: info.name,
     },
+    resumedFrom: resume ? resume.step : undefined,
   });
   run.state = 'running';
 }
@@ -229,9 +337,10 @@ function queuePoints(run: Run, points: Batch[number]['points']): void {
   outbox.push({ runId: run.spec.id, points, memory: r.memory(), etaS });
 }
 
+// Batches go out at most every 250 ms: each one costs the page a store update and a chart redraw.
 function flushOutbox(force = false): void {
   const now = performance.now();
-  if (outbox.length === 0 || (!force && now - lastFlush < 200)) return;
+  if (outbox.length === 0 || (!force && now - lastFlush < 250)) return;
   post({ type: 'metrics', batch: outbox });
   outbox = [];
   lastFlush = now;
@@ -242,8 +351,39 @@ function flushOutbox(force = false): void {
 let loopRunning = false;
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 
+async function finishRun(run: Run): Promise<void> {
+  const r = run.runner!;
+  const m = await requireModel();
+  queuePoints(run, await r.flush());
+  const e = await r.evalPoint();
+  if (e) queuePoints(run, [e]);
+  flushOutbox(true);
+  const eosIds = [
+    ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
+  ];
+  let exactMatch: number | null = null;
+  try {
+    exactMatch = await r.exactMatch(eosIds);
+  } catch (err) {
+    console.warn('exact match failed:', err);
+  }
+  post({ type: 'runResults', runId: run.spec.id, results: { evalLoss: e?.evalLoss ?? null, exactMatch } });
+  // The trained state is kept (generation, export, latency) and saved, so it survives a reload too.
+  if (run.spec.checkpointEvery > 0) await checkpointRun(run);
+  setState(run, 'done');
+}
+
+async function checkpointRun(run: Run): Promise<void> {
+  const r = run.runner;
+  if (!r) return;
+  const ck = await r.checkpoint();
+  await saveCheckpoint(run.spec.id, ck);
+  post({ type: 'runResults', runId: run.spec.id, results: { checkpointStep: ck.step } });
+}
+
 async function stepRun(run: Run): Promise<void> {
   const r = run.runner!;
+  if (r.done) return finishRun(run);
   const now = performance.now();
   run.wallMs += now - run.lastTick;
   run.lastTick = now;
@@ -252,16 +392,13 @@ async function stepRun(run: Run): Promise<void> {
   await r.settle(2);
   queuePoints(run, r.takePoints());
   const c = run.spec.config;
-  if (r.done || (c.evalEvery > 0 && r.step % c.evalEvery === 0)) {
+  if (r.done) return finishRun(run);
+  if (c.evalEvery > 0 && r.step % c.evalEvery === 0) {
     queuePoints(run, await r.flush());
     const e = await r.evalPoint();
     if (e) queuePoints(run, [e]);
   }
-  if (r.done) {
-    flushOutbox(true);
-    release(run);
-    setState(run, 'done');
-  }
+  if (run.spec.checkpointEvery > 0 && r.step % run.spec.checkpointEvery === 0) await checkpointRun(run);
 }
 
 async function loop(): Promise<void> {
@@ -270,10 +407,10 @@ async function loop(): Promise<void> {
   try {
     for (;;) {
       const active = [...runs.values()].filter((r) => r.state === 'running' || r.state === 'paused');
-      const running = active.filter((r) => r.state === 'running' && r.runner);
+      const running = active.filter((r) => r.state === 'running' && r.runner && !r.busy);
       if (active.length === 0) break;
       for (const run of running) {
-        if (run.state !== 'running') continue;
+        if (run.state !== 'running' || run.busy) continue;
         try {
           await stepRun(run);
         } catch (e) {
@@ -292,31 +429,233 @@ async function loop(): Promise<void> {
   }
 }
 
-async function start(specs: RunSpec[]): Promise<void> {
+async function start(specs: RunSpec[], budgetBytes: number): Promise<void> {
   const fresh = specs.map((spec) => {
-    const run: Run = { spec, state: 'queued', ctx: null, runner: null, wallMs: 0, lastTick: 0 };
+    const run = newRun(spec);
     runs.set(spec.id, run);
     post({ type: 'runState', runId: spec.id, state: 'queued' });
     return run;
   });
-  // Loaded one after another (each reads the checkpoint onto its own device), then all step together.
+  const total = specs.reduce((a, s) => a + s.predictedBytes, 0);
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  const sequential = specs.length > 1 && total > budgetBytes;
+  post({
+    type: 'schedule',
+    mode: sequential ? 'sequential' : 'interleaved',
+    message: sequential
+      ? `The ${specs.length} runs need ${gib(total)} together (predicted), over the ${gib(budgetBytes)} budget: they run one after another.`
+      : `The ${specs.length} run(s) need ${gib(total)} together (predicted), within the ${gib(budgetBytes)} budget: their steps are interleaved.`,
+  });
   for (const run of fresh) {
+    if (run.state !== 'queued') continue; // stopped while waiting
     try {
       await prepareRun(run);
     } catch (e) {
       fail(run, e);
+      continue;
     }
+    void loop();
+    if (sequential) {
+      await run.finished;
+      // Its training memory (activations, workspace) is gone; its weights stay for generation and export.
+    }
+  }
+}
+
+async function resumeInterrupted(spec: RunSpec): Promise<void> {
+  const run = newRun(spec);
+  runs.set(spec.id, run);
+  try {
+    const ck = await loadCheckpoint(spec.id);
+    await prepareRun(run, ck);
+    if (!ck)
+      post({
+        type: 'runError',
+        runId: spec.id,
+        message: 'no checkpoint was saved before the reload: it starts again from step 0',
+      });
+  } catch (e) {
+    fail(run, e);
+    return;
+  }
+  if (run.runner?.done) {
+    await finishRun(run);
+    return;
   }
   void loop();
 }
 
-self.onmessage = (ev: MessageEvent<ToWorker>) => {
+// ---- generation, latency, export ----------------------------------------------------------------
+
+/** The base model for generation: its own device and one copy of the weights, made on first use. */
+let baseGen: Promise<{ ctx: GpuContext; ps: ParamSet<unknown, unknown> }> | null = null;
+
+function baseModel() {
+  baseGen ??= (async () => {
+    const m = await requireModel();
+    const ctx = await acquireBrowserGpu();
+    const ps = new ParamSet(gpuBackend(ctx), await m.base) as unknown as ParamSet<unknown, unknown>;
+    return { ctx, ps };
+  })();
+  return baseGen;
+}
+
+async function idleRunner(runId: string): Promise<{ run: Run; runner: SftRunner }> {
+  const run = runs.get(runId);
+  if (!run?.runner)
+    throw new Error(
+      'this run is not in the worker any more (after a reload, resume it first, or import its adapter)',
+    );
+  return { run, runner: run.runner };
+}
+
+async function generateAll(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
+  const m = await requireModel().catch(() => null);
+  if (!m) {
+    post({ type: 'genDone', reqId: msg.reqId, target: 'base', error: 'no model is loaded yet' });
+    return;
+  }
+  const tok = dataTokenizer(m.tokenizer, m.config);
+  const ids = m.tokenizer.encode(msg.prompt);
+  if (tok.bosId !== null && ids[0] !== tok.bosId) ids.unshift(tok.bosId);
+  const eosIds = [
+    ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
+  ];
+  const s: SamplingSettings = msg.sampling;
+  const decode = (x: readonly number[]) => m.tokenizer.decode(x, { skipSpecialTokens: true });
+  for (const target of ['base', ...msg.runIds]) {
+    let run: Run | null = null;
+    try {
+      if (ids.length === 0) throw new Error('the prompt encodes to no tokens');
+      let ps: ParamSet<unknown, unknown>;
+      let hooks = {};
+      if (target === 'base') ps = (await baseModel()).ps;
+      else {
+        const r = await idleRunner(target);
+        run = r.run;
+        run.busy = true;
+        ps = r.runner.ps as unknown as ParamSet<unknown, unknown>;
+        hooks = r.runner.adapter.hooks;
+      }
+      await generate(ps.be, m.config, ps, [ids], {
+        maxNewTokens: s.maxNewTokens,
+        temperature: s.temperature,
+        topK: s.topK,
+        topP: s.topP,
+        seed: s.seed,
+        eosIds,
+        hooks,
+        decode,
+        onToken: (e) => {
+          if (e.text) post({ type: 'genToken', reqId: msg.reqId, target, text: e.text });
+        },
+      });
+      post({ type: 'genDone', reqId: msg.reqId, target });
+    } catch (e) {
+      post({ type: 'genDone', reqId: msg.reqId, target, error: message(e) });
+    } finally {
+      if (run) run.busy = false;
+    }
+  }
+}
+
+async function exclusive<T>(runId: string, f: (run: Run, r: SftRunner) => Promise<T>): Promise<T> {
+  const { run, runner } = await idleRunner(runId);
+  if (run.state === 'running') throw new Error('pause the run (or let it finish) first');
+  run.busy = true;
+  try {
+    return await f(run, runner);
+  } finally {
+    run.busy = false;
+  }
+}
+
+async function measure(runId: string): Promise<void> {
+  try {
+    const { measureInferenceLatency } = await import('../train/latency');
+    const lat = await exclusive(runId, (run, r) =>
+      measureInferenceLatency(run.ctx!, r.config, r.ps, r.adapter, { B: 1, T: run.spec.config.seqLen }, 5),
+    );
+    post({
+      type: 'runResults',
+      runId,
+      results: { latency: { baseMs: lat.baseMs, unmergedMs: lat.unmergedMs, mergedMs: lat.mergedMs } },
+    });
+  } catch (e) {
+    post({ type: 'runError', runId, message: `latency: ${message(e)}` });
+  }
+}
+
+function sendFile(runId: string, name: string, bytes: Uint8Array, mime: string): void {
+  const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  post({ type: 'file', runId, name, bytes: copy.buffer as ArrayBuffer, mime }, [copy.buffer as ArrayBuffer]);
+}
+
+async function exportAdapter(runId: string): Promise<void> {
+  try {
+    const m = await requireModel();
+    const saved = await exclusive(runId, (_run, r) => r.adapter.save(m.name));
+    sendFile(runId, 'adapter_config.json', new TextEncoder().encode(saved.files.config), 'application/json');
+    sendFile(runId, 'adapter_model.safetensors', saved.files.weights, 'application/octet-stream');
+  } catch (e) {
+    post({ type: 'runError', runId, message: `export: ${message(e)}` });
+  }
+}
+
+async function exportMerged(runId: string): Promise<void> {
+  try {
+    const merged = await exclusive(runId, async (_run, r) => {
+      const out = await exportMergedModel(r.adapter);
+      return out;
+    });
+    sendFile(runId, 'config.json', new TextEncoder().encode(merged.configJson), 'application/json');
+    sendFile(runId, 'model.safetensors', merged.weights, 'application/octet-stream');
+  } catch (e) {
+    post({ type: 'runError', runId, message: `merged export: ${message(e)}` });
+  }
+}
+
+async function exportOnnxFile(runId: string): Promise<void> {
+  try {
+    const bytes = await exclusive(runId, async (_run, r) => {
+      const a = r.adapter;
+      if (!a.method.info.mergeable)
+        throw new Error(`${a.method.info.label} cannot be merged, so it has no ONNX preview`);
+      const wasMerged = a.state.merged;
+      a.merge();
+      try {
+        const config = mergedConfig(a.config, new Set(r.ps.tensors.keys()));
+        const weights = new Map<string, Float32Array>();
+        for (const [name, shape] of expectedTensorShapes(config)) {
+          const n = shape.reduce((x, y) => x * y, 1);
+          weights.set(
+            name,
+            r.ps.tensors.has(name) ? Float32Array.from(await r.ps.read(name)) : new Float32Array(n),
+          );
+        }
+        return exportOnnx(config, weights, { name: a.method.info.name });
+      } finally {
+        if (!wasMerged) a.unmerge();
+      }
+    });
+    sendFile(runId, 'model.onnx', bytes, 'application/octet-stream');
+  } catch (e) {
+    post({ type: 'runError', runId, message: `ONNX export: ${message(e)}` });
+  }
+}
+
+scope.onmessage = (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'init':
-      void (async () => {
+      post({
+        type: 'methods',
+        methods: listMethods().map((m) => JSON.parse(JSON.stringify(m.info)) as MethodInfo),
+      });
+      gpuProbe = (async () => {
         try {
           const ctx = await acquireBrowserGpu();
+          maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
           post({ type: 'gpu', info: summarizeGpu(ctx) });
           ctx.destroy();
         } catch (e) {
@@ -327,14 +666,46 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       break;
     case 'loadModel':
       post({ type: 'modelLoading', name: msg.source.name });
-      model = openModel(msg.source);
+      model = openModel(msg.source, msg.budgetBytes);
       model.catch((e: unknown) => post({ type: 'modelError', message: message(e) }));
       break;
     case 'addDataset':
       void addDataset(msg);
       break;
+    case 'plan':
+      void plan(msg);
+      break;
     case 'start':
-      void start(msg.runs);
+      void start(msg.runs, msg.budgetBytes);
+      break;
+    case 'resumeInterrupted':
+      void resumeInterrupted(msg.spec);
+      break;
+    case 'generate':
+      void generateAll(msg);
+      break;
+    case 'measure':
+      void measure(msg.runId);
+      break;
+    case 'exportAdapter':
+      void exportAdapter(msg.runId);
+      break;
+    case 'exportMerged':
+      void exportMerged(msg.runId);
+      break;
+    case 'exportOnnx':
+      void exportOnnxFile(msg.runId);
+      break;
+    case 'forget':
+      for (const id of msg.runIds) {
+        const run = runs.get(id);
+        if (run) {
+          if (!TERMINAL.has(run.state)) setState(run, 'stopped');
+          release(run);
+          runs.delete(id);
+        }
+        void deleteCheckpoint(id).catch(() => undefined);
+      }
       break;
     case 'pause': {
       const run = runs.get(msg.runId);

@@ -1,0 +1,61 @@
+// Checkpoints in IndexedDB, written and read by the training worker: per run, the flat trainable values,
+// AdamW's moments, the step and counters (SftCheckpoint), plus a copy of the dataset file each run trained
+// on, so a run interrupted by a reload can continue on a page whose datasets have new ids. A database of
+// its own (not the page's): the two sides never contend over a version upgrade.
+import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
+import type { ColumnMapping } from '../data/types';
+import type { SftCheckpoint } from '../train/sft-config';
+
+export interface SavedDataset {
+  name: string;
+  bytes: Uint8Array;
+  mapping?: ColumnMapping;
+  onError: 'skip' | 'stop';
+}
+
+interface CheckpointDb extends DBSchema {
+  checkpoints: { key: string; value: SftCheckpoint & { runId: string; savedAt: number } };
+  datasets: { key: string; value: SavedDataset & { id: string } };
+}
+
+export const CHECKPOINT_DB = 'peft-playground-checkpoints';
+let db: Promise<IDBPDatabase<CheckpointDb>> | null = null;
+
+function open(): Promise<IDBPDatabase<CheckpointDb>> {
+  db ??= openDB<CheckpointDb>(CHECKPOINT_DB, 1, {
+    upgrade(d) {
+      d.createObjectStore('checkpoints', { keyPath: 'runId' });
+      d.createObjectStore('datasets', { keyPath: 'id' });
+    },
+  });
+  return db;
+}
+
+export async function saveCheckpoint(runId: string, ck: SftCheckpoint): Promise<void> {
+  await (await open()).put('checkpoints', { ...ck, runId, savedAt: Date.now() });
+}
+
+export async function loadCheckpoint(runId: string): Promise<SftCheckpoint | null> {
+  const v = await (await open()).get('checkpoints', runId);
+  if (!v) return null;
+  const { step, tokens, activeMs, params, m, v: vv } = v;
+  return { step, tokens, activeMs, params, m, v: vv };
+}
+
+export async function deleteCheckpoint(runId: string): Promise<void> {
+  await (await open()).delete('checkpoints', runId);
+}
+
+export async function saveDatasetBytes(id: string, d: SavedDataset): Promise<void> {
+  await (await open()).put('datasets', {
+    id,
+    name: d.name,
+    bytes: d.bytes,
+    mapping: d.mapping,
+    onError: d.onError,
+  });
+}
+
+export async function loadDatasetBytes(id: string): Promise<SavedDataset | null> {
+  return (await (await open()).get('datasets', id)) ?? null;
+}
