@@ -163,7 +163,9 @@ export class RlModel<S, I> {
     );
     const V = this.config.vocabSize;
     let flat = tp.reshape(logits, [batch.B * batch.rowsPer, V]);
-    if (temperature !== 1) flat = op.scale(tp, flat, 1 / (temperature + 1e-7), 'logits/temperature');
+    // Greedy rollouts (temperature 0) are scored at temperature 1.
+    if (temperature > 0 && temperature !== 1)
+      flat = op.scale(tp, flat, 1 / (temperature + 1e-7), 'logits/temperature');
     const { logp, entropy } = tokenLogprobs(tp, this.rl, flat, batch.targets, 'logp');
     let values: Tensor<S> | null = null;
     if (this.head === 'value') {
