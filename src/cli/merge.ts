@@ -24,7 +24,8 @@ export async function mergeCommand(a: Args): Promise<void> {
   const out = a.str('out');
   const cfgPath = join(adapterDir, 'adapter_config.json');
   const wPath = join(adapterDir, 'adapter_model.safetensors');
-  for (const p of [cfgPath, wPath]) if (!existsSync(p)) throw new Error(`${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  for (const p of [cfgPath, wPath])
+    if (!existsSync(p)) throw new Error(`${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
   const base = await loadCheckpointSpecs(md.config, md.reader);
   const { method, plan } = planFromAdapterConfig(readFileSync(cfgPath, 'utf8'), md.config, base, 0, cfgPath);
   // Merging is exact arithmetic on the weights: the CPU twin does it in float64 with no device needed.
@@ -41,7 +42,10 @@ export async function mergeCommand(a: Args): Promise<void> {
   let onnxBytes = 0;
   if (a.opt('onnx')) {
     const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
-    const onnx = exportOnnx(merged.config, weightsFromSpecs(await loadCheckpointSpecs(merged.config, reader)));
+    const onnx = exportOnnx(
+      merged.config,
+      weightsFromSpecs(await loadCheckpointSpecs(merged.config, reader)),
+    );
     writeFileSync(join(out, 'model.onnx'), onnx);
     onnxBytes = onnx.length;
   }

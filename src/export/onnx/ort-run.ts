@@ -37,7 +37,6 @@ export async function runOnnxLogits(
   }
   const out = await session.run(feeds);
   const logits = out.logits;
-  if (logits?.type !== 'float32')
-    throw new Error('ONNX run: the model has no float32 "logits" output');
+  if (logits?.type !== 'float32') throw new Error('ONNX run: the model has no float32 "logits" output');
   return logits.data as Float32Array;
 }
