@@ -3,8 +3,7 @@
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { type ActivationKind, activationBackwardWgsl, activationWgsl } from './activation.wgsl';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
 export type { ActivationKind };

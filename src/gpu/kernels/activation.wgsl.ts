@@ -1,7 +1,7 @@
 // WGSL for the bottleneck adapters' standalone non-linearities and their derivatives, elementwise: ReLU,
 // SiLU ("swish", x·σ(x)) and exact GELU (x·Φ(x), the erf form transformers' get_activation("gelu") uses;
 // GPT-2's tanh "gelu_new" stays in gelu.wgsl.ts). One template; the kind is baked into the WGSL text.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 export type ActivationKind = 'relu' | 'silu' | 'gelu_erf';

@@ -5,8 +5,7 @@
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { adamwWgsl } from './adamw.wgsl';
-import { memoKernel } from './bias';
-import { type BindingSpec, planBindings } from './bias.wgsl';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
 /**

@@ -2,8 +2,8 @@
 // path operation for operation. The bias corrections and step size are computed on the CPU in float64
 // (as torch does in Python floats) and arrive as uniforms; `withScale` binds one extra f32 that multiplies
 // every gradient (the clip factor from gradnorm.ts).
-// Bindings come from bias.wgsl.ts's planner, so m and v (or gradScale and anything) may share a buffer.
-import type { KernelLayout } from './bias.wgsl';
+// Bindings come from bindings.ts's planner, so m and v (or gradScale and anything) may share a buffer.
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 export const adamwWgsl = (L: KernelLayout, withScale: boolean) => {

@@ -1,12 +1,14 @@
 // Tests for bias add / bias grad (GPU against the float64 twin, the twin against central differences) and
-// for the binding planner and two-stage column reduction that bias.ts shares with its sibling kernels.
+// for the binding planner (bindings.ts) and the two-stage column reduction (rows.ts) that bias grad shares
+// with its sibling kernels.
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import { viewOf } from '../arena';
-import { biasAdd, biasGrad, colChunks } from './bias';
+import { biasAdd, biasGrad } from './bias';
 import { biasAddRef, biasGradRef } from './bias.ref';
-import { planBindings } from './bias.wgsl';
+import { planBindings } from './bindings';
+import { colChunks } from './rows';
 
 // rows past 256 take the two-stage (partials) path; 40000 rows makes the partials recurse once more.
 const SHAPES: Array<[number, number]> = [

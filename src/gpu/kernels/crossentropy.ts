@@ -4,8 +4,7 @@
 // per-row losses to a mean is left to reduce.ts (`sum` with scale 1/count).
 import { type GpuRegion, regionParts } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { type BindingSpec, planBindings } from './bias.wgsl';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { crossEntropyWgsl } from './crossentropy.wgsl';
 

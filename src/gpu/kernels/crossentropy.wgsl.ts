@@ -1,10 +1,10 @@
 // WGSL for fused softmax cross-entropy over rows of logits: one workgroup per row computes the row's
 // log-sum-exp with an online max/sum (a single read of the row), then the loss and, in the same dispatch,
 // the gradient scale·(softmax − onehot). Variants: loss only (also serves log-prob gathering through a
-// sign) and loss with gradient. Bindings come from bias.wgsl.ts's planner: writing the gradient over the
+// sign) and loss with gradient. Bindings come from bindings.ts's planner: writing the gradient over the
 // logits (dLogits = logits) merges the two into one read_write binding, which is safe because every
 // thread reads its elements before writing them and the target logit is read before the first barrier.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 
 export const CE_WG = 256;
 

@@ -3,8 +3,7 @@
 // caller only keeps the seed and a stream number per dropout site and step.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { dropoutScale, dropoutThreshold, dropoutWgsl } from './dropout.wgsl';
 

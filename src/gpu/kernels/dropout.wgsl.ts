@@ -2,7 +2,7 @@
 // clears an integer threshold, so the backward pass (and the CPU twin, bit for bit) regenerates the mask
 // from the same three numbers instead of storing it. The hash is spelled out once here and mirrored in
 // dropout.ref.ts; change both together.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /** Elements are kept when their 24 hash bits are ≥ this, so P(keep) = 1 − p to within 2⁻²⁴. */

@@ -4,8 +4,7 @@
 // written by exactly one thread per column, summing its positions in order, so results are deterministic.
 import type { GpuBuf, GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { embeddingBackwardWgsl, embeddingWgsl } from './embedding.wgsl';
 

@@ -2,8 +2,8 @@
 // an f32 table or an f16 table packed two halves per u32 (so no shader-f16 feature is needed). The
 // backward is a gather, not a scatter: positions are grouped by token id on the CPU (embedding.ts), and one
 // thread owns each (token, column) of the gradient table, adding its positions in a fixed order.
-// Bindings come from bias.wgsl.ts's planner, so tables and outputs may be views of one flat buffer.
-import type { KernelLayout } from './bias.wgsl';
+// Bindings come from bindings.ts's planner, so tables and outputs may be views of one flat buffer.
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /** out[i·dim + j] (+)= table[ids[i]·dim + j], one thread per output element. */

@@ -2,8 +2,7 @@
 // be `x` itself and `dx` may be `dOut` itself (in place); outputs are allocated by the caller.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { geluBackwardWgsl, geluWgsl } from './gelu.wgsl';
 

@@ -1,5 +1,5 @@
 // WGSL for GPT-2's "gelu_new" (tanh approximation) and its derivative, elementwise.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 // With u = √(2/π)(x + 0.044715x³): 1 + tanh(u) = 2σ(2u) and 1 − tanh(u)² = 4σ(2u)σ(−2u). Written with

@@ -4,8 +4,7 @@
 // so clipping never reads back to the CPU. Slots rather than accumulation keep it deterministic.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { clipScaleWgsl } from './gradnorm.wgsl';
 import { reduceTo } from './reduce';
 

@@ -1,7 +1,7 @@
 // WGSL for the clip factor of global gradient-norm clipping (torch.nn.utils.clip_grad_norm_): one workgroup
 // sums the partial squared norms in a fixed order and writes min(1, maxNorm / (‖g‖ + 1e-6)) to scale[0].
 // The sums of squares themselves come from reduce.wgsl.ts. normSq and scale may share one buffer.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 
 export const CLIP_WG = 64;
 

@@ -4,8 +4,7 @@
 // buffer: bindings go through the shared planner.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { kronGradWgsl, kronWgsl } from './kron.wgsl';
 

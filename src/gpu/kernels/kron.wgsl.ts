@@ -1,7 +1,7 @@
 // WGSL for the Kronecker product LoKr builds its weight update from: out = alpha·(a ⊗ b) with a [a0, a1],
 // b [b0, b1], out [a0·b0, a1·b1] (optionally written transposed, for GPT-2's [in, out] weights), and its
 // two gradients, each a sum over the blocks by one thread per output element (fixed order, no atomics).
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 const DIMS = 'a0: u32, a1: u32, b0: u32, b1: u32, alpha: f32, flag: u32, acc: u32';

@@ -5,8 +5,9 @@ import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import type { GpuContext } from '../context';
-import { layerNorm, layerNormBackward, rowGrid, rowVariant } from './layernorm';
+import { layerNorm, layerNormBackward } from './layernorm';
 import { layerNormBackwardRef, layerNormRef } from './layernorm.ref';
+import { rowGrid, rowVariant } from './rows';
 
 const EPS = 1e-5;
 // rows = 1, cols = 1, cols not a multiple of 64, rows past 256 (two-stage dGamma), a wide row.

@@ -1,34 +1,11 @@
 // Dispatch for LayerNorm (PyTorch semantics: biased variance, eps inside the sqrt) forward and backward
-// over x [rows, cols], and the row-variant choice RMSNorm shares. Outputs are allocated by the caller;
-// mean and rstd [rows] are saved by the forward for the backward.
+// over x [rows, cols]. Outputs are allocated by the caller; mean and rstd [rows] are saved by the forward
+// for the backward. The row-variant choice and the column reduction live in rows.ts.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { type ColTerm, colReduce, memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
-import { grid1d } from './common';
-import { layerNormDxWgsl, layerNormWgsl, ROW_WG, type RowVariant } from './layernorm.wgsl';
-
-/** Widest row reduced by a single thread on a hardware GPU when nothing forces the choice. */
-export const THREAD_ROW_MAX_COLS = 128;
-
-/**
- * Thread-per-row or workgroup-per-row for a row reduction. `ctx.variants.get('rowreduce')` ('thread' or
- * 'workgroup') forces it (tests, autotune). On a hardware GPU wide rows take a workgroup each (coalesced
- * reads, many threads per row) and narrow rows a thread each. On a software adapter (SwiftShader) barriers
- * cost so much that a thread per row wins everywhere measured (256×768 LayerNorm fwd+bwd: 40 ms against
- * 183 ms) except when there are too few rows to occupy the CPU cores (1×4096: 3.7 ms against 1.1 ms).
- */
-export function rowVariant(ctx: GpuContext, rows: number, cols: number): RowVariant {
-  const forced = ctx.variants.get('rowreduce');
-  if (forced === 'thread' || forced === 'workgroup') return forced;
-  if (ctx.adapter.software) return rows < 4 && cols > THREAD_ROW_MAX_COLS ? 'workgroup' : 'thread';
-  return cols <= THREAD_ROW_MAX_COLS ? 'thread' : 'workgroup';
-}
-
-/** The dispatch grid for `rows` rows in variant `v` (folded into y past 65535 workgroups). */
-export function rowGrid(v: RowVariant, rows: number): [number, number] {
-  return v === 'thread' ? grid1d(rows, ROW_WG) : grid1d(rows, 1);
-}
+import { memoKernel, planBindings } from './bindings';
+import { layerNormDxWgsl, layerNormWgsl } from './layernorm.wgsl';
+import { type ColTerm, colReduce, rowGrid, rowVariant } from './rows';
 
 /** out = LayerNorm(x)·gamma + beta per row of x [rows, cols]; mean, rstd [rows] saved for backward. */
 export function layerNorm(

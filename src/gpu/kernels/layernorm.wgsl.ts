@@ -1,76 +1,9 @@
-// WGSL for LayerNorm forward and its input gradient, and the row-reduction frame that RMSNorm shares.
-// A row's statistics are reduced either by one thread per row (no barriers: best for narrow rows, and on
-// SwiftShader where barriers are slow) or by one 64-thread workgroup per row with a fixed-order tree in
-// workgroup memory (wide rows on real GPUs). Both are deterministic. dGamma/dBeta are column sums and go
-// through bias.ts's column reduction.
-import type { KernelLayout } from './bias.wgsl';
-import { FLAT_BUILTINS, FLAT_INDEX } from './common';
-
-export type RowVariant = 'thread' | 'workgroup';
-
-/** Threads per workgroup in both variants (rows per workgroup, or threads sharing one row). */
-export const ROW_WG = 64;
-
-/** The pieces a row kernel's text is assembled from, per variant. */
-export interface RowFrame {
-  /** Module-scope declarations the reductions need. */
-  decls: string;
-  /** The row this invocation (or workgroup) owns. */
-  row: string;
-  /** Loop header over this invocation's columns of the row. */
-  forCols: string;
-  /** Whole-row sum of a per-invocation partial (f32, or vec2<f32> with `sum2`). */
-  sum: (e: string) => string;
-  sum2: (e: string) => string;
-  /** True for the one invocation that writes per-row results. */
-  leader: string;
-}
-
-export function rowFrame(v: RowVariant): RowFrame {
-  if (v === 'thread') {
-    return {
-      decls: '',
-      row: FLAT_INDEX(ROW_WG),
-      forCols: 'for (var c = 0u; c < p.cols; c++)',
-      sum: (e) => e,
-      sum2: (e) => e,
-      leader: 'true',
-    };
-  }
-  // The row comes from the workgroup id only, so the early return above each reduction stays uniform.
-  return {
-    decls: `
-var<workgroup> red: array<f32, ${ROW_WG}>;
-var<workgroup> red2: array<vec2<f32>, ${ROW_WG}>;
-fn wgSum(v: f32, t: u32) -> f32 {
-  red[t] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { red[t] = red[t] + red[t + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-fn wgSum2(v: vec2<f32>, t: u32) -> vec2<f32> {
-  red2[t] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { red2[t] = red2[t] + red2[t + s]; }
-    workgroupBarrier();
-  }
-  let total = red2[0];
-  workgroupBarrier();
-  return total;
-}`,
-    row: '(wid.y * nwg.x + wid.x)',
-    forCols: `for (var c = lid.x; c < p.cols; c += ${ROW_WG}u)`,
-    sum: (e) => `wgSum(${e}, lid.x)`,
-    sum2: (e) => `wgSum2(${e}, lid.x)`,
-    leader: 'lid.x == 0u',
-  };
-}
+// WGSL for LayerNorm forward and its input gradient, built on rows.ts's row-reduction frame (thread per
+// row or workgroup per row, both deterministic). dGamma/dBeta are column sums and go through rows.ts's
+// column reduction.
+import type { KernelLayout } from './bindings';
+import { FLAT_BUILTINS } from './common';
+import { ROW_WG, type RowVariant, rowFrame } from './rows';
 
 /** out = (x − mean)·rstd·gamma + beta per row; mean and rstd saved. Two passes for the variance (accurate
  * when |mean| ≫ std, which a one-pass E[x²] − mean² is not in f32). */

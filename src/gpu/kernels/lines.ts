@@ -3,8 +3,7 @@
 // Both allow out === x (in place) and views of one flat buffer, through the shared binding planner.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { type BindingSpec, planBindings } from './bias.wgsl';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { LINE_WG, lineNormsWgsl, scaleLinesWgsl } from './lines.wgsl';
 

@@ -1,7 +1,7 @@
 // WGSL for per-line (row or column) operations on a matrix: the Euclidean norm of each line, and scaling each
 // line by num[k] / (den[k] + eps). DoRA needs both on whichever axis holds the output features (rows of an
 // nn.Linear weight, columns of a GPT-2 Conv1D one); IA3's merge scales rows or columns by its vector.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /** Threads per workgroup of the line-norm kernel (one line per thread: a fixed summation order). */

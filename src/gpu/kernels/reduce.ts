@@ -4,8 +4,7 @@
 // is the same number.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { REDUCE_WG, reduceWgsl } from './reduce.wgsl';
 
 /** At most this many partial sums from stage one, so stage two is a single workgroup. */

@@ -1,8 +1,8 @@
 // WGSL for deterministic reductions (sum, sum of squares). One kernel serves both stages of the two-stage
 // reduction: each workgroup sums a fixed, n-determined slice of x into out[outIndex + workgroup], so the
 // order of additions never depends on scheduling and repeated runs give bit-identical results. Bindings
-// come from bias.wgsl.ts's planner, so x and out may be views of one buffer.
-import type { KernelLayout } from './bias.wgsl';
+// come from bindings.ts's planner, so x and out may be views of one buffer.
+import type { KernelLayout } from './bindings';
 
 export const REDUCE_WG = 256;
 

@@ -4,8 +4,7 @@
 // fused cross-entropy), and a weighted per-sequence sum with its backward.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import {
   logprobBackwardWgsl,

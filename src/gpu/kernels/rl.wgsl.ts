@@ -4,8 +4,8 @@
 // its k3 KL to the reference), the clipped value loss, the pairwise sigmoid loss (DPO, Bradley–Terry) and
 // a weighted per-sequence sum. The loss kernels run as one workgroup: the token counts of an RL minibatch
 // are small, and a single workgroup gives every sum a fixed order (bitwise-repeatable, no atomics).
-// Bindings come from bias.wgsl.ts's planner.
-import type { KernelLayout } from './bias.wgsl';
+// Bindings come from bindings.ts's planner.
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 export const RL_WG = 256;

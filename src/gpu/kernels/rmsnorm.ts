@@ -1,11 +1,10 @@
 // Dispatch for RMSNorm (HF LlamaRMSNorm) forward and backward over x [rows, cols]; rstd [rows] is saved by
-// the forward. Outputs are allocated by the caller. Row variant choice as LayerNorm's (rowVariant).
+// the forward. Outputs are allocated by the caller. Row variant choice from rows.ts (rowVariant).
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { colReduce, memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
-import { rowGrid, rowVariant } from './layernorm';
+import { memoKernel, planBindings } from './bindings';
 import { rmsNormDxWgsl, rmsNormWgsl } from './rmsnorm.wgsl';
+import { colReduce, rowGrid, rowVariant } from './rows';
 
 /** out = x·rsqrt(mean(x²) + eps)·gamma per row; rstd [rows] saved for backward. */
 export function rmsNorm(

@@ -1,8 +1,8 @@
 // WGSL for RMSNorm (HF LlamaRMSNorm: x·rsqrt(mean(x²) + eps)·weight) forward and its input gradient.
-// Rows reduce through LayerNorm's row frame (thread or workgroup per row); dGamma is a column sum in bias.ts.
-import type { KernelLayout } from './bias.wgsl';
+// Rows reduce through rows.ts's row frame (thread or workgroup per row); dGamma is a column sum (rows.ts).
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS } from './common';
-import { ROW_WG, type RowVariant, rowFrame } from './layernorm.wgsl';
+import { ROW_WG, type RowVariant, rowFrame } from './rows';
 
 /** out = x·rstd·gamma with rstd = 1/sqrt(mean(x²) + eps), saved per row for the backward. */
 export const rmsNormWgsl = (L: KernelLayout, v: RowVariant) => {

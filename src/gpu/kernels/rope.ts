@@ -4,8 +4,7 @@
 // (in place: each invocation reads its pair before writing it).
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { type BindingSpec, planBindings } from './bias.wgsl';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { ropeWgsl } from './rope.wgsl';
 

@@ -1,6 +1,6 @@
 // WGSL for rotary position embedding in the HF "rotate_half" layout over x [B, T, H, D]: pair (j, j + D/2)
 // of each head rotates by angle p·theta^(−2j/D), or by its negative (the inverse, which is the backward).
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 /**

@@ -3,9 +3,9 @@
 // place); they are allocated by the caller.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { colReduce, memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
+import { colReduce } from './rows';
 import { mulVecWgsl, scaleWgsl } from './scale.wgsl';
 
 /** out[i] (+)= alpha·x[i] for i < n. Its backward is itself: dx (+)= alpha·dOut. */

@@ -1,6 +1,6 @@
 // WGSL for scaling: out (+)= alpha·x, and the per-column product out[r,c] (+)= x[r,c]·v[c] that IA3
 // vectors and DoRA magnitudes apply (and whose input gradient is the same product with dOut).
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 export const scaleWgsl = (L: KernelLayout) => `

@@ -2,8 +2,7 @@
 // (dValues = dW at the indices, the backward). idx is i32 [k] of distinct canonical [out, in] flat indices.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { gatherWgsl, scatterAddWgsl } from './sparse.wgsl';
 

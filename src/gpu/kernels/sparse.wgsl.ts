@@ -2,7 +2,7 @@
 // gather of k entries out of it (the scatter's backward). Indices are flat row-major in the canonical
 // [out, in] layout (METHODS.md); with `transposed` the weight is stored [in, out] (GPT-2 Conv1D) and the
 // kernel maps each index to its stored position, so one index file serves both layouts.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 // c = o·cols + i in [rows=out, cols=in]; stored [in, out] puts it at i·rows + o.

@@ -3,8 +3,7 @@
 // its element before writing it.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { type BindingSpec, planBindings } from './bias.wgsl';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { swigluBackwardWgsl, swigluWgsl } from './swiglu.wgsl';
 

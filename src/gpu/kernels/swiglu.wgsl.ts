@@ -1,5 +1,5 @@
 // WGSL for the Llama MLP gate, out = silu(gate)·up, and its gradients, elementwise.
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 // σ(g) = 1/(1 + exp(−g)): exp overflowing to inf for very negative g gives σ = 0, the right limit.

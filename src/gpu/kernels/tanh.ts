@@ -2,8 +2,7 @@
 // itself (in place, through the shared binding planner); outputs are allocated by the caller.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel } from './bias';
-import { planBindings } from './bias.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { tanhBackwardWgsl, tanhWgsl } from './tanh.wgsl';
 

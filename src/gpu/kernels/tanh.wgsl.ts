@@ -1,5 +1,5 @@
 // WGSL for tanh and its backward, elementwise (prefix tuning's reparametrisation MLP, PEFT's PrefixEncoder).
-import type { KernelLayout } from './bias.wgsl';
+import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
 // tanh without the builtin: some WebGPU backends return NaN from tanh for large |x| (exp overflow inside).
