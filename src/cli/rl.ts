@@ -18,7 +18,6 @@ import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import type { OptionValue } from '../peft/types';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { gpuRl } from '../tensor/ops-rl';
 import { builtinReward, parseRewardSpec, type RewardFn } from '../train/rewards/builtin';
 import { jsReward } from '../train/rewards/js';
 import type { PromptSet, RlMetrics, RlRunner } from '../train/rl/common';
@@ -92,7 +91,6 @@ export async function rlTrain(a: Args): Promise<void> {
     md.dir,
   );
   const be = gpuBackend(ctx);
-  const rl = gpuRl(ctx);
   const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
   const tok = dataTokenizer(md.tokenizer, md.config);
   const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
@@ -100,7 +98,7 @@ export async function rlTrain(a: Args): Promise<void> {
   const decode = (ids: readonly number[]) => md.tokenizer.decode(ids, { skipSpecialTokens: true });
   const head = algo === 'ppo' ? 'value' : algo === 'reward' ? 'score' : null;
   ctx.arena.resetPeak();
-  const model = RlModel.create(be, rl, md.config, baseSpecs, { method, options: options(a), seed, lr, head });
+  const model = RlModel.create(be, md.config, baseSpecs, { method, options: options(a), seed, lr, head });
   const disposers: Array<() => void> = [];
 
   const examples = async (): Promise<Example[] | null> => {
@@ -156,7 +154,7 @@ export async function rlTrain(a: Args): Promise<void> {
         method: string;
         options: Record<string, OptionValue>;
       };
-      const rm = RlModel.create(be, rl, md.config, baseSpecs, {
+      const rm = RlModel.create(be, md.config, baseSpecs, {
         method: meta.method,
         options: meta.options,
         seed,

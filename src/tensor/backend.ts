@@ -270,6 +270,38 @@ export interface Backend<S, I> {
     accumulateDa?: boolean;
     accumulateDb?: boolean;
   }): void;
+  // RLHF primitives (ops-rl.ts; kernels in rl.ts). Loss ops write their input's gradient in the forward.
+  /** Per row of logits [N, V]: logp = log softmax[t] (0 where t < 0), the softmax's entropy, its lse. */
+  tokenLogprobs(p: { logp: S; ent: S; lse: S; logits: S; targets: I; N: number; V: number }): void;
+  /** dLogits (+)= g[r]·(onehot(t_r) − softmax_r) from the forward's saved lse. */
+  logprobBackward(p: {
+    dLogits: S;
+    logits: S;
+    targets: I;
+    lse: S;
+    g: S;
+    N: number;
+    V: number;
+    accumulate?: boolean;
+  }): void;
+  /** Clipped policy loss + β·k3 KL over per-token log-probs; data = [old | ref | adv | w] (4N). */
+  policyLoss(p: {
+    logp: S;
+    data: S;
+    g: S;
+    stats: S;
+    N: number;
+    clipLow: number;
+    clipHigh: number;
+    beta: number;
+  }): void;
+  /** Clipped value loss; data = [old | ret | w] (3N). */
+  valueLoss(p: { v: S; data: S; g: S; stats: S; N: number; clip: number }): void;
+  /** Pairwise sigmoid loss over scores [c0, r0, c1, r1, …] against ref of the same layout. */
+  pairLoss(p: { s: S; ref: S; ds: S; stats: S; P: number; beta: number }): void;
+  /** out[s] = Σ_t w[s·T + t]·x[s·T + t]. */
+  segSum(p: { out: S; x: S; w: S; S: number; T: number }): void;
+  segSumBackward(p: { dx: S; w: S; dOut: S; S: number; T: number; accumulate?: boolean }): void;
   /** A sub-range [offset, offset+n) of a flat allocation, as storage of its own (views into flat buffers). */
   view(s: S, offset: number, n: number): S;
   /** Elements a view's offset must be a multiple of (GPU: 64 floats = 256 bytes). */

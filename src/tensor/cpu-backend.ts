@@ -17,6 +17,15 @@ import { layerNormBackwardRef, layerNormRef } from '../gpu/kernels/layernorm.ref
 import { lineNormsRef, scaleLinesRef } from '../gpu/kernels/lines.ref';
 import { matmulRef } from '../gpu/kernels/matmul.ref';
 import { sumRef, sumSquaresRef } from '../gpu/kernels/reduce.ref';
+import {
+  logprobBackwardRef,
+  pairLossRef,
+  policyLossRef,
+  segSumBackwardRef,
+  segSumRef,
+  tokenLogprobsRef,
+  valueLossRef,
+} from '../gpu/kernels/rl.ref';
 import { rmsNormBackwardRef, rmsNormRef } from '../gpu/kernels/rmsnorm.ref';
 import { ropeRef } from '../gpu/kernels/rope.ref';
 import { mulVecBackwardRef, mulVecRef } from '../gpu/kernels/scale.ref';
@@ -181,5 +190,30 @@ export function cpuBackend(): CpuBackend {
     dropout: (p) => put(p.out, dropoutRef(p.x.subarray(0, p.n), p.p, p.seed, p.stream)),
     dropoutBackward: (p) =>
       put(p.dx, dropoutBackwardRef(p.dOut.subarray(0, p.n), p.p, p.seed, p.stream), p.accumulate),
+    tokenLogprobs: (p) => {
+      const r = tokenLogprobsRef(p.logits, p.targets, p.N, p.V);
+      put(p.logp, r.logp);
+      put(p.ent, r.ent);
+      put(p.lse, r.lse);
+    },
+    logprobBackward: (p) =>
+      put(p.dLogits, logprobBackwardRef(p.logits, p.targets, p.lse, p.g, p.N, p.V), p.accumulate),
+    policyLoss: (p) => {
+      const r = policyLossRef(p.logp, p.data, p.N, p);
+      put(p.g, r.g);
+      put(p.stats, r.stats);
+    },
+    valueLoss: (p) => {
+      const r = valueLossRef(p.v, p.data, p.N, p.clip);
+      put(p.g, r.g);
+      put(p.stats, r.stats);
+    },
+    pairLoss: (p) => {
+      const r = pairLossRef(p.s, p.ref, p.P, p.beta);
+      put(p.ds, r.ds);
+      put(p.stats, r.stats);
+    },
+    segSum: (p) => put(p.out, segSumRef(p.x, p.w, p.S, p.T)),
+    segSumBackward: (p) => put(p.dx, segSumBackwardRef(p.w, p.dOut, p.S, p.T), p.accumulate),
   };
 }

@@ -20,6 +20,15 @@ import { layerNorm, layerNormBackward } from '../gpu/kernels/layernorm';
 import { lineNorms, scaleLines } from '../gpu/kernels/lines';
 import { matmul } from '../gpu/kernels/matmul';
 import { sum } from '../gpu/kernels/reduce';
+import {
+  logprobBackward,
+  pairLoss,
+  policyLoss,
+  segSum,
+  segSumBackward,
+  tokenLogprobs,
+  valueLoss,
+} from '../gpu/kernels/rl';
 import { rmsNorm, rmsNormBackward } from '../gpu/kernels/rmsnorm';
 import { rope } from '../gpu/kernels/rope';
 import { mulVec, mulVecBackward, scale } from '../gpu/kernels/scale';
@@ -107,5 +116,12 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     adamw: (p) => adamw(ctx, p),
     dropout: (p) => dropout(ctx, p),
     dropoutBackward: (p) => dropoutBackward(ctx, p),
+    tokenLogprobs: (p) => tokenLogprobs(ctx, p),
+    logprobBackward: (p) => logprobBackward(ctx, p),
+    policyLoss: (p) => policyLoss(ctx, p),
+    valueLoss: (p) => valueLoss(ctx, p),
+    pairLoss: (p) => pairLoss(ctx, p),
+    segSum: (p) => segSum(ctx, p),
+    segSumBackward: (p) => segSumBackward(ctx, p),
   };
 }

@@ -4,97 +4,10 @@
 // log-probability over its completion tokens; a reward model's score at its last token). Loss ops write
 // their input's gradient in the forward pass, as crossEntropy does, so they come last before backward; the
 // log-prob backward then reads that gradient from the device as its per-token weight — a step needs no read.
-//
-// The primitives live beside the Backend rather than in it (`RlPrims`): gpuRl(ctx) runs rl.ts's kernels,
-// cpuRl() their float64 twins, so the RL model code runs on both as the rest of the model does.
+// The primitives are the Backend's (rl.ts's kernels on the GPU, their float64 twins on the CPU, no-ops on
+// the memory meter), so RL model code runs, and is metered, as the rest of the model is.
 
-import type { GpuRegion } from '../gpu/arena';
-import type { GpuContext } from '../gpu/context';
-import * as k from '../gpu/kernels/rl';
-import {
-  logprobBackwardRef,
-  pairLossRef,
-  policyLossRef,
-  segSumBackwardRef,
-  segSumRef,
-  tokenLogprobsRef,
-  valueLossRef,
-} from '../gpu/kernels/rl.ref';
 import type { Tape, Tensor } from './tape';
-
-export interface RlPrims<S, I> {
-  tokenLogprobs(a: { logp: S; ent: S; lse: S; logits: S; targets: I; N: number; V: number }): void;
-  logprobBackward(a: {
-    dLogits: S;
-    logits: S;
-    targets: I;
-    lse: S;
-    g: S;
-    N: number;
-    V: number;
-    accumulate?: boolean;
-  }): void;
-  policyLoss(a: {
-    logp: S;
-    data: S;
-    g: S;
-    stats: S;
-    N: number;
-    clipLow: number;
-    clipHigh: number;
-    beta: number;
-  }): void;
-  valueLoss(a: { v: S; data: S; g: S; stats: S; N: number; clip: number }): void;
-  pairLoss(a: { s: S; ref: S; ds: S; stats: S; P: number; beta: number }): void;
-  segSum(a: { out: S; x: S; w: S; S: number; T: number }): void;
-  segSumBackward(a: { dx: S; w: S; dOut: S; S: number; T: number; accumulate?: boolean }): void;
-}
-
-export function gpuRl(ctx: GpuContext): RlPrims<GpuRegion, GpuRegion> {
-  return {
-    tokenLogprobs: (a) => k.tokenLogprobs(ctx, a),
-    logprobBackward: (a) => k.logprobBackward(ctx, a),
-    policyLoss: (a) => k.policyLoss(ctx, a),
-    valueLoss: (a) => k.valueLoss(ctx, a),
-    pairLoss: (a) => k.pairLoss(ctx, a),
-    segSum: (a) => k.segSum(ctx, a),
-    segSumBackward: (a) => k.segSumBackward(ctx, a),
-  };
-}
-
-const put = (out: Float64Array, v: ArrayLike<number>, acc = false) => {
-  for (let i = 0; i < v.length; i++) out[i] = acc ? out[i] + v[i] : v[i];
-};
-
-export function cpuRl(): RlPrims<Float64Array, Int32Array> {
-  return {
-    tokenLogprobs: (a) => {
-      const r = tokenLogprobsRef(a.logits, a.targets, a.N, a.V);
-      put(a.logp, r.logp);
-      put(a.ent, r.ent);
-      put(a.lse, r.lse);
-    },
-    logprobBackward: (a) =>
-      put(a.dLogits, logprobBackwardRef(a.logits, a.targets, a.lse, a.g, a.N, a.V), a.accumulate),
-    policyLoss: (a) => {
-      const r = policyLossRef(a.logp, a.data, a.N, a);
-      put(a.g, r.g);
-      put(a.stats, r.stats);
-    },
-    valueLoss: (a) => {
-      const r = valueLossRef(a.v, a.data, a.N, a.clip);
-      put(a.g, r.g);
-      put(a.stats, r.stats);
-    },
-    pairLoss: (a) => {
-      const r = pairLossRef(a.s, a.ref, a.P, a.beta);
-      put(a.ds, r.ds);
-      put(a.stats, r.stats);
-    },
-    segSum: (a) => put(a.out, segSumRef(a.x, a.w, a.S, a.T)),
-    segSumBackward: (a) => put(a.dx, segSumBackwardRef(a.w, a.dOut, a.S, a.T), a.accumulate),
-  };
-}
 
 function check(cond: boolean, msg: () => string): void {
   if (!cond) throw new Error(msg());
@@ -114,7 +27,6 @@ function constant<S, I>(tp: Tape<S, I>, data: ArrayLike<number>, name: string): 
  */
 export function tokenLogprobs<S, I>(
   tp: Tape<S, I>,
-  rl: RlPrims<S, I>,
   logits: Tensor<S>,
   targets: Int32Array,
   name: string,
@@ -126,13 +38,13 @@ export function tokenLogprobs<S, I>(
   const ent = tp.scratch(N, `${name}.entropy`);
   const lse = tp.scratch(N, `${name}.lse`);
   const tgt = tp.ints(targets, `${name}.targets`);
-  rl.tokenLogprobs({ logp: logp.store, ent, lse, logits: logits.store, targets: tgt, N, V });
+  tp.be.tokenLogprobs({ logp: logp.store, ent, lse, logits: logits.store, targets: tgt, N, V });
   if (logp.requiresGrad) {
     tp.record(name, () => {
       const g = tp.gradOf(logp);
       if (!g) return;
       const t = tp.gradTarget(logits);
-      rl.logprobBackward({
+      tp.be.logprobBackward({
         dLogits: t.buf,
         logits: logits.store,
         targets: tgt,
@@ -164,7 +76,6 @@ function lossGrad<S, I>(tp: Tape<S, I>, x: Tensor<S>, name: string): S {
  */
 export function policyLoss<S, I>(
   tp: Tape<S, I>,
-  rl: RlPrims<S, I>,
   logp: Tensor<S>,
   data: Float64Array,
   p: { clipLow: number; clipHigh: number; beta: number },
@@ -174,14 +85,13 @@ export function policyLoss<S, I>(
   check(data.length === 4 * N, () => `${name}: ${data.length} rollout values for ${N} tokens (want 4N)`);
   const stats = tp.scratch(8, `${name}.stats`);
   const g = lossGrad(tp, logp, name);
-  rl.policyLoss({ logp: logp.store, data: constant(tp, data, `${name}.data`), g, stats, N, ...p });
+  tp.be.policyLoss({ logp: logp.store, data: constant(tp, data, `${name}.data`), g, stats, N, ...p });
   return stats;
 }
 
 /** Σ_t w_t·½·max((v − ret)², (v_clipped − ret)²); data = [old | ret | w] (3N). Stats Σ w·(loss, clipped, v). */
 export function valueLoss<S, I>(
   tp: Tape<S, I>,
-  rl: RlPrims<S, I>,
   v: Tensor<S>,
   data: Float64Array,
   clip: number,
@@ -191,7 +101,7 @@ export function valueLoss<S, I>(
   check(data.length === 3 * N, () => `${name}: ${data.length} rollout values for ${N} tokens (want 3N)`);
   const stats = tp.scratch(4, `${name}.stats`);
   const g = lossGrad(tp, v, name);
-  rl.valueLoss({ v: v.store, data: constant(tp, data, `${name}.data`), g, stats, N, clip });
+  tp.be.valueLoss({ v: v.store, data: constant(tp, data, `${name}.data`), g, stats, N, clip });
   return stats;
 }
 
@@ -200,25 +110,17 @@ export function valueLoss<S, I>(
  * device storage of the same layout (DPO: the reference model's sums; reward models: zeros, β = 1).
  * Stats: means of (loss, accuracy, βΔc, βΔr, margin).
  */
-export function pairLoss<S, I>(
-  tp: Tape<S, I>,
-  rl: RlPrims<S, I>,
-  s: Tensor<S>,
-  ref: S,
-  beta: number,
-  name: string,
-): S {
+export function pairLoss<S, I>(tp: Tape<S, I>, s: Tensor<S>, ref: S, beta: number, name: string): S {
   check(s.size % 2 === 0 && s.size > 0, () => `${name}: ${s.size} scores do not make pairs`);
   const stats = tp.scratch(8, `${name}.stats`);
   const ds = lossGrad(tp, s, name);
-  rl.pairLoss({ s: s.store, ref, ds, stats, P: s.size / 2, beta });
+  tp.be.pairLoss({ s: s.store, ref, ds, stats, P: s.size / 2, beta });
   return stats;
 }
 
 /** out[s] = Σ_t w[s·T + t]·x[s·T + t]: x [S·T] → [S]; w known on the CPU (a mask, a one-hot). */
 export function segmentSum<S, I>(
   tp: Tape<S, I>,
-  rl: RlPrims<S, I>,
   x: Tensor<S>,
   w: ArrayLike<number>,
   S: number,
@@ -231,13 +133,13 @@ export function segmentSum<S, I>(
   );
   const y = tp.tensor([S], tp.needsGrad(x), name);
   const wd = constant(tp, w, `${name}.w`);
-  rl.segSum({ out: y.store, x: x.store, w: wd, S, T });
+  tp.be.segSum({ out: y.store, x: x.store, w: wd, S, T });
   if (y.requiresGrad) {
     tp.record(name, () => {
       const dy = tp.gradOf(y);
       if (!dy) return;
       const t = tp.gradTarget(x);
-      rl.segSumBackward({ dx: t.buf, w: wd, dOut: dy, S, T, accumulate: t.accumulate });
+      tp.be.segSumBackward({ dx: t.buf, w: wd, dOut: dy, S, T, accumulate: t.accumulate });
       tp.wrote(x);
     });
   }

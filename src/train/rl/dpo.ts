@@ -43,7 +43,7 @@ export function dpoLoss<S, I>(
 ): S {
   const batch = batchSeqs(seqs, padId, m.virtual());
   const s = m.score(tp, batch);
-  return pairLoss(tp, m.rl, m.sequenceLogp(tp, batch, s.logp), ref, beta, 'dpo');
+  return pairLoss(tp, m.sequenceLogp(tp, batch, s.logp), ref, beta, 'dpo');
 }
 
 export class DpoRunner<S, I> implements RlRunner {

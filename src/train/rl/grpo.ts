@@ -112,7 +112,6 @@ export class GrpoRunner<S, I> implements RlRunner {
       const s = m.score(tp, batch, c.temperature);
       const st = policyLoss(
         tp,
-        m.rl,
         s.logp,
         data,
         { clipLow: c.epsilon, clipHigh: c.epsilon, beta: c.beta },

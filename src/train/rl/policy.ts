@@ -13,7 +13,7 @@ import { getMethod } from '../../peft/registry';
 import type { RawOptions } from '../../peft/types';
 import type { Backend } from '../../tensor/backend';
 import * as op from '../../tensor/ops';
-import { type RlPrims, segmentSum, tokenLogprobs } from '../../tensor/ops-rl';
+import { segmentSum, tokenLogprobs } from '../../tensor/ops-rl';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
 import { Tape, type Tensor } from '../../tensor/tape';
 import { rng } from '../../util/rng';
@@ -106,7 +106,6 @@ export interface Scored<S> {
 export class RlModel<S, I> {
   private constructor(
     readonly be: Backend<S, I>,
-    readonly rl: RlPrims<S, I>,
     readonly config: ModelConfig,
     readonly ps: ParamSet<S, I>,
     readonly adapter: Adapter<S, I, unknown>,
@@ -116,7 +115,6 @@ export class RlModel<S, I> {
 
   static create<S, I>(
     be: Backend<S, I>,
-    rl: RlPrims<S, I>,
     config: ModelConfig,
     baseSpecs: readonly ParamSpec[],
     o: RlModelOptions,
@@ -133,7 +131,7 @@ export class RlModel<S, I> {
       weightDecay: o.weightDecay ?? 0,
       maxGradNorm: o.maxGradNorm ?? 1,
     });
-    return new RlModel(be, rl, config, ps, adapter, opt, o.head);
+    return new RlModel(be, config, ps, adapter, opt, o.head);
   }
 
   /** Virtual tokens the method prepends (prompt tuning), which shift every row. */
@@ -166,7 +164,7 @@ export class RlModel<S, I> {
     // Greedy rollouts (temperature 0) are scored at temperature 1.
     if (temperature > 0 && temperature !== 1)
       flat = op.scale(tp, flat, 1 / (temperature + 1e-7), 'logits/temperature');
-    const { logp, entropy } = tokenLogprobs(tp, this.rl, flat, batch.targets, 'logp');
+    const { logp, entropy } = tokenLogprobs(tp, flat, batch.targets, 'logp');
     let values: Tensor<S> | null = null;
     if (this.head === 'value') {
       values = op.linear(
@@ -185,14 +183,14 @@ export class RlModel<S, I> {
 
   /** Per-sequence sums of the completion tokens' log-probs: [B]. */
   sequenceLogp(tp: Tape<S, I>, batch: SeqBatch, logp: Tensor<S>): Tensor<S> {
-    return segmentSum(tp, this.rl, logp, batch.mask, batch.B, batch.rowsPer, 'seq_logp');
+    return segmentSum(tp, logp, batch.mask, batch.B, batch.rowsPer, 'seq_logp');
   }
 
   /** Per-sequence head value at its last real token (a reward model's score): [B]. */
   lastValues(tp: Tape<S, I>, batch: SeqBatch, values: Tensor<S>): Tensor<S> {
     const w = new Float64Array(batch.B * batch.rowsPer);
     for (const r of batch.lastRow) w[r] = 1;
-    return segmentSum(tp, this.rl, values, w, batch.B, batch.rowsPer, 'last_value');
+    return segmentSum(tp, values, w, batch.B, batch.rowsPer, 'last_value');
   }
 
   /** No-grad pass: per sequence, the completion tokens' log-probs, entropies and values (read back). */

@@ -169,13 +169,12 @@ export class PpoRunner<S, I> implements RlRunner {
     const s = m.score(tp, d.batch, this.c.temperature);
     const pstats = policyLoss(
       tp,
-      m.rl,
       s.logp,
       d.pol,
       { clipLow: this.c.cliprange, clipHigh: this.c.cliprange, beta: 0 },
       'ppo.policy',
     );
-    const vstats = valueLoss(tp, m.rl, s.values!, d.val, this.c.clipRangeValue, 'ppo.value');
+    const vstats = valueLoss(tp, s.values!, d.val, this.c.clipRangeValue, 'ppo.value');
     return { pstats, vstats };
   }
 

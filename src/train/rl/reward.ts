@@ -27,7 +27,7 @@ export function rewardLoss<S, I>(m: RlModel<S, I>, tp: Tape<S, I>, seqs: readonl
   const r = m.lastValues(tp, batch, s.values!);
   const zeros = tp.scratch(r.size, 'rm.zeros');
   m.be.zero(zeros, r.size);
-  return pairLoss(tp, m.rl, r, zeros, 1, 'reward_model');
+  return pairLoss(tp, r, zeros, 1, 'reward_model');
 }
 
 export class RewardRunner<S, I> implements RlRunner {

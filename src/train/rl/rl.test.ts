@@ -10,7 +10,6 @@ import { TINY_LLAMA } from '../../model/testing';
 import type { Backend } from '../../tensor/backend';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
-import { cpuRl, gpuRl, type RlPrims } from '../../tensor/ops-rl';
 import { Tape } from '../../tensor/tape';
 import { sentimentReward } from '../rewards/builtin';
 import { dpoLoss } from './dpo';
@@ -30,8 +29,8 @@ const LORA = {
   init_lora_weights: false,
 };
 
-function model<S, I>(be: Backend<S, I>, rl: RlPrims<S, I>, head: HeadKind) {
-  return RlModel.create(be, rl, C, base, { method: 'lora', options: LORA, seed: 1, lr: 1e-2, head });
+function model<S, I>(be: Backend<S, I>, head: HeadKind) {
+  return RlModel.create(be, C, base, { method: 'lora', options: LORA, seed: 1, lr: 1e-2, head });
 }
 
 const SEQS: Seq[] = [
@@ -43,7 +42,7 @@ const SEQS: Seq[] = [
 
 /** A fixed PPO experience from the model's own (CPU twin) numbers, with made-up scores and a shifted reference. */
 async function experience() {
-  const m = model(cpuBackend(), cpuRl(), 'value');
+  const m = model(cpuBackend(), 'value');
   const b = batchSeqs(SEQS, 0);
   const e = await m.evaluate(b);
   m.dispose();
@@ -80,9 +79,9 @@ async function ppoGrads<S, I>(m: RlModel<S, I>, exp: Awaited<ReturnType<typeof e
 describe('RL losses on a tiny model: GPU = CPU twin = central differences', () => {
   it('PPO policy + value loss and gradients', async () => {
     const exp = await experience();
-    const cpu = model(cpuBackend(), cpuRl(), 'value');
+    const cpu = model(cpuBackend(), 'value');
     const ctx = await testGpu();
-    const gpu = model(gpuBackend(ctx), gpuRl(ctx), 'value');
+    const gpu = model(gpuBackend(ctx), 'value');
     const a = await ppoGrads(cpu, exp);
     const g = await ppoGrads(gpu, exp);
     expect(a.p[3]).toBeGreaterThan(0); // some tokens clipped: both branches are exercised
@@ -116,7 +115,6 @@ describe('RL losses on a tiny model: GPU = CPU twin = central differences', () =
       const { policyLoss } = await import('../../tensor/ops-rl');
       const st = policyLoss(
         tp,
-        m.rl,
         m.score(tp, b).logp,
         data,
         { clipLow: 0.2, clipHigh: 0.2, beta: 0.04 },
@@ -142,8 +140,8 @@ describe('RL losses on a tiny model: GPU = CPU twin = central differences', () =
       const gDpo = await m.ps.readGrad('base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight');
       return { grpo, gGrpo, dpo, gDpo };
     };
-    const cpu = model(cpuBackend(), cpuRl(), null);
-    const gpu = model(gpuBackend(ctx), gpuRl(ctx), null);
+    const cpu = model(cpuBackend(), null);
+    const gpu = model(gpuBackend(ctx), null);
     const a = await run(cpu);
     const g = await run(gpu);
     expect(a.grpo[2]).toBeGreaterThan(0);
@@ -157,7 +155,7 @@ describe('RL losses on a tiny model: GPU = CPU twin = central differences', () =
   });
 
   it('reward model: Bradley–Terry loss and accuracy; its gradient on the twin by central differences', async () => {
-    const m = model(cpuBackend(), cpuRl(), 'score');
+    const m = model(cpuBackend(), 'score');
     const lossAt = async () => {
       const tp = new Tape(m.be, true);
       m.ps.zeroGrads();
@@ -209,7 +207,7 @@ describe('PEFT PPO memory', () => {
   it('one copy of the base weights in the arena through a whole PPO step', async () => {
     const ctx = await testGpu();
     const frozen0 = ctx.arena.stats().current.frozen;
-    const m = model(gpuBackend(ctx), gpuRl(ctx), 'value');
+    const m = model(gpuBackend(ctx), 'value');
     const baseBytes = base.reduce((a, s) => a + s.data.length * 4, 0);
     expect(ctx.arena.stats().current.frozen - frozen0).toBe(baseBytes);
     const r = new PpoRunner(
