@@ -1,9 +1,9 @@
 // Differentiable ops the PEFT methods add on top of ops.ts: standalone activations (bottleneck adapters'
-// ReLU / SiLU / exact GELU), a broadcast bias add (BitFit's zero-initialised biases on bias-less models),
-// the sparse weight W + scatter(values) with its gather backward (sparse fine-tuning), and the PHM weight
-// H = Σᵢ rule[i] ⊗ (left[i]·right[i]) built from matmul and copy2d primitives (Compacter). Kept apart from
-// ops.ts so helpers adding other ops do not collide; same conventions: shapes checked here with names,
-// gradients written only where needed.
+// ReLU / SiLU / exact GELU), a broadcast bias add (BitFit's zero-initialised biases on bias-less models,
+// DoRA's base bias after its rescaling), the sparse weight W + scatter(values) with its gather backward
+// (sparse fine-tuning), and the PHM weight H = Σᵢ rule[i] ⊗ (left[i]·right[i]) built from matmul and
+// copy2d primitives (Compacter). Kept apart from ops.ts so helpers adding other ops do not collide; same
+// conventions: shapes checked here with names, gradients written only where needed.
 
 import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
 import type { SparseDims } from '../gpu/kernels/sparse';

@@ -1,7 +1,7 @@
 // Differentiable ops the reparametrised methods need beyond ops.ts: the Kronecker product (LoKr's
-// ΔW = s·(w1 ⊗ w2)), division of a vector by a constant one (DoRA's m / ‖W + sBA‖ with the norm detached),
-// and a row-broadcast bias add whose input gradient passes straight through (DoRA applies the base bias
-// after its rescaling). Same conventions as ops.ts: shapes checked here, gradients only where needed.
+// ΔW = s·(w1 ⊗ w2)) and division of a vector by a constant one (DoRA's m / ‖W + sBA‖ with the norm
+// detached). DoRA's base bias after its rescaling is ops-peft.ts's addBias. Same conventions as ops.ts:
+// shapes checked here, gradients only where needed.
 
 import type { Tape, Tensor } from './tape';
 
@@ -63,29 +63,6 @@ export function divConst<S, I>(tp: Tape<S, I>, x: Tensor<S>, den: Tensor<S>, nam
       tp.writeGrad(x, (dst) =>
         tp.be.scaleLines({ out: dst, x: dy, rows: 1, cols: n, perRow: false, num: null, den: den.store }),
       );
-    });
-  }
-  return y;
-}
-
-/** y = x + b over the last dimension (b [cols]); dx = dy, db = Σ_rows dy. */
-export function addBias<S, I>(tp: Tape<S, I>, x: Tensor<S>, b: Tensor<S>, name: string): Tensor<S> {
-  const cols = x.shape[x.shape.length - 1];
-  const rows = x.size / cols;
-  check(b.size === cols, () => `${name}: bias ${b.name} has ${b.size} values for ${cols} features`);
-  const y = tp.tensor(x.shape, tp.needsGrad(x, b), name);
-  tp.be.scale({ out: y.store, x: x.store, n: x.size, alpha: 1 });
-  tp.be.biasAdd({ x: y.store, bias: b.store, rows, cols });
-  if (y.requiresGrad) {
-    tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      if (x.requiresGrad) tp.accumulateGrad(x, dy);
-      if (b.requiresGrad) {
-        const t = tp.gradTarget(b);
-        tp.be.biasGrad({ dBias: t.buf, dOut: dy, rows, cols, accumulate: t.accumulate });
-        tp.wrote(b);
-      }
     });
   }
   return y;
