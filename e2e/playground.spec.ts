@@ -1,9 +1,12 @@
 // The playground journey in real Chromium (WebGPU on SwiftShader here, so everything is tiny): the
-// built-in model loads, a JSONL and a CSV are dropped in, full and top_layers train side by side in the
-// worker, both loss curves and the memory chart fill, the comparison table gets numbers, the runs come
-// back after a reload, and no main-thread task lasts over 50 ms while training (long-task observer).
+// built-in model loads, a JSONL and a CSV are dropped in, LoRA and prompt tuning (from the registry) train
+// side by side in the worker, both loss curves and the memory chart fill, the comparison table gets
+// numbers, generation streams the base model's and each run's output, an adapter exported and imported
+// back evaluates to the same loss, the runs come back after a reload, a run interrupted by a reload
+// resumes from its checkpoint, and main-thread long tasks are measured while training (long-task observer).
 // Screenshots: test-results/playground-*.png.
-import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { expect, type Page, test } from '@playwright/test';
 
 const JSONL = Array.from({ length: 12 }, (_, i) =>
   JSON.stringify({ prompt: `The plural of word${i} is`, completion: ` word${i}s.` }),
@@ -43,12 +46,22 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   await expect(page.getByTestId('dataset-summary')).toContainText('completion ← answer');
   await expect(page.getByTestId('dataset-skipped')).toHaveText('0');
 
-  // Both methods, with their trainable counts shown before anything starts.
+  // Every registered method is listed by family, with its count and predicted memory before anything starts.
   const picker = page.getByTestId('method-picker');
-  await expect(page.getByTestId('method-figures-full')).toContainText('trainable (100.0%)');
-  await expect(page.getByTestId('method-figures-top_layers')).toContainText('trainable');
-  for (const m of ['full', 'top_layers'])
-    await picker.locator(`li[data-method="${m}"] input[type=checkbox]`).check();
+  await expect(picker.locator('li[data-method]')).toHaveCount(13);
+  await expect(page.getByTestId('method-figures-full')).toContainText('trainable (100.00%)');
+  await expect(page.getByTestId('method-figures-lora')).toContainText(/trainable \(\d.*predicted/);
+  await expect(page.getByTestId('method-figures-prompt')).toContainText('predicted');
+  // An option change is recomputed in the worker: LoRA r=4 trains half of what r=8 does.
+  const r8 = await page.getByTestId('method-figures-lora').textContent();
+  await picker.locator('li[data-method="lora"] button.link').click();
+  await picker.locator('li[data-method="lora"] input[name="r"]').fill('4');
+  await expect(page.getByTestId('method-figures-lora')).not.toHaveText(r8 ?? '');
+  const count = async (m: string) =>
+    Number((await page.getByTestId(`method-figures-${m}`).textContent())?.split(' ')[0].replace(/,/g, ''));
+  expect(2 * (await count('lora'))).toBe(Number(r8?.split(' ')[0].replace(/,/g, '')));
+  for (const m of ['lora', 'prompt'])
+    await picker.locator(`li[data-method="${m}"] input[type=checkbox]`).first().check();
   const hyper = page.getByTestId('hyperparameters');
   for (const [k, v] of [
     ['steps', '4'],
@@ -66,6 +79,7 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   await page.screenshot({ path: 'test-results/playground-started.png' });
   // Both curves grow while both runs are alive: a point of each before either finishes.
   await expect(page.getByTestId('loss-chart').locator('.recharts-line')).toHaveCount(4);
+  await expect(page.getByTestId('schedule')).toHaveAttribute('data-mode', 'interleaved');
   await expect(cards.nth(0)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
   await expect(cards.nth(1)).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
   const t1 = await page.evaluate(() => performance.now());
@@ -74,19 +88,26 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-points', String(2 * (4 + 2)));
   await expect(page.getByTestId('memory-chart')).toHaveAttribute('data-runs', '2');
   const table = page.getByTestId('comparison-table');
-  for (const col of ['trainableParams', 'peakBytes', 'peakXWeights', 'tokensPerS', 'evalLoss']) {
+  for (const col of [
+    'trainableParams',
+    'peakBytes',
+    'peakXWeights',
+    'tokensPerS',
+    'evalLoss',
+    'exactMatch',
+  ]) {
     const cells = table.locator(`tbody td[data-col="${col}"]`);
     await expect(cells).toHaveCount(2);
-    for (const t of await cells.allTextContents()) expect(Number(t), `${col}: "${t}"`).toBeGreaterThan(0);
+    for (const t of await cells.allTextContents())
+      if (col === 'exactMatch') expect(Number(t), `${col}: "${t}"`).toBeGreaterThanOrEqual(0);
+      else expect(Number(t), `${col}: "${t}"`).toBeGreaterThan(0);
   }
-  const full = table.locator('tbody tr', { hasText: 'full' }).first();
-  const top = table.locator('tbody tr', { hasText: 'top_layers' }).first();
-  const n = async (row: typeof full, col: string) =>
+  const lora = table.locator('tbody tr', { hasText: 'lora' }).first();
+  const prompt = table.locator('tbody tr', { hasText: 'prompt' }).first();
+  const n = async (row: typeof lora, col: string) =>
     Number(await row.locator(`td[data-col="${col}"]`).textContent());
-  expect(await n(full, 'trainablePct')).toBe(100);
-  expect(await n(top, 'trainablePct')).toBeLessThan(100);
-  // Full fine-tuning holds gradients and Adam state for every weight: several times the weights.
-  expect(await n(full, 'peakXWeights')).toBeGreaterThan(await n(top, 'peakXWeights'));
+  expect(await n(lora, 'trainablePct')).toBeLessThan(100);
+  expect(await n(prompt, 'trainablePct')).toBeLessThan(await n(lora, 'trainablePct'));
   await page.screenshot({ path: 'test-results/playground-trained.png', fullPage: true });
 
   const long = await page.evaluate(
@@ -107,10 +128,99 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   const software = (await page.getByTestId('gpu-kind').textContent())?.startsWith('software');
   if (!software) expect(over, JSON.stringify(long)).toEqual([]);
 
+  // Generation: the base model and each run, streamed into their own boxes.
+  const gen = page.getByTestId('generate-panel');
+  await gen.locator('input[name="maxNewTokens"]').fill('4');
+  await page.getByTestId('generate').click();
+  const outs = gen.getByTestId('gen-output');
+  await expect(outs).toHaveCount(3);
+  for (let i = 0; i < 3; i++) await expect(outs.nth(i)).toHaveAttribute('data-done', 'true');
+  for (const t of await outs.locator('pre').allTextContents()) expect(t.length).toBeGreaterThan(0);
+  await expect(gen.locator('.error')).toHaveCount(0);
+
+  // Inference latency on demand: base / unmerged / merged for LoRA (mergeable).
+  const loraCard = cards.filter({ hasText: 'lora' }).first();
+  await loraCard.getByTestId('measure-latency').click();
+  for (const col of ['latencyBase', 'latencyUnmerged', 'latencyMerged'])
+    await expect(lora.locator(`td[data-col="${col}"]`)).toHaveText(/^\d+\.\d\d$/);
+
+  // Export LoRA's adapter (two PEFT files), import them back: evaluated, the same eval loss.
+  const files = await exportAdapter(page, loraCard);
+  expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  expect(JSON.parse(files['adapter_config.json'].toString()).peft_type).toBe('LORA');
+  await page
+    .getByTestId('import-adapter')
+    .locator('input[type=file]')
+    .setInputFiles(
+      Object.entries(files).map(([name, buffer]) => ({ name, mimeType: 'application/octet-stream', buffer })),
+    );
+  await expect(cards).toHaveCount(3);
+  await expect(cards.nth(2)).toHaveAttribute('data-state', 'done');
+  const imported = table.locator('tbody tr', { hasText: 'imported' }).first();
+  expect(await n(imported, 'evalLoss')).toBeCloseTo(await n(lora, 'evalLoss'), 4);
+  await page.screenshot({ path: 'test-results/playground-generated.png', fullPage: true });
+
   await page.reload();
-  await expect(page.getByTestId('run-card')).toHaveCount(2);
+  await expect(page.getByTestId('run-card')).toHaveCount(3);
   await expect(page.getByTestId('run-card').nth(0)).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-points', String(2 * (4 + 2)));
+  await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-points', String(2 * (4 + 2) + 1));
   await page.screenshot({ path: 'test-results/playground-reloaded.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+/** Clicks "Export adapter" and collects the downloads it starts, by file name (the run's prefix dropped). */
+async function exportAdapter(page: Page, card: ReturnType<Page['locator']>): Promise<Record<string, Buffer>> {
+  const got: Record<string, Buffer> = {};
+  const done = new Promise<void>((resolve) => {
+    page.on('download', async (d) => {
+      const path = await d.path();
+      got[d.suggestedFilename().replace(/^.*?-(adapter_)/, '$1')] = readFileSync(path);
+      if (Object.keys(got).length === 2) resolve();
+    });
+  });
+  await card.getByTestId('export-adapter').click();
+  await done;
+  return got;
+}
+
+test('a run interrupted by a reload resumes from its last checkpoint', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  const picker = page.getByTestId('method-picker');
+  await expect(page.getByTestId('method-figures-lora')).toContainText('predicted');
+  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
+  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  const hyper = page.getByTestId('hyperparameters');
+  for (const [k, v] of [
+    ['steps', '30'],
+    ['batch', '2'],
+    ['seqLen', '16'],
+    ['evalEvery', '0'],
+  ])
+    await hyper.locator(`input[name="${k}"]`).fill(v);
+  await page.getByTestId('start-runs').click();
+  const card = page.getByTestId('run-card');
+  await expect(card).toHaveCount(1);
+  // Checkpoints every 5 steps: wait for one, then pull the page away mid-run.
+  await expect(card).toHaveAttribute('data-checkpoint', /^(5|10|15|20|25)$/, { timeout: 200_000 });
+  const ck = Number(await card.getAttribute('data-checkpoint'));
+  await page.reload();
+  await expect(card).toHaveAttribute('data-state', 'interrupted');
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await card.getByTestId('resume-interrupted').click();
+  await expect(card).toContainText(/Resumed from the checkpoint at step \d+/);
+  const resumed = Number((await card.textContent())?.match(/checkpoint at step (\d+)\./)?.[1]);
+  expect(resumed).toBeGreaterThanOrEqual(ck);
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 240_000 });
+  // One point per step (logged every step at 30 steps) and the final eval point: none twice, as the
+  // points after the checkpoint were dropped and redone.
+  await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-points', '31');
+  await page.screenshot({ path: 'test-results/playground-resumed.png', fullPage: true });
   expect(errors).toEqual([]);
 });

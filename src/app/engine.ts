@@ -112,6 +112,8 @@ function apply(m: FromWorker): void {
     case 'runResults':
       s.patchResults(m.runId, m.results);
       persistRun(m.runId);
+      // A checkpoint: its points are saved now, so a reload resumes with no gap in the curve.
+      if (m.results.checkpointStep !== undefined) scheduleMetricsSave(m.runId, true);
       break;
     case 'runError':
       s.patchRun(m.runId, { message: m.message });
@@ -176,8 +178,12 @@ export function startEngine(): void {
     budgetBytes: store().budgetBytes,
   });
   // Options, batch and sequence length feed the plans; a change asks again (the key drops stale answers).
+  // Debounced: typing "16" into a field is one request per method, not two.
+  let planTimer: ReturnType<typeof setTimeout> | null = null;
   useAppStore.subscribe((s, prev) => {
-    if (s.methods !== prev.methods || s.hyper !== prev.hyper) requestPlans();
+    if (s.methods === prev.methods && s.hyper === prev.hyper) return;
+    if (planTimer) clearTimeout(planTimer);
+    planTimer = setTimeout(() => requestPlans(), 150);
   });
   void loadSaved()
     .then(({ runs, metrics }) => {
@@ -245,8 +251,23 @@ function baseSpec(method: string, options: RunSpec['config']['options'], dataset
   };
 }
 
-/** Starts one run per enabled method with the form's hyperparameters; returns why not, if it cannot. */
-export function startRuns(): string | null {
+/** Resolves when every enabled method's plan matches the form (or after `ms`). */
+async function plansReady(ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = store();
+    const pending = s.methodInfos.filter(
+      (m) => s.methods[m.name]?.enabled && s.plans[m.name]?.key !== planKey(m.name),
+    );
+    if (pending.length === 0 || Date.now() - t0 > ms) return;
+    requestPlans();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts one run per enabled method with the form's hyperparameters; resolves to why not, if it cannot. */
+export async function startRuns(): Promise<string | null> {
+  await plansReady();
   const s = store();
   if (s.model.state !== 'ready') return 'the model is not loaded yet';
   const ds = s.datasets.find((d) => d.id === s.selectedDatasetId);

@@ -224,11 +224,9 @@ export function MethodPicker() {
         type="button"
         data-testid="start-runs"
         onClick={() => {
-          try {
-            setProblem(startRuns());
-          } catch (e) {
-            setProblem(e instanceof Error ? e.message : String(e));
-          }
+          startRuns().then(setProblem, (e: unknown) =>
+            setProblem(e instanceof Error ? e.message : String(e)),
+          );
         }}
       >
         Start runs

@@ -176,11 +176,16 @@ const methodCtxOf = (m: LoadedModel) => ({
   tokenizerName: m.name,
 });
 
+/** The newest plan asked for per method: older requests still queued are skipped. */
+const latestPlan = new Map<string, string>();
+
 async function plan(msg: Extract<ToWorker, { type: 'plan' }>): Promise<void> {
   const out = { method: msg.method, key: msg.key, trainable: 0, total: 0, predicted: null };
+  latestPlan.set(msg.method, msg.key);
   try {
     const m = await requireModel();
     const base = await m.base;
+    if (latestPlan.get(msg.method) !== msg.key) return;
     const method = getMethod(msg.method);
     const p = planAdapter(method, msg.options, m.config, base, 0, methodCtxOf(m));
     const stats = predictTrainingMemory(
@@ -376,6 +381,9 @@ async function finishRun(run: Run): Promise<void> {
 async function checkpointRun(run: Run): Promise<void> {
   const r = run.runner;
   if (!r) return;
+  // Every point up to the checkpoint goes out first, so the page saves them with it (none lost on a reload).
+  queuePoints(run, await r.flush());
+  flushOutbox(true);
   const ck = await r.checkpoint();
   await saveCheckpoint(run.spec.id, ck);
   post({ type: 'runResults', runId: run.spec.id, results: { checkpointStep: ck.step } });
