@@ -2,6 +2,7 @@
 // (parse, validate, tokenize for SFT with the model's tokenizer, fixed-shape batches) and the same forward and
 // cross-entropy, with no gradients. Prints one JSON line: the mean loss over every target token of the file
 // (batches weighted by their target counts, so the figure does not depend on --batch) and its perplexity.
+// With --adapter DIR the model runs with that saved adapter (adapter-dir.ts).
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -13,13 +14,13 @@ import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { forward, shiftLabels } from '../model/transformer';
 import { gpuBackend } from '../tensor/gpu-backend';
 import * as op from '../tensor/ops';
-import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { dataTokenizer } from '../train/tokenizer-adapter';
+import { loadWithAdapter } from './adapter-dir';
 import type { Args } from './args';
 import { openModelDir } from './model-dir';
 
-export const EVAL_USAGE = `  eval --model DIR --data FILE [--batch B] [--seq T] [--max-batches N]
+export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
         one JSON line: eval_loss (mean over target tokens) and perplexity`;
 
 export async function evalCommand(a: Args): Promise<void> {
@@ -56,7 +57,12 @@ export async function evalCommand(a: Args): Promise<void> {
       md.dir,
     );
     const be = gpuBackend(ctx);
-    const ps = new ParamSet(be, await loadCheckpointSpecs(md.config, md.reader));
+    const model = loadWithAdapter(
+      be,
+      md.config,
+      await loadCheckpointSpecs(md.config, md.reader),
+      a.opt('adapter'),
+    );
     const V = md.config.vocabSize;
     const t0 = performance.now();
     let lossSum = 0;
@@ -69,11 +75,19 @@ export async function evalCommand(a: Args): Promise<void> {
       tokens += batch.tokens;
       if (batch.targets === 0) continue;
       const tp = new Tape(be, false);
-      const { logits } = forward(tp, md.config, ps, { ids: batch.inputIds, B, T });
+      const { logits, virtual } = forward(
+        tp,
+        md.config,
+        model.ps,
+        { ids: batch.inputIds, B, T },
+        model.hooks,
+      );
+      // Prompt tuning prepends virtual tokens: their positions carry no label.
+      const Tt = T + virtual;
       const loss = op.crossEntropy(
         tp,
-        tp.reshape(logits, [B * T, V]),
-        shiftLabels(batch.labels, B, T),
+        tp.reshape(logits, [B * Tt, V]),
+        shiftLabels(batch.labels, B, T, virtual),
         'loss',
       );
       const mean = (await be.read(loss.store, 1))[0];
@@ -88,6 +102,7 @@ export async function evalCommand(a: Args): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         eval_loss: evalLoss,
+        adapter: model.method,
         perplexity: Math.exp(evalLoss),
         target_tokens: targets,
         tokens,
@@ -97,7 +112,7 @@ export async function evalCommand(a: Args): Promise<void> {
         tokens_per_s: Math.round(tokens / ((performance.now() - t0) / 1000)),
       })}\n`,
     );
-    ps.dispose();
+    model.dispose();
   } finally {
     ctx.destroy();
   }

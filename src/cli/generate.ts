@@ -2,18 +2,19 @@
 // (src/model/generate.ts) on Dawn. One prompt streams its continuation to stdout as it is produced; several
 // (--prompt repeated, one batch) or --json print one JSON line per prompt. Timing goes to stderr as one JSON
 // line, so stdout holds only the text. Loading, sampling and stopping are the engine's; this file maps flags.
+// With --adapter DIR the model generates with that saved adapter (adapter-dir.ts).
 
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { generate } from '../model/generate';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { ParamSet } from '../tensor/params';
 import { dataTokenizer } from '../train/tokenizer-adapter';
+import { loadWithAdapter } from './adapter-dir';
 import type { Args } from './args';
 import { openModelDir } from './model-dir';
 
-export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--max-new-tokens N] [--temperature X]
+export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--adapter DIR] [--max-new-tokens N] [--temperature X]
         [--top-k K] [--top-p P] [--repetition-penalty X] [--seed S] [--stop STR ...] [--chat] [--json]
         greedy unless --temperature > 0; one prompt streams to stdout, several print one JSON line each`;
 
@@ -48,9 +49,15 @@ export async function generateCommand(a: Args): Promise<void> {
       md.dir,
     );
     const be = gpuBackend(ctx);
-    const ps = new ParamSet(be, await loadCheckpointSpecs(md.config, md.reader));
+    const model = loadWithAdapter(
+      be,
+      md.config,
+      await loadCheckpointSpecs(md.config, md.reader),
+      a.opt('adapter'),
+    );
     if (!json) process.stdout.write(chat ? '' : texts[0]);
-    const res = await generate(be, md.config, ps, prompts, {
+    const res = await generate(be, md.config, model.ps, prompts, {
+      hooks: model.hooks,
       maxNewTokens: a.int('max-new-tokens', 64),
       temperature: a.num('temperature', 0),
       topK,
@@ -84,9 +91,10 @@ export async function generateCommand(a: Args): Promise<void> {
           res.forwards > 1 ? Math.round(((res.forwards - 1) * prompts.length * 1000) / res.decodeMs) : null,
         kvcache: formatBytes(res.cacheBytes),
         adapter: ctx.adapter.description || ctx.adapter.vendor,
+        peft_adapter: model.method,
       })}\n`,
     );
-    ps.dispose();
+    model.dispose();
   } finally {
     ctx.destroy();
   }

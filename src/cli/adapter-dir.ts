@@ -1,0 +1,59 @@
+// `--adapter DIR` for the CLI's inference commands (generate, eval): the model's parameters with a saved
+// adapter folder (adapter_config.json + adapter_model.safetensors, as `train --out` and the playground write
+// them) planned over the base weights and loaded, or the base model alone without one.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelConfig } from '../formats/model-config';
+import type { ModelHooks } from '../model/transformer';
+import { Adapter } from '../peft/adapter';
+import { planFromAdapterConfig } from '../peft/files';
+import type { Backend } from '../tensor/backend';
+import { ParamSet, type ParamSpec } from '../tensor/params';
+
+export interface ModelWithAdapter<S, I> {
+  ps: ParamSet<S, I>;
+  /** The adapter's hooks; undefined for the base model. */
+  hooks: ModelHooks<S, I> | undefined;
+  /** The adapter's method name, or null for the base model. */
+  method: string | null;
+  dispose(): void;
+}
+
+/** The base model's parameters, with the adapter folder `adapterDir` applied when given. */
+export function loadWithAdapter<S, I>(
+  be: Backend<S, I>,
+  config: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  adapterDir: string | undefined,
+): ModelWithAdapter<S, I> {
+  if (adapterDir === undefined) {
+    const ps = new ParamSet(be, baseSpecs);
+    return { ps, hooks: undefined, method: null, dispose: () => ps.dispose() };
+  }
+  const cfgPath = join(adapterDir, 'adapter_config.json');
+  const wPath = join(adapterDir, 'adapter_model.safetensors');
+  for (const p of [cfgPath, wPath])
+    if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  // Planned (options checked against the model) before anything is allocated.
+  const { method, plan } = planFromAdapterConfig(
+    readFileSync(cfgPath, 'utf8'),
+    config,
+    baseSpecs,
+    0,
+    cfgPath,
+  );
+  const ps = new ParamSet(be, plan.specs);
+  const adapter = new Adapter(method, plan, config, ps);
+  const dispose = () => {
+    adapter.dispose();
+    ps.dispose();
+  };
+  try {
+    adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+}

@@ -1,0 +1,224 @@
+// `generate --adapter DIR` and `eval --adapter DIR` (adapter-dir.ts) on the built-in model, run as a user runs
+// them (a child process through tsx). A LoRA is trained a few steps through the library on the eval text and
+// saved as an adapter folder; the CLI's eval loss with it equals the CPU float64 twin's loss of the same
+// batch with the adapter loaded (and is below the base model's), and its greedy text equals the twin's greedy
+// text with the adapter. A folder without the files ends in a sentence naming what is missing.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testGpu } from '../../test/helpers/gpu';
+import { Batcher } from '../data/batch';
+import { prepareDataset } from '../data/prepare';
+import { tokenizeForSft } from '../data/tokenize';
+import { generate } from '../model/generate';
+import { loadCheckpointSpecs } from '../model/load';
+import { forward, shiftLabels } from '../model/transformer';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
+import type { Backend } from '../tensor/backend';
+import { cpuBackend } from '../tensor/cpu-backend';
+import { gpuBackend } from '../tensor/gpu-backend';
+import * as op from '../tensor/ops';
+import { ParamSet, type ParamSpec } from '../tensor/params';
+import { Tape } from '../tensor/tape';
+import { AdamW } from '../train/optimizer';
+import { dataTokenizer } from '../train/tokenizer-adapter';
+import { loadWithAdapter } from './adapter-dir';
+import { type ModelDir, openModelDir } from './model-dir';
+
+const MODEL = 'public/models/tiny-llama-brown';
+const B = 3;
+const T = 32;
+const PROMPT = 'The jury said';
+
+function cli(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const jsonLines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+let md: ModelDir;
+let base: ParamSpec[];
+let dir: string;
+let data: string;
+let batch: { inputIds: Int32Array; labels: Int32Array };
+
+/** The eval command's one batch (same pipeline: prepare, tokenize for SFT, unshuffled fixed-shape batch). */
+async function evalBatch(file: string) {
+  const prepared = await prepareDataset(basename(file), new Uint8Array(readFileSync(file)), {
+    onError: 'skip',
+  });
+  const tok = tokenizeForSft(dataTokenizer(md.tokenizer, md.config), prepared.examples, { maxLength: T });
+  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
+  const batcher = new Batcher(tok.examples, { batchSize: B, seqLen: T, padId, seed: 0, shuffle: false });
+  expect(batcher.batchesPerEpoch).toBe(1);
+  return batcher.batchAt(0);
+}
+
+/** Mean cross-entropy of `batch` on the twin, with the adapter folder or without. */
+async function twinLoss(adapterDir: string | undefined): Promise<number> {
+  const be = cpuBackend();
+  const m = loadWithAdapter(be, md.config, base, adapterDir);
+  const tp = new Tape(be, false);
+  const { logits, virtual } = forward(tp, md.config, m.ps, { ids: batch.inputIds, B, T }, m.hooks);
+  const Tt = T + virtual;
+  const V = md.config.vocabSize;
+  const loss = op.crossEntropy(
+    tp,
+    tp.reshape(logits, [B * Tt, V]),
+    shiftLabels(batch.labels, B, T, virtual),
+    'l',
+  );
+  const v = (await be.read(loss.store, 1))[0];
+  tp.dispose();
+  m.dispose();
+  return v;
+}
+
+/** A LoRA trained `steps` steps on `batch` on the GPU, saved as an adapter folder. */
+async function trainAndSave<S, I>(be: Backend<S, I>, steps: number, out: string): Promise<void> {
+  const lora = getMethod('lora');
+  const plan = planAdapter(
+    lora,
+    { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj', 'up_proj'] },
+    md.config,
+    base,
+    1,
+  );
+  const ps = new ParamSet(be, plan.specs);
+  const adapter = new Adapter(lora, plan, md.config, ps);
+  const opt = new AdamW(ps, {
+    lr: 1e-2,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    maxGradNorm: 1,
+  });
+  for (let s = 0; s < steps; s++) {
+    const tp = new Tape(be, true);
+    ps.zeroGrads();
+    const { logits } = forward(tp, md.config, ps, { ids: batch.inputIds, B, T }, adapter.hooks);
+    op.crossEntropy(
+      tp,
+      tp.reshape(logits, [B * T, md.config.vocabSize]),
+      shiftLabels(batch.labels, B, T),
+      'l',
+    );
+    tp.backward();
+    opt.update();
+    tp.dispose();
+  }
+  const saved = await adapter.save(md.dir);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'adapter_config.json'), saved.files.config);
+  writeFileSync(join(out, 'adapter_model.safetensors'), saved.files.weights);
+  opt.dispose();
+  adapter.dispose();
+  ps.dispose();
+}
+
+beforeAll(async () => {
+  md = await openModelDir(MODEL);
+  base = await loadCheckpointSpecs(md.config, md.reader);
+  const tmp = mkdtempSync(join(tmpdir(), 'cli-adapter-'));
+  data = join(tmp, 'eval.jsonl');
+  writeFileSync(
+    data,
+    [
+      'The jury said it did find that many of the laws are outmoded.',
+      'It was a long day.',
+      'The committee met in the morning and talked about the new school for an hour.',
+    ]
+      .map((text) => JSON.stringify({ text }))
+      .join('\n'),
+  );
+  batch = await evalBatch(data);
+  dir = join(tmp, 'lora');
+  await trainAndSave(gpuBackend(await testGpu()), 4, dir);
+}, 120_000);
+
+describe('npm run cli -- eval/generate --adapter DIR', () => {
+  it("eval --adapter gives the adapter's loss (the twin's with the adapter), not the base's", async () => {
+    const r = cli(
+      'eval',
+      '--model',
+      MODEL,
+      '--data',
+      data,
+      '--batch',
+      String(B),
+      '--seq',
+      String(T),
+      '--adapter',
+      dir,
+    );
+    expect(r.code, r.err).toBe(0);
+    const [line] = jsonLines(r.out);
+    expect(line.adapter).toBe('lora');
+    const got = line.eval_loss as number;
+    const withAdapter = await twinLoss(dir);
+    const baseLoss = await twinLoss(undefined);
+    // Trained on this very text: the adapter lowers the loss well past float32 noise.
+    expect(withAdapter).toBeLessThan(baseLoss - 0.1);
+    expect(Math.abs(got - withAdapter)).toBeLessThan(1e-4 * withAdapter);
+  }, 120_000);
+
+  it('generate --adapter continues greedily as the twin does with the adapter', async () => {
+    const r = cli(
+      'generate',
+      '--model',
+      MODEL,
+      '--prompt',
+      PROMPT,
+      '--max-new-tokens',
+      '6',
+      '--json',
+      '--adapter',
+      dir,
+    );
+    expect(r.code, r.err).toBe(0);
+    const [row] = jsonLines(r.out);
+    expect(jsonLines(r.err).at(-1)?.peft_adapter).toBe('lora');
+    const be = cpuBackend();
+    const bos = dataTokenizer(md.tokenizer, md.config).bosId;
+    const ids = md.tokenizer.encode(PROMPT);
+    if (bos !== null && ids[0] !== bos) ids.unshift(bos);
+    const eosIds = [
+      ...new Set([...md.config.eosTokenIds, ...(md.tokenizer.eosId !== null ? [md.tokenizer.eosId] : [])]),
+    ];
+    const twinText = async (adapterDir: string | undefined) => {
+      const m = loadWithAdapter(be, md.config, base, adapterDir);
+      const res = await generate(be, md.config, m.ps, [ids], {
+        maxNewTokens: 6,
+        temperature: 0,
+        eosIds,
+        padId: md.tokenizer.padId ?? eosIds[0] ?? 0,
+        hooks: m.hooks,
+        decode: (t) => md.tokenizer.decode(t, { skipSpecialTokens: true }),
+      });
+      m.dispose();
+      return res.rows[0].text;
+    };
+    expect(row.text).toBe(await twinText(dir));
+    // The adapter changes the continuation, so the equality above could not hold by running the base alone.
+    expect(row.text).not.toBe(await twinText(undefined));
+  }, 120_000);
+
+  it('a folder without adapter files ends in a sentence naming the missing file', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'cli-adapter-empty-'));
+    const r = cli('eval', '--model', MODEL, '--data', data, '--adapter', empty);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`--adapter ${empty}: no adapter_config.json`);
+  }, 60_000);
+});
