@@ -31,12 +31,25 @@ function scheduleMetricsSave(runId: string, now = false): void {
   saveTimer = setTimeout(
     () => {
       saveTimer = null;
-      const m = store().metrics;
-      for (const id of dirty) void saveMetrics(id, m[id] ?? []);
-      dirty.clear();
+      const save = () => {
+        const m = store().metrics;
+        for (const id of dirty) void saveMetrics(id, m[id] ?? []);
+        dirty.clear();
+      };
+      // IndexedDB's put structured-clones the whole series on this thread: the periodic save waits for
+      // an idle moment (500 ms at most); a checkpoint's or a run's end is saved at once (no gap on reload).
+      if (now) save();
+      else afterIdle(save);
     },
     now ? 0 : 1000,
   );
+}
+
+/** Runs `fn` when the main thread is idle (at most `timeout` ms later); plain setTimeout where
+ * requestIdleCallback is missing (Safari). */
+function afterIdle(fn: () => void, timeout = 500): void {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(fn, { timeout });
+  else setTimeout(fn, 0);
 }
 
 function persistRun(id: string): void {
@@ -119,11 +132,9 @@ function apply(m: FromWorker): void {
       s.patchRun(m.runId, { message: m.message });
       break;
     case 'metrics': {
+      // One set() for the whole batch: points, memory and time left (one notification, one render pass).
       s.appendMetrics(m.batch);
-      for (const b of m.batch) {
-        s.patchRun(b.runId, { memory: b.memory, etaS: b.etaS });
-        scheduleMetricsSave(b.runId);
-      }
+      for (const b of m.batch) scheduleMetricsSave(b.runId);
       break;
     }
     case 'genToken':

@@ -1,8 +1,9 @@
 // Live charts (recharts): train and eval loss per run overlaid against step, tokens or time; memory per
-// run stacked by category (at the run's peak) beside its prediction. Each chart reads the metrics slice
-// through its own selector, so new points re-render the charts and nothing else; animation is off so a
-// redraw is one short task.
-import { memo, useDeferredValue, useMemo } from 'react';
+// run stacked by category (at the run's peak) beside its prediction. A recharts redraw costs tens of ms
+// (hundreds in a dev build on SwiftShader), so the charts never subscribe to the store directly: they read
+// throttled snapshots (at most 2-3 redraws a second, rendered as transitions), the loss lines are capped at
+// MAX_LINE_POINTS, the memory chart redraws only when its bars change, and animation is off.
+import { memo, useMemo } from 'react';
 import {
   Bar,
   BarChart,
@@ -18,6 +19,19 @@ import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { useAppStore } from '../store';
 import type { XAxis } from '../store/ui';
 import type { MetricPoint } from '../train/sft-config';
+import { downsample, useThrottledStore } from './throttled';
+
+/** Points drawn per line at most; longer series are strided (the data-points attribute counts them all). */
+export const MAX_LINE_POINTS = 300;
+/** Minimum time between two redraws of the loss chart while points stream in. */
+const LOSS_REDRAW_MS = 400;
+/** The memory bars change rarely (a new peak); checked once a second. */
+const MEMORY_REDRAW_MS = 1000;
+
+/** Run ids and labels as one string: stable while only a run's memory, time left or state changes. */
+const runKeyOf = (s: { runs: readonly { spec: { id: string }; method: string }[] }) =>
+  s.runs.map((r) => `${r.spec.id}\t${r.method}`).join('\n');
+const parseRunKey = (k: string) => (k ? k.split('\n').map((l) => l.split('\t') as [string, string]) : []);
 
 const COLORS = ['#d9480f', '#1c7ed6', '#2b8a3e', '#7048e8', '#c2255c', '#e67700', '#0c8599', '#5c940d'];
 const CATEGORY_COLORS: Record<string, string> = {
@@ -34,46 +48,42 @@ const xOf = (p: MetricPoint, x: XAxis) =>
   x === 'step' ? p.step : x === 'tokens' ? p.tokens : p.timeMs / 1000;
 
 export const LossChart = memo(function LossChart() {
-  // Deferred: the redraw runs as an interruptible transition, sliced so no task blocks the page.
-  const metrics = useDeferredValue(useAppStore((s) => s.metrics));
-  const runs = useDeferredValue(useAppStore((s) => s.runs));
+  const { metrics, runKey } = useThrottledStore(
+    (s) => ({ metrics: s.metrics, runKey: runKeyOf(s) }),
+    LOSS_REDRAW_MS,
+  );
   const xAxis = useAppStore((s) => s.xAxis);
   const setXAxis = useAppStore((s) => s.setXAxis);
-  const series = useMemo(
-    () =>
-      runs.flatMap((r, i) => {
-        const pts = metrics[r.spec.id] ?? [];
-        const color = COLORS[i % COLORS.length];
-        return [
-          {
-            key: `${r.spec.id}-train`,
-            name: `${r.method} train`,
-            color,
-            dash: undefined,
-            data: pts.filter((p) => p.loss !== null).map((p) => ({ x: xOf(p, xAxis), y: p.loss })),
-          },
-          {
-            key: `${r.spec.id}-eval`,
-            name: `${r.method} eval`,
-            color,
-            dash: '5 3',
-            data: pts.filter((p) => p.evalLoss !== null).map((p) => ({ x: xOf(p, xAxis), y: p.evalLoss })),
-          },
-        ];
-      }),
-    [runs, metrics, xAxis],
-  );
-  const points = series.reduce((a, s) => a + s.data.length, 0);
-  return (
-    <section className="panel wide" data-testid="loss-chart" data-points={points}>
-      <h2>
-        Loss{' '}
-        <select value={xAxis} onChange={(e) => setXAxis(e.target.value as XAxis)}>
-          <option value="step">by step</option>
-          <option value="tokens">by tokens</option>
-          <option value="time">by time (s)</option>
-        </select>
-      </h2>
+  const { series, points } = useMemo(() => {
+    let points = 0;
+    const series = parseRunKey(runKey).flatMap(([id, method], i) => {
+      const pts = metrics[id] ?? [];
+      const color = COLORS[i % COLORS.length];
+      const train = pts.filter((p) => p.loss !== null);
+      const evals = pts.filter((p) => p.evalLoss !== null);
+      points += train.length + evals.length;
+      return [
+        {
+          key: `${id}-train`,
+          name: `${method} train`,
+          color,
+          dash: undefined,
+          data: downsample(train, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.loss })),
+        },
+        {
+          key: `${id}-eval`,
+          name: `${method} eval`,
+          color,
+          dash: '5 3',
+          data: downsample(evals, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.evalLoss })),
+        },
+      ];
+    });
+    return { series, points };
+  }, [runKey, metrics, xAxis]);
+  // The chart element is memoized on its series: a re-render for any other reason reuses it untouched.
+  const chart = useMemo(
+    () => (
       <LineChart width={720} height={280}>
         <CartesianGrid strokeDasharray="3 3" />
         <RXAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} allowDuplicatedCategory={false} />
@@ -93,44 +103,70 @@ export const LossChart = memo(function LossChart() {
           />
         ))}
       </LineChart>
+    ),
+    [series],
+  );
+  return (
+    <section className="panel wide" data-testid="loss-chart" data-points={points}>
+      <h2>
+        Loss{' '}
+        <select value={xAxis} onChange={(e) => setXAxis(e.target.value as XAxis)}>
+          <option value="step">by step</option>
+          <option value="tokens">by tokens</option>
+          <option value="time">by time (s)</option>
+        </select>
+      </h2>
+      {chart}
     </section>
   );
 });
 
 export const MemoryChart = memo(function MemoryChart() {
-  // Deferred: the redraw runs as an interruptible transition, sliced so no task blocks the page.
-  const metrics = useDeferredValue(useAppStore((s) => s.metrics));
-  const runs = useDeferredValue(useAppStore((s) => s.runs));
-  const data = useMemo(
+  const { metrics, runs } = useThrottledStore(
+    (s) => ({ metrics: s.metrics, runs: s.runs }),
+    MEMORY_REDRAW_MS,
+  );
+  // The bars as a string: the chart below redraws only when a bar's value changes, not on every point.
+  const sig = useMemo(
     () =>
-      runs.map((r) => {
-        const pts = metrics[r.spec.id] ?? [];
-        let peak: MetricPoint | undefined;
-        for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
-        const row: Record<string, number | string> = {
-          run: r.method,
-          predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
-        };
-        for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
-        return row;
-      }),
+      JSON.stringify(
+        runs.map((r) => {
+          const pts = metrics[r.spec.id] ?? [];
+          let peak: MetricPoint | undefined;
+          for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
+          const row: Record<string, number | string> = {
+            run: r.method,
+            predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
+          };
+          for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
+          return row;
+        }),
+      ),
     [runs, metrics],
   );
-  const measured = data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length;
+  const { chart, measured } = useMemo(() => {
+    const data = JSON.parse(sig) as Record<string, number | string>[];
+    return {
+      measured: data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length,
+      chart: (
+        <BarChart width={720} height={260} data={data}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <RXAxis dataKey="run" />
+          <YAxis width={50} />
+          <Tooltip />
+          <Legend />
+          {MEMORY_CATEGORIES.map((c) => (
+            <Bar key={c} dataKey={c} stackId="measured" fill={CATEGORY_COLORS[c]} isAnimationActive={false} />
+          ))}
+          <Bar dataKey="predicted" fill="#dee2e6" stroke="#868e96" isAnimationActive={false} />
+        </BarChart>
+      ),
+    };
+  }, [sig]);
   return (
     <section className="panel wide" data-testid="memory-chart" data-runs={measured}>
       <h2>Peak memory by category (MiB), beside the prediction</h2>
-      <BarChart width={720} height={260} data={data}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <RXAxis dataKey="run" />
-        <YAxis width={50} />
-        <Tooltip />
-        <Legend />
-        {MEMORY_CATEGORIES.map((c) => (
-          <Bar key={c} dataKey={c} stackId="measured" fill={CATEGORY_COLORS[c]} isAnimationActive={false} />
-        ))}
-        <Bar dataKey="predicted" fill="#dee2e6" stroke="#868e96" isAnimationActive={false} />
-      </BarChart>
+      {chart}
     </section>
   );
 });

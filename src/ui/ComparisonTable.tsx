@@ -1,8 +1,10 @@
 // The comparison table: one row per run with the measured columns, sortable by any column, exported as
-// CSV or Markdown.
-import { useDeferredValue, useMemo } from 'react';
+// CSV or Markdown. It reads a throttled snapshot of runs and metrics (at most two redraws a second): a row's
+// figures only change at an eval or the end of a run, not on every streamed point.
+import { useMemo } from 'react';
 import { useAppStore } from '../store';
 import { COLUMNS, type CompareRow, compareRows, formatCell, sortRows, toCsv, toMarkdown } from './compare';
+import { useThrottledStore } from './throttled';
 
 function download(name: string, text: string, type: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -14,8 +16,7 @@ function download(name: string, text: string, type: string): void {
 }
 
 export function ComparisonTable() {
-  const runs = useDeferredValue(useAppStore((s) => s.runs));
-  const metrics = useDeferredValue(useAppStore((s) => s.metrics));
+  const { runs, metrics } = useThrottledStore((s) => ({ runs: s.runs, metrics: s.metrics }), 500);
   const sort = useAppStore((s) => s.sort);
   const setSort = useAppStore((s) => s.setSort);
   const rows = useMemo(
