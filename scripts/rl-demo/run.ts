@@ -43,6 +43,8 @@ for (const kv of values.set ?? []) {
 }
 if (algo === 'ppo') o.ppo = over;
 else o.rs = over;
+const outPath = values.out ?? `scripts/rl-demo/${algo}-seed${o.seed}.json`;
+const partial: object[] = [];
 const res: DemoResult = await runRlDemo(
   be,
   {
@@ -57,10 +59,22 @@ const res: DemoResult = await runRlDemo(
   },
   {
     ...o,
-    onStep: (m) =>
+    onStep: (m) => {
+      partial.push({
+        step: m.step,
+        reward_mean: m.reward_mean,
+        kl: m.kl,
+        entropy: m.entropy,
+        kl_coef: m.kl_coef,
+        kept_reward_mean: m.kept_reward_mean,
+        sample: m.samples?.[0],
+      });
+      // A run cut short still leaves its curve so far.
+      writeFileSync(`${outPath}.partial`, `${JSON.stringify(partial)}\n`);
       process.stderr.write(
         `${algo} step ${m.step}: reward ${m.reward_mean?.toFixed(3)} kl ${m.kl?.toFixed(3)} entropy ${m.entropy?.toFixed(3)}${m.kl_coef !== undefined ? ` kl_coef ${m.kl_coef.toFixed(3)}` : ''} | ${m.samples?.[0]?.prompt}${m.samples?.[0]?.completion}\n`,
-      ),
+      );
+    },
   },
 );
 ctx.destroy();
@@ -72,8 +86,7 @@ const slim = {
   })),
   summary: Object.fromEntries(Object.entries(res.summary).map(([k, v]) => [k, r3(v)])),
 };
-const out = values.out ?? `scripts/rl-demo/${algo}-seed${o.seed}.json`;
-writeFileSync(out, `${JSON.stringify(slim, null, 1)}\n`);
+writeFileSync(outPath, `${JSON.stringify(slim, null, 1)}\n`);
 const head =
   algo === 'ppo'
     ? '| step | reward | KL | entropy | kl_coef |'
