@@ -25,8 +25,10 @@ import { downsample, useThrottledStore } from './throttled';
 export const MAX_LINE_POINTS = 300;
 /** Minimum time between two redraws of the loss chart while points stream in. */
 const LOSS_REDRAW_MS = 400;
-/** The memory bars change rarely (a new peak); checked once a second. */
+/** The memory bars change rarely (a new peak); checked once a second, a quarter second after a change so
+ * that its redraw does not share a frame with the loss chart's. */
 const MEMORY_REDRAW_MS = 1000;
+const MEMORY_DELAY_MS = 250;
 
 /** Run ids and labels as one string: stable while only a run's memory, time left or state changes. */
 const runKeyOf = (s: { runs: readonly { spec: { id: string }; method: string }[] }) =>
@@ -125,6 +127,7 @@ export const MemoryChart = memo(function MemoryChart() {
   const { metrics, runs } = useThrottledStore(
     (s) => ({ metrics: s.metrics, runs: s.runs }),
     MEMORY_REDRAW_MS,
+    MEMORY_DELAY_MS,
   );
   // The bars as a string: the chart below redraws only when a bar's value changes, not on every point.
   const sig = useMemo(

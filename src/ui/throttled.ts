@@ -18,10 +18,12 @@ export function shallowEqual<T extends object>(a: T, b: T): boolean {
 
 /**
  * The picked slice of the store, refreshed at most once every `ms` (trailing: the last change always
- * arrives). `pick` runs on every store change, so it must be cheap: return references, not derived data;
- * derive with useMemo on the snapshot.
+ * arrives), and no sooner than `delay` ms after a change. `pick` runs on every store change, so it must be
+ * cheap: return references, not derived data; derive with useMemo on the snapshot. Panels that redraw on
+ * the same change pass different delays, so their redraws land in different frames instead of adding up
+ * in one (recharts redraws synchronously on an animation frame).
  */
-export function useThrottledStore<T extends object>(pick: (s: AppState) => T, ms: number): T {
+export function useThrottledStore<T extends object>(pick: (s: AppState) => T, ms: number, delay = 0): T {
   const pickRef = useRef(pick);
   pickRef.current = pick;
   const [snap, setSnap] = useState(() => pick(useAppStore.getState()));
@@ -42,13 +44,13 @@ export function useThrottledStore<T extends object>(pick: (s: AppState) => T, ms
     const unsub = useAppStore.subscribe((s) => {
       if (timer) return;
       if (shallowEqual(pickRef.current(s), shown)) return;
-      timer = setTimeout(flush, Math.max(0, last + ms - performance.now()));
+      timer = setTimeout(flush, Math.max(delay, last + ms - performance.now()));
     });
     return () => {
       unsub();
       if (timer) clearTimeout(timer);
     };
-  }, [ms]);
+  }, [ms, delay]);
   return snap;
 }
 
