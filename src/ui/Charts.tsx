@@ -149,6 +149,9 @@ export const MemoryChart = memo(function MemoryChart() {
   );
   const { chart, measured } = useMemo(() => {
     const data = JSON.parse(sig) as Record<string, number | string>[];
+    // Only the categories some run uses: each Bar is a set of recharts components, and the redraw's cost
+    // (synchronous, on an animation frame) grows with them.
+    const cats = MEMORY_CATEGORIES.filter((c) => data.some((d) => (d[c] as number) > 0));
     return {
       measured: data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length,
       chart: (
@@ -158,7 +161,7 @@ export const MemoryChart = memo(function MemoryChart() {
           <YAxis width={50} />
           <Tooltip />
           <Legend />
-          {MEMORY_CATEGORIES.map((c) => (
+          {cats.map((c) => (
             <Bar key={c} dataKey={c} stackId="measured" fill={CATEGORY_COLORS[c]} isAnimationActive={false} />
           ))}
           <Bar dataKey="predicted" fill="#dee2e6" stroke="#868e96" isAnimationActive={false} />
