@@ -378,7 +378,7 @@ export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', 
 /** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */
 export function resumeInterrupted(runId: string): void {
   const r = store().runs.find((x) => x.spec.id === runId);
-  if (!r || r.state !== 'interrupted') return;
+  if (r?.state !== 'interrupted') return;
   store().patchRun(runId, { state: 'queued', message: 'Resuming from the last checkpoint…' });
   client?.send({ type: 'resumeInterrupted', spec: r.spec });
 }
