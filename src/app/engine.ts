@@ -3,6 +3,8 @@
 // plan (count, predicted memory) whenever its options or the batch shape change, saves runs and metrics to
 // IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop,
 // resume after a reload, generate, measure, export, import). The page never runs engine code itself.
+
+import type { ColumnMapping } from '../data/types';
 import { useAppStore } from '../store';
 import { clearSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import type { RunRecord } from '../store/runs';
@@ -89,13 +91,13 @@ function apply(m: FromWorker): void {
       requestPlans(true);
       break;
     case 'modelError':
-      s.setModel({ state: 'error', message: m.message });
+      s.modelFailed(m.message);
       break;
     case 'datasetReady':
       s.datasetReady(m.dataset);
       break;
     case 'datasetError':
-      s.datasetFailed(m.id, m.name, m.message);
+      s.datasetFailed(m.id, m.name, m.message, m.columns);
       break;
     case 'planResult':
       s.setPlan(m.plan);
@@ -219,7 +221,23 @@ export async function loadSample(name: string): Promise<void> {
 function sendDataset(name: string, bytes: ArrayBuffer): void {
   const id = uid('ds');
   store().datasetPending(id, name);
-  client?.send({ type: 'addDataset', id, name, bytes, onError: 'skip', seqLen: store().hyper.seqLen });
+  client?.send({
+    type: 'addDataset',
+    id,
+    name,
+    bytes,
+    onError: store().badRows,
+    seqLen: store().hyper.seqLen,
+  });
+}
+
+/**
+ * Parses a dataset again in the worker (which kept its bytes) with a hand-made column mapping, or with the
+ * current bad-row policy when `mapping` is undefined (the mapping is then detected again).
+ */
+export function remapDataset(id: string, name: string, mapping?: ColumnMapping): void {
+  store().datasetPending(id, name);
+  client?.send({ type: 'remapDataset', id, mapping, onError: store().badRows, seqLen: store().hyper.seqLen });
 }
 
 export async function loadDatasetFiles(files: FileList | File[]): Promise<void> {

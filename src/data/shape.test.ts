@@ -1,7 +1,7 @@
 // TRL shape detection, alias suggestions and user mappings; then the row checks that follow a shape.
 import { describe, expect, it } from 'vitest';
 import { DataError } from './errors';
-import { detectShape, suggestMapping } from './shape';
+import { detectShape, mappingForShape, SHAPE_ROLES, shapeOfMapping, suggestMapping } from './shape';
 import type { Row } from './types';
 import { validateRows } from './validate';
 
@@ -230,5 +230,44 @@ describe('validateRows', () => {
       expect(e).toBeInstanceOf(DataError);
       expect((e as DataError).issue).toMatchObject({ file: 'train.jsonl', line: 1, field: 'text' });
     }
+  });
+});
+
+describe('a mapping made by hand', () => {
+  const rows: Row[] = [{ q: 'What is 2+2?', a: '4', good: 'yes', bad: 'no', body: 'some text' }];
+  const data = { ...ds(rows, 'odd.csv'), columns: ['q', 'a', 'good', 'bad', 'body'] };
+
+  it('every shape round-trips: the mapping made for it is detected as that shape', () => {
+    const picks = {
+      text: 'body',
+      prompt: 'q',
+      completion: 'a',
+      messages: 'body',
+      chosen: 'good',
+      rejected: 'bad',
+    };
+    for (const kind of Object.keys(SHAPE_ROLES) as (keyof typeof SHAPE_ROLES)[]) {
+      const made = mappingForShape(kind, picks);
+      if (!('mapping' in made)) throw new Error(`${kind}: ${made.missing} missing`);
+      expect(shapeOfMapping(made.mapping)).toBe(kind);
+    }
+  });
+
+  it('names the first required role left unpicked, and lets an optional one go', () => {
+    expect(mappingForShape('prompt_completion', { prompt: 'q' })).toEqual({ missing: 'completion' });
+    expect(mappingForShape('preference', { chosen: 'good', rejected: 'bad' })).toEqual({
+      mapping: { chosen: 'good', rejected: 'bad' },
+    });
+  });
+
+  it('columns no alias matches load once mapped, with the rows read from those columns', () => {
+    expect(() => detectShape({ ...data, columns: ['q', 'a'] })).toThrow(/map the columns by hand/);
+    const made = mappingForShape('prompt_completion', { prompt: 'q', completion: 'a' });
+    if (!('mapping' in made)) throw new Error('unexpected');
+    const shape = detectShape(data, made.mapping);
+    expect(shape.kind).toBe('prompt_completion');
+    const checked = validateRows(data, shape);
+    expect(checked.examples).toHaveLength(1);
+    expect(checked.examples[0]).toMatchObject({ kind: 'prompt_completion' });
   });
 });

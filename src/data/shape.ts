@@ -94,6 +94,32 @@ export function shapeOfMapping(m: ColumnMapping): ShapeKind | null {
   return null;
 }
 
+/** The roles each shape reads, in the order a form shows them; `optional` ones may be left unmapped. */
+export const SHAPE_ROLES: Record<ShapeKind, readonly { role: keyof ColumnMapping; optional?: true }[]> = {
+  text: [{ role: 'text' }],
+  prompt_completion: [{ role: 'prompt' }, { role: 'completion' }],
+  messages: [{ role: 'messages' }],
+  preference: [{ role: 'prompt', optional: true }, { role: 'chosen' }, { role: 'rejected' }],
+  prompt_only: [{ role: 'prompt' }],
+};
+
+/**
+ * A hand-made mapping for `kind` from the columns picked per role (empty picks dropped), or the name of
+ * the first required role left unpicked.
+ */
+export function mappingForShape(
+  kind: ShapeKind,
+  picks: Partial<Record<keyof ColumnMapping, string>>,
+): { mapping: ColumnMapping } | { missing: keyof ColumnMapping } {
+  const mapping: ColumnMapping = {};
+  for (const { role, optional } of SHAPE_ROLES[kind]) {
+    const col = picks[role];
+    if (col) mapping[role] = col;
+    else if (!optional) return { missing: role };
+  }
+  return { mapping };
+}
+
 /** The mapping with only the roles its shape uses (a user may leave stray ones set). */
 function trimMapping(kind: ShapeKind, m: ColumnMapping): ColumnMapping {
   switch (kind) {

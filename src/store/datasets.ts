@@ -3,15 +3,26 @@
 import type { StateCreator } from 'zustand';
 import type { DatasetSummary } from '../worker/protocol';
 
+/** A file that parsed but whose columns matched no shape: the page offers a mapping by hand. */
+export interface UnmappedDataset {
+  id: string;
+  name: string;
+  columns: string[];
+}
+
 export interface DatasetsSlice {
   datasets: DatasetSummary[];
   selectedDatasetId: string | null;
   /** Files being parsed, by id → name. */
   pendingDatasets: Record<string, string>;
   datasetError: string | null;
+  unmappedDataset: UnmappedDataset | null;
+  /** What parsing does with a bad row: skip it (counted, first problems listed) or stop at it. */
+  badRows: 'skip' | 'stop';
+  setBadRows: (p: 'skip' | 'stop') => void;
   datasetPending: (id: string, name: string) => void;
   datasetReady: (d: DatasetSummary) => void;
-  datasetFailed: (id: string, name: string, message: string) => void;
+  datasetFailed: (id: string, name: string, message: string, columns?: string[]) => void;
   selectDataset: (id: string) => void;
 }
 
@@ -20,6 +31,9 @@ export const createDatasetsSlice: StateCreator<DatasetsSlice, [], [], DatasetsSl
   selectedDatasetId: null,
   pendingDatasets: {},
   datasetError: null,
+  unmappedDataset: null,
+  badRows: 'skip',
+  setBadRows: (badRows) => set({ badRows }),
   datasetPending: (id, name) => set((s) => ({ pendingDatasets: { ...s.pendingDatasets, [id]: name } })),
   datasetReady: (d) =>
     set((s) => {
@@ -29,12 +43,21 @@ export const createDatasetsSlice: StateCreator<DatasetsSlice, [], [], DatasetsSl
         selectedDatasetId: d.id,
         pendingDatasets: pending,
         datasetError: null,
+        unmappedDataset: s.unmappedDataset?.id === d.id ? null : s.unmappedDataset,
       };
     }),
-  datasetFailed: (id, name, message) =>
+  datasetFailed: (id, name, message, columns) =>
     set((s) => {
       const { [id]: _, ...pending } = s.pendingDatasets;
-      return { pendingDatasets: pending, datasetError: `${name}: ${message}` };
+      return {
+        pendingDatasets: pending,
+        datasetError: `${name}: ${message}`,
+        unmappedDataset: columns
+          ? { id, name, columns }
+          : s.unmappedDataset?.id === id
+            ? null
+            : s.unmappedDataset,
+      };
     }),
   selectDataset: (id) => set({ selectedDatasetId: id }),
 });

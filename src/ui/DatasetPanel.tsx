@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { loadDatasetFiles, loadSample, SAMPLE_DATASETS } from '../app/engine';
 import { useAppStore } from '../store';
+import { BadRowsChoice, ColumnMappingForm } from './ColumnMappingForm';
 
 function Preview() {
   const ds = useAppStore((s) => s.datasets.find((d) => d.id === s.selectedDatasetId));
@@ -32,6 +33,17 @@ function Preview() {
           ))}
         </ul>
       )}
+      <details>
+        <summary>Change the column mapping</summary>
+        <ColumnMappingForm
+          key={`${ds.id}:${JSON.stringify(ds.mapping)}`}
+          id={ds.id}
+          name={ds.name}
+          columns={ds.columns}
+          shape={ds.shape}
+          mapping={ds.mapping}
+        />
+      </details>
       <table className="preview">
         <thead>
           <tr>
@@ -72,6 +84,7 @@ export function DatasetPanel() {
   const select = useAppStore((s) => s.selectDataset);
   const pending = useAppStore((s) => s.pendingDatasets);
   const error = useAppStore((s) => s.datasetError);
+  const unmapped = useAppStore((s) => s.unmappedDataset);
   const [over, setOver] = useState(false);
   return (
     <section className="panel">
@@ -101,6 +114,7 @@ export function DatasetPanel() {
           }}
         />
       </label>
+      <BadRowsChoice />
       <p className="samples">
         Samples:{' '}
         {SAMPLE_DATASETS.map((n) => (
@@ -114,6 +128,19 @@ export function DatasetPanel() {
         <p role="alert" className="error" data-testid="dataset-error">
           {error}
         </p>
+      )}
+      {unmapped && (
+        <div className="unmapped">
+          <p>
+            Map the columns of <strong>{unmapped.name}</strong> ({unmapped.columns.join(', ')}) by hand:
+          </p>
+          <ColumnMappingForm
+            key={unmapped.id}
+            id={unmapped.id}
+            name={unmapped.name}
+            columns={unmapped.columns}
+          />
+        </div>
       )}
       {datasets.length > 0 && (
         <select data-testid="dataset-select" value={selected ?? ''} onChange={(e) => select(e.target.value)}>

@@ -17,6 +17,11 @@ export function ModelPanel() {
           f32)
         </p>
       )}
+      {model.state === 'ready' && model.notice && (
+        <p role="alert" className="error">
+          {model.notice} ({model.summary.name} stays loaded.)
+        </p>
+      )}
       {(model.state === 'loading' || model.state === 'none') && <p>Loading the model…</p>}
       {model.state === 'error' && (
         <p role="alert" className="error">

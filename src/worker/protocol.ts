@@ -136,6 +136,11 @@ export type ToWorker =
       onError: 'skip' | 'stop';
       seqLen: number;
     }
+  /**
+   * Parse a dataset again from the bytes the worker kept (a loaded one, or one whose shape could not be
+   * detected) with a hand-made column mapping and/or another bad-row policy.
+   */
+  | { type: 'remapDataset'; id: string; mapping?: ColumnMapping; onError: 'skip' | 'stop'; seqLen: number }
   /** Runs go one after another when their predicted bytes together exceed budgetBytes. */
   | { type: 'start'; runs: RunSpec[]; budgetBytes: number }
   /** Continue a run interrupted by a reload from its last checkpoint (its dataset is kept with it). */
@@ -159,7 +164,8 @@ export type FromWorker =
   | { type: 'modelReady'; model: ModelSummary }
   | { type: 'modelError'; message: string }
   | { type: 'datasetReady'; dataset: DatasetSummary }
-  | { type: 'datasetError'; id: string; name: string; message: string }
+  /** columns: set when the file parsed but its shape was not recognised, so the page can offer a mapping. */
+  | { type: 'datasetError'; id: string; name: string; message: string; columns?: string[] }
   | {
       type: 'runState';
       runId: string;

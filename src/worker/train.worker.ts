@@ -7,6 +7,7 @@
 // token, inference latency, the task metric, and adapter / ONNX export and adapter import.
 /// <reference lib="webworker" />
 import type { BatchRow } from '../data/batch';
+import { parseDataset } from '../data/parse';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
 import { splitTrainEval } from '../data/split';
 import { tokenizeForSft, tokenLengthHistogram } from '../data/tokenize';
@@ -126,10 +127,30 @@ function requireModel(): Promise<LoadedModel> {
   return model;
 }
 
-async function addDataset(msg: Extract<ToWorker, { type: 'addDataset' }>): Promise<void> {
+/** Bytes of files whose shape was not recognised, kept (by dataset id) for a hand-made column mapping. */
+const unmapped = new Map<string, { name: string; bytes: Uint8Array }>();
+
+/** Parses a dataset again with the page's mapping / bad-row policy, from the bytes this worker kept. */
+async function remapDataset(msg: Extract<ToWorker, { type: 'remapDataset' }>): Promise<void> {
+  const held = datasets.get(msg.id) ?? unmapped.get(msg.id);
+  if (!held) {
+    post({
+      type: 'datasetError',
+      id: msg.id,
+      name: msg.id,
+      message: 'this dataset is no longer loaded; drop it again',
+    });
+    return;
+  }
+  await addDataset({ ...msg, type: 'addDataset', name: held.name, bytes: held.bytes });
+}
+
+async function addDataset(
+  msg: Omit<Extract<ToWorker, { type: 'addDataset' }>, 'bytes'> & { bytes: ArrayBuffer | Uint8Array },
+): Promise<void> {
+  const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : new Uint8Array(msg.bytes);
   try {
     const m = await requireModel();
-    const bytes = new Uint8Array(msg.bytes);
     const prepared = await prepareDataset(msg.name, bytes, { onError: msg.onError, mapping: msg.mapping });
     datasets.set(msg.id, {
       prepared,
@@ -164,8 +185,18 @@ async function addDataset(msg: Extract<ToWorker, { type: 'addDataset' }>): Promi
         truncatedAt: msg.seqLen,
       },
     });
+    unmapped.delete(msg.id);
   } catch (e) {
-    post({ type: 'datasetError', id: msg.id, name: msg.name, message: message(e) });
+    // A file that parses but whose columns match no shape can still be mapped by hand: keep its bytes
+    // and send its columns with the error.
+    let columns: string[] | undefined;
+    if (!datasets.has(msg.id)) {
+      columns = await parseDataset(msg.name, bytes, { onError: 'skip' })
+        .then((p) => p.columns)
+        .catch(() => undefined);
+      if (columns) unmapped.set(msg.id, { name: msg.name, bytes });
+    }
+    post({ type: 'datasetError', id: msg.id, name: msg.name, message: message(e), columns });
   }
 }
 
@@ -673,12 +704,23 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       })();
       break;
     case 'loadModel':
-      post({ type: 'modelLoading', name: msg.source.name });
-      model = openModel(msg.source, msg.budgetBytes);
-      model.catch((e: unknown) => post({ type: 'modelError', message: message(e) }));
+      {
+        post({ type: 'modelLoading', name: msg.source.name });
+        // A model that fails to load leaves the one loaded before in use (the page keeps showing it).
+        const previous = model;
+        const next = openModel(msg.source, msg.budgetBytes);
+        model = next;
+        next.catch((e: unknown) => {
+          if (model === next) model = previous;
+          post({ type: 'modelError', message: message(e) });
+        });
+      }
       break;
     case 'addDataset':
       void addDataset(msg);
+      break;
+    case 'remapDataset':
+      void remapDataset(msg);
       break;
     case 'plan':
       void plan(msg);
