@@ -2,6 +2,7 @@
 // imports these (defaults, point type) without pulling the GPU code into the main thread's bundle.
 import type { ByCategory } from '../gpu/arena';
 import type { RawOptions } from '../peft/types';
+import type { RlMetrics } from './rl/common';
 
 export type LrSchedule = 'constant' | 'linear' | 'cosine';
 
@@ -55,6 +56,8 @@ export interface MetricPoint {
   memory: ByCategory;
   peakBytes: number;
   peakByCategory: ByCategory;
+  /** RL runs (src/worker/rl-runs.ts): the step's RL figures under METHODS.md's names (reward_mean, kl, …). */
+  rl?: Omit<RlMetrics, 'step' | 'loss' | 'samples'>;
 }
 
 /**

@@ -7,7 +7,9 @@ import type { ColumnMapping, DataIssue, Row, ShapeKind } from '../data/types';
 import type { ByCategory } from '../gpu/arena';
 import type { MethodInfo, RawOptions } from '../peft/types';
 import type { GpuInfo } from '../store/gpu';
+import type { Sample } from '../train/rl/common';
 import type { MetricPoint, SftRunConfig } from '../train/sft-config';
+import type { RlRunSpec } from './rl-spec';
 
 /**
  * Where the model comes from: the built-in one (src/model/sources builtinModelSource, kept in the Cache API so a
@@ -90,6 +92,8 @@ export interface RunSpec {
   predictedBytes: number;
   /** Start from an imported adapter (its method and options come from the config, not `config`). */
   initAdapter?: { config: string; weights: ArrayBuffer };
+  /** An RL run (reward model, PPO, rejection sampling, DPO, GRPO): src/worker/rl-runs.ts runs it. */
+  rl?: RlRunSpec;
 }
 
 export type RunState =
@@ -183,6 +187,8 @@ export type FromWorker =
   | { type: 'genDone'; reqId: string; target: string; error?: string }
   | { type: 'file'; runId: string; name: string; bytes: ArrayBuffer; mime: string }
   | { type: 'runError'; runId: string; message: string }
+  /** An RL step's rollouts (a few), as text with their rewards. */
+  | { type: 'rollouts'; runId: string; step: number; samples: Sample[] }
   /** Points of several runs in one message: the page appends them in one store update. */
   | {
       type: 'metrics';

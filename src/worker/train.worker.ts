@@ -39,6 +39,7 @@ import {
   saveDatasetBytes,
 } from './checkpoints';
 import type { FromWorker, ModelSource, RunSpec, RunState, SamplingSettings, ToWorker } from './protocol';
+import { createRlRun, RlRunHandle, type TrainingRunner } from './rl-runs';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
@@ -65,7 +66,7 @@ interface Run {
   spec: RunSpec;
   state: RunState;
   ctx: GpuContext | null;
-  runner: SftRunner | null;
+  runner: TrainingRunner | null;
   /** Wall time spent running (paused time excluded), for the time-left estimate. */
   wallMs: number;
   lastTick: number;
@@ -324,19 +325,21 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null): Promis
   const split = splitTrainEval<BatchRow>(tok.examples, { evalFraction: run.spec.evalFraction, seed: c.seed });
   run.ctx = await acquireBrowserGpu();
   const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
-  run.runner = await SftRunner.create(
-    run.ctx,
-    m.config,
-    m.reader,
-    { train: split.train, eval: split.eval, padId },
-    c,
-    {
-      methodCtx: methodCtxOf(m),
-      baseSpecs: await m.base,
-      adapterConfig: run.spec.initAdapter?.config,
-      adapterWeights: run.spec.initAdapter ? new Uint8Array(run.spec.initAdapter.weights) : undefined,
-    },
-  );
+  run.runner = run.spec.rl
+    ? await createRlRun(run.spec, run.ctx, { ...m, baseSpecs: await m.base }, ds.prepared.examples, post)
+    : await SftRunner.create(
+        run.ctx,
+        m.config,
+        m.reader,
+        { train: split.train, eval: split.eval, padId },
+        c,
+        {
+          methodCtx: methodCtxOf(m),
+          baseSpecs: await m.base,
+          adapterConfig: run.spec.initAdapter?.config,
+          adapterWeights: run.spec.initAdapter ? new Uint8Array(run.spec.initAdapter.weights) : undefined,
+        },
+      );
   if (resume) run.runner.restore(resume);
   if (run.state !== 'loading') return release(run); // stopped while loading
   run.lastTick = performance.now();
@@ -349,8 +352,8 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null): Promis
     info: {
       trainableParams: run.runner.trainableParams,
       totalParams: run.runner.totalParams,
-      trainExamples: split.train.length,
-      evalExamples: split.eval.length,
+      trainExamples: run.runner instanceof RlRunHandle ? run.runner.counts.train : split.train.length,
+      evalExamples: run.runner instanceof RlRunHandle ? run.runner.counts.eval : split.eval.length,
       mergeable: info.mergeable,
       method: info.name,
     },
@@ -539,7 +542,7 @@ function baseModel() {
   return baseGen;
 }
 
-async function idleRunner(runId: string): Promise<{ run: Run; runner: SftRunner }> {
+async function idleRunner(runId: string): Promise<{ run: Run; runner: TrainingRunner }> {
   const run = runs.get(runId);
   if (!run?.runner)
     throw new Error(
@@ -598,7 +601,7 @@ async function generateAll(msg: Extract<ToWorker, { type: 'generate' }>): Promis
   }
 }
 
-async function exclusive<T>(runId: string, f: (run: Run, r: SftRunner) => Promise<T>): Promise<T> {
+async function exclusive<T>(runId: string, f: (run: Run, r: TrainingRunner) => Promise<T>): Promise<T> {
   const { run, runner } = await idleRunner(runId);
   if (run.state === 'running') throw new Error('pause the run (or let it finish) first');
   run.busy = true;

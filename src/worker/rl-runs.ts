@@ -1,0 +1,423 @@
+// RL runs inside the training worker: turns a RunSpec with an `rl` part (rl-spec.ts) into a runner from
+// src/train/rl (reward model, PPO, rejection sampling, DPO, GRPO) on the run's own device, with any
+// registered PEFT method, and wraps it in the surface the worker's scheduler drives for SFT runs
+// (stepOnce/settle/takePoints/flush/evalPoint/memory/dispose, plus ps/adapter/config for generation and
+// export), so RL and SFT runs interleave in one loop. Each step's figures become MetricPoints with an `rl`
+// part (METHODS.md names), and a few of its rollouts go out as their own `rollouts` message.
+// Rewards: the built-in specs, user JavaScript in a nested worker with a time limit (rewards/js.ts), or a
+// finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
+
+import { splitTrainEval } from '../data/split';
+import {
+  type TextTokenizer as DataTokenizer,
+  type TokenizedPair,
+  tokenizePairs,
+  tokenizePrompt,
+} from '../data/tokenize';
+import type { Example } from '../data/types';
+import type { ModelConfig } from '../formats/model-config';
+import type { TextTokenizer } from '../formats/tokenizer';
+import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
+import type { GpuContext } from '../gpu/context';
+import { gpuBackend } from '../tensor/gpu-backend';
+import type { ParamSpec } from '../tensor/params';
+import { builtinReward, parseRewardSpec, type RewardFn } from '../train/rewards/builtin';
+import { jsReward } from '../train/rewards/js';
+import type { PromptSet, RlMetrics, RlRunner, Sample } from '../train/rl/common';
+import { DPO_DEFAULTS, DpoRunner } from '../train/rl/dpo';
+import { GRPO_DEFAULTS, GrpoRunner } from '../train/rl/grpo';
+import { RlModel } from '../train/rl/policy';
+import { PPO_DEFAULTS, PpoRunner } from '../train/rl/ppo';
+import { modelReward, REWARD_DEFAULTS, RewardRunner } from '../train/rl/reward';
+import { RS_DEFAULTS, RsRunner } from '../train/rl/rs';
+import type { SftRunner } from '../train/sft';
+import type { MetricPoint, SftCheckpoint, SftRunConfig } from '../train/sft-config';
+import { dataTokenizer } from '../train/tokenizer-adapter';
+import type { FromWorker, RunSpec } from './protocol';
+import type { RlRunSpec } from './rl-spec';
+
+/** What the worker's scheduler, generation, latency and export code use of a run's runner. */
+export type TrainingRunner = Pick<
+  SftRunner,
+  | 'ctx'
+  | 'config'
+  | 'ps'
+  | 'adapter'
+  | 'step'
+  | 'done'
+  | 'trainableParams'
+  | 'totalParams'
+  | 'stepOnce'
+  | 'settle'
+  | 'takePoints'
+  | 'flush'
+  | 'evalPoint'
+  | 'memory'
+  | 'checkpoint'
+  | 'restore'
+  | 'exactMatch'
+  | 'dispose'
+>;
+
+/** Rollouts shown per step: enough to read, few enough to keep the message small. */
+export const ROLLOUTS_PER_STEP = 6;
+
+export interface RlModelInfo {
+  name: string;
+  config: ModelConfig;
+  tokenizer: TextTokenizer;
+  baseSpecs: readonly ParamSpec[];
+}
+
+export interface RlRunInput {
+  runId: string;
+  ctx: GpuContext;
+  model: RlModelInfo;
+  examples: readonly Example[];
+  config: SftRunConfig;
+  rl: RlRunSpec;
+  evalFraction: number;
+  /** Sends a step's rollouts to the page. */
+  onRollouts: (step: number, samples: Sample[]) => void;
+}
+
+/** Live RL runs by id: a later run's "model" reward reads a finished reward-model run from here. */
+const handles = new Map<string, RlRunHandle>();
+
+/** The prompts of every example that has one (online algorithms), with reference answers where given. */
+export function promptSet(
+  tok: DataTokenizer,
+  examples: readonly Example[],
+  decode: (ids: readonly number[]) => string,
+  maxPromptLength = 64,
+): PromptSet {
+  const set: PromptSet = { ids: [], texts: [], references: [] };
+  for (const e of examples) {
+    if (e.kind === 'text') continue;
+    const p = tokenizePrompt(tok, e, { maxPromptLength });
+    // A prompt of only BOS (a preference row without an explicit prompt) gives nothing to continue from.
+    if (p.promptIds.length === 0 || (p.promptIds.length === 1 && p.promptIds[0] === tok.bosId)) continue;
+    set.ids.push(p.promptIds);
+    set.texts.push(decode(p.promptIds));
+    set.references?.push(
+      e.kind === 'prompt_completion' && typeof e.completion === 'string' ? e.completion : undefined,
+    );
+  }
+  return set;
+}
+
+export class RlRunHandle implements TrainingRunner {
+  private readonly ready: MetricPoint[] = [];
+  private pending: Promise<void> | null = null;
+  private failure: Error | null = null;
+  private tokens = 0;
+  private activeMs = 0;
+  private readonly disposers: (() => void)[] = [];
+
+  private constructor(
+    readonly id: string,
+    readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly model: RlModel<GpuRegion, GpuRegion>,
+    readonly runner: RlRunner,
+    readonly spec: { config: SftRunConfig; rl: RlRunSpec },
+    /** Tokens one step processes (completions of its rollouts, or its pairs), for the tokens axis. */
+    private readonly tokensPerStep: (m: RlMetrics) => number,
+    private readonly heldOut: RewardRunner<GpuRegion, GpuRegion> | null,
+    readonly counts: { train: number; eval: number },
+    private readonly onRollouts: (step: number, samples: Sample[]) => void,
+  ) {}
+
+  static async create(x: RlRunInput): Promise<RlRunHandle> {
+    const { config: c, rl, model: m } = x;
+    const be = gpuBackend(x.ctx);
+    const tok = dataTokenizer(m.tokenizer, m.config);
+    const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
+    const eosIds = [
+      ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
+    ];
+    const decode = (ids: readonly number[]) => m.tokenizer.decode(ids, { skipSpecialTokens: true });
+    const disposers: (() => void)[] = [];
+    const model = RlModel.create(be, m.config, m.baseSpecs, {
+      method: c.method,
+      options: c.options,
+      seed: c.seed,
+      lr: c.lr,
+      head: rl.algo === 'ppo' ? 'value' : rl.algo === 'reward' ? 'score' : null,
+      weightDecay: c.weightDecay,
+      maxGradNorm: c.maxGradNorm,
+    });
+    try {
+      const sampling = { maxNewTokens: rl.maxNewTokens, temperature: rl.temperature };
+      const common = { steps: c.steps, lr: c.lr, seed: c.seed, batch: c.batch };
+      let runner: RlRunner;
+      let heldOut: RewardRunner<GpuRegion, GpuRegion> | null = null;
+      let counts = { train: 0, eval: 0 };
+      let tokensPerStep: (m: RlMetrics) => number;
+      if (rl.algo === 'ppo' || rl.algo === 'rs' || rl.algo === 'grpo') {
+        const set = promptSet(tok, x.examples, decode);
+        if (set.ids.length === 0)
+          throw new Error(`${rl.algo}: the dataset has no example with a prompt to sample from`);
+        counts = { train: set.ids.length, eval: 0 };
+        const reward = await rewardOf(rl, be, m, tok, padId, c.seed, disposers);
+        const env = { model, decode, eosIds, padId, reward };
+        if (rl.algo === 'ppo') {
+          runner = new PpoRunner(env, set, {
+            ...PPO_DEFAULTS,
+            ...sampling,
+            ...common,
+            miniBatch: rl.ppo.miniBatch,
+            epochs: rl.ppo.epochs,
+            klCoef: rl.ppo.klCoef,
+            kl: rl.ppo.kl,
+            targetKl: rl.ppo.targetKl,
+            cliprange: rl.ppo.cliprange,
+          });
+          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch;
+        } else if (rl.algo === 'grpo') {
+          runner = new GrpoRunner(env, set, {
+            ...GRPO_DEFAULTS,
+            ...sampling,
+            ...common,
+            generations: rl.grpo.generations,
+            beta: rl.grpo.beta,
+          });
+          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch * rl.grpo.generations;
+        } else {
+          runner = new RsRunner(env, set, {
+            ...RS_DEFAULTS,
+            ...sampling,
+            ...common,
+            n: rl.rs.n,
+            keep: rl.rs.keep,
+            threshold: rl.rs.threshold,
+          });
+          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch * rl.rs.n;
+        }
+      } else {
+        const t = tokenizePairs(tok, x.examples, { maxLength: c.seqLen });
+        if (t.examples.length === 0)
+          throw new Error(
+            `${rl.algo}: no preference pair could be tokenized${t.issues[0] ? ` (${t.issues[0].message})` : ''}`,
+          );
+        const split = splitTrainEval<TokenizedPair>(t.examples, {
+          evalFraction: rl.algo === 'reward' ? x.evalFraction : 0,
+          seed: c.seed,
+        });
+        counts = { train: split.train.length, eval: split.eval.length };
+        const pairLen =
+          split.train.reduce((a, p) => a + p.chosen.inputIds.length + p.rejected.inputIds.length, 0) /
+          split.train.length;
+        tokensPerStep = () => Math.round(pairLen * c.batch);
+        if (rl.algo === 'dpo') {
+          runner = new DpoRunner(model, split.train, padId, {
+            ...DPO_DEFAULTS,
+            ...common,
+            beta: rl.dpo.beta,
+          });
+        } else {
+          heldOut = new RewardRunner(model, split.train, split.eval, padId, {
+            ...REWARD_DEFAULTS,
+            ...common,
+          });
+          runner = heldOut;
+        }
+      }
+      const h = new RlRunHandle(
+        x.runId,
+        x.ctx,
+        m.config,
+        model,
+        runner,
+        { config: c, rl },
+        tokensPerStep,
+        heldOut,
+        counts,
+        x.onRollouts,
+      );
+      h.disposers.push(...disposers);
+      handles.set(x.runId, h);
+      return h;
+    } catch (e) {
+      for (const d of disposers) d();
+      model.dispose();
+      throw e;
+    }
+  }
+
+  get ps() {
+    return this.model.ps;
+  }
+
+  get adapter() {
+    return this.model.adapter;
+  }
+
+  get algo() {
+    return this.spec.rl.algo;
+  }
+
+  get step(): number {
+    return this.runner.stepsDone;
+  }
+
+  get done(): boolean {
+    return this.runner.done && this.pending === null;
+  }
+
+  get trainableParams(): number {
+    return this.model.ps.trainableCount;
+  }
+
+  get totalParams(): number {
+    return this.model.ps.totalCount;
+  }
+
+  private point(loss: number | null, evalLoss: number | null, rl: MetricPoint['rl']): MetricPoint {
+    const s = this.ctx.arena.stats();
+    return {
+      step: this.runner.stepsDone,
+      tokens: this.tokens,
+      timeMs: this.activeMs,
+      loss,
+      evalLoss,
+      lr: this.spec.config.lr,
+      tokensPerS: this.activeMs > 0 ? (this.tokens * 1000) / this.activeMs : 0,
+      memory: { ...s.current },
+      peakBytes: s.peakTotal,
+      peakByCategory: { ...s.atPeak },
+      rl,
+    };
+  }
+
+  /**
+   * Starts one RL step (rollouts, scoring and the optimisation epochs, all in the runner's async step) and
+   * returns; settle() waits for it. A failure of an earlier step is thrown here, as SftRunner does.
+   */
+  stepOnce(): void {
+    if (this.failure) throw this.failure;
+    if (this.runner.done || this.pending) return;
+    const t0 = performance.now();
+    this.pending = this.runner
+      .step()
+      .then((m) => {
+        this.activeMs += performance.now() - t0;
+        if (!Number.isFinite(m.loss))
+          throw new Error(`step ${m.step}: the loss is ${m.loss}; lower the learning rate`);
+        this.tokens += this.tokensPerStep(m);
+        const { step: _s, loss, samples, ...rl } = m;
+        this.ready.push(this.point(loss, null, rl));
+        if (samples?.length) this.onRollouts(m.step, samples.slice(0, ROLLOUTS_PER_STEP));
+      })
+      .catch((e: unknown) => {
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
+      });
+  }
+
+  /** Waits for the step in flight (an RL step reads its figures back itself; there is no read queue). */
+  async settle(_max: number): Promise<void> {
+    const p = this.pending;
+    if (p) await p;
+    this.pending = null;
+    if (this.failure) throw this.failure;
+  }
+
+  takePoints(): MetricPoint[] {
+    return this.ready.splice(0);
+  }
+
+  async flush(): Promise<MetricPoint[]> {
+    await this.settle(0);
+    return this.takePoints();
+  }
+
+  /** A reward model's held-out loss and accuracy (other algorithms have no eval split: null). */
+  async evalPoint(): Promise<MetricPoint | null> {
+    if (!this.heldOut) return null;
+    const e = await this.heldOut.evaluate();
+    if (!e) return null;
+    return this.point(null, e.loss, { accuracy: e.accuracy });
+  }
+
+  memory(): ByCategory {
+    return this.ctx.lost ? zeroByCategory() : { ...this.ctx.arena.stats().current };
+  }
+
+  /** RL runners keep state beyond the weights (KL controller, prompt cursor): the playground saves no
+   * checkpoints for them (checkpointEvery 0), and a reload restarts an RL run from step 0. */
+  async checkpoint(): Promise<SftCheckpoint> {
+    throw new Error('RL runs save no checkpoints');
+  }
+
+  restore(_ck: SftCheckpoint): void {
+    throw new Error('RL runs cannot resume from a checkpoint; they start again');
+  }
+
+  async exactMatch(_eosIds: readonly number[]): Promise<number | null> {
+    return null;
+  }
+
+  dispose(): void {
+    handles.delete(this.id);
+    for (const d of this.disposers.splice(0)) d();
+    this.runner.dispose();
+  }
+}
+
+/** The online run's reward function on `be` (its own device). */
+async function rewardOf(
+  rl: RlRunSpec,
+  be: ReturnType<typeof gpuBackend>,
+  m: RlModelInfo,
+  tok: DataTokenizer,
+  padId: number,
+  seed: number,
+  disposers: (() => void)[],
+): Promise<RewardFn> {
+  const r = rl.reward ?? { kind: 'spec', spec: 'sentiment' };
+  if (r.kind === 'spec') return builtinReward(parseRewardSpec(r.spec));
+  if (r.kind === 'js') {
+    const f = jsReward(r.code, { name: 'reward.js', timeoutMs: r.timeoutMs });
+    disposers.push(f.dispose);
+    return f;
+  }
+  const src = handles.get(r.runId);
+  if (src?.algo !== 'reward')
+    throw new Error(
+      'the chosen reward-model run is not in the worker any more (after a reload, train it again)',
+    );
+  if (!src.runner.done) throw new Error('the chosen reward-model run has not finished yet');
+  // The reward model gets its own copy on this run's device: the base weights (frozen) and the trained
+  // adapter and score head, copied tensor by tensor from the finished run.
+  const rm = RlModel.create(be, m.config, m.baseSpecs, {
+    method: src.spec.config.method,
+    options: src.spec.config.options,
+    seed,
+    lr: 0,
+    head: 'score',
+  });
+  disposers.push(() => rm.dispose());
+  for (const t of rm.ps.trainable()) rm.ps.write(t.name, await src.ps.read(t.name));
+  return modelReward(rm, (text) => tok.encode(text), padId);
+}
+
+/** The worker's entry point: an RL run for `spec` (which has an `rl` part) on `ctx`, posting its rollouts. */
+export function createRlRun(
+  spec: RunSpec,
+  ctx: GpuContext,
+  model: RlModelInfo,
+  examples: readonly Example[],
+  post: (m: FromWorker) => void,
+): Promise<RlRunHandle> {
+  if (!spec.rl) throw new Error(`run ${spec.id} is not an RL run`);
+  return RlRunHandle.create({
+    runId: spec.id,
+    ctx,
+    model,
+    examples,
+    config: spec.config,
+    rl: spec.rl,
+    evalFraction: spec.evalFraction,
+    onRollouts: (step, samples) => post({ type: 'rollouts', runId: spec.id, step, samples }),
+  });
+}
