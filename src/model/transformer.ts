@@ -4,7 +4,8 @@
 // each sublayer output, attention's extra keys/values, the input embeddings — through `ModelHooks`, and it
 // imports nothing from the methods themselves. With a KV cache (kvcache.ts) in the input, the same forward runs
 // generation's prefill and decode steps: new keys/values go into the cache and attention reads all filled rows;
-// the training path (no cache) is unchanged.
+// the training path (no cache) is unchanged. Packed rows (several examples per row) pass their positions and
+// segment ids: attention then stays within each example, so each sees what it would alone.
 
 import type { ModelConfig } from '../formats/model-config';
 import * as op from '../tensor/ops';
@@ -58,6 +59,11 @@ export interface ForwardInput<S = unknown, I = unknown> {
   /** Position ids [B·T] (packing restarts them per example); default t (+ virtual tokens). */
   positions?: Int32Array;
   /**
+   * Segment ids [B·T] of packed rows (pack.ts: 1.. per example, 0 padding): a token attends only to tokens of
+   * its own segment (and the prefix and virtual tokens, which every segment sees). Absent: one per row.
+   */
+  segments?: Int32Array;
+  /**
    * Generation (no gradients): this call's tokens fill cache rows [cache.length, +T'), attention reads every
    * filled row, and positions come from the cache (row − the item's first valid row). Virtual tokens are
    * inserted on the first call only, after each item's left padding. `positions` must not be given.
@@ -88,6 +94,12 @@ export function forward<S, I>(
   if ((cache || input.lastOnly) && tp.grad)
     throw new Error('forward: a KV cache and lastOnly are for generation, on a tape without gradients');
   if (cache && input.positions) throw new Error('forward: with a KV cache, positions come from the cache');
+  if (cache && input.segments)
+    throw new Error('forward: segments (packed rows) are for training, not a KV cache');
+  if (input.segments && input.segments.length !== B * T)
+    throw new Error(`forward: ${input.segments.length} segment ids for B=${B}, T=${T}`);
+  if (input.positions && input.positions.length !== B * T)
+    throw new Error(`forward: ${input.positions.length} position ids for B=${B}, T=${T}`);
   if (cache && cache.B !== B) throw new Error(`forward: a KV cache of ${cache.B} items for B=${B}`);
   const d = c.hiddenSize;
   const param = (name: string) => ps.get(name);
@@ -129,9 +141,10 @@ export function forward<S, I>(
   if (c.family === 'gpt2')
     x = op.add(tp, x, op.embedding(tp, param('transformer.wpe.weight'), positions, 'wpe'), 'embed+pos');
   const posDev = c.family === 'llama' && customPositions ? tp.ints(positions, 'positions') : null;
+  const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 
   for (let i = 0; i < c.numLayers; i++)
-    x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev, cache }, hooks);
+    x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev, segments: segDev, cache }, hooks);
   cache?.advance(Tt);
   const Tout = input.lastOnly ? 1 : Tt;
   if (input.lastOnly && Tt > 1) x = lastRows(tp, x, B, Tt, d);
@@ -158,7 +171,7 @@ export function block<S, I>(
   ps: ParamSet<S, I>,
   x: Tensor<S>,
   i: number,
-  dims: { B: number; T: number; positions: I | null; cache?: KvCache<S, I> },
+  dims: { B: number; T: number; positions: I | null; segments?: I | null; cache?: KvCache<S, I> },
   hooks: ModelHooks<S, I> = {},
 ): Tensor<S> {
   const { B, T: Tt, positions: posDev, cache } = dims;
@@ -199,7 +212,8 @@ export function block<S, I>(
     const dimsC = { B, T: Tt, S: cache.length + Tt, Hq: H, Hkv, D, kvStride: cache.capacity };
     a = op.attention(tp, q, kv.k, kv.v, dimsC, prefix, `${attnPath}.attention`, cache.kvStart);
   } else {
-    a = op.attention(tp, q, k, v, { B, T: Tt, S: Tt, Hq: H, Hkv, D }, prefix, `${attnPath}.attention`);
+    const dimsA = { B, T: Tt, S: Tt, Hq: H, Hkv, D };
+    a = op.attention(tp, q, k, v, dimsA, prefix, `${attnPath}.attention`, null, dims.segments ?? null);
   }
   let o = g
     ? lin(site(i, `${attnPath}.c_proj`, d, d, 'in_out'), a, true)
@@ -350,6 +364,20 @@ function prependVirtual<S, I>(
     });
   }
   return y;
+}
+
+/**
+ * Segment ids per row of the model's input: n virtual tokens (prompt tuning) lead every row and are shared by all
+ * its examples (id −1: every query sees them, as each example alone would), then the given ids.
+ */
+function rowSegments(segments: Int32Array, B: number, T: number, n: number): Int32Array {
+  if (n === 0) return segments;
+  const out = new Int32Array(B * (n + T));
+  for (let b = 0; b < B; b++) {
+    out.fill(-1, b * (n + T), b * (n + T) + n);
+    out.set(segments.subarray(b * T, (b + 1) * T), b * (n + T) + n);
+  }
+  return out;
 }
 
 /** Rows (b, T−1) of x [B·T, d] as [B, d]: each item's last position (generation reads only those logits). */

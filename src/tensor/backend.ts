@@ -138,7 +138,10 @@ export interface Backend<S, I> {
     positions?: I | null;
     inverse?: boolean;
   }): void;
-  /** kvStart: i32 [B], each batch item's first visible real key (left-padded batches); forward only. */
+  /**
+   * kvStart: i32 [B], each batch item's first visible real key (left-padded batches); forward only.
+   * segments: i32 [B,S], packed rows' example ids (a real key is seen by queries of its id; negative: by all).
+   */
   attention(
     p: AttentionDimsP & {
       out: S;
@@ -149,6 +152,7 @@ export interface Backend<S, I> {
       prefixK?: S | null;
       prefixV?: S | null;
       kvStart?: I | null;
+      segments?: I | null;
     },
   ): void;
   attentionBackward(
@@ -166,6 +170,7 @@ export interface Backend<S, I> {
       prefixV?: S | null;
       out: S;
       lse: S;
+      segments?: I | null;
     },
   ): void;
   embedding(p: {

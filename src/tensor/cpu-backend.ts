@@ -137,12 +137,12 @@ export function cpuBackend(): CpuBackend {
     },
     rope: (p) => put(p.out, ropeRef(p.x, p)),
     attention: (p) => {
-      const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV, p.kvStart);
+      const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV, p.kvStart, p.segments);
       put(p.out, r.out);
       put(p.lse, r.lse);
     },
     attentionBackward: (p) => {
-      const r = attentionBackwardRef(p.q, p.k, p.v, p.dOut, p, p.prefixK, p.prefixV);
+      const r = attentionBackwardRef(p.q, p.k, p.v, p.dOut, p, p.prefixK, p.prefixV, p.segments);
       if (p.dq) put(p.dq, r.dq);
       if (p.dk) put(p.dk, r.dk);
       if (p.dv) put(p.dv, r.dv);

@@ -307,6 +307,8 @@ export function rope<S, I>(
  * Causal attention over q [B,T,Hq·D], k/v [B,S,Hkv·D], with an optional shared prefix [P, Hkv·D]. Reading a
  * KV cache: k/v are [B, kvStride, Hkv·D] of which the first S rows per item are attended, and `kvStart` (i32
  * [B]) gives each item's first visible key (left padding). Those two are forward-only (generation).
+ * `segments` (i32 [B,S], packed rows) blocks attention across examples: a real key is seen only by queries
+ * of its own id, or by every query when its id is negative; differentiable.
  */
 export function attention<S, I>(
   tp: Tape<S, I>,
@@ -317,6 +319,7 @@ export function attention<S, I>(
   prefix: { k: Tensor<S>; v: Tensor<S> } | null,
   name: string,
   kvStart: I | null = null,
+  segments: I | null = null,
 ): Tensor<S> {
   const { B, T, S: Sk, Hq, Hkv, D } = dims;
   const stride = dims.kvStride ?? Sk;
@@ -343,6 +346,7 @@ export function attention<S, I>(
     prefixK: prefix?.k.store ?? null,
     prefixV: prefix?.v.store ?? null,
     kvStart,
+    segments,
   });
   if (y.requiresGrad) {
     tp.record(name, () => {
@@ -370,6 +374,7 @@ export function attention<S, I>(
         prefixV: prefix?.v.store ?? null,
         out: y.store,
         lse,
+        segments,
       });
       for (const g of targets) {
         if (!g) continue;

@@ -3,7 +3,9 @@
 // shares no trick (online softmax, lse recomputation) with the GPU kernels it checks. Layouts as there:
 // q [B,T,Hq·D], k/v [B,S,Hkv·D], prefixK/V [P,Hkv·D], out [B,T,Hq·D], lse [B,Hq,T]. The forward also takes the
 // KV-cache arguments: k/v rows at batch stride kvStride (k/v [B,kvStride,Hkv·D]) and kvStart[b], item b's first
-// visible real key; a query that sees no key gets out = 0 (its lse is −∞).
+// visible real key; a query that sees no key gets out = 0 (its lse is −∞). Packed rows (forward and backward):
+// `segments` [B,S], one id per key position; query t (key position t + S − T) sees a real key only when their
+// ids are equal or the key's id is negative (shared by every segment); prefix keys are seen by all.
 import type { AttentionDims } from './attention';
 
 export interface AttentionGradsRef {
@@ -26,9 +28,18 @@ interface Plan {
   scale: number;
   kvStride: number;
   kvStart: ArrayLike<number> | null;
+  segments: ArrayLike<number> | null;
 }
 
-function plan(dims: AttentionDims, kvStart: ArrayLike<number> | null = null): Plan {
+function plan(
+  dims: AttentionDims,
+  kvStart: ArrayLike<number> | null = null,
+  segments: ArrayLike<number> | null = null,
+): Plan {
+  if (segments && segments.length < dims.B * dims.S)
+    throw new Error(`attentionRef: ${segments.length} segment ids, need B·S = ${dims.B * dims.S}`);
+  if (segments && (kvStart || (dims.kvStride ?? dims.S) !== dims.S))
+    throw new Error('attentionRef: segments cannot be combined with a KV cache read (kvStart, kvStride)');
   const P = dims.P ?? 0;
   return {
     ...dims,
@@ -37,6 +48,7 @@ function plan(dims: AttentionDims, kvStart: ArrayLike<number> | null = null): Pl
     scale: dims.scale ?? 1 / Math.sqrt(dims.D),
     kvStride: dims.kvStride ?? dims.S,
     kvStart,
+    segments,
   };
 }
 
@@ -48,7 +60,11 @@ function visibleKeys(pl: Plan, b: number, t: number, kh: number): Array<{ prefix
   // Query t sits at position t + S − T among the real keys (S − T earlier positions are cached).
   const last = t + S - T;
   const first = pl.kvStart ? pl.kvStart[b] : 0;
-  for (let j = first; j <= last; j++) keys.push({ prefix: false, off: ((b * kvStride + j) * Hkv + kh) * D });
+  const seg = pl.segments;
+  for (let j = first; j <= last; j++) {
+    if (seg && seg[b * S + j] >= 0 && seg[b * S + j] !== seg[b * S + last]) continue;
+    keys.push({ prefix: false, off: ((b * kvStride + j) * Hkv + kh) * D });
+  }
   return keys;
 }
 
@@ -61,8 +77,9 @@ export function attentionRef(
   prefixK?: ArrayLike<number> | null,
   prefixV?: ArrayLike<number> | null,
   kvStart?: ArrayLike<number> | null,
+  segments?: ArrayLike<number> | null,
 ): { out: Float64Array; lse: Float64Array } {
-  const pl = plan(dims, kvStart ?? null);
+  const pl = plan(dims, kvStart ?? null, segments ?? null);
   const { B, T, Hq, D, G, scale } = pl;
   const out = new Float64Array(B * T * Hq * D);
   const lse = new Float64Array(B * Hq * T);
@@ -105,8 +122,9 @@ export function attentionBackwardRef(
   dims: AttentionDims,
   prefixK?: ArrayLike<number> | null,
   prefixV?: ArrayLike<number> | null,
+  segments?: ArrayLike<number> | null,
 ): AttentionGradsRef {
-  const pl = plan(dims);
+  const pl = plan(dims, null, segments ?? null);
   const { B, T, S, Hq, Hkv, D, P, G, scale } = pl;
   if (pl.kvStride !== S)
     throw new Error(`attentionBackwardRef: kvStride ${pl.kvStride} ≠ S ${S} is forward-only`);

@@ -13,6 +13,12 @@
 // one batch): item b's queries see real keys kvStart[b] ≤ j ≤ t + S − T, and a query that sees no key at all
 // (a padding row without a prefix) gets out = 0.
 //
+// Packed rows (forward and backward): \`segments\`, i32 [B,S], one id per key position (query t has the id of key
+// position t + S − T). A real key is seen only by queries with its id, or by every query when its id is negative
+// (tokens shared by the row's examples: prompt tuning's virtual tokens); prefix keys by every query as before.
+// Padding (id 0) attends to padding, so every query still sees itself: no 0/0. Without segments the kernels and
+// their cache keys are exactly the unmasked ones; with them each kernel is a separate '_seg' pipeline.
+//
 // Two variants, chosen by ctx.variants.get('attention'): 'rows' (default; barrier-free, one invocation per
 // query or key row, what SwiftShader runs fastest) and 'tiled' (the same per-row arithmetic, with the rows
 // every invocation loops over shared through workgroup memory tiles: fewer global reads on real GPUs). Both
@@ -138,6 +144,23 @@ function check(
   return c;
 }
 
+/** Whether segments are given, after refusing them where they are not defined (KV-cache reads). */
+function checkSegments(
+  what: string,
+  c: Checked,
+  segments: GpuRegion | null | undefined,
+  start: boolean,
+): boolean {
+  if (!segments) return false;
+  if (start || c.kvStride !== c.S)
+    throw new Error(
+      `${what}: segments (packed rows) cannot be combined with a KV cache read (kvStart, kvStride)`,
+    );
+  if (segments.bytes < c.B * c.S * 4)
+    throw new Error(`${what}: segments hold ${segments.bytes / 4} ids, need B·S = ${c.B * c.S}`);
+  return true;
+}
+
 function uniforms(c: Checked): ArrayBuffer {
   return new Uniforms()
     .u32(c.B)
@@ -180,16 +203,20 @@ export function attention(
     prefixK?: GpuRegion | null;
     prefixV?: GpuRegion | null;
     kvStart?: GpuRegion | null;
+    segments?: GpuRegion | null;
   },
 ): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
   const tiled = variantOf(ctx, 'attention') === 'tiled';
   const prefix = c.P > 0;
   const start = !!args.kvStart;
+  const seg = checkSegments('attention', c, args.segments, start);
   const name = `attention_fwd${tiled ? '_tiled' : ''}`;
-  const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}`;
+  const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
   const k = kernel(key, `${name}(D=${c.D})`, () =>
-    tiled ? attentionForwardTiledWgsl(c.D, prefix, start) : attentionForwardWgsl(c.D, prefix, start),
+    tiled
+      ? attentionForwardTiledWgsl(c.D, prefix, start, seg)
+      : attentionForwardWgsl(c.D, prefix, start, seg),
   );
   run(
     ctx,
@@ -201,6 +228,7 @@ export function attention(
       pk: args.prefixK,
       pv: args.prefixV,
       kvstart: args.kvStart,
+      seg: args.segments,
       out: args.out,
       lse: args.lse,
     },
@@ -234,9 +262,12 @@ export function attentionBackward(
     prefixV?: GpuRegion | null;
     out: GpuRegion;
     lse: GpuRegion;
+    /** The forward's segments (i32 [B,S]), if it had them. */
+    segments?: GpuRegion | null;
   },
 ): void {
   const c = check('attentionBackward', args, args.prefixK, args.prefixV);
+  const seg = checkSegments('attentionBackward', c, args.segments, false);
   if (c.kvStride !== c.S)
     throw new Error(
       `attentionBackward: kvStride = ${c.kvStride} (a KV cache view) is forward-only; need S = ${c.S}`,
@@ -265,6 +296,7 @@ export function attentionBackward(
     dv: args.dv,
     dpk: args.dPrefixK,
     dpv: args.dPrefixV,
+    seg: args.segments,
   };
   const D = c.D;
   if (delta) {
@@ -272,19 +304,24 @@ export function attentionBackward(
     run(ctx, k, bufs, u, grid1d(rows, ATTENTION_WG));
   }
   const t = tiled ? '_tiled' : '';
+  const sg = seg ? '_seg' : '';
   if (args.dq) {
-    const k = kernel(`attention_dq${t}_d${D}${prefix ? '_prefix' : ''}`, `attention_dq${t}(D=${D})`, () =>
-      tiled ? attentionDqTiledWgsl(D, prefix) : attentionDqWgsl(D, prefix),
+    const k = kernel(
+      `attention_dq${t}_d${D}${prefix ? '_prefix' : ''}${sg}`,
+      `attention_dq${t}(D=${D})`,
+      () => (tiled ? attentionDqTiledWgsl(D, prefix, seg) : attentionDqWgsl(D, prefix, seg)),
     );
     run(ctx, k, bufs, u, tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(rows, ATTENTION_WG));
   }
   const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean) => {
     if (!wantDk && !wantDv) return;
+    // Prefix keys are seen by every segment: their kernels are the unmasked ones.
+    const masked = seg && !isPrefix;
     const tag = `${isPrefix ? 'prefix_' : ''}${wantDk ? 'dk' : ''}${wantDv ? 'dv' : ''}${t}`;
-    const k = kernel(`attention_${tag}_d${D}`, `attention_${tag}(D=${D})`, () =>
+    const k = kernel(`attention_${tag}_d${D}${masked ? '_seg' : ''}`, `attention_${tag}(D=${D})`, () =>
       tiled
-        ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv)
-        : attentionDkvWgsl(D, isPrefix, wantDk, wantDv),
+        ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv, masked)
+        : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked),
     );
     // Prefix rows are shared by the batch: their kernels loop over it instead of spreading it on the grid.
     const nrows = isPrefix ? c.P : c.S;

@@ -4,7 +4,7 @@
 // head_dim-long rows in private arrays sized by the template constant D, because workgroup barriers are what
 // SwiftShader is slowest at. The 'tiled' forward, dQ and dK/dV at the end do the same per-row sums with the
 // looped-over rows staged in workgroup memory, for real GPUs. Dispatch, argument checks and buffer order live
-// in attention.ts.
+// in attention.ts. Forward, dQ and dK/dV optionally take segment ids (packed rows, see SEG_BINDING below).
 //
 // Every kernel is templated by D and by a vector width W (4 when D % 4 == 0, so rows load as vec4; else 1).
 // Rows are addressed in units of W: a head's row starts at a multiple of D, hence of W.
@@ -53,6 +53,23 @@ fn hsum(x: VT) -> f32 { return ${W === 4 ? 'x.x + x.y + x.z + x.w' : 'x'}; }
 /** The vector width the kernels use for head dimension D. */
 export const attentionWidth = (D: number): number => (D % 4 === 0 ? 4 : 1);
 
+/**
+ * Segment masking (packed rows): \`seg\` is i32 [B, S], one id per key position; query t's id is that of key
+ * position t + S − T. A real key is seen only by queries of its own segment, or by every query when its id is
+ * negative (tokens shared by all the row's examples, e.g. prompt tuning's virtual tokens). Prefix keys are
+ * never masked. Without segments none of this is emitted: the kernels are byte-for-byte the unmasked ones.
+ */
+const SEG_BINDING: AttentionBinding = { name: 'seg', write: false, int: true };
+
+/** Wraps a key-loop body so it runs only for keys of the query's segment (id sq) or shared ones. */
+const segGuard = (seg: boolean, key: string, body: string): string =>
+  seg
+    ? `
+    let sk = seg[${key}];
+    if (sk == sq || sk < 0) {${body}
+    }`
+    : body;
+
 /** Decodes a flat query-row index into (b, h, t); rows run t-fastest so neighbours share k/v rows. */
 const QUERY_ROW = `
   let n = p.B * p.Hq * p.T;
@@ -72,7 +89,12 @@ const QUERY_ROW = `
  * start at row b·kvStride. With `start`, first = kvstart[b] (left padding: keys before it are never seen, and
  * a query that sees no key at all, a padding row, gets out = 0); otherwise first = 0.
  */
-export function attentionForwardWgsl(D: number, prefix: boolean, start = false): AttentionShader {
+export function attentionForwardWgsl(
+  D: number,
+  prefix: boolean,
+  start = false,
+  seg = false,
+): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
     { name: 'q', write: false },
@@ -85,6 +107,7 @@ export function attentionForwardWgsl(D: number, prefix: boolean, start = false):
         ]
       : []),
     ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
+    ...(seg ? [SEG_BINDING] : []),
     { name: 'out', write: true },
     { name: 'lse', write: true, scalar: true },
   ];
@@ -108,7 +131,7 @@ export function attentionForwardWgsl(D: number, prefix: boolean, start = false):
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
-  ${QUERY_ROW}
+  ${QUERY_ROW}${seg ? '\n  let sq = seg[b * p.S + last];' : ''}
   var qs: array<VT, DW>;
   var acc: array<VT, DW>;
   for (var d = 0u; d < DW; d++) { qs[d] = q[qo + d] * p.scale; acc[d] = VT(0.0); }
@@ -116,7 +139,7 @@ fn main(${FLAT_BUILTINS}) {
   var m = -3.0e38;
   var l = 0.0;
   ${prefix ? `for (var j = 0u; j < p.P; j++) {${step('pk', 'pv', '(j * p.Hkv + kh) * DW')}\n  }` : ''}
-  for (var j = ${start ? 'u32(kvstart[b])' : '0u'}; j <= last; j++) {${step('k', 'v', '((b * p.kvStride + j) * p.Hkv + kh) * DW')}
+  for (var j = ${start ? 'u32(kvstart[b])' : '0u'}; j <= last; j++) {${segGuard(seg, 'b * p.S + j', step('k', 'v', '((b * p.kvStride + j) * p.Hkv + kh) * DW'))}
   }
   // Every query sees at least its own key (l >= 1), except a padding query under kvstart: zeros, not 0/0.
   let inv = ${start ? 'select(0.0, 1.0 / l, l > 0.0)' : '1.0 / l'};
@@ -152,7 +175,7 @@ fn main(${FLAT_BUILTINS}) {
 }
 
 /** dQ per query row: probabilities recomputed from lse, dS = P·(dO·v − Δ), dq = scale·Σ dS·k. */
-export function attentionDqWgsl(D: number, prefix: boolean): AttentionShader {
+export function attentionDqWgsl(D: number, prefix: boolean, seg = false): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
     { name: 'q', write: false },
@@ -164,6 +187,7 @@ export function attentionDqWgsl(D: number, prefix: boolean): AttentionShader {
           { name: 'pv', write: false },
         ]
       : []),
+    ...(seg ? [SEG_BINDING] : []),
     { name: 'dout', write: false },
     { name: 'lse', write: false, scalar: true },
     { name: 'delta', write: false, scalar: true },
@@ -185,7 +209,7 @@ export function attentionDqWgsl(D: number, prefix: boolean): AttentionShader {
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
-  ${QUERY_ROW}
+  ${QUERY_ROW}${seg ? '\n  let sq = seg[b * p.S + last];' : ''}
   var qs: array<VT, DW>;
   var dor: array<VT, DW>;
   var acc: array<VT, DW>;
@@ -197,7 +221,7 @@ fn main(${FLAT_BUILTINS}) {
   let L = lse[row];
   let dl = delta[row];
   ${prefix ? `for (var j = 0u; j < p.P; j++) {${step('pk', 'pv', '(j * p.Hkv + kh) * DW')}\n  }` : ''}
-  for (var j = 0u; j <= last; j++) {${step('k', 'v', '((b * p.S + j) * p.Hkv + kh) * DW')}
+  for (var j = 0u; j <= last; j++) {${segGuard(seg, 'b * p.S + j', step('k', 'v', '((b * p.S + j) * p.Hkv + kh) * DW'))}
   }
   for (var d = 0u; d < DW; d++) { dq[qo + d] = acc[d] * p.scale; }
 }`;
@@ -209,15 +233,18 @@ fn main(${FLAT_BUILTINS}) {
  * dv = Σ P·dO, dk = scale·Σ dS·q. `prefix` selects the prefix-key form: one invocation per (P row, kv head),
  * seen by every query of every batch item, reading pk/pv and writing dpk/dpv; otherwise one invocation per
  * (b, real key j, kv head), seen by queries t ≥ j − (S − T). A gradient not wanted is neither declared nor
- * computed (dk alone needs v and Δ; dv alone needs neither).
+ * computed (dk alone needs v and Δ; dv alone needs neither). With `seg` (real keys only: prefix keys are seen by
+ * every segment) a query of another segment is skipped unless the key is shared (negative id).
  */
 export function attentionDkvWgsl(
   D: number,
   prefix: boolean,
   wantDk: boolean,
   wantDv: boolean,
+  seg = false,
 ): AttentionShader {
   if (!wantDk && !wantDv) throw new Error('attentionDkvWgsl: nothing to compute');
+  const masked = seg && !prefix;
   const W = attentionWidth(D);
   const kb = prefix ? 'pk' : 'k';
   const vb = prefix ? 'pv' : 'v';
@@ -227,6 +254,7 @@ export function attentionDkvWgsl(
     { name: 'q', write: false },
     { name: kb, write: false },
     ...(wantDk ? [{ name: vb, write: false }] : []),
+    ...(masked ? [SEG_BINDING] : []),
     { name: 'dout', write: false },
     { name: 'lse', write: false, scalar: true },
     ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
@@ -251,7 +279,7 @@ export function attentionDkvWgsl(
   let b1 = b0 + 1u;
   let ko = i * DW;
   // The first query that sees key j: t + S − T >= j.
-  let t0 = max(j + p.T, p.S) - p.S;`;
+  let t0 = max(j + p.T, p.S) - p.S;${masked ? '\n  let sk = seg[b0 * p.S + j];' : ''}`;
   const code = `${preamble(D, W, bindings)}
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
@@ -268,7 +296,7 @@ fn main(${FLAT_BUILTINS}) {
   for (var b = b0; b < b1; b++) {
     for (var g = 0u; g < p.G; g++) {
       let h = kh * p.G + g;
-      for (var t = t0; t < p.T; t++) {
+      for (var t = t0; t < p.T; t++) {${masked ? '\n        if (sk >= 0 && seg[b * p.S + t + p.S - p.T] != sk) { continue; }' : ''}
         let qo = ((b * p.T + t) * p.Hq + h) * DW;
         let row = (b * p.Hq + h) * p.T + t;
         var s = 0.0;
@@ -341,7 +369,7 @@ function keyTileLoad(prefix: boolean, stride: 'S' | 'kvStride'): string {
 /**
  * Skeleton of the tiled forward and dQ: one query row per invocation, key tiles in workgroup memory. The
  * forward reads k/v rows at batch stride kvStride and may skip keys before kvstart[b] (`start`); dQ reads
- * dense k/v (stride S) from key 0.
+ * dense k/v (stride S) from key 0. With \`seg\` a real key outside the query's segment (and not shared) is skipped.
  */
 function queryTiled(
   D: number,
@@ -352,6 +380,7 @@ function queryTiled(
   finish: string,
   forward = false,
   start = false,
+  seg = false,
 ): string {
   const W = attentionWidth(D);
   return `${preamble(D, W, bindings)}
@@ -371,7 +400,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let qo = ((b * p.T + tc) * p.Hq + h) * DW;
   let row = (b * p.Hq + h) * p.T + tc;
   let last = tc + p.S - p.T;
-  let first = ${start ? 'u32(kvstart[b])' : '0u'};
+  let first = ${start ? 'u32(kvstart[b])' : '0u'};${seg ? '\n  let sq = seg[b * p.S + last];' : ''}
   // Keys the block needs, prefix first: uniform across the workgroup, so the barriers below are too.
   let nkeys = p.P + min(wid.x * TR + TR - 1u, p.T - 1u) + p.S - p.T + 1u;
   ${init}
@@ -381,7 +410,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let rn = min(TC, nkeys - k0);
     for (var r = 0u; r < rn; r++) {
       let u = k0 + r;
-      if (u < p.P || (u - p.P <= last && u - p.P >= first)) {
+      if (u < p.P || (u - p.P <= last && u - p.P >= first${seg ? ' && (seg[b * p.S + u - p.P] == sq || seg[b * p.S + u - p.P] < 0)' : ''})) {
         let ko = r * DW;
         ${step}
       }
@@ -409,9 +438,15 @@ function queryBindings(prefix: boolean, rest: AttentionBinding[]): AttentionBind
   ];
 }
 
-export function attentionForwardTiledWgsl(D: number, prefix: boolean, start = false): AttentionShader {
+export function attentionForwardTiledWgsl(
+  D: number,
+  prefix: boolean,
+  start = false,
+  seg = false,
+): AttentionShader {
   const bindings = queryBindings(prefix, [
     ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
+    ...(seg ? [SEG_BINDING] : []),
     { name: 'out', write: true },
     { name: 'lse', write: true, scalar: true },
   ]);
@@ -440,12 +475,14 @@ export function attentionForwardTiledWgsl(D: number, prefix: boolean, start = fa
     lse[row] = m + log(l);`,
     true,
     start,
+    seg,
   );
   return { code, bindings };
 }
 
-export function attentionDqTiledWgsl(D: number, prefix: boolean): AttentionShader {
+export function attentionDqTiledWgsl(D: number, prefix: boolean, seg = false): AttentionShader {
   const bindings = queryBindings(prefix, [
+    ...(seg ? [SEG_BINDING] : []),
     { name: 'dout', write: false },
     { name: 'lse', write: false, scalar: true },
     { name: 'delta', write: false, scalar: true },
@@ -474,21 +511,27 @@ export function attentionDqTiledWgsl(D: number, prefix: boolean): AttentionShade
         let ds = exp(s - L) * (dp - dl);
         for (var d = 0u; d < DW; d++) { acc[d] += ds * ksh[ko + d]; }`,
     `for (var d = 0u; d < DW; d++) { dq[qo + d] = acc[d] * p.scale; }`,
+    false,
+    false,
+    seg,
   );
   return { code, bindings };
 }
 
 /**
  * Tiled dK/dV: one key row per invocation (real: grid [key blocks, Hkv, B]; prefix: [prefix blocks, Hkv, 1],
- * looping over the batch), query tiles (q, dO, lse and, for dk, Δ) shared through workgroup memory.
+ * looping over the batch), query tiles (q, dO, lse and, for dk, Δ) shared through workgroup memory. \`seg\` masks
+ * real keys as in attentionDkvWgsl (the query's segment id is read from global memory: one i32 per pair).
  */
 export function attentionDkvTiledWgsl(
   D: number,
   prefix: boolean,
   wantDk: boolean,
   wantDv: boolean,
+  seg = false,
 ): AttentionShader {
   if (!wantDk && !wantDv) throw new Error('attentionDkvTiledWgsl: nothing to compute');
+  const masked = seg && !prefix;
   const W = attentionWidth(D);
   const TC = attentionTileCols(D);
   const kb = prefix ? 'pk' : 'k';
@@ -499,6 +542,7 @@ export function attentionDkvTiledWgsl(
     { name: 'q', write: false },
     { name: kb, write: false },
     ...(wantDk ? [{ name: vb, write: false }] : []),
+    ...(masked ? [SEG_BINDING] : []),
     { name: 'dout', write: false },
     { name: 'lse', write: false, scalar: true },
     ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
@@ -522,7 +566,7 @@ export function attentionDkvTiledWgsl(
   let b1 = b0 + 1u;
   // The first query that sees key j is t = j − (S − T); the block's first key sets where its tiles start.
   let t0 = max(jc + p.T, p.S) - p.S;
-  let blockT0 = max(wid.x * TR + p.T, p.S) - p.S;`;
+  let blockT0 = max(wid.x * TR + p.T, p.S) - p.S;${masked ? '\n  let sk = seg[wid.z * p.S + jc];' : ''}`;
   const code = `${preamble(D, W, bindings)}
 const TR: u32 = ${ATTENTION_TILE_ROWS}u;
 const TC: u32 = ${TC}u;
@@ -569,7 +613,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         workgroupBarrier();
         let rn = min(TC, p.T - tq);
         for (var r = 0u; r < rn; r++) {
-          if (tq + r >= t0) {
+          if (tq + r >= t0${masked ? ' && (sk < 0 || seg[b * p.S + tq + r + p.S - p.T] == sk)' : ''}) {
             let qo = r * DW;
             var s = 0.0;
             ${wantDk ? 'var dp = 0.0;' : ''}
