@@ -2,6 +2,7 @@
 // and records its curves: scripts/rl-demo/<algo>-seed<S>.json (options, per-step curve, summary) and a
 // Markdown table on stdout's last lines, which docs/rl-demo.md quotes.
 //   node --import tsx scripts/rl-demo/run.ts ppo|rs [--seed S] [--steps N] [--lr X] [--out FILE]
+//     [--reward SPEC] [--set FIELD=VALUE ...]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openModelDir } from '../../src/cli/model-dir';
@@ -10,6 +11,7 @@ import type { Example } from '../../src/data/types';
 import { acquireNodeGpu } from '../../src/gpu/node';
 import { loadCheckpointSpecs } from '../../src/model/load';
 import { gpuBackend } from '../../src/tensor/gpu-backend';
+import { builtinReward, parseRewardSpec } from '../../src/train/rewards/builtin';
 import { type DemoResult, demoDefaults, runRlDemo } from '../../src/train/rl/demo';
 import { dataTokenizer } from '../../src/train/tokenizer-adapter';
 
@@ -22,6 +24,7 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     model: { type: 'string' },
     set: { type: 'string', multiple: true },
+    reward: { type: 'string' },
   },
 });
 const algo = positionals[0];
@@ -35,6 +38,9 @@ const o = demoDefaults(algo);
 if (values.seed) o.seed = Number(values.seed);
 if (values.steps) o.steps = Number(values.steps);
 if (values.lr) o.lr = Number(values.lr);
+// --reward SPEC (the CLI's syntax: sentiment, keywords:a,b, regex:P, length:N); 'regex:(?!)' scores every
+// completion 0, the control that makes selection random (RS keeps the first of tied samples).
+if (values.reward) o.reward = builtinReward(parseRewardSpec(values.reward));
 // --set key=value overrides a runner field (PpoConfig / RsConfig), e.g. --set targetKl=2.
 const over: Record<string, number | string | null> = {};
 for (const kv of values.set ?? []) {
@@ -80,6 +86,8 @@ const res: DemoResult = await runRlDemo(
 ctx.destroy();
 const r3 = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(4)));
 const slim = {
+  algo: res.algo,
+  reward: values.reward ?? 'sentiment',
   ...res,
   curve: res.curve.map((p) => ({
     ...Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? r3(v) : v])),
