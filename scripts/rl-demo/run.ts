@@ -85,10 +85,11 @@ const res: DemoResult = await runRlDemo(
 );
 ctx.destroy();
 const r3 = (x: number | undefined) => (x === undefined ? undefined : Number(x.toFixed(4)));
+const { algo: _a, ...rest } = res;
 const slim = {
   algo: res.algo,
   reward: values.reward ?? 'sentiment',
-  ...res,
+  ...rest,
   curve: res.curve.map((p) => ({
     ...Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === 'number' ? r3(v) : v])),
   })),
