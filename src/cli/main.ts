@@ -4,7 +4,8 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Batcher } from '../data/batch';
+import { type Batch, Batcher } from '../data/batch';
+import { packSequences } from '../data/pack';
 import { prepareDataset } from '../data/prepare';
 import { splitTrainEval } from '../data/split';
 import { tokenizeForSft } from '../data/tokenize';
@@ -34,7 +35,8 @@ import { RL_USAGE, rlTrain } from './rl';
 const USAGE = `usage: npm run cli -- <command> [flags]
   info                                   adapter, limits, features, chosen kernel variants
   train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
-        [--steps N] [--batch B] [--seq T] [--lr X] [--seed S] [--log-every K] [--eval-fraction F]
+        [--steps N] [--batch B] [--seq T] [--lr X] [--seed S] [--log-every K] [--eval-fraction F] [--pack]
+        --pack: several examples per row, attention blocked across them (eval stays unpacked)
         one JSON line of metrics per logging step, then a summary line with "done": true
 ${RL_USAGE}`;
 
@@ -90,7 +92,11 @@ async function train(a: Args): Promise<void> {
   });
   if (trainRows.length === 0) throw new Error(`${dataPath}: no usable training examples`);
   const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
-  const batcher = new Batcher(trainRows, { batchSize: B, seqLen: T, padId, seed });
+  const pack = a.opt('pack') !== undefined && a.opt('pack') !== 'false';
+  const rows = pack ? packSequences(trainRows, { seqLen: T, padId }) : trainRows;
+  const batcher = new Batcher(rows, { batchSize: B, seqLen: T, padId, seed });
+  // Padding share of the training rows at this seqLen (what packing saves).
+  const realTokens = trainRows.reduce((n, r) => n + Math.min(r.inputIds.length, T), 0);
   const be = gpuBackend(ctx);
   const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
   const plan = planAdapter(peft, Object.fromEntries(a.sets()), md.config, baseSpecs, seed, {
@@ -101,10 +107,14 @@ async function train(a: Args): Promise<void> {
     md.config,
     plan.specs,
     (mps) => new Adapter(peft, plan, md.config, mps).hooks,
-    { B, T },
+    { B, T, pack },
   );
   print({
     method,
+    pack,
+    train_examples: trainRows.length,
+    train_rows: rows.length,
+    padding_fraction: 1 - realTokens / (rows.length * T),
     trainable_params: plan.count,
     predicted_peak_bytes: predicted.peakTotal,
     predicted_by_category: predicted.peak,
@@ -114,10 +124,12 @@ async function train(a: Args): Promise<void> {
   const adapter = new Adapter(peft, plan, md.config, ps);
   const opt = new AdamW(ps, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 });
   const V = md.config.vocabSize;
-  const lossOf = (tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array) => {
-    const { logits, virtual } = forward(tp, md.config, ps, { ids, B, T }, adapter.hooks);
+  // Packed training batches carry their positions and segment ids; eval batches are never packed.
+  const lossOf = (tp: Tape<GpuRegion, GpuRegion>, b: Batch, packed: boolean) => {
+    const seg = packed ? { positions: b.positionIds, segments: b.segmentIds } : {};
+    const { logits, virtual } = forward(tp, md.config, ps, { ids: b.inputIds, B, T, ...seg }, adapter.hooks);
     const Tt = T + virtual;
-    return op.crossEntropy(tp, tp.reshape(logits, [B * Tt, V]), shiftLabels(labels, B, T, virtual), 'loss');
+    return op.crossEntropy(tp, tp.reshape(logits, [B * Tt, V]), shiftLabels(b.labels, B, T, virtual), 'loss');
   };
   const t0 = performance.now();
   let tokens = 0;
@@ -126,7 +138,7 @@ async function train(a: Args): Promise<void> {
     const batch = batcher.batchAt(step - 1);
     const tp = new Tape(be, true);
     ps.zeroGrads();
-    const loss = lossOf(tp, batch.inputIds, batch.labels);
+    const loss = lossOf(tp, batch, pack);
     tp.backward();
     opt.update(lr * Math.min(1, step / Math.max(1, Math.floor(steps / 10))));
     tokens += batch.tokens;
@@ -151,7 +163,7 @@ async function train(a: Args): Promise<void> {
     for (let i = 0; i < eb.batchesPerEpoch; i++) {
       const b = eb.batchAt(i);
       const tp = new Tape(be, false);
-      sum += (await be.read(lossOf(tp, b.inputIds, b.labels).store, 1))[0];
+      sum += (await be.read(lossOf(tp, b, false).store, 1))[0];
       tp.dispose();
     }
     evalLoss = sum / eb.batchesPerEpoch;

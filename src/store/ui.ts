@@ -21,6 +21,8 @@ export interface Hyper {
   seed: number;
   evalEvery: number;
   evalFraction: number;
+  /** Pack several training examples per row (SftRunConfig.pack); eval rows stay one per row. */
+  pack: boolean;
 }
 
 export const HYPER_DEFAULTS: Hyper = {
@@ -35,6 +37,7 @@ export const HYPER_DEFAULTS: Hyper = {
   seed: 0,
   evalEvery: 10,
   evalFraction: 0.1,
+  pack: false,
 };
 
 export interface MethodChoice {

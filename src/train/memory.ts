@@ -1,7 +1,8 @@
 // The memory a training step will need, by category, predicted before anything is allocated: one step
 // (forward, loss, backward, optimizer update) run on the metering backend with the same model code,
 // method hooks and batch shape. What it cannot see is kernels' own brief workspace (reduction partials,
-// the attention backward's row sums), which is small next to activations.
+// the attention backward's row sums), which is small next to activations. A packed step (shape.pack) also
+// uploads its positions and segment ids, as the runner does.
 
 import type { ModelConfig } from '../formats/model-config';
 import { forward, type ModelHooks, shiftLabels } from '../model/transformer';
@@ -14,6 +15,8 @@ import { AdamW, type AdamWConfig } from './optimizer';
 export interface StepShape {
   B: number;
   T: number;
+  /** Packed rows (SftRunConfig.pack): the step carries position and segment ids [B·T]. */
+  pack?: boolean;
 }
 
 /** Peak and per-category bytes of one training step; `hooks` builds the method's hooks on the meter's params. */
@@ -37,7 +40,11 @@ export function predictTrainingMemory(
   const ids = new Int32Array(shape.B * shape.T);
   const tp = new Tape(be, true);
   ps.zeroGrads();
-  const { logits, virtual } = forward(tp, config, ps, { ids, B: shape.B, T: shape.T }, hooks(ps));
+  // The meter reads no values: any ids of the right length stand for the packed rows' positions and segments.
+  const packed = shape.pack
+    ? { positions: new Int32Array(ids.length), segments: new Int32Array(ids.length) }
+    : {};
+  const { logits, virtual } = forward(tp, config, ps, { ids, B: shape.B, T: shape.T, ...packed }, hooks(ps));
   const Tt = shape.T + virtual;
   op.crossEntropy(
     tp,

@@ -26,6 +26,12 @@ export interface SftRunConfig {
   logEvery: number;
   /** Evaluate every this many steps (0: only at the end). */
   evalEvery: number;
+  /**
+   * Pack the training split: several examples per seqLen row (best-fit decreasing), each with its own positions
+   * and attention blocked across examples. Eval stays unpacked, so eval losses compare across packed and
+   * unpacked runs. Absent (configs saved before it existed): false.
+   */
+  pack?: boolean;
 }
 
 export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
@@ -39,6 +45,7 @@ export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
   seed: 0,
   logEvery: 2,
   evalEvery: 10,
+  pack: false,
 };
 
 /** One logged point: what the charts and the table plot. */

@@ -4,8 +4,10 @@
 // awaited in the step that starts it: its value arrives as a metric point on a later call (or on
 // flush()), so the GPU queue never drains inside a step. Memory figures are the arena's, exact. Any
 // registered PEFT method trains (planAdapter/Adapter); the runner also checkpoints and restores itself
-// (trainable values, AdamW moments, step) and scores greedy completions for the task metric.
-import { Batcher, type BatchRow } from '../data/batch';
+// (trainable values, AdamW moments, step) and scores greedy completions for the task metric. With `pack`
+// the training rows are packed (pack.ts) and fed with their positions and segment ids; eval rows never are.
+import { type Batch, Batcher, type BatchRow } from '../data/batch';
+import { packSequences } from '../data/pack';
 import type { ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
@@ -147,7 +149,12 @@ export class SftRunner {
       weightDecay: run.weightDecay,
       maxGradNorm: run.maxGradNorm,
     });
-    const batcher = new Batcher(data.train, {
+    // Packing is deterministic, so batch k is still a pure function of (seed, k) and a restored run goes on
+    // with the same batches.
+    const trainRows = run.pack
+      ? packSequences(data.train, { seqLen: run.seqLen, padId: data.padId })
+      : data.train;
+    const batcher = new Batcher(trainRows, {
       batchSize: run.batch,
       seqLen: run.seqLen,
       padId: data.padId,
@@ -181,10 +188,15 @@ export class SftRunner {
     return this.ps.totalCount;
   }
 
-  private lossOf(tp: Tape<GpuRegion, GpuRegion>, ids: Int32Array, labels: Int32Array, weight: number) {
+  /** The batch's mean token loss (× weight); a packed batch is fed with its positions and segment ids. */
+  private lossOf(tp: Tape<GpuRegion, GpuRegion>, batch: Batch, weight: number, packed: boolean) {
     const { B, T } = { B: this.run.batch, T: this.run.seqLen };
     const V = this.config.vocabSize;
-    const { logits, virtual } = forward(tp, this.config, this.ps, { ids, B, T }, this.adapter.hooks);
+    const labels = batch.labels;
+    const input = packed
+      ? { ids: batch.inputIds, B, T, positions: batch.positionIds, segments: batch.segmentIds }
+      : { ids: batch.inputIds, B, T };
+    const { logits, virtual } = forward(tp, this.config, this.ps, input, this.adapter.hooks);
     // Prompt tuning prepends virtual tokens: their positions carry no label.
     const Tt = T + virtual;
     return op.crossEntropy(
@@ -228,7 +240,7 @@ export class SftRunner {
     for (let k = 0; k < this.run.gradAccum; k++) {
       const batch = this.batcher.batchAt((step - 1) * this.run.gradAccum + k);
       const tp = new Tape(this.be, true);
-      const loss = this.lossOf(tp, batch.inputIds, batch.labels, 1 / this.run.gradAccum);
+      const loss = this.lossOf(tp, batch, 1 / this.run.gradAccum, !!this.run.pack);
       tp.backward();
       // The read is recorded now (before the tape's buffers go back to the pool) and awaited later.
       if (log) losses.push(this.be.read(loss.store, 1));
@@ -307,7 +319,7 @@ export class SftRunner {
     for (let i = 0; i < this.evalBatcher.batchesPerEpoch; i++) {
       const b = this.evalBatcher.batchAt(i);
       const tp = new Tape(this.be, false);
-      reads.push(this.be.read(this.lossOf(tp, b.inputIds, b.labels, 1).store, 1));
+      reads.push(this.be.read(this.lossOf(tp, b, 1, false).store, 1));
       tp.dispose();
     }
     const vs = await Promise.all(reads);

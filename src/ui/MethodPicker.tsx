@@ -179,6 +179,15 @@ function Hyperparameters() {
           />
         </label>
       ))}
+      <label title="Several training examples per row, each attending only to itself (less padding); eval rows are not packed">
+        <input
+          name="pack"
+          type="checkbox"
+          checked={!!h.pack}
+          onChange={(e) => set({ pack: e.target.checked })}
+        />{' '}
+        Pack examples
+      </label>
       <label title="Runs whose predicted memory together exceeds this go one after another">
         memory budget (MiB){' '}
         <input
