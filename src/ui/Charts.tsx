@@ -4,22 +4,14 @@
 // throttled snapshots (at most 2-3 redraws a second, rendered as transitions), the loss lines are capped at
 // MAX_LINE_POINTS, the memory chart redraws only when its bars change, and animation is off.
 import { memo, useMemo } from 'react';
-import {
-  Bar,
-  BarChart,
-  CartesianGrid,
-  Legend,
-  Line,
-  LineChart,
-  XAxis as RXAxis,
-  Tooltip,
-  YAxis,
-} from 'recharts';
+import { Bar, BarChart, CartesianGrid, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { useAppStore } from '../store';
 import type { XAxis } from '../store/ui';
 import type { MetricPoint } from '../train/sft-config';
+import { type Series, SeriesChart } from './SeriesChart';
 import { downsample, useThrottledStore } from './throttled';
+import { formatTick, niceTicks } from './ticks';
 
 /** Points drawn per line at most; longer series are strided (the data-points attribute counts them all). */
 export const MAX_LINE_POINTS = 300;
@@ -35,7 +27,16 @@ const runKeyOf = (s: { runs: readonly { spec: { id: string }; method: string }[]
   s.runs.map((r) => `${r.spec.id}\t${r.method}`).join('\n');
 const parseRunKey = (k: string) => (k ? k.split('\n').map((l) => l.split('\t') as [string, string]) : []);
 
-const COLORS = ['#d9480f', '#1c7ed6', '#2b8a3e', '#7048e8', '#c2255c', '#e67700', '#0c8599', '#5c940d'];
+export const COLORS = [
+  '#d9480f',
+  '#1c7ed6',
+  '#2b8a3e',
+  '#7048e8',
+  '#c2255c',
+  '#e67700',
+  '#0c8599',
+  '#5c940d',
+];
 const CATEGORY_COLORS: Record<string, string> = {
   frozen: '#adb5bd',
   trainable: '#1c7ed6',
@@ -58,7 +59,7 @@ export const LossChart = memo(function LossChart() {
   const setXAxis = useAppStore((s) => s.setXAxis);
   const { series, points } = useMemo(() => {
     let points = 0;
-    const series = parseRunKey(runKey).flatMap(([id, method], i) => {
+    const series: Series[] = parseRunKey(runKey).flatMap(([id, method], i): Series[] => {
       const pts = metrics[id] ?? [];
       const color = COLORS[i % COLORS.length];
       const train = pts.filter((p) => p.loss !== null);
@@ -69,7 +70,6 @@ export const LossChart = memo(function LossChart() {
           key: `${id}-train`,
           name: `${method} train`,
           color,
-          dash: undefined,
           data: downsample(train, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.loss })),
         },
         {
@@ -83,31 +83,6 @@ export const LossChart = memo(function LossChart() {
     });
     return { series, points };
   }, [runKey, metrics, xAxis]);
-  // The chart element is memoized on its series: a re-render for any other reason reuses it untouched.
-  const chart = useMemo(
-    () => (
-      <LineChart width={720} height={280}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <RXAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} allowDuplicatedCategory={false} />
-        <YAxis domain={['auto', 'auto']} width={50} />
-        <Tooltip />
-        <Legend />
-        {series.map((s) => (
-          <Line
-            key={s.key}
-            data={s.data}
-            dataKey="y"
-            name={s.name}
-            stroke={s.color}
-            strokeDasharray={s.dash}
-            dot={s.dash !== undefined}
-            isAnimationActive={false}
-          />
-        ))}
-      </LineChart>
-    ),
-    [series],
-  );
   return (
     <section className="panel wide" data-testid="loss-chart" data-points={points}>
       <h2>
@@ -118,7 +93,7 @@ export const LossChart = memo(function LossChart() {
           <option value="time">by time (s)</option>
         </select>
       </h2>
-      {chart}
+      <SeriesChart series={series} xFromZero />
     </section>
   );
 });
@@ -152,20 +127,49 @@ export const MemoryChart = memo(function MemoryChart() {
     // Only the categories some run uses: each Bar is a set of recharts components, and the redraw's cost
     // (synchronous, on an animation frame) grows with them.
     const cats = MEMORY_CATEGORIES.filter((c) => data.some((d) => (d[c] as number) > 0));
+    let top = 0;
+    for (const d of data) {
+      const measured = cats.reduce((a, c) => a + (d[c] as number), 0);
+      top = Math.max(top, measured, d.predicted as number);
+    }
+    const yTicks = niceTicks(0, top, 5);
+    const yFmt = (v: number) => formatTick(v, yTicks[1] - yTicks[0]);
     return {
       measured: data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length,
       chart: (
-        <BarChart width={720} height={260} data={data}>
-          <CartesianGrid strokeDasharray="3 3" />
-          <RXAxis dataKey="run" />
-          <YAxis width={50} />
-          <Tooltip />
-          <Legend />
-          {cats.map((c) => (
-            <Bar key={c} dataKey={c} stackId="measured" fill={CATEGORY_COLORS[c]} isAnimationActive={false} />
-          ))}
-          <Bar dataKey="predicted" fill="#dee2e6" stroke="#868e96" isAnimationActive={false} />
-        </BarChart>
+        <div className="series-chart">
+          <BarChart width={720} height={240} data={data}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <RXAxis dataKey="run" interval={0} height={24} />
+            <YAxis
+              width={52}
+              ticks={yTicks}
+              domain={[yTicks[0], yTicks[yTicks.length - 1]]}
+              interval={0}
+              tickFormatter={yFmt}
+            />
+            <Tooltip isAnimationActive={false} />
+            {cats.map((c) => (
+              <Bar
+                key={c}
+                dataKey={c}
+                stackId="measured"
+                fill={CATEGORY_COLORS[c]}
+                isAnimationActive={false}
+              />
+            ))}
+            <Bar dataKey="predicted" fill="#dee2e6" stroke="#868e96" isAnimationActive={false} />
+          </BarChart>
+          {/* Plain HTML: recharts' Legend measures its box on every redraw. */}
+          <ul className="chart-legend">
+            {[...cats, 'predicted'].map((c) => (
+              <li key={c}>
+                <span className="swatch" style={{ background: CATEGORY_COLORS[c] ?? '#dee2e6' }} />
+                {c}
+              </li>
+            ))}
+          </ul>
+        </div>
       ),
     };
   }, [sig]);
