@@ -1,10 +1,12 @@
 // The step-wise SFT runner against a float64 reference loop on the CPU twin (same batches, schedule,
 // accumulation and AdamW) for a selective method (top_layers) and one with virtual tokens (prompt tuning,
 // through the registry's planAdapter/Adapter), a run checkpointed mid-way and restored into a fresh runner
-// continuing exactly, the registry's closed-form count against what the runner allocates, the exact-match
-// task metric, and the learning-rate schedule's values.
+// continuing exactly, a packed run (pack: true; the reference packs the same rows and feeds their positions and
+// segment ids, eval unpacked) also checkpointed and restored, the registry's closed-form count against what the
+// runner allocates, the exact-match task metric, and the learning-rate schedule's values.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Batcher, type BatchRow } from '../data/batch';
+import { type Batch, Batcher, type BatchRow } from '../data/batch';
+import { packSequences } from '../data/pack';
 import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safetensors';
 import type { GpuContext } from '../gpu/context';
 import { acquireNodeGpu } from '../gpu/node';
@@ -69,14 +71,16 @@ function reference(r: SftRunConfig): { losses: number[]; evalLoss: number } {
     weightDecay: r.weightDecay,
     maxGradNorm: r.maxGradNorm,
   });
-  const b = new Batcher(train, { batchSize: r.batch, seqLen: r.seqLen, padId: 0, seed: r.seed });
+  const trainRows = r.pack ? packSequences(train, { seqLen: r.seqLen, padId: 0 }) : train;
+  const b = new Batcher(trainRows, { batchSize: r.batch, seqLen: r.seqLen, padId: 0, seed: r.seed });
   const { batch: B, seqLen: T } = r;
-  const lossOf = (tp: Tape<Float64Array, Int32Array>, ids: Int32Array, labels: Int32Array, w: number) => {
-    const { logits, virtual } = forward(tp, cfg, ps, { ids, B, T }, adapter.hooks);
+  const lossOf = (tp: Tape<Float64Array, Int32Array>, bt: Batch, w: number, packed: boolean) => {
+    const seg = packed ? { positions: bt.positionIds, segments: bt.segmentIds } : {};
+    const { logits, virtual } = forward(tp, cfg, ps, { ids: bt.inputIds, B, T, ...seg }, adapter.hooks);
     return op.crossEntropy(
       tp,
       tp.reshape(logits, [B * (T + virtual), cfg.vocabSize]),
-      shiftLabels(labels, B, T, virtual),
+      shiftLabels(bt.labels, B, T, virtual),
       'loss',
       w,
     );
@@ -88,7 +92,7 @@ function reference(r: SftRunConfig): { losses: number[]; evalLoss: number } {
     for (let k = 0; k < r.gradAccum; k++) {
       const batch = b.batchAt((step - 1) * r.gradAccum + k);
       const tp = new Tape(be, true);
-      const loss = lossOf(tp, batch.inputIds, batch.labels, 1 / r.gradAccum);
+      const loss = lossOf(tp, batch, 1 / r.gradAccum, !!r.pack);
       tp.backward();
       sum += loss.store[0];
       tp.dispose();
@@ -101,7 +105,7 @@ function reference(r: SftRunConfig): { losses: number[]; evalLoss: number } {
   for (let i = 0; i < eb.batchesPerEpoch; i++) {
     const bt = eb.batchAt(i);
     const tp = new Tape(be, false);
-    e += lossOf(tp, bt.inputIds, bt.labels, 1).store[0];
+    e += lossOf(tp, bt, 1, false).store[0];
     tp.dispose();
   }
   return { losses, evalLoss: e / eb.batchesPerEpoch };
@@ -204,6 +208,44 @@ describe('SftRunner', () => {
     ).rejects.toThrow(/adapter_model.safetensors/);
     b.dispose();
     c.dispose();
+  });
+
+  it('packs the training split (pack: true) as a packed reference does, eval unpacked, and resumes', async () => {
+    const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+    const pk: SftRunConfig = {
+      ...run,
+      method: 'lora',
+      options: { r: 2, lora_alpha: 4 },
+      seqLen: 16,
+      pack: true,
+    };
+    const data = { train, eval: evalRows, padId: 0 };
+    // Rows of 5-8 tokens: two per 16-token row, so half the rows and much less padding.
+    const packed = packSequences(train, { seqLen: pk.seqLen, padId: 0 });
+    expect(packed.length).toBe(train.length / 2);
+    expect(packed.reduce((a, x) => a + x.used, 0)).toBe(train.reduce((a, x) => a + x.inputIds.length, 0));
+    const a = await SftRunner.create(ctx, cfg, reader, data, pk);
+    // Eval never packs: before any step a packed and an unpacked run report the same eval loss.
+    const plain = await SftRunner.create(ctx, cfg, reader, data, { ...pk, pack: false });
+    expect(await a.evalLoss()).toBe(await plain.evalLoss());
+    plain.dispose();
+    a.stepOnce();
+    a.stepOnce();
+    const first = (await a.flush()).map((p) => p.loss!);
+    const ck = await a.checkpoint();
+    a.dispose();
+    const b = await SftRunner.create(ctx, cfg, reader, data, pk);
+    b.restore(ck);
+    while (!b.done) b.stepOnce();
+    const got = [...first, ...(await b.flush()).map((p) => p.loss!)];
+    const want = reference(pk);
+    // The unpacked reference differs: the comparison below tells packed batches from unpacked ones.
+    const unpackedWant = reference({ ...pk, pack: false });
+    expect(Math.abs(unpackedWant.losses[0] - want.losses[0])).toBeGreaterThan(1e-3);
+    expect(got).toHaveLength(pk.steps);
+    for (let i = 0; i < pk.steps; i++) expect(got[i]).toBeCloseTo(want.losses[i], 4);
+    expect(await b.evalLoss()).toBeCloseTo(want.evalLoss, 4);
+    b.dispose();
   });
 
   it("scores greedy completions: exact match against the float64 twin's greedy tokens", async () => {
