@@ -34,6 +34,7 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
     <li
       className="run-card"
       data-testid="run-card"
+      data-run={run.spec.id}
       data-state={run.state}
       data-method={run.method}
       data-checkpoint={ck ?? ''}
