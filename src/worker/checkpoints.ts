@@ -5,6 +5,7 @@
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { ColumnMapping } from '../data/types';
 import type { SftCheckpoint } from '../train/sft-config';
+import type { RunSpec } from './protocol';
 
 export interface SavedDataset {
   name: string;
@@ -14,7 +15,8 @@ export interface SavedDataset {
 }
 
 interface CheckpointDb extends DBSchema {
-  checkpoints: { key: string; value: SftCheckpoint & { runId: string; savedAt: number } };
+  /** spec: what the run was started with, so a finished run can be brought back after a reload. */
+  checkpoints: { key: string; value: SftCheckpoint & { runId: string; savedAt: number; spec?: RunSpec } };
   datasets: { key: string; value: SavedDataset & { id: string } };
 }
 
@@ -31,8 +33,16 @@ function open(): Promise<IDBPDatabase<CheckpointDb>> {
   return db;
 }
 
-export async function saveCheckpoint(runId: string, ck: SftCheckpoint): Promise<void> {
-  await (await open()).put('checkpoints', { ...ck, runId, savedAt: Date.now() });
+export async function saveCheckpoint(runId: string, ck: SftCheckpoint, spec?: RunSpec): Promise<void> {
+  await (await open()).put('checkpoints', { ...ck, runId, savedAt: Date.now(), spec });
+}
+
+/** A run's spec and last checkpoint, for bringing a finished run back into a new worker; null if none. */
+export async function loadSavedRun(runId: string): Promise<{ spec: RunSpec; ck: SftCheckpoint } | null> {
+  const v = await (await open()).get('checkpoints', runId);
+  if (!v?.spec) return null;
+  const { step, tokens, activeMs, params, m, v: vv } = v;
+  return { spec: v.spec, ck: { step, tokens, activeMs, params, m, v: vv } };
 }
 
 export async function loadCheckpoint(runId: string): Promise<SftCheckpoint | null> {

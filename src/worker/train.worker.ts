@@ -35,6 +35,7 @@ import {
   deleteCheckpoint,
   loadCheckpoint,
   loadDatasetBytes,
+  loadSavedRun,
   saveCheckpoint,
   saveDatasetBytes,
 } from './checkpoints';
@@ -308,8 +309,10 @@ async function datasetFor(spec: RunSpec): Promise<DatasetEntry> {
   return e;
 }
 
-async function prepareRun(run: Run, resume: SftCheckpoint | null = null): Promise<void> {
-  setState(run, 'loading');
+/** revive: bring a finished run back (after a reload) for generation and export, silently, without training. */
+async function prepareRun(run: Run, resume: SftCheckpoint | null = null, revive = false): Promise<void> {
+  if (revive) run.state = 'loading';
+  else setState(run, 'loading');
   const m = await requireModel();
   const ds = await datasetFor(run.spec);
   if (!ds.saved && run.spec.checkpointEvery > 0) {
@@ -342,6 +345,11 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null): Promis
       );
   if (resume) run.runner.restore(resume);
   if (run.state !== 'loading') return release(run); // stopped while loading
+  if (revive) {
+    run.state = 'done';
+    run.resolveFinished();
+    return;
+  }
   run.lastTick = performance.now();
   run.wallMs = resume?.activeMs ?? 0;
   const info = run.runner.adapter.method.info;
@@ -419,7 +427,7 @@ async function checkpointRun(run: Run): Promise<void> {
   queuePoints(run, await r.flush());
   flushOutbox(true);
   const ck = await r.checkpoint();
-  await saveCheckpoint(run.spec.id, ck);
+  await saveCheckpoint(run.spec.id, ck, run.spec);
   post({ type: 'runResults', runId: run.spec.id, results: { checkpointStep: ck.step } });
 }
 
@@ -505,6 +513,9 @@ async function start(specs: RunSpec[], budgetBytes: number): Promise<void> {
 }
 
 async function resumeInterrupted(spec: RunSpec): Promise<void> {
+  // A copy brought back for generation or export gives way to the run that trains on.
+  const old = runs.get(spec.id);
+  if (old) release(old);
   const run = newRun(spec);
   runs.set(spec.id, run);
   try {
@@ -542,12 +553,36 @@ function baseModel() {
   return baseGen;
 }
 
-async function idleRunner(runId: string): Promise<{ run: Run; runner: TrainingRunner }> {
-  const run = runs.get(runId);
-  if (!run?.runner)
+/** Finished runs being brought back from their last checkpoint, by id (one revival per run at a time). */
+const reviving = new Map<string, Promise<void>>();
+
+/** A finished run of an earlier page (after a reload): rebuilt from its saved spec and last checkpoint. */
+async function revive(runId: string): Promise<void> {
+  const saved = await loadSavedRun(runId);
+  if (!saved)
     throw new Error(
-      'this run is not in the worker any more (after a reload, resume it first, or import its adapter)',
+      'this run is not in the worker, and no checkpoint of it was saved: resume it first, or import its adapter',
     );
+  const run = newRun(saved.spec);
+  runs.set(runId, run);
+  try {
+    await prepareRun(run, saved.ck, true);
+  } catch (e) {
+    release(run);
+    runs.delete(runId);
+    throw e;
+  }
+}
+
+async function idleRunner(runId: string): Promise<{ run: Run; runner: TrainingRunner }> {
+  let p = reviving.get(runId);
+  if (!p && !runs.has(runId)) {
+    p = revive(runId).finally(() => reviving.delete(runId));
+    reviving.set(runId, p);
+  }
+  await p;
+  const run = runs.get(runId);
+  if (!run?.runner) throw new Error('this run has no trained state in the worker (it stopped or failed)');
   return { run, runner: run.runner };
 }
 
