@@ -11,9 +11,17 @@ import type { RunRecord } from '../store/runs';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
+import { rlPart } from './rl';
 
 export const BUILTIN_MODEL_NAME = 'tiny-llama-brown';
-export const SAMPLE_DATASETS = ['plurals.jsonl', 'opposites.csv', 'past-tense.jsonl'];
+export const SAMPLE_DATASETS = [
+  'plurals.jsonl',
+  'opposites.csv',
+  'past-tense.jsonl',
+  // RL samples for the built-in model: sentence openings (PPO, RS, GRPO) and chosen/rejected pairs (reward, DPO).
+  'rl-prompts.jsonl',
+  'preferences.jsonl',
+];
 /** Checkpoint every this many steps (a GPU→CPU read of the trainable values and Adam moments). */
 export const CHECKPOINT_EVERY = 5;
 
@@ -144,6 +152,9 @@ function apply(m: FromWorker): void {
       break;
     case 'genDone':
       s.genDone(m.reqId, m.target, m.error);
+      break;
+    case 'rollouts':
+      s.setRollouts(m.runId, m.step, m.samples);
       break;
     case 'file':
       download(`${labelOf(m.runId)}-${m.name}`, m.bytes, m.mime);
@@ -301,6 +312,9 @@ export async function startRuns(): Promise<string | null> {
   if (s.model.state !== 'ready') return 'the model is not loaded yet';
   const ds = s.datasets.find((d) => d.id === s.selectedDatasetId);
   if (!ds) return 'choose a dataset first';
+  // The algorithm's RL part (undefined for SFT), checked against the dataset's shape and the reward form.
+  const rlp = rlPart(s, ds.shape, s.hyper.batch);
+  if ('error' in rlp) return rlp.error;
   const chosen = s.methodInfos.filter((m) => s.methods[m.name]?.enabled);
   if (chosen.length === 0) return 'choose at least one method';
   for (const m of chosen) {
@@ -314,11 +328,13 @@ export async function startRuns(): Promise<string | null> {
     const plan = s.plans[m.name];
     const spec: RunSpec = {
       id: uid('run'),
-      label: `${m.name}${Object.entries(options)
+      label: `${rlp.rl ? `${rlp.rl.algo} · ` : ''}${m.name}${Object.entries(options)
         .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
         .join('')} · ${ds.name}`,
       predictedBytes: plan.predicted?.peakTotal ?? 0,
       ...baseSpec(m.name, options, ds.id, s.hyper.lr ?? m.defaultLr),
+      // RL runners keep state beyond the weights, so RL runs save no checkpoints (a reload restarts them).
+      ...(rlp.rl ? { rl: rlp.rl, checkpointEvery: 0 } : {}),
     };
     return {
       spec,

@@ -5,10 +5,11 @@ import { createDatasetsSlice, type DatasetsSlice } from './datasets';
 import { createGpuSlice, type GpuSlice } from './gpu';
 import { createMetricsSlice, type MetricsSlice } from './metrics';
 import { createModelSlice, type ModelSlice } from './model';
+import { createRlSlice, type RlSlice } from './rl';
 import { createRunsSlice, type RunsSlice } from './runs';
 import { createUiSlice, type UiSlice } from './ui';
 
-export type AppState = GpuSlice & ModelSlice & DatasetsSlice & RunsSlice & MetricsSlice & UiSlice;
+export type AppState = GpuSlice & ModelSlice & DatasetsSlice & RunsSlice & MetricsSlice & UiSlice & RlSlice;
 
 export const useAppStore = create<AppState>()((...a) => ({
   ...createGpuSlice(...a),
@@ -17,4 +18,5 @@ export const useAppStore = create<AppState>()((...a) => ({
   ...createRunsSlice(...a),
   ...createMetricsSlice(...a),
   ...createUiSlice(...a),
+  ...createRlSlice(...a),
 }));

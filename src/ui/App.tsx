@@ -3,6 +3,7 @@
 // it reads no fast-changing state itself, so metrics updates never re-render it.
 import { useEffect } from 'react';
 import { startEngine } from '../app/engine';
+import { AlgorithmPanel } from './AlgorithmPanel';
 import { LossChart, MemoryChart } from './Charts';
 import { ComparisonTable } from './ComparisonTable';
 import { DatasetPanel } from './DatasetPanel';
@@ -10,6 +11,7 @@ import { GeneratePanel } from './GeneratePanel';
 import { GpuStatusPanel } from './GpuStatusPanel';
 import { MethodPicker } from './MethodPicker';
 import { ModelPanel } from './ModelPanel';
+import { KlChart, RewardChart, RolloutsPanel } from './RlCharts';
 import { RunCards } from './RunCards';
 import './playground.css';
 
@@ -30,9 +32,13 @@ export function App() {
         <GpuStatusPanel />
         <ModelPanel />
         <DatasetPanel />
+        <AlgorithmPanel />
         <MethodPicker />
         <RunCards />
         <LossChart />
+        <RewardChart />
+        <KlChart />
+        <RolloutsPanel />
         <MemoryChart />
         <ComparisonTable />
         <GeneratePanel />

@@ -113,6 +113,7 @@ export class RlRunHandle implements TrainingRunner {
   private tokens = 0;
   private activeMs = 0;
   private readonly disposers: (() => void)[] = [];
+  private disposed = false;
 
   private constructor(
     readonly id: string,
@@ -319,7 +320,7 @@ export class RlRunHandle implements TrainingRunner {
     const p = this.pending;
     if (p) await p;
     this.pending = null;
-    if (this.failure) throw this.failure;
+    if (this.failure && !this.disposed) throw this.failure;
   }
 
   takePoints(): MetricPoint[] {
@@ -357,10 +358,25 @@ export class RlRunHandle implements TrainingRunner {
     return null;
   }
 
+  /**
+   * Frees the run's buffers. A stop can come in the middle of a step (RL steps take seconds): the step's
+   * buffers are freed when it settles, and settle() then returns quietly instead of reporting the failure
+   * the destroyed device causes.
+   */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     handles.delete(this.id);
-    for (const d of this.disposers.splice(0)) d();
-    this.runner.dispose();
+    const free = () => {
+      try {
+        for (const d of this.disposers.splice(0)) d();
+        this.runner.dispose();
+      } catch {
+        // A destroyed or lost device cannot free buffers; its context is gone with them.
+      }
+    };
+    if (this.pending) void this.pending.then(free);
+    else free();
   }
 }
 

@@ -1,0 +1,100 @@
+// RL in the playground, in real Chromium (WebGPU on SwiftShader here, so everything is tiny): on the built-in
+// model with the rl-prompts sample, a PPO run with LoRA (sentiment reward) and a GRPO run with (IA)³ scored
+// by user JavaScript (its own worker, nested in the training worker) train side by side; the reward and KL
+// charts get each run's points, the rollouts panel shows completions with their rewards, and both finish.
+// Then the shape check refuses DPO on prompt-only data, and DPO on the preferences sample runs 2 steps.
+// Screenshots: test-results/rl-*.png.
+import { expect, test } from '@playwright/test';
+
+test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', async ({ page }) => {
+  test.setTimeout(420_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
+  await page.reload();
+  await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
+  await expect(page.getByTestId('dataset-summary')).toContainText('rl-prompts.jsonl');
+  await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
+
+  const picker = page.getByTestId('method-picker');
+  const tick = async (method: string, on: boolean) => {
+    const box = picker.locator(`li[data-method="${method}"] input[type=checkbox]`).first();
+    if (on) await box.check();
+    else await box.uncheck();
+  };
+  const hyper = page.getByTestId('hyperparameters');
+  for (const [k, v] of [
+    ['steps', '2'],
+    ['batch', '2'],
+  ])
+    await hyper.locator(`input[name="${k}"]`).fill(v);
+  await hyper.locator('input[name="lr"]').fill('0.001');
+
+  // PPO with LoRA: 2 prompts a step, 4 new tokens, one epoch over minibatches of 1.
+  const alg = page.getByTestId('algorithm-panel');
+  await page.getByTestId('algorithm-select').selectOption('ppo');
+  await alg.locator('input[name="rl-maxNewTokens"]').fill('4');
+  await alg.locator('input[name="rl-ppo-epochs"]').fill('1');
+  await alg.locator('input[name="rl-ppo-miniBatch"]').fill('1');
+  await expect(page.getByTestId('reward-select')).toHaveValue('sentiment');
+  await tick('lora', true);
+  await tick('prompt', false);
+  await page.getByTestId('start-runs').click();
+  const cards = page.getByTestId('run-card');
+  await expect(cards).toHaveCount(1);
+  await expect(cards.nth(0)).toContainText('ppo · lora');
+
+  // GRPO with (IA)³: 2 prompts × 2 generations, scored by the default JavaScript reward.
+  await page.getByTestId('algorithm-select').selectOption('grpo');
+  await alg.locator('input[name="rl-grpo-generations"]').fill('2');
+  await page.getByTestId('reward-select').selectOption('js');
+  await expect(page.getByTestId('reward-code')).toContainText('function reward');
+  await tick('lora', false);
+  await tick('ia3', true);
+  await page.getByTestId('start-runs').click();
+  await expect(cards).toHaveCount(2);
+  await expect(cards.nth(1)).toContainText('grpo · ia3');
+  await page.screenshot({ path: 'test-results/rl-started.png' });
+
+  // Both runs' points on both charts, and rollouts as text with rewards, before or as they finish.
+  await expect(cards.nth(0)).toHaveAttribute('data-state', 'done', { timeout: 300_000 });
+  await expect(cards.nth(1)).toHaveAttribute('data-state', 'done', { timeout: 300_000 });
+  for (const id of ['reward-chart', 'kl-chart']) {
+    await expect(page.getByTestId(id)).toHaveAttribute('data-points', '4');
+    await expect(page.getByTestId(id).locator('.recharts-line')).toHaveCount(2);
+  }
+  const rollouts = page.getByTestId('rollouts');
+  await expect(rollouts.getByTestId('rollouts-run')).toHaveCount(2);
+  // PPO shows its 2 rollouts of step 2, GRPO its 4 (2 prompts × 2 generations).
+  await expect(rollouts.getByTestId('rollouts-run').nth(0)).toHaveAttribute('data-step', '2');
+  await expect(rollouts.getByTestId('rollouts-run').nth(0).getByTestId('rollout')).toHaveCount(2);
+  await expect(rollouts.getByTestId('rollouts-run').nth(1).getByTestId('rollout')).toHaveCount(4);
+  for (const t of await rollouts.getByTestId('rollout-reward').allTextContents())
+    expect(Number.isFinite(Number(t)), `reward "${t}"`).toBe(true);
+  const firstPrompt = await rollouts.getByTestId('rollout').first().locator('td').first().textContent();
+  expect(['It was a', 'She felt', 'The people were', 'He said it was']).toContain(firstPrompt);
+  // The loss chart has the RL runs' losses too (train lines; no eval points for these algorithms).
+  await expect(page.getByTestId('loss-chart')).toHaveAttribute('data-points', '4');
+  await page.screenshot({ path: 'test-results/rl-trained.png', fullPage: true });
+
+  // DPO needs chosen/rejected pairs: the form says so on prompt-only data, and start refuses.
+  await page.getByTestId('algorithm-select').selectOption('dpo');
+  await expect(page.getByTestId('algorithm-shape')).toContainText('DPO trains on preference pairs');
+  await page.getByTestId('start-runs').click();
+  await expect(picker.getByRole('alert')).toContainText('this dataset is prompt_only');
+  await page.getByRole('button', { name: 'preferences.jsonl' }).click();
+  await expect(page.getByTestId('dataset-shape')).toHaveText('preference');
+  await expect(page.getByTestId('algorithm-shape')).toHaveCount(0);
+  await page.getByTestId('start-runs').click();
+  await expect(cards).toHaveCount(3);
+  await expect(cards.nth(2)).toContainText('dpo · ia3');
+  await expect(cards.nth(2)).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(rollouts.getByTestId('pair-figures')).toContainText('step 2: loss');
+  await expect(page.getByTestId('reward-chart')).toHaveAttribute('data-points', '6');
+  await page.screenshot({ path: 'test-results/rl-dpo.png', fullPage: true });
+  expect(errors).toEqual([]);
+});

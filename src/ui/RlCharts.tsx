@@ -1,0 +1,171 @@
+// The RL views: mean reward and KL to the reference per RL run, overlaid against step (the loss of every
+// run, RL included, is in the loss chart), and the rollouts panel: each RL run's latest rollouts as text
+// with their rewards (a reward model's runs show their batch and held-out accuracy instead). Like the loss
+// chart, the charts read throttled snapshots (useThrottledStore) with lines capped at MAX_LINE_POINTS and
+// animation off; their redraws are delayed differently so they do not share a frame with the others'.
+import { memo, useMemo } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
+import { useAppStore } from '../store';
+import type { MetricPoint } from '../train/sft-config';
+import { COLORS, MAX_LINE_POINTS } from './Charts';
+import { downsample, useThrottledStore } from './throttled';
+
+const REDRAW_MS = 500;
+
+/** RL runs as one string (id, legend label, colour index among all runs, as the loss chart colours them). */
+const rlKeyOf = (s: { runs: readonly { spec: { id: string; rl?: { algo: string } }; method: string }[] }) =>
+  s.runs
+    .map((r, i) => (r.spec.rl ? `${r.spec.id}\t${r.spec.rl.algo} ${r.method}\t${i}` : ''))
+    .filter(Boolean)
+    .join('\n');
+
+const parseRlKey = (k: string) =>
+  k ? k.split('\n').map((l) => l.split('\t') as [string, string, string]) : [];
+
+type RlField = keyof NonNullable<MetricPoint['rl']>;
+
+/** One RL figure per run, overlaid; `data-points` counts every plotted point (the e2e test reads it). */
+function RlLineChart({
+  testId,
+  title,
+  field,
+  delay,
+}: {
+  testId: string;
+  title: string;
+  field: RlField;
+  delay: number;
+}) {
+  const { metrics, key } = useThrottledStore(
+    (s) => ({ metrics: s.metrics, key: rlKeyOf(s) }),
+    REDRAW_MS,
+    delay,
+  );
+  const { series, points } = useMemo(() => {
+    let points = 0;
+    const series = parseRlKey(key).map(([id, name, i]) => {
+      // Training points only: a reward model's held-out point carries its accuracy, not this figure.
+      const pts = (metrics[id] ?? []).filter((p) => p.evalLoss === null && typeof p.rl?.[field] === 'number');
+      points += pts.length;
+      return {
+        id,
+        name,
+        color: COLORS[Number(i) % COLORS.length],
+        data: downsample(pts, MAX_LINE_POINTS).map((p) => ({ x: p.step, y: p.rl?.[field] as number })),
+      };
+    });
+    return { series, points };
+  }, [key, metrics, field]);
+  const chart = useMemo(
+    () => (
+      <LineChart width={480} height={240}>
+        <CartesianGrid strokeDasharray="3 3" />
+        <RXAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} allowDuplicatedCategory={false} />
+        <YAxis domain={['auto', 'auto']} width={50} />
+        <Tooltip />
+        <Legend />
+        {series.map((s) => (
+          <Line
+            key={s.id}
+            data={s.data}
+            dataKey="y"
+            name={s.name}
+            stroke={s.color}
+            dot
+            isAnimationActive={false}
+          />
+        ))}
+      </LineChart>
+    ),
+    [series],
+  );
+  if (!key) return null;
+  return (
+    <section className="panel" data-testid={testId} data-points={points}>
+      <h2>{title}</h2>
+      {chart}
+    </section>
+  );
+}
+
+export const RewardChart = memo(function RewardChart() {
+  return <RlLineChart testId="reward-chart" title="Mean reward by step" field="reward_mean" delay={150} />;
+});
+
+export const KlChart = memo(function KlChart() {
+  return <RlLineChart testId="kl-chart" title="KL to the reference by step" field="kl" delay={300} />;
+});
+
+const fmt = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
+
+const RunRollouts = memo(function RunRollouts({ id }: { id: string }) {
+  const label = useAppStore((s) => s.runs.find((r) => r.spec.id === id)?.spec.label ?? id);
+  const algo = useAppStore((s) => s.runs.find((r) => r.spec.id === id)?.spec.rl?.algo);
+  const ro = useAppStore((s) => s.rollouts[id]);
+  // A reward model or DPO run has no rollouts: its latest figures instead (accuracy, held-out accuracy).
+  const last = useAppStore((s) => {
+    const pts = s.metrics[id] ?? [];
+    let train: MetricPoint | undefined;
+    let held: MetricPoint | undefined;
+    for (const p of pts) if (p.evalLoss === null) train = p;
+    for (const p of pts) if (p.evalLoss !== null) held = p;
+    return `${train?.step ?? 0}\t${fmt(train?.loss ?? undefined)}\t${fmt(train?.rl?.accuracy)}\t${fmt(held?.rl?.accuracy)}\t${fmt(train?.rl?.reward_mean)}`;
+  });
+  const [step, loss, acc, heldAcc, margin] = last.split('\t');
+  return (
+    <div className="rollouts-run" data-testid="rollouts-run" data-run={id} data-step={ro?.step ?? ''}>
+      <h3>{label}</h3>
+      {ro ? (
+        <table className="preview">
+          <thead>
+            <tr>
+              <th>prompt</th>
+              <th>completion (step {ro.step})</th>
+              <th>reward</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ro.samples.map((x, i) => (
+              // Rows are positional within one step's rollouts.
+              // biome-ignore lint/suspicious/noArrayIndexKey: the list is replaced whole every step
+              <tr key={i} data-testid="rollout">
+                <td>{x.prompt}</td>
+                <td>
+                  <pre>{x.completion}</pre>
+                </td>
+                <td data-testid="rollout-reward">{x.reward.toFixed(3)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : algo === 'reward' || algo === 'dpo' ? (
+        <p className="note" data-testid="pair-figures">
+          step {step}: loss {loss}
+          {algo === 'reward'
+            ? `, batch accuracy ${acc}, held-out accuracy ${heldAcc}`
+            : `, accuracy ${acc}, mean implicit reward ${margin}`}
+        </p>
+      ) : (
+        <p className="note">No rollouts yet.</p>
+      )}
+    </div>
+  );
+});
+
+export const RolloutsPanel = memo(function RolloutsPanel() {
+  const ids = useAppStore((s) =>
+    s.runs
+      .filter((r) => r.spec.rl)
+      .map((r) => r.spec.id)
+      .join(' '),
+  );
+  if (!ids) return null;
+  return (
+    <section className="panel wide" data-testid="rollouts">
+      <h2>Latest rollouts</h2>
+      {ids.split(' ').map((id) => (
+        <RunRollouts key={id} id={id} />
+      ))}
+    </section>
+  );
+});
