@@ -286,6 +286,7 @@ function baseSpec(method: string, options: RunSpec['config']['options'], dataset
       maxGradNorm: h.maxGradNorm,
       seed: h.seed,
       evalEvery: h.evalEvery,
+      pack: h.pack,
       logEvery: Math.max(1, Math.min(5, Math.floor(h.steps / 20))),
     },
   };
