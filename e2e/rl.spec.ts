@@ -98,3 +98,54 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
   await page.screenshot({ path: 'test-results/rl-dpo.png', fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test('a reward model, then rejection sampling scored by it', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await page.getByRole('button', { name: 'preferences.jsonl' }).click();
+  await expect(page.getByTestId('dataset-shape')).toHaveText('preference');
+  const picker = page.getByTestId('method-picker');
+  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
+  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  const hyper = page.getByTestId('hyperparameters');
+  await hyper.locator('input[name="steps"]').fill('2');
+  await hyper.locator('input[name="batch"]').fill('2');
+  await hyper.locator('input[name="lr"]').fill('0.001');
+
+  // The reward model: Bradley–Terry on the pairs, 10% held out (2 of 24 pairs) for its accuracy.
+  await page.getByTestId('algorithm-select').selectOption('reward');
+  await page.getByTestId('start-runs').click();
+  const cards = page.getByTestId('run-card');
+  await expect(cards.nth(0)).toContainText('reward · lora');
+  await expect(cards.nth(0)).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(page.getByTestId('pair-figures')).toContainText(/step 2: loss \d\.\d+, batch accuracy \d/);
+  await expect(page.getByTestId('pair-figures')).toContainText(/held-out accuracy \d\.\d+/);
+
+  // Rejection sampling on the prompts, 2 samples per prompt, scored by that reward model.
+  await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
+  await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
+  await page.getByTestId('algorithm-select').selectOption('rs');
+  const alg = page.getByTestId('algorithm-panel');
+  await alg.locator('input[name="rl-maxNewTokens"]').fill('4');
+  await alg.locator('input[name="rl-rs-n"]').fill('2');
+  await page.getByTestId('reward-select').selectOption('model');
+  await page.getByTestId('reward-model-select').selectOption({ index: 1 });
+  await page.getByTestId('start-runs').click();
+  await expect(cards).toHaveCount(2);
+  await expect(cards.nth(1)).toContainText('rs · lora');
+  await expect(cards.nth(1)).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  const rs = page.getByTestId('rollouts').getByTestId('rollouts-run').nth(1);
+  await expect(rs).toHaveAttribute('data-step', '2');
+  await expect(rs.getByTestId('rollout')).toHaveCount(4);
+  for (const t of await rs.getByTestId('rollout-reward').allTextContents())
+    expect(Number.isFinite(Number(t)), `reward "${t}"`).toBe(true);
+  await expect(page.getByTestId('reward-chart')).toHaveAttribute('data-points', '4');
+  await page.screenshot({ path: 'test-results/rl-reward-model.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
