@@ -60,8 +60,15 @@ function RlLineChart({
     () => (
       <LineChart width={480} height={240}>
         <CartesianGrid strokeDasharray="3 3" />
-        <RXAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} allowDuplicatedCategory={false} />
-        <YAxis domain={['auto', 'auto']} width={50} />
+        <RXAxis
+          dataKey="x"
+          type="number"
+          domain={['dataMin', 'dataMax']}
+          allowDecimals={false}
+          allowDuplicatedCategory={false}
+        />
+        {/* Wide enough for signed values (k1 KL estimates can be negative). */}
+        <YAxis domain={['auto', 'auto']} width={64} />
         <Tooltip />
         <Legend />
         {series.map((s) => (
@@ -96,7 +103,9 @@ export const KlChart = memo(function KlChart() {
   return <RlLineChart testId="kl-chart" title="KL to the reference by step" field="kl" delay={300} />;
 });
 
-const fmt = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
+/** Three decimals, or three significant digits for values too small to show that way (early DPO rewards). */
+const fmt = (x: number | undefined) =>
+  x === undefined ? '–' : x === 0 || Math.abs(x) >= 0.01 ? x.toFixed(3) : x.toPrecision(3);
 
 const RunRollouts = memo(function RunRollouts({ id }: { id: string }) {
   const label = useAppStore((s) => s.runs.find((r) => r.spec.id === id)?.spec.label ?? id);
@@ -133,7 +142,7 @@ const RunRollouts = memo(function RunRollouts({ id }: { id: string }) {
                 <td>
                   <pre>{x.completion}</pre>
                 </td>
-                <td data-testid="rollout-reward">{x.reward.toFixed(3)}</td>
+                <td data-testid="rollout-reward">{fmt(x.reward)}</td>
               </tr>
             ))}
           </tbody>

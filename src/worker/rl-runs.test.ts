@@ -2,7 +2,8 @@
 // four preference pairs logs loss and batch accuracy per step and a held-out eval point; a PPO run scored by
 // that finished reward model (copied onto its own device) gives reward_mean, KL, entropy, clipfrac and value
 // loss, its rollouts as text with rewards equal to the reward model's scores, and memory by category with the
-// frozen base counted once for the policy and once for the reward model's copy. Tiny steps (~20-40 s here).
+// frozen base counted once for the policy and once for the reward model's copy; a stop in the middle of a
+// step ends quietly. Tiny steps (~20-40 s here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelDir } from '../cli/model-dir';
 import { prepareDataset } from '../data/prepare';
@@ -140,6 +141,26 @@ describe('RL runs in the worker', () => {
     ppo.dispose();
     rewardRun.dispose();
   }, 120_000);
+
+  it('a stop in the middle of a step frees the run when the step settles, without reporting the failure', async () => {
+    const ctx = await acquireNodeGpu({ quiet: true });
+    const grpo = await RlRunHandle.create({
+      runId: 'stopped',
+      ctx,
+      model,
+      examples,
+      config: config({ steps: 2 }),
+      rl: { ...RL_FORM_DEFAULTS, algo: 'grpo', maxNewTokens: 3, grpo: { generations: 2, beta: 0.04 } },
+      evalFraction: 0,
+      onRollouts: () => {},
+    });
+    grpo.stepOnce();
+    // What the worker's stop does: dispose the runner, then destroy the device, while the step is in flight.
+    grpo.dispose();
+    ctx.destroy();
+    await expect(grpo.settle(2)).resolves.toBeUndefined();
+    expect(grpo.takePoints().length).toBeLessThanOrEqual(1);
+  }, 60_000);
 
   it('refuses a model reward from a run that is gone, and data without prompts', async () => {
     const ctx = await device();
