@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fullMethod, runGrads } from '../src/cli/grads';
+import { fullMethod, gradsMethod, runGrads } from '../src/cli/grads';
+import { registryGradsMethods } from '../src/cli/grads-methods';
 import { bytesSource, SafetensorsFile } from '../src/formats/safetensors';
 import { loadCheckpointSpecs } from '../src/model/load';
 import { dirModelSource } from '../src/model/sources/node-dir';
@@ -125,6 +126,32 @@ describe.each(MODELS)('%s against PyTorch', (name) => {
     // "As initialised": for full, exactly the checkpoint's tensors under its own keys.
     for (const [key, t] of r.initial) expect(t.data).toEqual(await model.reader.readF32(key));
     expect(r.adapterConfig).toMatchObject({ method: 'full', peft_type: null });
+  });
+});
+
+describe('grads with lora_dropout', () => {
+  it('takes the dump with dropout off and keeps the asked value in adapter_config.json', async () => {
+    const model = await dirModelSource(join(ROOT, 'qwen2-tiny')).open();
+    const methods = registryGradsMethods();
+    const run = (dropout: number) =>
+      runGrads(cpuBackend(), {
+        model,
+        modelName: 'qwen2-tiny',
+        method: gradsMethod('lora', methods),
+        options: new Map<string, string>([
+          ['r', '2'],
+          ['lora_dropout', String(dropout)],
+        ]),
+        dataName: 'sft-data.jsonl',
+        data: new Uint8Array(readFileSync(DATA)),
+        ...GRADS_FLAGS,
+      });
+    const [off, on] = [await run(0), await run(0.3)];
+    expect(on.adapterConfig.lora_dropout).toBe(0.3);
+    expect(on.loss).toBe(off.loss);
+    expect([...on.grads.keys()].length).toBeGreaterThan(0);
+    // LoRA's B starts at zero, so A's gradient is zero; B's gradient would change under dropout.
+    for (const [key, g] of on.grads) expect(g.data, key).toEqual(off.grads.get(key)?.data);
   });
 });
 

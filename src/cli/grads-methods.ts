@@ -13,10 +13,15 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
     out.set(m.info.name, {
       name: m.info.name,
       setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I> {
-        const plan = planAdapter(m, Object.fromEntries(input.options), input.config, input.base, input.seed, {
-          tokenizer: input.tokenizer,
-          tokenizerName: input.modelName,
-        });
+        const raw = Object.fromEntries(input.options);
+        const ctx = { tokenizer: input.tokenizer, tokenizerName: input.modelName };
+        const plan = planAdapter(m, raw, input.config, input.base, input.seed, ctx);
+        // The dump is taken with dropout off (METHODS.md) while adapter_config.json keeps the value asked
+        // for: the hooks come from the same plan with lora_dropout 0 (same seed, so the same initial values).
+        const passive =
+          Number(raw.lora_dropout ?? 0) > 0
+            ? planAdapter(m, { ...raw, lora_dropout: 0 }, input.config, input.base, input.seed, ctx)
+            : plan;
         const keys = new Map<string, string>();
         for (const name of plan.saved)
           keys.set(name, plan.baseNames.has(name) ? (input.checkpointKeys.get(name) ?? name) : name);
@@ -27,7 +32,7 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
             ...m.adapterConfig(plan.options, input.config),
             base_model_name_or_path: input.modelName,
           },
-          hooks: (ps) => new Adapter(m, plan, input.config, ps).hooks,
+          hooks: (ps) => new Adapter(m, passive, input.config, ps).hooks,
         };
       },
     });
