@@ -149,3 +149,42 @@ test('a reward model, then rejection sampling scored by it', async ({ page }) =>
   await page.screenshot({ path: 'test-results/rl-reward-model.png', fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test('an RL run interrupted by a reload starts again and ends with one point per step', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
+  await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
+  const picker = page.getByTestId('method-picker');
+  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
+  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  const hyper = page.getByTestId('hyperparameters');
+  await hyper.locator('input[name="steps"]').fill('3');
+  await hyper.locator('input[name="batch"]').fill('2');
+  await page.getByTestId('algorithm-select').selectOption('grpo');
+  const alg = page.getByTestId('algorithm-panel');
+  await alg.locator('input[name="rl-maxNewTokens"]').fill('3');
+  await alg.locator('input[name="rl-grpo-generations"]').fill('2');
+  await page.getByTestId('start-runs').click();
+  const card = page.getByTestId('run-card');
+  await expect(card).toHaveCount(1);
+  // A first step's point, then the page goes away mid-run.
+  await expect(page.getByTestId('reward-chart')).toHaveAttribute('data-points', /^[12]$/, {
+    timeout: 120_000,
+  });
+  await page.reload();
+  await expect(card).toHaveAttribute('data-state', 'interrupted');
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await card.getByTestId('resume-interrupted').click();
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 180_000 });
+  // Started again from step 0 (its dataset was saved with it): 3 points, none drawn twice.
+  await expect(page.getByTestId('reward-chart')).toHaveAttribute('data-points', '3');
+  await expect(page.getByTestId('rollouts').getByTestId('rollout')).toHaveCount(4);
+  expect(errors).toEqual([]);
+});

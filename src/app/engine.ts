@@ -414,7 +414,11 @@ export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', 
 export function resumeInterrupted(runId: string): void {
   const r = store().runs.find((x) => x.spec.id === runId);
   if (r?.state !== 'interrupted') return;
-  store().patchRun(runId, { state: 'queued', message: 'Resuming from the last checkpoint…' });
+  if (r.spec.rl) {
+    // RL runs keep no checkpoints: the run starts again from step 0, so its old points would be drawn twice.
+    store().setMetrics({ ...store().metrics, [runId]: [] });
+    store().patchRun(runId, { state: 'queued', message: 'RL runs keep no checkpoint: starting again…' });
+  } else store().patchRun(runId, { state: 'queued', message: 'Resuming from the last checkpoint…' });
   client?.send({ type: 'resumeInterrupted', spec: r.spec });
 }
 

@@ -315,7 +315,8 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null, revive 
   else setState(run, 'loading');
   const m = await requireModel();
   const ds = await datasetFor(run.spec);
-  if (!ds.saved && run.spec.checkpointEvery > 0) {
+  // RL runs keep no checkpoint but restart after a reload, from the dataset saved here.
+  if (!ds.saved && (run.spec.checkpointEvery > 0 || run.spec.rl)) {
     ds.saved = true;
     void saveDatasetBytes(run.spec.datasetId, ds).catch((e: unknown) =>
       console.warn('dataset not saved:', e),
