@@ -3,7 +3,9 @@
 // by user JavaScript (its own worker, nested in the training worker) train side by side; the reward and KL
 // charts get each run's points, the rollouts panel shows completions with their rewards, and both finish.
 // Then the shape check refuses DPO on prompt-only data, and DPO on the preferences sample runs 2 steps.
-// Screenshots: test-results/rl-*.png.
+// Also: a reward model trained in the page scores a rejection-sampling run; an RL run interrupted by a reload
+// starts again; a JavaScript reward past its time limit ends its run with the reason (the nested worker is
+// terminated, the page stays responsive). Screenshots: test-results/rl-*.png.
 import { expect, test } from '@playwright/test';
 
 test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', async ({ page }) => {
@@ -187,4 +189,35 @@ test('an RL run interrupted by a reload starts again and ends with one point per
   await expect(page.getByTestId('reward-chart')).toHaveAttribute('data-points', '3');
   await expect(page.getByTestId('rollouts').getByTestId('rollout')).toHaveCount(4);
   expect(errors).toEqual([]);
+});
+
+test('a JavaScript reward that runs past its time limit ends its run, with the reason', async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.goto('/');
+  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
+  await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
+  const picker = page.getByTestId('method-picker');
+  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
+  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  const hyper = page.getByTestId('hyperparameters');
+  await hyper.locator('input[name="steps"]').fill('1');
+  await hyper.locator('input[name="batch"]').fill('2');
+  await page.getByTestId('algorithm-select').selectOption('rs');
+  const alg = page.getByTestId('algorithm-panel');
+  await alg.locator('input[name="rl-maxNewTokens"]').fill('2');
+  await alg.locator('input[name="rl-rs-n"]').fill('2');
+  await page.getByTestId('reward-select').selectOption('js');
+  await page.getByTestId('reward-code').fill('function reward() { for (;;) {} }');
+  await alg.locator('input[name="reward-timeout"]').fill('300');
+  await page.getByTestId('start-runs').click();
+  const card = page.getByTestId('run-card');
+  await expect(card).toHaveAttribute('data-state', 'error', { timeout: 120_000 });
+  await expect(card).toContainText('reward.js: the reward function ran past 300 ms; it was stopped');
+  // The page is still responsive: the form still answers (the loop ran in the reward's own worker).
+  await page.getByTestId('algorithm-select').selectOption('sft');
+  await expect(page.getByTestId('algorithm-panel')).toHaveAttribute('data-algorithm', 'sft');
 });
