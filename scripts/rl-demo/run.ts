@@ -51,6 +51,8 @@ if (algo === 'ppo') o.ppo = over;
 else o.rs = over;
 const outPath = values.out ?? `scripts/rl-demo/${algo}-seed${o.seed}.json`;
 const partial: object[] = [];
+const t0 = performance.now();
+const elapsed = () => Number(((performance.now() - t0) / 1000).toFixed(1));
 const res: DemoResult = await runRlDemo(
   be,
   {
@@ -74,11 +76,13 @@ const res: DemoResult = await runRlDemo(
         kl_coef: m.kl_coef,
         kept_reward_mean: m.kept_reward_mean,
         sample: m.samples?.[0],
+        // Seconds since the start: a run cut short still says how long its steps took.
+        seconds: elapsed(),
       });
       // A run cut short still leaves its curve so far.
       writeFileSync(`${outPath}.partial`, `${JSON.stringify(partial)}\n`);
       process.stderr.write(
-        `${algo} step ${m.step}: reward ${m.reward_mean?.toFixed(3)} kl ${m.kl?.toFixed(3)} entropy ${m.entropy?.toFixed(3)}${m.kl_coef !== undefined ? ` kl_coef ${m.kl_coef.toFixed(3)}` : ''} | ${m.samples?.[0]?.prompt}${m.samples?.[0]?.completion}\n`,
+        `${algo} step ${m.step} (${elapsed()} s): reward ${m.reward_mean?.toFixed(3)} kl ${m.kl?.toFixed(3)} entropy ${m.entropy?.toFixed(3)}${m.kl_coef !== undefined ? ` kl_coef ${m.kl_coef.toFixed(3)}` : ''} | ${m.samples?.[0]?.prompt}${m.samples?.[0]?.completion}\n`,
       );
     },
   },

@@ -116,14 +116,22 @@ export const DEMO_PPO: Partial<PpoConfig> = {
   horizon: 100,
 };
 
-/** Rejection sampling: every prompt each round (rounds compare alike), 4 samples each, the best kept, 2 SFT epochs. */
+/**
+ * Rejection sampling: every prompt each round (rounds compare alike), 8 samples each (64 a round), the best
+ * two kept only if they score at least 0.1 — at least one net-positive word. Most 8-token completions of this
+ * model contain no AFINN word and tie at 0; keeping the tie-break of such a group is SFT on the model's own
+ * samples, zero gradient in expectation, which Adam turns into drift (KL 0 → 10 in five rounds with a reward
+ * that is always 0: docs/rl-demo.md). 8 new tokens: one positive word is a larger share of a short completion
+ * (Σ valence/√words) and there are fewer neutral tokens to fit.
+ */
 export const DEMO_RS: Partial<RsConfig> = {
   batch: 8,
-  n: 4,
-  keep: 1,
+  n: 8,
+  keep: 2,
+  threshold: 0.1,
   sftEpochs: 2,
-  miniBatch: 4,
-  maxNewTokens: 12,
+  miniBatch: 8,
+  maxNewTokens: 8,
   temperature: 1,
 };
 
@@ -135,9 +143,9 @@ export const DEMO_RS: Partial<RsConfig> = {
 export function demoDefaults(algo: 'ppo' | 'rs'): DemoOptions {
   return {
     algo,
-    steps: algo === 'ppo' ? 12 : 6,
+    steps: algo === 'ppo' ? 12 : 8,
     seed: 0,
-    lr: algo === 'ppo' ? 1.5e-3 : 1e-3,
+    lr: 1.5e-3,
     lora: DEMO_LORA,
     prompts: DEMO_PROMPTS,
     reward: sentimentReward,
