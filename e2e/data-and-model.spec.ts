@@ -5,6 +5,7 @@
 // Screenshot: test-results/data-mapping.png.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { openFresh } from './page';
 
 const ODD_CSV = `q,a\n${Array.from({ length: 6 }, (_, i) => `"Count to ${i}:"," ${i}."`).join('\n')}\n`;
 const BAD_JSONL = [
@@ -15,11 +16,7 @@ const BAD_JSONL = [
 ].join('\n');
 
 test.beforeEach(async ({ page }) => {
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await openFresh(page);
 });
 
 test('columns that match no shape are mapped by hand; bad rows stop or are skipped', async ({ page }) => {
@@ -43,12 +40,14 @@ test('columns that match no shape are mapped by hand; bad rows stop or are skipp
   await expect(page.locator('.unmapped')).toHaveCount(0);
 
   // Stop at the first bad row: the error names the file and the line; nothing loaded before is lost.
+  const dropBroken = () =>
+    drop.setInputFiles({
+      name: 'broken.jsonl',
+      mimeType: 'application/jsonl',
+      buffer: Buffer.from(BAD_JSONL),
+    });
   await page.getByTestId('bad-rows').getByLabel('stop at the first one').check();
-  await drop.setInputFiles({
-    name: 'broken.jsonl',
-    mimeType: 'application/jsonl',
-    buffer: Buffer.from(BAD_JSONL),
-  });
+  await dropBroken();
   await expect(page.getByTestId('dataset-error')).toContainText('broken.jsonl');
   await expect(page.getByTestId('dataset-error')).toContainText('line 3');
   await expect(page.getByTestId('dataset-summary')).toContainText('odd.csv');
@@ -57,11 +56,7 @@ test('columns that match no shape are mapped by hand; bad rows stop or are skipp
     .getByTestId('bad-rows')
     .getByLabel(/skip them/)
     .check();
-  await drop.setInputFiles({
-    name: 'broken.jsonl',
-    mimeType: 'application/jsonl',
-    buffer: Buffer.from(BAD_JSONL),
-  });
+  await dropBroken();
   await expect(page.getByTestId('dataset-summary')).toContainText('broken.jsonl');
   await expect(page.getByTestId('dataset-skipped')).toHaveText('1');
   await expect(page.getByTestId('dataset-summary')).toContainText('line 3');

@@ -7,6 +7,7 @@
 // Screenshots: test-results/playground-*.png.
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { fillHyper, openFresh, pickMethods } from './page';
 
 const JSONL = Array.from({ length: 12 }, (_, i) =>
   JSON.stringify({ prompt: `The plural of word${i} is`, completion: ` word${i}s.` }),
@@ -25,13 +26,8 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
       for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
   });
-  await page.goto('/');
-  // A fresh database per test run: earlier runs would make the counts below ambiguous.
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
+  await openFresh(page);
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
 
   const drop = page.getByTestId('dataset-drop').locator('input[type=file]');
   await drop.setInputFiles({
@@ -62,15 +58,7 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   expect(2 * (await count('lora'))).toBe(Number(r8?.split(' ')[0].replace(/,/g, '')));
   for (const m of ['lora', 'prompt'])
     await picker.locator(`li[data-method="${m}"] input[type=checkbox]`).first().check();
-  const hyper = page.getByTestId('hyperparameters');
-  for (const [k, v] of [
-    ['steps', '4'],
-    ['batch', '2'],
-    ['seqLen', '16'],
-    ['evalEvery', '2'],
-  ])
-    await hyper.locator(`input[name="${k}"]`).fill(v);
-  await hyper.locator('input[name="lr"]').fill('0.001');
+  await fillHyper(page, { steps: 4, batch: 2, seqLen: 16, evalEvery: 2, lr: 0.001 });
   const t0 = await page.evaluate(() => performance.now());
   await page.getByTestId('start-runs').click();
   const cards = page.getByTestId('run-card');
@@ -238,23 +226,10 @@ test('a run interrupted by a reload resumes from its last checkpoint', async ({ 
   test.setTimeout(300_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
-  const picker = page.getByTestId('method-picker');
+  await openFresh(page);
   await expect(page.getByTestId('method-figures-lora')).toContainText('predicted');
-  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
-  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
-  const hyper = page.getByTestId('hyperparameters');
-  for (const [k, v] of [
-    ['steps', '30'],
-    ['batch', '2'],
-    ['seqLen', '16'],
-    ['evalEvery', '0'],
-  ])
-    await hyper.locator(`input[name="${k}"]`).fill(v);
+  await pickMethods(page, ['lora']);
+  await fillHyper(page, { steps: 30, batch: 2, seqLen: 16, evalEvery: 0 });
   await page.getByTestId('start-runs').click();
   const card = page.getByTestId('run-card');
   await expect(card).toHaveCount(1);

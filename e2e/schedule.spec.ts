@@ -2,31 +2,16 @@
 // says so: with a 1 MiB budget, LoRA waits queued while BitFit trains, starts only once BitFit is done,
 // and both finish with their points. Screenshot: test-results/schedule-sequential.png.
 import { expect, test } from '@playwright/test';
+import { fillHyper, openFresh, pickMethods } from './page';
 
 test('runs over the memory budget go one after another, and the page says so', async ({ page }) => {
   test.setTimeout(480_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
-  const picker = page.getByTestId('method-picker');
+  await openFresh(page);
   await expect(page.getByTestId('method-figures-bitfit')).toContainText('predicted');
-  for (const m of ['prompt', 'lora'])
-    await picker.locator(`li[data-method="${m}"] input[type=checkbox]`).first().uncheck();
-  for (const m of ['bitfit', 'lora'])
-    await picker.locator(`li[data-method="${m}"] input[type=checkbox]`).first().check();
-  const hyper = page.getByTestId('hyperparameters');
-  for (const [k, v] of [
-    ['steps', '3'],
-    ['batch', '2'],
-    ['seqLen', '16'],
-    ['evalEvery', '0'],
-    ['budget', '1'],
-  ])
-    await hyper.locator(`input[name="${k}"]`).fill(v);
+  await pickMethods(page, ['bitfit', 'lora']);
+  await fillHyper(page, { steps: 3, batch: 2, seqLen: 16, evalEvery: 0, budget: 1 });
   await page.getByTestId('start-runs').click();
   const cards = page.getByTestId('run-card');
   await expect(cards).toHaveCount(2);

@@ -166,7 +166,7 @@ function apply(m: FromWorker): void {
 
 const planKey = (method: string) => {
   const s = store();
-  return JSON.stringify([s.methods[method]?.options ?? {}, s.hyper.batch, s.hyper.seqLen]);
+  return JSON.stringify([s.methods[method]?.options ?? {}, s.hyper.batch, s.hyper.seqLen, !!s.hyper.pack]);
 };
 const asked = new Map<string, string>();
 
@@ -185,6 +185,7 @@ function requestPlans(force = false): void {
       key,
       batch: s.hyper.batch,
       seqLen: s.hyper.seqLen,
+      pack: !!s.hyper.pack,
     });
   }
 }

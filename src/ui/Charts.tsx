@@ -9,6 +9,7 @@ import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { useAppStore } from '../store';
 import type { XAxis } from '../store/ui';
 import type { MetricPoint } from '../train/sft-config';
+import { chartNames, parseRunKey, runKeyOf } from './run-names';
 import { type Series, SeriesChart } from './SeriesChart';
 import { downsample, useThrottledStore } from './throttled';
 import { formatTick, niceTicks } from './ticks';
@@ -21,11 +22,6 @@ const LOSS_REDRAW_MS = 400;
  * that its redraw does not share a frame with the loss chart's. */
 const MEMORY_REDRAW_MS = 1000;
 const MEMORY_DELAY_MS = 250;
-
-/** Run ids and labels as one string: stable while only a run's memory, time left or state changes. */
-const runKeyOf = (s: { runs: readonly { spec: { id: string }; method: string }[] }) =>
-  s.runs.map((r) => `${r.spec.id}\t${r.method}`).join('\n');
-const parseRunKey = (k: string) => (k ? k.split('\n').map((l) => l.split('\t') as [string, string]) : []);
 
 export const COLORS = [
   '#d9480f',
@@ -59,9 +55,9 @@ export const LossChart = memo(function LossChart() {
   const setXAxis = useAppStore((s) => s.setXAxis);
   const { series, points } = useMemo(() => {
     let points = 0;
-    const series: Series[] = parseRunKey(runKey).flatMap(([id, method], i): Series[] => {
+    const series: Series[] = parseRunKey(runKey).flatMap(({ id, name: method, index }): Series[] => {
       const pts = metrics[id] ?? [];
-      const color = COLORS[i % COLORS.length];
+      const color = COLORS[index % COLORS.length];
       const train = pts.filter((p) => p.loss !== null);
       const evals = pts.filter((p) => p.evalLoss !== null);
       points += train.length + evals.length;
@@ -105,23 +101,22 @@ export const MemoryChart = memo(function MemoryChart() {
     MEMORY_DELAY_MS,
   );
   // The bars as a string: the chart below redraws only when a bar's value changes, not on every point.
-  const sig = useMemo(
-    () =>
-      JSON.stringify(
-        runs.map((r) => {
-          const pts = metrics[r.spec.id] ?? [];
-          let peak: MetricPoint | undefined;
-          for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
-          const row: Record<string, number | string> = {
-            run: r.method,
-            predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
-          };
-          for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
-          return row;
-        }),
-      ),
-    [runs, metrics],
-  );
+  const sig = useMemo(() => {
+    const names = chartNames(runs);
+    return JSON.stringify(
+      runs.map((r, i) => {
+        const pts = metrics[r.spec.id] ?? [];
+        let peak: MetricPoint | undefined;
+        for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
+        const row: Record<string, number | string> = {
+          run: names[i],
+          predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
+        };
+        for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
+        return row;
+      }),
+    );
+  }, [runs, metrics]);
   const { chart, measured } = useMemo(() => {
     const data = JSON.parse(sig) as Record<string, number | string>[];
     // Only the categories some run uses: each Bar is a set of recharts components, and the redraw's cost

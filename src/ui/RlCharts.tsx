@@ -2,25 +2,17 @@
 // run, RL included, is in the loss chart), and the rollouts panel: each RL run's latest rollouts as text
 // with their rewards (a reward model's runs show their batch and held-out accuracy instead). Like the loss
 // chart, the charts read throttled snapshots (useThrottledStore) with lines capped at MAX_LINE_POINTS and
-// animation off; their redraws are delayed differently so they do not share a frame with the others'.
+// draw with SeriesChart (page-computed ticks, HTML legend); their redraws are delayed differently so they do
+// not share a frame with the others'.
 import { memo, useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
 import { useAppStore } from '../store';
 import type { MetricPoint } from '../train/sft-config';
 import { COLORS, MAX_LINE_POINTS } from './Charts';
+import { parseRunKey, runKeyOf } from './run-names';
+import { type Series, SeriesChart } from './SeriesChart';
 import { downsample, useThrottledStore } from './throttled';
 
 const REDRAW_MS = 500;
-
-/** RL runs as one string (id, legend label, colour index among all runs, as the loss chart colours them). */
-const rlKeyOf = (s: { runs: readonly { spec: { id: string; rl?: { algo: string } }; method: string }[] }) =>
-  s.runs
-    .map((r, i) => (r.spec.rl ? `${r.spec.id}\t${r.spec.rl.algo} ${r.method}\t${i}` : ''))
-    .filter(Boolean)
-    .join('\n');
-
-const parseRlKey = (k: string) =>
-  k ? k.split('\n').map((l) => l.split('\t') as [string, string, string]) : [];
 
 type RlField = keyof NonNullable<MetricPoint['rl']>;
 
@@ -37,60 +29,34 @@ function RlLineChart({
   delay: number;
 }) {
   const { metrics, key } = useThrottledStore(
-    (s) => ({ metrics: s.metrics, key: rlKeyOf(s) }),
+    (s) => ({ metrics: s.metrics, key: runKeyOf(s) }),
     REDRAW_MS,
     delay,
   );
   const { series, points } = useMemo(() => {
     let points = 0;
-    const series = parseRlKey(key).map(([id, name, i]) => {
-      // Training points only: a reward model's held-out point carries its accuracy, not this figure.
-      const pts = (metrics[id] ?? []).filter((p) => p.evalLoss === null && typeof p.rl?.[field] === 'number');
-      points += pts.length;
-      return {
-        id,
-        name,
-        color: COLORS[Number(i) % COLORS.length],
-        data: downsample(pts, MAX_LINE_POINTS).map((p) => ({ x: p.step, y: p.rl?.[field] as number })),
-      };
-    });
+    const series = parseRunKey(key)
+      .filter((r) => r.rl)
+      .map(({ id, name, index }): Series => {
+        // Training points only: a reward model's held-out point carries its accuracy, not this figure.
+        const pts = (metrics[id] ?? []).filter(
+          (p) => p.evalLoss === null && typeof p.rl?.[field] === 'number',
+        );
+        points += pts.length;
+        return {
+          key: id,
+          name,
+          color: COLORS[index % COLORS.length],
+          data: downsample(pts, MAX_LINE_POINTS).map((p) => ({ x: p.step, y: p.rl?.[field] as number })),
+        };
+      });
     return { series, points };
   }, [key, metrics, field]);
-  const chart = useMemo(
-    () => (
-      <LineChart width={480} height={240}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <RXAxis
-          dataKey="x"
-          type="number"
-          domain={['dataMin', 'dataMax']}
-          allowDecimals={false}
-          allowDuplicatedCategory={false}
-        />
-        {/* Wide enough for signed values (k1 KL estimates can be negative). */}
-        <YAxis domain={['auto', 'auto']} width={64} />
-        <Tooltip />
-        <Legend />
-        {series.map((s) => (
-          <Line
-            key={s.id}
-            data={s.data}
-            dataKey="y"
-            name={s.name}
-            stroke={s.color}
-            dot
-            isAnimationActive={false}
-          />
-        ))}
-      </LineChart>
-    ),
-    [series],
-  );
-  if (!key) return null;
+  if (series.length === 0) return null;
   return (
     <section className="panel" data-testid={testId} data-points={points}>
       <h2>{title}</h2>
-      {chart}
+      <SeriesChart series={series} width={480} height={240} minXStep={1} />
     </section>
   );
 }

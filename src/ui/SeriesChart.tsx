@@ -37,12 +37,15 @@ export const SeriesChart = memo(function SeriesChart({
   width = 720,
   height = 280,
   xFromZero = true,
+  minXStep = 0,
 }: {
   series: readonly Series[];
   width?: number;
   height?: number;
   /** Start the x axis at 0 (steps, tokens, seconds) rather than at the first point. */
   xFromZero?: boolean;
+  /** Smallest x tick spacing: 1 for steps, so a three-step run is not labelled 0.5, 1.5. */
+  minXStep?: number;
 }) {
   // The tooltip is mounted only while the pointer is over the chart: mounted, its selectors re-run on every
   // redraw, about 40% of a live redraw's cost, for a box nobody is looking at while curves stream in.
@@ -50,7 +53,7 @@ export const SeriesChart = memo(function SeriesChart({
   const { xTicks, yTicks, xFmt, yFmt } = useMemo(() => {
     const xs = extent(series, (p) => p.x);
     const ys = extent(series, (p) => p.y);
-    const xTicks = niceTicks(xFromZero ? Math.min(0, xs?.lo ?? 0) : (xs?.lo ?? 0), xs?.hi ?? 1, 6);
+    const xTicks = niceTicks(xFromZero ? Math.min(0, xs?.lo ?? 0) : (xs?.lo ?? 0), xs?.hi ?? 1, 6, minXStep);
     const yTicks = niceTicks(ys?.lo ?? 0, ys?.hi ?? 1, 5);
     const xStep = xTicks[1] - xTicks[0];
     const yStep = yTicks[1] - yTicks[0];
@@ -60,10 +63,16 @@ export const SeriesChart = memo(function SeriesChart({
       xFmt: (v: number) => formatTick(v, xStep),
       yFmt: (v: number) => formatTick(v, yStep),
     };
-  }, [series, xFromZero]);
+  }, [series, xFromZero, minXStep]);
   return (
-    <div className="series-chart" onMouseEnter={() => setHover(true)} onMouseLeave={() => setHover(false)}>
-      <LineChart width={width} height={height} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
+    <div className="series-chart">
+      <LineChart
+        width={width}
+        height={height}
+        margin={{ top: 8, right: 16, bottom: 4, left: 0 }}
+        onMouseEnter={() => setHover(true)}
+        onMouseLeave={() => setHover(false)}
+      >
         <CartesianGrid strokeDasharray="3 3" />
         <RXAxis
           dataKey="x"

@@ -25,6 +25,11 @@ describe('niceTicks', () => {
     }
   });
 
+  it('keeps a minimum spacing (whole steps)', () => {
+    expect(niceTicks(0, 2, 6)).toEqual([0, 0.5, 1, 1.5, 2]);
+    expect(niceTicks(0, 2, 6, 1)).toEqual([0, 1, 2]);
+  });
+
   it('pads an empty or flat domain, and survives non-finite input', () => {
     expect(niceTicks(2, 2).length).toBeGreaterThanOrEqual(2);
     expect(niceTicks(0, 0)).toContain(0);

@@ -4,8 +4,8 @@
 // few labels it still sizes (for wrapping) hit its text-size cache instead of forcing a DOM layout,
 // which is what made each live redraw cost tens of milliseconds.
 
-/** Round tick values covering [min, max], about `count` of them (never fewer than 2). */
-export function niceTicks(min: number, max: number, count = 5): number[] {
+/** Round tick values covering [min, max], about `count` of them (never fewer than 2), spaced ≥ minStep. */
+export function niceTicks(min: number, max: number, count = 5, minStep = 0): number[] {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
   if (max < min) [min, max] = [max, min];
   if (max === min) {
@@ -13,7 +13,7 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
     min -= pad;
     max += pad;
   }
-  const step = niceStep((max - min) / Math.max(1, count - 1));
+  const step = Math.max(niceStep((max - min) / Math.max(1, count - 1)), minStep);
   const lo = Math.floor(min / step + 1e-9) * step;
   const hi = Math.ceil(max / step - 1e-9) * step;
   const out: number[] = [];

@@ -130,7 +130,16 @@ export type ToWorker =
   | { type: 'init' }
   /** budgetBytes: the memory setting; a model whose weights exceed it is refused with the fit check's message. */
   | { type: 'loadModel'; source: ModelSource; budgetBytes: number }
-  | { type: 'plan'; method: string; options: RawOptions; key: string; batch: number; seqLen: number }
+  /** pack: the step carries packed rows' position and segment ids (counted in the prediction). */
+  | {
+      type: 'plan';
+      method: string;
+      options: RawOptions;
+      key: string;
+      batch: number;
+      seqLen: number;
+      pack?: boolean;
+    }
   | {
       type: 'addDataset';
       id: string;

@@ -225,7 +225,7 @@ async function plan(msg: Extract<ToWorker, { type: 'plan' }>): Promise<void> {
       m.config,
       p.specs,
       (mps) => new Adapter(method, p, m.config, mps).hooks,
-      { B: msg.batch, T: msg.seqLen },
+      { B: msg.batch, T: msg.seqLen, pack: msg.pack },
     );
     post({
       type: 'planResult',
