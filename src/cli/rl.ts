@@ -25,6 +25,7 @@ import { DPO_DEFAULTS, DpoRunner } from '../train/rl/dpo';
 import { GRPO_DEFAULTS, GrpoRunner } from '../train/rl/grpo';
 import { RlModel } from '../train/rl/policy';
 import { PPO_DEFAULTS, PpoRunner } from '../train/rl/ppo';
+import { promptSet } from '../train/rl/prompts';
 import { modelReward, REWARD_DEFAULTS, RewardRunner } from '../train/rl/reward';
 import { RS_DEFAULTS, RsRunner } from '../train/rl/rs';
 import { dataTokenizer } from '../train/tokenizer-adapter';
@@ -125,17 +126,7 @@ export async function rlTrain(a: Args): Promise<void> {
         texts: [...DEFAULT_PROMPTS],
       };
     }
-    const set: PromptSet = { ids: [], texts: [], references: [] };
-    for (const e of ex) {
-      if (e.kind === 'text') continue;
-      const p = tokenizePrompt(tok, e, { maxPromptLength: a.int('max-prompt-length', 64) });
-      if (p.promptIds.length === 0) continue;
-      set.ids.push(p.promptIds);
-      set.texts.push(decode(p.promptIds));
-      set.references?.push(
-        e.kind === 'prompt_completion' && typeof e.completion === 'string' ? e.completion : undefined,
-      );
-    }
+    const set = promptSet(tok, ex, decode, a.int('max-prompt-length', 64));
     if (set.ids.length === 0) throw new Error(`${a.opt('data')}: no example with a prompt`);
     return set;
   };

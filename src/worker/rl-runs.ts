@@ -8,12 +8,7 @@
 // finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
 
 import { splitTrainEval } from '../data/split';
-import {
-  type TextTokenizer as DataTokenizer,
-  type TokenizedPair,
-  tokenizePairs,
-  tokenizePrompt,
-} from '../data/tokenize';
+import { type TextTokenizer as DataTokenizer, type TokenizedPair, tokenizePairs } from '../data/tokenize';
 import type { Example } from '../data/types';
 import type { ModelConfig } from '../formats/model-config';
 import type { TextTokenizer } from '../formats/tokenizer';
@@ -23,11 +18,12 @@ import { gpuBackend } from '../tensor/gpu-backend';
 import type { ParamSpec } from '../tensor/params';
 import { builtinReward, parseRewardSpec, type RewardFn } from '../train/rewards/builtin';
 import { jsReward } from '../train/rewards/js';
-import type { PromptSet, RlMetrics, RlRunner, Sample } from '../train/rl/common';
+import type { RlMetrics, RlRunner, Sample } from '../train/rl/common';
 import { DPO_DEFAULTS, DpoRunner } from '../train/rl/dpo';
 import { GRPO_DEFAULTS, GrpoRunner } from '../train/rl/grpo';
 import { RlModel } from '../train/rl/policy';
 import { PPO_DEFAULTS, PpoRunner } from '../train/rl/ppo';
+import { promptSet } from '../train/rl/prompts';
 import { modelReward, REWARD_DEFAULTS, RewardRunner } from '../train/rl/reward';
 import { RS_DEFAULTS, RsRunner } from '../train/rl/rs';
 import type { SftRunner } from '../train/sft';
@@ -83,28 +79,6 @@ export interface RlRunInput {
 
 /** Live RL runs by id: a later run's "model" reward reads a finished reward-model run from here. */
 const handles = new Map<string, RlRunHandle>();
-
-/** The prompts of every example that has one (online algorithms), with reference answers where given. */
-export function promptSet(
-  tok: DataTokenizer,
-  examples: readonly Example[],
-  decode: (ids: readonly number[]) => string,
-  maxPromptLength = 64,
-): PromptSet {
-  const set: PromptSet = { ids: [], texts: [], references: [] };
-  for (const e of examples) {
-    if (e.kind === 'text') continue;
-    const p = tokenizePrompt(tok, e, { maxPromptLength });
-    // A prompt of only BOS (a preference row without an explicit prompt) gives nothing to continue from.
-    if (p.promptIds.length === 0 || (p.promptIds.length === 1 && p.promptIds[0] === tok.bosId)) continue;
-    set.ids.push(p.promptIds);
-    set.texts.push(decode(p.promptIds));
-    set.references?.push(
-      e.kind === 'prompt_completion' && typeof e.completion === 'string' ? e.completion : undefined,
-    );
-  }
-  return set;
-}
 
 export class RlRunHandle implements TrainingRunner {
   private readonly ready: MetricPoint[] = [];
