@@ -58,7 +58,10 @@ export interface MetricPoint {
   loss: number | null;
   evalLoss: number | null;
   lr: number;
+  /** Steady-state speed: from the first logged step on (its pipeline compilation left out). */
   tokensPerS: number;
+  /** Milliseconds per optimizer step, steady state as tokensPerS (absent on older saved points). */
+  msPerStep?: number;
   /** Arena bytes by category now, and the total's peak with its breakdown. */
   memory: ByCategory;
   peakBytes: number;

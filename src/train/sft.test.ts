@@ -21,6 +21,7 @@ import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from './optimizer';
 import { lrAt, SFT_DEFAULTS, type SftRunConfig, SftRunner } from './sft';
+import type { MetricPoint } from './sft-config';
 
 const cfg = TINY_LLAMA;
 const specs = randomModelParams(cfg, 7, () => false, 0.2);
@@ -127,12 +128,21 @@ describe('SftRunner', () => {
       .reduce((a, s) => a + s.data.length, 0);
     expect(r.trainableParams).toBe(want1);
     const got: number[] = [];
+    const pts: MetricPoint[] = [];
     while (!r.done) {
       r.stepOnce();
-      // Points arrive later than their step: the step itself never waits for the GPU.
-      for (const p of r.takePoints()) got.push(p.loss!);
+      // Points arrive later than their step: the step itself never waits for the GPU (one read stays in
+      // flight here, so points arrive one at a time, at different times).
+      await r.settle(1);
+      pts.push(...r.takePoints());
     }
-    for (const p of await r.flush()) got.push(p.loss!);
+    pts.push(...(await r.flush()));
+    for (const p of pts) got.push(p.loss!);
+    // Speed is steady-state: from the first point on, its compile time left out.
+    const [p1, pn] = [pts[0], pts[pts.length - 1]];
+    expect(pn.tokensPerS).toBeCloseTo(((pn.tokens - p1.tokens) * 1000) / (pn.timeMs - p1.timeMs), 6);
+    expect(pn.msPerStep).toBeCloseTo((pn.timeMs - p1.timeMs) / (pn.step - p1.step), 6);
+    expect(p1.tokensPerS).toBeCloseTo((p1.tokens * 1000) / p1.timeMs, 6);
     const evalLoss = await r.evalLoss();
     const want = reference(run);
     expect(got).toHaveLength(run.steps);

@@ -77,6 +77,8 @@ export class SftRunner {
   private stepsDone = 0;
   private tokens = 0;
   private activeMs = 0;
+  /** Time and tokens when the first logged step's loss arrived: the start of steady-state speed. */
+  private warm: { ms: number; tokens: number; step: number } | null = null;
   private readonly ready: MetricPoint[] = [];
   private readonly reads: Promise<void>[] = [];
   private failure: Error | null = null;
@@ -261,11 +263,19 @@ export class SftRunner {
             const loss = vs.reduce((a, v) => a + v[0], 0);
             if (!Number.isFinite(loss)) this.failure ??= new NonFiniteLossError(step, loss);
             // Time and speed are taken when the value arrives: by then the GPU has really done the work.
+            // Speed leaves out the first step, which compiles the run's pipelines (seconds on a software
+            // GPU): over a short run it would otherwise decide the tokens/s column.
+            this.warm ??= { ms: this.activeMs, tokens: base.tokens, step };
+            const ms = this.activeMs - this.warm.ms;
+            const steady = step > this.warm.step && ms > 0;
             this.ready.push({
               ...base,
               loss,
               timeMs: this.activeMs,
-              tokensPerS: (base.tokens * 1000) / Math.max(1, this.activeMs),
+              tokensPerS: steady
+                ? ((base.tokens - this.warm.tokens) * 1000) / ms
+                : (base.tokens * 1000) / Math.max(1, this.activeMs),
+              msPerStep: steady ? ms / (step - this.warm.step) : this.activeMs / step,
             });
           },
           (e: unknown) => {
@@ -293,12 +303,14 @@ export class SftRunner {
 
   /**
    * Waits until at most `max` loss reads are outstanding, so a scheduler can keep each device's queue
-   * short (bounded latency for pause and stop) without draining it every step. The wait counts as this
-   * run's time: it is its GPU work finishing.
+   * short (bounded latency for pause and stop) without draining it every step; 0 drains it. The wait
+   * counts as this run's time: it is its GPU work finishing.
    */
   async settle(max: number): Promise<void> {
     const t0 = performance.now();
     while (this.reads.length > max) await this.reads.shift();
+    // 0: the device idle, also after a step that logged nothing (no read to wait on).
+    if (max === 0) await this.ctx.sync();
     this.activeMs += performance.now() - t0;
     if (this.failure) throw this.failure;
   }

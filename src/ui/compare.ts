@@ -68,7 +68,8 @@ export function compareRows(
       peakBytes: peak || null,
       peakXWeights: peak ? peak / r.weightBytes : null,
       tokensPerS: lastTrain ? lastTrain.tokensPerS : null,
-      msPerStep: lastTrain && lastTrain.step > 0 ? lastTrain.timeMs / lastTrain.step : null,
+      msPerStep:
+        lastTrain?.msPerStep ?? (lastTrain && lastTrain.step > 0 ? lastTrain.timeMs / lastTrain.step : null),
       evalLoss: r.results?.evalLoss ?? lastEval?.evalLoss ?? null,
       trainLoss: lastTrain?.loss ?? null,
       exactMatch: r.results?.exactMatch != null ? 100 * r.results.exactMatch : null,

@@ -440,7 +440,10 @@ async function stepRun(run: Run): Promise<void> {
   run.lastTick = now;
   r.stepOnce();
   // Keep at most two loss reads in flight per device: the queue stays short, so pause and stop act fast.
-  await r.settle(2);
+  // Interleaved with other runs, each step is drained before the next run's is queued: devices share the
+  // machine, so a run's time would otherwise include the others' work in flight (its tokens/s and ms/step
+  // are one of the five things compared). Alone, two steps stay in flight to keep the GPU busy.
+  await r.settle(interleaved() ? 0 : 2);
   queuePoints(run, r.takePoints());
   const c = run.spec.config;
   if (r.done) return finishRun(run);
@@ -450,6 +453,13 @@ async function stepRun(run: Run): Promise<void> {
     if (e) queuePoints(run, [e]);
   }
   if (run.spec.checkpointEvery > 0 && r.step % run.spec.checkpointEvery === 0) await checkpointRun(run);
+}
+
+/** More than one run is stepping now. */
+function interleaved(): boolean {
+  let n = 0;
+  for (const r of runs.values()) if (r.state === 'running' && r.runner) n++;
+  return n > 1;
 }
 
 async function loop(): Promise<void> {
