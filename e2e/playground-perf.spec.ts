@@ -8,8 +8,8 @@
 // used 24 ms of CPU, a 48 ms worker-message handler that used 2 ms — the thread was runnable but not
 // running. So the test asserts the main thread's own work: no task spends more than 50 ms of CPU (our
 // code: message handling, store updates, React renders, recharts, and the garbage collections they cause,
-// which are marked `gc` in the listing). Wall-clock long tasks (the long-task observer's view) are
-// recorded as annotations with their CPU time, for the README's figures.
+// which are marked `gc` in the listing), chart redraws included. Wall-clock long tasks (the long-task
+// observer's view) are recorded as annotations with their CPU time, for the README's figures.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,21 +148,8 @@ test('main-thread tasks stay within 50 ms of CPU while two runs train (productio
   );
   console.log(`perf: ${tasks.length} main-thread tasks; wall > 50 ms: ${JSON.stringify(longWall)}`);
   console.log(`perf: long-task observer: ${longTasks.map((t) => Math.round(t.duration)).join(', ')}`);
-  // Worker messages, store updates, persistence and GC: no task over 50 ms of CPU.
-  const isRedraw = (t: { what?: string }) =>
-    t.what === 'FireAnimationFrame' ||
-    t.what === 'FunctionCall:performWorkUntilDeadline' ||
-    t.what === 'FunctionCall:D';
-  expect(
-    heavy.filter((t) => !isRedraw(t)),
-    `main-thread tasks over ${BUDGET_MS} ms of CPU`,
-  ).toEqual([]);
-  // Chart redraws: recharts 3 re-renders a chart synchronously on an animation frame (its internal store),
-  // 20-65 ms of CPU here; they are at most 2-3 a second and listed above. Bounded so a regression (the
-  // 300-1100 ms renders per worker message this replaced) fails; under 50 ms needs a lighter chart renderer.
-  expect(
-    heavy.filter((t) => t.cpuMs > 2 * BUDGET_MS),
-    `chart redraws over ${2 * BUDGET_MS} ms of CPU`,
-  ).toEqual([]);
+  // Every task of ours, chart redraws included (page-computed ticks and an HTML legend keep recharts from
+  // forcing layouts: 20-34 ms of CPU here, from 20-65 before), stays within 50 ms of CPU.
+  expect(heavy, `main-thread tasks over ${BUDGET_MS} ms of CPU`).toEqual([]);
   expect(errors).toEqual([]);
 });

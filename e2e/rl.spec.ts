@@ -7,17 +7,14 @@
 // starts again; a JavaScript reward past its time limit ends its run with the reason (the nested worker is
 // terminated, the page stays responsive). Screenshots: test-results/rl-*.png.
 import { expect, test } from '@playwright/test';
+import { fillHyper, openFresh, pickMethods } from './page';
 
 test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', async ({ page }) => {
   test.setTimeout(420_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
+  await openFresh(page);
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
   await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
   await expect(page.getByTestId('dataset-summary')).toContainText('rl-prompts.jsonl');
   await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
@@ -28,13 +25,7 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
     if (on) await box.check();
     else await box.uncheck();
   };
-  const hyper = page.getByTestId('hyperparameters');
-  for (const [k, v] of [
-    ['steps', '2'],
-    ['batch', '2'],
-  ])
-    await hyper.locator(`input[name="${k}"]`).fill(v);
-  await hyper.locator('input[name="lr"]').fill('0.001');
+  await fillHyper(page, { steps: 2, batch: 2, lr: 0.001 });
 
   // PPO with LoRA: 2 prompts a step, 4 new tokens, one epoch over minibatches of 1.
   const alg = page.getByTestId('algorithm-panel');
@@ -105,16 +96,10 @@ test('a reward model, then rejection sampling scored by it', async ({ page }) =>
   test.setTimeout(300_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await openFresh(page);
   await page.getByRole('button', { name: 'preferences.jsonl' }).click();
   await expect(page.getByTestId('dataset-shape')).toHaveText('preference');
-  const picker = page.getByTestId('method-picker');
-  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
-  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  await pickMethods(page, ['lora']);
   const hyper = page.getByTestId('hyperparameters');
   await hyper.locator('input[name="steps"]').fill('2');
   await hyper.locator('input[name="batch"]').fill('2');
@@ -156,16 +141,10 @@ test('an RL run interrupted by a reload starts again and ends with one point per
   test.setTimeout(300_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await openFresh(page);
   await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
   await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
-  const picker = page.getByTestId('method-picker');
-  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
-  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  await pickMethods(page, ['lora']);
   const hyper = page.getByTestId('hyperparameters');
   await hyper.locator('input[name="steps"]').fill('3');
   await hyper.locator('input[name="batch"]').fill('2');
@@ -193,16 +172,10 @@ test('an RL run interrupted by a reload starts again and ends with one point per
 
 test('a JavaScript reward that runs past its time limit ends its run, with the reason', async ({ page }) => {
   test.setTimeout(240_000);
-  await page.goto('/');
-  await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
-  await page.reload();
-  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready');
-  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  await openFresh(page);
   await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
   await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
-  const picker = page.getByTestId('method-picker');
-  await picker.locator('li[data-method="prompt"] input[type=checkbox]').first().uncheck();
-  await picker.locator('li[data-method="lora"] input[type=checkbox]').first().check();
+  await pickMethods(page, ['lora']);
   const hyper = page.getByTestId('hyperparameters');
   await hyper.locator('input[name="steps"]').fill('1');
   await hyper.locator('input[name="batch"]').fill('2');
