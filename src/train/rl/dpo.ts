@@ -8,7 +8,7 @@ import type { TokenizedPair } from '../../data/tokenize';
 import { pairLoss } from '../../tensor/ops-rl';
 import { Tape } from '../../tensor/tape';
 import type { RlMetrics, RlRunner } from './common';
-import { batchSeqs, type RlModel, type Seq } from './policy';
+import { batchSeqs, type RlModel, type Seq, withoutVirtual } from './policy';
 
 export interface DpoConfig {
   steps: number;
@@ -81,7 +81,8 @@ export class DpoRunner<S, I> implements RlRunner {
     const refTape = new Tape(m.be, false);
     let refSums: S;
     try {
-      refSums = m.sequenceLogp(refTape, batch, m.score(refTape, batch).logp).store;
+      const refBatch = withoutVirtual(batch);
+      refSums = m.sequenceLogp(refTape, refBatch, m.score(refTape, refBatch).logp).store;
     } finally {
       await m.adapter.setEnabled(true);
     }

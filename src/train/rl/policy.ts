@@ -69,6 +69,34 @@ export function batchSeqs(seqs: readonly Seq[], padId: number, virtual = 0): Seq
   return { B, T, ids, targets, mask, first, lens, rowsPer: Tt, lastRow };
 }
 
+/**
+ * The batch as the reference sees it. The reference is the adapter disabled, and a disabled prompt tuning
+ * prepends no virtual tokens, so its logits have T rows per sequence, not T + virtual: the targets, the
+ * mask and the row indices shift back by the virtual count. Without virtual tokens, the batch itself.
+ */
+export function withoutVirtual(batch: SeqBatch): SeqBatch {
+  const virtual = batch.rowsPer - batch.T;
+  if (virtual === 0) return batch;
+  const { B, T } = batch;
+  const targets = new Int32Array(B * T).fill(-1);
+  const mask = new Float64Array(B * T);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++) {
+      targets[b * T + t] = batch.targets[b * batch.rowsPer + virtual + t];
+      mask[b * T + t] = batch.mask[b * batch.rowsPer + virtual + t];
+    }
+  // Row b·T' + virtual + t becomes b·T + t.
+  const row = (r: number) => r - (Math.floor(r / batch.rowsPer) + 1) * virtual;
+  return {
+    ...batch,
+    targets,
+    mask,
+    first: batch.first.map(row),
+    lastRow: batch.lastRow.map(row),
+    rowsPer: T,
+  };
+}
+
 export type HeadKind = 'value' | 'score' | null;
 
 export interface RlModelOptions {
@@ -195,10 +223,11 @@ export class RlModel<S, I> {
 
   /** No-grad pass: per sequence, the completion tokens' log-probs, entropies and values (read back). */
   async evaluate(
-    batch: SeqBatch,
+    policyBatch: SeqBatch,
     opts: { temperature?: number; reference?: boolean } = {},
   ): Promise<{ logp: Float64Array[]; entropy: Float64Array[]; values: Float64Array[] | null }> {
     const ref = opts.reference === true;
+    const batch = ref ? withoutVirtual(policyBatch) : policyBatch;
     if (ref) await this.adapter.setEnabled(false);
     try {
       const tp = new Tape(this.be, false);
