@@ -4,6 +4,7 @@
 // segment, all-distinct segments, odd T over several workgroups, the scalar D path, S > T, a prefix), and the
 // refusals. Without segments the kernels are the old ones byte for byte (checked on the generated WGSL).
 import { describe, expect, it } from 'vitest';
+import { attentionInputs } from '../../../test/helpers/attention';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
@@ -30,18 +31,7 @@ interface Case {
   seg: number[];
 }
 
-function inputs(d: AttentionDims, seed: number) {
-  const P = d.P ?? 0;
-  const kv = d.B * d.S * d.Hkv * d.D;
-  return {
-    q: randn(d.B * d.T * d.Hq * d.D, seed),
-    k: randn(kv, seed + 1),
-    v: randn(kv, seed + 2),
-    pk: P ? randn(P * d.Hkv * d.D, seed + 3) : null,
-    pv: P ? randn(P * d.Hkv * d.D, seed + 4) : null,
-    dOut: randn(d.B * d.T * d.Hq * d.D, seed + 5),
-  };
-}
+const inputs = attentionInputs;
 
 /** Packed-row ids for lengths per row (each row's examples numbered 1.., then padding 0 up to T). */
 function packedIds(B: number, T: number, lens: number[][], lead = 0): number[] {

@@ -3,6 +3,7 @@
 // MQA, T = 1, odd T, S > T (KV cache), a prefix, several head dims (vec4 and scalar paths) and a custom
 // scale. Shapes stay tiny: SwiftShader runs these on the CPU.
 import { describe, expect, it } from 'vitest';
+import { type AttentionInputs, attentionInputs } from '../../../test/helpers/attention';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
@@ -17,27 +18,7 @@ import {
 } from './attention';
 import { attentionBackwardRef, attentionRef } from './attention.ref';
 
-interface Inputs {
-  q: Float64Array;
-  k: Float64Array;
-  v: Float64Array;
-  pk: Float64Array | null;
-  pv: Float64Array | null;
-  dOut: Float64Array;
-}
-
-function inputs(d: AttentionDims, seed: number): Inputs {
-  const P = d.P ?? 0;
-  const kvLen = d.B * d.S * d.Hkv * d.D;
-  return {
-    q: randn(d.B * d.T * d.Hq * d.D, seed),
-    k: randn(kvLen, seed + 1),
-    v: randn(kvLen, seed + 2),
-    pk: P ? randn(P * d.Hkv * d.D, seed + 3) : null,
-    pv: P ? randn(P * d.Hkv * d.D, seed + 4) : null,
-    dOut: randn(d.B * d.T * d.Hq * d.D, seed + 5),
-  };
-}
+const inputs = attentionInputs;
 
 const describeDims = (d: AttentionDims) =>
   `B${d.B} T${d.T} S${d.S} Hq${d.Hq} Hkv${d.Hkv} D${d.D}${d.P ? ` P${d.P}` : ''}${d.scale ? ` scale${d.scale}` : ''}`;
@@ -86,7 +67,7 @@ describe('attention twin', () => {
   });
 });
 
-async function runForward(ctx: GpuContext, d: AttentionDims, x: Inputs) {
+async function runForward(ctx: GpuContext, d: AttentionDims, x: AttentionInputs) {
   const gq = up(ctx, x.q);
   const gk = up(ctx, x.k);
   const gv = up(ctx, x.v);
