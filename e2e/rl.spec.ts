@@ -18,6 +18,9 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
   await page.getByRole('button', { name: 'rl-prompts.jsonl' }).click();
   await expect(page.getByTestId('dataset-summary')).toContainText('rl-prompts.jsonl');
   await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
+  // Prompts are what prompt-only data holds: counted as examples, none skipped as "not SFT".
+  await expect(page.getByTestId('dataset-summary')).toContainText('24 rows → 24 examples');
+  await expect(page.getByTestId('dataset-skipped')).toHaveText('0');
 
   const picker = page.getByTestId('method-picker');
   const tick = async (method: string, on: boolean) => {

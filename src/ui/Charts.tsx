@@ -89,7 +89,7 @@ export const LossChart = memo(function LossChart() {
           <option value="time">by time (s)</option>
         </select>
       </h2>
-      <SeriesChart series={series} xFromZero />
+      <SeriesChart series={series} xFromZero minXStep={xAxis === 'step' ? 1 : 0} />
     </section>
   );
 });

@@ -10,7 +10,7 @@ import type { BatchRow } from '../data/batch';
 import { parseDataset } from '../data/parse';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
 import { splitTrainEval } from '../data/split';
-import { tokenizeForSft, tokenLengthHistogram } from '../data/tokenize';
+import { tokenizeForSft, tokenizePrompt, tokenLengthHistogram } from '../data/tokenize';
 import type { ColumnMapping } from '../data/types';
 import { exportOnnx } from '../export/onnx/export';
 import { countParameters, expectedTensorShapes, type ModelConfig } from '../formats/model-config';
@@ -162,9 +162,19 @@ async function addDataset(
       onError: msg.onError,
       saved: false,
     });
-    const tok = tokenizeForSft(dataTokenizer(m.tokenizer, m.config), prepared.examples, {
-      maxLength: msg.seqLen,
-    });
+    const dataTok = dataTokenizer(m.tokenizer, m.config);
+    // Prompt-only data is for the online RL algorithms: its examples are prompts (their lengths in the
+    // histogram), not SFT rows, none of which it has.
+    const promptsOnly = prepared.shape.kind === 'prompt_only';
+    const tok = promptsOnly
+      ? {
+          examples: prepared.examples.map((e) => ({
+            fullLength: tokenizePrompt(dataTok, e).promptIds.length,
+          })),
+          skipped: 0,
+          issues: [],
+        }
+      : tokenizeForSft(dataTok, prepared.examples, { maxLength: msg.seqLen });
     const histogram = tokenLengthHistogram(
       tok.examples.map((e) => e.fullLength),
       { binCount: 16, maxLength: msg.seqLen },
