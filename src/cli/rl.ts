@@ -37,7 +37,7 @@ export const RL_ALGOS = ['reward', 'ppo', 'rs', 'dpo', 'grpo'] as const;
 export const RL_USAGE = `  train --algo reward|ppo|rs|dpo|grpo --model DIR [--method lora] [--set key=value ...]
         [--reward sentiment|length:N|regex:PATTERN|keywords:a,b|exact|model:DIR|js:FILE] [--data FILE]
         [--steps N] [--batch B] [--lr X] [--seed S] [--max-new-tokens N] [--temperature T]
-        ppo: [--minibatch M] [--epochs E] [--kl-coef C] [--kl k1|k3] [--target-kl K] [--vf-coef V]
+        ppo: [--minibatch M] [--epochs E] [--kl-coef C] [--kl k1|k3] [--target-kl K] [--vf-coef V] [--score-clip S]
         grpo: [--generations G] [--beta B] [--iterations I];  rs: [--n N] [--keep K] [--threshold X]
         dpo/reward: [--seq T] [--beta B] [--eval-fraction F] [--out DIR]`;
 
@@ -207,6 +207,7 @@ export async function rlTrain(a: Args): Promise<void> {
         kl,
         targetKl: tk === undefined ? null : a.num('target-kl'),
         vfCoef: a.num('vf-coef', PPO_DEFAULTS.vfCoef),
+        scoreClip: a.opt('score-clip') === undefined ? null : a.num('score-clip'),
       });
     } else if (algo === 'grpo') {
       runner = new GrpoRunner(env, set, {

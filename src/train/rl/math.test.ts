@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose } from '../../../test/helpers/numeric';
 import { gae, groupAdvantages, KlController, klEstimate, meanVar, shapedRewards, whiten } from './math';
+import { PPO_DEFAULTS, ppoExperience } from './ppo';
 import { selectBest } from './rs';
 
 describe('RL math', () => {
@@ -58,5 +59,30 @@ describe('RL math', () => {
     expect(selectBest([0.1, 0.9, 0.5, -1, 2, 2], 3, 1, null)).toEqual([1, 4]);
     expect(selectBest([0.1, 0.9, 0.5, -1, 2, 2], 3, 2, 0.5)).toEqual([1, 2, 4, 5]);
     expect(selectBest([0.1, 0.2], 2, 1, 1)).toEqual([]);
+  });
+});
+
+describe('PPO score clipping (TRL score_clip)', () => {
+  it('clips each score to ±scoreClip before the KL penalty, and only then', () => {
+    const seqs = [0, 1, 2].map(() => ({ prompt: [1], completion: [2, 3] }));
+    const lp = () => [
+      Float64Array.from([-1, -2]),
+      Float64Array.from([-0.5, -1]),
+      Float64Array.from([-3, -1]),
+    ];
+    const ref = [
+      Float64Array.from([-1.2, -2]),
+      Float64Array.from([-0.5, -0.7]),
+      Float64Array.from([-3, -1.5]),
+    ];
+    const values = [new Float64Array(2), new Float64Array(2), new Float64Array(2)];
+    const c = { ...PPO_DEFAULTS, klCoef: 0.1, whitenAdvantages: false };
+    const clipped = ppoExperience(seqs, [3, -2, 0.5], lp(), ref, values, { ...c, scoreClip: 1 });
+    const byHand = ppoExperience(seqs, [1, -1, 0.5], lp(), ref, values, c);
+    const raw = ppoExperience(seqs, [3, -2, 0.5], lp(), ref, values, c);
+    expect(clipped.returns.map((r) => Array.from(r))).toEqual(byHand.returns.map((r) => Array.from(r)));
+    expect(clipped.klPerSeq).toEqual(raw.klPerSeq);
+    expect(clipped.returns[0][0]).not.toBe(raw.returns[0][0]);
+    expect(clipped.returns[2][0]).toBe(raw.returns[2][0]);
   });
 });

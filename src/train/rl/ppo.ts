@@ -42,6 +42,12 @@ export interface PpoConfig {
   targetKl: number | null;
   horizon: number;
   whitenAdvantages: boolean;
+  /**
+   * TRL's score_clip: scores are clipped to [−scoreClip, scoreClip] before the KL penalty is added (null:
+   * not clipped). A reward that grows without bound (one more positive word, one more point) can outbid
+   * any KL coefficient; clipped, it cannot, and the penalty keeps the policy near the reference.
+   */
+  scoreClip: number | null;
   seed: number;
 }
 
@@ -62,6 +68,7 @@ export const PPO_DEFAULTS: Omit<PpoConfig, 'steps' | 'lr'> = {
   targetKl: null,
   horizon: 10000,
   whitenAdvantages: true,
+  scoreClip: null,
   seed: 0,
 };
 
@@ -81,13 +88,15 @@ export function ppoExperience(
   old: Float64Array[],
   ref: Float64Array[],
   values: Float64Array[],
-  c: Pick<PpoConfig, 'klCoef' | 'kl' | 'gamma' | 'lam' | 'whitenAdvantages'>,
+  c: Pick<PpoConfig, 'klCoef' | 'kl' | 'gamma' | 'lam' | 'whitenAdvantages'> & { scoreClip?: number | null },
 ): PpoExperience & { klPerSeq: number[] } {
+  const clip = c.scoreClip ?? null;
   const klPerSeq: number[] = [];
   const advs: Float64Array[] = [];
   const rets: Float64Array[] = [];
   for (let b = 0; b < seqs.length; b++) {
-    const { rewards, kl } = shapedRewards(old[b], ref[b], scores[b], c.klCoef, c.kl);
+    const score = clip === null ? scores[b] : Math.max(-clip, Math.min(clip, scores[b]));
+    const { rewards, kl } = shapedRewards(old[b], ref[b], score, c.klCoef, c.kl);
     klPerSeq.push(kl.reduce((a, x) => a + x, 0));
     const g = gae(rewards, values[b], c.gamma, c.lam);
     advs.push(g.advantages);
