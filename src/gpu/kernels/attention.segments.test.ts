@@ -4,9 +4,9 @@
 // segment, all-distinct segments, odd T over several workgroups, the scalar D path, S > T, a prefix), and the
 // refusals. Without segments the kernels are the old ones byte for byte (checked on the generated WGSL).
 import { describe, expect, it } from 'vitest';
-import { attentionInputs } from '../../../test/helpers/attention';
+import { attentionInputs, expectAttentionGradsMatch } from '../../../test/helpers/attention';
 import { testGpu, up } from '../../../test/helpers/gpu';
-import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
+import { expectClose } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import {
   ATTENTION_VARIANTS,
@@ -101,26 +101,8 @@ describe('attention twin with segments', () => {
     { d: { B: 1, T: 2, S: 4, Hq: 2, Hkv: 2, D: 2, P: 1, scale: 0.7 }, seg: [1, 2, 2, 3] },
   ];
   for (const c of cases) {
-    it(`backward matches central differences (${describeCase(c)})`, () => {
-      const { d, seg } = c;
-      const x = inputs(d, 11);
-      const w = randn(d.B * d.T * d.Hq * d.D, 99);
-      const g = attentionBackwardRef(x.q, x.k, x.v, w, d, x.pk, x.pv, seg);
-      const loss = (
-        q: Float64Array,
-        k: Float64Array,
-        v: Float64Array,
-        pk: Float64Array | null,
-        pv: Float64Array | null,
-      ) => dot(w, attentionRef(q, k, v, d, pk, pv, null, seg).out);
-      expectGradMatches((q) => loss(q, x.k, x.v, x.pk, x.pv), x.q.slice(), g.dq, 'dq');
-      expectGradMatches((k) => loss(x.q, k, x.v, x.pk, x.pv), x.k.slice(), g.dk, 'dk');
-      expectGradMatches((v) => loss(x.q, x.k, v, x.pk, x.pv), x.v.slice(), g.dv, 'dv');
-      if (x.pk && x.pv) {
-        expectGradMatches((pk) => loss(x.q, x.k, x.v, pk, x.pv), x.pk.slice(), g.dPrefixK!, 'dPrefixK');
-        expectGradMatches((pv) => loss(x.q, x.k, x.v, x.pk, pv), x.pv.slice(), g.dPrefixV!, 'dPrefixV');
-      }
-    });
+    it(`backward matches central differences (${describeCase(c)})`, () =>
+      expectAttentionGradsMatch(c.d, c.seg));
   }
 
   it('refuses segments with a KV-cache read or too few ids', () => {

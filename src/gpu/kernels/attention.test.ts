@@ -3,9 +3,13 @@
 // MQA, T = 1, odd T, S > T (KV cache), a prefix, several head dims (vec4 and scalar paths) and a custom
 // scale. Shapes stay tiny: SwiftShader runs these on the CPU.
 import { describe, expect, it } from 'vitest';
-import { type AttentionInputs, attentionInputs } from '../../../test/helpers/attention';
+import {
+  type AttentionInputs,
+  attentionInputs,
+  expectAttentionGradsMatch,
+} from '../../../test/helpers/attention';
 import { testGpu, up } from '../../../test/helpers/gpu';
-import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
+import { expectClose } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import type { GpuContext } from '../context';
 import {
@@ -30,28 +34,7 @@ describe('attention twin', () => {
     { B: 2, T: 1, S: 3, Hq: 2, Hkv: 2, D: 4, P: 1, scale: 0.7 },
   ];
   for (const d of cases) {
-    it(`backward matches central differences (${describeDims(d)})`, () => {
-      const x = inputs(d, 11);
-      const w = randn(d.B * d.T * d.Hq * d.D, 99);
-      const g = attentionBackwardRef(x.q, x.k, x.v, w, d, x.pk, x.pv);
-      const loss = (
-        q: Float64Array,
-        k: Float64Array,
-        v: Float64Array,
-        pk: Float64Array | null,
-        pv: Float64Array | null,
-      ) => dot(w, attentionRef(q, k, v, d, pk, pv).out);
-      expectGradMatches((q) => loss(q, x.k, x.v, x.pk, x.pv), x.q.slice(), g.dq, 'dq');
-      expectGradMatches((k) => loss(x.q, k, x.v, x.pk, x.pv), x.k.slice(), g.dk, 'dk');
-      expectGradMatches((v) => loss(x.q, x.k, v, x.pk, x.pv), x.v.slice(), g.dv, 'dv');
-      if (x.pk && x.pv) {
-        expect(g.dPrefixK && g.dPrefixV).toBeTruthy();
-        expectGradMatches((pk) => loss(x.q, x.k, x.v, pk, x.pv), x.pk.slice(), g.dPrefixK!, 'dPrefixK');
-        expectGradMatches((pv) => loss(x.q, x.k, x.v, x.pk, pv), x.pv.slice(), g.dPrefixV!, 'dPrefixV');
-      } else {
-        expect(g.dPrefixK).toBeUndefined();
-      }
-    });
+    it(`backward matches central differences (${describeDims(d)})`, () => expectAttentionGradsMatch(d));
   }
 
   it('lse is the log-sum-exp of the visible scaled scores', () => {
