@@ -3,7 +3,7 @@
 // rollouts (sample, decode, score) with their per-sequence batches.
 
 import type { RewardFn } from '../rewards/builtin';
-import type { RlModel, Seq } from './policy';
+import { batchSeqs, type RlModel, type Seq, type SeqBatch } from './policy';
 
 export interface RlEnv<S, I> {
   model: RlModel<S, I>;
@@ -111,6 +111,28 @@ export async function rollout<S, I>(
     throw new Error(`the reward gave ${scores.length} scores for ${items.length} completions`);
   const samples = items.map((x, b) => ({ prompt: x.prompt, completion: x.completion, reward: scores[b] }));
   return { seqs, scores, samples };
+}
+
+/**
+ * Step k of an online algorithm: `c.batch` prompts (each `repeat` times) sampled with the adapter on, seeded
+ * by the run's seed and k (so a step is reproducible on its own), scored, and batched for the scoring passes.
+ */
+export async function rolloutStep<S, I>(
+  env: RlEnv<S, I>,
+  set: PromptSet,
+  k: number,
+  c: SamplingConfig & { batch: number; seed: number },
+  repeat = 1,
+): Promise<{ idx: number[]; ro: Rollout; batch: SeqBatch }> {
+  const idx = promptBatch(set, k, c.batch, repeat);
+  const ro = await rollout(
+    env,
+    set,
+    idx,
+    { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
+    c.seed * 7919 + k,
+  );
+  return { idx, ro, batch: batchSeqs(ro.seqs, env.padId, env.model.virtual()) };
 }
 
 export const mean = (xs: readonly number[]): number =>

@@ -6,17 +6,9 @@
 
 import { policyLoss } from '../../tensor/ops-rl';
 import { Tape } from '../../tensor/tape';
-import {
-  mean,
-  type PromptSet,
-  promptBatch,
-  type RlEnv,
-  type RlMetrics,
-  type RlRunner,
-  rollout,
-} from './common';
+import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
 import { groupAdvantages } from './math';
-import { batchSeqs, type SeqBatch } from './policy';
+import type { SeqBatch } from './policy';
 
 export interface GrpoConfig {
   steps: number;
@@ -88,18 +80,10 @@ export class GrpoRunner<S, I> implements RlRunner {
   }
 
   async step(): Promise<RlMetrics> {
-    const { model: m, padId } = this.env;
+    const m = this.env.model;
     const c = this.c;
     const k = this.stepsDone;
-    const idx = promptBatch(this.prompts, k, c.batch, c.generations);
-    const ro = await rollout(
-      this.env,
-      this.prompts,
-      idx,
-      { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
-      c.seed * 7919 + k,
-    );
-    const batch = batchSeqs(ro.seqs, padId, m.virtual());
+    const { ro, batch } = await rolloutStep(this.env, this.prompts, k, c, c.generations);
     const pol = await m.evaluate(batch, { temperature: c.temperature });
     const ref =
       c.beta > 0 ? (await m.evaluate(batch, { temperature: c.temperature, reference: true })).logp : pol.logp;

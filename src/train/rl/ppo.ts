@@ -10,15 +10,7 @@ import { policyLoss, valueLoss } from '../../tensor/ops-rl';
 import type { Tape } from '../../tensor/tape';
 import { Tape as TapeCtor } from '../../tensor/tape';
 import { rng } from '../../util/rng';
-import {
-  mean,
-  type PromptSet,
-  promptBatch,
-  type RlEnv,
-  type RlMetrics,
-  type RlRunner,
-  rollout,
-} from './common';
+import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
 import { gae, KlController, type KlEstimator, shapedRewards, whiten } from './math';
 import { batchSeqs, type Seq } from './policy';
 
@@ -191,15 +183,7 @@ export class PpoRunner<S, I> implements RlRunner {
     const m = this.env.model;
     const c = this.c;
     const k = this.stepsDone;
-    const idx = promptBatch(this.prompts, k, c.batch);
-    const ro = await rollout(
-      this.env,
-      this.prompts,
-      idx,
-      { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
-      c.seed * 7919 + k,
-    );
-    const batch = batchSeqs(ro.seqs, this.env.padId, m.virtual());
+    const { idx, ro, batch } = await rolloutStep(this.env, this.prompts, k, c);
     const pol = await m.evaluate(batch, { temperature: c.temperature });
     const ref = await m.evaluate(batch, { temperature: c.temperature, reference: true });
     const exp = ppoExperience(ro.seqs, ro.scores, pol.logp, ref.logp, pol.values!, {

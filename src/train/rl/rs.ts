@@ -7,15 +7,7 @@
 import { forward } from '../../model/transformer';
 import * as op from '../../tensor/ops';
 import { Tape } from '../../tensor/tape';
-import {
-  mean,
-  type PromptSet,
-  promptBatch,
-  type RlEnv,
-  type RlMetrics,
-  type RlRunner,
-  rollout,
-} from './common';
+import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
 import { batchSeqs, type RlModel, type Seq, type SeqBatch } from './policy';
 
 export interface RsConfig {
@@ -99,18 +91,10 @@ export class RsRunner<S, I> implements RlRunner {
   }
 
   async step(): Promise<RlMetrics> {
-    const { model: m, padId } = this.env;
+    const m = this.env.model;
     const c = this.c;
     const k = this.stepsDone;
-    const idx = promptBatch(this.prompts, k, c.batch, c.n);
-    const ro = await rollout(
-      this.env,
-      this.prompts,
-      idx,
-      { maxNewTokens: c.maxNewTokens, temperature: c.temperature },
-      c.seed * 7919 + k,
-    );
-    const batch = batchSeqs(ro.seqs, padId, m.virtual());
+    const { ro, batch } = await rolloutStep(this.env, this.prompts, k, c, c.n);
     const pol = await m.evaluate(batch);
     const ref = await m.evaluate(batch, { reference: true });
     const kl = mean(pol.logp.map((lp, b) => lp.reduce((a, x, t) => a + x - ref.logp[b][t], 0)));
