@@ -8,8 +8,9 @@ import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from '../train/optimizer';
 import { randomModelParams } from './init';
+import { shiftLabels } from './loss';
 import { TINY_LLAMA } from './testing';
-import { forward, shiftLabels } from './transformer';
+import { forward } from './transformer';
 
 describe('frozen paths', () => {
   it('allocate no gradients, record no nodes below the top layer, and stay unchanged', async () => {

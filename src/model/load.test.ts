@@ -13,7 +13,8 @@ import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { checkModelFits, loadCheckpointSpecs } from './load';
-import { forward, shiftLabels } from './transformer';
+import { shiftLabels } from './loss';
+import { forward } from './transformer';
 
 const DIR = 'public/models/tiny-llama-brown';
 interface Reference {

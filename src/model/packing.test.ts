@@ -20,8 +20,9 @@ import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { rng } from '../util/rng';
 import { randomModelParams } from './init';
+import { shiftLabels } from './loss';
 import { TINY_GPT2, TINY_LLAMA } from './testing';
-import { forward, type ModelHooks, shiftLabels } from './transformer';
+import { forward, type ModelHooks } from './transformer';
 
 const SEQ = 12;
 /** bfd packs these into rows [9, 3], [7, 5], [6, 4, 2]: every row holds two or three examples. */

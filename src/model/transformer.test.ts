@@ -13,8 +13,9 @@ import { Tape } from '../tensor/tape';
 import { AdamW } from '../train/optimizer';
 import { rng } from '../util/rng';
 import { randomModelParams } from './init';
+import { shiftLabels } from './loss';
 import { TINY_GPT2, TINY_LLAMA } from './testing';
-import { forward, shiftLabels } from './transformer';
+import { forward } from './transformer';
 
 function batch(c: ModelConfig, B: number, T: number, seed: number) {
   const r = rng(seed);

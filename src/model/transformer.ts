@@ -395,16 +395,3 @@ function lastRows<S, I>(tp: Tape<S, I>, x: Tensor<S>, B: number, T: number, d: n
   });
   return y;
 }
-
-/** HF-style causal LM targets: targets[b,t] = labels[b,t+1], the last position ignored. */
-export function shiftLabels(labels: Int32Array, B: number, T: number, virtual = 0): Int32Array {
-  const Tt = T + virtual;
-  const out = new Int32Array(B * Tt).fill(-100);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < Tt - 1; t++) {
-      const src = t + 1 - virtual; // the label of the next real token
-      if (src >= 0 && src < T) out[b * Tt + t] = labels[b * T + src];
-    }
-  }
-  return out;
-}

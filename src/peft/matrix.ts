@@ -9,12 +9,12 @@ import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
 import { randomModelParams } from '../model/init';
+import { causalLmLoss } from '../model/loss';
 import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
-import { forward, shiftLabels } from '../model/transformer';
+import { forward } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from '../train/optimizer';
@@ -49,14 +49,7 @@ function lossTape<S, I>(
   const { ids, labels } = fixedBatch(c);
   const tp = new Tape(be, grad);
   if (grad) ps.zeroGrads();
-  const { logits, virtual } = forward(tp, c, ps, { ids, B, T }, adapter.hooks);
-  const Tt = T + virtual;
-  const loss = op.crossEntropy(
-    tp,
-    tp.reshape(logits, [B * Tt, c.vocabSize]),
-    shiftLabels(labels, B, T, virtual),
-    'loss',
-  );
+  const { loss, logits, virtual } = causalLmLoss(tp, c, ps, { ids, labels, B, T }, adapter.hooks);
   return { tp, loss, logits, virtual };
 }
 

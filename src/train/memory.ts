@@ -5,9 +5,9 @@
 // uploads its positions and segment ids, as the runner does.
 
 import type { ModelConfig } from '../formats/model-config';
-import { forward, type ModelHooks, shiftLabels } from '../model/transformer';
+import { causalLmLoss } from '../model/loss';
+import type { ModelHooks } from '../model/transformer';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
-import * as op from '../tensor/ops';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW, type AdamWConfig } from './optimizer';
@@ -44,14 +44,7 @@ export function predictTrainingMemory(
   const packed = shape.pack
     ? { positions: new Int32Array(ids.length), segments: new Int32Array(ids.length) }
     : {};
-  const { logits, virtual } = forward(tp, config, ps, { ids, B: shape.B, T: shape.T, ...packed }, hooks(ps));
-  const Tt = shape.T + virtual;
-  op.crossEntropy(
-    tp,
-    tp.reshape(logits, [shape.B * Tt, config.vocabSize]),
-    shiftLabels(ids, shape.B, shape.T, virtual),
-    'loss',
-  );
+  causalLmLoss(tp, config, ps, { ids, labels: ids, B: shape.B, T: shape.T, ...packed }, hooks(ps));
   tp.backward();
   opt.update();
   tp.dispose();

@@ -11,8 +11,9 @@ import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safet
 import type { GpuContext } from '../gpu/context';
 import { acquireNodeGpu } from '../gpu/node';
 import { randomModelParams } from '../model/init';
+import { shiftLabels } from '../model/loss';
 import { TINY_LLAMA } from '../model/testing';
-import { forward, shiftLabels } from '../model/transformer';
+import { forward } from '../model/transformer';
 import { Adapter, planAdapter } from '../peft/adapter';
 import { getMethod } from '../peft/registry';
 import { cpuBackend } from '../tensor/cpu-backend';

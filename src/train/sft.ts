@@ -14,13 +14,12 @@ import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
 import { generate } from '../model/generate';
 import { loadCheckpointSpecs } from '../model/load';
-import { forward, shiftLabels } from '../model/transformer';
+import { causalLmLoss } from '../model/loss';
 import { Adapter, planAdapter } from '../peft/adapter';
 import { planFromAdapterConfig } from '../peft/files';
 import { getMethod } from '../peft/registry';
 import type { MethodContext } from '../peft/types';
 import { type GpuBackend, gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from './optimizer';
@@ -193,21 +192,12 @@ export class SftRunner {
   /** The batch's mean token loss (× weight); a packed batch is fed with its positions and segment ids. */
   private lossOf(tp: Tape<GpuRegion, GpuRegion>, batch: Batch, weight: number, packed: boolean) {
     const { B, T } = { B: this.run.batch, T: this.run.seqLen };
-    const V = this.config.vocabSize;
+    const _V = this.config.vocabSize;
     const labels = batch.labels;
     const input = packed
       ? { ids: batch.inputIds, B, T, positions: batch.positionIds, segments: batch.segmentIds }
       : { ids: batch.inputIds, B, T };
-    const { logits, virtual } = forward(tp, this.config, this.ps, input, this.adapter.hooks);
-    // Prompt tuning prepends virtual tokens: their positions carry no label.
-    const Tt = T + virtual;
-    return op.crossEntropy(
-      tp,
-      tp.reshape(logits, [B * Tt, V]),
-      shiftLabels(labels, B, T, virtual),
-      'loss',
-      weight,
-    );
+    return causalLmLoss(tp, this.config, this.ps, { ...input, labels }, this.adapter.hooks, { weight }).loss;
   }
 
   private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {

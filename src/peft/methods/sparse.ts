@@ -12,7 +12,8 @@
 
 import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import type { SparseDims } from '../../gpu/kernels/sparse';
-import { forward, type LinearSite, shiftLabels } from '../../model/transformer';
+import { causalLmLoss } from '../../model/loss';
+import type { LinearSite } from '../../model/transformer';
 import type { Backend } from '../../tensor/backend';
 import * as op from '../../tensor/ops';
 import { sparseWeight } from '../../tensor/ops-peft';
@@ -267,27 +268,28 @@ export async function calibrateGradMask<S, I>(
   const deltas = new Map<string, Tensor<S>>();
   try {
     const targeted = new Set(sites.map((s) => s.path));
-    const { logits } = forward(tp, c, ps, batch, {
-      linear(t, site, x, base) {
-        const y = base(x);
-        if (!targeted.has(site.path)) return y;
-        const w = ps.get(`${site.path}.weight`);
-        const dw = t.tensor(w.shape, true, `${site.path}.calib_dW`);
-        be.zero(dw.store, dw.size);
-        deltas.set(site.path, dw);
-        return op.add(
-          t,
-          y,
-          op.linear(t, x, dw, null, site.layout, `${site.path}.calib`),
-          `${site.path}.calib_out`,
-        );
-      },
-    });
-    op.crossEntropy(
+    causalLmLoss(
       tp,
-      tp.reshape(logits, [batch.B * batch.T, c.vocabSize]),
-      shiftLabels(batch.labels, batch.B, batch.T),
-      'calibration_loss',
+      c,
+      ps,
+      batch,
+      {
+        linear(t, site, x, base) {
+          const y = base(x);
+          if (!targeted.has(site.path)) return y;
+          const w = ps.get(`${site.path}.weight`);
+          const dw = t.tensor(w.shape, true, `${site.path}.calib_dW`);
+          be.zero(dw.store, dw.size);
+          deltas.set(site.path, dw);
+          return op.add(
+            t,
+            y,
+            op.linear(t, x, dw, null, site.layout, `${site.path}.calib`),
+            `${site.path}.calib_out`,
+          );
+        },
+      },
+      { name: 'calibration_loss' },
     );
     tp.backward();
     const out = new Map<string, Int32Array>();
