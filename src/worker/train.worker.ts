@@ -6,10 +6,8 @@
 // budget), checkpoints to IndexedDB every K steps (resume after a reload), generation streamed token by
 // token, inference latency, the task metric, and adapter / ONNX export and adapter import.
 /// <reference lib="webworker" />
-import type { BatchRow } from '../data/batch';
 import { parseDataset } from '../data/parse';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
-import { splitTrainEval } from '../data/split';
 import { tokenizeForSft, tokenizePrompt, tokenLengthHistogram } from '../data/tokenize';
 import type { ColumnMapping } from '../data/types';
 import { exportOnnx } from '../export/onnx/export';
@@ -30,6 +28,7 @@ import { gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { predictTrainingMemory } from '../train/memory';
 import { type SftCheckpoint, SftRunner } from '../train/sft';
+import { sftData } from '../train/sft-data';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import {
   deleteCheckpoint,
@@ -333,27 +332,20 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null, revive 
     );
   }
   const c = run.spec.config;
-  const tok = tokenizeForSft(dataTokenizer(m.tokenizer, m.config), ds.prepared.examples, {
-    maxLength: c.seqLen,
+  const data = sftData(m.tokenizer, m.config, ds.prepared.examples, {
+    seqLen: c.seqLen,
+    evalFraction: run.spec.evalFraction,
+    seed: c.seed,
   });
-  const split = splitTrainEval<BatchRow>(tok.examples, { evalFraction: run.spec.evalFraction, seed: c.seed });
   run.ctx = await acquireBrowserGpu();
-  const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
   run.runner = run.spec.rl
     ? await createRlRun(run.spec, run.ctx, { ...m, baseSpecs: await m.base }, ds.prepared.examples, post)
-    : await SftRunner.create(
-        run.ctx,
-        m.config,
-        m.reader,
-        { train: split.train, eval: split.eval, padId },
-        c,
-        {
-          methodCtx: methodCtxOf(m),
-          baseSpecs: await m.base,
-          adapterConfig: run.spec.initAdapter?.config,
-          adapterWeights: run.spec.initAdapter ? new Uint8Array(run.spec.initAdapter.weights) : undefined,
-        },
-      );
+    : await SftRunner.create(run.ctx, m.config, m.reader, data, c, {
+        methodCtx: methodCtxOf(m),
+        baseSpecs: await m.base,
+        adapterConfig: run.spec.initAdapter?.config,
+        adapterWeights: run.spec.initAdapter ? new Uint8Array(run.spec.initAdapter.weights) : undefined,
+      });
   if (resume) run.runner.restore(resume);
   if (run.state !== 'loading') return release(run); // stopped while loading
   if (revive) {
@@ -371,8 +363,8 @@ async function prepareRun(run: Run, resume: SftCheckpoint | null = null, revive 
     info: {
       trainableParams: run.runner.trainableParams,
       totalParams: run.runner.totalParams,
-      trainExamples: run.runner instanceof RlRunHandle ? run.runner.counts.train : split.train.length,
-      evalExamples: run.runner instanceof RlRunHandle ? run.runner.counts.eval : split.eval.length,
+      trainExamples: run.runner instanceof RlRunHandle ? run.runner.counts.train : data.train.length,
+      evalExamples: run.runner instanceof RlRunHandle ? run.runner.counts.eval : data.eval.length,
       mergeable: info.mergeable,
       method: info.name,
     },
