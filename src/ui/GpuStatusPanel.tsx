@@ -2,7 +2,7 @@
 // limits that bound model size. Reads the gpu slice only; acquiring is the store's job.
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
-import { type GpuInfo, SHOWN_LIMITS, type ShownLimit } from '../store/gpu';
+import { type GpuInfo, SHOWN_LIMITS, type ShownLimit } from '../gpu/summary';
 
 const LIMIT_LABELS: Record<ShownLimit, string> = {
   maxBufferSize: 'max buffer',
