@@ -23,7 +23,7 @@ import { Adapter, planAdapter } from '../peft/adapter';
 import { exportMergedModel, mergedConfig } from '../peft/export';
 import { getMethod, listMethods } from '../peft/registry';
 import type { MethodInfo } from '../peft/types';
-import { summarizeGpu } from '../store/gpu';
+import { summarizeGpu } from '../gpu/summary';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { predictTrainingMemory } from '../train/memory';
