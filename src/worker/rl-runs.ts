@@ -7,28 +7,25 @@
 // Rewards: the built-in specs, user JavaScript in a nested worker with a time limit (rewards/js.ts), or a
 // finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
 
-import { splitTrainEval } from '../data/split';
-import { type TextTokenizer as DataTokenizer, type TokenizedPair, tokenizePairs } from '../data/tokenize';
 import type { Example } from '../data/types';
 import type { ModelConfig } from '../formats/model-config';
-import type { TextTokenizer } from '../formats/tokenizer';
 import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
 import { gpuBackend } from '../tensor/gpu-backend';
-import type { ParamSpec } from '../tensor/params';
-import { builtinReward, parseRewardSpec, type RewardFn } from '../train/rewards/builtin';
 import { jsReward } from '../train/rewards/js';
 import type { RlMetrics, RlRunner, Sample } from '../train/rl/common';
-import { DPO_DEFAULTS, DpoRunner } from '../train/rl/dpo';
-import { GRPO_DEFAULTS, GrpoRunner } from '../train/rl/grpo';
-import { RlModel } from '../train/rl/policy';
-import { PPO_DEFAULTS, PpoRunner } from '../train/rl/ppo';
-import { promptSet } from '../train/rl/prompts';
-import { modelReward, REWARD_DEFAULTS, RewardRunner } from '../train/rl/reward';
-import { RS_DEFAULTS, RsRunner } from '../train/rl/rs';
+import {
+  buildRlRun,
+  createRewardModel,
+  type RlModelInfo as EngineModelInfo,
+  type RewardSource,
+  type RlRunSettings,
+  specReward,
+} from '../train/rl/factory';
+import type { RlModel } from '../train/rl/policy';
+import { modelReward, type RewardRunner } from '../train/rl/reward';
 import type { SftRunner } from '../train/sft';
 import type { MetricPoint, SftCheckpoint, SftRunConfig } from '../train/sft-config';
-import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { FromWorker, RunSpec } from './protocol';
 import type { RlRunSpec } from './rl-spec';
 
@@ -58,11 +55,8 @@ export type TrainingRunner = Pick<
 /** Rollouts shown per step: enough to read, few enough to keep the message small. */
 export const ROLLOUTS_PER_STEP = 6;
 
-export interface RlModelInfo {
+export interface RlModelInfo extends EngineModelInfo {
   name: string;
-  config: ModelConfig;
-  tokenizer: TextTokenizer;
-  baseSpecs: readonly ParamSpec[];
 }
 
 export interface RlRunInput {
@@ -104,120 +98,28 @@ export class RlRunHandle implements TrainingRunner {
   ) {}
 
   static async create(x: RlRunInput): Promise<RlRunHandle> {
-    const { config: c, rl, model: m } = x;
-    const be = gpuBackend(x.ctx);
-    const tok = dataTokenizer(m.tokenizer, m.config);
-    const padId = m.tokenizer.padId ?? m.tokenizer.eosId ?? 0;
-    const eosIds = [
-      ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
-    ];
-    const decode = (ids: readonly number[]) => m.tokenizer.decode(ids, { skipSpecialTokens: true });
-    const disposers: (() => void)[] = [];
-    const model = RlModel.create(be, m.config, m.baseSpecs, {
-      method: c.method,
-      options: c.options,
-      seed: c.seed,
-      lr: c.lr,
-      head: rl.algo === 'ppo' ? 'value' : rl.algo === 'reward' ? 'score' : null,
-      weightDecay: c.weightDecay,
-      maxGradNorm: c.maxGradNorm,
+    const built = await buildRlRun({
+      ...rlSettings(x.config, x.rl, x.evalFraction),
+      be: gpuBackend(x.ctx),
+      model: x.model,
+      examples: x.examples,
+      reward: rewardOf(x.rl),
     });
-    try {
-      const sampling = { maxNewTokens: rl.maxNewTokens, temperature: rl.temperature };
-      const common = { steps: c.steps, lr: c.lr, seed: c.seed, batch: c.batch };
-      let runner: RlRunner;
-      let heldOut: RewardRunner<GpuRegion, GpuRegion> | null = null;
-      let counts = { train: 0, eval: 0 };
-      let tokensPerStep: (m: RlMetrics) => number;
-      if (rl.algo === 'ppo' || rl.algo === 'rs' || rl.algo === 'grpo') {
-        const set = promptSet(tok, x.examples, decode);
-        if (set.ids.length === 0)
-          throw new Error(`${rl.algo}: the dataset has no example with a prompt to sample from`);
-        counts = { train: set.ids.length, eval: 0 };
-        const reward = await rewardOf(rl, be, m, tok, padId, c.seed, disposers);
-        const env = { model, decode, eosIds, padId, reward };
-        if (rl.algo === 'ppo') {
-          runner = new PpoRunner(env, set, {
-            ...PPO_DEFAULTS,
-            ...sampling,
-            ...common,
-            miniBatch: rl.ppo.miniBatch,
-            epochs: rl.ppo.epochs,
-            klCoef: rl.ppo.klCoef,
-            kl: rl.ppo.kl,
-            targetKl: rl.ppo.targetKl,
-            cliprange: rl.ppo.cliprange,
-          });
-          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch;
-        } else if (rl.algo === 'grpo') {
-          runner = new GrpoRunner(env, set, {
-            ...GRPO_DEFAULTS,
-            ...sampling,
-            ...common,
-            generations: rl.grpo.generations,
-            beta: rl.grpo.beta,
-          });
-          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch * rl.grpo.generations;
-        } else {
-          runner = new RsRunner(env, set, {
-            ...RS_DEFAULTS,
-            ...sampling,
-            ...common,
-            n: rl.rs.n,
-            keep: rl.rs.keep,
-            threshold: rl.rs.threshold,
-          });
-          tokensPerStep = (p) => (p.response_len ?? 0) * c.batch * rl.rs.n;
-        }
-      } else {
-        const t = tokenizePairs(tok, x.examples, { maxLength: c.seqLen });
-        if (t.examples.length === 0)
-          throw new Error(
-            `${rl.algo}: no preference pair could be tokenized${t.issues[0] ? ` (${t.issues[0].message})` : ''}`,
-          );
-        const split = splitTrainEval<TokenizedPair>(t.examples, {
-          evalFraction: rl.algo === 'reward' ? x.evalFraction : 0,
-          seed: c.seed,
-        });
-        counts = { train: split.train.length, eval: split.eval.length };
-        const pairLen =
-          split.train.reduce((a, p) => a + p.chosen.inputIds.length + p.rejected.inputIds.length, 0) /
-          split.train.length;
-        tokensPerStep = () => Math.round(pairLen * c.batch);
-        if (rl.algo === 'dpo') {
-          runner = new DpoRunner(model, split.train, padId, {
-            ...DPO_DEFAULTS,
-            ...common,
-            beta: rl.dpo.beta,
-          });
-        } else {
-          heldOut = new RewardRunner(model, split.train, split.eval, padId, {
-            ...REWARD_DEFAULTS,
-            ...common,
-          });
-          runner = heldOut;
-        }
-      }
-      const h = new RlRunHandle(
-        x.runId,
-        x.ctx,
-        m.config,
-        model,
-        runner,
-        { config: c, rl },
-        tokensPerStep,
-        heldOut,
-        counts,
-        x.onRollouts,
-      );
-      h.disposers.push(...disposers);
-      handles.set(x.runId, h);
-      return h;
-    } catch (e) {
-      for (const d of disposers) d();
-      model.dispose();
-      throw e;
-    }
+    const h = new RlRunHandle(
+      x.runId,
+      x.ctx,
+      x.model.config,
+      built.model as RlModel<GpuRegion, GpuRegion>,
+      built.runner,
+      { config: x.config, rl: x.rl },
+      built.tokensPerStep,
+      built.heldOut as RewardRunner<GpuRegion, GpuRegion> | null,
+      built.counts,
+      x.onRollouts,
+    );
+    h.disposers.push(...built.disposers);
+    handles.set(x.runId, h);
+    return h;
   }
 
   get ps() {
@@ -354,41 +256,65 @@ export class RlRunHandle implements TrainingRunner {
   }
 }
 
-/** The online run's reward function on `be` (its own device). */
-async function rewardOf(
-  rl: RlRunSpec,
-  be: ReturnType<typeof gpuBackend>,
-  m: RlModelInfo,
-  tok: DataTokenizer,
-  padId: number,
-  seed: number,
-  disposers: (() => void)[],
-): Promise<RewardFn> {
+/**
+ * What decides how the run trains, from the page's run spec: the hyperparameters (method, lr, steps, batch,
+ * seq len, seed, weight decay, clipping, eval fraction) and the RL form's options. The CLI builds the same
+ * object from its flags (cli/rl.ts), and the factory turns either into the runner.
+ */
+export function rlSettings(c: SftRunConfig, rl: RlRunSpec, evalFraction: number): RlRunSettings {
+  const { algo, reward: _reward, ...options } = rl;
+  return {
+    algo,
+    rl: options,
+    train: {
+      method: c.method,
+      options: c.options,
+      seed: c.seed,
+      lr: c.lr,
+      steps: c.steps,
+      batch: c.batch,
+      seqLen: c.seqLen,
+      weightDecay: c.weightDecay,
+      maxGradNorm: c.maxGradNorm,
+      evalFraction,
+      maxPromptLength: MAX_PROMPT_LENGTH,
+    },
+  };
+}
+
+/** Prompts longer than this are cut (the CLI's --max-prompt-length default is the same). */
+export const MAX_PROMPT_LENGTH = 64;
+
+/**
+ * The online run's reward: a built-in spec, user JavaScript in its own worker, or a finished reward-model
+ * run of this session copied onto the new run's device (devices share no buffers).
+ */
+function rewardOf(rl: RlRunSpec): RewardSource<GpuRegion, GpuRegion> {
   const r = rl.reward ?? { kind: 'spec', spec: 'sentiment' };
-  if (r.kind === 'spec') return builtinReward(parseRewardSpec(r.spec));
-  if (r.kind === 'js') {
-    const f = jsReward(r.code, { name: 'reward.js', timeoutMs: r.timeoutMs });
-    disposers.push(f.dispose);
-    return f;
-  }
-  const src = handles.get(r.runId);
-  if (src?.algo !== 'reward')
-    throw new Error(
-      'the chosen reward-model run is not in the worker any more (after a reload, train it again)',
-    );
-  if (!src.runner.done) throw new Error('the chosen reward-model run has not finished yet');
-  // The reward model gets its own copy on this run's device: the base weights (frozen) and the trained
-  // adapter and score head, copied tensor by tensor from the finished run.
-  const rm = RlModel.create(be, m.config, m.baseSpecs, {
-    method: src.spec.config.method,
-    options: src.spec.config.options,
-    seed,
-    lr: 0,
-    head: 'score',
-  });
-  disposers.push(() => rm.dispose());
-  for (const t of rm.ps.trainable()) rm.ps.write(t.name, await src.ps.read(t.name));
-  return modelReward(rm, (text) => tok.encode(text), padId);
+  if (r.kind === 'spec') return specReward(r.spec);
+  if (r.kind === 'js')
+    return async (x) => {
+      const f = jsReward(r.code, { name: 'reward.js', timeoutMs: r.timeoutMs });
+      x.onDispose(f.dispose);
+      return f;
+    };
+  return async (x) => {
+    const src = handles.get(r.runId);
+    if (src?.algo !== 'reward')
+      throw new Error(
+        'the chosen reward-model run is not in the worker any more (after a reload, train it again)',
+      );
+    if (!src.runner.done) throw new Error('the chosen reward-model run has not finished yet');
+    // The base weights (frozen), and the trained adapter and score head copied tensor by tensor.
+    const rm = createRewardModel(x.be, x.model, {
+      method: src.spec.config.method,
+      options: src.spec.config.options,
+      seed: x.seed,
+    });
+    x.onDispose(() => rm.dispose());
+    for (const t of rm.ps.trainable()) rm.ps.write(t.name, await src.ps.read(t.name));
+    return modelReward(rm, x.encode, x.padId);
+  };
 }
 
 /** The worker's entry point: an RL run for `spec` (which has an `rl` part) on `ctx`, posting its rollouts. */

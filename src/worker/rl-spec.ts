@@ -1,14 +1,23 @@
 // What an RL run in the playground is configured with, as plain data both the page and the training worker
-// read (no engine code, so the page's bundle stays free of it): the algorithm and its main options, the
-// reward choice, the form's TRL-like defaults, the check of a dataset's shape against the algorithm, and the
+// read (no engine code, so the page's bundle stays free of it): the algorithm, its options (declared once in
+// train/rl/options.ts, with the CLI's flags), the reward choice, the form's TRL-like defaults, the check of a dataset's shape against the algorithm, and the
 // reward form → RewardChoice conversion (validated with the CLI's own spec parser, so both accept the same).
-// The worker (rl-runs.ts) turns an RlRunSpec into a runner from src/train/rl.
+// The worker (rl-runs.ts) turns an RlRunSpec into a runner through train/rl/factory.ts, as the CLI does.
 
 import type { ShapeKind } from '../data/types';
 import { parseRewardSpec } from '../train/rewards/builtin';
+import { RL_OPTION_DEFAULTS, type RlAlgo, type RlOptions } from '../train/rl/options';
 
-export type Algorithm = 'sft' | 'reward' | 'ppo' | 'rs' | 'dpo' | 'grpo';
-export type RlAlgo = Exclude<Algorithm, 'sft'>;
+export type {
+  DpoOptions,
+  GrpoOptions,
+  PpoOptions,
+  RlAlgo,
+  RlOptions,
+  RsOptions,
+} from '../train/rl/options';
+
+export type Algorithm = 'sft' | RlAlgo;
 
 export const ALGORITHMS: { value: Algorithm; label: string }[] = [
   { value: 'sft', label: 'SFT' },
@@ -31,58 +40,17 @@ export type RewardChoice =
   | { kind: 'js'; code: string; timeoutMs: number }
   | { kind: 'model'; runId: string };
 
-export interface PpoOptions {
-  klCoef: number;
-  /** Target KL per sequence for the adaptive coefficient; null: fixed coefficient. */
-  targetKl: number | null;
-  kl: 'k1' | 'k3';
-  cliprange: number;
-  epochs: number;
-  miniBatch: number;
-}
-
-export interface RsOptions {
-  n: number;
-  keep: number;
-  /** Keep only completions scoring at least this; null: no threshold. */
-  threshold: number | null;
-}
-
-export interface GrpoOptions {
-  generations: number;
-  beta: number;
-}
-
-export interface DpoOptions {
-  beta: number;
-}
-
-/** The RL part of a run's spec (the rest — method, lr, steps, batch, seq len, seed — is the SFT config's). */
-export interface RlRunSpec {
+/** The RL part of a run's spec (the rest — method, lr, steps, batch, seq len, seed — is the SFT config's):
+ * the algorithm, its reward (online algorithms) and the options of train/rl/options.ts. */
+export interface RlRunSpec extends RlOptions {
   algo: RlAlgo;
   /** Online algorithms only. */
   reward?: RewardChoice;
-  maxNewTokens: number;
-  temperature: number;
-  ppo: PpoOptions;
-  rs: RsOptions;
-  grpo: GrpoOptions;
-  dpo: DpoOptions;
 }
 
-/**
- * The form's defaults: TRL's where they exist (PPO num_ppo_epochs 4, cliprange 0.2, init_kl_coef 0.05;
- * GRPO β 0.04 and 4 generations; DPO β 0.1), equal to the runners' *_DEFAULTS (a test checks it), and
- * completions short enough for the built-in model on a CPU-emulated GPU (12 new tokens).
- */
-export const RL_FORM_DEFAULTS: Omit<RlRunSpec, 'algo' | 'reward'> = {
-  maxNewTokens: 12,
-  temperature: 1,
-  ppo: { klCoef: 0.05, targetKl: null, kl: 'k1', cliprange: 0.2, epochs: 4, miniBatch: 2 },
-  rs: { n: 4, keep: 1, threshold: null },
-  grpo: { generations: 4, beta: 0.04 },
-  dpo: { beta: 0.1 },
-};
+/** The form's defaults: the options table's (TRL's where TRL has them; a test checks them against the
+ * runners' *_DEFAULTS). */
+export const RL_FORM_DEFAULTS: Omit<RlRunSpec, 'algo' | 'reward'> = RL_OPTION_DEFAULTS;
 
 /** The shapes each algorithm can read, and why (for the message). */
 const PROMPT_SHAPES: readonly ShapeKind[] = ['prompt_only', 'prompt_completion', 'messages', 'preference'];

@@ -1,0 +1,113 @@
+// The worker's loaded model and its GPU probe: opens the built-in model or dropped files (src/model/sources,
+// the fit check against the budget and the adapter's buffer limits before any weight is fetched), reads the
+// checkpoint once as specs shared by plans and runs, and tells the page the model's summary. A model that
+// fails to load leaves the one loaded before in use.
+import { countParameters, type ModelConfig } from '../formats/model-config';
+import type { TensorReader } from '../formats/safetensors';
+import type { TextTokenizer } from '../formats/tokenizer';
+import { acquireBrowserGpu } from '../gpu/device';
+import { summarizeGpu } from '../gpu/summary';
+import { loadCheckpointSpecs } from '../model/load';
+import { BUILTIN_MODEL_PATH, builtinModelSource, filesModelSource } from '../model/sources';
+import type { MethodContext } from '../peft/types';
+import type { ParamSpec } from '../tensor/params';
+import type { FromWorker, ModelSource } from './protocol';
+
+export interface LoadedModel {
+  name: string;
+  config: ModelConfig;
+  reader: TensorReader;
+  tokenizer: TextTokenizer;
+  /** The checkpoint read once as specs, shared by plans and runs (each run uploads its own copy). */
+  base: Promise<ParamSpec[]>;
+}
+
+export const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** What a method's planner may ask of the model: its tokenizer (prompt-tuning init text) and name. */
+export const methodCtxOf = (m: LoadedModel): MethodContext => ({
+  tokenizer: { encode: (text: string) => m.tokenizer.encode(text) },
+  tokenizerName: m.name,
+});
+
+/** The end-of-sequence ids of the config and the tokenizer, once each. */
+export const eosIdsOf = (m: LoadedModel): number[] => [
+  ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
+];
+
+export class ModelHolder {
+  private model: Promise<LoadedModel> | null = null;
+  private maxBufferBytes = Number.POSITIVE_INFINITY;
+  private gpuProbe: Promise<void> | null = null;
+
+  constructor(private readonly post: (m: FromWorker) => void) {}
+
+  /** Acquires a device once to report the adapter and learn its buffer limit (for the model fit check). */
+  probeGpu(): void {
+    this.gpuProbe = (async () => {
+      try {
+        const ctx = await acquireBrowserGpu();
+        this.maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
+        this.post({ type: 'gpu', info: summarizeGpu(ctx) });
+        ctx.destroy();
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.post({ type: 'gpuError', name: err.name, message: err.message });
+      }
+    })();
+  }
+
+  load(src: ModelSource, budgetBytes: number): void {
+    this.post({ type: 'modelLoading', name: src.name });
+    const previous = this.model;
+    const next = this.open(src, budgetBytes);
+    this.model = next;
+    next.catch((e: unknown) => {
+      if (this.model === next) this.model = previous;
+      this.post({ type: 'modelError', message: errorMessage(e) });
+    });
+  }
+
+  require(): Promise<LoadedModel> {
+    if (!this.model) throw new Error('no model is loaded yet');
+    return this.model;
+  }
+
+  private async open(src: ModelSource, budgetBytes: number): Promise<LoadedModel> {
+    await this.gpuProbe;
+    const source = src.kind === 'builtin' ? builtinModelSource() : filesModelSource(src.files);
+    // The fit check runs before the weights are fetched; its message names the figures.
+    const opened = await source.open({ budget: { maxBufferBytes: this.maxBufferBytes, budgetBytes } });
+    const { config, reader, tokenizer } = opened;
+    const name = src.kind === 'builtin' ? src.name : src.name || opened.label;
+    const base = loadCheckpointSpecs(config, reader);
+    base.catch(() => undefined);
+    const total = countParameters(config);
+    this.post({
+      type: 'modelReady',
+      model: {
+        name,
+        modelType: config.modelType,
+        layers: config.numLayers,
+        hiddenSize: config.hiddenSize,
+        vocabSize: config.vocabSize,
+        maxPositions: config.maxPositions,
+        totalParams: total,
+        weightBytes: total * 4,
+        configJson: JSON.parse(await configText(src, opened.label)) as Record<string, unknown>,
+      },
+    });
+    return { name, config, reader, tokenizer, base };
+  }
+}
+
+/** config.json's text again (the source parsed it; the page gets the plain object). */
+async function configText(src: ModelSource, label: string): Promise<string> {
+  if (src.kind === 'files') {
+    const f = src.files.find((x) => x.name === 'config.json');
+    if (f) return f.text();
+  }
+  const res = await fetch(`${BUILTIN_MODEL_PATH}config.json`);
+  if (!res.ok) throw new Error(`${label}: config.json could not be read again (HTTP ${res.status})`);
+  return res.text();
+}
