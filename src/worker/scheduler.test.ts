@@ -1,0 +1,420 @@
+// The worker's scheduler driven in Node with injected effects and scripted runners (test doubles: the point
+// here is the state machine, not the training): the message sequence of a run, interleaved round-robin
+// order versus one after another over the memory budget, pause / resume / stop, the 250 ms metrics outbox,
+// the checkpoint cadence, a failing run ending only itself with its reason, resuming from a checkpoint, and
+// bringing a finished run back for export. scheduler-real.test.ts drives real SFT runners through it.
+import { describe, expect, it } from 'vitest';
+import { type ByCategory, zeroByCategory } from '../gpu/arena';
+import type { MetricPoint, SftCheckpoint } from '../train/sft-config';
+import { SFT_DEFAULTS } from '../train/sft-config';
+import type { FromWorker, RunSpec, RunState } from './protocol';
+import { OUTBOX_MS, Scheduler, type SchedulerEffects, type SteppedRunner } from './scheduler';
+
+/** The test's world: a clock that moves only when a step runs, the messages posted, the steps taken. */
+class World {
+  t = 0;
+  readonly posted: FromWorker[] = [];
+  readonly steps: string[] = [];
+  readonly saved: { runId: string; step: number }[] = [];
+  readonly store = new Map<string, { spec: RunSpec; ck: SftCheckpoint }>();
+  readonly devices: FakeDevice[] = [];
+  readonly runners = new Map<string, FakeRunner>();
+  /** Per run id: what its runner does at a step (called after the step is taken). */
+  readonly onStep = new Map<string, (step: number) => void>();
+  readonly failCreate = new Set<string>();
+
+  states(runId: string): RunState[] {
+    return this.posted.flatMap((m) => (m.type === 'runState' && m.runId === runId ? [m.state] : []));
+  }
+
+  metrics(): Extract<FromWorker, { type: 'metrics' }>[] {
+    return this.posted.filter((m): m is Extract<FromWorker, { type: 'metrics' }> => m.type === 'metrics');
+  }
+
+  /** Every loss point of a run that went out, in order. */
+  lossSteps(runId: string): number[] {
+    return this.metrics().flatMap((m) =>
+      m.batch
+        .filter((b) => b.runId === runId)
+        .flatMap((b) => b.points.filter((p) => p.loss !== null).map((p) => p.step)),
+    );
+  }
+}
+
+class FakeDevice {
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+const point = (step: number, loss: number | null, evalLoss: number | null = null): MetricPoint => ({
+  step,
+  tokens: step * 10,
+  timeMs: step * 100,
+  loss,
+  evalLoss,
+  lr: 0.01,
+  tokensPerS: 100,
+  memory: zeroByCategory(),
+  peakBytes: 0,
+  peakByCategory: zeroByCategory(),
+});
+
+/** A scripted runner: each step takes 100 ms of the world's clock and logs a loss of 1/step. */
+class FakeRunner implements SteppedRunner {
+  step = 0;
+  disposed = false;
+  readonly settles: number[] = [];
+  private points: MetricPoint[] = [];
+  readonly trainableParams = 10;
+  readonly totalParams = 100;
+  readonly adapter = { method: { info: { mergeable: true, name: 'lora' } } };
+
+  constructor(
+    private readonly id: string,
+    private readonly steps: number,
+    private readonly world: World,
+  ) {}
+
+  get done(): boolean {
+    return this.step >= this.steps;
+  }
+  stepOnce(): void {
+    if (this.disposed) throw new Error('stepped after dispose');
+    this.step++;
+    this.world.t += 100;
+    this.world.steps.push(`${this.id}${this.step}`);
+    this.points.push(point(this.step, 1 / this.step));
+    this.world.onStep.get(this.id)?.(this.step);
+  }
+  async settle(max: number): Promise<void> {
+    this.settles.push(max);
+  }
+  takePoints(): MetricPoint[] {
+    const p = this.points;
+    this.points = [];
+    return p;
+  }
+  async flush(): Promise<MetricPoint[]> {
+    return this.takePoints();
+  }
+  async evalPoint(): Promise<MetricPoint | null> {
+    return point(this.step, null, 2);
+  }
+  memory(): ByCategory {
+    return zeroByCategory();
+  }
+  async checkpoint(): Promise<SftCheckpoint> {
+    const z = new Float32Array(1);
+    return { step: this.step, tokens: 0, activeMs: this.step * 100, params: z, m: z, v: z };
+  }
+  restore(ck: SftCheckpoint): void {
+    this.step = ck.step;
+  }
+  async exactMatch(): Promise<number | null> {
+    return 0.5;
+  }
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+function spec(id: string, steps: number, extra: Partial<RunSpec> = {}): RunSpec {
+  return {
+    id,
+    label: id,
+    datasetId: 'd',
+    config: { ...SFT_DEFAULTS, method: 'lora', options: {}, lr: 0.01, steps, evalEvery: 0 },
+    evalFraction: 0.1,
+    checkpointEvery: 0,
+    predictedBytes: 100,
+    ...extra,
+  };
+}
+
+function scheduler(w: World): Scheduler<FakeDevice, FakeRunner> {
+  const fx: SchedulerEffects<FakeDevice, FakeRunner> = {
+    post: (m) => w.posted.push(m),
+    acquireDevice: async () => {
+      const d = new FakeDevice();
+      w.devices.push(d);
+      return d;
+    },
+    createRunner: async (s) => {
+      if (w.failCreate.has(s.id)) throw new Error(`dataset of ${s.id} is neither loaded nor saved`);
+      const runner = new FakeRunner(s.id, s.config.steps, w);
+      w.runners.set(s.id, runner);
+      return { runner, trainExamples: 9, evalExamples: 1, eosIds: [2] };
+    },
+    saveCheckpoint: async (runId, ck, s) => {
+      w.saved.push({ runId, step: ck.step });
+      w.store.set(runId, { spec: s, ck });
+    },
+    loadCheckpoint: async (runId) => w.store.get(runId)?.ck ?? null,
+    loadSavedRun: async (runId) => w.store.get(runId) ?? null,
+    deleteCheckpoint: async (runId) => {
+      w.store.delete(runId);
+    },
+    now: () => w.t,
+    sleep: () => new Promise((r) => setTimeout(r, 0)),
+  };
+  return new Scheduler(fx);
+}
+
+/** Resolves when every named run has reached a final state. */
+async function settled(s: Scheduler<FakeDevice, FakeRunner>, ids: string[]): Promise<void> {
+  for (const id of ids) await s.get(id)?.finished;
+}
+
+describe('Scheduler', () => {
+  it('posts a run from queued through loading and running to done, with its info and results', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 3)], 1000);
+    await settled(s, ['a']);
+    expect(w.states('a')).toEqual(['queued', 'loading', 'running', 'done']);
+    const running = w.posted.find((m) => m.type === 'runState' && m.state === 'running');
+    expect(running).toMatchObject({
+      info: {
+        trainableParams: 10,
+        totalParams: 100,
+        trainExamples: 9,
+        evalExamples: 1,
+        mergeable: true,
+        method: 'lora',
+      },
+    });
+    const results = w.posted.filter((m) => m.type === 'runResults');
+    expect(results).toEqual([{ type: 'runResults', runId: 'a', results: { evalLoss: 2, exactMatch: 0.5 } }]);
+    expect(w.lossSteps('a')).toEqual([1, 2, 3]);
+    // The message order: schedule before any loading, results before done.
+    const kinds = w.posted.map((m) => (m.type === 'runState' ? m.state : m.type));
+    expect(kinds.indexOf('schedule')).toBeLessThan(kinds.indexOf('loading'));
+    expect(kinds.lastIndexOf('runResults')).toBeLessThan(kinds.indexOf('done'));
+    // The trained state stays for generation and export: the device is not destroyed at the end.
+    expect(w.devices[0]?.destroyed).toBe(false);
+    expect(w.runners.get('a')?.disposed).toBe(false);
+  });
+
+  it('interleaves runs within the budget, one step each in turn, each step drained', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 3), spec('b', 3)], 1000);
+    await settled(s, ['a', 'b']);
+    expect(w.posted.find((m) => m.type === 'schedule')).toMatchObject({ mode: 'interleaved' });
+    // b is prepared while a's loop has started: a steps alone until b is ready, then they alternate.
+    expect(w.steps).toEqual(['a1', 'a2', 'b1', 'a3', 'b2', 'b3']);
+    // Interleaved, each step is drained (settle 0); a's first step, alone, keeps two in flight.
+    expect(w.runners.get('a')?.settles).toEqual([2, 0, 0]);
+    // a is done at its third step: b's last two run alone.
+    expect(w.runners.get('b')?.settles).toEqual([0, 2, 2]);
+    expect(w.states('a').at(-1)).toBe('done');
+    expect(w.states('b').at(-1)).toBe('done');
+  });
+
+  it('runs one after another when the predicted memory exceeds the budget, the later ones queued', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    const started = s.start([spec('a', 2), spec('b', 2), spec('c', 1)], 250);
+    // Until a is done, b and c have only been queued.
+    await s.get('a')?.finished;
+    expect(w.states('b')).toEqual(['queued']);
+    expect(w.states('c')).toEqual(['queued']);
+    await started;
+    await settled(s, ['a', 'b', 'c']);
+    const schedule = w.posted.find((m) => m.type === 'schedule');
+    expect(schedule).toMatchObject({ mode: 'sequential' });
+    expect(schedule && 'message' in schedule && schedule.message).toContain('over the');
+    expect(w.steps).toEqual(['a1', 'a2', 'b1', 'b2', 'c1']);
+    // Alone, every step keeps two in flight.
+    expect(w.runners.get('b')?.settles).toEqual([2, 2]);
+    // b loads only after a is done.
+    const order = w.posted.flatMap((m) => (m.type === 'runState' ? [`${m.runId}:${m.state}`] : []));
+    expect(order.indexOf('b:loading')).toBeGreaterThan(order.indexOf('a:done'));
+    expect(order.indexOf('c:loading')).toBeGreaterThan(order.indexOf('b:done'));
+  });
+
+  it('a run stopped while queued never loads', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    w.onStep.set('a', (step) => {
+      if (step === 1) s.stop('b');
+    });
+    await s.start([spec('a', 2), spec('b', 2)], 150);
+    await settled(s, ['a', 'b']);
+    expect(w.states('b')).toEqual(['queued', 'stopped']);
+    expect(w.steps).toEqual(['a1', 'a2']);
+  });
+
+  it('pauses a run (the other goes on), resumes it, and stops one, releasing its device', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    w.onStep.set('a', (step) => {
+      if (step === 2) s.pause('a');
+    });
+    w.onStep.set('b', (step) => {
+      if (step === 4) s.resume('a');
+    });
+    w.onStep.set('c', (step) => {
+      if (step === 2) s.stop('c');
+    });
+    await s.start([spec('a', 3), spec('b', 5), spec('c', 9)], 1000);
+    await settled(s, ['a', 'b', 'c']);
+    expect(w.states('a')).toEqual(['queued', 'loading', 'running', 'paused', 'running', 'done']);
+    expect(w.states('c')).toEqual(['queued', 'loading', 'running', 'stopped']);
+    // While a is paused (after a2 until b4), only b and c step; c takes no step after its stop.
+    const a2 = w.steps.indexOf('a2');
+    const a3 = w.steps.indexOf('a3');
+    expect(w.steps.slice(a2 + 1, a3).some((x) => x.startsWith('a'))).toBe(false);
+    expect(a3).toBeGreaterThan(w.steps.indexOf('b4'));
+    expect(w.steps.filter((x) => x.startsWith('c'))).toEqual(['c1', 'c2']);
+    expect(w.runners.get('c')?.disposed).toBe(true);
+    expect(w.devices[2]?.destroyed).toBe(true);
+    expect(w.devices[0]?.destroyed).toBe(false);
+    expect(w.lossSteps('b')).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('sends metrics in batches at most every 250 ms, all of them by the end', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 10)], 1000);
+    await settled(s, ['a']);
+    const batches = w.metrics();
+    // Each step moves the clock 100 ms: a batch every third step, plus the final flush.
+    expect(batches.map((m) => m.batch.flatMap((b) => b.points.map((p) => p.step)))).toEqual([
+      [1],
+      [2, 3, 4],
+      [5, 6, 7],
+      // The last batch also carries the final eval point (step 10 again), flushed at once.
+      [8, 9, 10, 10],
+    ]);
+    expect(OUTBOX_MS).toBe(250);
+    // The time-left estimate: wall time per step times the steps left. The wall time is counted at each
+    // step's start, so at step 2 it holds step 1's 100 ms: 100 / 2 ms a step, 8 steps left.
+    expect(batches[1]?.batch[0]?.points[0]?.step).toBe(2);
+    expect(batches[1]?.batch[0]?.etaS).toBeCloseTo(((100 / 2) * (10 - 2)) / 1000, 9);
+  });
+
+  it('checkpoints every K steps and at the end, each announced after its points went out', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 7, { checkpointEvery: 3 })], 1000);
+    await settled(s, ['a']);
+    expect(w.saved).toEqual([
+      { runId: 'a', step: 3 },
+      { runId: 'a', step: 6 },
+      { runId: 'a', step: 7 },
+    ]);
+    const steps = w.posted.flatMap((m) =>
+      m.type === 'runResults' && m.results.checkpointStep !== undefined ? [m.results.checkpointStep] : [],
+    );
+    expect(steps).toEqual([3, 6, 7]);
+    // Every loss point up to a checkpoint was sent before the checkpoint's announcement.
+    const at6 = w.posted.findIndex((m) => m.type === 'runResults' && m.results.checkpointStep === 6);
+    const sentBefore = w.posted
+      .slice(0, at6)
+      .flatMap((m) => (m.type === 'metrics' ? m.batch.flatMap((b) => b.points.map((p) => p.step)) : []));
+    expect(Math.max(...sentBefore)).toBe(6);
+  });
+
+  it('a failing run ends only itself, with its reason; a failing preparation too', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    w.onStep.set('b', (step) => {
+      if (step === 2) {
+        const e = new Error('out of memory in the arena.');
+        e.name = 'GpuOutOfMemoryError';
+        throw e;
+      }
+    });
+    w.failCreate.add('c');
+    await s.start([spec('a', 4), spec('b', 4), spec('c', 4)], 1000);
+    await settled(s, ['a', 'b', 'c']);
+    expect(w.states('a')).toEqual(['queued', 'loading', 'running', 'done']);
+    expect(w.steps.filter((x) => x.startsWith('a'))).toEqual(['a1', 'a2', 'a3', 'a4']);
+    const errorOf = (id: string) =>
+      w.posted.find((m) => m.type === 'runState' && m.runId === id && m.state === 'error');
+    expect(w.states('b')).toEqual(['queued', 'loading', 'running', 'error']);
+    expect(errorOf('b')).toMatchObject({
+      message:
+        'out of memory in the arena. Try a smaller batch or sequence length, or a method that trains fewer weights.',
+    });
+    expect(w.runners.get('b')?.disposed).toBe(true);
+    expect(w.devices[1]?.destroyed).toBe(true);
+    expect(w.states('c')).toEqual(['queued', 'loading', 'error']);
+    expect(errorOf('c')).toMatchObject({ message: 'dataset of c is neither loaded nor saved' });
+    expect(w.devices[2]?.destroyed).toBe(true);
+  });
+
+  it('resumes an interrupted run from its checkpoint, and from step 0 with a notice when there is none', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 5, { checkpointEvery: 2 })], 1000);
+    await settled(s, ['a']);
+    // A new page (a new scheduler) with a's checkpoint at step 4 continues it.
+    const w2 = new World();
+    for (const [k, v] of w.store) w2.store.set(k, { ...v, ck: { ...v.ck, step: 4 } });
+    const s2 = scheduler(w2);
+    await s2.resumeInterrupted(spec('a', 5, { checkpointEvery: 2 }));
+    await settled(s2, ['a']);
+    expect(w2.posted.find((m) => m.type === 'runState' && m.state === 'running')).toMatchObject({
+      resumedFrom: 4,
+    });
+    expect(w2.steps).toEqual(['a5']);
+    expect(w2.states('a').at(-1)).toBe('done');
+    await s2.resumeInterrupted(spec('z', 2));
+    await settled(s2, ['z']);
+    expect(w2.posted).toContainEqual({
+      type: 'runError',
+      runId: 'z',
+      message: 'no checkpoint was saved before the reload: it starts again from step 0',
+    });
+    expect(w2.steps).toEqual(['a5', 'z1', 'z2']);
+  });
+
+  it('brings a finished run of an earlier page back for export, silently; refuses a running one', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    await s.start([spec('a', 2, { checkpointEvery: 1 })], 1000);
+    await settled(s, ['a']);
+    const w2 = new World();
+    for (const [k, v] of w.store) w2.store.set(k, v);
+    const s2 = scheduler(w2);
+    const step = await s2.exclusive('a', async (_run, r) => r.step);
+    expect(step).toBe(2);
+    expect(w2.posted).toEqual([]);
+    expect(w2.steps).toEqual([]);
+    await expect(s2.exclusive('nope', async () => 0)).rejects.toThrow(/no checkpoint of it was saved/);
+    // A running run must be paused first.
+    const w3 = new World();
+    const s3 = scheduler(w3);
+    let refused = '';
+    w3.onStep.set('r', (k) => {
+      if (k === 1)
+        void s3
+          .exclusive('r', async () => 0)
+          .catch((e: Error) => {
+            refused = e.message;
+          });
+    });
+    await s3.start([spec('r', 3)], 1000);
+    await settled(s3, ['r']);
+    expect(refused).toBe('pause the run (or let it finish) first');
+  });
+
+  it('forget stops a run, frees its device and deletes its checkpoint', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    w.onStep.set('a', (step) => {
+      if (step === 2) s.forget(['a']);
+    });
+    await s.start([spec('a', 9, { checkpointEvery: 1 })], 1000);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(w.states('a').at(-1)).toBe('stopped');
+    expect(s.get('a')).toBeUndefined();
+    expect(w.devices[0]?.destroyed).toBe(true);
+    expect(w.store.has('a')).toBe(false);
+    expect(w.steps).toEqual(['a1', 'a2']);
+  });
+});
