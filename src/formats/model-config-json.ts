@@ -2,7 +2,18 @@
 // reads for GPT2LMHeadModel, LlamaForCausalLM and Qwen2ForCausalLM, so the exported folder loads there
 // and back here (parseModelConfig(toConfigJson(c)) gives c again, which a test checks).
 
+import { BIAS_GROUPS, BIAS_RULES, hasBias } from './architecture';
 import type { ModelConfig } from './model-config';
+
+/** config.json's bias flags (architecture.ts's rules): a flag is on when any group it governs has biases. */
+function biasFlagsJson(c: ModelConfig): Record<string, boolean> {
+  const flags: Record<string, boolean> = {};
+  for (const g of BIAS_GROUPS) {
+    const rule = BIAS_RULES[c.modelType][g];
+    if (typeof rule === 'string') flags[rule] = (flags[rule] ?? false) || hasBias(c, g);
+  }
+  return flags;
+}
 
 export function toConfigJson(c: ModelConfig): Record<string, unknown> {
   const eos =
@@ -45,8 +56,8 @@ export function toConfigJson(c: ModelConfig): Record<string, unknown> {
     rope_theta: c.ropeTheta,
     rope_scaling: null,
     max_position_embeddings: c.maxPositions,
-    // Qwen2 always has q/k/v biases; Llama's attention_bias covers q/k/v/o together.
-    ...(qwen ? {} : { attention_bias: c.qkvBias || c.oBias, mlp_bias: c.mlpBias }),
+    // Qwen2 has no bias flags (q/k/v always, nothing else); Llama's attention_bias covers q/k/v/o together.
+    ...biasFlagsJson(c),
     ...common,
   };
 }

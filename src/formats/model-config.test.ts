@@ -4,11 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from './errors';
 import {
+  canonicalKey,
   countParameters,
   estimateWeightBytes,
   expectedTensorShapes,
   type ModelConfig,
-  normalizeGpt2Key,
   parseModelConfig,
   validateCheckpointShapes,
 } from './model-config';
@@ -242,10 +242,10 @@ describe('checkpoint keys against the config', () => {
   });
 
   it('normalises GPT-2 keys with or without the transformer. prefix', () => {
-    expect(normalizeGpt2Key('h.0.attn.c_attn.weight')).toBe('transformer.h.0.attn.c_attn.weight');
-    expect(normalizeGpt2Key('wte.weight')).toBe('transformer.wte.weight');
-    expect(normalizeGpt2Key('transformer.ln_f.bias')).toBe('transformer.ln_f.bias');
-    expect(normalizeGpt2Key('lm_head.weight')).toBe('lm_head.weight');
+    expect(canonicalKey(tiny, 'h.0.attn.c_attn.weight')).toBe('transformer.h.0.attn.c_attn.weight');
+    expect(canonicalKey(tiny, 'wte.weight')).toBe('transformer.wte.weight');
+    expect(canonicalKey(tiny, 'transformer.ln_f.bias')).toBe('transformer.ln_f.bias');
+    expect(canonicalKey(tiny, 'lm_head.weight')).toBe('lm_head.weight');
   });
 
   it('accepts an unprefixed GPT-2 checkpoint with its attn.bias buffers and a saved tied head', () => {

@@ -1,11 +1,19 @@
 // Hugging Face config.json → a normalized ModelConfig for the two families the engine runs
 // (METHODS.md "Models"): GPT-2 (`gpt2`) and Llama (`llama`, and `qwen2` = Llama + q/k/v biases).
-// Also what a checkpoint must hold for a config (every key and shape), the GPT-2 key normaliser
-// (checkpoints with and without the `transformer.` prefix), checkpoint validation against the
-// config, and the weight-memory estimate shown before loading. Anything the engine does not
+// Also checkpoint validation against the config (every key and shape that architecture.ts's table
+// implies, GPT-2 keys with or without the `transformer.` prefix), the parameter count and the
+// weight-memory estimate shown before loading. Anything the engine does not
 // implement (another model_type, rope scaling, another activation, sliding windows...) is refused
 // with the field and value named, rather than loaded and silently computed wrong.
 // The model itself (blocks, forward, backward) is src/model/'s; this file only reads and checks.
+import {
+  BIAS_GROUPS,
+  BIAS_RULES,
+  type BiasGroup,
+  canonicalKey,
+  isIgnorableKey,
+  tensorShapes,
+} from './architecture';
 import { FormatError, isRecord, parseJsonText } from './errors';
 import type { TensorReader } from './safetensors';
 
@@ -188,14 +196,22 @@ function parseGpt2(c: Json, file: string): ModelConfig {
     positional: 'learned',
     ropeTheta: null,
     tieWordEmbeddings: bool(c, 'tie_word_embeddings', file, true),
-    qkvBias: true,
-    oBias: true,
-    mlpBias: true,
+    ...biasFlags(c, 'gpt2', file),
     bosTokenId: tokenId(c, 'bos_token_id', file, 50256),
     eosTokenIds: tokenIds(c, 'eos_token_id', file, 50256),
     padTokenId: tokenId(c, 'pad_token_id', file, null),
     torchDtype: torchDtype(c),
   };
+}
+
+/** The bias flags, by architecture.ts's rules: fixed per model type, or read from config.json's flag. */
+function biasFlags(c: Json, mt: ModelType, file: string): Pick<ModelConfig, 'qkvBias' | 'oBias' | 'mlpBias'> {
+  const on = (g: BiasGroup) => {
+    const rule = BIAS_RULES[mt][g];
+    return typeof rule === 'boolean' ? rule : bool(c, rule, file, false);
+  };
+  const [qkvBias, oBias, mlpBias] = BIAS_GROUPS.map(on);
+  return { qkvBias, oBias, mlpBias };
 }
 
 function ropeTheta(c: Json, file: string): number {
@@ -265,7 +281,6 @@ function parseLlama(c: Json, mt: 'llama' | 'qwen2', file: string): ModelConfig {
   } else headDim = d / heads;
   if (headDim % 2 !== 0)
     throw new FormatError(file, `head_dim = ${headDim} must be even for RoPE`, 'head_dim');
-  const attnBias = bool(c, 'attention_bias', file, false);
   return {
     modelType: mt,
     family: 'llama',
@@ -284,9 +299,7 @@ function parseLlama(c: Json, mt: 'llama' | 'qwen2', file: string): ModelConfig {
     ropeTheta: ropeTheta(c, file),
     tieWordEmbeddings: bool(c, 'tie_word_embeddings', file, false),
     // Qwen2's attention always has q/k/v biases and no o_proj bias, whatever the config says.
-    qkvBias: mt === 'qwen2' ? true : attnBias,
-    oBias: mt === 'qwen2' ? false : attnBias,
-    mlpBias: mt === 'qwen2' ? false : bool(c, 'mlp_bias', file, false),
+    ...biasFlags(c, mt, file),
     bosTokenId: tokenId(c, 'bos_token_id', file, null),
     eosTokenIds: tokenIds(c, 'eos_token_id', file, null),
     padTokenId: tokenId(c, 'pad_token_id', file, null),
@@ -295,75 +308,16 @@ function parseLlama(c: Json, mt: 'llama' | 'qwen2', file: string): ModelConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Checkpoint keys and shapes
+// Checkpoint keys and shapes (the names and shapes themselves are architecture.ts's table)
 
-const GPT2_ROOTS = ['wte.', 'wpe.', 'h.', 'ln_f.'];
-
-/** GPT-2 checkpoints come with and without the `transformer.` prefix; this gives the prefixed key. */
-export function normalizeGpt2Key(key: string): string {
-  return GPT2_ROOTS.some((r) => key.startsWith(r)) ? `transformer.${key}` : key;
-}
-
-/** The canonical key (the one expectedTensorShapes uses) for a key as found in a checkpoint. */
-export function canonicalKey(config: ModelConfig, key: string): string {
-  return config.family === 'gpt2' ? normalizeGpt2Key(key) : key;
-}
+export { canonicalKey } from './architecture';
 
 /**
- * Every tensor a checkpoint must hold for this config, with its shape, in model order. GPT-2 keys
- * carry the `transformer.` prefix and Conv1D weights are [in, out]; Llama linears are [out, in].
+ * Every tensor a checkpoint must hold for this config, with its shape, in model order (architecture.ts).
  * A tied head has no `lm_head.weight` entry (it is the embedding).
  */
 export function expectedTensorShapes(config: ModelConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const { vocabSize: V, hiddenSize: d, intermediateSize: I, numLayers: L } = config;
-  if (config.family === 'gpt2') {
-    m.set('transformer.wte.weight', [V, d]);
-    m.set('transformer.wpe.weight', [config.maxPositions, d]);
-    for (let i = 0; i < L; i++) {
-      const p = `transformer.h.${i}.`;
-      m.set(`${p}ln_1.weight`, [d]);
-      m.set(`${p}ln_1.bias`, [d]);
-      m.set(`${p}attn.c_attn.weight`, [d, 3 * d]);
-      m.set(`${p}attn.c_attn.bias`, [3 * d]);
-      m.set(`${p}attn.c_proj.weight`, [d, d]);
-      m.set(`${p}attn.c_proj.bias`, [d]);
-      m.set(`${p}ln_2.weight`, [d]);
-      m.set(`${p}ln_2.bias`, [d]);
-      m.set(`${p}mlp.c_fc.weight`, [d, I]);
-      m.set(`${p}mlp.c_fc.bias`, [I]);
-      m.set(`${p}mlp.c_proj.weight`, [I, d]);
-      m.set(`${p}mlp.c_proj.bias`, [d]);
-    }
-    m.set('transformer.ln_f.weight', [d]);
-    m.set('transformer.ln_f.bias', [d]);
-  } else {
-    const q = config.numHeads * config.headDim;
-    const kv = config.numKvHeads * config.headDim;
-    m.set('model.embed_tokens.weight', [V, d]);
-    for (let i = 0; i < L; i++) {
-      const p = `model.layers.${i}.`;
-      m.set(`${p}input_layernorm.weight`, [d]);
-      m.set(`${p}self_attn.q_proj.weight`, [q, d]);
-      if (config.qkvBias) m.set(`${p}self_attn.q_proj.bias`, [q]);
-      m.set(`${p}self_attn.k_proj.weight`, [kv, d]);
-      if (config.qkvBias) m.set(`${p}self_attn.k_proj.bias`, [kv]);
-      m.set(`${p}self_attn.v_proj.weight`, [kv, d]);
-      if (config.qkvBias) m.set(`${p}self_attn.v_proj.bias`, [kv]);
-      m.set(`${p}self_attn.o_proj.weight`, [d, q]);
-      if (config.oBias) m.set(`${p}self_attn.o_proj.bias`, [d]);
-      m.set(`${p}post_attention_layernorm.weight`, [d]);
-      m.set(`${p}mlp.gate_proj.weight`, [I, d]);
-      if (config.mlpBias) m.set(`${p}mlp.gate_proj.bias`, [I]);
-      m.set(`${p}mlp.up_proj.weight`, [I, d]);
-      if (config.mlpBias) m.set(`${p}mlp.up_proj.bias`, [I]);
-      m.set(`${p}mlp.down_proj.weight`, [d, I]);
-      if (config.mlpBias) m.set(`${p}mlp.down_proj.bias`, [d]);
-    }
-    m.set('model.norm.weight', [d]);
-  }
-  if (!config.tieWordEmbeddings) m.set('lm_head.weight', [V, d]);
-  return m;
+  return tensorShapes(config);
 }
 
 /** Number of weights (a tied head counted once). */
@@ -378,14 +332,6 @@ const BYTES_PER: Record<'F32' | 'F16' | 'BF16', number> = { F32: 4, F16: 2, BF16
 /** Bytes the weights take in `dtype` (a tied head counted once); the loader's pre-flight figure. */
 export function estimateWeightBytes(config: ModelConfig, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): number {
   return countParameters(config) * BYTES_PER[dtype];
-}
-
-// Tensors real checkpoints carry that the model does not load: GPT-2's causal-mask buffers, old
-// Llama exports' rotary inv_freq, and a tied head saved anyway (transformers ignores all three).
-function ignorable(config: ModelConfig, key: string): boolean {
-  if (config.family === 'gpt2' && /^transformer\.h\.\d+\.attn\.(bias|masked_bias)$/.test(key)) return true;
-  if (config.family === 'llama' && /\.rotary_emb\.inv_freq$/.test(key)) return true;
-  return key === 'lm_head.weight' && config.tieWordEmbeddings;
 }
 
 export interface CheckpointMatch {
@@ -421,7 +367,7 @@ export function validateCheckpointShapes(
     const canon = canonicalKey(config, key);
     const want = expected.get(canon);
     if (!want) {
-      (ignorable(config, canon) ? ignored : unexpected).push(key);
+      (isIgnorableKey(config, canon) ? ignored : unexpected).push(key);
       continue;
     }
     if (keyMap.has(canon)) {

@@ -7,24 +7,15 @@
 // the training path (no cache) is unchanged. Packed rows (several examples per row) pass their positions and
 // segment ids: attention then stays within each example, so each sees what it would alone.
 
+import { type LinearSite, type LinearTensors, modelTensors, type NormTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
 import * as op from '../tensor/ops';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
 import type { KvCache } from './kvcache';
 
-/** A linear layer as PEFT names it: module path (e.g. "transformer.h.0.attn.c_attn") and short name. */
-export interface LinearSite {
-  layer: number;
-  /** Full module path without ".weight". */
-  path: string;
-  /** The last path component, what `target_modules` matches ("c_attn", "q_proj", ...). */
-  module: string;
-  inFeatures: number;
-  outFeatures: number;
-  /** Stored weight layout: GPT-2 Conv1D is [in,out]; nn.Linear is [out,in]. */
-  layout: 'in_out' | 'out_in';
-}
+/** A linear layer as PEFT names it (declared with the tensors in formats/architecture.ts). */
+export type { LinearSite };
 
 export interface SublayerSite {
   layer: number;
@@ -102,11 +93,11 @@ export function forward<S, I>(
     throw new Error(`forward: ${input.positions.length} position ids for B=${B}, T=${T}`);
   if (cache && cache.B !== B) throw new Error(`forward: a KV cache of ${cache.B} items for B=${B}`);
   const d = c.hiddenSize;
+  const t = modelTensors(c);
   const param = (name: string) => ps.get(name);
 
   // Embeddings, with virtual tokens (prompt tuning) prepended per batch item (after its padding, with a cache).
-  const embedName = c.family === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
-  let x = op.embedding(tp, param(embedName), input.ids, 'embed');
+  let x = op.embedding(tp, param(t.embed), input.ids, 'embed');
   const virt = !cache || cache.length === 0 ? (hooks.virtualTokens?.(tp) ?? null) : null;
   const nv = virt ? virt.shape[0] : 0;
   const Tt = T + nv;
@@ -138,9 +129,8 @@ export function forward<S, I>(
       );
   }
   const customPositions = off > 0 || nv > 0 || input.positions !== undefined || !!cache;
-  if (c.family === 'gpt2')
-    x = op.add(tp, x, op.embedding(tp, param('transformer.wpe.weight'), positions, 'wpe'), 'embed+pos');
-  const posDev = c.family === 'llama' && customPositions ? tp.ints(positions, 'positions') : null;
+  if (t.positions) x = op.add(tp, x, op.embedding(tp, param(t.positions), positions, 'wpe'), 'embed+pos');
+  const posDev = c.positional === 'rope' && customPositions ? tp.ints(positions, 'positions') : null;
   const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 
   for (let i = 0; i < c.numLayers; i++)
@@ -148,19 +138,8 @@ export function forward<S, I>(
   cache?.advance(Tt);
   const Tout = input.lastOnly ? 1 : Tt;
   if (input.lastOnly && Tt > 1) x = lastRows(tp, x, B, Tt, d);
-  const xf =
-    c.family === 'gpt2'
-      ? op.layerNorm(
-          tp,
-          x,
-          param('transformer.ln_f.weight'),
-          param('transformer.ln_f.bias'),
-          c.normEps,
-          'transformer.ln_f',
-        )
-      : op.rmsNorm(tp, x, param('model.norm.weight'), c.normEps, 'model.norm');
-  const headName = c.tieWordEmbeddings ? embedName : 'lm_head.weight';
-  const logits = op.linear(tp, xf, param(headName), null, 'out_in', 'lm_head');
+  const xf = norm(tp, c, ps, x, t.finalNorm);
+  const logits = op.linear(tp, xf, param(t.head), null, 'out_in', 'lm_head');
   return { logits: tp.reshape(logits, [B, Tout, c.vocabSize]), virtual: nv, hidden: xf };
 }
 
@@ -179,27 +158,25 @@ export function block<S, I>(
   const H = c.numHeads;
   const Hkv = c.numKvHeads;
   const D = c.headDim;
-  const param = (name: string) => ps.get(name);
-  const lin = (site: LinearSite, xx: Tensor<S>, bias: boolean): Tensor<S> =>
-    linearAt(tp, ps, site, xx, bias, hooks);
-  const g = c.family === 'gpt2';
-  const lp = g ? `transformer.h.${i}` : `model.layers.${i}`;
-  const attnPath = g ? `${lp}.attn` : `${lp}.self_attn`;
-  const norm1 = g
-    ? op.layerNorm(tp, x, param(`${lp}.ln_1.weight`), param(`${lp}.ln_1.bias`), c.normEps, `${lp}.ln_1`)
-    : op.rmsNorm(tp, x, param(`${lp}.input_layernorm.weight`), c.normEps, `${lp}.input_layernorm`);
+  const b = modelTensors(c).blocks[i];
+  const lin = (l: LinearTensors, xx: Tensor<S>): Tensor<S> => linearAt(tp, ps, l, xx, hooks);
+  const { attnPath, mlpPath, path: lp } = b;
+  const norm1 = norm(tp, c, ps, x, b.attnNorm);
   let q: Tensor<S>;
   let k: Tensor<S>;
   let v: Tensor<S>;
-  if (g) {
-    const qkv = lin(site(i, `${attnPath}.c_attn`, d, 3 * d, 'in_out'), norm1, true);
+  if ('fused' in b.attnIn) {
+    // GPT-2's c_attn: one projection whose output columns are [q | k | v].
+    const qkv = lin(b.attnIn.fused, norm1);
     q = op.sliceCols(tp, qkv, 0, d, `${attnPath}.q`);
     k = op.sliceCols(tp, qkv, d, d, `${attnPath}.k`);
     v = op.sliceCols(tp, qkv, 2 * d, d, `${attnPath}.v`);
   } else {
-    q = lin(site(i, `${attnPath}.q_proj`, d, H * D, 'out_in'), norm1, c.qkvBias);
-    k = lin(site(i, `${attnPath}.k_proj`, d, Hkv * D, 'out_in'), norm1, c.qkvBias);
-    v = lin(site(i, `${attnPath}.v_proj`, d, Hkv * D, 'out_in'), norm1, c.qkvBias);
+    q = lin(b.attnIn.q, norm1);
+    k = lin(b.attnIn.k, norm1);
+    v = lin(b.attnIn.v, norm1);
+  }
+  if (c.positional === 'rope') {
     const rp = { B, T: Tt, D, theta: c.ropeTheta ?? 10000, positions: posDev };
     q = op.rope(tp, q, { ...rp, H }, `${attnPath}.q_rope`);
     k = op.rope(tp, k, { ...rp, H: Hkv }, `${attnPath}.k_rope`);
@@ -215,86 +192,57 @@ export function block<S, I>(
     const dimsA = { B, T: Tt, S: Tt, Hq: H, Hkv, D };
     a = op.attention(tp, q, k, v, dimsA, prefix, `${attnPath}.attention`, null, dims.segments ?? null);
   }
-  let o = g
-    ? lin(site(i, `${attnPath}.c_proj`, d, d, 'in_out'), a, true)
-    : lin(site(i, `${attnPath}.o_proj`, H * D, d, 'out_in'), a, c.oBias);
+  let o = lin(b.attnOut, a);
   if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
   x = op.add(tp, x, o, `${lp}.resid_attn`);
 
-  const mlpPath = `${lp}.mlp`;
+  const h = norm(tp, c, ps, x, b.mlpNorm);
   let m: Tensor<S>;
-  if (g) {
-    const h = op.layerNorm(
-      tp,
-      x,
-      param(`${lp}.ln_2.weight`),
-      param(`${lp}.ln_2.bias`),
-      c.normEps,
-      `${lp}.ln_2`,
-    );
-    const f = lin(site(i, `${mlpPath}.c_fc`, d, c.intermediateSize, 'in_out'), h, true);
-    m = lin(
-      site(i, `${mlpPath}.c_proj`, c.intermediateSize, d, 'in_out'),
-      op.gelu(tp, f, `${mlpPath}.gelu`),
-      true,
-    );
+  if ('fc' in b.mlpIn) {
+    m = lin(b.mlpOut, op.gelu(tp, lin(b.mlpIn.fc, h), `${mlpPath}.gelu`));
   } else {
-    const h = op.rmsNorm(
-      tp,
-      x,
-      param(`${lp}.post_attention_layernorm.weight`),
-      c.normEps,
-      `${lp}.post_attention_layernorm`,
-    );
-    const gt = lin(site(i, `${mlpPath}.gate_proj`, d, c.intermediateSize, 'out_in'), h, c.mlpBias);
-    const upp = lin(site(i, `${mlpPath}.up_proj`, d, c.intermediateSize, 'out_in'), h, c.mlpBias);
-    m = lin(
-      site(i, `${mlpPath}.down_proj`, c.intermediateSize, d, 'out_in'),
-      op.swiglu(tp, gt, upp, `${mlpPath}.swiglu`),
-      c.mlpBias,
-    );
+    const gt = lin(b.mlpIn.gate, h);
+    const upp = lin(b.mlpIn.up, h);
+    m = lin(b.mlpOut, op.swiglu(tp, gt, upp, `${mlpPath}.swiglu`));
   }
   if (hooks.sublayer) m = hooks.sublayer(tp, { layer: i, kind: 'mlp', path: mlpPath }, m);
   x = op.add(tp, x, m, `${lp}.resid_mlp`);
   return x;
 }
 
+/** The config's norm (LayerNorm with its bias, or RMSNorm) over x with a norm's tensors. */
+function norm<S, I>(
+  tp: Tape<S, I>,
+  c: ModelConfig,
+  ps: ParamSet<S, I>,
+  x: Tensor<S>,
+  n: NormTensors,
+): Tensor<S> {
+  const w = ps.get(`${n.path}.weight`);
+  if (c.norm === 'rmsnorm') return op.rmsNorm(tp, x, w, c.normEps, n.path);
+  // LayerNorm's tensors always include the bias (GPT-2's ln_1, ln_2, ln_f).
+  return op.layerNorm(tp, x, w, ps.get(`${n.path}.bias`), c.normEps, n.path);
+}
+
 /** A linear layer at a site, through the method's hook when there is one. */
 function linearAt<S, I>(
   tp: Tape<S, I>,
   ps: ParamSet<S, I>,
-  site: LinearSite,
+  l: LinearTensors,
   x: Tensor<S>,
-  bias: boolean,
   hooks: ModelHooks<S, I>,
 ): Tensor<S> {
+  const { site } = l;
   const base = (xx: Tensor<S>) =>
     op.linear(
       tp,
       xx,
       ps.get(`${site.path}.weight`),
-      bias ? ps.get(`${site.path}.bias`) : null,
+      l.bias ? ps.get(`${site.path}.bias`) : null,
       site.layout,
       site.path,
     );
   return hooks.linear ? hooks.linear(tp, site, x, base) : base(x);
-}
-
-function site(
-  layer: number,
-  path: string,
-  inF: number,
-  outF: number,
-  layout: LinearSite['layout'],
-): LinearSite {
-  return {
-    layer,
-    path,
-    module: path.slice(path.lastIndexOf('.') + 1),
-    inFeatures: inF,
-    outFeatures: outF,
-    layout,
-  };
 }
 
 /**
