@@ -1,0 +1,160 @@
+// The scheduler driving real SFT runners (SftRunner on Dawn, the tiny Llama fixture, one device per run as
+// in the worker): two runs interleaved step by step, and one paused and resumed, give the same losses as
+// each run alone (no state leaks between runs sharing the loop), and a run resumed from its step-2
+// checkpoint by a new scheduler (a reload) continues with the losses of the uninterrupted run.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BatchRow } from '../data/batch';
+import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safetensors';
+import type { GpuContext } from '../gpu/context';
+import { acquireNodeGpu } from '../gpu/node';
+import { randomModelParams } from '../model/init';
+import { TINY_LLAMA } from '../model/testing';
+import { SFT_DEFAULTS, SftRunner } from '../train/sft';
+import type { SftCheckpoint } from '../train/sft-config';
+import type { FromWorker, RunSpec } from './protocol';
+import { Scheduler } from './scheduler';
+
+const cfg = TINY_LLAMA;
+const file = writeSafetensors(
+  Object.fromEntries(
+    randomModelParams(cfg, 3, () => false, 0.2).map((s) => [
+      s.name,
+      { dtype: 'F32' as const, shape: s.shape, data: s.data },
+    ]),
+  ),
+);
+
+function rows(n: number, seed: number): BatchRow[] {
+  let x = seed;
+  const next = () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % cfg.vocabSize;
+  };
+  return Array.from({ length: n }, (_, i) => {
+    const ids = Array.from({ length: 5 + (i % 3) }, next);
+    return { inputIds: ids, labels: ids };
+  });
+}
+const data = { train: rows(8, 1), eval: rows(2, 2), padId: 0 };
+
+/** Two different runs (method and seed), so losses mixed up between them would show. */
+function spec(id: string, checkpointEvery = 0): RunSpec {
+  const lora = id.startsWith('a');
+  return {
+    id,
+    label: id,
+    datasetId: 'd',
+    config: {
+      ...SFT_DEFAULTS,
+      method: lora ? 'lora' : 'top_layers',
+      options: lora ? { r: 2, target_modules: 'q_proj,v_proj' } : { num_layers: 1 },
+      lr: 3e-2,
+      steps: 4,
+      batch: 2,
+      seqLen: 8,
+      seed: lora ? 1 : 2,
+      logEvery: 1,
+      evalEvery: 0,
+    },
+    evalFraction: 0.2,
+    checkpointEvery,
+    predictedBytes: 1,
+  };
+}
+
+const devices: GpuContext[] = [];
+afterAll(() => {
+  for (const d of devices) d.destroy();
+});
+
+/** A scheduler with real runners; `checkpoints` collects every checkpoint saved, by run. */
+function world(resumeFrom?: SftCheckpoint) {
+  const posted: FromWorker[] = [];
+  const checkpoints: { runId: string; ck: SftCheckpoint }[] = [];
+  const s = new Scheduler<GpuContext, SftRunner>({
+    post: (m) => posted.push(m),
+    acquireDevice: async () => {
+      const d = await acquireNodeGpu({ quiet: true });
+      devices.push(d);
+      return d;
+    },
+    createRunner: async (sp, ctx) => {
+      const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+      const runner = await SftRunner.create(ctx, cfg, reader, data, sp.config);
+      return { runner, trainExamples: data.train.length, evalExamples: data.eval.length, eosIds: [] };
+    },
+    saveCheckpoint: async (runId, ck) => {
+      checkpoints.push({ runId, ck });
+    },
+    loadCheckpoint: async () => resumeFrom ?? null,
+    loadSavedRun: async () => null,
+    deleteCheckpoint: async () => {},
+    now: () => performance.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  });
+  /** Loss by step of a run, from the metrics messages. */
+  const losses = (runId: string) => {
+    const out: Record<number, number> = {};
+    for (const m of posted)
+      if (m.type === 'metrics')
+        for (const b of m.batch)
+          if (b.runId === runId) for (const p of b.points) if (p.loss !== null) out[p.step] = p.loss;
+    return out;
+  };
+  return { s, posted, checkpoints, losses };
+}
+
+describe('Scheduler with real SFT runners on Dawn', () => {
+  it('interleaved, paused or resumed from a checkpoint, each run trains as it would alone', async () => {
+    const alone = world();
+    await alone.s.start([spec('a')], 1e12);
+    await alone.s.get('a')?.finished;
+    await alone.s.start([spec('b')], 1e12);
+    await alone.s.get('b')?.finished;
+    const refA = alone.losses('a');
+    const refB = alone.losses('b');
+    expect(Object.keys(refA)).toEqual(['1', '2', '3', '4']);
+    expect(Object.keys(refB)).toEqual(['1', '2', '3', '4']);
+    // The two runs are told apart by their losses.
+    expect(Math.abs((refA[4] ?? 0) - (refB[4] ?? 0))).toBeGreaterThan(1e-3);
+
+    const both = world();
+    let paused = false;
+    const started = both.s.start([spec('a', 2), spec('b')], 1e12);
+    // b paused after its first step for a while, then resumed.
+    const watch = setInterval(() => {
+      const b = both.s.get('b');
+      if (!paused && b?.runner && b.runner.step >= 1) {
+        paused = true;
+        both.s.pause('b');
+        setTimeout(() => both.s.resume('b'), 200);
+      }
+    }, 5);
+    await started;
+    await both.s.get('a')?.finished;
+    await both.s.get('b')?.finished;
+    clearInterval(watch);
+    expect(paused).toBe(true);
+    const states = both.posted.flatMap((m) => (m.type === 'runState' && m.runId === 'b' ? [m.state] : []));
+    expect(states).toEqual(['queued', 'loading', 'running', 'paused', 'running', 'done']);
+    for (const [ref, got] of [
+      [refA, both.losses('a')],
+      [refB, both.losses('b')],
+    ] as const) {
+      expect(Object.keys(got)).toEqual(Object.keys(ref));
+      for (const k of Object.keys(ref)) expect(got[Number(k)]).toBeCloseTo(ref[Number(k)] ?? Number.NaN, 5);
+    }
+
+    // A reload: a new scheduler resumes a from its step-2 checkpoint and trains steps 3 and 4 as before.
+    const at2 = both.checkpoints.find((c) => c.runId === 'a' && c.ck.step === 2)?.ck;
+    expect(at2).toBeDefined();
+    expect(both.checkpoints.map((c) => c.ck.step)).toEqual([2, 4]);
+    const again = world(at2);
+    await again.s.resumeInterrupted(spec('a', 2));
+    await again.s.get('a')?.finished;
+    const resumed = again.losses('a');
+    expect(Object.keys(resumed)).toEqual(['3', '4']);
+    expect(resumed[3]).toBeCloseTo(refA[3] ?? Number.NaN, 5);
+    expect(resumed[4]).toBeCloseTo(refA[4] ?? Number.NaN, 5);
+  });
+});
