@@ -53,7 +53,10 @@ describe('rlPart', () => {
     });
     expect(
       rlPart(
-        state({ algorithm: 'rs', rlForm: form({ rs: { n: 2, keep: 3, threshold: null } }) }),
+        state({
+          algorithm: 'rs',
+          rlForm: form({ rs: { ...RL_FORM_DEFAULTS.rs, n: 2, keep: 3, threshold: null } }),
+        }),
         'prompt_only',
         4,
       ),
@@ -62,7 +65,10 @@ describe('rlPart', () => {
     });
     expect(
       rlPart(
-        state({ algorithm: 'grpo', rlForm: form({ grpo: { generations: 1, beta: 0 } }) }),
+        state({
+          algorithm: 'grpo',
+          rlForm: form({ grpo: { ...RL_FORM_DEFAULTS.grpo, generations: 1, beta: 0 } }),
+        }),
         'prompt_only',
         4,
       ),

@@ -1,10 +1,11 @@
 // The RL part of "Start runs": from the form's algorithm, RL options and reward (store/rl.ts) and the
 // selected dataset's shape, the RlRunSpec each new run carries — or the sentence saying why it cannot start
-// (a shape the algorithm cannot read, a bad reward field, options the runner would refuse). Pure, so it is
-// tested without a page; engine.ts calls it.
+// (a shape the algorithm cannot read, a bad reward field, options the runner would refuse, checked by
+// train/rl/options.ts as the CLI's flags are). Pure, so it is tested without a page; engine.ts calls it.
 import type { ShapeKind } from '../data/types';
 import type { RlForm } from '../store/rl';
 import type { RunRecord } from '../store/runs';
+import { checkRlOptions } from '../train/rl/options';
 import {
   type Algorithm,
   checkShape,
@@ -48,12 +49,7 @@ export function rlPart(
   if (shapeProblem) return { error: shapeProblem };
   if (algo === 'sft') return { rl: undefined };
   const f = s.rlForm;
-  if (!(f.maxNewTokens >= 1)) return { error: 'max new tokens must be at least 1' };
-  if (algo === 'ppo' && (f.ppo.miniBatch < 1 || batch % f.ppo.miniBatch !== 0))
-    return { error: `PPO: the batch (${batch}) must be a multiple of the minibatch (${f.ppo.miniBatch})` };
-  if (algo === 'rs' && !(f.rs.keep >= 1 && f.rs.keep <= f.rs.n))
-    return { error: `rejection sampling: keep (${f.rs.keep}) must be between 1 and n (${f.rs.n})` };
-  if (algo === 'grpo' && !(f.grpo.generations >= 2))
-    return { error: `GRPO: ${f.grpo.generations} generations per prompt; a group needs at least 2` };
+  const problem = checkRlOptions(algo, f, batch);
+  if (problem) return { error: problem };
   return { rl: { ...f, algo, ...(reward ? { reward } : {}) } };
 }

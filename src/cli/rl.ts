@@ -3,43 +3,48 @@
 // shape with a prompt; without --data, a few built-in English openings) and a --reward; dpo and reward take
 // preference data. Prints one JSON line per logging step (METHODS.md: step, loss, reward_mean, kl, entropy,
 // and PPO's clipfrac, value_loss) and a summary line with "done": true. `--algo reward --out DIR` saves the
-// reward model (PEFT files + its score head) for `--reward model:DIR`.
+// reward model (PEFT files + its score head) for `--reward model:DIR`. The algorithm options' flags, their
+// checks and usage lines come from train/rl/options.ts, and the run is built by train/rl/factory.ts, as the
+// page's worker builds its runs.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { prepareDataset } from '../data/prepare';
-import { splitTrainEval } from '../data/split';
-import { type TokenizedPair, tokenizePairs, tokenizePrompt } from '../data/tokenize';
 import type { Example } from '../data/types';
 import { parseSafetensors, toFloat32, writeSafetensors } from '../formats/safetensors';
-import type { GpuRegion } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import type { OptionValue } from '../peft/types';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { builtinReward, parseRewardSpec, type RewardFn } from '../train/rewards/builtin';
+import { parseRewardSpec } from '../train/rewards/builtin';
 import { jsReward } from '../train/rewards/js';
-import type { PromptSet, RlMetrics, RlRunner } from '../train/rl/common';
-import { DPO_DEFAULTS, DpoRunner } from '../train/rl/dpo';
-import { GRPO_DEFAULTS, GrpoRunner } from '../train/rl/grpo';
-import { RlModel } from '../train/rl/policy';
-import { PPO_DEFAULTS, PpoRunner } from '../train/rl/ppo';
-import { promptSet } from '../train/rl/prompts';
-import { modelReward, REWARD_DEFAULTS, RewardRunner } from '../train/rl/reward';
-import { RS_DEFAULTS, RsRunner } from '../train/rl/rs';
-import { dataTokenizer } from '../train/tokenizer-adapter';
+import type { RlMetrics } from '../train/rl/common';
+import { DPO_DEFAULTS } from '../train/rl/dpo';
+import {
+  buildRlRun,
+  createRewardModel,
+  type RewardSource,
+  type RlRunSettings,
+  specReward,
+} from '../train/rl/factory';
+import { GRPO_DEFAULTS } from '../train/rl/grpo';
+import { checkRlOptions, RL_ALGOS, type RlAlgo, rlFlagsUsage, rlOptionsFromFlags } from '../train/rl/options';
+import { PPO_DEFAULTS } from '../train/rl/ppo';
+import { modelReward, REWARD_DEFAULTS } from '../train/rl/reward';
+import { RS_DEFAULTS } from '../train/rl/rs';
+import { SFT_DEFAULTS } from '../train/sft-config';
 import type { Args } from './args';
 import { openModelDir } from './model-dir';
 
-export const RL_ALGOS = ['reward', 'ppo', 'rs', 'dpo', 'grpo'] as const;
+export { RL_ALGOS };
 
+/** The flags every algorithm reads; the algorithm options' flags come from train/rl/options.ts. */
 export const RL_USAGE = `  train --algo reward|ppo|rs|dpo|grpo --model DIR [--method lora] [--set key=value ...]
         [--reward sentiment|length:N|regex:PATTERN|keywords:a,b|exact|model:DIR|js:FILE] [--data FILE]
-        [--steps N] [--batch B] [--lr X] [--seed S] [--max-new-tokens N] [--temperature T]
-        ppo: [--minibatch M] [--epochs E] [--kl-coef C] [--kl k1|k3] [--target-kl K] [--vf-coef V] [--score-clip S]
-        grpo: [--generations G] [--beta B] [--iterations I];  rs: [--n N] [--keep K] [--threshold X]
-        dpo/reward: [--seq T] [--beta B] [--eval-fraction F] [--out DIR]`;
+        [--steps N] [--batch B] [--lr X] [--seed S] [--weight-decay W] [--max-grad-norm G]
+        [--max-prompt-length N] [--seq T] [--eval-fraction F] [--log-every K] [--out DIR]
+${rlFlagsUsage()}`;
 
 /** Openings for the sentiment demo when no --data is given. */
 export const DEFAULT_PROMPTS = [
@@ -75,83 +80,77 @@ function options(a: Args): Record<string, OptionValue> {
 
 const round = (x: number | undefined) => (x === undefined ? undefined : Number(x.toPrecision(6)));
 
-export async function rlTrain(a: Args): Promise<void> {
+/** The algorithm from --algo, or the sentence listing them. */
+function algoOf(a: Args): RlAlgo {
   const algo = a.str('algo');
   if (!(RL_ALGOS as readonly string[]).includes(algo))
     throw new Error(`--algo ${algo}: one of sft, ${RL_ALGOS.join(', ')}`);
-  const md = await openModelDir(a.str('model'));
-  const method = a.str('method', 'lora');
-  const seed = a.int('seed', 0);
-  const steps = a.int('steps', 20);
-  const lr = a.num('lr', 1e-3);
-  const logEvery = Math.max(1, a.int('log-every', 1));
-  const ctx = await acquireNodeGpu({ tune: true });
-  checkModelFits(
-    md.config,
-    { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
-    md.dir,
-  );
-  const be = gpuBackend(ctx);
-  const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
-  const tok = dataTokenizer(md.tokenizer, md.config);
-  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
-  const eosIds = md.tokenizer.eosId !== null ? [md.tokenizer.eosId] : [];
-  const decode = (ids: readonly number[]) => md.tokenizer.decode(ids, { skipSpecialTokens: true });
-  const head = algo === 'ppo' ? 'value' : algo === 'reward' ? 'score' : null;
-  ctx.arena.resetPeak();
-  const model = RlModel.create(be, md.config, baseSpecs, { method, options: options(a), seed, lr, head });
-  const disposers: Array<() => void> = [];
+  return algo as RlAlgo;
+}
 
-  const examples = async (): Promise<Example[] | null> => {
-    const path = a.opt('data');
-    if (!path) return null;
-    const prepared = await prepareDataset(basename(path), new Uint8Array(readFileSync(path)), {
-      onError: 'skip',
-    });
-    for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
-    return prepared.examples;
+/**
+ * What decides how the run trains, from the flags: the common ones (method, lr, steps, batch, seq, seed,
+ * weight decay, clipping, eval fraction) and the algorithm's options as train/rl/options.ts declares them.
+ * The page's worker builds the same object from its run spec (worker/rl-runs.ts rlSettings).
+ */
+export function rlSettingsFromArgs(a: Args): RlRunSettings {
+  const algo = algoOf(a);
+  const rl = rlOptionsFromFlags(algo, (flag) => a.opt(flag));
+  const batch = a.int('batch', runnerBatch(algo));
+  const problem = checkRlOptions(algo, rl, batch);
+  if (problem) throw new Error(problem);
+  return {
+    algo,
+    rl,
+    train: {
+      method: a.str('method', 'lora'),
+      options: options(a),
+      seed: a.int('seed', 0),
+      lr: a.num('lr', 1e-3),
+      steps: a.int('steps', 20),
+      batch,
+      seqLen: a.int('seq', 64),
+      weightDecay: a.num('weight-decay', SFT_DEFAULTS.weightDecay),
+      maxGradNorm: a.num('max-grad-norm', SFT_DEFAULTS.maxGradNorm),
+      evalFraction: a.num('eval-fraction', algo === 'reward' ? 0.2 : 0),
+      maxPromptLength: a.int('max-prompt-length', 64),
+    },
   };
-  const prompts = async (): Promise<PromptSet> => {
-    const ex = await examples();
-    if (!ex) {
-      return {
-        ids: DEFAULT_PROMPTS.map(
-          (p) =>
-            tokenizePrompt(tok, {
-              kind: 'prompt_only',
-              prompt: p,
-              source: { file: 'built-in', row: 0 },
-            } as Example).promptIds,
-        ),
-        texts: [...DEFAULT_PROMPTS],
-      };
-    }
-    const set = promptSet(tok, ex, decode, a.int('max-prompt-length', 64));
-    if (set.ids.length === 0) throw new Error(`${a.opt('data')}: no example with a prompt`);
-    return set;
+}
+
+/** The CLI's batch when --batch is absent: the runner's own default (the page's comes from its form). */
+function runnerBatch(algo: RlAlgo): number {
+  const d = {
+    ppo: PPO_DEFAULTS,
+    rs: RS_DEFAULTS,
+    grpo: GRPO_DEFAULTS,
+    dpo: DPO_DEFAULTS,
+    reward: REWARD_DEFAULTS,
   };
-  const reward = async (): Promise<RewardFn> => {
-    const spec = parseRewardSpec(a.str('reward', 'sentiment'));
-    if (spec.kind === 'js') {
+  return d[algo].batch;
+}
+
+/** The run's reward from --reward: a built-in spec, a JavaScript file, or a saved reward model. */
+function rewardFromFlag<S, I>(a: Args): RewardSource<S, I> {
+  const flag = a.str('reward', 'sentiment');
+  const spec = parseRewardSpec(flag);
+  if (spec.kind === 'js')
+    return async (x) => {
       const r = jsReward(readFileSync(spec.file, 'utf8'), {
         name: spec.file,
         timeoutMs: a.int('reward-timeout-ms', 2000),
       });
-      disposers.push(r.dispose);
+      x.onDispose(r.dispose);
       return r;
-    }
-    if (spec.kind === 'model') {
+    };
+  if (spec.kind === 'model')
+    return async (x) => {
       const meta = JSON.parse(readFileSync(join(spec.dir, 'reward_model.json'), 'utf8')) as {
         method: string;
         options: Record<string, OptionValue>;
       };
-      const rm = RlModel.create(be, md.config, baseSpecs, {
-        method: meta.method,
-        options: meta.options,
-        seed,
-        lr: 0,
-        head: 'score',
-      });
+      const rm = createRewardModel(x.be, x.model, { ...meta, seed: x.seed });
+      x.onDispose(() => rm.dispose());
       rm.adapter.load(new Uint8Array(readFileSync(join(spec.dir, 'adapter_model.safetensors'))));
       const hb = new Uint8Array(readFileSync(join(spec.dir, 'reward_head.safetensors')));
       const h = parseSafetensors(hb, 'reward_head.safetensors');
@@ -166,97 +165,58 @@ export async function rlTrain(a: Args): Promise<void> {
           'score.weight',
         ),
       );
-      disposers.push(() => rm.dispose());
-      return modelReward(rm, (t) => tok.encode(t), padId);
-    }
-    return builtinReward(spec);
-  };
-  const pairs = async (): Promise<{ train: TokenizedPair[]; held: TokenizedPair[] }> => {
-    const ex = await examples();
-    if (!ex) throw new Error(`--algo ${algo} needs --data with preference pairs (chosen/rejected)`);
-    const t = tokenizePairs(tok, ex, { maxLength: a.int('seq', 64) });
-    const s = splitTrainEval(t.examples, {
-      evalFraction: a.num('eval-fraction', algo === 'reward' ? 0.2 : 0),
-      seed,
-    });
-    return { train: [...s.train], held: [...s.eval] };
-  };
-  const sampling = {
-    maxNewTokens: a.int('max-new-tokens', 16),
-    temperature: a.num('temperature', algo === 'ppo' ? PPO_DEFAULTS.temperature : 1),
-  };
-  let runner: RlRunner;
-  let rmRunner: RewardRunner<GpuRegion, GpuRegion> | null = null;
-  if (algo === 'ppo' || algo === 'rs' || algo === 'grpo') {
-    const env = { model, decode, eosIds, padId, reward: await reward() };
-    const set = await prompts();
-    if (algo === 'ppo') {
-      const tk = a.opt('target-kl');
-      const kl = a.str('kl', 'k1');
-      if (kl !== 'k1' && kl !== 'k3') throw new Error(`--kl ${kl}: k1 or k3`);
-      runner = new PpoRunner(env, set, {
-        ...PPO_DEFAULTS,
-        ...sampling,
-        steps,
-        lr,
-        seed,
-        batch: a.int('batch', PPO_DEFAULTS.batch),
-        miniBatch: a.int('minibatch', PPO_DEFAULTS.miniBatch),
-        epochs: a.int('epochs', PPO_DEFAULTS.epochs),
-        klCoef: a.num('kl-coef', PPO_DEFAULTS.klCoef),
-        kl,
-        targetKl: tk === undefined ? null : a.num('target-kl'),
-        vfCoef: a.num('vf-coef', PPO_DEFAULTS.vfCoef),
-        scoreClip: a.opt('score-clip') === undefined ? null : a.num('score-clip'),
-      });
-    } else if (algo === 'grpo') {
-      runner = new GrpoRunner(env, set, {
-        ...GRPO_DEFAULTS,
-        ...sampling,
-        steps,
-        lr,
-        seed,
-        batch: a.int('batch', GRPO_DEFAULTS.batch),
-        generations: a.int('generations', GRPO_DEFAULTS.generations),
-        iterations: a.int('iterations', GRPO_DEFAULTS.iterations),
-        beta: a.num('beta', GRPO_DEFAULTS.beta),
-      });
-    } else {
-      const th = a.opt('threshold');
-      runner = new RsRunner(env, set, {
-        ...RS_DEFAULTS,
-        ...sampling,
-        steps,
-        lr,
-        seed,
-        batch: a.int('batch', RS_DEFAULTS.batch),
-        n: a.int('n', RS_DEFAULTS.n),
-        keep: a.int('keep', RS_DEFAULTS.keep),
-        threshold: th === undefined ? null : a.num('threshold'),
-        sftEpochs: a.int('epochs', RS_DEFAULTS.sftEpochs),
-        miniBatch: a.int('minibatch', RS_DEFAULTS.miniBatch),
-      });
-    }
-  } else {
-    const { train, held } = await pairs();
-    if (algo === 'dpo') {
-      runner = new DpoRunner(model, train, padId, {
-        ...DPO_DEFAULTS,
-        steps,
-        lr,
-        batch: a.int('batch', DPO_DEFAULTS.batch),
-        beta: a.num('beta', DPO_DEFAULTS.beta),
-      });
-    } else {
-      rmRunner = new RewardRunner(model, train, held, padId, {
-        ...REWARD_DEFAULTS,
-        steps,
-        lr,
-        batch: a.int('batch', REWARD_DEFAULTS.batch),
-      });
-      runner = rmRunner;
-    }
+      return modelReward(rm, x.encode, x.padId);
+    };
+  return specReward(flag);
+}
+
+/** --data's examples; without it, the built-in openings as prompts (online) or the sentence (pairwise). */
+async function examplesOf(a: Args, algo: RlAlgo): Promise<Example[]> {
+  const path = a.opt('data');
+  if (!path) {
+    if (algo === 'dpo' || algo === 'reward')
+      throw new Error(`--algo ${algo} needs --data with preference pairs (chosen/rejected)`);
+    return DEFAULT_PROMPTS.map(
+      (prompt, row): Example => ({ kind: 'prompt_only', prompt, source: { file: 'built-in', row } }),
+    );
   }
+  const prepared = await prepareDataset(basename(path), new Uint8Array(readFileSync(path)), {
+    onError: 'skip',
+  });
+  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  return prepared.examples;
+}
+
+export async function rlTrain(a: Args): Promise<void> {
+  const settings = rlSettingsFromArgs(a);
+  const { algo, train } = settings;
+  const { method, lr } = train;
+  const md = await openModelDir(a.str('model'));
+  const logEvery = Math.max(1, a.int('log-every', 1));
+  const examples = await examplesOf(a, algo);
+  const ctx = await acquireNodeGpu({ tune: true });
+  checkModelFits(
+    md.config,
+    { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
+    md.dir,
+  );
+  const be = gpuBackend(ctx);
+  const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
+  ctx.arena.resetPeak();
+  let built: Awaited<ReturnType<typeof buildRlRun>>;
+  try {
+    built = await buildRlRun({
+      ...settings,
+      be,
+      model: { config: md.config, tokenizer: md.tokenizer, baseSpecs },
+      examples,
+      reward: rewardFromFlag(a),
+    });
+  } catch (e) {
+    ctx.destroy();
+    throw e;
+  }
+  const { model, runner, heldOut: rmRunner, disposers } = built;
   print({ algo, method, trainable_params: model.ps.trainableCount, total_params: model.ps.totalCount });
   const t0 = performance.now();
   const history: RlMetrics[] = [];
@@ -292,7 +252,7 @@ export async function rlTrain(a: Args): Promise<void> {
         );
         writeFileSync(
           join(out, 'reward_model.json'),
-          `${JSON.stringify({ method, options: options(a), base_model: md.dir }, null, 2)}\n`,
+          `${JSON.stringify({ method, options: train.options, base_model: md.dir }, null, 2)}\n`,
         );
       }
     }

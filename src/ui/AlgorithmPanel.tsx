@@ -1,13 +1,14 @@
 // The algorithm choice: SFT, or one of the RL algorithms (reward model, PPO, rejection sampling, DPO, GRPO)
-// with its main options at TRL-like defaults (rl-spec.ts), and for the online ones the reward: a built-in
-// one (sentiment, length target, regex, keywords, exact match), user JavaScript (a textarea; it runs in its
-// own worker with a time limit), or a finished reward-model run of this session. Every method ticked below
+// with its options as form fields generated from train/rl/options.ts (the table the CLI's flags come from:
+// defaults, ranges, help), and for the online ones the reward: a built-in one (sentiment, length target,
+// regex, keywords, exact match), user JavaScript (a textarea; it runs in its own worker with a time limit),
+// or a finished reward-model run of this session. Every method ticked below
 // becomes one run of the chosen algorithm; the selected dataset's shape is checked against it here, before
 // anything starts.
 import { memo } from 'react';
 import { rewardModelRuns } from '../app/rl';
 import { useAppStore } from '../store';
-import type { RlForm } from '../store/rl';
+import { getRlOption, type RlOptionSpec, rlOptionSpecs, setRlOption } from '../train/rl/options';
 import { ALGORITHMS, type Algorithm, checkShape, ONLINE, type RewardForm } from '../worker/rl-spec';
 
 const REWARDS: { value: RewardForm['kind']; label: string; arg?: string }[] = [
@@ -20,100 +21,59 @@ const REWARDS: { value: RewardForm['kind']; label: string; arg?: string }[] = [
   { value: 'model', label: 'reward model (a finished run)' },
 ];
 
-/** A number field of the RL form; `nullable` fields are empty for null (e.g. "no target KL"). */
-function Num<K extends 'ppo' | 'rs' | 'grpo' | 'dpo'>({
-  group,
-  field,
-  label,
-  title,
-  nullable,
-}: {
-  group: K;
-  field: keyof RlForm[K] & string;
-  label: string;
-  title?: string;
-  nullable?: string;
-}) {
-  const current = useAppStore((s) => s.rlForm[group]);
-  const value = current[field] as number | null;
+/** The form field's name: `rl-maxNewTokens` for the sampling options, `rl-ppo-klCoef` for an algorithm's. */
+export const fieldName = (o: RlOptionSpec) =>
+  o.group === 'sampling' ? `rl-${o.key}` : `rl-${o.group}-${o.key}`;
+
+/**
+ * One option of the RL form, generated from its entry in train/rl/options.ts: a select for a choice, else a
+ * number input with the option's step and range; an option that may be null is empty for null (its
+ * placeholder says what that means, e.g. "fixed coef").
+ */
+function OptionField({ o }: { o: RlOptionSpec }) {
+  const value = useAppStore((s) => getRlOption(s.rlForm, o));
   const setRlForm = useAppStore((s) => s.setRlForm);
+  const set = (v: number | string | null) => setRlForm(setRlOption(useAppStore.getState().rlForm, o, v));
+  if (o.kind === 'enum')
+    return (
+      <label title={o.help}>
+        {o.label}{' '}
+        <select name={fieldName(o)} value={String(value)} onChange={(e) => set(e.target.value)}>
+          {o.choices?.map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+      </label>
+    );
   return (
-    <label title={title}>
-      {label}{' '}
+    <label title={o.help}>
+      {o.label}{' '}
       <input
-        name={`rl-${group}-${field}`}
+        name={fieldName(o)}
         type="number"
-        step="any"
-        placeholder={nullable}
+        step={o.kind === 'int' ? 1 : 'any'}
+        min={o.min}
+        max={o.max}
+        placeholder={o.nullable}
         value={value ?? ''}
-        onChange={(e) => {
-          const v = e.target.value === '' && nullable ? null : Number(e.target.value);
-          setRlForm({ [group]: { ...current, [field]: v } } as Partial<RlForm>);
-        }}
+        onChange={(e) => set(e.target.value === '' && o.nullable ? null : Number(e.target.value))}
       />
     </label>
   );
 }
 
+/** The chosen algorithm's options, in the table's order (sampling first for the online ones). */
 function AlgorithmOptions({ algo }: { algo: Algorithm }) {
-  const kl = useAppStore((s) => s.rlForm.ppo.kl);
-  const ppo = useAppStore((s) => s.rlForm.ppo);
-  const setRlForm = useAppStore((s) => s.setRlForm);
-  if (algo === 'ppo')
-    return (
-      <>
-        <Num
-          group="ppo"
-          field="klCoef"
-          label="KL coef"
-          title="init_kl_coef: weight of the per-token KL penalty"
-        />
-        <Num
-          group="ppo"
-          field="targetKl"
-          label="target KL"
-          nullable="fixed coef"
-          title="Adaptive KL controller's target (per sequence); empty: the coefficient stays fixed"
-        />
-        <label title="KL estimator: k1 = log-ratio, k3 = (r − 1) − log r (never negative)">
-          KL estimator{' '}
-          <select
-            name="rl-ppo-kl"
-            value={kl}
-            onChange={(e) => setRlForm({ ppo: { ...ppo, kl: e.target.value as 'k1' | 'k3' } })}
-          >
-            <option value="k1">k1</option>
-            <option value="k3">k3</option>
-          </select>
-        </label>
-        <Num group="ppo" field="cliprange" label="clip" title="cliprange of the policy ratio" />
-        <Num group="ppo" field="epochs" label="epochs" title="PPO epochs over each rollout batch" />
-        <Num group="ppo" field="miniBatch" label="minibatch" title="the batch must be a multiple of it" />
-      </>
-    );
-  if (algo === 'rs')
-    return (
-      <>
-        <Num group="rs" field="n" label="n" title="samples per prompt" />
-        <Num group="rs" field="keep" label="keep" title="best k per prompt kept for fine-tuning" />
-        <Num
-          group="rs"
-          field="threshold"
-          label="threshold"
-          nullable="none"
-          title="keep only samples scoring at least this"
-        />
-      </>
-    );
-  if (algo === 'grpo')
-    return (
-      <>
-        <Num group="grpo" field="generations" label="generations" title="completions per prompt (a group)" />
-        <Num group="grpo" field="beta" label="β" title="KL weight to the reference" />
-      </>
-    );
-  if (algo === 'dpo') return <Num group="dpo" field="beta" label="β" title="DPO temperature β" />;
-  return null;
+  if (algo === 'sft') return null;
+  return (
+    <>
+      {rlOptionSpecs(algo).map((o) => (
+        <OptionField key={`${o.group}.${o.key}`} o={o} />
+      ))}
+    </>
+  );
 }
 
 function RewardFields() {
@@ -198,9 +158,6 @@ function RewardFields() {
 export const AlgorithmPanel = memo(function AlgorithmPanel() {
   const algo = useAppStore((s) => s.algorithm);
   const setAlgorithm = useAppStore((s) => s.setAlgorithm);
-  const maxNewTokens = useAppStore((s) => s.rlForm.maxNewTokens);
-  const temperature = useAppStore((s) => s.rlForm.temperature);
-  const setRlForm = useAppStore((s) => s.setRlForm);
   const shape = useAppStore((s) => s.datasets.find((d) => d.id === s.selectedDatasetId)?.shape);
   const problem = shape ? checkShape(algo, shape) : null;
   return (
@@ -221,30 +178,6 @@ export const AlgorithmPanel = memo(function AlgorithmPanel() {
             ))}
           </select>
         </label>
-        {ONLINE.has(algo) && (
-          <>
-            <label title="tokens sampled per completion">
-              max new tokens{' '}
-              <input
-                name="rl-maxNewTokens"
-                type="number"
-                min={1}
-                value={maxNewTokens}
-                onChange={(e) => setRlForm({ maxNewTokens: Number(e.target.value) })}
-              />
-            </label>
-            <label title="sampling temperature of the rollouts">
-              temperature{' '}
-              <input
-                name="rl-temperature"
-                type="number"
-                step="any"
-                value={temperature}
-                onChange={(e) => setRlForm({ temperature: Number(e.target.value) })}
-              />
-            </label>
-          </>
-        )}
         <AlgorithmOptions algo={algo} />
       </div>
       {ONLINE.has(algo) && <RewardFields />}

@@ -150,7 +150,12 @@ describe('RL runs in the worker', () => {
       model,
       examples,
       config: config({ steps: 2 }),
-      rl: { ...RL_FORM_DEFAULTS, algo: 'grpo', maxNewTokens: 3, grpo: { generations: 2, beta: 0.04 } },
+      rl: {
+        ...RL_FORM_DEFAULTS,
+        algo: 'grpo',
+        maxNewTokens: 3,
+        grpo: { ...RL_FORM_DEFAULTS.grpo, generations: 2, beta: 0.04 },
+      },
       evalFraction: 0,
       onRollouts: () => {},
     });

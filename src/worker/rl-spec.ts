@@ -1,7 +1,7 @@
 // What an RL run in the playground is configured with, as plain data both the page and the training worker
 // read (no engine code, so the page's bundle stays free of it): the algorithm, its options (declared once in
-// train/rl/options.ts, with the CLI's flags), the reward choice, the form's TRL-like defaults, the check of a dataset's shape against the algorithm, and the
-// reward form → RewardChoice conversion (validated with the CLI's own spec parser, so both accept the same).
+// train/rl/options.ts, with the CLI's flags), the reward choice, the form's TRL-like defaults, the check of a
+// dataset's shape against the algorithm, and the reward form → RewardChoice conversion (validated with the CLI's own spec parser, so both accept the same).
 // The worker (rl-runs.ts) turns an RlRunSpec into a runner through train/rl/factory.ts, as the CLI does.
 
 import type { ShapeKind } from '../data/types';
