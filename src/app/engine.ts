@@ -8,7 +8,7 @@ import type { ColumnMapping } from '../data/types';
 import { useAppStore } from '../store';
 import { clearSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import type { RunRecord } from '../store/runs';
-import { SFT_DEFAULTS } from '../train/sft-config';
+import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
 import { rlPart } from './rl';
@@ -273,23 +273,7 @@ function baseSpec(method: string, options: RunSpec['config']['options'], dataset
     datasetId,
     evalFraction: h.evalFraction,
     checkpointEvery: CHECKPOINT_EVERY,
-    config: {
-      ...SFT_DEFAULTS,
-      method,
-      options,
-      lr,
-      schedule: h.schedule,
-      steps: h.steps,
-      batch: h.batch,
-      seqLen: h.seqLen,
-      gradAccum: h.gradAccum,
-      weightDecay: h.weightDecay,
-      maxGradNorm: h.maxGradNorm,
-      seed: h.seed,
-      evalEvery: h.evalEvery,
-      pack: h.pack,
-      logEvery: Math.max(1, Math.min(5, Math.floor(h.steps / 20))),
-    },
+    config: sftRunConfig({ ...h, method, options, lr }),
   };
 }
 

@@ -1,8 +1,9 @@
-// `--adapter DIR` for the CLI's inference commands (generate, eval): the model's parameters with a saved
-// adapter folder (adapter_config.json + adapter_model.safetensors, as `train --out` and the playground write
-// them) planned over the base weights and loaded, or the base model alone without one.
+// Adapter folders in the CLI: `--adapter DIR` for the inference commands (generate, eval): the model's
+// parameters with a saved adapter folder (adapter_config.json + adapter_model.safetensors, as `train --out`
+// and the playground write them) planned over the base weights and loaded, or the base model alone without
+// one; and writing such a folder from Adapter.save's files (`train --out`, the `grads` dump).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../formats/model-config';
 import type { ModelHooks } from '../model/transformer';
@@ -56,4 +57,11 @@ export function loadWithAdapter<S, I>(
     throw e;
   }
   return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+}
+
+/** Writes Adapter.save's two files into `dir` (created if needed). */
+export function writeAdapterFolder(dir: string, files: { config: string; weights: Uint8Array }): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'adapter_config.json'), files.config);
+  writeFileSync(join(dir, 'adapter_model.safetensors'), files.weights);
 }

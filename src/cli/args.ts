@@ -53,6 +53,33 @@ export class Args {
     return v;
   }
 
+  /** A number flag that may be absent (undefined: the caller's defaults apply). */
+  optNum(name: string): number | undefined {
+    return this.opt(name) === undefined ? undefined : this.num(name);
+  }
+
+  /** A non-negative integer flag that may be absent. */
+  optInt(name: string): number | undefined {
+    return this.opt(name) === undefined ? undefined : this.int(name);
+  }
+
+  /** A switch: `--name` alone or `--name true` turns it on, `--name false` off; absent: undefined. */
+  bool(name: string): boolean | undefined {
+    const v = this.opt(name);
+    if (v === undefined) return undefined;
+    if (v !== 'true' && v !== 'false') throw new Error(`--${name} takes true or false, got "${v}"`);
+    return v === 'true';
+  }
+
+  /** One of `choices`, or undefined when absent. */
+  choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+    const v = this.opt(name);
+    if (v === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(v))
+      throw new Error(`--${name} must be one of ${choices.join(', ')}, got "${v}"`);
+    return v as T;
+  }
+
   /** `--set key=value` pairs. */
   sets(): Map<string, string> {
     const m = new Map<string, string>();

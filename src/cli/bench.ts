@@ -1,21 +1,14 @@
 // `npm run cli -- bench [--model DIR] [--methods a,b] [--sizes 256,512] [--batch B --seq T --steps N]`:
 // the engine measured in Node, each figure next to a peer from the same process — matmul variants as
 // GFLOP/s with ratios to the naive kernel, and training throughput of fine-tuning methods on a model as
-// tokens/s with ratios to full fine-tuning. One JSON line per measurement; the last line holds the ratios.
+// tokens/s with ratios to full fine-tuning, timed over the SFT runner's own steps (what the page trains with). One JSON line per measurement; the last line holds the ratios.
 
 import type { GpuContext } from '../gpu/context';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from '../gpu/kernels/matmul';
 import { acquireNodeGpu } from '../gpu/node';
 import { loadCheckpointSpecs } from '../model/load';
-import { shiftLabels } from '../model/loss';
-import { forward } from '../model/transformer';
-import { Adapter, planAdapter } from '../peft/adapter';
-import { getMethod } from '../peft/registry';
-import { gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
-import { ParamSet } from '../tensor/params';
-import { Tape } from '../tensor/tape';
-import { AdamW } from '../train/optimizer';
+import { SftRunner } from '../train/sft';
+import { sftRunConfig } from '../train/sft-config';
 import type { Args } from './args';
 import { openModelDir } from './model-dir';
 
@@ -69,40 +62,39 @@ export async function benchCommand(a: Args): Promise<void> {
     const T = a.int('seq', 32);
     const steps = Math.max(2, a.int('steps', 3));
     const methods = (a.opt('methods') ?? 'full,lora').split(',').filter(Boolean);
-    const be = gpuBackend(ctx);
-    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 13 + 5) % md.config.vocabSize);
+    // Fixed rows, every token a target: each step is one full [B, T] batch, whatever the shuffle.
+    const rows = Array.from({ length: B }, (_, b) => {
+      const ids = Array.from({ length: T }, (_, t) => ((b * T + t) * 13 + 5) % md.config.vocabSize);
+      return { inputIds: ids, labels: ids };
+    });
     const tokensPerS: Record<string, number> = {};
     for (const name of methods) {
-      const m = getMethod(name);
-      const plan = planAdapter(m, {}, md.config, base, 0, {
-        tokenizer: { encode: (t: string) => md.tokenizer.encode(t) },
-      });
-      ctx.arena.resetPeak();
-      const ps = new ParamSet(be, plan.specs);
-      const adapter = new Adapter(m, plan, md.config, ps);
-      const opt = new AdamW(ps, {
+      // The runner's own steps (a warm-up, then the timed ones), with the loss read only after the last.
+      const run = sftRunConfig({
+        method: name,
+        options: {},
         lr: 1e-4,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weightDecay: 0,
-        maxGradNorm: 1,
+        schedule: 'constant',
+        steps: steps + 1,
+        batch: B,
+        seqLen: T,
+        logEvery: steps + 1,
+        evalEvery: 0,
       });
+      const runner = await SftRunner.create(
+        ctx,
+        md.config,
+        md.reader,
+        { train: rows, eval: [], padId: 0 },
+        run,
+        {
+          baseSpecs: base,
+          methodCtx: { tokenizer: { encode: (t: string) => md.tokenizer.encode(t) } },
+        },
+      );
       const step = async () => {
-        const tp = new Tape(be, true);
-        ps.zeroGrads();
-        const { logits, virtual } = forward(tp, md.config, ps, { ids, B, T }, adapter.hooks);
-        const Tt = T + virtual;
-        op.crossEntropy(
-          tp,
-          tp.reshape(logits, [B * Tt, md.config.vocabSize]),
-          shiftLabels(ids, B, T, virtual),
-          'loss',
-        );
-        tp.backward();
-        opt.update();
-        await ctx.sync();
-        tp.dispose();
+        runner.stepOnce();
+        await runner.settle(0);
       };
       await step(); // warm-up: pipelines compiled, buffers pooled
       const t0 = performance.now();
@@ -112,14 +104,13 @@ export async function benchCommand(a: Args): Promise<void> {
       print({
         bench: 'train_step',
         method: name,
-        trainable_params: plan.count,
+        trainable_params: runner.adapter.plan.count,
         tokens_per_s: Math.round(tokensPerS[name] * 10) / 10,
         ms_per_step: Math.round((secs / steps) * 1000),
         mem_peak_bytes: ctx.arena.stats().peakTotal,
       });
-      opt.dispose();
-      adapter.dispose();
-      ps.dispose();
+      await runner.flush();
+      runner.dispose();
     }
     if (tokensPerS.full)
       for (const n of methods)

@@ -1,6 +1,6 @@
 // `npm run cli -- eval`: the loss of a model folder on a dataset file, through the same data pipeline as `train`
-// (parse, validate, tokenize for SFT with the model's tokenizer, fixed-shape batches) and the same forward and
-// cross-entropy, with no gradients. Prints one JSON line: the mean loss over every target token of the file
+// (parse, validate, tokenize for SFT with the model's tokenizer, fixed-shape batches) and the same eval pass
+// as the SFT runner's (train/sft-eval.ts: the causal-LM loss, no gradients). Prints one JSON line: the mean loss over every target token of the file
 // (batches weighted by their target counts, so the figure does not depend on --batch) and its perplexity.
 // With --adapter DIR the model runs with that saved adapter (adapter-dir.ts).
 
@@ -11,15 +11,12 @@ import { prepareDataset } from '../data/prepare';
 import { tokenizeForSft } from '../data/tokenize';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
-import { shiftLabels } from '../model/loss';
-import { forward } from '../model/transformer';
 import { gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
-import { Tape } from '../tensor/tape';
-import { dataTokenizer } from '../train/tokenizer-adapter';
+import { batchLosses, meanOfTokens } from '../train/sft-eval';
+import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
 import type { Args } from './args';
-import { openModelDir } from './model-dir';
+import { nodeBudget, openModelDir } from './model-dir';
 
 export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
         one JSON line: eval_loss (mean over target tokens) and perplexity`;
@@ -41,7 +38,7 @@ export async function evalCommand(a: Args): Promise<void> {
     maxLength: T,
   });
   if (tokenized.examples.length === 0) throw new Error(`${dataPath}: no usable examples to evaluate`);
-  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
+  const { padId } = specialIds(md.tokenizer, md.config);
   const batcher = new Batcher(tokenized.examples, {
     batchSize: B,
     seqLen: T,
@@ -52,11 +49,7 @@ export async function evalCommand(a: Args): Promise<void> {
 
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(
-      md.config,
-      { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
-      md.dir,
-    );
+    checkModelFits(md.config, nodeBudget(ctx), md.dir);
     const be = gpuBackend(ctx);
     const model = loadWithAdapter(
       be,
@@ -64,42 +57,14 @@ export async function evalCommand(a: Args): Promise<void> {
       await loadCheckpointSpecs(md.config, md.reader),
       a.opt('adapter'),
     );
-    const V = md.config.vocabSize;
     const t0 = performance.now();
-    let lossSum = 0;
-    let targets = 0;
-    let tokens = 0;
-    let batches = 0;
-    for (const batch of batcher.epoch(0)) {
-      if (batches >= maxBatches) break;
-      batches++;
-      tokens += batch.tokens;
-      if (batch.targets === 0) continue;
-      const tp = new Tape(be, false);
-      const { logits, virtual } = forward(
-        tp,
-        md.config,
-        model.ps,
-        { ids: batch.inputIds, B, T },
-        model.hooks,
-      );
-      // Prompt tuning prepends virtual tokens: their positions carry no label.
-      const Tt = T + virtual;
-      const loss = op.crossEntropy(
-        tp,
-        tp.reshape(logits, [B * Tt, V]),
-        shiftLabels(batch.labels, B, T, virtual),
-        'loss',
-      );
-      const mean = (await be.read(loss.store, 1))[0];
-      tp.dispose();
-      if (!Number.isFinite(mean)) throw new Error(`batch ${batches}: the loss is ${mean}`);
-      // The kernel's loss is the batch mean over its targets: weight it back into a sum.
-      lossSum += mean * batch.targets;
-      targets += batch.targets;
-    }
+    const batches = [...batcher.epoch(0)].slice(0, maxBatches);
+    const losses = await batchLosses(be, md.config, model.ps, model.hooks, batches);
+    for (const [i, l] of losses.entries())
+      if (l.targets > 0 && !Number.isFinite(l.loss)) throw new Error(`batch ${i + 1}: the loss is ${l.loss}`);
+    const { loss: evalLoss, targets } = meanOfTokens(losses);
+    const tokens = losses.reduce((n, l) => n + l.tokens, 0);
     if (targets === 0) throw new Error(`${dataPath}: no target tokens to evaluate`);
-    const evalLoss = lossSum / targets;
     process.stdout.write(
       `${JSON.stringify({
         eval_loss: evalLoss,
@@ -109,7 +74,7 @@ export async function evalCommand(a: Args): Promise<void> {
         tokens,
         examples: tokenized.examples.length,
         skipped: prepared.skipped + tokenized.skipped,
-        batches,
+        batches: batches.length,
         tokens_per_s: Math.round(tokens / ((performance.now() - t0) / 1000)),
       })}\n`,
     );

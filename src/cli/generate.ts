@@ -9,10 +9,10 @@ import { acquireNodeGpu } from '../gpu/node';
 import { generate } from '../model/generate';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { dataTokenizer } from '../train/tokenizer-adapter';
+import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
 import type { Args } from './args';
-import { openModelDir } from './model-dir';
+import { nodeBudget, openModelDir } from './model-dir';
 
 export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--adapter DIR] [--max-new-tokens N] [--temperature X]
         [--top-k K] [--top-p P] [--repetition-penalty X] [--seed S] [--stop STR ...] [--chat] [--json]
@@ -38,16 +38,12 @@ export async function generateCommand(a: Args): Promise<void> {
   });
   const topK = a.opt('top-k') !== undefined ? a.int('top-k') : undefined;
   const topP = a.opt('top-p') !== undefined ? a.num('top-p') : undefined;
-  const eosIds = [...new Set([...md.config.eosTokenIds, ...(tok.eosId !== null ? [tok.eosId] : [])])];
+  const { eosIds, padId } = specialIds(tok, md.config);
   const json = a.opt('json') !== undefined || prompts.length > 1;
 
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(
-      md.config,
-      { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
-      md.dir,
-    );
+    checkModelFits(md.config, nodeBudget(ctx), md.dir);
     const be = gpuBackend(ctx);
     const model = loadWithAdapter(
       be,
@@ -66,7 +62,7 @@ export async function generateCommand(a: Args): Promise<void> {
       seed: a.int('seed', 0),
       stop: a.all('stop'),
       eosIds,
-      padId: tok.padId ?? eosIds[0] ?? 0,
+      padId,
       decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
       onToken: json ? undefined : (e) => e.text && process.stdout.write(e.text),
     });

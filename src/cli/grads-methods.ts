@@ -1,6 +1,7 @@
 // Every registered fine-tuning method as a `grads` method (METHODS.md "The gradient dump"): plan the
-// adapter from `--set` options, save each trainable tensor under its PEFT key (base tensors a selective
-// method trains keep the checkpoint's own spelling), and write the method's adapter_config.json.
+// adapter from `--set` options as a training run plans it, and write the adapter through Adapter.save, so
+// the dump's adapter files are exactly those `train --out` writes (sparse's and rows' indices included)
+// and each gradient is keyed as its tensor is saved.
 
 import { Adapter, planAdapter } from '../peft/adapter';
 import { listMethods } from '../peft/registry';
@@ -22,9 +23,7 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
           Number(raw.lora_dropout ?? 0) > 0
             ? planAdapter(m, { ...raw, lora_dropout: 0 }, input.config, input.base, input.seed, ctx)
             : plan;
-        const keys = new Map<string, string>();
-        for (const name of plan.saved)
-          keys.set(name, plan.baseNames.has(name) ? (input.checkpointKeys.get(name) ?? name) : name);
+        const keys = new Map(plan.saved.map((name) => [name, name]));
         return {
           specs: plan.specs,
           keys,
@@ -32,7 +31,22 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
             ...m.adapterConfig(plan.options, input.config),
             base_model_name_or_path: input.modelName,
           },
-          hooks: (ps) => new Adapter(m, passive, input.config, ps).hooks,
+          attach: (ps) => {
+            const running = new Adapter(m, passive, input.config, ps);
+            return {
+              hooks: running.hooks,
+              // Saved from the plan as asked (its dropout in adapter_config.json), as training saves it.
+              save: async () => {
+                const saving = passive === plan ? running : new Adapter(m, plan, input.config, ps);
+                try {
+                  return (await saving.save(input.modelName)).files;
+                } finally {
+                  if (saving !== running) saving.dispose();
+                }
+              },
+              dispose: () => running.dispose(),
+            };
+          },
         };
       },
     });

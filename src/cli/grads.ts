@@ -1,15 +1,18 @@
-// `npm run cli -- grads`: one forward and backward pass, dropout off, written out for checking against
-// PyTorch and PEFT (METHODS.md "The gradient dump"): adapter_config.json and adapter_model.safetensors
-// (the trainable tensors as initialised, under their PEFT keys), batch.safetensors (input_ids and labels,
-// int32 [B,T], exactly what was fed), grads.safetensors (float32 gradient of the loss for each trainable
-// tensor, same keys), then one JSON line {"loss", "tokens"} last on stdout.
+// `npm run cli -- grads`: one forward and backward pass of the causal-LM loss (model/loss.ts, the loss
+// every trainer uses), dropout off, written out for checking against PyTorch and PEFT (METHODS.md "The
+// gradient dump"): adapter_config.json and adapter_model.safetensors (the adapter as initialised, exactly
+// as `train --out` saves it: Adapter.save, sparse and rows indices included), batch.safetensors
+// (input_ids and labels, int32 [B,T], exactly what was fed), grads.safetensors (float32 gradient of the
+// loss for each trainable tensor, under the keys it is saved with), then one JSON line {"loss", "tokens"}
+// last on stdout.
 //
 // The method is a pluggable step (`GradsMethod`): from the base checkpoint it gives every parameter spec
-// with its trainable flag (plus whatever it adds), the key each trainable tensor is saved under, the hooks
-// and adapter_config.json. `full` is here; the other methods come from src/peft's registry through the
-// same interface. The pass itself (`runGrads`) takes any Backend, so tests run it on the GPU and on the
-// CPU twin alike.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// with its trainable flag (plus whatever it adds), the key each trainable tensor is saved under,
+// adapter_config.json, and, attached to the parameters, its hooks and its saved files. `full` is here (the
+// checkpoint's own keys and files, which the PyTorch references are keyed by); the other methods come from
+// src/peft's registry through the same interface. The pass itself (`runGrads`) takes any Backend, so tests
+// run it on the GPU and on the CPU twin alike.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Batcher } from '../data/batch';
 import { prepareDataset } from '../data/prepare';
@@ -17,18 +20,19 @@ import { tokenizeForSft } from '../data/tokenize';
 import type { ModelConfig } from '../formats/model-config';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors';
 import { acquireNodeGpu } from '../gpu/node';
-import { type DeviceBudget, loadCheckpointSpecs } from '../model/load';
-import { shiftLabels } from '../model/loss';
+import { loadCheckpointSpecs } from '../model/load';
+import { causalLmLoss } from '../model/loss';
 import { dirModelSource } from '../model/sources/node-dir';
 import type { OpenedModel } from '../model/sources/open';
-import { forward, type ModelHooks } from '../model/transformer';
+import type { ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
 import { gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { dataTokenizer } from '../train/tokenizer-adapter';
+import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
+import { writeAdapterFolder } from './adapter-dir';
 import type { Args } from './args';
+import { nodeBudget } from './model-dir';
 
 export interface GradsMethodInput {
   config: ModelConfig;
@@ -51,8 +55,22 @@ export interface GradsMethodSetup<S, I> {
   /** Parameter name → key in adapter_model.safetensors and grads.safetensors, for each trainable one. */
   keys: ReadonlyMap<string, string>;
   adapterConfig: Record<string, unknown>;
-  /** The method's hooks over the ParamSet built from `specs`, dropout off. */
-  hooks(ps: ParamSet<S, I>): ModelHooks<S, I>;
+  /** The method on the ParamSet built from `specs`. */
+  attach(ps: ParamSet<S, I>): GradsAttachment<S, I>;
+}
+
+export interface AdapterFiles {
+  config: string;
+  weights: Uint8Array;
+}
+
+export interface GradsAttachment<S, I> {
+  /** The method's hooks, dropout off. */
+  hooks: ModelHooks<S, I>;
+  /** The adapter files as `train --out` writes them; absent: the trainable tensors under `keys`. */
+  save?(): Promise<AdapterFiles>;
+  /** Frees what the method put on the device besides the parameters (index buffers). */
+  dispose?(): void;
 }
 
 export interface GradsMethod {
@@ -78,7 +96,7 @@ export const fullMethod: GradsMethod = {
         task_type: 'CAUSAL_LM',
         base_model_name_or_path: input.modelName,
       },
-      hooks: () => ({}),
+      attach: () => ({ hooks: {} }),
     };
   },
 };
@@ -108,6 +126,8 @@ export interface GradsResult {
   grads: Map<string, { shape: readonly number[]; data: Float32Array }>;
   inputIds: Int32Array;
   labels: Int32Array;
+  /** adapter_config.json and adapter_model.safetensors as written. */
+  files: AdapterFiles;
 }
 
 /** The batch `grads` feeds: the dataset's SFT rows, tokenised to T, shuffled by the seed, batch 0. */
@@ -119,7 +139,7 @@ export async function gradsBatch(
   const tok = dataTokenizer(req.model.tokenizer, req.model.config);
   const rows = tokenizeForSft(tok, prepared.examples, { maxLength: req.T }).examples;
   if (rows.length === 0) throw new Error(`${req.dataName}: no usable training examples`);
-  const padId = req.model.tokenizer.padId ?? req.model.tokenizer.eosId ?? 0;
+  const { padId } = specialIds(req.model.tokenizer, req.model.config);
   return new Batcher(rows, { batchSize: req.B, seqLen: req.T, padId, seed: req.seed }).batchAt(0);
 }
 
@@ -138,14 +158,18 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
     tokenizer: { encode: (text: string) => req.model.tokenizer.encode(text) },
   });
   const ps = new ParamSet(be, setup.specs);
+  const method = setup.attach(ps);
   try {
     const tp = new Tape(be, true);
     ps.zeroGrads();
     const { B, T } = req;
-    const { logits, virtual } = forward(tp, config, ps, { ids: batch.inputIds, B, T }, setup.hooks(ps));
-    const Tt = T + virtual;
-    const targets = shiftLabels(batch.labels, B, T, virtual);
-    const loss = op.crossEntropy(tp, tp.reshape(logits, [B * Tt, config.vocabSize]), targets, 'loss');
+    const { loss, targets } = causalLmLoss(
+      tp,
+      config,
+      ps,
+      { ids: batch.inputIds, labels: batch.labels, B, T },
+      method.hooks,
+    );
     tp.backward();
     const lossValue = (await be.read(loss.store, 1))[0];
     tp.dispose();
@@ -158,6 +182,13 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
       initial.set(key, { shape: spec.shape, data: Float32Array.from(spec.data) });
       grads.set(key, { shape: spec.shape, data: Float32Array.from(await ps.readGrad(spec.name)) });
     }
+    // No update ran: the parameters still hold their initial values, which is what the save reads.
+    const files = method.save
+      ? await method.save()
+      : {
+          config: `${JSON.stringify(setup.adapterConfig, null, 2)}\n`,
+          weights: writeSafetensors(f32Tensors(initial)),
+        };
     return {
       loss: lossValue,
       tokens: targets.reduce((n, t) => n + (t === -100 ? 0 : 1), 0),
@@ -166,8 +197,10 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
       grads,
       inputIds: batch.inputIds,
       labels: batch.labels,
+      files,
     };
   } finally {
+    method.dispose?.();
     ps.dispose();
   }
 }
@@ -180,9 +213,7 @@ function f32Tensors(m: Map<string, { shape: readonly number[]; data: Float32Arra
 
 /** Writes the four files of the dump into `dir`. */
 export function writeGrads(dir: string, r: GradsResult, B: number, T: number): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'adapter_config.json'), `${JSON.stringify(r.adapterConfig, null, 2)}\n`);
-  writeFileSync(join(dir, 'adapter_model.safetensors'), writeSafetensors(f32Tensors(r.initial)));
+  writeAdapterFolder(dir, r.files);
   writeFileSync(
     join(dir, 'batch.safetensors'),
     writeSafetensors({
@@ -217,11 +248,7 @@ export async function gradsCommand(
   if (B < 1 || T < 2) throw new Error('--batch must be at least 1 and --seq at least 2');
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    const budget: DeviceBudget = {
-      maxBufferBytes: ctx.limits.maxStorageBufferBindingSize,
-      budgetBytes: 8 * 2 ** 30,
-    };
-    const model = await dirModelSource(dir).open({ budget });
+    const model = await dirModelSource(dir).open({ budget: nodeBudget(ctx) });
     const r = await runGrads(gpuBackend(ctx), {
       model,
       modelName: dir,

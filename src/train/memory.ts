@@ -10,7 +10,7 @@ import type { ModelHooks } from '../model/transformer';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { AdamW, type AdamWConfig } from './optimizer';
+import { ADAMW_DEFAULTS, AdamW, type AdamWConfig } from './optimizer';
 
 export interface StepShape {
   B: number;
@@ -29,14 +29,8 @@ export function predictTrainingMemory(
 ): MeterStats {
   const be = meterBackend();
   const ps = new ParamSet(be, specs);
-  const opt = new AdamW(ps, {
-    lr: 0,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: adam.maxGradNorm,
-  });
+  // The meter reads no values: the hyperparameters do not change what is allocated.
+  const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: adam.maxGradNorm });
   const ids = new Int32Array(shape.B * shape.T);
   const tp = new Tape(be, true);
   ps.zeroGrads();

@@ -48,6 +48,51 @@ export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
   pack: false,
 };
 
+/** Share of the tokenised examples held out for evaluation when neither the form nor a flag says. */
+export const SFT_EVAL_FRACTION = 0.1;
+
+/**
+ * How often a run of `steps` steps reads its loss back: about twenty points a chart, at least every fifth
+ * step (each read is the only GPU→CPU transfer of a step).
+ */
+export function logEveryFor(steps: number): number {
+  return Math.max(1, Math.min(5, Math.floor(steps / 20)));
+}
+
+/** What the page's form or the CLI's flags say about a run; what they leave out takes SFT_DEFAULTS. */
+export interface SftRunSettings extends Partial<Omit<SftRunConfig, 'method' | 'options' | 'lr'>> {
+  method: string;
+  options: RawOptions;
+  lr: number;
+}
+
+/**
+ * The one place a run's configuration is built from user settings, for the page (app/engine.ts, from the
+ * form) and the CLI (cli/train.ts, from the flags), so the same settings train the same way in both. Only
+ * SftRunConfig's fields are taken (a form object may carry more); logEvery follows the step count unless
+ * given.
+ */
+export function sftRunConfig(s: SftRunSettings): SftRunConfig {
+  const d = SFT_DEFAULTS;
+  const steps = s.steps ?? d.steps;
+  return {
+    method: s.method,
+    options: s.options,
+    lr: s.lr,
+    schedule: s.schedule ?? d.schedule,
+    steps,
+    batch: s.batch ?? d.batch,
+    seqLen: s.seqLen ?? d.seqLen,
+    gradAccum: s.gradAccum ?? d.gradAccum,
+    weightDecay: s.weightDecay ?? d.weightDecay,
+    maxGradNorm: s.maxGradNorm ?? d.maxGradNorm,
+    seed: s.seed ?? d.seed,
+    logEvery: s.logEvery ?? logEveryFor(steps),
+    evalEvery: s.evalEvery ?? d.evalEvery,
+    pack: s.pack ?? d.pack,
+  };
+}
+
 /** One logged point: what the charts and the table plot. */
 export interface MetricPoint {
   step: number;

@@ -22,8 +22,9 @@ import type { MethodContext } from '../peft/types';
 import { type GpuBackend, gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { AdamW } from './optimizer';
+import { ADAMW_DEFAULTS, AdamW } from './optimizer';
 import type { MetricPoint, SftCheckpoint, SftRunConfig } from './sft-config';
+import { batchLosses, meanOfBatches } from './sft-eval';
 
 export {
   type LrSchedule,
@@ -143,10 +144,8 @@ export class SftRunner {
       }
     }
     const opt = new AdamW(ps, {
+      ...ADAMW_DEFAULTS,
       lr: run.lr,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
       weightDecay: run.weightDecay,
       maxGradNorm: run.maxGradNorm,
     });
@@ -189,15 +188,17 @@ export class SftRunner {
     return this.ps.totalCount;
   }
 
+  /** Training rows after packing (the examples themselves unpacked). */
+  get trainRows(): number {
+    return this.batcher.rows.length;
+  }
+
   /** The batch's mean token loss (× weight); a packed batch is fed with its positions and segment ids. */
   private lossOf(tp: Tape<GpuRegion, GpuRegion>, batch: Batch, weight: number, packed: boolean) {
     const { B, T } = { B: this.run.batch, T: this.run.seqLen };
-    const _V = this.config.vocabSize;
-    const labels = batch.labels;
-    const input = packed
-      ? { ids: batch.inputIds, B, T, positions: batch.positionIds, segments: batch.segmentIds }
-      : { ids: batch.inputIds, B, T };
-    return causalLmLoss(tp, this.config, this.ps, { ...input, labels }, this.adapter.hooks, { weight }).loss;
+    const seg = packed ? { positions: batch.positionIds, segments: batch.segmentIds } : {};
+    const input = { ids: batch.inputIds, labels: batch.labels, B, T, ...seg };
+    return causalLmLoss(tp, this.config, this.ps, input, this.adapter.hooks, { weight }).loss;
   }
 
   private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {
@@ -317,15 +318,9 @@ export class SftRunner {
   /** Mean loss over the eval split (no tape recording, no gradients); null when there is no eval split. */
   async evalLoss(): Promise<number | null> {
     if (!this.evalBatcher) return null;
-    const reads: Promise<Float64Array>[] = [];
-    for (let i = 0; i < this.evalBatcher.batchesPerEpoch; i++) {
-      const b = this.evalBatcher.batchAt(i);
-      const tp = new Tape(this.be, false);
-      reads.push(this.be.read(this.lossOf(tp, b, 1, false).store, 1));
-      tp.dispose();
-    }
-    const vs = await Promise.all(reads);
-    return vs.reduce((a, v) => a + v[0], 0) / vs.length;
+    const eb = this.evalBatcher;
+    const batches = Array.from({ length: eb.batchesPerEpoch }, (_, i) => eb.batchAt(i));
+    return meanOfBatches(await batchLosses(this.be, this.config, this.ps, this.adapter.hooks, batches));
   }
 
   /** An eval point at the current step (memory as now). */

@@ -1,0 +1,174 @@
+// `npm run cli -- train` (SFT, the default algorithm): the page's run, driven from flags. The flags become
+// an SftRunConfig through sftRunConfig (train/sft-config.ts, the function the page's form goes through,
+// over the same SFT_DEFAULTS), the dataset becomes rows through sftData, and SftRunner trains them, so the
+// same settings and seed give the CLI and the playground the same losses. The steps are driven as the
+// worker drives them: a step, at most two loss reads in flight, an eval every evalEvery steps, a last eval.
+//
+// Output: one JSON line before training (counts, padding, predicted memory), one per logged step (`step`,
+// `loss`, `lr` as scheduled, `tokens_per_s`, `mem_peak_bytes`, `ms_per_step`), one per periodic eval
+// (`step`, `eval_loss`), then a summary line with `"done": true`.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { prepareDataset } from '../data/prepare';
+import { formatBytes } from '../gpu/errors';
+import { acquireNodeGpu } from '../gpu/node';
+import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { Adapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
+import { predictTrainingMemory } from '../train/memory';
+import { type MetricPoint, SftRunner } from '../train/sft';
+import {
+  type LrSchedule,
+  SFT_EVAL_FRACTION,
+  type SftRunConfig,
+  type SftRunSettings,
+  sftRunConfig,
+} from '../train/sft-config';
+import { sftData } from '../train/sft-data';
+import { specialIds } from '../train/tokenizer-adapter';
+import { writeAdapterFolder } from './adapter-dir';
+import type { Args } from './args';
+import { nodeBudget, openModelDir } from './model-dir';
+
+export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
+        [--steps N] [--batch B] [--seq T] [--lr X] [--schedule cosine|linear|constant] [--grad-accum K]
+        [--weight-decay W] [--max-grad-norm G] [--seed S] [--log-every K] [--eval-every E]
+        [--eval-fraction F] [--pack]
+        defaults as the playground's (SFT_DEFAULTS): 50 steps, batch 4, seq 64, cosine after a warm-up of a
+        tenth of the run, the method's learning rate, max grad norm 1, weight decay 0, eval every 10 steps
+        (0: at the end only), loss read every few steps; --pack: several examples per row, attention blocked
+        across them (eval stays unpacked)
+        one JSON line of metrics per logging step, then a summary line with "done": true`;
+
+const SCHEDULES: readonly LrSchedule[] = ['cosine', 'linear', 'constant'];
+
+/**
+ * The run settings the flags give (absent flags left out, so SFT_DEFAULTS fill them): the common flags of
+ * every training command, exported for the other `train` algorithms.
+ */
+export function runSettingsFromFlags(a: Args): SftRunSettings {
+  const method = a.str('method', 'full');
+  const s: SftRunSettings = {
+    method,
+    options: Object.fromEntries(a.sets()),
+    lr: a.num('lr', getMethod(method).info.defaultLr),
+    schedule: a.choice('schedule', SCHEDULES),
+    steps: a.optInt('steps'),
+    batch: a.optInt('batch'),
+    seqLen: a.optInt('seq'),
+    gradAccum: a.optInt('grad-accum'),
+    weightDecay: a.optNum('weight-decay'),
+    maxGradNorm: a.optNum('max-grad-norm'),
+    seed: a.optInt('seed'),
+    logEvery: a.optInt('log-every'),
+    evalEvery: a.optInt('eval-every'),
+    pack: a.bool('pack'),
+  };
+  if (s.logEvery === 0) throw new Error('--log-every must be at least 1');
+  return s;
+}
+
+const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const stepLine = (p: MetricPoint) => ({
+  step: p.step,
+  loss: p.loss,
+  lr: p.lr,
+  tokens_per_s: Math.round(p.tokensPerS),
+  mem_peak_bytes: p.peakBytes,
+  ms_per_step: p.msPerStep === undefined ? null : Math.round(p.msPerStep * 10) / 10,
+});
+
+/** Steps `runner` to its end as the page's worker does, printing its points; returns the last one logged. */
+async function drive(runner: SftRunner, run: SftRunConfig): Promise<MetricPoint | null> {
+  const logged: MetricPoint[] = [];
+  const emit = (points: MetricPoint[]) => {
+    for (const p of points) print(stepLine(p));
+    logged.push(...points);
+  };
+  while (!runner.done) {
+    runner.stepOnce();
+    await runner.settle(2);
+    emit(runner.takePoints());
+    if (runner.done) break;
+    if (run.evalEvery > 0 && runner.step % run.evalEvery === 0) {
+      emit(await runner.flush());
+      const e = await runner.evalPoint();
+      if (e) print({ step: e.step, eval_loss: e.evalLoss });
+    }
+  }
+  emit(await runner.flush());
+  return logged.at(-1) ?? null;
+}
+
+export async function trainCommand(a: Args): Promise<void> {
+  const md = await openModelDir(a.str('model'));
+  const run = sftRunConfig(runSettingsFromFlags(a));
+  const dataPath = a.str('data');
+  const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
+    onError: 'skip',
+  });
+  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  const data = sftData(md.tokenizer, md.config, prepared.examples, {
+    seqLen: run.seqLen,
+    evalFraction: a.num('eval-fraction', SFT_EVAL_FRACTION),
+    seed: run.seed,
+  });
+  if (data.train.length === 0) throw new Error(`${dataPath}: no usable training examples`);
+  const ctx = await acquireNodeGpu({ tune: true });
+  try {
+    checkModelFits(md.config, nodeBudget(ctx), md.dir);
+    const runner = await SftRunner.create(ctx, md.config, md.reader, data, run, {
+      baseSpecs: await loadCheckpointSpecs(md.config, md.reader),
+      methodCtx: {
+        tokenizer: { encode: (text: string) => md.tokenizer.encode(text) },
+        tokenizerName: md.dir,
+      },
+    });
+    const { method, plan } = runner.adapter;
+    const T = run.seqLen;
+    const predicted = predictTrainingMemory(
+      md.config,
+      plan.specs,
+      (mps) => new Adapter(method, plan, md.config, mps).hooks,
+      { B: run.batch, T, pack: run.pack },
+      { maxGradNorm: run.maxGradNorm },
+    );
+    // Padding share of the training rows at this seqLen (what packing saves).
+    const realTokens = data.train.reduce((n, r) => n + Math.min(r.inputIds.length, T), 0);
+    print({
+      method: run.method,
+      pack: !!run.pack,
+      train_examples: data.train.length,
+      train_rows: runner.trainRows,
+      padding_fraction: 1 - realTokens / (runner.trainRows * T),
+      trainable_params: plan.count,
+      predicted_peak_bytes: predicted.peakTotal,
+      predicted_by_category: predicted.peak,
+    });
+    const last = await drive(runner, run);
+    const e = await runner.evalPoint();
+    const exactMatch = await runner.exactMatch(specialIds(md.tokenizer, md.config).eosIds);
+    const out = a.opt('out');
+    if (out) writeAdapterFolder(out, (await runner.adapter.save(md.dir)).files);
+    const s = ctx.arena.stats();
+    print({
+      done: true,
+      method: run.method,
+      steps: run.steps,
+      loss: last?.loss ?? null,
+      eval_loss: e?.evalLoss ?? null,
+      exact_match: exactMatch,
+      trainable_params: runner.trainableParams,
+      total_params: runner.totalParams,
+      tokens_per_s: Math.round(last?.tokensPerS ?? 0),
+      mem_peak_bytes: s.peakTotal,
+      mem_peak_by_category: s.atPeak,
+      mem_peak: formatBytes(s.peakTotal),
+    });
+    runner.dispose();
+  } finally {
+    ctx.destroy();
+  }
+}
