@@ -96,9 +96,21 @@ describe('RL_FORM_DEFAULTS', () => {
       cliprange: PPO_DEFAULTS.cliprange,
       epochs: PPO_DEFAULTS.epochs,
       miniBatch: PPO_DEFAULTS.miniBatch,
+      vfCoef: PPO_DEFAULTS.vfCoef,
+      scoreClip: PPO_DEFAULTS.scoreClip,
     });
-    expect(d.rs).toEqual({ n: RS_DEFAULTS.n, keep: RS_DEFAULTS.keep, threshold: RS_DEFAULTS.threshold });
-    expect(d.grpo).toEqual({ generations: GRPO_DEFAULTS.generations, beta: GRPO_DEFAULTS.beta });
+    expect(d.rs).toEqual({
+      n: RS_DEFAULTS.n,
+      keep: RS_DEFAULTS.keep,
+      threshold: RS_DEFAULTS.threshold,
+      sftEpochs: RS_DEFAULTS.sftEpochs,
+      miniBatch: RS_DEFAULTS.miniBatch,
+    });
+    expect(d.grpo).toEqual({
+      generations: GRPO_DEFAULTS.generations,
+      beta: GRPO_DEFAULTS.beta,
+      iterations: GRPO_DEFAULTS.iterations,
+    });
     expect(d.dpo).toEqual({ beta: DPO_DEFAULTS.beta });
   });
 });

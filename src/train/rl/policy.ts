@@ -17,7 +17,7 @@ import { segmentSum, tokenLogprobs } from '../../tensor/ops-rl';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
 import { Tape, type Tensor } from '../../tensor/tape';
 import { rng } from '../../util/rng';
-import { AdamW } from '../optimizer';
+import { ADAMW_DEFAULTS, AdamW } from '../optimizer';
 
 export interface Seq {
   prompt: readonly number[];
@@ -151,13 +151,12 @@ export class RlModel<S, I> {
     const plan = planAdapter(method, o.options, config, baseSpecs, o.seed);
     const ps = new ParamSet(be, [...plan.specs, ...headSpecs(config, o.head, o.seed)]);
     const adapter = new Adapter(method, plan, config, ps);
+    // TRL's RL trainers take the Trainer's AdamW (β 0.9/0.999, ε 1e-8) with weight decay 0 unless set.
     const opt = new AdamW(ps, {
+      ...ADAMW_DEFAULTS,
       lr: o.lr,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
       weightDecay: o.weightDecay ?? 0,
-      maxGradNorm: o.maxGradNorm ?? 1,
+      maxGradNorm: o.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm,
     });
     return new RlModel(be, config, ps, adapter, opt, o.head);
   }

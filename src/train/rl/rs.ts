@@ -4,11 +4,10 @@
 // Metrics per round: mean reward of all samples and of the kept ones, how many were kept, the SFT loss and
 // the KL of the sampled completions to the reference (adapter disabled).
 
-import { forward } from '../../model/transformer';
-import * as op from '../../tensor/ops';
+import { causalLmLoss } from '../../model/loss';
 import { Tape } from '../../tensor/tape';
 import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
-import { batchSeqs, type RlModel, type Seq, type SeqBatch } from './policy';
+import { batchSeqs, type Seq } from './policy';
 
 export interface RsConfig {
   /** Rounds. */
@@ -80,14 +79,19 @@ export class RsRunner<S, I> implements RlRunner {
     return this.stepsDone >= this.c.steps;
   }
 
-  /** Cross-entropy on the completion tokens of `seqs` (mean over tokens) on `tp`. */
+  /** Cross-entropy on the completion tokens of `seqs` (mean over tokens) on `tp`: the causal-LM loss with
+   * the prompt tokens unlabelled. */
   sftLoss(tp: Tape<S, I>, seqs: readonly Seq[]) {
     const m = this.env.model;
     const batch = batchSeqs(seqs, this.env.padId, m.virtual());
-    const V = m.config.vocabSize;
-    const { logits } = forwardLogits(m, tp, batch);
-    const targets = batch.targets.map((t) => (t < 0 ? -100 : t));
-    return op.crossEntropy(tp, tp.reshape(logits, [batch.B * batch.rowsPer, V]), targets, 'rs.sft');
+    return causalLmLoss(
+      tp,
+      m.config,
+      m.ps,
+      { ids: batch.ids, B: batch.B, T: batch.T, labels: completionLabels(seqs, batch.T) },
+      m.adapter.hooks,
+      { name: 'rs.sft' },
+    ).loss;
   }
 
   async step(): Promise<RlMetrics> {
@@ -136,6 +140,9 @@ export class RsRunner<S, I> implements RlRunner {
   }
 }
 
-function forwardLogits<S, I>(m: RlModel<S, I>, tp: Tape<S, I>, batch: SeqBatch) {
-  return forward(tp, m.config, m.ps, { ids: batch.ids, B: batch.B, T: batch.T }, m.adapter.hooks);
+/** Labels [B·T] before the shift: each completion token at its own position, -100 elsewhere. */
+export function completionLabels(seqs: readonly Seq[], T: number): Int32Array {
+  const labels = new Int32Array(seqs.length * T).fill(-100);
+  for (const [b, s] of seqs.entries()) labels.set(s.completion, b * T + s.prompt.length);
+  return labels;
 }
