@@ -1,11 +1,14 @@
 // Reading an adapter folder back: which method an adapter_config.json describes (PEFT's peft_type, with
-// LORA+use_dora meaning DoRA and our bottleneck adapters naming their method), and a plan built from the
-// saved options, ready for Adapter.load(adapter_model.safetensors).
+// LORA+use_dora meaning DoRA and our bottleneck adapters naming their method), its options read back
+// through the method's specs (the same reader as `--set` and the page's form), and a plan built from
+// them, ready for Adapter.load(adapter_model.safetensors).
 
 import type { ModelConfig } from '../formats/model-config';
 import type { ParamSpec } from '../tensor/params';
 import { type AdapterPlan, planWithOptions } from './adapter';
+import { savedOptions } from './options';
 import { type AnyMethod, getMethod } from './registry';
+import type { PeftMethod } from './types';
 
 const BY_PEFT_TYPE: Record<string, string> = {
   IA3: 'ia3',
@@ -35,6 +38,19 @@ export function methodForAdapterConfig(
   );
 }
 
+/**
+ * A method's options from its saved adapter_config.json: the keys its specs declare, parsed as any other
+ * options (defaults for keys left out), after the method's own refusals of what it cannot rebuild.
+ */
+export function readAdapterConfig<O>(
+  method: PeftMethod<O>,
+  json: Record<string, unknown>,
+  config: ModelConfig,
+): O {
+  method.checkAdapterConfig?.(json, config);
+  return method.parse(savedOptions(method.info.options, json), config, { saved: true });
+}
+
 /** Parses adapter_config.json text and plans the adapter it describes over the given base model. */
 export function planFromAdapterConfig(
   text: string,
@@ -53,6 +69,6 @@ export function planFromAdapterConfig(
     throw new Error(`${file}: must be a JSON object`);
   const obj = json as Record<string, unknown>;
   const method = methodForAdapterConfig(obj, file);
-  const options = method.fromAdapterConfig(obj, config);
+  const options = readAdapterConfig(method, obj, config);
   return { method, plan: planWithOptions(method, options, config, baseSpecs, seed) };
 }

@@ -19,6 +19,7 @@ import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from '../train/optimizer';
 import { Adapter, planAdapter } from './adapter';
+import { readAdapterConfig } from './files';
 import { getMethod } from './registry';
 import type { MethodName, RawOptions } from './types';
 
@@ -191,7 +192,7 @@ export function methodMatrix(name: MethodName): void {
         const saved = await a.adapter.save('tiny');
         const json = JSON.parse(saved.files.config) as Record<string, unknown>;
         // A second adapter built from the saved config (different seed), then loaded.
-        const options = method.adapterConfig(method.fromAdapterConfig(json, c), c);
+        const options = method.adapterConfig(readAdapterConfig(method, json, c), c);
         expect({ ...options, base_model_name_or_path: 'tiny' }).toEqual(json);
         const b = setup(be, name, c, method.testOptions(c, true), 99);
         b.adapter.load(saved.files.weights);

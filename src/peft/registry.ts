@@ -1,5 +1,5 @@
-// Every fine-tuning method the playground offers, by name. Methods register here and nowhere else; the
-// UI, CLI and test matrix read this list.
+// Every fine-tuning method the playground offers, by name. Methods are listed here and nowhere else; the
+// page's picker (grouped by each method's family, in this order), the CLI and the test matrix read this list.
 
 import { bitfit } from './methods/bitfit';
 import { compacter } from './methods/compacter';
@@ -20,14 +20,14 @@ import type { MethodName, PeftMethod } from './types';
 // syntax in PeftMethod keeps a PeftMethod<LoraOptions> assignable to this).
 export type AnyMethod = PeftMethod<unknown>;
 
-const METHODS: AnyMethod[] = [
+const METHODS: readonly AnyMethod[] = [
   full,
   lora,
-  prompt,
-  prefix,
   houlsby,
   pfeiffer,
   compacter,
+  prompt,
+  prefix,
   bitfit,
   topLayers,
   sparse,
@@ -45,12 +45,6 @@ export function getMethod(name: string): AnyMethod {
   if (!m)
     throw new Error(`unknown method "${name}" (available: ${METHODS.map((x) => x.info.name).join(', ')})`);
   return m;
-}
-
-export function registerMethod(m: AnyMethod): void {
-  if (METHODS.some((x) => x.info.name === m.info.name))
-    throw new Error(`method ${m.info.name} registered twice`);
-  METHODS.push(m);
 }
 
 export type { MethodName };

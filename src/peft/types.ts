@@ -25,20 +25,48 @@ export type MethodName =
 export type OptionValue = string | number | boolean | string[] | null;
 export type RawOptions = Record<string, OptionValue>;
 
+/**
+ * One option of a method, stated once: the reader (options.ts) applies its default and range to CLI
+ * strings, form values and adapter_config.json values alike, and the page's form is generated from it.
+ * Plain data: the worker sends it to the page as JSON.
+ */
 export interface OptionSpec {
+  /** The name in `--set`, the form and adapter_config.json (the same key in all three). */
   key: string;
+  /** int/float: numbers in [min, max]; list: module names, a regex or all-linear; enum: one of `choices`. */
   kind: 'int' | 'float' | 'bool' | 'string' | 'list' | 'enum';
-  /** The default as PEFT / the adapters library sets it (null: depends on the model, see `help`). */
+  /** The default as PEFT / the adapters library sets it (null: the method derives it from the model, see `help`). */
   default: OptionValue;
+  /** Inclusive bounds of a number (a method may narrow them from the model, e.g. to its positions). */
+  min?: number;
+  max?: number;
   choices?: readonly string[];
+  /** How adapter_config.json writes a choice, where that differs from its name (`true` for "true"). */
+  saved?: Readonly<Record<string, OptionValue>>;
+  /** main: shown with the method; advanced: behind a fold. */
+  group: 'main' | 'advanced';
   help: string;
 }
+
+/**
+ * The picker's groups, in order: the seed's taxonomy (additive, selective, reparametrised) and the
+ * full fine-tuning baseline; (IA)³, which rescales activations rather than adding a module, has its own.
+ */
+export const METHOD_FAMILIES = [
+  { key: 'additive', label: 'Additive' },
+  { key: 'selective', label: 'Selective' },
+  { key: 'reparametrised', label: 'Reparametrised' },
+  { key: 'ia3', label: '(IA)³' },
+  { key: 'baseline', label: 'Baseline' },
+] as const;
+
+export type MethodFamily = (typeof METHOD_FAMILIES)[number]['key'];
 
 export interface MethodInfo {
   name: MethodName;
   label: string;
-  /** The seed's taxonomy. */
-  family: 'baseline' | 'additive' | 'selective' | 'reparametrised';
+  /** Its group in the picker (METHOD_FAMILIES). */
+  family: MethodFamily;
   /** peft_type in adapter_config.json; null where PEFT has no such method (we still write the file). */
   peftType: string | null;
   mergeable: boolean;
@@ -70,6 +98,11 @@ export interface MethodContext {
   tokenizer?: { encode(text: string): number[] };
   /** The tokenizer's (or base model's) name or path, for tokenizer_name_or_path. */
   tokenizerName?: string;
+  /**
+   * The options come from a saved adapter_config.json: the adapter's values will be loaded, not
+   * initialised (PEFT's inference_mode), so what only initialisation needs is not required.
+   */
+  saved?: boolean;
 }
 
 export interface MethodBuild {
@@ -90,7 +123,7 @@ export interface HookState {
 
 export interface PeftMethod<O> {
   readonly info: MethodInfo;
-  /** Options from adapter_config.json / --set / the UI, with defaults; throws naming the option. */
+  /** Options from adapter_config.json / --set / the UI, read through `info.options`; throws naming the option. */
   parse(raw: RawOptions, config: ModelConfig, ctx?: MethodContext): O;
   build(o: O, config: ModelConfig, base: BaseWeights, seed: number): MethodBuild;
   /** Closed-form trainable parameter count; must equal what `build` allocates. */
@@ -112,8 +145,12 @@ export interface PeftMethod<O> {
   ): void;
   /** adapter_config.json's content (without base_model_name_or_path, added by the saver). */
   adapterConfig(o: O, config: ModelConfig): Record<string, unknown>;
-  /** Options back from a saved adapter_config.json (inverse of adapterConfig). */
-  fromAdapterConfig(json: Record<string, unknown>, config: ModelConfig): O;
+  /**
+   * Refuses a saved adapter_config.json this method cannot rebuild, for what its options do not cover
+   * (dimensions of another model, PEFT features not implemented). The options themselves are read back
+   * through the specs (files.ts readAdapterConfig).
+   */
+  checkAdapterConfig?(json: Record<string, unknown>, config: ModelConfig): void;
   /**
    * Tensors a save writes in place of the trainable ones, where those differ: prefix tuning with its
    * reparametrisation MLP saves the table the MLP computes, as PEFT does. Null or absent: the trainable tensors.

@@ -13,9 +13,9 @@
 import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import { linearSites } from '../../model/sites';
 import { addBias } from '../../tensor/ops-peft';
-import { OptionReader } from '../options';
-import { matchesTarget, parseTargets, type TargetModules } from '../targets';
-import type { PeftMethod, RawOptions } from '../types';
+import { readOptions } from '../options';
+import { matchesTarget, type TargetModules } from '../targets';
+import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 
 export interface BitfitOptions {
   /** null: PEFT-style default (every bias the model has, else every linear's zero bias). */
@@ -29,11 +29,12 @@ export interface BitfitOptions {
 const OPTIONS = [
   {
     key: 'target_modules',
-    kind: 'list' as const,
+    kind: 'list',
     default: null,
+    group: 'main',
     help: 'modules whose biases train: names, a regex or all-linear (default: every bias)',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 function resolve(targets: TargetModules | null, c: ModelConfig): BitfitOptions {
   const shapes = expectedTensorShapes(c);
@@ -63,9 +64,7 @@ function resolve(targets: TargetModules | null, c: ModelConfig): BitfitOptions {
 }
 
 function parse(raw: RawOptions, c: ModelConfig): BitfitOptions {
-  const rd = new OptionReader('bitfit', raw, OPTIONS);
-  const v = rd.raw_('target_modules', null);
-  return resolve(v === null ? null : parseTargets(v), c);
+  return resolve(readOptions('bitfit', OPTIONS, raw).target_modules, c);
 }
 
 export const bitfit: PeftMethod<BitfitOptions> = {
@@ -120,7 +119,5 @@ export const bitfit: PeftMethod<BitfitOptions> = {
     /** Modules whose `.bias` is new (zero at init): a loader adds them to a bias-less model. */
     added_biases: o.added.map((a) => a.path),
   }),
-  fromAdapterConfig: (json, c) =>
-    parse({ target_modules: (json.target_modules as string | string[] | null | undefined) ?? null }, c),
   testOptions: (c): RawOptions => (c.family === 'llama' ? { target_modules: 'all-linear' } : {}),
 };

@@ -53,14 +53,54 @@ interface Flavour {
   phm: boolean;
 }
 
+/** The sites option's choices and how adapter_config.json writes each (its `sites` list). */
+const SITES: Record<'attn' | 'mlp' | 'both', Site[]> = {
+  attn: ['attn'],
+  mlp: ['mlp'],
+  both: ['attn', 'mlp'],
+};
 const sitesText = (s: readonly Site[]) => (s.length === 2 ? 'both' : s[0]);
 
-function optionSpecs(f: Flavour): OptionSpec[] {
-  const specs: OptionSpec[] = [
+const PLAIN_INITS = ['identity', 'bert'] as const;
+const PHM_INITS = ['identity', 'glorot'] as const;
+
+const PHM_OPTIONS = [
+  {
+    key: 'phm_dim',
+    kind: 'int',
+    default: 4,
+    min: 1,
+    max: 4096,
+    group: 'main',
+    help: 'number n of Kronecker summands (divides d and m)',
+  },
+  {
+    key: 'phm_rank',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 4096,
+    group: 'advanced',
+    help: 'rank of each left·right factor',
+  },
+  {
+    key: 'phm_init_range',
+    kind: 'float',
+    default: 1e-4,
+    min: 0,
+    group: 'advanced',
+    help: 'std of the shared rule at init',
+  },
+] as const satisfies readonly OptionSpec[];
+
+function optionSpecs(f: Flavour) {
+  const specs = [
     {
       key: 'reduction_factor',
       kind: 'float',
       default: f.reductionFactor,
+      min: 1e-6,
+      group: 'main',
       help: 'hidden size / adapter bottleneck size',
     },
     {
@@ -68,47 +108,30 @@ function optionSpecs(f: Flavour): OptionSpec[] {
       kind: 'enum',
       default: f.nonLinearity,
       choices: NON_LINEARITIES,
+      group: 'main',
       help: 'activation between down and up projections (gelu = exact erf form)',
     },
     {
       key: 'sites',
       kind: 'enum',
       default: sitesText(f.sites),
-      choices: ['attn', 'mlp', 'both'],
+      choices: Object.keys(SITES) as (keyof typeof SITES)[],
+      saved: SITES,
+      group: 'main',
       help: 'where adapters sit: after attention, after the MLP, or both',
     },
     {
       key: 'init_weights',
       kind: 'enum',
       default: 'identity',
-      choices: f.phm ? ['identity', 'glorot'] : ['identity', 'bert'],
+      choices: f.phm ? PHM_INITS : PLAIN_INITS,
+      group: 'advanced',
       help: f.phm
         ? 'identity: up projection right factor 0; glorot: drawn like the others'
         : 'identity: U = 0; bert: U ~ normal(0, 0.02) as the adapters library default',
     },
-  ];
-  if (f.phm) {
-    specs.push(
-      { key: 'phm_dim', kind: 'int', default: 4, help: 'number n of Kronecker summands (divides d and m)' },
-      { key: 'phm_rank', kind: 'int', default: 1, help: 'rank of each left·right factor' },
-      { key: 'phm_init_range', kind: 'float', default: 1e-4, help: 'std of the shared rule at init' },
-    );
-  }
-  return specs;
-}
-
-function parseSites(v: unknown, method: string): Site[] {
-  const list =
-    typeof v === 'string'
-      ? v === 'both'
-        ? ['attn', 'mlp']
-        : v.split(',').map((s) => s.trim())
-      : Array.isArray(v)
-        ? v
-        : null;
-  if (!list || list.length === 0 || !list.every((s) => s === 'attn' || s === 'mlp'))
-    throw new Error(`${method}: option sites = ${JSON.stringify(v)} must be attn, mlp or both`);
-  return (['attn', 'mlp'] as const).filter((s) => list.includes(s));
+  ] as const satisfies readonly OptionSpec[];
+  return [...specs, ...(f.phm ? PHM_OPTIONS : [])];
 }
 
 /** Bottleneck size m for a model width d (the adapters library: d // reduction_factor, at least 1). */
@@ -116,20 +139,14 @@ export const bottleneckSize = (o: BottleneckOptions, c: ModelConfig): number =>
   Math.max(1, Math.floor(c.hiddenSize / o.reductionFactor));
 
 function parse(f: Flavour, raw: RawOptions, c: ModelConfig): BottleneckOptions {
-  const rd = new OptionReader(f.name, raw, optionSpecs(f));
+  const rd = new OptionReader(f.name, optionSpecs(f), raw);
   const o: BottleneckOptions = {
-    reductionFactor: rd.float('reduction_factor', f.reductionFactor, 1e-6),
-    nonLinearity: rd.choice('non_linearity', f.nonLinearity, NON_LINEARITIES),
-    sites: parseSites(rd.raw_('sites', sitesText(f.sites)), f.name),
-    init: f.phm
-      ? rd.choice<'identity' | 'glorot'>('init_weights', 'identity', ['identity', 'glorot'])
-      : rd.choice<'identity' | 'bert'>('init_weights', 'identity', ['identity', 'bert']),
+    reductionFactor: rd.get('reduction_factor'),
+    nonLinearity: rd.get('non_linearity'),
+    sites: [...SITES[rd.get('sites')]],
+    init: rd.get('init_weights'),
     phm: f.phm
-      ? {
-          dim: rd.int('phm_dim', 4, 1, 4096),
-          rank: rd.int('phm_rank', 1, 1, 4096),
-          initRange: rd.float('phm_init_range', 1e-4, 0),
-        }
+      ? { dim: rd.get('phm_dim'), rank: rd.get('phm_rank'), initRange: rd.get('phm_init_range') }
       : null,
   };
   if (o.phm) {
@@ -282,19 +299,6 @@ function adapterConfig(f: Flavour, o: BottleneckOptions): Record<string, unknown
   return cfg;
 }
 
-function fromAdapterConfig(f: Flavour, json: Record<string, unknown>, c: ModelConfig): BottleneckOptions {
-  if (json.method !== undefined && json.method !== f.name)
-    throw new Error(`adapter_config.json: method "${String(json.method)}" is not ${f.name}`);
-  const raw: RawOptions = {};
-  const take = (k: string) => {
-    const v = json[k];
-    if (v !== undefined) raw[k] = v as RawOptions[string];
-  };
-  for (const k of ['reduction_factor', 'non_linearity', 'sites', 'init_weights']) take(k);
-  if (f.phm) for (const k of ['phm_dim', 'phm_rank', 'phm_init_range']) take(k);
-  return parse(f, raw, c);
-}
-
 export function bottleneckMethod(f: Flavour): PeftMethod<BottleneckOptions> {
   return {
     info: {
@@ -318,7 +322,10 @@ export function bottleneckMethod(f: Flavour): PeftMethod<BottleneckOptions> {
       };
     },
     adapterConfig: (o) => adapterConfig(f, o),
-    fromAdapterConfig: (json, c) => fromAdapterConfig(f, json, c),
+    checkAdapterConfig(json) {
+      if (json.method !== undefined && json.method !== f.name)
+        throw new Error(`adapter_config.json: method "${String(json.method)}" is not ${f.name}`);
+    },
     testOptions: (_c, nonIdentity) => ({
       reduction_factor: 4,
       ...(nonIdentity ? { init_weights: f.phm ? 'glorot' : 'bert' } : {}),

@@ -11,6 +11,7 @@ import { TINY_GPT2, TINY_LLAMA } from '../../model/testing';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
 import { planAdapter } from '../adapter';
+import { readAdapterConfig } from '../files';
 import { dora, doraNormsHost } from './dora';
 
 const cases = loadReference('dora');
@@ -71,6 +72,6 @@ describe('DoRA against PyTorch (PEFT formulas)', () => {
       fan_in_fan_out: false,
       target_modules: ['q_proj', 'v_proj'],
     });
-    expect(() => dora.fromAdapterConfig({ ...cfg, use_dora: false }, TINY_GPT2)).toThrow(/use_dora/);
+    expect(() => readAdapterConfig(dora, { ...cfg, use_dora: false }, TINY_GPT2)).toThrow(/use_dora/);
   });
 });

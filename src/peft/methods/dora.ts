@@ -18,15 +18,7 @@ import type { Tape, Tensor } from '../../tensor/tape';
 import { selectSites } from '../targets';
 import type { PeftMethod } from '../types';
 import { peftKey } from '../types';
-import {
-  LORA_OPTIONS,
-  type LoraOptions,
-  loraAdapterConfig,
-  loraFromConfig,
-  loraScale,
-  loraTensors,
-  parseLora,
-} from './lora';
+import { LORA_OPTIONS, type LoraOptions, loraAdapterConfig, loraScale, loraTensors, parseLora } from './lora';
 
 export const doraMagnitudeKey = (site: Pick<LinearSite, 'path'>): string =>
   peftKey(site.path, 'lora_magnitude_vector');
@@ -212,10 +204,9 @@ export const dora: PeftMethod<LoraOptions> = {
     if (sign === -1) mergedNorms.delete(ps);
   },
   adapterConfig: (o, c) => loraAdapterConfig(o, c, true),
-  fromAdapterConfig(json, c) {
+  checkAdapterConfig(json) {
     if (json.use_dora !== true)
       throw new Error('dora: adapter_config.json is a LORA config without use_dora: true (load it as lora)');
-    return parseLora('dora', loraFromConfig(json), c);
   },
   testOptions: (_c, nonIdentity) => ({
     r: 4,

@@ -2,7 +2,7 @@
 // nothing is added; the saved tensors are the model's own under its own keys.
 
 import { countParameters } from '../../formats/model-config';
-import { OptionReader } from '../options';
+import { readOptions } from '../options';
 import type { PeftMethod } from '../types';
 
 type FullOptions = Record<string, never>;
@@ -19,7 +19,7 @@ export const full: PeftMethod<FullOptions> = {
     options: [],
   },
   parse(raw) {
-    new OptionReader('full', raw, []);
+    readOptions('full', [], raw); // no options: refuses any given
     return {};
   },
   build: () => ({ baseTrainable: () => true, added: [] }),
@@ -32,6 +32,5 @@ export const full: PeftMethod<FullOptions> = {
     task_type: 'CAUSAL_LM',
     note: 'full fine-tuning: tensors are the model weights',
   }),
-  fromAdapterConfig: () => ({}),
   testOptions: () => ({}),
 };

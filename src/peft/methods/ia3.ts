@@ -11,8 +11,8 @@ import type { LinearSite } from '../../model/transformer';
 import * as op from '../../tensor/ops';
 import type { ParamSet } from '../../tensor/params';
 import { hashString, randn } from '../../util/rng';
-import { OptionReader } from '../options';
-import { parseTargets, selectSites, type TargetModules } from '../targets';
+import { readOptions } from '../options';
+import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
 
@@ -40,30 +40,35 @@ export function isFeedforward(site: Pick<LinearSite, 'path'>, ff: TargetModules)
   return ff.some((k) => site.path.endsWith(k));
 }
 
-export const IA3_OPTIONS: readonly OptionSpec[] = [
+export const IA3_OPTIONS = [
   {
     key: 'target_modules',
     kind: 'list',
     default: null,
+    group: 'main',
     help: 'module names, a regex, or all-linear (default: PEFT’s per-model IA3 targets)',
   },
   {
     key: 'feedforward_modules',
     kind: 'list',
     default: null,
+    group: 'main',
     help: 'targets whose input is scaled instead of their output (default: mlp.c_proj / down_proj)',
   },
-  { key: 'init_ia3_weights', kind: 'bool', default: true, help: 'vectors start at ones (identity)' },
-];
+  {
+    key: 'init_ia3_weights',
+    kind: 'bool',
+    default: true,
+    group: 'advanced',
+    help: 'vectors start at ones (identity)',
+  },
+] as const satisfies readonly OptionSpec[];
 
 export function parseIa3(raw: RawOptions, c: ModelConfig): Ia3Options {
-  const rd = new OptionReader('ia3', raw, IA3_OPTIONS);
-  const targets = parseTargets(rd.raw_('target_modules', null) ?? defaultIa3Targets(c));
+  const o = readOptions('ia3', IA3_OPTIONS, raw);
+  const targets = o.target_modules ?? defaultIa3Targets(c);
   selectSites(c, targets);
-  const feedforward = parseTargets(
-    rd.raw_('feedforward_modules', null) ?? defaultIa3Feedforward(c),
-    'feedforward_modules',
-  );
+  const feedforward = o.feedforward_modules ?? defaultIa3Feedforward(c);
   // PEFT's IA3Config: with both given as lists, feed-forward modules must be among the targets.
   if (Array.isArray(targets) && Array.isArray(feedforward)) {
     const missing = feedforward.filter((f) => !targets.includes(f));
@@ -72,7 +77,7 @@ export function parseIa3(raw: RawOptions, c: ModelConfig): Ia3Options {
         `ia3: feedforward_modules ${JSON.stringify(missing)} are not in target_modules ${JSON.stringify(targets)}`,
       );
   }
-  return { targets, feedforward, init: rd.bool('init_ia3_weights', true) };
+  return { targets, feedforward, init: o.init_ia3_weights };
 }
 
 interface Ia3Site {
@@ -98,7 +103,7 @@ export const ia3: PeftMethod<Ia3Options> = {
   info: {
     name: 'ia3',
     label: '(IA)³',
-    family: 'additive',
+    family: 'ia3',
     peftType: 'IA3',
     mergeable: true,
     identityAtInit: true,
@@ -158,15 +163,6 @@ export const ia3: PeftMethod<Ia3Options> = {
     init_ia3_weights: o.init,
     inference_mode: true,
   }),
-  fromAdapterConfig: (json, c) =>
-    parseIa3(
-      {
-        target_modules: (json.target_modules as string[] | string | null) ?? null,
-        feedforward_modules: (json.feedforward_modules as string[] | string | null) ?? null,
-        init_ia3_weights: Boolean(json.init_ia3_weights ?? true),
-      },
-      c,
-    ),
   testOptions: (c, nonIdentity) => ({
     target_modules: 'all-linear',
     feedforward_modules: c.family === 'gpt2' ? ['c_fc', 'mlp.c_proj'] : ['down_proj', 'o_proj'],

@@ -11,6 +11,7 @@ import { TINY_GPT2, TINY_LLAMA } from '../../model/testing';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
 import { planAdapter } from '../adapter';
+import { readAdapterConfig } from '../files';
 import { factorization, lokr, lokrShape } from './lokr';
 
 const cases = loadReference('lokr');
@@ -104,7 +105,7 @@ describe('LoKr against PyTorch (PEFT formulas)', () => {
       init_weights: true,
       target_modules: ['c_attn'],
     });
-    expect(() => lokr.fromAdapterConfig({ ...cfg, rank_dropout: 0.1 }, TINY_GPT2)).toThrow(/rank_dropout/);
+    expect(() => readAdapterConfig(lokr, { ...cfg, rank_dropout: 0.1 }, TINY_GPT2)).toThrow(/rank_dropout/);
     expect(() => lokr.parse({ decompose_factor: 0 }, TINY_GPT2)).toThrow(/decompose_factor/);
   });
 });

@@ -14,8 +14,8 @@ import { kron } from '../../tensor/ops-reparam';
 import type { ParamSet } from '../../tensor/params';
 import type { Tape, Tensor } from '../../tensor/tape';
 import { hashString, randu } from '../../util/rng';
-import { OptionReader } from '../options';
-import { parseTargets, selectSites, type TargetModules } from '../targets';
+import { readOptions } from '../options';
+import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
 import { defaultLoraTargets } from './lora';
@@ -75,47 +75,65 @@ export function lokrShape(site: Pick<LinearSite, 'inFeatures' | 'outFeatures'>, 
   };
 }
 
-export const LOKR_OPTIONS: readonly OptionSpec[] = [
-  { key: 'r', kind: 'int', default: 8, help: 'rank of the decomposed factors' },
-  { key: 'alpha', kind: 'float', default: 8, help: 'scale numerator: s = alpha / r' },
+export const LOKR_OPTIONS = [
+  {
+    key: 'r',
+    kind: 'int',
+    default: 8,
+    min: 1,
+    max: 4096,
+    group: 'main',
+    help: 'rank of the decomposed factors',
+  },
+  { key: 'alpha', kind: 'float', default: 8, min: 0, group: 'main', help: 'scale numerator: s = alpha / r' },
   {
     key: 'target_modules',
     kind: 'list',
     default: null,
+    group: 'main',
     help: 'module names, a regex, or all-linear (default: c_attn / q_proj,v_proj)',
   },
   {
     key: 'decompose_factor',
     kind: 'int',
     default: -1,
-    help: 'Kronecker factor size (-1: factors near the square root)',
+    min: -1,
+    max: 1 << 20,
+    group: 'advanced',
+    help: 'Kronecker factor size (-1: factors near the square root; 0 is refused)',
   },
-  { key: 'decompose_both', kind: 'bool', default: false, help: 'low-rank decomposition of w1 too' },
+  {
+    key: 'decompose_both',
+    kind: 'bool',
+    default: false,
+    group: 'advanced',
+    help: 'low-rank decomposition of w1 too',
+  },
   {
     key: 'init_weights',
     kind: 'enum',
     default: 'true',
     choices: ['true', 'false', 'lycoris'],
-    help: 'initialisation (true: w1 zero, identity at start)',
+    saved: { true: true, false: false },
+    group: 'advanced',
+    help: 'initialisation (true: w1 zero, identity at start; false: all random; lycoris: w2 zero)',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 export function parseLokr(raw: RawOptions, c: ModelConfig): LokrOptions {
-  const rd = new OptionReader('lokr', raw, LOKR_OPTIONS);
-  const r = rd.int('r', 8, 1, 4096);
-  const f = rd.int('decompose_factor', -1, -1, 1 << 20);
-  if (f === 0) throw new Error('lokr: option decompose_factor = 0 must be -1 or a positive integer');
-  const initRaw = rd.raw_('init_weights', true);
-  const init = initRaw === 'lycoris' ? 'lycoris' : rd.bool('init_weights', true);
-  const targets = parseTargets(rd.raw_('target_modules', null) ?? defaultLoraTargets(c));
+  const o = readOptions('lokr', LOKR_OPTIONS, raw);
+  // PEFT's factorization takes -1 or a positive factor: the one hole in the spec's range.
+  if (o.decompose_factor === 0)
+    throw new Error('lokr: option decompose_factor = 0 must be -1 or a positive integer');
+  const targets = o.target_modules ?? defaultLoraTargets(c);
   selectSites(c, targets);
   return {
-    r,
-    alpha: rd.float('alpha', 8, 0),
+    r: o.r,
+    alpha: o.alpha,
     targets,
-    decomposeFactor: f,
-    decomposeBoth: rd.bool('decompose_both', false),
-    init,
+    decomposeFactor: o.decompose_factor,
+    decomposeBoth: o.decompose_both,
+    init: o.init_weights === 'lycoris' ? 'lycoris' : o.init_weights === 'true',
   };
 }
 
@@ -272,7 +290,7 @@ export const lokr: PeftMethod<LokrOptions> = {
     modules_to_save: null,
     inference_mode: true,
   }),
-  fromAdapterConfig(json, c) {
+  checkAdapterConfig(json) {
     for (const k of ['rank_dropout', 'module_dropout'] as const) {
       if (Number(json[k] ?? 0) !== 0)
         throw new Error(`lokr: adapter_config.json ${k} = ${json[k]} is not supported (only 0)`);
@@ -282,18 +300,6 @@ export const lokr: PeftMethod<LokrOptions> = {
       if (v && typeof v === 'object' && Object.keys(v).length > 0)
         throw new Error(`lokr: adapter_config.json ${k} (per-module ranks/alphas) is not supported`);
     }
-    const init = json.init_weights;
-    return parseLokr(
-      {
-        r: Number(json.r ?? 8),
-        alpha: Number(json.alpha ?? 8),
-        target_modules: (json.target_modules as string[] | string | null) ?? null,
-        decompose_factor: Number(json.decompose_factor ?? -1),
-        decompose_both: Boolean(json.decompose_both ?? false),
-        init_weights: init === 'lycoris' ? 'lycoris' : init === false ? 'false' : 'true',
-      },
-      c,
-    );
   },
   testOptions: (_c, nonIdentity) => ({
     r: 2,

@@ -6,8 +6,8 @@
 import type { ModelConfig } from '../../formats/model-config';
 import * as op from '../../tensor/ops';
 import { hashString, randn, randu } from '../../util/rng';
-import { OptionReader } from '../options';
-import { parseTargets, selectSites, type TargetModules } from '../targets';
+import { readOptions } from '../options';
+import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
 
@@ -26,45 +26,61 @@ export function defaultLoraTargets(c: ModelConfig): string[] {
   return c.family === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj'];
 }
 
-export const LORA_OPTIONS: readonly OptionSpec[] = [
-  { key: 'r', kind: 'int', default: 8, help: 'rank of the update' },
-  { key: 'lora_alpha', kind: 'float', default: 8, help: 'scale numerator: s = lora_alpha / r' },
-  { key: 'lora_dropout', kind: 'float', default: 0, help: 'dropout on the adapter input' },
+export const LORA_OPTIONS = [
+  { key: 'r', kind: 'int', default: 8, min: 1, max: 4096, group: 'main', help: 'rank of the update' },
+  {
+    key: 'lora_alpha',
+    kind: 'float',
+    default: 8,
+    min: 0,
+    group: 'main',
+    help: 'scale numerator: s = lora_alpha / r',
+  },
+  {
+    key: 'lora_dropout',
+    kind: 'float',
+    default: 0,
+    min: 0,
+    max: 0.99,
+    group: 'main',
+    help: 'dropout on the adapter input',
+  },
   {
     key: 'target_modules',
     kind: 'list',
     default: null,
+    group: 'main',
     help: 'module names, a regex, or all-linear (default: c_attn / q_proj,v_proj)',
   },
-  { key: 'use_rslora', kind: 'bool', default: false, help: 'rank-stabilised scale lora_alpha / sqrt(r)' },
+  {
+    key: 'use_rslora',
+    kind: 'bool',
+    default: false,
+    group: 'advanced',
+    help: 'rank-stabilised scale lora_alpha / sqrt(r)',
+  },
   {
     key: 'init_lora_weights',
     kind: 'enum',
     default: 'true',
     choices: ['true', 'false', 'gaussian'],
-    help: 'initialisation of A and B',
+    saved: { true: true, false: false },
+    group: 'advanced',
+    help: 'initialisation: true: A kaiming-uniform, B zero; gaussian: A normal(0, 1/r); false: B random too',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
-export function parseLora(
-  method: string,
-  raw: RawOptions,
-  c: ModelConfig,
-  specs = LORA_OPTIONS,
-): LoraOptions {
-  const rd = new OptionReader(method, raw, specs);
-  const r = rd.int('r', 8, 1, 4096);
-  const initRaw = rd.raw_('init_lora_weights', true);
-  const init = initRaw === 'gaussian' ? 'gaussian' : rd.bool('init_lora_weights', true);
-  const targets = parseTargets(rd.raw_('target_modules', null) ?? defaultLoraTargets(c));
+export function parseLora(method: string, raw: RawOptions, c: ModelConfig): LoraOptions {
+  const o = readOptions(method, LORA_OPTIONS, raw);
+  const targets = o.target_modules ?? defaultLoraTargets(c);
   selectSites(c, targets);
   return {
-    r,
-    loraAlpha: rd.float('lora_alpha', 8, 0),
-    loraDropout: rd.float('lora_dropout', 0, 0, 0.99),
+    r: o.r,
+    loraAlpha: o.lora_alpha,
+    loraDropout: o.lora_dropout,
     targets,
-    useRslora: rd.bool('use_rslora', false),
-    init,
+    useRslora: o.use_rslora,
+    init: o.init_lora_weights === 'gaussian' ? 'gaussian' : o.init_lora_weights === 'true',
   };
 }
 
@@ -114,18 +130,6 @@ export function loraAdapterConfig(o: LoraOptions, c: ModelConfig, useDora: boole
     rank_pattern: {},
     alpha_pattern: {},
     inference_mode: true,
-  };
-}
-
-export function loraFromConfig(json: Record<string, unknown>): RawOptions {
-  const init = json.init_lora_weights;
-  return {
-    r: Number(json.r ?? 8),
-    lora_alpha: Number(json.lora_alpha ?? 8),
-    lora_dropout: Number(json.lora_dropout ?? 0),
-    target_modules: (json.target_modules as string[] | string | null) ?? null,
-    use_rslora: Boolean(json.use_rslora ?? false),
-    init_lora_weights: init === 'gaussian' ? 'gaussian' : init === false ? 'false' : 'true',
   };
 }
 
@@ -203,7 +207,6 @@ export const lora: PeftMethod<LoraOptions> = {
     }
   },
   adapterConfig: (o, c) => loraAdapterConfig(o, c, false),
-  fromAdapterConfig: (json, c) => parseLora('lora', loraFromConfig(json), c),
   testOptions: (_c, nonIdentity) => ({
     r: 4,
     lora_alpha: 8,

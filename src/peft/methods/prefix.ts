@@ -18,7 +18,7 @@ import type { ParamSet, ParamSpec } from '../../tensor/params';
 import { Tape, type Tensor } from '../../tensor/tape';
 import { hashString, randn, randu } from '../../util/rng';
 import { OptionReader } from '../options';
-import type { OptionSpec, PeftMethod, RawOptions } from '../types';
+import type { MethodContext, OptionSpec, PeftMethod, RawOptions } from '../types';
 import { checkPromptDims, PROMPT_KEY } from './prompt';
 
 export interface PrefixOptions {
@@ -47,35 +47,43 @@ export const PREFIX_MLP = {
   b2: 'prompt_encoder.transform.2.bias',
 } as const;
 
-export const PREFIX_OPTIONS: readonly OptionSpec[] = [
+export const PREFIX_OPTIONS = [
   {
     key: 'num_virtual_tokens',
     kind: 'int',
     default: 20,
-    help: 'prefix length per layer (PEFT requires it; its examples use 20)',
+    min: 1,
+    group: 'main',
+    help: 'prefix length per layer, fewer than the model’s positions (PEFT requires it; its examples use 20)',
   },
   {
     key: 'prefix_projection',
     kind: 'bool',
     default: false,
+    group: 'main',
     help: 'compute the prefixes with a two-layer tanh MLP (reparametrisation)',
   },
   {
     key: 'encoder_hidden_size',
     kind: 'int',
     default: null,
+    min: 1,
+    max: 1 << 20,
+    group: 'advanced',
     help: 'hidden width of that MLP (default: token_dim = key/value heads × head dim)',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
-function parsePrefix(raw: RawOptions, c: ModelConfig, tableOnly: boolean): PrefixOptions {
-  const rd = new OptionReader('prefix', raw, PREFIX_OPTIONS);
-  const numVirtualTokens = rd.int('num_virtual_tokens', 20, 1, c.maxPositions - 1);
-  const prefixProjection = rd.bool('prefix_projection', false);
-  const e = rd.raw_('encoder_hidden_size', null);
-  const encoderHiddenSize =
-    e === null || e === undefined ? prefixTokenDim(c) : rd.int('encoder_hidden_size', 0, 1, 1 << 20);
-  return { numVirtualTokens, prefixProjection, encoderHiddenSize, tableOnly: tableOnly && prefixProjection };
+function parsePrefix(raw: RawOptions, c: ModelConfig, ctx?: MethodContext): PrefixOptions {
+  const rd = new OptionReader('prefix', PREFIX_OPTIONS, raw);
+  const prefixProjection = rd.get('prefix_projection');
+  return {
+    numVirtualTokens: rd.get('num_virtual_tokens', { max: c.maxPositions - 1 }),
+    prefixProjection,
+    encoderHiddenSize: rd.get('encoder_hidden_size') ?? prefixTokenDim(c),
+    // A saved MLP-computed table is the parameter itself (PEFT's inference_mode): no MLP to rebuild.
+    tableOnly: ctx?.saved === true && prefixProjection,
+  };
 }
 
 const mlp = (o: PrefixOptions) => o.prefixProjection && !o.tableOnly;
@@ -135,7 +143,7 @@ export const prefix: PeftMethod<PrefixOptions> = {
     defaultLr: 1e-2,
     options: PREFIX_OPTIONS,
   },
-  parse: (raw, c) => parsePrefix(raw, c, false),
+  parse: parsePrefix,
   build: (o, c, _base, seed) => ({ baseTrainable: () => false, added: prefixSpecs(o, c, seed) }),
   count(o, c) {
     const n = o.numVirtualTokens;
@@ -200,20 +208,11 @@ export const prefix: PeftMethod<PrefixOptions> = {
     encoder_hidden_size: o.encoderHiddenSize,
     prefix_projection: o.prefixProjection,
   }),
-  fromAdapterConfig(json, c) {
+  checkAdapterConfig(json, c) {
     checkPromptDims(
       json,
       { token_dim: prefixTokenDim(c), num_attention_heads: c.numKvHeads, num_layers: c.numLayers },
       'key/value width / heads / layers',
-    );
-    return parsePrefix(
-      {
-        num_virtual_tokens: Number(json.num_virtual_tokens),
-        prefix_projection: Boolean(json.prefix_projection ?? false),
-        encoder_hidden_size: (json.encoder_hidden_size as number | null) ?? null,
-      },
-      c,
-      true,
     );
   },
   testOptions: () => ({ num_virtual_tokens: 3 }),

@@ -23,6 +23,7 @@ import * as op from '../../tensor/ops';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
 import { Tape } from '../../tensor/tape';
 import { Adapter, baseWeightsOf, planAdapter } from '../adapter';
+import { readAdapterConfig } from '../files';
 import { getMethod } from '../registry';
 import type { MethodContext, RawOptions } from '../types';
 import { PREFIX_MLP, prefix } from './prefix';
@@ -155,7 +156,7 @@ describe.each(REF.cases.map((k) => [k.name, k] as const))('%s against PyTorch', 
         /rebuild the adapter from the saved adapter_config/,
       );
       // Rebuilt from the saved adapter_config.json: the table is the parameter, as PEFT's inference mode.
-      const o = prefix.fromAdapterConfig(saved.config, c);
+      const o = readAdapterConfig(prefix, saved.config, c);
       expect(o.tableOnly).toBe(true);
       expect(prefix.adapterConfig(o, c)).toEqual({ ...saved.config, base_model_name_or_path: undefined });
       const specs = [...s.model.specs, ...prefix.build(o, c, baseWeightsOf(s.model.specs), 9).added];
@@ -249,7 +250,7 @@ describe('prompt tuning specifics', () => {
       ),
       c,
     );
-    expect(prompt.adapterConfig(prompt.fromAdapterConfig(saved, c), c)).toEqual(saved);
+    expect(prompt.adapterConfig(readAdapterConfig(prompt, saved, c), c)).toEqual(saved);
   });
 
   it('SAMPLE_VOCAB init takes whole rows of the embedding table; RANDOM is N(0, 1)', () => {
@@ -283,7 +284,7 @@ describe('prompt tuning specifics', () => {
     expect(() => prompt.parse({ num_virtual_tokens: 0 }, TINY_GPT2)).toThrow(/num_virtual_tokens/);
     expect(() => prompt.parse({ prompt_tuning_init: 'WORDS' }, TINY_GPT2)).toThrow(/prompt_tuning_init/);
     expect(() => prompt.parse({ num_virtual_tokens: 4, r: 8 }, TINY_GPT2)).toThrow(/unknown option "r"/);
-    expect(() => prompt.fromAdapterConfig({ num_virtual_tokens: 4, token_dim: 99 }, TINY_GPT2)).toThrow(
+    expect(() => readAdapterConfig(prompt, { num_virtual_tokens: 4, token_dim: 99 }, TINY_GPT2)).toThrow(
       /token_dim = 99/,
     );
   });
@@ -341,7 +342,7 @@ describe('prefix tuning specifics', () => {
   it('bad options name the option', () => {
     expect(() => prefix.parse({ prefix_projection: 'maybe' }, TINY_LLAMA)).toThrow(/prefix_projection/);
     expect(() => prefix.parse({ encoder_hidden_size: -3 }, TINY_LLAMA)).toThrow(/encoder_hidden_size/);
-    expect(() => prefix.fromAdapterConfig({ num_virtual_tokens: 4, num_layers: 7 }, TINY_LLAMA)).toThrow(
+    expect(() => readAdapterConfig(prefix, { num_virtual_tokens: 4, num_layers: 7 }, TINY_LLAMA)).toThrow(
       /num_layers = 7/,
     );
   });

@@ -11,8 +11,6 @@ import { hashString, randn, rng } from '../../util/rng';
 import { OptionReader } from '../options';
 import type { BaseWeights, MethodContext, OptionSpec, PeftMethod, RawOptions } from '../types';
 
-export type PromptInit = 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB';
-
 export interface PromptOptions {
   numVirtualTokens: number;
   init: PromptInit;
@@ -29,52 +27,51 @@ export interface PromptOptions {
 /** The key PEFT saves the virtual tokens under (prompt learning keys carry no module prefix). */
 export const PROMPT_KEY = 'prompt_embeddings';
 
-const INITS: readonly PromptInit[] = ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'];
+const INITS = ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'] as const;
+export type PromptInit = (typeof INITS)[number];
 
-export const PROMPT_OPTIONS: readonly OptionSpec[] = [
+export const PROMPT_OPTIONS = [
   {
     key: 'num_virtual_tokens',
     kind: 'int',
     default: 20,
-    help: 'virtual tokens prepended to every sequence (PEFT requires it; its examples use 20)',
+    min: 1,
+    group: 'main',
+    help: 'virtual tokens prepended to every sequence, fewer than the model’s positions (PEFT requires it; its examples use 20)',
   },
   {
     key: 'prompt_tuning_init',
     kind: 'enum',
     default: 'RANDOM',
     choices: INITS,
+    group: 'main',
     help: 'RANDOM: N(0,1); TEXT: embeddings of prompt_tuning_init_text; SAMPLE_VOCAB: random vocabulary rows',
   },
-  { key: 'prompt_tuning_init_text', kind: 'string', default: null, help: 'the text for TEXT init' },
+  {
+    key: 'prompt_tuning_init_text',
+    kind: 'string',
+    default: null,
+    group: 'main',
+    help: 'the text for TEXT init',
+  },
   {
     key: 'tokenizer_name_or_path',
     kind: 'string',
     default: null,
+    group: 'advanced',
     help: "the tokenizer PEFT would load for TEXT init (default: the base model's)",
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 const embedKey = (c: ModelConfig) =>
   c.family === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
 
-function nullableString(rd: OptionReader, key: string): string | null {
-  const v = rd.raw_(key, null);
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'string') throw new Error(`prompt: option ${key} = ${JSON.stringify(v)} must be text`);
-  return v;
-}
-
-function parsePrompt(
-  raw: RawOptions,
-  c: ModelConfig,
-  ctx: MethodContext | undefined,
-  rebuilt: boolean,
-): PromptOptions {
-  const rd = new OptionReader('prompt', raw, PROMPT_OPTIONS);
-  const numVirtualTokens = rd.int('num_virtual_tokens', 20, 1, c.maxPositions - 1);
-  const init = rd.choice<PromptInit>('prompt_tuning_init', 'RANDOM', INITS);
-  const initText = nullableString(rd, 'prompt_tuning_init_text');
-  let tokenizerName = nullableString(rd, 'tokenizer_name_or_path');
+function parsePrompt(raw: RawOptions, c: ModelConfig, ctx: MethodContext | undefined): PromptOptions {
+  const rd = new OptionReader('prompt', PROMPT_OPTIONS, raw);
+  const numVirtualTokens = rd.get('num_virtual_tokens', { max: c.maxPositions - 1 });
+  const init = rd.get('prompt_tuning_init');
+  const initText = rd.get('prompt_tuning_init_text');
+  let tokenizerName = rd.get('tokenizer_name_or_path');
   let initIds: number[] | null = null;
   if (init === 'TEXT') {
     // PEFT's PromptTuningConfig refuses TEXT without both, even when loading; so do we.
@@ -85,7 +82,7 @@ function parsePrompt(
       throw new Error(
         'prompt: prompt_tuning_init TEXT needs tokenizer_name_or_path (PEFT writes it to adapter_config.json)',
       );
-    if (!rebuilt) {
+    if (!ctx?.saved) {
       if (!ctx?.tokenizer)
         throw new Error(
           "prompt: prompt_tuning_init TEXT needs the model's tokenizer to tokenize the init text",
@@ -181,7 +178,7 @@ export const prompt: PeftMethod<PromptOptions> = {
     defaultLr: 3e-2,
     options: PROMPT_OPTIONS,
   },
-  parse: (raw, c, ctx) => parsePrompt(raw, c, ctx, false),
+  parse: parsePrompt,
   build(o, c, base, seed) {
     return {
       baseTrainable: () => false,
@@ -200,19 +197,8 @@ export const prompt: PeftMethod<PromptOptions> = {
     return { virtualTokens: () => ps.get(PROMPT_KEY) };
   },
   adapterConfig: promptAdapterConfig,
-  fromAdapterConfig(json, c) {
+  checkAdapterConfig(json, c) {
     checkPromptDims(json, { token_dim: c.hiddenSize, num_layers: c.numLayers }, 'hidden size / layers');
-    return parsePrompt(
-      {
-        num_virtual_tokens: Number(json.num_virtual_tokens),
-        prompt_tuning_init: String(json.prompt_tuning_init ?? 'RANDOM'),
-        prompt_tuning_init_text: (json.prompt_tuning_init_text as string | null) ?? null,
-        tokenizer_name_or_path: (json.tokenizer_name_or_path as string | null) ?? null,
-      },
-      c,
-      undefined,
-      true,
-    );
   },
   testOptions: () => ({ num_virtual_tokens: 4, prompt_tuning_init: 'RANDOM' }),
 };

@@ -20,9 +20,9 @@ import { sparseWeight } from '../../tensor/ops-peft';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
 import { Tape, type Tensor } from '../../tensor/tape';
 import { hashString, randu, rng } from '../../util/rng';
-import { OptionReader } from '../options';
-import { parseTargets, selectSites, type TargetModules } from '../targets';
-import type { PeftMethod, RawOptions } from '../types';
+import { readOptions } from '../options';
+import { selectSites, type TargetModules } from '../targets';
+import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
 
 export interface SparseOptions {
@@ -37,32 +37,46 @@ export interface SparseOptions {
 const OPTIONS = [
   {
     key: 'density',
-    kind: 'float' as const,
+    kind: 'float',
     default: 0.01,
+    min: 1e-9,
+    max: 1,
+    group: 'main',
     help: 'fraction p of each target weight that trains',
   },
   {
     key: 'target_modules',
-    kind: 'list' as const,
+    kind: 'list',
     default: 'all-linear',
+    group: 'main',
     help: 'module names, a regex, or all-linear',
   },
   {
     key: 'mask',
-    kind: 'enum' as const,
+    kind: 'enum',
     default: 'random',
     choices: ['random', 'grad'],
+    group: 'main',
     help: 'random entries, or the largest |gradient| on a calibration batch',
   },
-  { key: 'mask_seed', kind: 'int' as const, default: 0, help: 'seed of the random mask' },
+  {
+    key: 'mask_seed',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 2 ** 31 - 1,
+    group: 'advanced',
+    help: 'seed of the random mask',
+  },
   {
     key: 'init_values',
-    kind: 'enum' as const,
+    kind: 'enum',
     default: 'zeros',
     choices: ['zeros', 'random'],
+    group: 'advanced',
     help: 'initial values (zeros: identity at start)',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 export const sparseKeys = (site: Pick<LinearSite, 'path'>) => ({
   values: peftKey(site.path, 'weight.sparse_values'),
@@ -80,15 +94,16 @@ const dimsOf = (o: SparseOptions, site: LinearSite): SparseDims => ({
 });
 
 function parse(raw: RawOptions, c: ModelConfig): SparseOptions {
-  const rd = new OptionReader('sparse', raw, OPTIONS);
-  const targets = parseTargets(rd.raw_('target_modules', 'all-linear'));
+  const o = readOptions('sparse', OPTIONS, raw);
+  // target_modules defaults to all-linear, never null: the spec says so.
+  const targets = o.target_modules;
   selectSites(c, targets);
   return {
-    density: rd.float('density', 0.01, 1e-9, 1),
+    density: o.density,
     targets,
-    mask: rd.choice('mask', 'random', ['random', 'grad'] as const),
-    maskSeed: rd.int('mask_seed', 0, 0, 2 ** 31 - 1),
-    initValues: rd.choice('init_values', 'zeros', ['zeros', 'random'] as const),
+    mask: o.mask,
+    maskSeed: o.mask_seed,
+    initValues: o.init_values,
   };
 }
 
@@ -215,17 +230,6 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
       init_values: o.initValues,
       index_layout: 'flat row-major [out, in], int32, sorted',
     }),
-    fromAdapterConfig: (json, c) =>
-      parse(
-        {
-          density: Number(json.density ?? 0.01),
-          target_modules: (json.target_modules as string | string[] | undefined) ?? 'all-linear',
-          mask: String(json.mask ?? 'random'),
-          mask_seed: Number(json.mask_seed ?? 0),
-          init_values: String(json.init_values ?? 'zeros'),
-        },
-        c,
-      ),
     testOptions: (_c, nonIdentity) => ({
       density: 0.1,
       mask_seed: 7,

@@ -5,7 +5,7 @@
 
 import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import { OptionReader } from '../options';
-import type { PeftMethod, RawOptions } from '../types';
+import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 
 export interface TopLayersOptions {
   numLayers: number;
@@ -14,11 +14,13 @@ export interface TopLayersOptions {
 const OPTIONS = [
   {
     key: 'num_layers',
-    kind: 'int' as const,
+    kind: 'int',
     default: 1,
-    help: 'number of top transformer blocks that train',
+    min: 1,
+    group: 'main',
+    help: 'number of top transformer blocks that train (at most the model’s layers)',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
 /** The trainable predicate over canonical model keys. */
 export function topLayersTrainable(o: TopLayersOptions, c: ModelConfig): (name: string) => boolean {
@@ -32,8 +34,8 @@ export function topLayersTrainable(o: TopLayersOptions, c: ModelConfig): (name: 
 }
 
 function parse(raw: RawOptions, c: ModelConfig): TopLayersOptions {
-  const rd = new OptionReader('top_layers', raw, OPTIONS);
-  return { numLayers: rd.int('num_layers', 1, 1, c.numLayers) };
+  const rd = new OptionReader('top_layers', OPTIONS, raw);
+  return { numLayers: rd.get('num_layers', { max: c.numLayers }) };
 }
 
 export const topLayers: PeftMethod<TopLayersOptions> = {
@@ -64,6 +66,5 @@ export const topLayers: PeftMethod<TopLayersOptions> = {
     layers_to_transform: Array.from({ length: o.numLayers }, (_, i) => c.numLayers - o.numLayers + i),
     final_norm: true,
   }),
-  fromAdapterConfig: (json, c) => parse({ num_layers: Number(json.num_layers ?? 1) }, c),
   testOptions: () => ({ num_layers: 1 }),
 };
