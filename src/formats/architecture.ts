@@ -262,6 +262,12 @@ export function modelLinears(c: ModelConfig): LinearTensors[] {
   return modelTensors(c).blocks.flatMap(blockLinears);
 }
 
+/** Every norm of the model (per block: attention's, the MLP's; then the final one). */
+export function modelNorms(c: ModelConfig): NormTensors[] {
+  const t = modelTensors(c);
+  return [...t.blocks.flatMap((b) => [b.attnNorm, b.mlpNorm]), t.finalNorm];
+}
+
 /** A stored weight's shape in its layout. */
 export function linearWeightShape(site: LinearSite): number[] {
   return site.layout === 'in_out' ? [site.inFeatures, site.outFeatures] : [site.outFeatures, site.inFeatures];

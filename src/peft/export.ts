@@ -3,9 +3,18 @@
 // Biases a method added to a bias-less model (BitFit on Llama) turn the config's bias flags on, with zero
 // biases for the linears it did not target, since HF's flags cover every projection at once.
 
+import {
+  BIAS_GROUPS,
+  BIAS_RULES,
+  type BiasGroup,
+  biasGroupLinears,
+  hasBias,
+  modelTensors,
+} from '../formats/architecture';
 import { expectedTensorShapes, type ModelConfig } from '../formats/model-config';
 import { toConfigJson } from '../formats/model-config-json';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors';
+import type { ParamSet } from '../tensor/params';
 import type { Adapter } from './adapter';
 
 export interface MergedModel {
@@ -14,26 +23,46 @@ export interface MergedModel {
   weights: Uint8Array;
 }
 
-/** The config the merged weights need: bias flags turned on where the adapter added biases. */
+/**
+ * The config the merged weights need: bias flags turned on where the adapter added biases, by the
+ * architecture's bias rules (a flag turns on every group it governs; a group no flag governs cannot).
+ */
 export function mergedConfig(config: ModelConfig, tensorNames: ReadonlySet<string>): ModelConfig {
-  if (config.family !== 'llama') return config;
-  const has = (re: RegExp) => [...tensorNames].some((n) => re.test(n));
-  const attn = has(/\.self_attn\.[qkvo]_proj\.bias$/);
-  const mlp = has(/\.mlp\.(gate|up|down)_proj\.bias$/);
-  if (config.modelType === 'qwen2') {
-    if (has(/\.self_attn\.o_proj\.bias$/) || mlp) {
-      throw new Error(
-        'a merged Qwen2 cannot carry o_proj or MLP biases (Qwen2 has no flag for them); export the adapter instead',
-      );
-    }
-    return config;
+  const { blocks } = modelTensors(config);
+  const rules = BIAS_RULES[config.modelType];
+  const added = BIAS_GROUPS.filter(
+    (g) =>
+      !hasBias(config, g) &&
+      blocks.some((b) => biasGroupLinears(b, g).some((l) => tensorNames.has(`${l.site.path}.bias`))),
+  );
+  if (added.length === 0) return config;
+  const stuck = added.filter((g) => typeof rules[g] !== 'string');
+  if (stuck.length > 0) {
+    const modules = [
+      ...new Set(stuck.flatMap((g) => biasGroupLinears(blocks[0], g).map((l) => l.site.module))),
+    ];
+    throw new Error(
+      `a merged ${config.modelType} cannot carry ${modules.join(', ')} biases (${config.modelType} has no flag for them); export the adapter instead`,
+    );
   }
-  return {
-    ...config,
-    qkvBias: config.qkvBias || attn,
-    oBias: config.oBias || attn,
-    mlpBias: config.mlpBias || mlp,
-  };
+  const flags = new Set(added.map((g) => rules[g]));
+  const on = (g: BiasGroup) => hasBias(config, g) || flags.has(rules[g]);
+  return { ...config, qkvBias: on('qkv'), oBias: on('o'), mlpBias: on('mlp') };
+}
+
+/** The merged model's weights in checkpoint order: the ParamSet's, zeros for biases a flag turned on. */
+export async function mergedWeights<S, I>(
+  config: ModelConfig,
+  ps: ParamSet<S, I>,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = ps.tensors.has(name) ? Float32Array.from(await ps.read(name)) : new Float32Array(n);
+    if (data.length !== n) throw new Error(`merged tensor ${name}: ${data.length} values for [${shape}]`);
+    out.set(name, { shape, data });
+  }
+  return out;
 }
 
 export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): Promise<MergedModel> {
@@ -49,12 +78,8 @@ export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): 
   try {
     const config = mergedConfig(adapter.config, new Set(ps.tensors.keys()));
     const tensors = new Map<string, TensorToWrite>();
-    for (const [name, shape] of expectedTensorShapes(config)) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = ps.tensors.has(name) ? Float32Array.from(await ps.read(name)) : new Float32Array(n);
-      if (data.length !== n) throw new Error(`merged tensor ${name}: ${data.length} values for [${shape}]`);
+    for (const [name, { shape, data }] of await mergedWeights(config, ps))
       tensors.set(name, { dtype: 'F32', shape, data });
-    }
     return {
       config,
       configJson: `${JSON.stringify(toConfigJson(config), null, 2)}\n`,

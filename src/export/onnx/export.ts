@@ -5,9 +5,11 @@
 // What comes out: one ModelProto, IR 8 / opset 17 (what onnxruntime-web 1.30 runs on every backend).
 //   inputs   input_ids int64 [batch, sequence]; with `positionIds`, also position_ids int64 [batch, sequence]
 //   output   logits float32 [batch, sequence, vocab]
-// Weights are float32 initializers (raw_data, little-endian). Llama linears ([out,in] in the checkpoint)
-// are stored pre-transposed to [in,out] so each is one MatMul; a tied head reuses the embedding through a
-// Transpose node (onnxruntime folds it at load), so the file is not twice the embedding. RoPE's cos/sin
+// Weights are float32 initializers (raw_data, little-endian), named as the checkpoint names them
+// (formats/architecture.ts, whose table also gives the graph's structure). Linears stored [out,in]
+// (nn.Linear) become pre-transposed `<name>_t` [in,out] initializers so each is one MatMul; a tied
+// head reuses the embedding through a Transpose node (onnxruntime folds it at load), so the file is
+// not twice the embedding. RoPE's cos/sin
 // are tables [max_position_embeddings, head_dim] computed here in float64 from the f32 angle Hugging Face
 // forms (f32 inv_freq · position), so the runtime's own sin/cos precision does not enter.
 // Size: ≈ 4 bytes × parameters, plus the pre-transposed untied head (same size as the weight it
@@ -20,6 +22,7 @@
 // of size max_positions² is stored. Grouped KV heads are not repeated: queries are viewed as
 // [B, Hkv, group, T, D] and keys/values as [B, Hkv, 1, T, D], and MatMul broadcasts over the group.
 
+import { type LinearTensors, modelTensors, type NormTensors } from '../../formats/architecture';
 import { canonicalKey, expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import type { ParamSet, ParamSpec } from '../../tensor/params';
 import {
@@ -213,7 +216,7 @@ export function exportOnnx(
   const Hkv = c.numKvHeads;
   const D = c.headDim;
   const rep = H / Hkv;
-  const gpt = c.family === 'gpt2';
+  const t = modelTensors(c);
   const w = (key: string) => W.get(key)!;
 
   const ids = g.reserve('input_ids');
@@ -230,42 +233,45 @@ export function exportOnnx(
   // [B, T] given, or [1, T] (broadcast over the batch).
   const pos = posInput ?? g.node('Unsqueeze', [steps, g.i64([0])], 'positions');
 
-  const linear = (x: string, key: string, inF: number, outF: number, hasBias: boolean, hint: string) => {
-    // GPT-2 Conv1D weights are stored [in,out] already; nn.Linear's [out,in] is transposed once here.
-    const raw = w(`${key}.weight`);
-    const wt = gpt
-      ? g.f32(`${key}.weight`, [inF, outF], raw)
-      : g.f32(`${key}.weight_t`, [inF, outF], transpose2d(raw, outF, inF));
+  const linear = (x: string, l: LinearTensors, hint: string) => {
+    // Conv1D weights (GPT-2) are stored [in,out] already; nn.Linear's [out,in] is transposed once here.
+    const { path, inFeatures: inF, outFeatures: outF, layout } = l.site;
+    const raw = w(`${path}.weight`);
+    const wt =
+      layout === 'in_out'
+        ? g.f32(`${path}.weight`, [inF, outF], raw)
+        : g.f32(`${path}.weight_t`, [inF, outF], transpose2d(raw, outF, inF));
     const y = g.node('MatMul', [x, wt], hint);
-    return hasBias ? g.node('Add', [y, g.f32(`${key}.bias`, [outF], w(`${key}.bias`))], `${hint}+b`) : y;
+    return l.bias ? g.node('Add', [y, g.f32(`${path}.bias`, [outF], w(`${path}.bias`))], `${hint}+b`) : y;
   };
-  const layerNorm = (x: string, key: string) =>
+  const layerNorm = (x: string, { path }: NormTensors) =>
     g.node(
       'LayerNormalization',
-      [x, g.f32(`${key}.weight`, [d], w(`${key}.weight`)), g.f32(`${key}.bias`, [d], w(`${key}.bias`))],
-      key,
+      [x, g.f32(`${path}.weight`, [d], w(`${path}.weight`)), g.f32(`${path}.bias`, [d], w(`${path}.bias`))],
+      path,
       {
         axis: -1,
         epsilon: { float: c.normEps },
       },
     );
-  const rmsNorm = (x: string, key: string) => {
-    const ms = g.node('ReduceMean', [g.node('Mul', [x, x], `${key}.sq`)], `${key}.ms`, {
+  const rmsNorm = (x: string, { path }: NormTensors) => {
+    const ms = g.node('ReduceMean', [g.node('Mul', [x, x], `${path}.sq`)], `${path}.ms`, {
       axes: [-1],
       keepdims: 1,
     });
-    const rms = g.node('Sqrt', [g.node('Add', [ms, g.scalar(c.normEps)], `${key}.ms+eps`)], `${key}.rms`);
+    const rms = g.node('Sqrt', [g.node('Add', [ms, g.scalar(c.normEps)], `${path}.ms+eps`)], `${path}.rms`);
     return g.node(
       'Mul',
-      [g.node('Div', [x, rms], `${key}.normed`), g.f32(`${key}.weight`, [d], w(`${key}.weight`))],
-      key,
+      [g.node('Div', [x, rms], `${path}.normed`), g.f32(`${path}.weight`, [d], w(`${path}.weight`))],
+      path,
     );
   };
+  const norm = (x: string, n: NormTensors) => (c.norm === 'layernorm' ? layerNorm(x, n) : rmsNorm(x, n));
 
   // RoPE tables, gathered at the positions once for every layer: [B|1, 1, T, D].
   let cosT = '';
   let sinT = '';
-  if (!gpt) {
+  if (c.positional === 'rope') {
     const P = c.maxPositions;
     const theta = c.ropeTheta ?? 10000;
     const cos = new Float32Array(P * D);
@@ -300,42 +306,38 @@ export function exportOnnx(
       `${hint}.rope`,
     );
   };
+  const ropeIf = (x: string, hint: string) => (c.positional === 'rope' ? rope(x, hint) : x);
   /** [B, T, h·D] → [B, h, T, D]. */
   const heads = (x: string, h: number, hint: string) =>
     g.node('Transpose', [g.node('Reshape', [x, g.i64([0, 0, h, D])], `${hint}.bthd`)], `${hint}.bhtd`, {
       perm: [0, 2, 1, 3],
     });
 
-  const embedKey = gpt ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
-  const embed = g.f32(embedKey, [c.vocabSize, d], w(embedKey));
+  const embed = g.f32(t.embed, [c.vocabSize, d], w(t.embed));
   let x = g.node('Gather', [embed, ids], 'embed', { axis: 0 });
-  if (gpt) {
-    const wpe = g.f32('transformer.wpe.weight', [c.maxPositions, d], w('transformer.wpe.weight'));
+  if (t.positions) {
+    const wpe = g.f32(t.positions, [c.maxPositions, d], w(t.positions));
     x = g.node('Add', [x, g.node('Gather', [wpe, pos], 'wpe', { axis: 0 })], 'embed+pos');
   }
   const scale = g.scalar(1 / Math.sqrt(D));
   const negInf = g.scalar(Number.NEGATIVE_INFINITY);
 
-  for (let i = 0; i < c.numLayers; i++) {
-    const lp = gpt ? `transformer.h.${i}` : `model.layers.${i}`;
-    const ap = gpt ? `${lp}.attn` : `${lp}.self_attn`;
-    const n1 = gpt ? layerNorm(x, `${lp}.ln_1`) : rmsNorm(x, `${lp}.input_layernorm`);
+  for (const b of t.blocks) {
+    const { path: lp, attnPath: ap, mlpPath: mp } = b;
+    const n1 = norm(x, b.attnNorm);
     let q: string;
     let k: string;
     let v: string;
-    if (gpt) {
-      const qkv = linear(n1, `${ap}.c_attn`, d, 3 * d, true, `${ap}.qkv`);
+    if ('fused' in b.attnIn) {
+      const qkv = linear(n1, b.attnIn.fused, `${ap}.qkv`);
       const [q0, k0, v0] = g.nodeN('Split', [qkv], `${ap}.qkv_split`, 3, { axis: -1 });
       q = heads(q0, H, `${ap}.q`);
       k = heads(k0, Hkv, `${ap}.k`);
       v = heads(v0, Hkv, `${ap}.v`);
     } else {
-      q = rope(heads(linear(n1, `${ap}.q_proj`, d, H * D, c.qkvBias, `${ap}.q`), H, `${ap}.q`), `${ap}.q`);
-      k = rope(
-        heads(linear(n1, `${ap}.k_proj`, d, Hkv * D, c.qkvBias, `${ap}.k`), Hkv, `${ap}.k`),
-        `${ap}.k`,
-      );
-      v = heads(linear(n1, `${ap}.v_proj`, d, Hkv * D, c.qkvBias, `${ap}.v`), Hkv, `${ap}.v`);
+      q = ropeIf(heads(linear(n1, b.attnIn.q, `${ap}.q`), H, `${ap}.q`), `${ap}.q`);
+      k = ropeIf(heads(linear(n1, b.attnIn.k, `${ap}.k`), Hkv, `${ap}.k`), `${ap}.k`);
+      v = heads(linear(n1, b.attnIn.v, `${ap}.v`), Hkv, `${ap}.v`);
     }
     // Grouped heads: q [B, Hkv, rep, T, D] against k, v [B, Hkv, 1, T, D]; MatMul broadcasts the group.
     const qg = g.node('Reshape', [q, g.i64([0, Hkv, rep, -1, D])], `${ap}.q_grouped`);
@@ -349,40 +351,36 @@ export function exportOnnx(
     const merged = g.node('Reshape', [ctx, g.i64([0, H, -1, D])], `${ap}.ctx_bhtd`);
     const bt = g.node('Transpose', [merged], `${ap}.ctx_bthd`, { perm: [0, 2, 1, 3] });
     const a = g.node('Reshape', [bt, g.i64([0, 0, H * D])], `${ap}.ctx_flat`);
-    const o = gpt
-      ? linear(a, `${ap}.c_proj`, d, d, true, `${ap}.out`)
-      : linear(a, `${ap}.o_proj`, H * D, d, c.oBias, `${ap}.out`);
+    const o = linear(a, b.attnOut, `${ap}.out`);
     x = g.node('Add', [x, o], `${lp}.resid_attn`);
 
-    const mp = `${lp}.mlp`;
-    const I = c.intermediateSize;
-    let m: string;
-    if (gpt) {
-      const f = linear(layerNorm(x, `${lp}.ln_2`), `${mp}.c_fc`, d, I, true, `${mp}.fc`);
+    const h = norm(x, b.mlpNorm);
+    let act: string;
+    if ('fc' in b.mlpIn) {
+      const f = linear(h, b.mlpIn.fc, `${mp}.fc`);
       // gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
       const cube = g.node('Mul', [f, g.node('Mul', [f, f], `${mp}.x2`)], `${mp}.x3`);
       const inner = g.node('Add', [f, g.node('Mul', [cube, g.scalar(0.044715)], `${mp}.cx3`)], `${mp}.inner`);
-      const t = g.node(
+      const th = g.node(
         'Tanh',
         [g.node('Mul', [inner, g.scalar(Math.sqrt(2 / Math.PI))], `${mp}.arg`)],
         `${mp}.tanh`,
       );
       const half = g.node('Mul', [f, g.scalar(0.5)], `${mp}.half`);
-      const act = g.node('Mul', [half, g.node('Add', [t, g.scalar(1)], `${mp}.1+t`)], `${mp}.gelu`);
-      m = linear(act, `${mp}.c_proj`, I, d, true, `${mp}.out`);
+      act = g.node('Mul', [half, g.node('Add', [th, g.scalar(1)], `${mp}.1+t`)], `${mp}.gelu`);
     } else {
-      const h = rmsNorm(x, `${lp}.post_attention_layernorm`);
-      const gate = linear(h, `${mp}.gate_proj`, d, I, c.mlpBias, `${mp}.gate`);
-      const up = linear(h, `${mp}.up_proj`, d, I, c.mlpBias, `${mp}.up`);
+      const gate = linear(h, b.mlpIn.gate, `${mp}.gate`);
+      const up = linear(h, b.mlpIn.up, `${mp}.up`);
       const silu = g.node('Mul', [gate, g.node('Sigmoid', [gate], `${mp}.sig`)], `${mp}.silu`);
-      m = linear(g.node('Mul', [silu, up], `${mp}.swiglu`), `${mp}.down_proj`, I, d, c.mlpBias, `${mp}.out`);
+      act = g.node('Mul', [silu, up], `${mp}.swiglu`);
     }
+    const m = linear(act, b.mlpOut, `${mp}.out`);
     x = g.node('Add', [x, m], `${lp}.resid_mlp`);
   }
-  const xf = gpt ? layerNorm(x, 'transformer.ln_f') : rmsNorm(x, 'model.norm');
-  const head = c.tieWordEmbeddings
-    ? g.node('Transpose', [embed], 'lm_head.weight_t', { perm: [1, 0] })
-    : g.f32('lm_head.weight_t', [d, c.vocabSize], transpose2d(w('lm_head.weight'), c.vocabSize, d));
+  const xf = norm(x, t.finalNorm);
+  const head = t.tied
+    ? g.node('Transpose', [embed], `${t.lmHead}_t`, { perm: [1, 0] })
+    : g.f32(`${t.lmHead}_t`, [d, c.vocabSize], transpose2d(w(t.lmHead), c.vocabSize, d));
   g.nodes.push({ op: 'MatMul', inputs: [xf, head], outputs: [logitsName], name: 'lm_head/MatMul' });
 
   const inputs = [{ name: ids, elemType: INT64, shape: ['batch', 'sequence'] }];
