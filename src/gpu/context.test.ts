@@ -52,9 +52,9 @@ describe('pipelines and errors', () => {
     const b = ctx.upload(new Float32Array([3, 4]), 'workspace', 'b');
     const o = ctx.arena.alloc(8, 'workspace', 'o');
     const before = ctx.pipelineCount;
-    add(ctx, o, a, b, 2);
+    add(ctx, { out: o, a, b, n: 2 });
     const once = ctx.pipelineCount;
-    add(ctx, o, a, b, 2);
+    add(ctx, { out: o, a, b, n: 2 });
     expect(ctx.pipelineCount).toBe(once);
     expect(once - before).toBeLessThanOrEqual(1);
     expect(Array.from(await ctx.readF32(o, 2))).toEqual([4, 6]);
@@ -64,7 +64,7 @@ describe('pipelines and errors', () => {
   it('names the kernel when one buffer is bound both writable and read-only', async () => {
     const ctx = await testGpu();
     const a = ctx.upload(new Float32Array([1, 2]), 'workspace', 'aliased');
-    add(ctx, a, a, a, 2);
+    add(ctx, { out: a, a, b: a, n: 2 });
     await expect(ctx.sync()).rejects.toThrow(/add.*aliased|aliased.*add/s);
     ctx.arena.free(a);
   });
@@ -130,6 +130,6 @@ describe('device loss', () => {
     const err = await Promise.race([pending, new Promise((r) => setTimeout(() => r('hang'), 10_000))]);
     expect(err).toBeInstanceOf(GpuDeviceLostError);
     expect((err as Error).message).toMatch(/device was lost/);
-    expect(() => add(ctx, buf, buf, buf, 4)).toThrow(GpuDeviceLostError);
+    expect(() => add(ctx, { out: buf, a: buf, b: buf, n: 4 })).toThrow(GpuDeviceLostError);
   });
 });

@@ -64,8 +64,8 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
       return viewOf(s, offset * 4, n * 4);
     },
     copy2d: (p) => copy2d(ctx, p),
-    add: (p) => add(ctx, p.out, p.a, p.b, p.n),
-    addInPlace: (p) => addInPlace(ctx, p.a, p.b, p.n),
+    add: (p) => add(ctx, p),
+    addInPlace: (p) => addInPlace(ctx, p),
     scale: (p) => scale(ctx, p),
     mulVec: (p) => mulVec(ctx, p),
     lineNorms: (p) => lineNorms(ctx, p),
@@ -93,15 +93,7 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     rope: (p) => rope(ctx, p),
     attention: (p) => attention(ctx, p),
     attentionBackward: (p) => attentionBackward(ctx, p),
-    embedding: (p) =>
-      embedding(ctx, {
-        out: p.out,
-        table: p.table,
-        ids: p.ids,
-        N: p.N,
-        dim: p.dim,
-        accumulate: p.accumulate,
-      }),
+    embedding: (p) => embedding(ctx, p),
     embeddingBackward: (p) => {
       const plan = embeddingGradPlan(ctx, p.idsCpu);
       embeddingBackward(ctx, { dTable: p.dTable, dOut: p.dOut, plan, dim: p.dim });

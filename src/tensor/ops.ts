@@ -3,7 +3,7 @@
 // gets no dW, an input that needs no gradient gets no dX. Shapes are checked here, once, with the names of
 // the tensors involved, so kernels can trust their dims.
 
-import type { AttentionDimsP } from './backend';
+import type { AttentionDims } from '../gpu/kernels/attention';
 import type { Tape, Tensor } from './tape';
 
 function check(cond: boolean, msg: () => string): void {
@@ -315,7 +315,7 @@ export function attention<S, I>(
   q: Tensor<S>,
   k: Tensor<S>,
   v: Tensor<S>,
-  dims: AttentionDimsP,
+  dims: AttentionDims,
   prefix: { k: Tensor<S>; v: Tensor<S> } | null,
   name: string,
   kvStart: I | null = null,

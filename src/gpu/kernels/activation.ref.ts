@@ -1,7 +1,10 @@
 // CPU float64 twins of the standalone activations (activation.ts): ReLU, SiLU, exact GELU, and their
 // derivatives. erf is computed to near double precision (series, then a continued fraction for the tail),
 // so central differences of the twin check its derivative without approximation noise.
+
+import type { ActivationArgs, ActivationBackwardArgs } from './activation';
 import type { ActivationKind } from './activation.wgsl';
+import { putInto } from './common';
 
 /** erfc(x) for x ≥ 0, to ~1e-15 relative. */
 function erfcPos(x: number): number {
@@ -54,4 +57,14 @@ export function activationBackwardRef(
   x: ArrayLike<number>,
 ): Float64Array {
   return Float64Array.from({ length: x.length }, (_, i) => dOut[i] * activationDeriv(kind, x[i]));
+}
+
+/** The twin of activation(): out = f(x) over the first n elements. */
+export function activationTwin(p: ActivationArgs<Float64Array>): void {
+  putInto(p.out, activationRef(p.kind, p.x.subarray(0, p.n)));
+}
+
+/** The twin of activationBackward(): dx (+)= dOut·f'(x). */
+export function activationBackwardTwin(p: ActivationBackwardArgs<Float64Array>): void {
+  putInto(p.dx, activationBackwardRef(p.kind, p.dOut.subarray(0, p.n), p.x.subarray(0, p.n)), p.accumulate);
 }

@@ -8,11 +8,15 @@ import { grid1d } from './common';
 
 export type { ActivationKind };
 
+export interface ActivationArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+  kind: ActivationKind;
+}
+
 /** out[i] = f(x[i]). */
-export function activation(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; kind: ActivationKind },
-): void {
+export function activation(ctx: GpuContext, args: ActivationArgs): void {
   if (args.n === 0) return;
   const L = planBindings(`act_${args.kind}`, [
     { name: 'x', region: args.x, write: false },
@@ -26,18 +30,17 @@ export function activation(
   });
 }
 
+export interface ActivationBackwardArgs<S = GpuRegion> {
+  dx: S;
+  dOut: S;
+  x: S;
+  n: number;
+  kind: ActivationKind;
+  accumulate?: boolean;
+}
+
 /** dx[i] (+)= dOut[i]·f'(x[i]). */
-export function activationBackward(
-  ctx: GpuContext,
-  args: {
-    dx: GpuRegion;
-    dOut: GpuRegion;
-    x: GpuRegion;
-    n: number;
-    kind: ActivationKind;
-    accumulate?: boolean;
-  },
-): void {
+export function activationBackward(ctx: GpuContext, args: ActivationBackwardArgs): void {
   if (args.n === 0) return;
   const L = planBindings(`act_${args.kind}_backward`, [
     { name: 'dOut', region: args.dOut, write: false },

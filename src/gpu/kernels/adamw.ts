@@ -8,27 +8,28 @@ import { adamwWgsl } from './adamw.wgsl';
 import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
+export interface AdamwArgs<S = GpuRegion> {
+  params: S;
+  grads: S;
+  m: S;
+  v: S;
+  n: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** The step number after incrementing, starting at 1. */
+  step: number;
+  /** One value multiplying every gradient first (the clip factor); default 1. */
+  gradScale?: S | null;
+}
+
 /**
  * One AdamW step (step counts from 1): p ← p − lr·wd·p; m ← β1m + (1−β1)g; v ← β2v + (1−β2)g²;
  * p ← p − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + eps), where g = grads·gradScale[0] when gradScale is given.
  */
-export function adamw(
-  ctx: GpuContext,
-  args: {
-    params: GpuRegion;
-    grads: GpuRegion;
-    m: GpuRegion;
-    v: GpuRegion;
-    n: number;
-    lr: number;
-    beta1: number;
-    beta2: number;
-    eps: number;
-    weightDecay: number;
-    step: number;
-    gradScale?: GpuRegion | null;
-  },
-): void {
+export function adamw(ctx: GpuContext, args: AdamwArgs): void {
   const { lr, beta1, beta2, step } = args;
   if (!(step >= 1) || !Number.isInteger(step))
     throw new Error(`adamw: step must be an integer ≥ 1, got ${step}`);

@@ -13,9 +13,9 @@ describe('add kernel', () => {
       const ga = up(ctx, a);
       const gb = up(ctx, b);
       const out = ctx.arena.alloc(n * 4, 'activations', 'out');
-      add(ctx, out, ga, gb, n);
+      add(ctx, { out, a: ga, b: gb, n });
       expectClose(await ctx.readF32(out, n), addRef(a, b), 1e-6, 1e-6, 'add');
-      addInPlace(ctx, ga, gb, n);
+      addInPlace(ctx, { a: ga, b: gb, n });
       expectClose(await ctx.readF32(ga, n), addRef(a, b), 1e-6, 1e-6, 'addInPlace');
       for (const bf of [ga, gb, out]) ctx.arena.free(bf);
       expect(ctx.arena.stats().liveBuffers).toBe(0);

@@ -8,8 +8,21 @@ import { grid1d } from './common';
 const ADD = { key: 'add', label: 'add', code: addWgsl(false) };
 const ADD_INPLACE = { key: 'add_inplace', label: 'add_inplace', code: addWgsl(true) };
 
+export interface AddArgs<S = GpuRegion> {
+  out: S;
+  a: S;
+  b: S;
+  n: number;
+}
+
+export interface AddInPlaceArgs<S = GpuRegion> {
+  a: S;
+  b: S;
+  n: number;
+}
+
 /** out[i] = a[i] + b[i] for i < n. */
-export function add(ctx: GpuContext, out: GpuRegion, a: GpuRegion, b: GpuRegion, n: number): void {
+export function add(ctx: GpuContext, { out, a, b, n }: AddArgs): void {
   ctx.dispatch({
     kernel: ADD,
     buffers: [a, b, out],
@@ -19,7 +32,7 @@ export function add(ctx: GpuContext, out: GpuRegion, a: GpuRegion, b: GpuRegion,
 }
 
 /** a[i] += b[i] for i < n (gradient accumulation). */
-export function addInPlace(ctx: GpuContext, a: GpuRegion, b: GpuRegion, n: number): void {
+export function addInPlace(ctx: GpuContext, { a, b, n }: AddInPlaceArgs): void {
   ctx.dispatch({
     kernel: ADD_INPLACE,
     buffers: [a, b],

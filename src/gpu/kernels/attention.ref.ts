@@ -6,7 +6,8 @@
 // visible real key; a query that sees no key gets out = 0 (its lse is −∞). Packed rows (forward and backward):
 // `segments` [B,S], one id per key position; query t (key position t + S − T) sees a real key only when their
 // ids are equal or the key's id is negative (shared by every segment); prefix keys are seen by all.
-import type { AttentionDims } from './attention';
+import type { AttentionArgs, AttentionBackwardArgs, AttentionDims } from './attention';
+import { putInto } from './common';
 
 export interface AttentionGradsRef {
   dq: Float64Array;
@@ -172,4 +173,21 @@ export function attentionBackwardRef(
       }
     }
   return hasPrefix ? { dq, dk, dv, dPrefixK, dPrefixV } : { dq, dk, dv };
+}
+
+/** The twin of attention(): writes out and lse. */
+export function attentionTwin(p: AttentionArgs<Float64Array, Int32Array>): void {
+  const r = attentionRef(p.q, p.k, p.v, p, p.prefixK, p.prefixV, p.kvStart, p.segments);
+  putInto(p.out, r.out);
+  putInto(p.lse, r.lse);
+}
+
+/** The twin of attentionBackward(): overwrites each non-null gradient. */
+export function attentionBackwardTwin(p: AttentionBackwardArgs<Float64Array, Int32Array>): void {
+  const r = attentionBackwardRef(p.q, p.k, p.v, p.dOut, p, p.prefixK, p.prefixV, p.segments);
+  if (p.dq) putInto(p.dq, r.dq);
+  if (p.dk) putInto(p.dk, r.dk);
+  if (p.dv) putInto(p.dv, r.dv);
+  if (p.dPrefixK && r.dPrefixK) putInto(p.dPrefixK, r.dPrefixK);
+  if (p.dPrefixV && r.dPrefixV) putInto(p.dPrefixV, r.dPrefixV);
 }

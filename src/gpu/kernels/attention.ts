@@ -24,11 +24,15 @@
 // every invocation loops over shared through workgroup memory tiles: fewer global reads on real GPUs). Both
 // are deterministic and use no atomics; Δ is computed by the same small kernel in both.
 import { alignBytes, type GpuRegion } from '../arena';
-import { type GpuContext, type KernelSource, Uniforms } from '../context';
+import { type GpuContext, Uniforms } from '../context';
+import { GpuKernelError } from '../errors';
 import {
   ATTENTION_TILE_ROWS,
   ATTENTION_WG,
+  type AttentionBinding,
+  type AttentionDeclare,
   type AttentionShader,
+  attentionBindingType,
   attentionDeltaWgsl,
   attentionDkvTiledWgsl,
   attentionDkvWgsl,
@@ -37,6 +41,7 @@ import {
   attentionForwardTiledWgsl,
   attentionForwardWgsl,
 } from './attention.wgsl';
+import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
 export interface AttentionDims {
@@ -60,37 +65,77 @@ export const ATTENTION_MAX_D = 256;
 export const ATTENTION_VARIANTS = ['rows', 'tiled'] as const;
 export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
 
-interface Kernel {
-  source: KernelSource;
-  bindings: string[];
+/** The forward's arguments on any storage (S floats, I i32 ids): the kernel's, the tape op's and the twin's. */
+export interface AttentionArgs<S = GpuRegion, I = S> extends AttentionDims {
+  out: S;
+  lse: S;
+  q: S;
+  k: S;
+  v: S;
+  prefixK?: S | null;
+  prefixV?: S | null;
+  /** i32 [B], each batch item's first visible real key (left-padded batches); forward only. */
+  kvStart?: I | null;
+  /** i32 [B,S], packed rows' example ids (a real key is seen by queries of its id; negative: by all). */
+  segments?: I | null;
 }
 
-const cache = new Map<string, Kernel>();
-
-function kernel(key: string, label: string, make: () => AttentionShader): Kernel {
-  let k = cache.get(key);
-  if (!k) {
-    const { code, bindings } = make();
-    k = { source: { key, label, code }, bindings: bindings.map((b) => b.name) };
-    cache.set(key, k);
-  }
-  return k;
+/** The backward's arguments; a null gradient is not computed. */
+export interface AttentionBackwardArgs<S = GpuRegion, I = S> extends AttentionDims {
+  dq: S | null;
+  dk: S | null;
+  dv: S | null;
+  dPrefixK?: S | null;
+  dPrefixV?: S | null;
+  dOut: S;
+  q: S;
+  k: S;
+  v: S;
+  prefixK?: S | null;
+  prefixV?: S | null;
+  out: S;
+  lse: S;
+  /** The forward's segments (i32 [B,S]), if it had them. */
+  segments?: I | null;
 }
 
+/** Each template's binding list (names, access, types), taken once from its generator. */
+const bindingLists = new Map<string, AttentionBinding[]>();
+
+/**
+ * Records one attention kernel through the shared planner and kernel memo (bindings.ts), like every other
+ * kernel: `key` names the template, the planner's signature the binding layout, and the WGSL is generated
+ * once per pair with the planner's declarations. The kernels name their buffers directly, so a call binding
+ * one region to two arguments is refused here, naming the kernel.
+ */
 function run(
   ctx: GpuContext,
-  k: Kernel,
+  key: string,
+  label: string,
+  make: (declare?: AttentionDeclare) => AttentionShader,
   buffers: Record<string, GpuRegion | null | undefined>,
   uniforms: ArrayBuffer,
   workgroups: [number, number, number?],
 ): void {
-  ctx.dispatch({
-    kernel: k.source,
-    buffers: k.bindings.map((name) => {
-      const b = buffers[name];
-      if (!b) throw new Error(`${k.source.label}: buffer "${name}" missing`);
-      return b;
+  let bindings = bindingLists.get(key);
+  if (!bindings) {
+    bindings = make().bindings;
+    bindingLists.set(key, bindings);
+  }
+  const L = planBindings(
+    label,
+    bindings.map((b) => {
+      const region = buffers[b.name];
+      if (!region) throw new GpuKernelError(label, `buffer "${b.name}" missing`);
+      return { name: b.name, region, write: b.write, type: attentionBindingType(b) };
     }),
+  );
+  const merged = bindings.find((b) => L.id[b.name] !== b.name);
+  if (merged)
+    throw new GpuKernelError(label, `"${merged.name}" is the same region as "${L.id[merged.name]}"`);
+  ctx.dispatch({
+    kernel: memoKernel(`${key}:${L.sig}`, label, () => make(() => L.decls('Params')).code),
+    buffers: L.buffers,
     uniforms,
     workgroups,
   });
@@ -192,20 +237,7 @@ const tiledGrid = (rows: number, heads: number, batch: number): [number, number,
  * out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. `kvStart` (i32 [B],
  * optional) is each batch item's first valid key, for left-padded batches read from a KV cache.
  */
-export function attention(
-  ctx: GpuContext,
-  args: AttentionDims & {
-    out: GpuRegion;
-    lse: GpuRegion;
-    q: GpuRegion;
-    k: GpuRegion;
-    v: GpuRegion;
-    prefixK?: GpuRegion | null;
-    prefixV?: GpuRegion | null;
-    kvStart?: GpuRegion | null;
-    segments?: GpuRegion | null;
-  },
-): void {
+export function attention(ctx: GpuContext, args: AttentionArgs): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
   const tiled = variantOf(ctx, 'attention') === 'tiled';
   const prefix = c.P > 0;
@@ -213,14 +245,14 @@ export function attention(
   const seg = checkSegments('attention', c, args.segments, start);
   const name = `attention_fwd${tiled ? '_tiled' : ''}`;
   const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
-  const k = kernel(key, `${name}(D=${c.D})`, () =>
-    tiled
-      ? attentionForwardTiledWgsl(c.D, prefix, start, seg)
-      : attentionForwardWgsl(c.D, prefix, start, seg),
-  );
   run(
     ctx,
-    k,
+    key,
+    `${name}(D=${c.D})`,
+    (declare) =>
+      tiled
+        ? attentionForwardTiledWgsl(c.D, prefix, start, seg, declare)
+        : attentionForwardWgsl(c.D, prefix, start, seg, declare),
     {
       q: args.q,
       k: args.k,
@@ -246,26 +278,7 @@ export function attentionWorkspaceBytes(dims: AttentionDims): number {
  * Gradients of attention given dOut. Overwrites (never accumulates into) each non-null gradient; a null one
  * is skipped entirely. dk/dv sum over the G query heads of a group; prefix grads sum over the batch too.
  */
-export function attentionBackward(
-  ctx: GpuContext,
-  args: AttentionDims & {
-    dq: GpuRegion | null;
-    dk: GpuRegion | null;
-    dv: GpuRegion | null;
-    dPrefixK?: GpuRegion | null;
-    dPrefixV?: GpuRegion | null;
-    dOut: GpuRegion;
-    q: GpuRegion;
-    k: GpuRegion;
-    v: GpuRegion;
-    prefixK?: GpuRegion | null;
-    prefixV?: GpuRegion | null;
-    out: GpuRegion;
-    lse: GpuRegion;
-    /** The forward's segments (i32 [B,S]), if it had them. */
-    segments?: GpuRegion | null;
-  },
-): void {
+export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): void {
   const c = check('attentionBackward', args, args.prefixK, args.prefixV);
   const seg = checkSegments('attentionBackward', c, args.segments, false);
   if (c.kvStride !== c.S)
@@ -300,35 +313,46 @@ export function attentionBackward(
   };
   const D = c.D;
   if (delta) {
-    const k = kernel(`attention_delta_d${D}`, `attention_delta(D=${D})`, () => attentionDeltaWgsl(D));
-    run(ctx, k, bufs, u, grid1d(rows, ATTENTION_WG));
+    run(
+      ctx,
+      `attention_delta_d${D}`,
+      `attention_delta(D=${D})`,
+      (declare) => attentionDeltaWgsl(D, declare),
+      bufs,
+      u,
+      grid1d(rows, ATTENTION_WG),
+    );
   }
   const t = tiled ? '_tiled' : '';
   const sg = seg ? '_seg' : '';
   if (args.dq) {
-    const k = kernel(
+    run(
+      ctx,
       `attention_dq${t}_d${D}${prefix ? '_prefix' : ''}${sg}`,
       `attention_dq${t}(D=${D})`,
-      () => (tiled ? attentionDqTiledWgsl(D, prefix, seg) : attentionDqWgsl(D, prefix, seg)),
+      (declare) =>
+        tiled ? attentionDqTiledWgsl(D, prefix, seg, declare) : attentionDqWgsl(D, prefix, seg, declare),
+      bufs,
+      u,
+      tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(rows, ATTENTION_WG),
     );
-    run(ctx, k, bufs, u, tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(rows, ATTENTION_WG));
   }
   const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean) => {
     if (!wantDk && !wantDv) return;
     // Prefix keys are seen by every segment: their kernels are the unmasked ones.
     const masked = seg && !isPrefix;
     const tag = `${isPrefix ? 'prefix_' : ''}${wantDk ? 'dk' : ''}${wantDv ? 'dv' : ''}${t}`;
-    const k = kernel(`attention_${tag}_d${D}${masked ? '_seg' : ''}`, `attention_${tag}(D=${D})`, () =>
-      tiled
-        ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv, masked)
-        : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked),
-    );
     // Prefix rows are shared by the batch: their kernels loop over it instead of spreading it on the grid.
     const nrows = isPrefix ? c.P : c.S;
     const batch = isPrefix ? 1 : c.B;
     run(
       ctx,
-      k,
+      `attention_${tag}_d${D}${masked ? '_seg' : ''}`,
+      `attention_${tag}(D=${D})`,
+      (declare) =>
+        tiled
+          ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
+          : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
       bufs,
       u,
       tiled ? tiledGrid(nrows, c.Hkv, batch) : grid1d(batch * nrows * c.Hkv, ATTENTION_WG),

@@ -31,20 +31,33 @@ export interface AttentionShader {
 // kvStride: rows between batch items in k/v (S when dense; a cache's capacity when reading a KV cache).
 const PARAMS = `struct Params { B: u32, T: u32, S: u32, Hq: u32, Hkv: u32, G: u32, P: u32, scale: f32, kvStride: u32 };`;
 
-function preamble(D: number, W: number, bindings: AttentionBinding[]): string {
-  const vt = W === 4 ? 'vec4<f32>' : 'f32';
-  const decls = bindings
+/** The WGSL array type of a binding (VT is the row vector alias every kernel declares). */
+export const attentionBindingType = (b: AttentionBinding): string =>
+  `array<${b.int ? 'i32' : b.scalar ? 'f32' : 'VT'}>`;
+
+/**
+ * Writes a kernel's binding declarations (storage in order, then `p: Params`). attention.ts passes the shared
+ * planner's (bindings.ts), which knows the regions bound; without regions (text-only uses) each binding is
+ * declared as the kernel states it, which is what the planner writes when no two bindings share a buffer.
+ */
+export type AttentionDeclare = (bindings: AttentionBinding[]) => string;
+
+export const plainAttentionDecls: AttentionDeclare = (bindings) =>
+  bindings
     .map(
       (b, i) =>
-        `@group(0) @binding(${i}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: array<${b.int ? 'i32' : b.scalar ? 'f32' : 'VT'}>;`,
+        `@group(0) @binding(${i}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: ${attentionBindingType(b)};`,
     )
+    .concat(`@group(0) @binding(${bindings.length}) var<uniform> p: Params;`)
     .join('\n');
+
+function preamble(D: number, W: number, decls: string): string {
+  const vt = W === 4 ? 'vec4<f32>' : 'f32';
   return `
 alias VT = ${vt};
 const DW: u32 = ${D / W}u;
 ${PARAMS}
 ${decls}
-@group(0) @binding(${bindings.length}) var<uniform> p: Params;
 // Horizontal sum of a vector element, so loops read the same for W = 1 and W = 4.
 fn hsum(x: VT) -> f32 { return ${W === 4 ? 'x.x + x.y + x.z + x.w' : 'x'}; }
 `;
@@ -94,6 +107,7 @@ export function attentionForwardWgsl(
   prefix: boolean,
   start = false,
   seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
@@ -127,7 +141,7 @@ export function attentionForwardWgsl(
       l += e;
       for (var d = 0u; d < DW; d++) { acc[d] += e * ${vb}[ko + d]; }
     }`;
-  const code = `${preamble(D, W, bindings)}
+  const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
@@ -150,14 +164,14 @@ fn main(${FLAT_BUILTINS}) {
 }
 
 /** Δ[b,h,t] = Σ_d dOut·out: the softmax backward's row term, shared by dQ and dK/dV. */
-export function attentionDeltaWgsl(D: number): AttentionShader {
+export function attentionDeltaWgsl(D: number, declare = plainAttentionDecls): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
     { name: 'dout', write: false },
     { name: 'out', write: false },
     { name: 'delta', write: true, scalar: true },
   ];
-  const code = `${preamble(D, W, bindings)}
+  const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
@@ -175,7 +189,12 @@ fn main(${FLAT_BUILTINS}) {
 }
 
 /** dQ per query row: probabilities recomputed from lse, dS = P·(dO·v − Δ), dq = scale·Σ dS·k. */
-export function attentionDqWgsl(D: number, prefix: boolean, seg = false): AttentionShader {
+export function attentionDqWgsl(
+  D: number,
+  prefix: boolean,
+  seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
+): AttentionShader {
   const W = attentionWidth(D);
   const bindings: AttentionBinding[] = [
     { name: 'q', write: false },
@@ -205,7 +224,7 @@ export function attentionDqWgsl(D: number, prefix: boolean, seg = false): Attent
       let ds = exp(s - L) * (dp - dl);
       for (var d = 0u; d < DW; d++) { acc[d] += ds * ${kb}[ko + d]; }
     }`;
-  const code = `${preamble(D, W, bindings)}
+  const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
@@ -242,6 +261,7 @@ export function attentionDkvWgsl(
   wantDk: boolean,
   wantDv: boolean,
   seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   if (!wantDk && !wantDv) throw new Error('attentionDkvWgsl: nothing to compute');
   const masked = seg && !prefix;
@@ -280,7 +300,7 @@ export function attentionDkvWgsl(
   let ko = i * DW;
   // The first query that sees key j: t + S − T >= j.
   let t0 = max(j + p.T, p.S) - p.S;${masked ? '\n  let sk = seg[b0 * p.S + j];' : ''}`;
-  const code = `${preamble(D, W, bindings)}
+  const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${ATTENTION_WG})
 fn main(${FLAT_BUILTINS}) {
   let i = ${FLAT_INDEX(ATTENTION_WG)};
@@ -373,7 +393,7 @@ function keyTileLoad(prefix: boolean, stride: 'S' | 'kvStride'): string {
  */
 function queryTiled(
   D: number,
-  bindings: AttentionBinding[],
+  decls: string,
   prefix: boolean,
   init: string,
   step: string,
@@ -383,7 +403,7 @@ function queryTiled(
   seg = false,
 ): string {
   const W = attentionWidth(D);
-  return `${preamble(D, W, bindings)}
+  return `${preamble(D, W, decls)}
 const TR: u32 = ${ATTENTION_TILE_ROWS}u;
 const TC: u32 = ${attentionTileCols(D)}u;
 var<workgroup> ksh: array<VT, ${attentionTileCols(D) * (D / W)}>;
@@ -443,6 +463,7 @@ export function attentionForwardTiledWgsl(
   prefix: boolean,
   start = false,
   seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   const bindings = queryBindings(prefix, [
     ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
@@ -452,7 +473,7 @@ export function attentionForwardTiledWgsl(
   ]);
   const code = queryTiled(
     D,
-    bindings,
+    declare(bindings),
     prefix,
     `var qs: array<VT, DW>;
   var acc: array<VT, DW>;
@@ -480,7 +501,12 @@ export function attentionForwardTiledWgsl(
   return { code, bindings };
 }
 
-export function attentionDqTiledWgsl(D: number, prefix: boolean, seg = false): AttentionShader {
+export function attentionDqTiledWgsl(
+  D: number,
+  prefix: boolean,
+  seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
+): AttentionShader {
   const bindings = queryBindings(prefix, [
     ...(seg ? [SEG_BINDING] : []),
     { name: 'dout', write: false },
@@ -490,7 +516,7 @@ export function attentionDqTiledWgsl(D: number, prefix: boolean, seg = false): A
   ]);
   const code = queryTiled(
     D,
-    bindings,
+    declare(bindings),
     prefix,
     `var qs: array<VT, DW>;
   var dor: array<VT, DW>;
@@ -529,6 +555,7 @@ export function attentionDkvTiledWgsl(
   wantDk: boolean,
   wantDv: boolean,
   seg = false,
+  declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   if (!wantDk && !wantDv) throw new Error('attentionDkvTiledWgsl: nothing to compute');
   const masked = seg && !prefix;
@@ -567,7 +594,7 @@ export function attentionDkvTiledWgsl(
   // The first query that sees key j is t = j − (S − T); the block's first key sets where its tiles start.
   let t0 = max(jc + p.T, p.S) - p.S;
   let blockT0 = max(wid.x * TR + p.T, p.S) - p.S;${masked ? '\n  let sk = seg[wid.z * p.S + jc];' : ''}`;
-  const code = `${preamble(D, W, bindings)}
+  const code = `${preamble(D, W, declare(bindings))}
 const TR: u32 = ${ATTENTION_TILE_ROWS}u;
 const TC: u32 = ${TC}u;
 var<workgroup> qsh: array<VT, ${TC * (D / W)}>;

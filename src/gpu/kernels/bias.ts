@@ -6,11 +6,15 @@ import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { colReduce } from './rows';
 
+export interface BiasAddArgs<S = GpuRegion> {
+  x: S;
+  bias: S;
+  rows: number;
+  cols: number;
+}
+
 /** x[r,c] += bias[c], in place, for x [rows, cols]. */
-export function biasAdd(
-  ctx: GpuContext,
-  args: { x: GpuRegion; bias: GpuRegion; rows: number; cols: number },
-): void {
+export function biasAdd(ctx: GpuContext, args: BiasAddArgs): void {
   const { rows, cols } = args;
   const n = rows * cols;
   if (n === 0) return;
@@ -26,11 +30,16 @@ export function biasAdd(
   });
 }
 
+export interface BiasGradArgs<S = GpuRegion> {
+  dBias: S;
+  dOut: S;
+  rows: number;
+  cols: number;
+  accumulate?: boolean;
+}
+
 /** dBias[c] (+)= Σ_r dOut[r,c], for dOut [rows, cols]. */
-export function biasGrad(
-  ctx: GpuContext,
-  args: { dBias: GpuRegion; dOut: GpuRegion; rows: number; cols: number; accumulate?: boolean },
-): void {
+export function biasGrad(ctx: GpuContext, args: BiasGradArgs): void {
   colReduce(
     ctx,
     'bias_grad',

@@ -1,6 +1,6 @@
 // Helpers every kernel shares: 1-D grids that spill into y past 65535 workgroups, the matching WGSL index
-// expression, and the float32 conversions twins use. Kept tiny on purpose; each kernel's WGSL stays
-// readable on its own.
+// expression, the float32 conversions twins use and how a twin writes into its outputs. Kept tiny on
+// purpose; each kernel's WGSL stays readable on its own. No GPU imports: the twins import this file.
 
 export const WG = 256;
 
@@ -26,4 +26,10 @@ export function toF32(a: ArrayLike<number>): Float32Array {
 
 export function toF64(a: ArrayLike<number>): Float64Array {
   return Float64Array.from(a);
+}
+
+/** out[i] (+)= src[i] for i < src.length: how a twin writes a result into its argument's output. */
+export function putInto(out: Float64Array, src: ArrayLike<number>, accumulate = false): void {
+  if (accumulate) for (let i = 0; i < src.length; i++) out[i] += src[i];
+  else for (let i = 0; i < src.length; i++) out[i] = src[i];
 }

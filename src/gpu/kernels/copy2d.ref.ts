@@ -1,16 +1,10 @@
 // CPU float64 twin of copy2d: writes into `out` in place, as the kernel does.
+
+import type { Copy2dArgs } from './copy2d';
 export function copy2dRef(
   out: Float64Array,
   x: ArrayLike<number>,
-  a: {
-    rows: number;
-    cols: number;
-    srcStride: number;
-    srcOffset: number;
-    dstStride: number;
-    dstOffset: number;
-    accumulate?: boolean;
-  },
+  a: Omit<Copy2dArgs<unknown>, 'out' | 'x'>,
 ): void {
   for (let r = 0; r < a.rows; r++) {
     for (let c = 0; c < a.cols; c++) {
@@ -19,4 +13,9 @@ export function copy2dRef(
       out[d] = a.accumulate ? out[d] + s : s;
     }
   }
+}
+
+/** The twin of copy2d(). */
+export function copy2dTwin(p: Copy2dArgs<Float64Array>): void {
+  copy2dRef(p.out, p.x, p);
 }

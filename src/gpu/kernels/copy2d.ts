@@ -8,9 +8,9 @@ import { copy2dWgsl } from './copy2d.wgsl';
 const COPY = { key: 'copy2d', label: 'copy2d', code: copy2dWgsl(false) };
 const COPY_ACC = { key: 'copy2d_acc', label: 'copy2d_accumulate', code: copy2dWgsl(true) };
 
-export interface Copy2dArgs {
-  out: GpuRegion;
-  x: GpuRegion;
+export interface Copy2dArgs<S = GpuRegion> {
+  out: S;
+  x: S;
   rows: number;
   cols: number;
   srcStride: number;

@@ -1,5 +1,8 @@
 // CPU float64 twins of crossentropy.ts. Targets outside [0, V) (-100 in practice) are ignored, as on the GPU.
 
+import { putInto } from './common';
+import type { CrossEntropyArgs, LogSoftmaxGatherArgs } from './crossentropy';
+
 const ignored = (t: number, V: number): boolean => !(t >= 0 && t < V);
 
 function rowLse(logits: ArrayLike<number>, base: number, V: number): number {
@@ -45,4 +48,16 @@ export function logSoftmaxGatherRef(
     if (!ignored(t, V)) out[i] = logits[i * V + t] - rowLse(logits, i * V, V);
   }
   return out;
+}
+
+/** The twin of crossEntropy(): losses, and dLogits when given. */
+export function crossEntropyTwin(p: CrossEntropyArgs<Float64Array, Int32Array>): void {
+  const r = crossEntropyRef(p.logits, p.targets, p.N, p.V, p.scale);
+  putInto(p.losses, r.losses);
+  if (p.dLogits) putInto(p.dLogits, r.dLogits);
+}
+
+/** The twin of logSoftmaxGather(). */
+export function logSoftmaxGatherTwin(p: LogSoftmaxGatherArgs<Float64Array, Int32Array>): void {
+  putInto(p.out, logSoftmaxGatherRef(p.logits, p.targets, p.N, p.V));
 }

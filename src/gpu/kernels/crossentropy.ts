@@ -40,24 +40,23 @@ function record(
   });
 }
 
+export interface CrossEntropyArgs<S = GpuRegion, I = S> {
+  losses: S;
+  /** Null or absent: losses only. */
+  dLogits?: S | null;
+  logits: S;
+  targets: I;
+  N: number;
+  V: number;
+  scale: number;
+}
+
 /**
  * losses[i] = −log softmax(logits_i)[t_i] (0 when t_i is ignored: -100, or any id outside [0, V)).
  * With dLogits, dLogits_i = scale·(softmax(logits_i) − onehot(t_i)) (0 rows when ignored); with inPlace
  * that gradient overwrites the logits instead (dLogits may then be omitted or be the logits region).
  */
-export function crossEntropy(
-  ctx: GpuContext,
-  args: {
-    losses: GpuRegion;
-    logits: GpuRegion;
-    targets: GpuRegion;
-    N: number;
-    V: number;
-    scale: number;
-    dLogits?: GpuRegion | null;
-    inPlace?: boolean;
-  },
-): void {
+export function crossEntropy(ctx: GpuContext, args: CrossEntropyArgs & { inPlace?: boolean }): void {
   const { losses, logits, targets, N, V, scale, dLogits } = args;
   if (args.inPlace && dLogits && !sameRegion(dLogits, logits))
     throw new Error('crossEntropy: inPlace writes the gradient over logits; pass no other dLogits');
@@ -66,11 +65,16 @@ export function crossEntropy(
   record(ctx, label, { logits, targets, losses, dLogits: grad }, N, V, scale, 1);
 }
 
+export interface LogSoftmaxGatherArgs<S = GpuRegion, I = S> {
+  out: S;
+  logits: S;
+  targets: I;
+  N: number;
+  V: number;
+}
+
 /** out[i] = log softmax(logits_i)[t_i] (per-token log-probabilities), 0 when t_i is ignored. */
-export function logSoftmaxGather(
-  ctx: GpuContext,
-  args: { out: GpuRegion; logits: GpuRegion; targets: GpuRegion; N: number; V: number },
-): void {
+export function logSoftmaxGather(ctx: GpuContext, args: LogSoftmaxGatherArgs): void {
   // The loss kernel with sign −1: −(lse − x_t) = x_t − lse.
   const { logits, targets, out, N, V } = args;
   record(ctx, 'log_softmax_gather', { logits, targets, losses: out, dLogits: null }, N, V, 1, -1);

@@ -1,5 +1,8 @@
 // CPU twins of dropout.ts. The mask is the GPU's bit for bit: the same 32-bit hash written with
 // Math.imul and >>> 0 (see DROPOUT_HASH in dropout.wgsl.ts; change both together).
+
+import { putInto } from './common';
+import type { DropoutArgs, DropoutBackwardArgs } from './dropout';
 import { dropoutScale, dropoutThreshold } from './dropout.wgsl';
 
 function mix32(x0: number): number {
@@ -38,4 +41,14 @@ export function dropoutBackwardRef(
   stream: number,
 ): Float64Array {
   return dropoutRef(dOut, p, seed, stream);
+}
+
+/** The twin of dropout(). */
+export function dropoutTwin(p: DropoutArgs<Float64Array>): void {
+  putInto(p.out, dropoutRef(p.x.subarray(0, p.n), p.p, p.seed, p.stream));
+}
+
+/** The twin of dropoutBackward(). */
+export function dropoutBackwardTwin(p: DropoutBackwardArgs<Float64Array>): void {
+  putInto(p.dx, dropoutBackwardRef(p.dOut.subarray(0, p.n), p.p, p.seed, p.stream), p.accumulate);
 }

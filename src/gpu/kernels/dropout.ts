@@ -32,26 +32,31 @@ function record(
   });
 }
 
+export interface DropoutArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+  p: number;
+  seed: number;
+  stream: number;
+}
+
 /** out = x·mask/(1−p), mask from (seed, stream, index). out may be x (in place). */
-export function dropout(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; p: number; seed: number; stream: number },
-): void {
+export function dropout(ctx: GpuContext, args: DropoutArgs): void {
   record(ctx, false, args.out, args.x, args.n, args.p, args.seed, args.stream);
 }
 
+export interface DropoutBackwardArgs<S = GpuRegion> {
+  dx: S;
+  dOut: S;
+  n: number;
+  p: number;
+  seed: number;
+  stream: number;
+  accumulate?: boolean;
+}
+
 /** dx (+)= dOut·mask/(1−p) with the same (seed, stream) as the forward pass. */
-export function dropoutBackward(
-  ctx: GpuContext,
-  args: {
-    dx: GpuRegion;
-    dOut: GpuRegion;
-    n: number;
-    p: number;
-    seed: number;
-    stream: number;
-    accumulate?: boolean;
-  },
-): void {
+export function dropoutBackward(ctx: GpuContext, args: DropoutBackwardArgs): void {
   record(ctx, args.accumulate ?? false, args.dx, args.dOut, args.n, args.p, args.seed, args.stream);
 }

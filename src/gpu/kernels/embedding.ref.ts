@@ -1,5 +1,8 @@
 // CPU float64 twins of embedding.ts: lookup and the scatter-add backward.
 
+import { putInto } from './common';
+import type { EmbeddingBackwardArgs, EmbeddingOpArgs } from './embedding';
+
 /** out[i·dim + j] = table[ids[i]·dim + j]. */
 export function embeddingRef(table: ArrayLike<number>, ids: ArrayLike<number>, dim: number): Float64Array {
   const out = new Float64Array(ids.length * dim);
@@ -21,4 +24,14 @@ export function embeddingBackwardRef(
     for (let j = 0; j < dim; j++) dTable[ids[i] * dim + j] += dOut[i * dim + j];
   }
   return dTable;
+}
+
+/** The twin of the embedding op (reads the CPU ids). */
+export function embeddingTwin(p: EmbeddingOpArgs<Float64Array, Int32Array>): void {
+  putInto(p.out, embeddingRef(p.table, p.idsCpu, p.dim), p.accumulate);
+}
+
+/** The twin of the embedding backward: dTable += the gathered rows of dOut. */
+export function embeddingBackwardTwin(p: EmbeddingBackwardArgs<Float64Array>): void {
+  putInto(p.dTable, embeddingBackwardRef(p.dOut, p.idsCpu, p.dTable.length / p.dim, p.dim), true);
 }

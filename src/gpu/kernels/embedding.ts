@@ -8,22 +8,36 @@ import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { embeddingBackwardWgsl, embeddingWgsl } from './embedding.wgsl';
 
+export interface EmbeddingArgs<S = GpuRegion, I = S> {
+  out: S;
+  table: S;
+  ids: I;
+  N: number;
+  dim: number;
+  accumulate?: boolean;
+}
+
+/** The tape's embedding op: the kernel's arguments plus the ids on the CPU (the twin reads those). */
+export interface EmbeddingOpArgs<S = GpuRegion, I = S> extends EmbeddingArgs<S, I> {
+  idsCpu: Int32Array;
+}
+
+/**
+ * The tape's embedding backward: dTable += the rows of dOut gathered by idsCpu. On the GPU the ids become
+ * an EmbeddingGradPlan (embeddingGradPlan) that the kernel takes in place of idsCpu.
+ */
+export interface EmbeddingBackwardArgs<S = GpuRegion> {
+  dTable: S;
+  dOut: S;
+  idsCpu: Int32Array;
+  dim: number;
+}
+
 /**
  * out[i] (+)= table[ids[i]] for i < N, rows of `dim` floats. ids are i32 in [0, V). With tableF16 the
  * table holds f16 values packed in pairs per u32: element e is half (e & 1) of word e >> 1.
  */
-export function embedding(
-  ctx: GpuContext,
-  args: {
-    out: GpuRegion;
-    table: GpuRegion;
-    ids: GpuRegion;
-    N: number;
-    dim: number;
-    tableF16?: boolean;
-    accumulate?: boolean;
-  },
-): void {
+export function embedding(ctx: GpuContext, args: EmbeddingArgs & { tableF16?: boolean }): void {
   const total = args.N * args.dim;
   const f16 = args.tableF16 ?? false;
   const accumulate = args.accumulate ?? false;
@@ -104,7 +118,7 @@ export function embeddingGradPlan(ctx: GpuContext, ids: Int32Array): EmbeddingGr
 /** dTable[v] += Σ_{i: ids[i] = v} dOut[i], rows of `dim` floats; deterministic, no atomics. */
 export function embeddingBackward(
   ctx: GpuContext,
-  args: { dTable: GpuRegion; dOut: GpuRegion; plan: EmbeddingGradPlan; dim: number },
+  args: Omit<EmbeddingBackwardArgs, 'idsCpu'> & { plan: EmbeddingGradPlan },
 ): void {
   const { plan, dim } = args;
   if (!(plan instanceof GradPlan))

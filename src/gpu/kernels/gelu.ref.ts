@@ -1,5 +1,8 @@
 // CPU float64 twins of GPT-2's "gelu_new" (tanh approximation) and its derivative (gelu.ts), elementwise.
 
+import { putInto } from './common';
+import type { GeluArgs, GeluBackwardArgs } from './gelu';
+
 const K0 = Math.sqrt(2 / Math.PI);
 const K1 = 0.044715;
 
@@ -22,4 +25,14 @@ export function geluBackwardRef(dOut: ArrayLike<number>, x: ArrayLike<number>): 
     dx[i] = dOut[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K0 * (1 + 3 * K1 * v * v));
   }
   return dx;
+}
+
+/** The twin of gelu(). */
+export function geluTwin(p: GeluArgs<Float64Array>): void {
+  putInto(p.out, geluRef(p.x.subarray(0, p.n)));
+}
+
+/** The twin of geluBackward(). */
+export function geluBackwardTwin(p: GeluBackwardArgs<Float64Array>): void {
+  putInto(p.dx, geluBackwardRef(p.dOut.subarray(0, p.n), p.x.subarray(0, p.n)), p.accumulate);
 }

@@ -6,8 +6,14 @@ import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { geluBackwardWgsl, geluWgsl } from './gelu.wgsl';
 
+export interface GeluArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+}
+
 /** out[i] = gelu_new(x[i]). */
-export function gelu(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: number }): void {
+export function gelu(ctx: GpuContext, args: GeluArgs): void {
   if (args.n === 0) return;
   const L = planBindings('gelu', [
     { name: 'x', region: args.x, write: false },
@@ -21,11 +27,16 @@ export function gelu(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: n
   });
 }
 
+export interface GeluBackwardArgs<S = GpuRegion> {
+  dx: S;
+  dOut: S;
+  x: S;
+  n: number;
+  accumulate?: boolean;
+}
+
 /** dx[i] (+)= dOut[i]·gelu_new'(x[i]). */
-export function geluBackward(
-  ctx: GpuContext,
-  args: { dx: GpuRegion; dOut: GpuRegion; x: GpuRegion; n: number; accumulate?: boolean },
-): void {
+export function geluBackward(ctx: GpuContext, args: GeluBackwardArgs): void {
   if (args.n === 0) return;
   const L = planBindings('gelu_backward', [
     { name: 'dOut', region: args.dOut, write: false },

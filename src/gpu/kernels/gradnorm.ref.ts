@@ -1,4 +1,8 @@
 // CPU float64 twins of gradnorm.ts (torch.nn.utils.clip_grad_norm_ with norm_type 2).
+
+import type { ClipScaleArgs, SumSquaresArgs } from './gradnorm';
+import { sumSquaresRef } from './reduce.ref';
+
 export { sumSquaresRef } from './reduce.ref';
 
 /** min(1, maxNorm / (sqrt(Σ normSq) + 1e-6)): the factor every gradient is multiplied by. */
@@ -13,4 +17,14 @@ export function globalNormSqRef(tensors: ReadonlyArray<ArrayLike<number>>): numb
   let s = 0;
   for (const t of tensors) for (let i = 0; i < t.length; i++) s += t[i] * t[i];
   return s;
+}
+
+/** The twin of sumSquares(): writes out[outIndex]. */
+export function sumSquaresTwin(p: SumSquaresArgs<Float64Array>): void {
+  p.out[p.outIndex ?? 0] = sumSquaresRef(p.x.subarray(0, p.n));
+}
+
+/** The twin of clipScale(). */
+export function clipScaleTwin(p: ClipScaleArgs<Float64Array>): void {
+  p.scale[0] = clipScaleRef(p.normSq.subarray(0, p.normSqCount ?? 1), p.maxNorm);
 }

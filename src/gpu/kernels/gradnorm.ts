@@ -8,22 +8,30 @@ import { memoKernel, planBindings } from './bindings';
 import { clipScaleWgsl } from './gradnorm.wgsl';
 import { reduceTo } from './reduce';
 
+export interface SumSquaresArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+  outIndex?: number;
+}
+
 /** out[outIndex] = Σ_{i<n} x[i]², deterministic two-stage. */
-export function sumSquares(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; outIndex?: number },
-): void {
+export function sumSquares(ctx: GpuContext, args: SumSquaresArgs): void {
   reduceTo(ctx, { out: args.out, x: args.x, n: args.n, outIndex: args.outIndex, square: true });
+}
+
+export interface ClipScaleArgs<S = GpuRegion> {
+  scale: S;
+  normSq: S;
+  maxNorm: number;
+  normSqCount?: number;
 }
 
 /**
  * scale[0] = min(1, maxNorm / (sqrt(Σ normSq[0..normSqCount)) + 1e-6)). normSq may hold one partial sum
  * of squares per gradient tensor; normSqCount defaults to 1.
  */
-export function clipScale(
-  ctx: GpuContext,
-  args: { scale: GpuRegion; normSq: GpuRegion; maxNorm: number; normSqCount?: number },
-): void {
+export function clipScale(ctx: GpuContext, args: ClipScaleArgs): void {
   const L = planBindings('clip_scale', [
     { name: 'normSq', region: args.normSq, write: false },
     { name: 'scale', region: args.scale, write: true },

@@ -1,6 +1,8 @@
 // CPU float64 twins of the Kronecker product and its backward (kron.ts). a [a0, a1], b [b0, b1] row-major;
 // out and dOut [a0·b0, a1·b1].
-import type { KronDims } from './kron';
+
+import { putInto } from './common';
+import type { KronArgs, KronBackwardArgs, KronDims } from './kron';
 
 /** alpha·(a ⊗ b), as [a0·b0, a1·b1] or (transOut) its transpose [a1·b1, a0·b0]. */
 export function kronRef(
@@ -42,4 +44,16 @@ export function kronBackwardRef(
           db[k * d.b1 + l] += g * a[p * d.a1 + q];
         }
   return { da, db };
+}
+
+/** The twin of kron(). */
+export function kronTwin(p: KronArgs<Float64Array>): void {
+  putInto(p.out, kronRef(p.a, p.b, p, p.transOut ?? false), p.accumulate);
+}
+
+/** The twin of kronBackward(); a null gradient is skipped. */
+export function kronBackwardTwin(p: KronBackwardArgs<Float64Array>): void {
+  const r = kronBackwardRef(p.dOut, p.a, p.b, p);
+  if (p.da) putInto(p.da, r.da, p.accumulateDa);
+  if (p.db) putInto(p.db, r.db, p.accumulateDb);
 }

@@ -26,11 +26,16 @@ const uniforms = (d: KronDims, flag: boolean, acc: boolean) =>
     .u32(flag ? 1 : 0)
     .u32(acc ? 1 : 0).data;
 
+export interface KronArgs<S = GpuRegion> extends KronDims {
+  out: S;
+  a: S;
+  b: S;
+  transOut?: boolean;
+  accumulate?: boolean;
+}
+
 /** out[(p·b0+k), (q·b1+l)] (+)= alpha·a[p,q]·b[k,l]; with transOut the [a1·b1, a0·b0] transpose. */
-export function kron(
-  ctx: GpuContext,
-  args: KronDims & { out: GpuRegion; a: GpuRegion; b: GpuRegion; transOut?: boolean; accumulate?: boolean },
-): void {
+export function kron(ctx: GpuContext, args: KronArgs): void {
   const n = args.a0 * args.b0 * args.a1 * args.b1;
   if (n === 0) return;
   const L = planBindings('kron', [
@@ -46,19 +51,18 @@ export function kron(
   });
 }
 
+export interface KronBackwardArgs<S = GpuRegion> extends KronDims {
+  da: S | null;
+  db: S | null;
+  dOut: S;
+  a: S;
+  b: S;
+  accumulateDa?: boolean;
+  accumulateDb?: boolean;
+}
+
 /** da (+)= alpha·Σ_blocks dOut·b, db (+)= alpha·Σ_blocks dOut·a, for dOut [a0·b0, a1·b1]; null skips. */
-export function kronBackward(
-  ctx: GpuContext,
-  args: KronDims & {
-    da: GpuRegion | null;
-    db: GpuRegion | null;
-    dOut: GpuRegion;
-    a: GpuRegion;
-    b: GpuRegion;
-    accumulateDa?: boolean;
-    accumulateDb?: boolean;
-  },
-): void {
+export function kronBackward(ctx: GpuContext, args: KronBackwardArgs): void {
   const one = (d: GpuRegion, other: GpuRegion, right: boolean, acc: boolean) => {
     const n = right ? args.b0 * args.b1 : args.a0 * args.a1;
     if (n === 0) return;

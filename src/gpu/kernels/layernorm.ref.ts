@@ -1,6 +1,9 @@
 // CPU float64 twins of LayerNorm forward and backward (layernorm.ts), PyTorch semantics: biased variance,
 // eps inside the sqrt. x, out, dOut, dx are [rows, cols] row-major; gamma, beta [cols]; mean, rstd [rows].
 
+import { putInto } from './common';
+import type { LayerNormArgs, LayerNormBackwardArgs } from './layernorm';
+
 export interface LayerNormRef {
   out: Float64Array;
   mean: Float64Array;
@@ -73,4 +76,20 @@ export function layerNormBackwardRef(
     }
   }
   return { dx, dGamma, dBeta };
+}
+
+/** The twin of layerNorm(): out, and the saved mean and rstd. */
+export function layerNormTwin(p: LayerNormArgs<Float64Array>): void {
+  const r = layerNormRef(p.x, p.gamma, p.beta, p.rows, p.cols, p.eps);
+  putInto(p.out, r.out);
+  putInto(p.mean, r.mean);
+  putInto(p.rstd, r.rstd);
+}
+
+/** The twin of layerNormBackward(); a null gradient is skipped. */
+export function layerNormBackwardTwin(p: LayerNormBackwardArgs<Float64Array>): void {
+  const r = layerNormBackwardRef(p.dOut, p.x, p.gamma, p.rows, p.cols, p.mean, p.rstd);
+  if (p.dx) putInto(p.dx, r.dx, p.accumulateDx);
+  if (p.dGamma) putInto(p.dGamma, r.dGamma, p.accumulateParams);
+  if (p.dBeta) putInto(p.dBeta, r.dBeta, p.accumulateParams);
 }

@@ -7,21 +7,20 @@ import { memoKernel, planBindings } from './bindings';
 import { layerNormDxWgsl, layerNormWgsl } from './layernorm.wgsl';
 import { type ColTerm, colReduce, rowGrid, rowVariant } from './rows';
 
+export interface LayerNormArgs<S = GpuRegion> {
+  out: S;
+  mean: S;
+  rstd: S;
+  x: S;
+  gamma: S;
+  beta: S;
+  rows: number;
+  cols: number;
+  eps: number;
+}
+
 /** out = LayerNorm(x)·gamma + beta per row of x [rows, cols]; mean, rstd [rows] saved for backward. */
-export function layerNorm(
-  ctx: GpuContext,
-  args: {
-    out: GpuRegion;
-    mean: GpuRegion;
-    rstd: GpuRegion;
-    x: GpuRegion;
-    gamma: GpuRegion;
-    beta: GpuRegion;
-    rows: number;
-    cols: number;
-    eps: number;
-  },
-): void {
+export function layerNorm(ctx: GpuContext, args: LayerNormArgs): void {
   const { rows, cols } = args;
   if (rows === 0 || cols === 0) return;
   const v = rowVariant(ctx, rows, cols);
@@ -41,28 +40,27 @@ export function layerNorm(
   });
 }
 
+export interface LayerNormBackwardArgs<S = GpuRegion> {
+  dx: S | null;
+  dGamma: S | null;
+  dBeta: S | null;
+  dOut: S;
+  x: S;
+  mean: S;
+  rstd: S;
+  gamma: S;
+  rows: number;
+  cols: number;
+  accumulateDx?: boolean;
+  accumulateParams?: boolean;
+}
+
 /**
  * LayerNorm backward from the saved mean/rstd. Each null output is skipped (no dx for an input that needs
  * none, no dGamma/dBeta for frozen parameters). accumulateDx adds into dx (a residual stream's gradient);
  * accumulateParams adds into dGamma/dBeta (gradient accumulation).
  */
-export function layerNormBackward(
-  ctx: GpuContext,
-  args: {
-    dx: GpuRegion | null;
-    dGamma: GpuRegion | null;
-    dBeta: GpuRegion | null;
-    dOut: GpuRegion;
-    x: GpuRegion;
-    mean: GpuRegion;
-    rstd: GpuRegion;
-    gamma: GpuRegion;
-    rows: number;
-    cols: number;
-    accumulateDx?: boolean;
-    accumulateParams?: boolean;
-  },
-): void {
+export function layerNormBackward(ctx: GpuContext, args: LayerNormBackwardArgs): void {
   const { rows, cols } = args;
   if (args.dx && rows > 0 && cols > 0) {
     const v = rowVariant(ctx, rows, cols);

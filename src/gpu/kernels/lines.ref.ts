@@ -1,6 +1,9 @@
 // CPU float64 twins of the per-line kernels (lines.ts). x [rows, cols] row-major; a line is a row (perRow)
 // or a column.
 
+import { putInto } from './common';
+import type { LineNormsArgs, ScaleLinesArgs } from './lines';
+
 /** ‖line k‖₂ for each line. */
 export function lineNormsRef(
   x: ArrayLike<number>,
@@ -39,4 +42,14 @@ export function scaleLinesRef(
     }
   }
   return out;
+}
+
+/** The twin of lineNorms(). */
+export function lineNormsTwin(p: LineNormsArgs<Float64Array>): void {
+  putInto(p.out, lineNormsRef(p.x, p.rows, p.cols, p.perRow));
+}
+
+/** The twin of scaleLines() (out may be x: the result is computed before it is written). */
+export function scaleLinesTwin(p: ScaleLinesArgs<Float64Array>): void {
+  putInto(p.out, scaleLinesRef(p.x, p.rows, p.cols, p.perRow, p.num, p.den, p.eps ?? 0));
 }

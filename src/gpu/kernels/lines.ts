@@ -7,11 +7,16 @@ import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { LINE_WG, lineNormsWgsl, scaleLinesWgsl } from './lines.wgsl';
 
+export interface LineNormsArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  rows: number;
+  cols: number;
+  perRow: boolean;
+}
+
 /** out[k] = ‖line k of x‖₂ for x [rows, cols]; lines are rows (perRow) or columns. */
-export function lineNorms(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; rows: number; cols: number; perRow: boolean },
-): void {
+export function lineNorms(ctx: GpuContext, args: LineNormsArgs): void {
   const lines = args.perRow ? args.rows : args.cols;
   if (lines === 0) return;
   const L = planBindings('line_norms', [
@@ -29,23 +34,22 @@ export function lineNorms(
   });
 }
 
+export interface ScaleLinesArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  rows: number;
+  cols: number;
+  perRow: boolean;
+  num: S | null;
+  den: S | null;
+  eps?: number;
+}
+
 /**
  * out[r,c] = x[r,c]·num[k]/(den[k] + eps) for x [rows, cols], k = r (perRow) or c. A null num or den
  * stands for ones (and eps applies only with den).
  */
-export function scaleLines(
-  ctx: GpuContext,
-  args: {
-    out: GpuRegion;
-    x: GpuRegion;
-    rows: number;
-    cols: number;
-    perRow: boolean;
-    num: GpuRegion | null;
-    den: GpuRegion | null;
-    eps?: number;
-  },
-): void {
+export function scaleLines(ctx: GpuContext, args: ScaleLinesArgs): void {
   const n = args.rows * args.cols;
   if (n === 0) return;
   const specs: BindingSpec[] = [{ name: 'x', region: args.x, write: false }];

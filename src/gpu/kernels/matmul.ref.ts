@@ -1,19 +1,12 @@
 // CPU float64 twin of the matmul family (forward and backward), the reference the GPU kernels are tested
 // against. Layouts and strides mean exactly what they mean in matmul.ts; the output is always dense.
+import type { MatmulArgs } from './matmul';
 
-export interface MatmulDims {
-  M: number;
-  N: number;
-  K: number;
-  /** A stored [K,M] instead of [M,K]. */
-  transA?: boolean;
-  /** B stored [N,K] instead of [K,N]. */
-  transB?: boolean;
-  batch?: number;
-  /** Elements between batch items; default dense; 0 = broadcast. */
-  strideA?: number;
-  strideB?: number;
-}
+/** The matmul's sizes and layouts (matmul.ts); the twin's output is always dense and unscaled. */
+export type MatmulDims = Pick<
+  MatmulArgs<unknown>,
+  'M' | 'N' | 'K' | 'transA' | 'transB' | 'batch' | 'strideA' | 'strideB'
+>;
 
 interface Resolved {
   M: number;
@@ -79,4 +72,18 @@ export function matmulBackwardRef(
         }
       }
   return { dA, dB };
+}
+
+/** The twin of matmul(): out[b] (+)= alpha·op(A)·op(B), out at strideOut (default dense). */
+export function matmulTwin(p: MatmulArgs<Float64Array>): void {
+  const r = matmulRef(p.a, p.b, p);
+  const alpha = p.alpha ?? 1;
+  const batch = p.batch ?? 1;
+  const so = p.strideOut ?? p.M * p.N;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < p.M * p.N; i++) {
+      const o = b * so + i;
+      p.out[o] = (p.accumulate ? p.out[o] : 0) + alpha * r[b * p.M * p.N + i];
+    }
+  }
 }

@@ -11,6 +11,7 @@ import type { GpuRegion } from '../arena';
 import { regionParts } from '../arena';
 import { type GpuContext, type KernelSource, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
+import { type KernelLayout, memoKernel, planBindings } from './bindings';
 import {
   type MatmulTemplate,
   matmulNaiveWgsl,
@@ -25,10 +26,11 @@ export type MatmulVariant = 'naive' | 'regblock' | 'tiled';
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'regblock', 'tiled'];
 
-export interface MatmulArgs {
-  out: GpuRegion;
-  a: GpuRegion;
-  b: GpuRegion;
+/** The matmul's arguments on any storage S (the tape's op, the CPU twin): see MatmulGpuOptions for the rest. */
+export interface MatmulArgs<S = GpuRegion> {
+  out: S;
+  a: S;
+  b: S;
   M: number;
   N: number;
   K: number;
@@ -46,6 +48,10 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** Result scaled by alpha (default 1); an accumulated old value is not scaled. */
   alpha?: number;
+}
+
+/** Options only the GPU dispatch has: how B is stored and which variant runs. */
+export interface MatmulGpuOptions {
   /** B holds f16 values packed two per u32 (element e is half (e&1) of word e>>1); math stays f32. */
   bF16?: boolean;
   /** Overrides ctx.variants.get('matmul') (set by the autotune); default 'regblock' when unset. */
@@ -55,23 +61,36 @@ export interface MatmulArgs {
 export const isMatmulVariant = (v: unknown): v is MatmulVariant =>
   typeof v === 'string' && (MATMUL_VARIANTS as readonly string[]).includes(v);
 
-const kernels = new Map<string, KernelSource>();
+/** The kernel's name in labels and errors, e.g. matmul_regblock_nt_f16b. */
+const matmulLabel = (variant: MatmulVariant, t: MatmulTemplate) =>
+  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bF16 ? '_f16b' : ''}`;
 
-/** The kernel for one variant and template, built once per process (the context caches pipelines). */
-export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate): KernelSource {
-  const label = `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bF16 ? '_f16b' : ''}`;
-  let k = kernels.get(label);
-  if (!k) {
-    const code =
-      variant === 'naive'
-        ? matmulNaiveWgsl(t)
-        : variant === 'regblock'
-          ? matmulRegblockWgsl(t)
-          : matmulTiledWgsl(t);
-    k = { key: label, label, code };
-    kernels.set(label, k);
-  }
-  return k;
+/**
+ * The bindings of one call through the shared planner: A and B read, O written. Views of one buffer (a
+ * flat parameter or gradient buffer) are declared read_write where the planner says so; the same region
+ * as both an input and the output cannot be a matmul, so that is refused here, naming the kernel.
+ */
+function matmulLayout(label: string, t: MatmulTemplate, args: MatmulArgs): KernelLayout {
+  const L = planBindings(label, [
+    { name: 'A', region: args.a, write: false },
+    { name: 'B', region: args.b, write: false, type: t.bF16 ? 'array<u32>' : 'array<f32>' },
+    { name: 'O', region: args.out, write: true },
+  ]);
+  if (L.id.O !== 'O')
+    throw new GpuKernelError(label, 'out is the same region as an input; matmul cannot run in place');
+  return L;
+}
+
+/** The kernel for one variant, template and binding layout, generated once (the context caches pipelines). */
+export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate, L: KernelLayout): KernelSource {
+  const label = matmulLabel(variant, t);
+  return memoKernel(`${label}:${L.sig}`, label, () =>
+    variant === 'naive'
+      ? matmulNaiveWgsl(t, L)
+      : variant === 'regblock'
+        ? matmulRegblockWgsl(t, L)
+        : matmulTiledWgsl(t, L),
+  );
 }
 
 /** Output elements covered by one workgroup along x (columns) and y (rows). */
@@ -85,7 +104,7 @@ function workgroupTile(variant: MatmulVariant): [number, number] {
 const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
 
 /** out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N]. */
-export function matmul(ctx: GpuContext, args: MatmulArgs): void {
+export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): void {
   const { M, N, K } = args;
   const transA = args.transA ?? false;
   const transB = args.transB ?? false;
@@ -96,8 +115,9 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
   const strideOut = args.strideOut ?? M * N;
   const chosen = args.variant ?? ctx.variants.get('matmul') ?? 'regblock';
   const variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
-  const kernel = matmulKernel(variant, { transA, transB, bF16 });
-  const fail = (msg: string) => new GpuKernelError(kernel.label, msg);
+  const template: MatmulTemplate = { transA, transB, bF16 };
+  const label = matmulLabel(variant, template);
+  const fail = (msg: string) => new GpuKernelError(label, msg);
 
   for (const [name, v] of Object.entries({ M, N, K, batch, strideA, strideB, strideOut })) {
     if (!isUint(v)) throw fail(`${name} = ${v} is not a non-negative 32-bit integer`);
@@ -119,6 +139,8 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
   const maxIndex = Math.max(need(strideA, M * K), need(strideB, K * N), need(strideOut, M * N));
   if (maxIndex >= 2 ** 32) throw fail(`indices reach ${maxIndex}, past 32 bits`);
 
+  const L = matmulLayout(label, template, args);
+  const kernel = matmulKernel(variant, template, L);
   const [tx, ty] = workgroupTile(variant);
   const gx = Math.ceil(N / tx);
   const gy = Math.ceil(M / ty);
@@ -137,7 +159,7 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
       .f32(args.alpha ?? 1).data;
     ctx.dispatch({
       kernel,
-      buffers: [args.a, args.b, args.out],
+      buffers: L.buffers,
       uniforms,
       workgroups: [gx, gy, Math.min(maxZ, batch - b0)],
     });

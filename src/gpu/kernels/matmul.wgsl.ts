@@ -5,6 +5,8 @@
 // Layouts (row-major, per batch item): A is [M,K] or, transposed, [K,M]; B is [K,N] or [N,K]; out [M,N].
 // Batch item b starts at b·stride (a stride of 0 broadcasts one matrix to every item).
 
+import type { KernelLayout } from './bindings';
+
 export interface MatmulTemplate {
   transA: boolean;
   transB: boolean;
@@ -25,16 +27,15 @@ export const TILE_WG = 16;
 export const TILE = TILE_WG * RB;
 export const TK = 8;
 
-// Uniform layout shared by all variants; matmul.ts packs it in this order.
-const HEADER = (t: MatmulTemplate) => `
+// Uniform layout shared by all variants; matmul.ts packs it in this order. The bindings (A, B read; O
+// written; then p: P) are declared by the shared planner (L, from matmul.ts); when B is the same region as
+// A the planner binds it once and L.id.B names A.
+const HEADER = (t: MatmulTemplate, L: KernelLayout) => `
 struct P { M: u32, N: u32, K: u32, batch0: u32, sA: u32, sB: u32, sO: u32, acc: u32, alpha: f32 };
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<${t.bF16 ? 'u32' : 'f32'}>;
-@group(0) @binding(2) var<storage, read_write> O: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
+${L.decls('P')}
 
 fn loadB(i: u32) -> f32 {
-  ${t.bF16 ? 'return unpack2x16float(B[i >> 1u])[i & 1u];' : 'return B[i];'}
+  ${t.bF16 ? `return unpack2x16float(${L.id.B}[i >> 1u])[i & 1u];` : `return ${L.id.B}[i];`}
 }
 
 // alpha scales the product only; with acc the old value is added unscaled (gradient accumulation).
@@ -69,10 +70,10 @@ const OFFSETS = `
   let oOff = b * p.sO;`;
 
 /** One output per invocation: the reference point for benchmarks and the simplest correct kernel. */
-export function matmulNaiveWgsl(t: MatmulTemplate): string {
+export function matmulNaiveWgsl(t: MatmulTemplate, L: KernelLayout): string {
   const a = aAddr(t, 'm');
   const bb = bAddr(t, 'n');
-  return `${HEADER(t)}
+  return `${HEADER(t, L)}
 @compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n = wid.x * ${NAIVE_WG}u + lid.x;
@@ -127,14 +128,18 @@ export const REGBLOCK_SHAPE: RegblockShape = { wgX: 8, wgY: 8, rm: 8, rn: 8 };
  * barriers. Rows and columns past the edge are clamped for loading (always in range, so the inner loop
  * has no branches) and dropped at the store.
  */
-export function matmulRegblockWgsl(t: MatmulTemplate, shape: RegblockShape = REGBLOCK_SHAPE): string {
+export function matmulRegblockWgsl(
+  t: MatmulTemplate,
+  L: KernelLayout,
+  shape: RegblockShape = REGBLOCK_SHAPE,
+): string {
   const { wgX, wgY, rm, rn } = shape;
   const a = aAddr(t, 'm0');
   const bb = bAddr(t, 'n0');
   const rows = range(rm);
   const cols = range(rn);
   const quads = range(rn / 4);
-  return `${HEADER(t)}
+  return `${HEADER(t, L)}
 @compute @workgroup_size(${wgX}, ${wgY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n0 = (wid.x * ${wgX}u + lid.x) * ${rn}u;
@@ -176,7 +181,7 @@ export const TILED_SHAPE: TiledShape = { wg: TILE_WG, rb: RB, tk: TK };
  * from workgroup memory. Global loads walk each operand along its contiguous axis, whatever the
  * transpose, so neighbouring invocations read neighbouring words.
  */
-export function matmulTiledWgsl(t: MatmulTemplate, shape: TiledShape = TILED_SHAPE): string {
+export function matmulTiledWgsl(t: MatmulTemplate, L: KernelLayout, shape: TiledShape = TILED_SHAPE): string {
   const { wg, rb, tk } = shape;
   const tile = wg * rb;
   const threads = wg * wg;
@@ -194,7 +199,7 @@ export function matmulTiledWgsl(t: MatmulTemplate, shape: TiledShape = TILED_SHA
   const rows = range(rb);
   const quads = range(rb / 4);
   const guard = exact ? '' : `if (e >= ${tile * tk}u) { break; }`;
-  return `${HEADER(t)}
+  return `${HEADER(t, L)}
 var<workgroup> As: array<f32, ${tile * tk}>; // [k][m]
 var<workgroup> Bs: array<f32, ${tile * tk}>; // [k][n]
 

@@ -63,10 +63,15 @@ export function reduceTo(
   ctx.arena.free(partial);
 }
 
+export interface SumArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+  scale?: number;
+  outIndex?: number;
+}
+
 /** out[outIndex] = scale·Σ_{i<n} x[i], deterministic two-stage. n = 0 writes 0. */
-export function sum(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; scale?: number; outIndex?: number },
-): void {
+export function sum(ctx: GpuContext, args: SumArgs): void {
   reduceTo(ctx, { ...args, square: false });
 }

@@ -1,6 +1,17 @@
 // CPU float64 twins of rl.ts: the same formulas, the CPU backend's primitives for the RL ops, and the
 // references the tests hold the GPU to. Targets outside [0, V) are ignored, as on the GPU.
 
+import { putInto } from './common';
+import type {
+  LogprobBackwardArgs,
+  PairLossArgs,
+  PolicyLossArgs,
+  SegSumArgs,
+  SegSumBackwardArgs,
+  TokenLogprobsArgs,
+  ValueLossArgs,
+} from './rl';
+
 const ignored = (t: number, V: number): boolean => !(t >= 0 && t < V);
 
 export function tokenLogprobsRef(
@@ -50,11 +61,7 @@ export function logprobBackwardRef(
   return d;
 }
 
-export interface PolicyLossParams {
-  clipLow: number;
-  clipHigh: number;
-  beta: number;
-}
+export type PolicyLossParams = Pick<PolicyLossArgs, 'clipLow' | 'clipHigh' | 'beta'>;
 
 /** data = [old | ref | adv | w]; see policyLossWgsl. stats = Σ w·(loss, pg, k3, clipped, ½δ², ρ). */
 export function policyLossRef(
@@ -156,4 +163,48 @@ export function segSumBackwardRef(
   const dx = new Float64Array(S * T);
   for (let i = 0; i < S * T; i++) dx[i] = w[i] * dOut[Math.floor(i / T)];
   return dx;
+}
+
+/** The twin of tokenLogprobs(). */
+export function tokenLogprobsTwin(p: TokenLogprobsArgs<Float64Array, Int32Array>): void {
+  const r = tokenLogprobsRef(p.logits, p.targets, p.N, p.V);
+  putInto(p.logp, r.logp);
+  putInto(p.ent, r.ent);
+  putInto(p.lse, r.lse);
+}
+
+/** The twin of logprobBackward(). */
+export function logprobBackwardTwin(p: LogprobBackwardArgs<Float64Array, Int32Array>): void {
+  putInto(p.dLogits, logprobBackwardRef(p.logits, p.targets, p.lse, p.g, p.N, p.V), p.accumulate);
+}
+
+/** The twin of policyLoss(). */
+export function policyLossTwin(p: PolicyLossArgs<Float64Array>): void {
+  const r = policyLossRef(p.logp, p.data, p.N, p);
+  putInto(p.g, r.g);
+  putInto(p.stats, r.stats);
+}
+
+/** The twin of valueLoss(). */
+export function valueLossTwin(p: ValueLossArgs<Float64Array>): void {
+  const r = valueLossRef(p.v, p.data, p.N, p.clip);
+  putInto(p.g, r.g);
+  putInto(p.stats, r.stats);
+}
+
+/** The twin of pairLoss(). */
+export function pairLossTwin(p: PairLossArgs<Float64Array>): void {
+  const r = pairLossRef(p.s, p.ref, p.P, p.beta);
+  putInto(p.ds, r.ds);
+  putInto(p.stats, r.stats);
+}
+
+/** The twin of segSum(). */
+export function segSumTwin(p: SegSumArgs<Float64Array>): void {
+  putInto(p.out, segSumRef(p.x, p.w, p.S, p.T));
+}
+
+/** The twin of segSumBackward(). */
+export function segSumBackwardTwin(p: SegSumBackwardArgs<Float64Array>): void {
+  putInto(p.dx, segSumBackwardRef(p.w, p.dOut, p.S, p.T), p.accumulate);
 }

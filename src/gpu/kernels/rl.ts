@@ -17,19 +17,18 @@ import {
   valueLossWgsl,
 } from './rl.wgsl';
 
+export interface TokenLogprobsArgs<S = GpuRegion, I = S> {
+  logp: S;
+  ent: S;
+  lse: S;
+  logits: S;
+  targets: I;
+  N: number;
+  V: number;
+}
+
 /** logp[r] = log softmax(logits_r)[t_r] (0 if t_r ∉ [0, V)), ent[r] = entropy of softmax(logits_r), lse[r]. */
-export function tokenLogprobs(
-  ctx: GpuContext,
-  a: {
-    logp: GpuRegion;
-    ent: GpuRegion;
-    lse: GpuRegion;
-    logits: GpuRegion;
-    targets: GpuRegion;
-    N: number;
-    V: number;
-  },
-): void {
+export function tokenLogprobs(ctx: GpuContext, a: TokenLogprobsArgs): void {
   const L = planBindings('rl_token_logprobs', [
     { name: 'logits', region: a.logits, write: false },
     { name: 'targets', region: a.targets, write: false, type: 'array<i32>' },
@@ -45,20 +44,19 @@ export function tokenLogprobs(
   });
 }
 
+export interface LogprobBackwardArgs<S = GpuRegion, I = S> {
+  dLogits: S;
+  logits: S;
+  targets: I;
+  lse: S;
+  g: S;
+  N: number;
+  V: number;
+  accumulate?: boolean;
+}
+
 /** dLogits[r, j] (+)= g[r]·(onehot(t_r) − softmax(logits_r)); g is a GPU buffer (a loss kernel's output). */
-export function logprobBackward(
-  ctx: GpuContext,
-  a: {
-    dLogits: GpuRegion;
-    logits: GpuRegion;
-    targets: GpuRegion;
-    lse: GpuRegion;
-    g: GpuRegion;
-    N: number;
-    V: number;
-    accumulate?: boolean;
-  },
-): void {
+export function logprobBackward(ctx: GpuContext, a: LogprobBackwardArgs): void {
   const n = a.N * a.V;
   const L = planBindings('rl_logprob_backward', [
     { name: 'logits', region: a.logits, write: false },
@@ -78,20 +76,19 @@ export function logprobBackward(
   });
 }
 
+export interface PolicyLossArgs<S = GpuRegion> {
+  logp: S;
+  data: S;
+  g: S;
+  stats: S;
+  N: number;
+  clipLow: number;
+  clipHigh: number;
+  beta: number;
+}
+
 /** Clipped policy loss (PPO; GRPO with beta > 0): data = [old | ref | adv | w] (4N); g = ∂/∂logp; stats [6]. */
-export function policyLoss(
-  ctx: GpuContext,
-  a: {
-    logp: GpuRegion;
-    data: GpuRegion;
-    g: GpuRegion;
-    stats: GpuRegion;
-    N: number;
-    clipLow: number;
-    clipHigh: number;
-    beta: number;
-  },
-): void {
+export function policyLoss(ctx: GpuContext, a: PolicyLossArgs): void {
   const L = planBindings('rl_policy_loss', [
     { name: 'logp', region: a.logp, write: false },
     { name: 'data', region: a.data, write: false },
@@ -106,11 +103,17 @@ export function policyLoss(
   });
 }
 
+export interface ValueLossArgs<S = GpuRegion> {
+  v: S;
+  data: S;
+  g: S;
+  stats: S;
+  N: number;
+  clip: number;
+}
+
 /** Clipped value loss: data = [old | ret | w] (3N); g = ∂/∂v; stats [3]. */
-export function valueLoss(
-  ctx: GpuContext,
-  a: { v: GpuRegion; data: GpuRegion; g: GpuRegion; stats: GpuRegion; N: number; clip: number },
-): void {
+export function valueLoss(ctx: GpuContext, a: ValueLossArgs): void {
   const L = planBindings('rl_value_loss', [
     { name: 'v', region: a.v, write: false },
     { name: 'data', region: a.data, write: false },
@@ -125,11 +128,17 @@ export function valueLoss(
   });
 }
 
+export interface PairLossArgs<S = GpuRegion> {
+  s: S;
+  ref: S;
+  ds: S;
+  stats: S;
+  P: number;
+  beta: number;
+}
+
 /** Pairwise sigmoid loss over s = [c0, r0, c1, r1, …] against ref; ds = ∂(mean loss)/∂s; stats [5]. */
-export function pairLoss(
-  ctx: GpuContext,
-  a: { s: GpuRegion; ref: GpuRegion; ds: GpuRegion; stats: GpuRegion; P: number; beta: number },
-): void {
+export function pairLoss(ctx: GpuContext, a: PairLossArgs): void {
   const L = planBindings('rl_pair_loss', [
     { name: 's', region: a.s, write: false },
     { name: 'sref', region: a.ref, write: false },
@@ -144,11 +153,16 @@ export function pairLoss(
   });
 }
 
+export interface SegSumArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  w: S;
+  S: number;
+  T: number;
+}
+
 /** out[s] = Σ_t w[s·T + t]·x[s·T + t] for s < S. */
-export function segSum(
-  ctx: GpuContext,
-  a: { out: GpuRegion; x: GpuRegion; w: GpuRegion; S: number; T: number },
-): void {
+export function segSum(ctx: GpuContext, a: SegSumArgs): void {
   const L = planBindings('rl_seg_sum', [
     { name: 'x', region: a.x, write: false },
     { name: 'w', region: a.w, write: false },
@@ -162,11 +176,17 @@ export function segSum(
   });
 }
 
+export interface SegSumBackwardArgs<S = GpuRegion> {
+  dx: S;
+  w: S;
+  dOut: S;
+  S: number;
+  T: number;
+  accumulate?: boolean;
+}
+
 /** dx[i] (+)= w[i]·dOut[⌊i / T⌋] for i < S·T. */
-export function segSumBackward(
-  ctx: GpuContext,
-  a: { dx: GpuRegion; w: GpuRegion; dOut: GpuRegion; S: number; T: number; accumulate?: boolean },
-): void {
+export function segSumBackward(ctx: GpuContext, a: SegSumBackwardArgs): void {
   const n = a.S * a.T;
   const L = planBindings('rl_seg_sum_backward', [
     { name: 'w', region: a.w, write: false },

@@ -1,6 +1,9 @@
 // CPU float64 twins of RMSNorm forward and backward (rmsnorm.ts), HF LlamaRMSNorm semantics:
 // out = x·rsqrt(mean(x²) + eps)·gamma. x, out, dOut, dx [rows, cols]; gamma [cols]; rstd [rows].
 
+import { putInto } from './common';
+import type { RmsNormArgs, RmsNormBackwardArgs } from './rmsnorm';
+
 export interface RmsNormRef {
   out: Float64Array;
   rstd: Float64Array;
@@ -55,4 +58,18 @@ export function rmsNormBackwardRef(
     for (let c = 0; c < cols; c++) dx[o + c] = rs * (gamma[c] * dOut[o + c] - x[o + c] * rs * m);
   }
   return { dx, dGamma };
+}
+
+/** The twin of rmsNorm(): out and the saved rstd. */
+export function rmsNormTwin(p: RmsNormArgs<Float64Array>): void {
+  const r = rmsNormRef(p.x, p.gamma, p.rows, p.cols, p.eps);
+  putInto(p.out, r.out);
+  putInto(p.rstd, r.rstd);
+}
+
+/** The twin of rmsNormBackward(); a null gradient is skipped. */
+export function rmsNormBackwardTwin(p: RmsNormBackwardArgs<Float64Array>): void {
+  const r = rmsNormBackwardRef(p.dOut, p.x, p.gamma, p.rows, p.cols, p.rstd);
+  if (p.dx) putInto(p.dx, r.dx, p.accumulateDx);
+  if (p.dGamma) putInto(p.dGamma, r.dGamma, p.accumulateParams);
 }

@@ -6,19 +6,18 @@ import { memoKernel, planBindings } from './bindings';
 import { rmsNormDxWgsl, rmsNormWgsl } from './rmsnorm.wgsl';
 import { colReduce, rowGrid, rowVariant } from './rows';
 
+export interface RmsNormArgs<S = GpuRegion> {
+  out: S;
+  rstd: S;
+  x: S;
+  gamma: S;
+  rows: number;
+  cols: number;
+  eps: number;
+}
+
 /** out = x·rsqrt(mean(x²) + eps)·gamma per row; rstd [rows] saved for backward. */
-export function rmsNorm(
-  ctx: GpuContext,
-  args: {
-    out: GpuRegion;
-    rstd: GpuRegion;
-    x: GpuRegion;
-    gamma: GpuRegion;
-    rows: number;
-    cols: number;
-    eps: number;
-  },
-): void {
+export function rmsNorm(ctx: GpuContext, args: RmsNormArgs): void {
   const { rows, cols } = args;
   if (rows === 0 || cols === 0) return;
   const v = rowVariant(ctx, rows, cols);
@@ -36,25 +35,24 @@ export function rmsNorm(
   });
 }
 
+export interface RmsNormBackwardArgs<S = GpuRegion> {
+  dx: S | null;
+  dGamma: S | null;
+  dOut: S;
+  x: S;
+  rstd: S;
+  gamma: S;
+  rows: number;
+  cols: number;
+  accumulateDx?: boolean;
+  accumulateParams?: boolean;
+}
+
 /**
  * RMSNorm backward from the saved rstd. A null dx or dGamma is skipped; accumulateDx / accumulateParams
  * add into dx / dGamma instead of overwriting.
  */
-export function rmsNormBackward(
-  ctx: GpuContext,
-  args: {
-    dx: GpuRegion | null;
-    dGamma: GpuRegion | null;
-    dOut: GpuRegion;
-    x: GpuRegion;
-    rstd: GpuRegion;
-    gamma: GpuRegion;
-    rows: number;
-    cols: number;
-    accumulateDx?: boolean;
-    accumulateParams?: boolean;
-  },
-): void {
+export function rmsNormBackward(ctx: GpuContext, args: RmsNormBackwardArgs): void {
   const { rows, cols } = args;
   if (args.dx && rows > 0 && cols > 0) {
     const v = rowVariant(ctx, rows, cols);

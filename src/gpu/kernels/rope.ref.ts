@@ -2,17 +2,11 @@
 // for pair j < D/2 at position p, angle p·theta^(−2j/D); out[j] = x[j]·cos − x[j+D/2]·sin,
 // out[j+D/2] = x[j+D/2]·cos + x[j]·sin. Angles here are exact float64 (the GPU forms them in f32, as HF).
 
-export interface RopeDimsRef {
-  B: number;
-  T: number;
-  H: number;
-  D: number;
-  theta: number;
-  posOffset?: number;
-  /** positions[b·T + t]; when given, posOffset is not used. */
-  positions?: ArrayLike<number> | null;
-  inverse?: boolean;
-}
+import { putInto } from './common';
+import type { RopeArgs } from './rope';
+
+/** The rope's sizes and positions, as the kernel takes them (positions on the CPU). */
+export type RopeDimsRef = Omit<RopeArgs<unknown, ArrayLike<number>>, 'out' | 'x'>;
 
 function position(p: RopeDimsRef, b: number, t: number): number {
   return p.positions ? p.positions[b * p.T + t] : (p.posOffset ?? 0) + t;
@@ -70,4 +64,9 @@ export function ropeBackwardRef(dOut: ArrayLike<number>, p: RopeDimsRef): Float6
     }
   }
   return dx;
+}
+
+/** The twin of rope(). */
+export function ropeTwin(p: RopeArgs<Float64Array, Int32Array>): void {
+  putInto(p.out, ropeRef(p.x, p));
 }

@@ -8,21 +8,23 @@ import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { ropeWgsl } from './rope.wgsl';
 
-export function rope(
-  ctx: GpuContext,
-  args: {
-    out: GpuRegion;
-    x: GpuRegion;
-    B: number;
-    T: number;
-    H: number;
-    D: number;
-    theta: number;
-    posOffset?: number;
-    positions?: GpuRegion | null;
-    inverse?: boolean;
-  },
-): void {
+export interface RopeArgs<S = GpuRegion, I = S> {
+  out: S;
+  x: S;
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  theta: number;
+  /** Position of token t of every item is posOffset + t (default 0) unless positions are given. */
+  posOffset?: number;
+  /** i32 positions[b·T + t]; when given, posOffset is not used. */
+  positions?: I | null;
+  /** Rotate by −angle (the backward: RoPE is orthogonal). */
+  inverse?: boolean;
+}
+
+export function rope(ctx: GpuContext, args: RopeArgs): void {
   const { B, T, H, D } = args;
   if (D % 2 !== 0) throw new Error(`rope: head dim D = ${D} must be even`);
   const half = D / 2;

@@ -1,5 +1,8 @@
 // CPU float64 twins of scale and mulVec (scale.ts). x, out, dOut, dx [rows, cols] row-major; v, dv [cols].
 
+import { putInto } from './common';
+import type { MulVecArgs, MulVecBackwardArgs, ScaleArgs } from './scale';
+
 /** alpha·x for each element. */
 export function scaleRef(x: ArrayLike<number>, alpha: number): Float64Array {
   return Float64Array.from(x, (v) => alpha * v);
@@ -40,4 +43,21 @@ export function mulVecBackwardRef(
     }
   }
   return { dx, dv };
+}
+
+/** The twin of scale(): out (+)= alpha·x. */
+export function scaleTwin(p: ScaleArgs<Float64Array>): void {
+  for (let i = 0; i < p.n; i++) p.out[i] = (p.accumulate ? p.out[i] : 0) + p.alpha * p.x[i];
+}
+
+/** The twin of mulVec(). */
+export function mulVecTwin(p: MulVecArgs<Float64Array>): void {
+  putInto(p.out, mulVecRef(p.x, p.v, p.rows, p.cols), p.accumulate);
+}
+
+/** The twin of mulVecBackward(); a null gradient is skipped. */
+export function mulVecBackwardTwin(p: MulVecBackwardArgs<Float64Array>): void {
+  const r = mulVecBackwardRef(p.dOut, p.x, p.v, p.rows, p.cols);
+  if (p.dx) putInto(p.dx, r.dx, p.accumulateDx);
+  if (p.dv) putInto(p.dv, r.dv, p.accumulateDv);
 }

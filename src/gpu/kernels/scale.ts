@@ -8,11 +8,16 @@ import { grid1d } from './common';
 import { colReduce } from './rows';
 import { mulVecWgsl, scaleWgsl } from './scale.wgsl';
 
+export interface ScaleArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+  alpha: number;
+  accumulate?: boolean;
+}
+
 /** out[i] (+)= alpha·x[i] for i < n. Its backward is itself: dx (+)= alpha·dOut. */
-export function scale(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; alpha: number; accumulate?: boolean },
-): void {
+export function scale(ctx: GpuContext, args: ScaleArgs): void {
   if (args.n === 0) return;
   const L = planBindings('scale', [
     { name: 'x', region: args.x, write: false },
@@ -29,11 +34,17 @@ export function scale(
   });
 }
 
+export interface MulVecArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  v: S;
+  rows: number;
+  cols: number;
+  accumulate?: boolean;
+}
+
 /** out[r,c] (+)= x[r,c]·v[c] for x [rows, cols], v [cols]. */
-export function mulVec(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; v: GpuRegion; rows: number; cols: number; accumulate?: boolean },
-): void {
+export function mulVec(ctx: GpuContext, args: MulVecArgs): void {
   const n = args.rows * args.cols;
   if (n === 0) return;
   const L = planBindings('mulvec', [
@@ -52,24 +63,23 @@ export function mulVec(
   });
 }
 
+export interface MulVecBackwardArgs<S = GpuRegion> {
+  dx: S | null;
+  dv: S | null;
+  dOut: S;
+  x: S;
+  v: S;
+  rows: number;
+  cols: number;
+  accumulateDx?: boolean;
+  accumulateDv?: boolean;
+}
+
 /**
  * mulVec backward: dx[r,c] (+)= dOut[r,c]·v[c]; dv[c] (+)= Σ_r dOut[r,c]·x[r,c] (a deterministic column
  * sum). A null output is skipped (frozen v, or an input that needs no gradient).
  */
-export function mulVecBackward(
-  ctx: GpuContext,
-  args: {
-    dx: GpuRegion | null;
-    dv: GpuRegion | null;
-    dOut: GpuRegion;
-    x: GpuRegion;
-    v: GpuRegion;
-    rows: number;
-    cols: number;
-    accumulateDx?: boolean;
-    accumulateDv?: boolean;
-  },
-): void {
+export function mulVecBackward(ctx: GpuContext, args: MulVecBackwardArgs): void {
   const { rows, cols } = args;
   // dv first: an in-place dx (dx === dOut) would otherwise overwrite the dOut it reads.
   if (args.dv) {

@@ -1,6 +1,8 @@
 // CPU float64 twins of sparse.ts: scatter-add into a dense weight and gather from it, with the same
 // canonical-index → stored-position map (GPT-2's [in, out] storage).
-import type { SparseDims } from './sparse';
+
+import { putInto } from './common';
+import type { GatherArgs, ScatterAddArgs, SparseDims } from './sparse';
 
 export function sparsePos(c: number, d: SparseDims): number {
   return d.transposed ? (c % d.cols) * d.rows + Math.floor(c / d.cols) : c;
@@ -20,4 +22,14 @@ export function scatterAddRef(
 /** out[j] = x[pos(idx[j])]. */
 export function gatherRef(x: ArrayLike<number>, idx: ArrayLike<number>, d: SparseDims): Float64Array {
   return Float64Array.from({ length: d.k }, (_, j) => x[sparsePos(idx[j], d)]);
+}
+
+/** The twin of scatterAdd() (in place on w). */
+export function scatterAddTwin(p: ScatterAddArgs<Float64Array, Int32Array>): void {
+  scatterAddRef(p.w, p.values, p.idx, p, p.alpha ?? 1);
+}
+
+/** The twin of gather(). */
+export function gatherTwin(p: GatherArgs<Float64Array, Int32Array>): void {
+  putInto(p.out, gatherRef(p.x, p.idx, p), p.accumulate);
 }

@@ -15,11 +15,15 @@ export interface SparseDims {
   transposed: boolean;
 }
 
+export interface ScatterAddArgs<S = GpuRegion, I = S> extends SparseDims {
+  w: S;
+  values: S;
+  idx: I;
+  alpha?: number;
+}
+
 /** w[idx[j]] += alpha·values[j] for j < k (in place on w). */
-export function scatterAdd(
-  ctx: GpuContext,
-  args: SparseDims & { w: GpuRegion; values: GpuRegion; idx: GpuRegion; alpha?: number },
-): void {
+export function scatterAdd(ctx: GpuContext, args: ScatterAddArgs): void {
   if (args.k === 0) return;
   const L = planBindings('scatter_add', [
     { name: 'values', region: args.values, write: false },
@@ -39,11 +43,15 @@ export function scatterAdd(
   });
 }
 
+export interface GatherArgs<S = GpuRegion, I = S> extends SparseDims {
+  out: S;
+  x: S;
+  idx: I;
+  accumulate?: boolean;
+}
+
 /** out[j] (+)= x[idx[j]] for j < k. */
-export function gather(
-  ctx: GpuContext,
-  args: SparseDims & { out: GpuRegion; x: GpuRegion; idx: GpuRegion; accumulate?: boolean },
-): void {
+export function gather(ctx: GpuContext, args: GatherArgs): void {
   if (args.k === 0) return;
   const L = planBindings('gather', [
     { name: 'x', region: args.x, write: false },

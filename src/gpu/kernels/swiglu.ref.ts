@@ -1,5 +1,8 @@
 // CPU float64 twins of SwiGLU (swiglu.ts): out = silu(gate)·up, elementwise, and its gradients.
 
+import { putInto } from './common';
+import type { SwigluArgs, SwigluBackwardArgs } from './swiglu';
+
 const sigmoid = (g: number) => 1 / (1 + Math.exp(-g));
 
 export function swigluRef(gate: ArrayLike<number>, up: ArrayLike<number>): Float64Array {
@@ -29,4 +32,16 @@ export function swigluBackwardRef(
     dGate[i] = dOut[i] * up[i] * s * (1 + g * (1 - s));
   }
   return { dGate, dUp };
+}
+
+/** The twin of swiglu(). */
+export function swigluTwin(p: SwigluArgs<Float64Array>): void {
+  putInto(p.out, swigluRef(p.gate.subarray(0, p.n), p.up.subarray(0, p.n)));
+}
+
+/** The twin of swigluBackward(); a null gradient is skipped. */
+export function swigluBackwardTwin(p: SwigluBackwardArgs<Float64Array>): void {
+  const r = swigluBackwardRef(p.dOut.subarray(0, p.n), p.gate.subarray(0, p.n), p.up.subarray(0, p.n));
+  if (p.dGate) putInto(p.dGate, r.dGate);
+  if (p.dUp) putInto(p.dUp, r.dUp);
 }

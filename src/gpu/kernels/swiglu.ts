@@ -7,11 +7,15 @@ import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { swigluBackwardWgsl, swigluWgsl } from './swiglu.wgsl';
 
+export interface SwigluArgs<S = GpuRegion> {
+  out: S;
+  gate: S;
+  up: S;
+  n: number;
+}
+
 /** out[i] = silu(gate[i])·up[i]. */
-export function swiglu(
-  ctx: GpuContext,
-  args: { out: GpuRegion; gate: GpuRegion; up: GpuRegion; n: number },
-): void {
+export function swiglu(ctx: GpuContext, args: SwigluArgs): void {
   if (args.n === 0) return;
   const L = planBindings('swiglu', [
     { name: 'gate', region: args.gate, write: false },
@@ -26,18 +30,17 @@ export function swiglu(
   });
 }
 
+export interface SwigluBackwardArgs<S = GpuRegion> {
+  dGate: S | null;
+  dUp: S | null;
+  dOut: S;
+  gate: S;
+  up: S;
+  n: number;
+}
+
 /** dGate, dUp (overwritten; a null one is skipped) from dOut and the forward's inputs. */
-export function swigluBackward(
-  ctx: GpuContext,
-  args: {
-    dGate: GpuRegion | null;
-    dUp: GpuRegion | null;
-    dOut: GpuRegion;
-    gate: GpuRegion;
-    up: GpuRegion;
-    n: number;
-  },
-): void {
+export function swigluBackward(ctx: GpuContext, args: SwigluBackwardArgs): void {
   const { dGate, dUp, n } = args;
   if (n === 0 || (!dGate && !dUp)) return;
   const specs: BindingSpec[] = [

@@ -6,8 +6,14 @@ import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 import { tanhBackwardWgsl, tanhWgsl } from './tanh.wgsl';
 
+export interface TanhArgs<S = GpuRegion> {
+  out: S;
+  x: S;
+  n: number;
+}
+
 /** out[i] = tanh(x[i]). */
-export function tanh(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: number }): void {
+export function tanh(ctx: GpuContext, args: TanhArgs): void {
   if (args.n === 0) return;
   const L = planBindings('tanh', [
     { name: 'x', region: args.x, write: false },
@@ -21,11 +27,16 @@ export function tanh(ctx: GpuContext, args: { out: GpuRegion; x: GpuRegion; n: n
   });
 }
 
+export interface TanhBackwardArgs<S = GpuRegion> {
+  dx: S;
+  dOut: S;
+  y: S;
+  n: number;
+  accumulate?: boolean;
+}
+
 /** dx[i] (+)= dOut[i]·(1 − y[i]²) where y = tanh(x) is the forward's output. */
-export function tanhBackward(
-  ctx: GpuContext,
-  args: { dx: GpuRegion; dOut: GpuRegion; y: GpuRegion; n: number; accumulate?: boolean },
-): void {
+export function tanhBackward(ctx: GpuContext, args: TanhBackwardArgs): void {
   if (args.n === 0) return;
   const L = planBindings('tanh_backward', [
     { name: 'dOut', region: args.dOut, write: false },
