@@ -19,7 +19,8 @@ import { getMethod } from '../peft/registry';
 import { predictTrainingMemory } from '../train/memory';
 import { type MetricPoint, SftRunner } from '../train/sft';
 import {
-  type LrSchedule,
+  LR_SCHEDULES,
+  SFT_DEFAULTS,
   SFT_EVAL_FRACTION,
   type SftRunConfig,
   type SftRunSettings,
@@ -31,17 +32,18 @@ import { writeAdapterFolder } from './adapter-dir';
 import type { Args } from './args';
 import { nodeBudget, openModelDir } from './model-dir';
 
+const D = SFT_DEFAULTS;
+
 export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
-        [--steps N] [--batch B] [--seq T] [--lr X] [--schedule cosine|linear|constant] [--grad-accum K]
+        [--steps N] [--batch B] [--seq T] [--lr X] [--schedule ${LR_SCHEDULES.join('|')}] [--grad-accum K]
         [--weight-decay W] [--max-grad-norm G] [--seed S] [--log-every K] [--eval-every E]
         [--eval-fraction F] [--pack]
-        defaults as the playground's (SFT_DEFAULTS): 50 steps, batch 4, seq 64, cosine after a warm-up of a
-        tenth of the run, the method's learning rate, max grad norm 1, weight decay 0, eval every 10 steps
-        (0: at the end only), loss read every few steps; --pack: several examples per row, attention blocked
-        across them (eval stays unpacked)
+        defaults as the playground's (SFT_DEFAULTS): ${D.steps} steps, batch ${D.batch}, seq ${D.seqLen}, ${D.schedule}
+        after a warm-up of a tenth of the run, the method's learning rate, max grad norm ${D.maxGradNorm}, weight
+        decay ${D.weightDecay}, eval every ${D.evalEvery} steps (0: at the end only) on ${SFT_EVAL_FRACTION} of the data,
+        the loss read every few steps; --pack: several examples per row, attention blocked across them (eval
+        stays unpacked)
         one JSON line of metrics per logging step, then a summary line with "done": true`;
-
-const SCHEDULES: readonly LrSchedule[] = ['cosine', 'linear', 'constant'];
 
 /**
  * The run settings the flags give (absent flags left out, so SFT_DEFAULTS fill them): the common flags of
@@ -53,7 +55,7 @@ export function runSettingsFromFlags(a: Args): SftRunSettings {
     method,
     options: Object.fromEntries(a.sets()),
     lr: a.num('lr', getMethod(method).info.defaultLr),
-    schedule: a.choice('schedule', SCHEDULES),
+    schedule: a.choice('schedule', LR_SCHEDULES),
     steps: a.optInt('steps'),
     batch: a.optInt('batch'),
     seqLen: a.optInt('seq'),

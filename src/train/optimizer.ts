@@ -1,6 +1,7 @@
 // AdamW over a ParamSet's flat buffers with optional global-norm clipping, entirely on the device: the
-// gradient norm and the clip factor stay in GPU memory (read back only when metrics ask for them), so a
-// training step has no GPU→CPU read.
+// gradient norm and the clip factor stay in GPU memory, so a training step has no GPU→CPU read.
+// ADAMW_DEFAULTS are PyTorch's AdamW defaults, written once; trainers override lr, weight decay and clip
+// from their run settings.
 
 import type { ParamSet } from '../tensor/params';
 
@@ -69,12 +70,6 @@ export class AdamW<S, I> {
       step: this.t,
       gradScale: clip ? this.clip : null,
     });
-  }
-
-  /** The global gradient norm before clipping of the last update (a GPU→CPU read: call it for metrics only). */
-  async gradNorm(): Promise<number> {
-    const v = await this.ps.be.read(this.normSq, 1);
-    return Math.sqrt(v[0]);
   }
 
   dispose(): void {

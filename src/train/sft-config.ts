@@ -4,7 +4,9 @@ import type { ByCategory } from '../gpu/arena';
 import type { RawOptions } from '../peft/types';
 import type { RlMetrics } from './rl/common';
 
-export type LrSchedule = 'constant' | 'linear' | 'cosine';
+/** The learning-rate schedules after the warm-up (lrAt in sft.ts), for flags and pickers to list. */
+export const LR_SCHEDULES = ['constant', 'linear', 'cosine'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 export interface SftRunConfig {
   /** A registry method name (src/peft/registry.ts). */

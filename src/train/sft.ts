@@ -277,19 +277,9 @@ export class SftRunner {
     }
   }
 
-  /** Adds wall time spent waiting on this run's GPU work (the scheduler measures it). */
-  addWaitMs(ms: number): void {
-    this.activeMs += ms;
-  }
-
   /** Points whose loss has arrived since the last call. */
   takePoints(): MetricPoint[] {
     return this.ready.splice(0);
-  }
-
-  /** Loss reads started and not yet arrived. */
-  get pendingReads(): number {
-    return this.reads.length;
   }
 
   /**
