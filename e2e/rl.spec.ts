@@ -5,9 +5,25 @@
 // Then the shape check refuses DPO on prompt-only data, and DPO on the preferences sample runs 2 steps.
 // Also: a reward model trained in the page scores a rejection-sampling run; an RL run interrupted by a reload
 // starts again; a JavaScript reward past its time limit ends its run with the reason (the nested worker is
-// terminated, the page stays responsive). Screenshots: test-results/rl-*.png.
-import { expect, test } from '@playwright/test';
+// terminated, the page stays responsive). Each algorithm's form fields are checked against the options table
+// (train/rl/options.ts) the CLI's flags come from. Screenshots: test-results/rl-*.png.
+import { expect, type Locator, test } from '@playwright/test';
+import { type RlAlgo, type RlOptionGroup, rlFieldName, rlOptionSpecs } from '../src/train/rl/options';
 import { fillHyper, openFresh, pickMethods } from './page';
+
+/**
+ * The algorithm's form fields are the options table's (train/rl/options.ts, which the CLI's flags come from):
+ * one field per option of `groups`, at its default, with its help as the title and its range on the input.
+ */
+async function expectFormFromTable(alg: Locator, algo: RlAlgo, groups: readonly RlOptionGroup[]) {
+  for (const o of rlOptionSpecs(algo).filter((x) => groups.includes(x.group))) {
+    const field = alg.locator(`[name="${rlFieldName(o)}"]`);
+    await expect(field, o.key).toHaveCount(1);
+    await expect(field, o.key).toHaveValue(o.default === null ? '' : String(o.default));
+    await expect(alg.locator('label', { has: field }), o.key).toHaveAttribute('title', o.help);
+    if (o.min !== undefined) await expect(field, o.key).toHaveAttribute('min', String(o.min));
+  }
+}
 
 test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', async ({ page }) => {
   test.setTimeout(420_000);
@@ -33,6 +49,7 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
   // PPO with LoRA: 2 prompts a step, 4 new tokens, one epoch over minibatches of 1.
   const alg = page.getByTestId('algorithm-panel');
   await page.getByTestId('algorithm-select').selectOption('ppo');
+  await expectFormFromTable(alg, 'ppo', ['sampling', 'ppo']);
   await alg.locator('input[name="rl-maxNewTokens"]').fill('4');
   await alg.locator('input[name="rl-ppo-epochs"]').fill('1');
   await alg.locator('input[name="rl-ppo-miniBatch"]').fill('1');
@@ -46,6 +63,8 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
 
   // GRPO with (IA)³: 2 prompts × 2 generations, scored by the default JavaScript reward.
   await page.getByTestId('algorithm-select').selectOption('grpo');
+  await expectFormFromTable(alg, 'grpo', ['grpo']);
+  await expect(alg.locator('[name^="rl-ppo-"]')).toHaveCount(0);
   await alg.locator('input[name="rl-grpo-generations"]').fill('2');
   await page.getByTestId('reward-select').selectOption('js');
   await expect(page.getByTestId('reward-code')).toContainText('function reward');
@@ -79,6 +98,8 @@ test('PPO and GRPO side by side: reward and KL charts, rollouts, then DPO', asyn
 
   // DPO needs chosen/rejected pairs: the form says so on prompt-only data, and start refuses.
   await page.getByTestId('algorithm-select').selectOption('dpo');
+  await expectFormFromTable(alg, 'dpo', ['dpo']);
+  await expect(alg.locator('[name="rl-maxNewTokens"]')).toHaveCount(0);
   await expect(page.getByTestId('algorithm-shape')).toContainText('DPO trains on preference pairs');
   await page.getByTestId('start-runs').click();
   await expect(picker.getByRole('alert')).toContainText('this dataset is prompt_only');
@@ -122,6 +143,7 @@ test('a reward model, then rejection sampling scored by it', async ({ page }) =>
   await expect(page.getByTestId('dataset-shape')).toHaveText('prompt_only');
   await page.getByTestId('algorithm-select').selectOption('rs');
   const alg = page.getByTestId('algorithm-panel');
+  await expectFormFromTable(alg, 'rs', ['sampling', 'rs']);
   await alg.locator('input[name="rl-maxNewTokens"]').fill('4');
   await alg.locator('input[name="rl-rs-n"]').fill('2');
   await page.getByTestId('reward-select').selectOption('model');

@@ -1,7 +1,7 @@
-// The RL slice: the algorithm chosen in the form (SFT or one of the RL algorithms), the RL options and the
-// reward form (rl-spec.ts has their defaults and checks), and each RL run's latest rollouts (prompt,
-// completion, reward) as the worker sends them after every step. Rollouts are not saved: they are the live
-// view of a run, and the metric points (saved) carry the figures.
+// The RL slice: the algorithm chosen in the form (SFT or one of the RL algorithms), the RL options (their
+// defaults and checks are train/rl/options.ts's) and the reward form (rl-spec.ts), and each RL run's latest
+// rollouts (prompt, completion, reward) as the worker sends them after every step. Rollouts are not saved:
+// they are the live view of a run, and the metric points (saved) carry the figures.
 import type { StateCreator } from 'zustand';
 import type { Sample } from '../train/rl/common';
 import {

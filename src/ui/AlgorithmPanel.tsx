@@ -8,7 +8,7 @@
 import { memo } from 'react';
 import { rewardModelRuns } from '../app/rl';
 import { useAppStore } from '../store';
-import { getRlOption, type RlOptionSpec, rlOptionSpecs, setRlOption } from '../train/rl/options';
+import { getRlOption, type RlOptionSpec, rlFieldName, rlOptionSpecs, setRlOption } from '../train/rl/options';
 import { ALGORITHMS, type Algorithm, checkShape, ONLINE, type RewardForm } from '../worker/rl-spec';
 
 const REWARDS: { value: RewardForm['kind']; label: string; arg?: string }[] = [
@@ -20,10 +20,6 @@ const REWARDS: { value: RewardForm['kind']; label: string; arg?: string }[] = [
   { value: 'js', label: 'JavaScript' },
   { value: 'model', label: 'reward model (a finished run)' },
 ];
-
-/** The form field's name: `rl-maxNewTokens` for the sampling options, `rl-ppo-klCoef` for an algorithm's. */
-export const fieldName = (o: RlOptionSpec) =>
-  o.group === 'sampling' ? `rl-${o.key}` : `rl-${o.group}-${o.key}`;
 
 /**
  * One option of the RL form, generated from its entry in train/rl/options.ts: a select for a choice, else a
@@ -38,7 +34,7 @@ function OptionField({ o }: { o: RlOptionSpec }) {
     return (
       <label title={o.help}>
         {o.label}{' '}
-        <select name={fieldName(o)} value={String(value)} onChange={(e) => set(e.target.value)}>
+        <select name={rlFieldName(o)} value={String(value)} onChange={(e) => set(e.target.value)}>
           {o.choices?.map((c) => (
             <option key={c} value={c}>
               {c}
@@ -51,7 +47,7 @@ function OptionField({ o }: { o: RlOptionSpec }) {
     <label title={o.help}>
       {o.label}{' '}
       <input
-        name={fieldName(o)}
+        name={rlFieldName(o)}
         type="number"
         step={o.kind === 'int' ? 1 : 'any'}
         min={o.min}

@@ -295,6 +295,10 @@ export function rlOptionSpecs(algo: RlAlgo): RlOptionSpec[] {
 
 type Value = number | string | null;
 
+/** The page's form field for the option: `rl-maxNewTokens` (sampling), `rl-ppo-klCoef` (an algorithm's). */
+export const rlFieldName = (s: RlOptionSpec): string =>
+  s.group === 'sampling' ? `rl-${s.key}` : `rl-${s.group}-${s.key}`;
+
 /** The option's value in `o`. */
 export function getRlOption(o: RlOptions, s: RlOptionSpec): Value {
   const holder = (s.group === 'sampling' ? o : o[s.group]) as unknown as Record<string, Value>;
