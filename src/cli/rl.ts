@@ -210,7 +210,7 @@ export async function rlTrain(a: Args): Promise<void> {
       be,
       model: { config: md.config, tokenizer: md.tokenizer, baseSpecs },
       examples,
-      reward: rewardFromFlag(a),
+      reward: algo === 'ppo' || algo === 'rs' || algo === 'grpo' ? rewardFromFlag(a) : undefined,
     });
   } catch (e) {
     ctx.destroy();
