@@ -1,5 +1,6 @@
-// Methods from the registry (the worker lists them as plain data), grouped by the seed's families, each
-// with its options as form fields (defaults from the method's OptionSpecs), its trainable count and share
+// Methods from the registry (the worker lists them as plain data), grouped by each one's family in the
+// order METHOD_FAMILIES gives (a newly registered method appears without a change here), each with its
+// options form (MethodOptions.tsx, generated from the method's OptionSpecs), its trainable count and share
 // of the model, and its predicted memory by category — figures the worker computes (planAdapter,
 // predictTrainingMemory) and recomputes when options or the batch shape change. Then the hyperparameters,
 // the memory budget that decides between interleaved and one-after-another runs, and start.
@@ -7,81 +8,10 @@ import { memo, useState } from 'react';
 import { startRuns } from '../app/engine';
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
-import type { MethodInfo, OptionSpec, OptionValue } from '../peft/types';
+import { METHOD_FAMILIES, type MethodInfo } from '../peft/types';
 import { useAppStore } from '../store';
 import type { Hyper } from '../store/ui';
-
-const FAMILIES: { key: MethodInfo['family'] | 'ia3'; label: string; names: string[] }[] = [
-  { key: 'additive', label: 'Additive', names: ['houlsby', 'pfeiffer', 'compacter', 'prompt', 'prefix'] },
-  { key: 'selective', label: 'Selective', names: ['bitfit', 'top_layers', 'sparse'] },
-  { key: 'reparametrised', label: 'Reparametrised', names: ['lora', 'dora', 'lokr'] },
-  { key: 'ia3', label: '(IA)³', names: ['ia3'] },
-  { key: 'baseline', label: 'Baseline', names: ['full'] },
-];
-
-/** A form value back to the option's type; '' clears a nullable option. */
-function parseField(o: OptionSpec, raw: string): OptionValue {
-  if (o.kind === 'int' || o.kind === 'float') return raw === '' ? null : Number(raw);
-  if (o.kind === 'list')
-    return raw.trim() === ''
-      ? null
-      : raw
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean);
-  if (o.kind === 'string') return raw === '' ? null : raw;
-  return raw;
-}
-
-const show = (v: OptionValue | undefined): string =>
-  v === null || v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
-
-function OptionField({ method, o }: { method: string; o: OptionSpec }) {
-  const given = useAppStore((s) => s.methods[method]?.options[o.key]);
-  const setMethod = useAppStore((s) => s.setMethod);
-  const value = given !== undefined ? given : o.default;
-  const set = (v: OptionValue) => setMethod(method, { options: { [o.key]: v } });
-  const id = `opt-${method}-${o.key}`;
-  let input: React.ReactNode;
-  if (o.kind === 'bool')
-    input = (
-      <input
-        id={id}
-        type="checkbox"
-        name={o.key}
-        checked={value === true}
-        onChange={(e) => set(e.target.checked)}
-      />
-    );
-  else if (o.kind === 'enum')
-    input = (
-      <select id={id} name={o.key} value={show(value)} onChange={(e) => set(e.target.value)}>
-        {(o.choices ?? []).map((c) => (
-          <option key={c} value={c}>
-            {c}
-          </option>
-        ))}
-      </select>
-    );
-  else
-    input = (
-      <input
-        id={id}
-        name={o.key}
-        type={o.kind === 'int' || o.kind === 'float' ? 'number' : 'text'}
-        step={o.kind === 'int' ? 1 : 'any'}
-        placeholder={o.default === null ? 'model default' : undefined}
-        value={show(value)}
-        size={o.kind === 'list' || o.kind === 'string' ? 14 : 6}
-        onChange={(e) => set(parseField(o, e.target.value))}
-      />
-    );
-  return (
-    <span className="opt" title={o.help}>
-      <label htmlFor={id}>{o.key}</label> {input}
-    </span>
-  );
-}
+import { MethodOptions } from './MethodOptions';
 
 const MethodRow = memo(function MethodRow({ m }: { m: MethodInfo }) {
   const enabled = useAppStore((s) => s.methods[m.name]?.enabled ?? false);
@@ -119,13 +49,7 @@ const MethodRow = memo(function MethodRow({ m }: { m: MethodInfo }) {
         </button>
       )}
       {breakdown && <div className="breakdown">{breakdown}</div>}
-      {open && (
-        <div className="options">
-          {m.options.map((o) => (
-            <OptionField key={o.key} method={m.name} o={o} />
-          ))}
-        </div>
-      )}
+      {open && <MethodOptions m={m} />}
     </li>
   );
 });
@@ -211,13 +135,12 @@ export function MethodPicker() {
     <section className="panel" data-testid="method-picker">
       <h2>Methods</h2>
       {infos.length === 0 && <p>Loading the method registry…</p>}
-      {FAMILIES.map((f) => (
+      {METHOD_FAMILIES.map((f) => (
         <div key={f.key} className="family" data-family={f.key}>
           <h3>{f.label}</h3>
           <ul className="methods">
-            {f.names
-              .map((n) => infos.find((m) => m.name === n))
-              .filter((m): m is MethodInfo => m !== undefined)
+            {infos
+              .filter((m) => m.family === f.key)
               .map((m) => (
                 <MethodRow key={m.name} m={m} />
               ))}
