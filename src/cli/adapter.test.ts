@@ -4,7 +4,7 @@
 // batch with the adapter loaded (and is below the base model's), and its greedy text equals the twin's greedy
 // text with the adapter. A folder without the files ends in a sentence naming what is missing.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,19 +14,17 @@ import { prepareDataset } from '../data/prepare';
 import { tokenizeForSft } from '../data/tokenize';
 import { generate } from '../model/generate';
 import { loadCheckpointSpecs } from '../model/load';
-import { shiftLabels } from '../model/loss';
-import { forward } from '../model/transformer';
+import { causalLmLoss } from '../model/loss';
 import { Adapter, planAdapter } from '../peft/adapter';
 import { getMethod } from '../peft/registry';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
-import * as op from '../tensor/ops';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { AdamW } from '../train/optimizer';
-import { dataTokenizer } from '../train/tokenizer-adapter';
-import { loadWithAdapter } from './adapter-dir';
+import { ADAMW_DEFAULTS, AdamW } from '../train/optimizer';
+import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
+import { loadWithAdapter, writeAdapterFolder } from './adapter-dir';
 import { type ModelDir, openModelDir } from './model-dir';
 
 const MODEL = 'public/models/tiny-llama-brown';
@@ -60,7 +58,7 @@ async function evalBatch(file: string) {
     onError: 'skip',
   });
   const tok = tokenizeForSft(dataTokenizer(md.tokenizer, md.config), prepared.examples, { maxLength: T });
-  const padId = md.tokenizer.padId ?? md.tokenizer.eosId ?? 0;
+  const { padId } = specialIds(md.tokenizer, md.config);
   const batcher = new Batcher(tok.examples, { batchSize: B, seqLen: T, padId, seed: 0, shuffle: false });
   expect(batcher.batchesPerEpoch).toBe(1);
   return batcher.batchAt(0);
@@ -71,14 +69,12 @@ async function twinLoss(adapterDir: string | undefined): Promise<number> {
   const be = cpuBackend();
   const m = loadWithAdapter(be, md.config, base, adapterDir);
   const tp = new Tape(be, false);
-  const { logits, virtual } = forward(tp, md.config, m.ps, { ids: batch.inputIds, B, T }, m.hooks);
-  const Tt = T + virtual;
-  const V = md.config.vocabSize;
-  const loss = op.crossEntropy(
+  const { loss } = causalLmLoss(
     tp,
-    tp.reshape(logits, [B * Tt, V]),
-    shiftLabels(batch.labels, B, T, virtual),
-    'l',
+    md.config,
+    m.ps,
+    { ids: batch.inputIds, labels: batch.labels, B, T },
+    m.hooks,
   );
   const v = (await be.read(loss.store, 1))[0];
   tp.dispose();
@@ -98,32 +94,16 @@ async function trainAndSave<S, I>(be: Backend<S, I>, steps: number, out: string)
   );
   const ps = new ParamSet(be, plan.specs);
   const adapter = new Adapter(lora, plan, md.config, ps);
-  const opt = new AdamW(ps, {
-    lr: 1e-2,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-  });
+  const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, lr: 1e-2, weightDecay: 0, maxGradNorm: 1 });
   for (let s = 0; s < steps; s++) {
     const tp = new Tape(be, true);
     ps.zeroGrads();
-    const { logits } = forward(tp, md.config, ps, { ids: batch.inputIds, B, T }, adapter.hooks);
-    op.crossEntropy(
-      tp,
-      tp.reshape(logits, [B * T, md.config.vocabSize]),
-      shiftLabels(batch.labels, B, T),
-      'l',
-    );
+    causalLmLoss(tp, md.config, ps, { ids: batch.inputIds, labels: batch.labels, B, T }, adapter.hooks);
     tp.backward();
     opt.update();
     tp.dispose();
   }
-  const saved = await adapter.save(md.dir);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'adapter_config.json'), saved.files.config);
-  writeFileSync(join(out, 'adapter_model.safetensors'), saved.files.weights);
+  writeAdapterFolder(out, (await adapter.save(md.dir)).files);
   opt.dispose();
   adapter.dispose();
   ps.dispose();
@@ -195,16 +175,14 @@ describe('npm run cli -- eval/generate --adapter DIR', () => {
     const bos = dataTokenizer(md.tokenizer, md.config).bosId;
     const ids = md.tokenizer.encode(PROMPT);
     if (bos !== null && ids[0] !== bos) ids.unshift(bos);
-    const eosIds = [
-      ...new Set([...md.config.eosTokenIds, ...(md.tokenizer.eosId !== null ? [md.tokenizer.eosId] : [])]),
-    ];
+    const { eosIds, padId } = specialIds(md.tokenizer, md.config);
     const twinText = async (adapterDir: string | undefined) => {
       const m = loadWithAdapter(be, md.config, base, adapterDir);
       const res = await generate(be, md.config, m.ps, [ids], {
         maxNewTokens: 6,
         temperature: 0,
         eosIds,
-        padId: md.tokenizer.padId ?? eosIds[0] ?? 0,
+        padId,
         hooks: m.hooks,
         decode: (t) => md.tokenizer.decode(t, { skipSpecialTokens: true }),
       });

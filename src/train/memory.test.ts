@@ -6,18 +6,16 @@ import { testGpu } from '../../test/helpers/gpu';
 import type { ModelConfig } from '../formats/model-config';
 import { alignBytes, MEMORY_CATEGORIES } from '../gpu/arena';
 import { randomModelParams } from '../model/init';
-import { shiftLabels } from '../model/loss';
+import { causalLmLoss } from '../model/loss';
 import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
-import { forward } from '../model/transformer';
 import { Adapter, planAdapter } from '../peft/adapter';
 import { getMethod, listMethods } from '../peft/registry';
 import { gpuBackend } from '../tensor/gpu-backend';
 import type { MeterStore } from '../tensor/meter-backend';
-import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { predictTrainingMemory } from './memory';
-import { AdamW } from './optimizer';
+import { ADAMW_DEFAULTS, AdamW } from './optimizer';
 
 async function measured(c: ModelConfig, method: string, B: number, T: number, pack = false) {
   const ctx = await testGpu();
@@ -31,14 +29,7 @@ async function measured(c: ModelConfig, method: string, B: number, T: number, pa
   ctx.arena.resetPeak();
   const ps = new ParamSet(be, plan.specs);
   const adapter = new Adapter(m, plan, c, ps);
-  const opt = new AdamW(ps, {
-    lr: 1e-3,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-  });
+  const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, weightDecay: 0, maxGradNorm: 1 });
   const ids = Int32Array.from({ length: B * T }, (_, i) => i % c.vocabSize);
   // Packed: two examples per row, positions restarting and segment ids 1, 2.
   const half = Math.ceil(T / 2);
@@ -50,9 +41,7 @@ async function measured(c: ModelConfig, method: string, B: number, T: number, pa
     : {};
   const tp = new Tape(be, true);
   ps.zeroGrads();
-  const { logits, virtual } = forward(tp, c, ps, { ids, B, T, ...packed }, adapter.hooks);
-  const Tt = T + virtual;
-  op.crossEntropy(tp, tp.reshape(logits, [B * Tt, c.vocabSize]), shiftLabels(ids, B, T, virtual), 'loss');
+  causalLmLoss(tp, c, ps, { ids, labels: ids, B, T, ...packed }, adapter.hooks);
   tp.backward();
   opt.update();
   tp.dispose();
