@@ -1,5 +1,6 @@
-// A step-wise supervised fine-tuning runner that a scheduler (the training worker, a test) can interleave
-// with others: create(run config) → step() → … → evalLoss(), each step recording its GPU work and
+// The one supervised fine-tuning runner, behind both front ends: the page's worker interleaves it with other
+// runs, the CLI's `train` steps it to the end, `bench` times its steps, and its eval pass (sft-eval.ts) is
+// the CLI's `eval`. create(run config) → stepOnce() → … → evalLoss(), each step recording its GPU work and
 // returning at once. The loss is read back only every `logEvery` steps, and that read is started and not
 // awaited in the step that starts it: its value arrives as a metric point on a later call (or on
 // flush()), so the GPU queue never drains inside a step. Memory figures are the arena's, exact. Any
