@@ -40,7 +40,7 @@ export function isFeedforward(site: Pick<LinearSite, 'path'>, ff: TargetModules)
   return ff.some((k) => site.path.endsWith(k));
 }
 
-export const IA3_OPTIONS = [
+const IA3_OPTIONS = [
   {
     key: 'target_modules',
     kind: 'list',
@@ -64,7 +64,7 @@ export const IA3_OPTIONS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
-export function parseIa3(raw: RawOptions, c: ModelConfig): Ia3Options {
+function parseIa3(raw: RawOptions, c: ModelConfig): Ia3Options {
   const o = readOptions('ia3', IA3_OPTIONS, raw);
   const targets = o.target_modules ?? defaultIa3Targets(c);
   selectSites(c, targets);

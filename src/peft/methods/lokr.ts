@@ -75,7 +75,7 @@ export function lokrShape(site: Pick<LinearSite, 'inFeatures' | 'outFeatures'>, 
   };
 }
 
-export const LOKR_OPTIONS = [
+const LOKR_OPTIONS = [
   {
     key: 'r',
     kind: 'int',
@@ -120,7 +120,7 @@ export const LOKR_OPTIONS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
-export function parseLokr(raw: RawOptions, c: ModelConfig): LokrOptions {
+function parseLokr(raw: RawOptions, c: ModelConfig): LokrOptions {
   const o = readOptions('lokr', LOKR_OPTIONS, raw);
   // PEFT's factorization takes -1 or a positive factor: the one hole in the spec's range.
   if (o.decompose_factor === 0)

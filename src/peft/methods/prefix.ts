@@ -47,7 +47,7 @@ export const PREFIX_MLP = {
   b2: 'prompt_encoder.transform.2.bias',
 } as const;
 
-export const PREFIX_OPTIONS = [
+const PREFIX_OPTIONS = [
   {
     key: 'num_virtual_tokens',
     kind: 'int',

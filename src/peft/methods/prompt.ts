@@ -30,7 +30,7 @@ export const PROMPT_KEY = 'prompt_embeddings';
 const INITS = ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'] as const;
 export type PromptInit = (typeof INITS)[number];
 
-export const PROMPT_OPTIONS = [
+const PROMPT_OPTIONS = [
   {
     key: 'num_virtual_tokens',
     kind: 'int',
