@@ -7,6 +7,7 @@
 
 import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
 import type { SparseDims } from '../gpu/kernels/sparse';
+import { elementwise } from './ops-elementwise';
 import type { Tape, Tensor } from './tape';
 
 function check(cond: boolean, msg: () => string): void {
@@ -20,25 +21,14 @@ export function activation<S, I>(
   kind: ActivationKind,
   name: string,
 ): Tensor<S> {
-  const y = tp.tensor(x.shape, tp.needsGrad(x), name);
-  tp.be.activation({ out: y.store, x: x.store, n: x.size, kind });
-  if (y.requiresGrad) {
-    tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      const t = tp.gradTarget(x);
-      tp.be.activationBackward({
-        dx: t.buf,
-        dOut: dy,
-        x: x.store,
-        n: x.size,
-        kind,
-        accumulate: t.accumulate,
-      });
-      tp.wrote(x);
-    });
-  }
-  return y;
+  const n = x.size;
+  return elementwise(
+    tp,
+    x,
+    name,
+    (y) => tp.be.activation({ out: y.store, x: x.store, n, kind }),
+    (dx, dOut, accumulate) => tp.be.activationBackward({ dx, dOut, x: x.store, n, kind, accumulate }),
+  );
 }
 
 /** y = x + b over the last dimension (x [..., C], b [C]). */

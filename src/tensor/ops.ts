@@ -4,6 +4,7 @@
 // the tensors involved, so kernels can trust their dims.
 
 import type { AttentionDims } from '../gpu/kernels/attention';
+import { elementwise } from './ops-elementwise';
 import type { Tape, Tensor } from './tape';
 
 function check(cond: boolean, msg: () => string): void {
@@ -211,18 +212,14 @@ export function rmsNorm<S, I>(
 }
 
 export function gelu<S, I>(tp: Tape<S, I>, x: Tensor<S>, name: string): Tensor<S> {
-  const y = tp.tensor(x.shape, tp.needsGrad(x), name);
-  tp.be.gelu({ out: y.store, x: x.store, n: x.size });
-  if (y.requiresGrad) {
-    tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      const t = tp.gradTarget(x);
-      tp.be.geluBackward({ dx: t.buf, dOut: dy, x: x.store, n: x.size, accumulate: t.accumulate });
-      tp.wrote(x);
-    });
-  }
-  return y;
+  const n = x.size;
+  return elementwise(
+    tp,
+    x,
+    name,
+    (y) => tp.be.gelu({ out: y.store, x: x.store, n }),
+    (dx, dOut, accumulate) => tp.be.geluBackward({ dx, dOut, x: x.store, n, accumulate }),
+  );
 }
 
 export function swiglu<S, I>(tp: Tape<S, I>, gate: Tensor<S>, up: Tensor<S>, name: string): Tensor<S> {
@@ -489,18 +486,14 @@ export function mulVec<S, I>(tp: Tape<S, I>, x: Tensor<S>, v: Tensor<S>, name: s
 
 /** y = alpha·x. */
 export function scale<S, I>(tp: Tape<S, I>, x: Tensor<S>, alpha: number, name: string): Tensor<S> {
-  const y = tp.tensor(x.shape, tp.needsGrad(x), name);
-  tp.be.scale({ out: y.store, x: x.store, n: x.size, alpha });
-  if (y.requiresGrad) {
-    tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      const t = tp.gradTarget(x);
-      tp.be.scale({ out: t.buf, x: dy, n: x.size, alpha, accumulate: t.accumulate });
-      tp.wrote(x);
-    });
-  }
-  return y;
+  const n = x.size;
+  return elementwise(
+    tp,
+    x,
+    name,
+    (y) => tp.be.scale({ out: y.store, x: x.store, n, alpha }),
+    (dx, dy, accumulate) => tp.be.scale({ out: dx, x: dy, n, alpha, accumulate }),
+  );
 }
 
 /** Inverted dropout from a counter-based RNG: the backward regenerates the mask instead of storing it. */
@@ -513,18 +506,14 @@ export function dropout<S, I>(
   name: string,
 ): Tensor<S> {
   if (p <= 0) return x;
-  const y = tp.tensor(x.shape, tp.needsGrad(x), name);
-  tp.be.dropout({ out: y.store, x: x.store, n: x.size, p, seed, stream });
-  if (y.requiresGrad) {
-    tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      const t = tp.gradTarget(x);
-      tp.be.dropoutBackward({ dx: t.buf, dOut: dy, n: x.size, p, seed, stream, accumulate: t.accumulate });
-      tp.wrote(x);
-    });
-  }
-  return y;
+  const n = x.size;
+  return elementwise(
+    tp,
+    x,
+    name,
+    (y) => tp.be.dropout({ out: y.store, x: x.store, n, p, seed, stream }),
+    (dx, dOut, accumulate) => tp.be.dropoutBackward({ dx, dOut, n, p, seed, stream, accumulate }),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { type ActivationKind, activationBackwardWgsl, activationWgsl } from './activation.wgsl';
-import { memoKernel, planBindings } from './bindings';
+import { dispatchPlanned } from './bindings';
 import { grid1d } from './common';
 
 export type { ActivationKind };
@@ -18,13 +18,14 @@ export interface ActivationArgs<S = GpuRegion> {
 /** out[i] = f(x[i]). */
 export function activation(ctx: GpuContext, args: ActivationArgs): void {
   if (args.n === 0) return;
-  const L = planBindings(`act_${args.kind}`, [
-    { name: 'x', region: args.x, write: false },
-    { name: 'out', region: args.out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`act:${args.kind}:${L.sig}`, `act_${args.kind}`, () => activationWgsl(L, args.kind)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: `act_${args.kind}`,
+    key: `act:${args.kind}`,
+    bindings: [
+      { name: 'x', region: args.x, write: false },
+      { name: 'out', region: args.out, write: true },
+    ],
+    code: (L) => activationWgsl(L, args.kind),
     uniforms: new Uniforms().u32(args.n).data,
     workgroups: grid1d(args.n),
   });
@@ -42,16 +43,15 @@ export interface ActivationBackwardArgs<S = GpuRegion> {
 /** dx[i] (+)= dOut[i]·f'(x[i]). */
 export function activationBackward(ctx: GpuContext, args: ActivationBackwardArgs): void {
   if (args.n === 0) return;
-  const L = planBindings(`act_${args.kind}_backward`, [
-    { name: 'dOut', region: args.dOut, write: false },
-    { name: 'x', region: args.x, write: false },
-    { name: 'dx', region: args.dx, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`act_backward:${args.kind}:${L.sig}`, `act_${args.kind}_backward`, () =>
-      activationBackwardWgsl(L, args.kind),
-    ),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: `act_${args.kind}_backward`,
+    key: `act_backward:${args.kind}`,
+    bindings: [
+      { name: 'dOut', region: args.dOut, write: false },
+      { name: 'x', region: args.x, write: false },
+      { name: 'dx', region: args.dx, write: true },
+    ],
+    code: (L) => activationBackwardWgsl(L, args.kind),
     uniforms: new Uniforms().u32(args.n).u32(args.accumulate ? 1 : 0).data,
     workgroups: grid1d(args.n),
   });

@@ -2,9 +2,9 @@
 // read-only and writable in one dispatch, and refuses two writable bindings over the same bytes, so an
 // in-place call (out === x) or two views of one flat parameter/gradient buffer must change the WGSL:
 // `planBindings` resolves the aliasing into declarations and a signature, and `memoKernel` keeps one
-// generated kernel per signature.
+// generated kernel per signature; `dispatchPlanned` does both and records the dispatch.
 import { type GpuRegion, regionParts } from '../arena';
-import type { KernelSource } from '../context';
+import type { GpuContext, KernelSource } from '../context';
 
 /** One storage binding as a kernel declares it, before aliasing is resolved. */
 export interface BindingSpec {
@@ -102,4 +102,31 @@ export function memoKernel(key: string, label: string, code: () => string): Kern
     kernels.set(key, k);
   }
   return k;
+}
+
+/** One dispatch of a planned kernel: what `dispatchPlanned` needs. */
+export interface PlannedDispatch {
+  /** Names the kernel in labels and errors (and the planner's overlap errors). */
+  label: string;
+  /** With the binding layout, determines the WGSL exactly; default `label`. */
+  key?: string;
+  bindings: BindingSpec[];
+  /** The WGSL for a layout (declarations from `L.decls`, aliased names from `L.id`). */
+  code: (L: KernelLayout) => string;
+  uniforms: ArrayBuffer;
+  workgroups: [number, number?, number?];
+}
+
+/**
+ * Plans the bindings, takes the memoised kernel for (key, layout) and records the dispatch: the three steps
+ * every planned kernel takes, for those that need nothing between them.
+ */
+export function dispatchPlanned(ctx: GpuContext, d: PlannedDispatch): void {
+  const L = planBindings(d.label, d.bindings);
+  ctx.dispatch({
+    kernel: memoKernel(`${d.key ?? d.label}:${L.sig}`, d.label, () => d.code(L)),
+    buffers: L.buffers,
+    uniforms: d.uniforms,
+    workgroups: d.workgroups,
+  });
 }

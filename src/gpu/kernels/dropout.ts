@@ -3,30 +3,27 @@
 // caller only keeps the seed and a stream number per dropout site and step.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel, planBindings } from './bindings';
+import { dispatchPlanned } from './bindings';
 import { grid1d } from './common';
 import { dropoutScale, dropoutThreshold, dropoutWgsl } from './dropout.wgsl';
 
 export { dropoutScale, dropoutThreshold };
 
+/** out (+)= x·mask/(1−p): the forward (out, x) and the backward (dx, dOut) are the same kernel. */
 function record(
   ctx: GpuContext,
   accumulate: boolean,
   out: GpuRegion,
   x: GpuRegion,
-  n: number,
-  p: number,
-  seed: number,
-  stream: number,
+  { n, p, seed, stream }: Pick<DropoutArgs, 'n' | 'p' | 'seed' | 'stream'>,
 ): void {
-  const label = accumulate ? 'dropout_acc' : 'dropout';
-  const L = planBindings(label, [
-    { name: 'x', region: x, write: false },
-    { name: 'out', region: out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`${label}:${L.sig}`, label, () => dropoutWgsl(L, accumulate)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: accumulate ? 'dropout_acc' : 'dropout',
+    bindings: [
+      { name: 'x', region: x, write: false },
+      { name: 'out', region: out, write: true },
+    ],
+    code: (L) => dropoutWgsl(L, accumulate),
     uniforms: new Uniforms().u32(n).u32(dropoutThreshold(p)).u32(seed).u32(stream).f32(dropoutScale(p)).data,
     workgroups: grid1d(n),
   });
@@ -43,7 +40,7 @@ export interface DropoutArgs<S = GpuRegion> {
 
 /** out = x·mask/(1−p), mask from (seed, stream, index). out may be x (in place). */
 export function dropout(ctx: GpuContext, args: DropoutArgs): void {
-  record(ctx, false, args.out, args.x, args.n, args.p, args.seed, args.stream);
+  record(ctx, false, args.out, args.x, args);
 }
 
 export interface DropoutBackwardArgs<S = GpuRegion> {
@@ -58,5 +55,5 @@ export interface DropoutBackwardArgs<S = GpuRegion> {
 
 /** dx (+)= dOut·mask/(1−p) with the same (seed, stream) as the forward pass. */
 export function dropoutBackward(ctx: GpuContext, args: DropoutBackwardArgs): void {
-  record(ctx, args.accumulate ?? false, args.dx, args.dOut, args.n, args.p, args.seed, args.stream);
+  record(ctx, args.accumulate ?? false, args.dx, args.dOut, args);
 }

@@ -2,7 +2,7 @@
 // be `x` itself and `dx` may be `dOut` itself (in place); outputs are allocated by the caller.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel, planBindings } from './bindings';
+import { dispatchPlanned } from './bindings';
 import { grid1d } from './common';
 import { geluBackwardWgsl, geluWgsl } from './gelu.wgsl';
 
@@ -15,13 +15,13 @@ export interface GeluArgs<S = GpuRegion> {
 /** out[i] = gelu_new(x[i]). */
 export function gelu(ctx: GpuContext, args: GeluArgs): void {
   if (args.n === 0) return;
-  const L = planBindings('gelu', [
-    { name: 'x', region: args.x, write: false },
-    { name: 'out', region: args.out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`gelu:${L.sig}`, 'gelu', () => geluWgsl(L)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: 'gelu',
+    bindings: [
+      { name: 'x', region: args.x, write: false },
+      { name: 'out', region: args.out, write: true },
+    ],
+    code: (L) => geluWgsl(L),
     uniforms: new Uniforms().u32(args.n).data,
     workgroups: grid1d(args.n),
   });
@@ -38,14 +38,14 @@ export interface GeluBackwardArgs<S = GpuRegion> {
 /** dx[i] (+)= dOut[i]·gelu_new'(x[i]). */
 export function geluBackward(ctx: GpuContext, args: GeluBackwardArgs): void {
   if (args.n === 0) return;
-  const L = planBindings('gelu_backward', [
-    { name: 'dOut', region: args.dOut, write: false },
-    { name: 'x', region: args.x, write: false },
-    { name: 'dx', region: args.dx, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`gelu_backward:${L.sig}`, 'gelu_backward', () => geluBackwardWgsl(L)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: 'gelu_backward',
+    bindings: [
+      { name: 'dOut', region: args.dOut, write: false },
+      { name: 'x', region: args.x, write: false },
+      { name: 'dx', region: args.dx, write: true },
+    ],
+    code: (L) => geluBackwardWgsl(L),
     uniforms: new Uniforms().u32(args.n).u32(args.accumulate ? 1 : 0).data,
     workgroups: grid1d(args.n),
   });

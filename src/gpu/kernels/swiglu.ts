@@ -3,7 +3,7 @@
 // its element before writing it.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { type BindingSpec, memoKernel, planBindings } from './bindings';
+import { type BindingSpec, dispatchPlanned } from './bindings';
 import { grid1d } from './common';
 import { swigluBackwardWgsl, swigluWgsl } from './swiglu.wgsl';
 
@@ -17,14 +17,14 @@ export interface SwigluArgs<S = GpuRegion> {
 /** out[i] = silu(gate[i])·up[i]. */
 export function swiglu(ctx: GpuContext, args: SwigluArgs): void {
   if (args.n === 0) return;
-  const L = planBindings('swiglu', [
-    { name: 'gate', region: args.gate, write: false },
-    { name: 'up', region: args.up, write: false },
-    { name: 'out', region: args.out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`swiglu:${L.sig}`, 'swiglu', () => swigluWgsl(L)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: 'swiglu',
+    bindings: [
+      { name: 'gate', region: args.gate, write: false },
+      { name: 'up', region: args.up, write: false },
+      { name: 'out', region: args.out, write: true },
+    ],
+    code: (L) => swigluWgsl(L),
     uniforms: new Uniforms().u32(args.n).data,
     workgroups: grid1d(args.n),
   });
@@ -51,13 +51,10 @@ export function swigluBackward(ctx: GpuContext, args: SwigluBackwardArgs): void 
   if (dGate)
     specs.push({ name: 'up', region: args.up, write: false }, { name: 'dGate', region: dGate, write: true });
   if (dUp) specs.push({ name: 'dUp', region: dUp, write: true });
-  const L = planBindings('swiglu_backward', specs);
-  const which = `${dGate ? 'g' : ''}${dUp ? 'u' : ''}`;
-  ctx.dispatch({
-    kernel: memoKernel(`swiglu_backward_${which}:${L.sig}`, `swiglu_backward_${which}`, () =>
-      swigluBackwardWgsl(L, !!dGate, !!dUp),
-    ),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: `swiglu_backward_${dGate ? 'g' : ''}${dUp ? 'u' : ''}`,
+    bindings: specs,
+    code: (L) => swigluBackwardWgsl(L, !!dGate, !!dUp),
     uniforms: new Uniforms().u32(n).data,
     workgroups: grid1d(n),
   });

@@ -2,7 +2,7 @@
 // itself (in place, through the shared binding planner); outputs are allocated by the caller.
 import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel, planBindings } from './bindings';
+import { dispatchPlanned } from './bindings';
 import { grid1d } from './common';
 import { tanhBackwardWgsl, tanhWgsl } from './tanh.wgsl';
 
@@ -15,13 +15,13 @@ export interface TanhArgs<S = GpuRegion> {
 /** out[i] = tanh(x[i]). */
 export function tanh(ctx: GpuContext, args: TanhArgs): void {
   if (args.n === 0) return;
-  const L = planBindings('tanh', [
-    { name: 'x', region: args.x, write: false },
-    { name: 'out', region: args.out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`tanh:${L.sig}`, 'tanh', () => tanhWgsl(L)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: 'tanh',
+    bindings: [
+      { name: 'x', region: args.x, write: false },
+      { name: 'out', region: args.out, write: true },
+    ],
+    code: (L) => tanhWgsl(L),
     uniforms: new Uniforms().u32(args.n).data,
     workgroups: grid1d(args.n),
   });
@@ -38,14 +38,14 @@ export interface TanhBackwardArgs<S = GpuRegion> {
 /** dx[i] (+)= dOut[i]·(1 − y[i]²) where y = tanh(x) is the forward's output. */
 export function tanhBackward(ctx: GpuContext, args: TanhBackwardArgs): void {
   if (args.n === 0) return;
-  const L = planBindings('tanh_backward', [
-    { name: 'dOut', region: args.dOut, write: false },
-    { name: 'y', region: args.y, write: false },
-    { name: 'dx', region: args.dx, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`tanh_backward:${L.sig}`, 'tanh_backward', () => tanhBackwardWgsl(L)),
-    buffers: L.buffers,
+  dispatchPlanned(ctx, {
+    label: 'tanh_backward',
+    bindings: [
+      { name: 'dOut', region: args.dOut, write: false },
+      { name: 'y', region: args.y, write: false },
+      { name: 'dx', region: args.dx, write: true },
+    ],
+    code: (L) => tanhBackwardWgsl(L),
     uniforms: new Uniforms().u32(args.n).u32(args.accumulate ? 1 : 0).data,
     workgroups: grid1d(args.n),
   });
