@@ -116,7 +116,7 @@ export function hasBias(c: ModelConfig, group: BiasGroup): boolean {
 export function biasGroupLinears(b: BlockTensors, group: BiasGroup): LinearTensors[] {
   if (group === 'o') return [b.attnOut];
   if (group === 'mlp') return [...mlpInLinears(b), b.mlpOut];
-  return 'fused' in b.attnIn ? [b.attnIn.fused] : [b.attnIn.q, b.attnIn.k, b.attnIn.v];
+  return attnInLinears(b);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,15 +155,16 @@ function gpt2Tensors(c: ModelConfig): ModelTensors {
     };
   });
   const embed = 'transformer.wte.weight';
+  const lmHead = 'lm_head.weight';
   return {
     family: 'gpt2',
     embed,
     positions: 'transformer.wpe.weight',
     blocks,
     finalNorm: { path: 'transformer.ln_f', bias: true },
-    lmHead: 'lm_head.weight',
+    lmHead,
     tied: c.tieWordEmbeddings,
-    head: c.tieWordEmbeddings ? embed : 'lm_head.weight',
+    head: c.tieWordEmbeddings ? embed : lmHead,
   };
 }
 
@@ -197,15 +198,16 @@ function llamaTensors(c: ModelConfig): ModelTensors {
     };
   });
   const embed = 'model.embed_tokens.weight';
+  const lmHead = 'lm_head.weight';
   return {
     family: 'llama',
     embed,
     positions: null,
     blocks,
     finalNorm: { path: 'model.norm', bias: false },
-    lmHead: 'lm_head.weight',
+    lmHead,
     tied: c.tieWordEmbeddings,
-    head: c.tieWordEmbeddings ? embed : 'lm_head.weight',
+    head: c.tieWordEmbeddings ? embed : lmHead,
   };
 }
 
@@ -247,6 +249,11 @@ export function modelTensors(c: ModelConfig): ModelTensors {
 // ---------------------------------------------------------------------------------------------
 // Views of the table
 
+/** A block's attention input projections (GPT-2: c_attn; Llama: q, k, v). */
+export function attnInLinears(b: BlockTensors): LinearTensors[] {
+  return 'fused' in b.attnIn ? [b.attnIn.fused] : [b.attnIn.q, b.attnIn.k, b.attnIn.v];
+}
+
 /** A block's MLP input projections (GPT-2: c_fc; Llama: gate, up). */
 export function mlpInLinears(b: BlockTensors): LinearTensors[] {
   return 'fc' in b.mlpIn ? [b.mlpIn.fc] : [b.mlpIn.gate, b.mlpIn.up];
@@ -254,7 +261,7 @@ export function mlpInLinears(b: BlockTensors): LinearTensors[] {
 
 /** A block's linear layers in forward order. */
 export function blockLinears(b: BlockTensors): LinearTensors[] {
-  return [...biasGroupLinears(b, 'qkv'), b.attnOut, ...mlpInLinears(b), b.mlpOut];
+  return [...attnInLinears(b), b.attnOut, ...mlpInLinears(b), b.mlpOut];
 }
 
 /** Every linear layer of the model in forward order (the LM head is not a site). */
@@ -294,7 +301,7 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
   if (t.positions) m.set(t.positions, [c.maxPositions, d]);
   for (const b of t.blocks) {
     norm(b.attnNorm);
-    for (const l of [...biasGroupLinears(b, 'qkv'), b.attnOut]) lin(l);
+    for (const l of [...attnInLinears(b), b.attnOut]) lin(l);
     norm(b.mlpNorm);
     for (const l of [...mlpInLinears(b), b.mlpOut]) lin(l);
   }
