@@ -1,7 +1,8 @@
 // Tests for attention (attention.ts): the float64 twin's backward against central differences, then the GPU
 // forward (out, lse) and backward (every gradient, and subsets with nulls) against the twin over MHA, GQA,
 // MQA, T = 1, odd T, S > T (KV cache), a prefix, several head dims (vec4 and scalar paths) and a custom
-// scale. Shapes stay tiny: SwiftShader runs these on the CPU.
+// scale; inputs and outputs sharing one buffer (the shared binding planner) against the twins' entry points.
+// Shapes stay tiny: SwiftShader runs these on the CPU.
 import { describe, expect, it } from 'vitest';
 import {
   type AttentionInputs,
@@ -10,7 +11,7 @@ import {
 } from '../../../test/helpers/attention';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { expectClose } from '../../../test/helpers/numeric';
-import type { GpuBuf } from '../arena';
+import { type GpuBuf, type GpuView, viewOf } from '../arena';
 import type { GpuContext } from '../context';
 import {
   ATTENTION_VARIANTS,
@@ -20,7 +21,7 @@ import {
   attentionBackward,
   attentionWorkspaceBytes,
 } from './attention';
-import { attentionBackwardRef, attentionRef } from './attention.ref';
+import { attentionBackwardRef, attentionBackwardTwin, attentionRef, attentionTwin } from './attention.ref';
 
 const inputs = attentionInputs;
 
@@ -204,5 +205,97 @@ for (const variant of ATTENTION_VARIANTS)
         /prefixK/,
       );
       ctx.arena.free(buf);
+    });
+  });
+
+/** Several regions of one buffer (256-byte aligned), filled from `parts` (a length is zeros). */
+function packed(ctx: GpuContext, parts: Array<Float64Array | number>): { buf: GpuBuf; views: GpuView[] } {
+  const offsets: number[] = [];
+  let bytes = 0;
+  for (const p of parts) {
+    offsets.push(bytes);
+    bytes += Math.ceil(((typeof p === 'number' ? p : p.length) * 4) / 256) * 256;
+  }
+  const data = new Float64Array(bytes / 4);
+  parts.forEach((p, i) => {
+    if (typeof p !== 'number') data.set(p, offsets[i] / 4);
+  });
+  const buf = up(ctx, data, 'activations', 'packed');
+  const views = parts.map((p, i) => viewOf(buf, offsets[i], (typeof p === 'number' ? p : p.length) * 4));
+  return { buf, views };
+}
+
+for (const variant of ATTENTION_VARIANTS)
+  describe(`attention (${variant}) binds inputs and outputs that share a buffer`, () => {
+    it('forward and backward with q, k, v, out, lse in one buffer and dOut, dq, dk, dv in another', async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('attention', variant);
+      const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };
+      const x = inputs(d, 21);
+      const nLse = d.B * d.Hq * d.T;
+      const fwd = packed(ctx, [x.q, x.k, x.v, x.pk!, x.pv!, x.q.length, nLse]);
+      const [q, k, v, prefixK, prefixV, out, lse] = fwd.views;
+      attention(ctx, { ...d, q, k, v, prefixK, prefixV, out, lse });
+      const want = {
+        out: new Float64Array(x.q.length),
+        lse: new Float64Array(nLse),
+        dq: new Float64Array(x.q.length),
+        dk: new Float64Array(x.k.length),
+        dv: new Float64Array(x.v.length),
+        dPrefixK: new Float64Array(x.pk!.length),
+        dPrefixV: new Float64Array(x.pv!.length),
+      };
+      const cpu = { ...d, q: x.q, k: x.k, v: x.v, prefixK: x.pk, prefixV: x.pv };
+      attentionTwin({ ...cpu, out: want.out, lse: want.lse });
+      expectClose(await ctx.readF32(out, want.out.length), want.out, 1e-4, 2e-5, 'out');
+      expectClose(await ctx.readF32(lse, nLse), want.lse, 1e-4, 2e-5, 'lse');
+
+      const bwd = packed(ctx, [x.dOut, x.q.length, x.k.length, x.v.length, x.pk!.length, x.pv!.length]);
+      const [dOut, dq, dk, dv, dPrefixK, dPrefixV] = bwd.views;
+      attentionBackward(ctx, {
+        ...d,
+        q,
+        k,
+        v,
+        prefixK,
+        prefixV,
+        out,
+        lse,
+        dOut,
+        dq,
+        dk,
+        dv,
+        dPrefixK,
+        dPrefixV,
+      });
+      attentionBackwardTwin({ ...cpu, dOut: x.dOut, ...want });
+      const got = { dq, dk, dv, dPrefixK, dPrefixV };
+      for (const [name, region] of Object.entries(got) as Array<[keyof typeof got, GpuView]>) {
+        const e = want[name];
+        const mag = e.reduce((m, z) => Math.max(m, Math.abs(z)), 0);
+        expectClose(
+          await ctx.readF32(region, e.length),
+          e,
+          1e-4,
+          1e-5 * Math.max(1, mag),
+          `${name} ${variant}`,
+        );
+      }
+      ctx.arena.free(fwd.buf);
+      ctx.arena.free(bwd.buf);
+      expect(ctx.arena.stats().liveBuffers).toBe(0);
+    });
+
+    it('refuses one region bound to two arguments, naming the kernel', async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('attention', variant);
+      const d: AttentionDims = { B: 1, T: 2, S: 2, Hq: 1, Hkv: 1, D: 4 };
+      const buf = ctx.arena.alloc(256, 'workspace', 'x');
+      const lse = ctx.arena.alloc(256, 'workspace', 'lse');
+      expect(() => attention(ctx, { ...d, q: buf, k: buf, v: buf, out: buf, lse })).toThrow(
+        /attention_fwd.*same region/,
+      );
+      ctx.arena.free(buf);
+      ctx.arena.free(lse);
     });
   });

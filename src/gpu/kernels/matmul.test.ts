@@ -9,7 +9,7 @@ import { type GpuBuf, viewOf } from '../arena';
 import type { GpuContext } from '../context';
 import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from './matmul';
-import { type MatmulDims, matmulBackwardRef, matmulRef } from './matmul.ref';
+import { type MatmulDims, matmulBackwardRef, matmulRef, matmulTwin } from './matmul.ref';
 
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1],
@@ -271,6 +271,59 @@ describe('matmul backward', () => {
     matmul(ctx, { out: dB, a: ga, b: gd, M: K, N, K: batch * M, transA: true });
     close(await ctx.readF32(dB, b.length), matmulBackwardRef(a, b, dOut, dims).dB, batch * M, 'dB');
     freeAll(ctx, [ga, gd, dB]);
+  });
+});
+
+describe('matmul bindings through the shared planner', () => {
+  for (const variant of MATMUL_VARIANTS) {
+    it(`${variant}: an input and the output as views of one buffer, and B the same region as A`, async () => {
+      const ctx = await testGpu();
+      const [M, K] = [6, 5];
+      const a = randn(M * K, 7);
+      // One flat buffer: A at 0, out 256 bytes in (a gradient written next to the weight it reads).
+      const flatData = new Float64Array(64 + M * M);
+      flatData.set(a);
+      const flat = up(ctx, flatData);
+      const aView = viewOf(flat, 0, M * K * 4);
+      const outView = viewOf(flat, 256, M * M * 4);
+      // out = A·Aᵀ: B is A itself (transB), bound once by the planner.
+      matmul(ctx, { a: aView, b: aView, out: outView, M, N: M, K, transB: true, variant });
+      close(
+        await ctx.readF32(outView, M * M),
+        matmulRef(a, a, { M, N: M, K, transB: true }),
+        K,
+        `${variant} A·Aᵀ in one buffer`,
+      );
+      const pipelines = ctx.pipelineCount;
+      matmul(ctx, { a: aView, b: aView, out: outView, M, N: M, K, transB: true, variant });
+      await ctx.sync();
+      expect(ctx.pipelineCount).toBe(pipelines);
+      freeAll(ctx, [flat]);
+    });
+  }
+
+  it('refuses the output bound to an input region, naming the kernel', async () => {
+    const ctx = await testGpu();
+    const g = up(ctx, randn(16, 1));
+    expect(() => matmul(ctx, { a: g, b: g, out: g, M: 4, N: 4, K: 4, variant: 'tiled' })).toThrow(
+      /"matmul_tiled_nn".*in place/,
+    );
+    freeAll(ctx, [g]);
+  });
+
+  it('the twin entry point matches the GPU with alpha, accumulate and an output stride', async () => {
+    const ctx = await testGpu();
+    const [M, N, K, batch, strideOut] = [3, 4, 5, 2, 15];
+    const a = randn(batch * M * K, 8);
+    const b = randn(K * N, 9);
+    const out0 = randn(batch * strideOut, 10);
+    const args = { M, N, K, batch, strideB: 0, strideOut, alpha: 0.5, accumulate: true };
+    const [ga, gb, gout] = [up(ctx, a), up(ctx, b), up(ctx, out0)];
+    matmul(ctx, { ...args, a: ga, b: gb, out: gout });
+    const want = Float64Array.from(out0);
+    matmulTwin({ ...args, a, b, out: want });
+    close(await ctx.readF32(gout, want.length), want, K, 'twin vs GPU');
+    freeAll(ctx, [ga, gb, gout]);
   });
 });
 
