@@ -17,7 +17,7 @@ const sameRegion = (a: GpuRegion, b: GpuRegion): boolean => {
 function record(
   ctx: GpuContext,
   label: string,
-  io: { logits: GpuRegion; targets: GpuRegion; losses: GpuRegion; dLogits: GpuRegion | null },
+  io: Pick<CrossEntropyArgs, 'logits' | 'targets' | 'losses'> & { dLogits: GpuRegion | null },
   N: number,
   V: number,
   scale: number,

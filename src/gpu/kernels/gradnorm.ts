@@ -6,14 +6,10 @@ import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { memoKernel, planBindings } from './bindings';
 import { clipScaleWgsl } from './gradnorm.wgsl';
-import { reduceTo } from './reduce';
+import { reduceTo, type SumArgs } from './reduce';
 
-export interface SumSquaresArgs<S = GpuRegion> {
-  out: S;
-  x: S;
-  n: number;
-  outIndex?: number;
-}
+/** sum's arguments without the scale (the squares are summed as they are). */
+export type SumSquaresArgs<S = GpuRegion> = Omit<SumArgs<S>, 'scale'>;
 
 /** out[outIndex] = Σ_{i<n} x[i]², deterministic two-stage. */
 export function sumSquares(ctx: GpuContext, args: SumSquaresArgs): void {

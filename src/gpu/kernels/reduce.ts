@@ -45,10 +45,7 @@ function pass(
  * out[outIndex] = scale·Σ x[i] (or Σ x[i]² when `square`) over i < n. One dispatch when n fits one
  * workgroup's first pass, else two with a workspace of partial sums freed right after recording.
  */
-export function reduceTo(
-  ctx: GpuContext,
-  args: { out: GpuRegion; x: GpuRegion; n: number; scale?: number; outIndex?: number; square: boolean },
-): void {
+export function reduceTo(ctx: GpuContext, args: SumArgs & { square: boolean }): void {
   const { out, x, n, square } = args;
   const scale = args.scale ?? 1;
   const outIndex = args.outIndex ?? 0;
