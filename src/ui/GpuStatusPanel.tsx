@@ -1,8 +1,8 @@
 // The adapter box: which GPU the playground runs on (or why there is none), its optional features and the
 // limits that bound model size. Reads the gpu slice only; acquiring is the store's job.
 import { formatBytes } from '../gpu/errors';
-import { useAppStore } from '../store';
 import { type GpuInfo, SHOWN_LIMITS, type ShownLimit } from '../gpu/summary';
+import { useAppStore } from '../store';
 
 const LIMIT_LABELS: Record<ShownLimit, string> = {
   maxBufferSize: 'max buffer',

@@ -5,8 +5,8 @@
 import type { LengthHistogram } from '../data/tokenize';
 import type { ColumnMapping, DataIssue, Row, ShapeKind } from '../data/types';
 import type { ByCategory } from '../gpu/arena';
-import type { MethodInfo, RawOptions } from '../peft/types';
 import type { GpuInfo } from '../gpu/summary';
+import type { MethodInfo, RawOptions } from '../peft/types';
 import type { Sample } from '../train/rl/common';
 import type { MetricPoint, SftRunConfig } from '../train/sft-config';
 import type { RlRunSpec } from './rl-spec';
