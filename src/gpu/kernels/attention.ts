@@ -1,8 +1,10 @@
 // Dispatch for fused causal multi-head attention with grouped KV heads (GQA/MQA), a KV-cache offset (S ≥ T)
 // and an optional key/value prefix (prefix tuning), plus its recomputing backward (FlashAttention-2 style:
-// probabilities are rebuilt from the saved lse, never stored as T×S). Owns argument checks, kernel caching and
-// binding order; the WGSL is in attention.wgsl.ts and the float64 twin in attention.ref.ts. Callers allocate
-// every output; the backward borrows one workspace buffer (Δ) from the arena and frees it after recording.
+// probabilities are rebuilt from the saved lse, never stored as T×S). Owns the argument types (AttentionArgs,
+// AttentionBackwardArgs: the backend and the twin take them too), argument checks and which kernels run;
+// bindings and kernel caching go through the shared helpers (bindings.ts). The WGSL is in attention.wgsl.ts
+// and the float64 twin in attention.ref.ts. Callers allocate every output; the backward borrows one workspace
+// buffer (Δ) from the arena and frees it after recording.
 //
 // Layouts (row-major f32): q [B,T,Hq·D]; k, v [B,S,Hkv·D]; prefixK/V [P,Hkv·D]; out [B,T,Hq·D];
 // lse [B,Hq,T]. Query head h reads kv head floor(h / G), G = Hq / Hkv. Query t sits at real-key position

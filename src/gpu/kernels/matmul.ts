@@ -1,8 +1,10 @@
 // Dispatch for the matmul family: out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N], batched with strides
 // (0 = broadcast), any transpose, B optionally packed f16. It picks the variant (the caller's, else the
 // autotune's choice in ctx.variants, else 'regblock'), checks the regions are large enough, and records
-// the dispatch; the caller allocates `out`. The shader text is in matmul.wgsl.ts, the CPU twin in
-// matmul.ref.ts, the variant choice in ../autotune.ts.
+// the dispatch with its bindings planned and its kernel memoised by the shared helpers (bindings.ts), like
+// every kernel; the caller allocates `out`. MatmulArgs is the one definition of the arguments (the tape's
+// backend and the twin take it too). The shader text is in matmul.wgsl.ts, the CPU twin in matmul.ref.ts,
+// the variant choice in ../autotune.ts.
 //
 // Backward needs no kernels of its own: for out = op(A)·op(B), dA = dOut·op(B)ᵀ and dB = op(A)ᵀ·dOut are
 // calls with the transpose flags flipped (see matmul.test.ts, "backward through trans flags").
