@@ -20,6 +20,7 @@
 
 import type { ModelConfig } from '../../formats/model-config';
 import type { ActivationKind } from '../../gpu/kernels/activation.wgsl';
+import { sublayerSites } from '../../model/sites';
 import type { ModelHooks, SublayerSite } from '../../model/transformer';
 import * as op from '../../tensor/ops';
 import { activation, phmWeight } from '../../tensor/ops-peft';
@@ -162,16 +163,10 @@ function parse(f: Flavour, raw: RawOptions, c: ModelConfig): BottleneckOptions {
 
 /** The sublayer module paths an adapter sits at, in forward order. */
 export function sublayerPaths(o: BottleneckOptions, c: ModelConfig): Array<{ path: string; kind: Site }> {
-  const out: Array<{ path: string; kind: Site }> = [];
-  for (let i = 0; i < c.numLayers; i++) {
-    const lp = c.family === 'gpt2' ? `transformer.h.${i}` : `model.layers.${i}`;
-    for (const kind of o.sites)
-      out.push({
-        path: kind === 'attn' ? (c.family === 'gpt2' ? `${lp}.attn` : `${lp}.self_attn`) : `${lp}.mlp`,
-        kind,
-      });
-  }
-  return out;
+  // sublayerSites lists each block's attention then MLP: keep that order, only the chosen kinds.
+  return sublayerSites(c)
+    .filter((s) => o.sites.includes(s.kind))
+    .map((s) => ({ path: s.path, kind: s.kind }));
 }
 
 const key = (path: string, proj: 'down' | 'up', what: string) => peftKey(path, `adapter.${proj}.${what}`);

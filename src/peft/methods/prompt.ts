@@ -6,6 +6,7 @@
 // random vocabulary rows). Saved as `prompt_embeddings` without a prefix; adapter_config.json as PEFT writes
 // it. Not mergeable: its inference cost is the n extra positions of every sequence.
 
+import { modelTensors } from '../../formats/architecture';
 import type { ModelConfig } from '../../formats/model-config';
 import { hashString, randn, rng } from '../../util/rng';
 import { OptionReader } from '../options';
@@ -63,9 +64,6 @@ const PROMPT_OPTIONS = [
   },
 ] as const satisfies readonly OptionSpec[];
 
-const embedKey = (c: ModelConfig) =>
-  c.family === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
-
 function parsePrompt(raw: RawOptions, c: ModelConfig, ctx: MethodContext | undefined): PromptOptions {
   const rd = new OptionReader('prompt', PROMPT_OPTIONS, raw);
   const numVirtualTokens = rd.get('num_virtual_tokens', { max: c.maxPositions - 1 });
@@ -110,7 +108,7 @@ export function textInitIds(ids: readonly number[], n: number): number[] {
 
 function rowsOf(base: BaseWeights, c: ModelConfig, ids: readonly number[]): Float32Array {
   const d = c.hiddenSize;
-  const table = base.data(embedKey(c));
+  const table = base.data(modelTensors(c).embed);
   const out = new Float32Array(ids.length * d);
   for (const [r, id] of ids.entries()) for (let j = 0; j < d; j++) out[r * d + j] = table[id * d + j];
   return out;

@@ -3,6 +3,7 @@
 // layers, so it stays frozen; an untied Llama lm_head stays frozen too. Trained in place, so merging is
 // a no-op and the merged model is the trained one.
 
+import { modelTensors } from '../../formats/architecture';
 import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import { OptionReader } from '../options';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
@@ -24,13 +25,10 @@ const OPTIONS = [
 
 /** The trainable predicate over canonical model keys. */
 export function topLayersTrainable(o: TopLayersOptions, c: ModelConfig): (name: string) => boolean {
-  const first = c.numLayers - o.numLayers;
-  const block = /^(?:transformer\.h|model\.layers)\.(\d+)\./;
-  return (name) => {
-    const m = block.exec(name);
-    if (m) return Number(m[1]) >= first;
-    return /^(?:transformer\.ln_f|model\.norm)\./.test(name);
-  };
+  const t = modelTensors(c);
+  // Module paths of what trains: the last k blocks and the final norm (every tensor under them).
+  const paths = [...t.blocks.slice(c.numLayers - o.numLayers).map((b) => b.path), t.finalNorm.path];
+  return (name) => paths.some((p) => name.startsWith(`${p}.`));
 }
 
 function parse(raw: RawOptions, c: ModelConfig): TopLayersOptions {
