@@ -20,7 +20,7 @@ async function expectFormFromTable(alg: Locator, algo: RlAlgo, groups: readonly 
     const field = alg.locator(`[name="${rlFieldName(o)}"]`);
     await expect(field, o.key).toHaveCount(1);
     await expect(field, o.key).toHaveValue(o.default === null ? '' : String(o.default));
-    await expect(alg.locator('label', { has: field }), o.key).toHaveAttribute('title', o.help);
+    await expect(field.locator('xpath=ancestor::label[1]'), o.key).toHaveAttribute('title', o.help);
     if (o.min !== undefined) await expect(field, o.key).toHaveAttribute('min', String(o.min));
   }
 }
