@@ -44,7 +44,7 @@ test('kernels in the page match their CPU twins', async ({ page }) => {
         const ga = ctx.upload(Float32Array.from(a), 'workspace', 'a');
         const gb = ctx.upload(Float32Array.from(b), 'workspace', 'b');
         const out = ctx.arena.alloc(a.length * 4, 'workspace', 'out');
-        add(ctx, out, ga, gb, a.length);
+        add(ctx, { out, a: ga, b: gb, n: a.length });
         return Array.from(await ctx.readF32(out, a.length));
       } finally {
         ctx.destroy();

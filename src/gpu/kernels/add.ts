@@ -22,21 +22,7 @@ export interface AddInPlaceArgs<S = GpuRegion> {
 }
 
 /** out[i] = a[i] + b[i] for i < n. */
-export function add(ctx: GpuContext, args: AddArgs): void;
-/** The positional form, kept only while e2e/smoke.spec.ts calls it so; new code passes AddArgs. */
-export function add(ctx: GpuContext, out: GpuRegion, a: GpuRegion, b: GpuRegion, n: number): void;
-export function add(
-  ctx: GpuContext,
-  first: AddArgs | GpuRegion,
-  a?: GpuRegion,
-  b?: GpuRegion,
-  n?: number,
-): void {
-  const args = a && b && n !== undefined ? { out: first as GpuRegion, a, b, n } : (first as AddArgs);
-  addArgs(ctx, args);
-}
-
-function addArgs(ctx: GpuContext, { out, a, b, n }: AddArgs): void {
+export function add(ctx: GpuContext, { out, a, b, n }: AddArgs): void {
   ctx.dispatch({
     kernel: ADD,
     buffers: [a, b, out],
