@@ -31,8 +31,6 @@ export class Tensor<S = unknown> {
   }
 }
 
-export type AnyBackend<S> = Backend<S, unknown>;
-
 export class Tape<S, I> {
   private readonly nodes: Array<{ name: string; run: () => void }> = [];
   private readonly owned: Tensor<S>[] = [];

@@ -119,11 +119,3 @@ export function rewardFromForm(f: RewardForm): { reward: RewardChoice } | { erro
   }
   return { reward: { kind: 'spec', spec } };
 }
-
-/** A short label for charts and cards: "ppo · sentiment". */
-export function rewardLabel(r: RewardChoice | undefined): string {
-  if (!r) return '';
-  if (r.kind === 'spec') return r.spec;
-  if (r.kind === 'js') return 'javascript';
-  return 'reward model';
-}

@@ -19,15 +19,6 @@ export const FLAT_INDEX = (wg = WG) => `(wid.y * nwg.x + wid.x) * ${wg}u + lid.x
 export const FLAT_BUILTINS =
   '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>';
 
-/** Rounds a float64 array through float32, as the GPU would store it. */
-export function toF32(a: ArrayLike<number>): Float32Array {
-  return Float32Array.from(a);
-}
-
-export function toF64(a: ArrayLike<number>): Float64Array {
-  return Float64Array.from(a);
-}
-
 /** out[i] (+)= src[i] for i < src.length: how a twin writes a result into its argument's output. */
 export function putInto(out: Float64Array, src: ArrayLike<number>, accumulate = false): void {
   if (accumulate) for (let i = 0; i < src.length; i++) out[i] += src[i];

@@ -24,7 +24,6 @@ export const NAIVE_WG = 16;
  * ≈1.3 s on this 2-core machine), for no speed gain there; 8 is a common depth for GPU GEMMs too.
  */
 export const TILE_WG = 16;
-export const TILE = TILE_WG * RB;
 export const TK = 8;
 
 // Uniform layout shared by all variants; matmul.ts packs it in this order. The bindings (A, B read; O

@@ -258,8 +258,3 @@ export class RlModel<S, I> {
     this.ps.dispose();
   }
 }
-
-/** A stats buffer's values, read from the device (the one read per logged step). */
-export async function readStats<S, I>(be: Backend<S, I>, s: S, n: number): Promise<number[]> {
-  return Array.from(await be.read(s, n));
-}
