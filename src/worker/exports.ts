@@ -3,9 +3,8 @@
 // and the merged model as ONNX for the preview (mergeable methods only; the adapter is unmerged again after).
 // Importing an adapter needs nothing here: a run started with `initAdapter` loads it (run-setup.ts).
 import { exportOnnx } from '../export/onnx/export';
-import { expectedTensorShapes } from '../formats/model-config';
 import type { GpuContext } from '../gpu/context';
-import { exportMergedModel, mergedConfig } from '../peft/export';
+import { exportMergedModel, mergedConfig, mergedWeights } from '../peft/export';
 import { errorMessage, type LoadedModel } from './model';
 import type { FromWorker } from './protocol';
 import type { TrainingRunner } from './rl-runs';
@@ -69,13 +68,7 @@ async function onnxOf(r: TrainingRunner): Promise<Uint8Array> {
   try {
     const config = mergedConfig(a.config, new Set(r.ps.tensors.keys()));
     const weights = new Map<string, Float32Array>();
-    for (const [name, shape] of expectedTensorShapes(config)) {
-      const n = shape.reduce((x, y) => x * y, 1);
-      weights.set(
-        name,
-        r.ps.tensors.has(name) ? Float32Array.from(await r.ps.read(name)) : new Float32Array(n),
-      );
-    }
+    for (const [name, t] of await mergedWeights(config, r.ps)) weights.set(name, t.data);
     return exportOnnx(config, weights, { name: a.method.info.name });
   } finally {
     if (!wasMerged) a.unmerge();
