@@ -10,7 +10,6 @@ import type { GradsMethod, GradsMethodInput, GradsMethodSetup } from './grads';
 export function registryGradsMethods(): Map<string, GradsMethod> {
   const out = new Map<string, GradsMethod>();
   for (const m of listMethods()) {
-    if (m.info.name === 'full') continue; // grads.ts's own `full` keeps the checkpoint's keys and config
     out.set(m.info.name, {
       name: m.info.name,
       setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I> {

@@ -8,9 +8,9 @@
 //
 // The method is a pluggable step (`GradsMethod`): from the base checkpoint it gives every parameter spec
 // with its trainable flag (plus whatever it adds), the key each trainable tensor is saved under,
-// adapter_config.json, and, attached to the parameters, its hooks and its saved files. `full` is here (the
-// checkpoint's own keys and files, which the PyTorch references are keyed by); the other methods come from
-// src/peft's registry through the same interface. The pass itself (`runGrads`) takes any Backend, so tests
+// adapter_config.json, and, attached to the parameters, its hooks and its saved files. Every method, `full`
+// included, comes from src/peft's registry (grads-methods.ts), so a dump's adapter is the adapter `train
+// --out` saves: canonical keys (a GPT-2 file without the `transformer.` prefix is saved with it). The pass itself (`runGrads`) takes any Backend, so tests
 // run it on the GPU and on the CPU twin alike.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -38,8 +38,6 @@ export interface GradsMethodInput {
   config: ModelConfig;
   /** The base checkpoint, frozen, under canonical keys (expectedTensorShapes order). */
   base: readonly ParamSpec[];
-  /** Canonical key → the key as the checkpoint spells it (GPT-2 files may lack `transformer.`). */
-  checkpointKeys: ReadonlyMap<string, string>;
   /** `--set key=value` options, named as in adapter_config.json. */
   options: ReadonlyMap<string, string>;
   seed: number;
@@ -77,31 +75,6 @@ export interface GradsMethod {
   readonly name: string;
   setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I>;
 }
-
-/** Every weight trains; keys are the model's own (one tensor for GPT-2's tied head and wte). */
-export const fullMethod: GradsMethod = {
-  name: 'full',
-  setup<S, I>(input: GradsMethodInput): GradsMethodSetup<S, I> {
-    if (input.options.size > 0) {
-      throw new Error(`--method full takes no options (got --set ${[...input.options.keys()].join(', ')})`);
-    }
-    const keys = new Map<string, string>();
-    for (const s of input.base) keys.set(s.name, input.checkpointKeys.get(s.name) ?? s.name);
-    return {
-      specs: input.base.map((s) => ({ ...s, trainable: true })),
-      keys,
-      adapterConfig: {
-        peft_type: null,
-        method: 'full',
-        task_type: 'CAUSAL_LM',
-        base_model_name_or_path: input.modelName,
-      },
-      attach: () => ({ hooks: {} }),
-    };
-  },
-};
-
-const BUILT_IN_METHODS: ReadonlyMap<string, GradsMethod> = new Map([['full', fullMethod]]);
 
 export interface GradsRequest {
   model: OpenedModel;
@@ -151,7 +124,6 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
   const setup = req.method.setup<S, I>({
     config,
     base,
-    checkpointKeys: req.model.match.keyMap,
     options: req.options,
     seed: req.seed,
     modelName: req.modelName,
@@ -224,21 +196,15 @@ export function writeGrads(dir: string, r: GradsResult, B: number, T: number): v
   writeFileSync(join(dir, 'grads.safetensors'), writeSafetensors(f32Tensors(r.grads)));
 }
 
-/** Resolves --method: the built-in `full`, or a method given by the caller (the PEFT registry). */
-export function gradsMethod(name: string, extra: ReadonlyMap<string, GradsMethod> = new Map()): GradsMethod {
-  const m = extra.get(name) ?? BUILT_IN_METHODS.get(name);
-  if (!m) {
-    const known = [...new Set([...BUILT_IN_METHODS.keys(), ...extra.keys()])].join(', ');
-    throw new Error(`--method ${name}: grads knows ${known}`);
-  }
+/** Resolves --method among the given methods (the PEFT registry's, as grads-methods.ts lists them). */
+export function gradsMethod(name: string, methods: ReadonlyMap<string, GradsMethod>): GradsMethod {
+  const m = methods.get(name);
+  if (!m) throw new Error(`--method ${name}: grads knows ${[...methods.keys()].join(', ')}`);
   return m;
 }
 
 /** The command: flags as METHODS.md gives them. */
-export async function gradsCommand(
-  a: Args,
-  methods: ReadonlyMap<string, GradsMethod> = new Map(),
-): Promise<void> {
+export async function gradsCommand(a: Args, methods: ReadonlyMap<string, GradsMethod>): Promise<void> {
   const dir = a.str('model');
   const method = gradsMethod(a.str('method', 'full'), methods);
   const dataPath = a.str('data');
