@@ -15,13 +15,23 @@ import { gpuBackend } from '../tensor/gpu-backend';
 import { batchLosses, meanOfTokens } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
         one JSON line: eval_loss (mean over target tokens) and perplexity`;
 
+export const EVAL_FLAGS: FlagSpecs = {
+  model: 'string',
+  data: 'string',
+  adapter: 'string',
+  batch: 'string',
+  seq: 'string',
+  'max-batches': 'string',
+};
+
 export async function evalCommand(a: Args): Promise<void> {
+  a.declare(EVAL_FLAGS, 'eval');
   const md = await openModelDir(a.str('model'));
   const dataPath = a.str('data');
   const B = a.int('batch', 8);

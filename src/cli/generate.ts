@@ -11,19 +11,35 @@ import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--adapter DIR] [--max-new-tokens N] [--temperature X]
         [--top-k K] [--top-p P] [--repetition-penalty X] [--seed S] [--stop STR ...] [--chat] [--json]
         greedy unless --temperature > 0; one prompt streams to stdout, several print one JSON line each`;
 
+export const GENERATE_FLAGS: FlagSpecs = {
+  model: 'string',
+  prompt: 'list',
+  adapter: 'string',
+  'max-new-tokens': 'string',
+  temperature: 'string',
+  'top-k': 'string',
+  'top-p': 'string',
+  'repetition-penalty': 'string',
+  seed: 'string',
+  stop: 'list',
+  chat: 'switch',
+  json: 'switch',
+};
+
 export async function generateCommand(a: Args): Promise<void> {
+  a.declare(GENERATE_FLAGS, 'generate');
   const md = await openModelDir(a.str('model'));
   const texts = a.all('prompt');
   if (texts.length === 0) throw new Error('--prompt is required (repeat it to generate for several at once)');
   const tok = md.tokenizer;
-  const chat = a.opt('chat') !== undefined;
+  const chat = a.bool('chat') === true;
   if (chat && !tok.hasChatTemplate) throw new Error(`--chat: ${md.dir} has no chat template`);
   // Prompts start the way training examples do: the data layer puts BOS first for Llama (as TRL does) even
   // where the tokenizer itself adds none, so generation sees what fine-tuning taught.
@@ -39,7 +55,7 @@ export async function generateCommand(a: Args): Promise<void> {
   const topK = a.opt('top-k') !== undefined ? a.int('top-k') : undefined;
   const topP = a.opt('top-p') !== undefined ? a.num('top-p') : undefined;
   const { eosIds, padId } = specialIds(tok, md.config);
-  const json = a.opt('json') !== undefined || prompts.length > 1;
+  const json = a.bool('json') === true || prompts.length > 1;
 
   const ctx = await acquireNodeGpu({ tune: true });
   try {

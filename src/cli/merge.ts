@@ -12,13 +12,16 @@ import { exportMergedModel } from '../peft/export';
 import { planFromAdapterConfig } from '../peft/files';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { ParamSet } from '../tensor/params';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { openModelDir } from './model-dir';
 
 export const MERGE_USAGE = `  merge --model DIR --adapter DIR --out DIR [--onnx]
         the adapter folded into the weights, written as a Hugging Face model folder (and model.onnx)`;
 
+export const MERGE_FLAGS: FlagSpecs = { model: 'string', adapter: 'string', out: 'string', onnx: 'switch' };
+
 export async function mergeCommand(a: Args): Promise<void> {
+  a.declare(MERGE_FLAGS, 'merge');
   const md = await openModelDir(a.str('model'));
   const adapterDir = a.str('adapter');
   const out = a.str('out');
@@ -40,7 +43,7 @@ export async function mergeCommand(a: Args): Promise<void> {
     if (existsSync(join(md.dir, f))) copyFileSync(join(md.dir, f), join(out, f));
   }
   let onnxBytes = 0;
-  if (a.opt('onnx')) {
+  if (a.bool('onnx') === true) {
     const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
     const onnx = exportOnnx(
       merged.config,

@@ -29,12 +29,19 @@ import {
   specReward,
 } from '../train/rl/factory';
 import { GRPO_DEFAULTS } from '../train/rl/grpo';
-import { checkRlOptions, RL_ALGOS, type RlAlgo, rlFlagsUsage, rlOptionsFromFlags } from '../train/rl/options';
+import {
+  checkRlOptions,
+  RL_ALGOS,
+  type RlAlgo,
+  rlFlagsUsage,
+  rlOptionSpecs,
+  rlOptionsFromFlags,
+} from '../train/rl/options';
 import { PPO_DEFAULTS } from '../train/rl/ppo';
 import { modelReward, REWARD_DEFAULTS } from '../train/rl/reward';
 import { RS_DEFAULTS } from '../train/rl/rs';
 import { SFT_DEFAULTS } from '../train/sft-config';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { openModelDir } from './model-dir';
 
 export { RL_ALGOS };
@@ -79,6 +86,34 @@ function options(a: Args): Record<string, OptionValue> {
 }
 
 const round = (x: number | undefined) => (x === undefined ? undefined : Number(x.toPrecision(6)));
+
+/** The flags of `train --algo algo`: the common ones and the algorithm's options from the table. */
+export function rlFlags(algo: RlAlgo): FlagSpecs {
+  const common = [
+    'algo',
+    'model',
+    'method',
+    'reward',
+    'data',
+    'steps',
+    'batch',
+    'lr',
+    'seed',
+    'weight-decay',
+  ];
+  const more = [
+    'max-grad-norm',
+    'max-prompt-length',
+    'seq',
+    'eval-fraction',
+    'log-every',
+    'out',
+    'reward-timeout-ms',
+  ];
+  const flags: Record<string, 'string' | 'list'> = { set: 'list' };
+  for (const f of [...common, ...more, ...rlOptionSpecs(algo).map((s) => s.flag)]) flags[f] = 'string';
+  return flags;
+}
 
 /** The algorithm from --algo, or the sentence listing them. */
 function algoOf(a: Args): RlAlgo {
@@ -188,6 +223,7 @@ async function examplesOf(a: Args, algo: RlAlgo): Promise<Example[]> {
 }
 
 export async function rlTrain(a: Args): Promise<void> {
+  a.declare(rlFlags(algoOf(a)), `train --algo ${a.opt('algo')}`);
   const settings = rlSettingsFromArgs(a);
   const { algo, train } = settings;
   const { method, lr } = train;

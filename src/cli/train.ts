@@ -29,7 +29,7 @@ import {
 import { sftData } from '../train/sft-data';
 import { specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { nodeBudget, openModelDir } from './model-dir';
 
 const D = SFT_DEFAULTS;
@@ -44,6 +44,29 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--s
         the loss read every few steps; --pack: several examples per row, attention blocked across them (eval
         stays unpacked)
         one JSON line of metrics per logging step, then a summary line with "done": true`;
+
+/** train's flags (util.parseArgs-strict once declared: an unknown one is an error naming the nearest). */
+export const TRAIN_FLAGS: FlagSpecs = {
+  algo: 'string',
+  model: 'string',
+  data: 'string',
+  method: 'string',
+  set: 'list',
+  out: 'string',
+  steps: 'string',
+  batch: 'string',
+  seq: 'string',
+  lr: 'string',
+  schedule: 'string',
+  'grad-accum': 'string',
+  'weight-decay': 'string',
+  'max-grad-norm': 'string',
+  seed: 'string',
+  'log-every': 'string',
+  'eval-every': 'string',
+  'eval-fraction': 'string',
+  pack: 'switch',
+};
 
 /**
  * The run settings the flags give (absent flags left out, so SFT_DEFAULTS fill them): the common flags of
@@ -105,6 +128,7 @@ async function drive(runner: SftRunner, run: SftRunConfig): Promise<MetricPoint 
 }
 
 export async function trainCommand(a: Args): Promise<void> {
+  a.declare(TRAIN_FLAGS, 'train');
   const md = await openModelDir(a.str('model'));
   const run = sftRunConfig(runSettingsFromFlags(a));
   const dataPath = a.str('data');
