@@ -5,7 +5,7 @@ import type { RawOptions } from '../peft/types';
 import type { RlMetrics } from './rl/common';
 
 /** The learning-rate schedules after the warm-up (lrAt in sft.ts), for flags and pickers to list. */
-export const LR_SCHEDULES = ['constant', 'linear', 'cosine'] as const;
+export const LR_SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 export interface SftRunConfig {

@@ -11,6 +11,7 @@ import { formatBytes } from '../gpu/errors';
 import { METHOD_FAMILIES, type MethodInfo } from '../peft/types';
 import { useAppStore } from '../store';
 import type { Hyper } from '../store/ui';
+import { LR_SCHEDULES } from '../train/sft-config';
 import { MethodOptions } from './MethodOptions';
 
 const MethodRow = memo(function MethodRow({ m }: { m: MethodInfo }) {
@@ -86,9 +87,11 @@ function Hyperparameters() {
       <label>
         schedule{' '}
         <select value={h.schedule} onChange={(e) => set({ schedule: e.target.value as Hyper['schedule'] })}>
-          <option value="cosine">cosine</option>
-          <option value="linear">linear</option>
-          <option value="constant">constant</option>
+          {LR_SCHEDULES.map((v) => (
+            <option key={v} value={v}>
+              {v}
+            </option>
+          ))}
         </select>
       </label>
       {NUMBER_FIELDS.map((f) => (
