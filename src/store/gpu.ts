@@ -6,7 +6,6 @@ import type { GpuInfo } from '../gpu/summary';
 
 export type GpuStatus =
   | { state: 'idle' }
-  | { state: 'acquiring' }
   | { state: 'ready'; info: GpuInfo }
   | { state: 'error'; name: string; message: string };
 

@@ -1,5 +1,5 @@
 // The adapter box: which GPU the playground runs on (or why there is none), its optional features and the
-// limits that bound model size. Reads the gpu slice only; acquiring is the store's job.
+// limits that bound model size. Reads the gpu slice only; the training worker acquires the devices.
 import { formatBytes } from '../gpu/errors';
 import { type GpuInfo, SHOWN_LIMITS, type ShownLimit } from '../gpu/summary';
 import { useAppStore } from '../store';
@@ -71,7 +71,7 @@ export function GpuStatusPanel() {
   return (
     <section className="panel gpu-status" data-testid="gpu-status" data-state={gpu.state}>
       {gpu.state === 'ready' && <AdapterDetails info={gpu.info} />}
-      {(gpu.state === 'idle' || gpu.state === 'acquiring') && <p>Looking for a WebGPU adapter…</p>}
+      {gpu.state === 'idle' && <p>Looking for a WebGPU adapter…</p>}
       {gpu.state === 'error' && (
         <div role="alert">
           <h2>{gpu.name === 'NoWebGpuError' ? 'No WebGPU here' : 'The GPU could not be started'}</h2>
