@@ -4,6 +4,7 @@
 // the tensors involved, so kernels can trust their dims.
 
 import type { AttentionDims } from '../gpu/kernels/attention';
+import type { RopeArgs } from '../gpu/kernels/rope';
 import { elementwise } from './ops-elementwise';
 import type { Tape, Tensor } from './tape';
 
@@ -276,15 +277,7 @@ export function swiglu<S, I>(tp: Tape<S, I>, gate: Tensor<S>, up: Tensor<S>, nam
 export function rope<S, I>(
   tp: Tape<S, I>,
   x: Tensor<S>,
-  dims: {
-    B: number;
-    T: number;
-    H: number;
-    D: number;
-    theta: number;
-    posOffset?: number;
-    positions?: I | null;
-  },
+  dims: Omit<RopeArgs<S, I>, 'out' | 'x' | 'inverse'>,
   name: string,
 ): Tensor<S> {
   check(x.size === dims.B * dims.T * dims.H * dims.D, () => `${name}: [${x.shape}] is not B·T·H·D`);
