@@ -12,6 +12,7 @@ import { lora } from './methods/lora';
 import { pfeiffer } from './methods/pfeiffer';
 import { prefix } from './methods/prefix';
 import { prompt } from './methods/prompt';
+import { rows } from './methods/rows';
 import { sparse } from './methods/sparse';
 import { topLayers } from './methods/top_layers';
 import type { MethodName, PeftMethod } from './types';
@@ -31,6 +32,7 @@ const METHODS: readonly AnyMethod[] = [
   bitfit,
   topLayers,
   sparse,
+  rows,
   dora,
   lokr,
   ia3,

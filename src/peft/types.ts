@@ -20,7 +20,8 @@ export type MethodName =
   | 'compacter'
   | 'bitfit'
   | 'top_layers'
-  | 'sparse';
+  | 'sparse'
+  | 'rows';
 
 export type OptionValue = string | number | boolean | string[] | null;
 export type RawOptions = Record<string, OptionValue>;

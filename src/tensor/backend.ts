@@ -21,6 +21,7 @@ import type { KronArgs, KronBackwardArgs } from '../gpu/kernels/kron';
 import type { LayerNormArgs, LayerNormBackwardArgs } from '../gpu/kernels/layernorm';
 import type { LineNormsArgs, ScaleLinesArgs } from '../gpu/kernels/lines';
 import type { MatmulArgs } from '../gpu/kernels/matmul';
+import type { NmGradInputArgs, NmGradValuesArgs, NmMatmulArgs } from '../gpu/kernels/nm';
 import type { SumArgs } from '../gpu/kernels/reduce';
 import type {
   LogprobBackwardArgs,
@@ -33,6 +34,7 @@ import type {
 } from '../gpu/kernels/rl';
 import type { RmsNormArgs, RmsNormBackwardArgs } from '../gpu/kernels/rmsnorm';
 import type { RopeArgs } from '../gpu/kernels/rope';
+import type { IndexAddArgs, IndexGatherArgs } from '../gpu/kernels/rowindex';
 import type { MulVecArgs, MulVecBackwardArgs, ScaleArgs } from '../gpu/kernels/scale';
 import type { GatherArgs, ScatterAddArgs } from '../gpu/kernels/sparse';
 import type { SwigluArgs, SwigluBackwardArgs } from '../gpu/kernels/swiglu';
@@ -93,6 +95,13 @@ export interface Backend<S, I> {
   scatterAdd(p: ScatterAddArgs<S, I>): void;
   /** out[j] (+)= x[idx[j]] (the scatter's backward). */
   gather(p: GatherArgs<S, I>): void;
+  /** N:M sparse update from its compact values: y (+)= x·ΔWᵀ, and its gradients (sparse, mask=nm). */
+  nmMatmul(p: NmMatmulArgs<S, I>): void;
+  nmGradValues(p: NmGradValuesArgs<S, I>): void;
+  nmGradInput(p: NmGradInputArgs<S, I>): void;
+  /** k indexed rows (or columns) of a matrix += alpha·x [k, len], and gathered back (the rows method). */
+  indexAdd(p: IndexAddArgs<S, I>): void;
+  indexGather(p: IndexGatherArgs<S, I>): void;
   /** out[k] = ‖row k‖₂ (perRow) or ‖column k‖₂ of x [rows, cols]; no gradient (DoRA's detached norm). */
   lineNorms(p: LineNormsArgs<S>): void;
   /** out[r,c] = x[r,c]·num[k]/(den[k] + eps), k = r (perRow) or c; null num/den are ones. In place allowed. */

@@ -18,6 +18,7 @@ import { kronBackwardTwin, kronTwin } from '../gpu/kernels/kron.ref';
 import { layerNormBackwardTwin, layerNormTwin } from '../gpu/kernels/layernorm.ref';
 import { lineNormsTwin, scaleLinesTwin } from '../gpu/kernels/lines.ref';
 import { matmulTwin } from '../gpu/kernels/matmul.ref';
+import { nmGradInputTwin, nmGradValuesTwin, nmMatmulTwin } from '../gpu/kernels/nm.ref';
 import { sumTwin } from '../gpu/kernels/reduce.ref';
 import {
   logprobBackwardTwin,
@@ -30,6 +31,7 @@ import {
 } from '../gpu/kernels/rl.ref';
 import { rmsNormBackwardTwin, rmsNormTwin } from '../gpu/kernels/rmsnorm.ref';
 import { ropeTwin } from '../gpu/kernels/rope.ref';
+import { indexAddTwin, indexGatherTwin } from '../gpu/kernels/rowindex.ref';
 import { mulVecBackwardTwin, mulVecTwin, scaleTwin } from '../gpu/kernels/scale.ref';
 import { gatherTwin, scatterAddTwin } from '../gpu/kernels/sparse.ref';
 import { swigluBackwardTwin, swigluTwin } from '../gpu/kernels/swiglu.ref';
@@ -78,6 +80,11 @@ export function cpuBackend(): CpuBackend {
     activationBackward: activationBackwardTwin,
     scatterAdd: scatterAddTwin,
     gather: gatherTwin,
+    nmMatmul: nmMatmulTwin,
+    nmGradValues: nmGradValuesTwin,
+    nmGradInput: nmGradInputTwin,
+    indexAdd: indexAddTwin,
+    indexGather: indexGatherTwin,
     rope: ropeTwin,
     attention: attentionTwin,
     attentionBackward: attentionBackwardTwin,

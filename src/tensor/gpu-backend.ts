@@ -19,6 +19,7 @@ import { kron, kronBackward } from '../gpu/kernels/kron';
 import { layerNorm, layerNormBackward } from '../gpu/kernels/layernorm';
 import { lineNorms, scaleLines } from '../gpu/kernels/lines';
 import { matmul } from '../gpu/kernels/matmul';
+import { nmGradInput, nmGradValues, nmMatmul } from '../gpu/kernels/nm';
 import { sum } from '../gpu/kernels/reduce';
 import {
   logprobBackward,
@@ -31,6 +32,7 @@ import {
 } from '../gpu/kernels/rl';
 import { rmsNorm, rmsNormBackward } from '../gpu/kernels/rmsnorm';
 import { rope } from '../gpu/kernels/rope';
+import { indexAdd, indexGather } from '../gpu/kernels/rowindex';
 import { mulVec, mulVecBackward, scale } from '../gpu/kernels/scale';
 import { gather, scatterAdd } from '../gpu/kernels/sparse';
 import { swiglu, swigluBackward } from '../gpu/kernels/swiglu';
@@ -85,6 +87,11 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     activationBackward: (p) => activationBackward(ctx, p),
     scatterAdd: (p) => scatterAdd(ctx, p),
     gather: (p) => gather(ctx, p),
+    nmMatmul: (p) => nmMatmul(ctx, p),
+    nmGradValues: (p) => nmGradValues(ctx, p),
+    nmGradInput: (p) => nmGradInput(ctx, p),
+    indexAdd: (p) => indexAdd(ctx, p),
+    indexGather: (p) => indexGather(ctx, p),
     geluBackward: (p) => geluBackward(ctx, p),
     tanh: (p) => tanh(ctx, p),
     tanhBackward: (p) => tanhBackward(ctx, p),

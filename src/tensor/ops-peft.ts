@@ -1,11 +1,13 @@
 // Differentiable ops the PEFT methods add on top of ops.ts: standalone activations (bottleneck adapters'
 // ReLU / SiLU / exact GELU), a broadcast bias add (BitFit's zero-initialised biases on bias-less models,
 // DoRA's base bias after its rescaling), the sparse weight W + scatter(values) with its gather backward
-// (sparse fine-tuning), and the PHM weight H = Σᵢ rule[i] ⊗ (left[i]·right[i]) built from matmul and
+// (sparse fine-tuning), the compact N:M and row updates applied beside the base linear without building
+// ΔW (sparse mask=nm, rows), and the PHM weight H = Σᵢ rule[i] ⊗ (left[i]·right[i]) built from matmul and
 // copy2d primitives (Compacter). Kept apart from ops.ts so helpers adding other ops do not collide; same
 // conventions: shapes checked here with names, gradients written only where needed.
 
 import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
+import type { NmDims } from '../gpu/kernels/nm';
 import type { SparseDims } from '../gpu/kernels/sparse';
 import { elementwise } from './ops-elementwise';
 import type { Tape, Tensor } from './tape';
@@ -88,6 +90,115 @@ export function sparseWeight<S, I>(
     });
   }
   return y;
+}
+
+/**
+ * out = y + x·ΔWᵀ for an N:M-structured ΔW held as compact values [outF·inF·n/m] at fixed indices (flat
+ * canonical [out, in], sorted, n per group of m inputs): y is the base linear's output [..., outF], x its
+ * input [..., inF]. Neither ΔW nor a dense dW is formed: dValues and dx come from the structured kernels.
+ */
+export function nmLinear<S, I>(
+  tp: Tape<S, I>,
+  y: Tensor<S>,
+  x: Tensor<S>,
+  values: Tensor<S>,
+  idx: I,
+  d: Omit<NmDims, 'rows'>,
+  name: string,
+): Tensor<S> {
+  const rows = x.size / d.inF;
+  const dims = { ...d, rows };
+  check(
+    Number.isInteger(rows) && y.size === rows * d.outF,
+    () => `${name}: x [${x.shape}] and y [${y.shape}] do not fit ${d.inF}→${d.outF}`,
+  );
+  check(
+    values.size === (d.outF * d.inF * d.n) / d.m,
+    () => `${name}: ${values.size} values for ${d.n}:${d.m} of ${d.outF}×${d.inF}`,
+  );
+  const out = tp.tensor(y.shape, tp.needsGrad(y, x, values), name);
+  tp.be.scale({ out: out.store, x: y.store, n: y.size, alpha: 1 });
+  tp.be.nmMatmul({ ...dims, y: out.store, x: x.store, v: values.store, idx, accumulate: true });
+  if (out.requiresGrad) {
+    tp.record(name, () => {
+      const dy = tp.gradOf(out);
+      if (!dy) return;
+      if (y.requiresGrad) tp.accumulateGrad(y, dy);
+      if (values.requiresGrad) {
+        const t = tp.gradTarget(values);
+        tp.be.nmGradValues({ ...dims, dv: t.buf, dy, x: x.store, idx, accumulate: t.accumulate });
+        tp.wrote(values);
+      }
+      if (x.requiresGrad) {
+        const t = tp.gradTarget(x);
+        tp.be.nmGradInput({ ...dims, dx: t.buf, dy, v: values.store, idx, accumulate: t.accumulate });
+        tp.wrote(x);
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * out = y + x·ΔWᵀ where ΔW [outF, inF] is zero except rows idx (k distinct output rows), which hold values
+ * [k, inF]: z = values·xᵀ [k, tokens] (a dense product over the k rows only) is added into y's columns idx.
+ * Backward: dz = dy's columns idx, dValues = dz·x, dx = dzᵀ·values; nothing of size outF×inF is formed.
+ */
+export function rowsLinear<S, I>(
+  tp: Tape<S, I>,
+  y: Tensor<S>,
+  x: Tensor<S>,
+  values: Tensor<S>,
+  idx: I,
+  d: { k: number; outF: number; inF: number },
+  name: string,
+): Tensor<S> {
+  const rows = x.size / d.inF;
+  check(
+    Number.isInteger(rows) && y.size === rows * d.outF,
+    () => `${name}: x [${x.shape}] and y [${y.shape}] do not fit ${d.inF}→${d.outF}`,
+  );
+  check(
+    values.size === d.k * d.inF,
+    () => `${name}: values ${values.name} [${values.shape}] is not [${d.k}, ${d.inF}]`,
+  );
+  const be = tp.be;
+  const cols = { k: d.k, len: rows, cols: d.outF, byColumn: true };
+  const out = tp.tensor(y.shape, tp.needsGrad(y, x, values), name);
+  be.scale({ out: out.store, x: y.store, n: y.size, alpha: 1 });
+  const z = tp.scratch(d.k * rows, `${name}.z`);
+  be.matmul({ out: z, a: values.store, b: x.store, M: d.k, N: rows, K: d.inF, transB: true });
+  be.indexAdd({ ...cols, out: out.store, x: z, idx });
+  if (out.requiresGrad) {
+    tp.record(name, () => {
+      const dy = tp.gradOf(out);
+      if (!dy) return;
+      if (y.requiresGrad) tp.accumulateGrad(y, dy);
+      if (!values.requiresGrad && !x.requiresGrad) return;
+      const dz = tp.scratch(d.k * rows, `${name}.dz`);
+      be.indexGather({ ...cols, out: dz, x: dy, idx });
+      if (values.requiresGrad) {
+        const t = tp.gradTarget(values);
+        be.matmul({ out: t.buf, a: dz, b: x.store, M: d.k, N: d.inF, K: rows, accumulate: t.accumulate });
+        tp.wrote(values);
+      }
+      if (x.requiresGrad) {
+        const t = tp.gradTarget(x);
+        be.matmul({
+          out: t.buf,
+          a: dz,
+          b: values.store,
+          M: rows,
+          N: d.inF,
+          K: d.k,
+          transA: true,
+          accumulate: t.accumulate,
+        });
+        tp.wrote(x);
+      }
+    });
+  }
+  return out;
 }
 
 /**

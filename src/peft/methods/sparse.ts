@@ -8,7 +8,10 @@
 // adapter_config.json, so a reloaded adapter rebuilds the same indices). `grad` keeps the k largest |∂L/∂W|
 // on a calibration batch: run `calibrateGradMask` (one forward/backward of the frozen model, no optimizer
 // state) before planning, and plan with `sparseWithIndices(indices)`; the same function takes indices read
-// back from a saved adapter_model.safetensors.
+// back from a saved adapter_model.safetensors. `nm` (with `nm=N:M`) keeps N random entries in every group of
+// M consecutive inputs of each row (density N/M): the same keys and file, but the forward uses the
+// structure — the compact values are applied beside the base linear by the N:M kernels (ops-peft.ts
+// nmLinear), with no W copy, no scatter over the whole weight and no dense dW.
 
 import { expectedTensorShapes, type ModelConfig } from '../../formats/model-config';
 import type { SparseDims } from '../../gpu/kernels/sparse';
@@ -16,7 +19,7 @@ import { causalLmLoss } from '../../model/loss';
 import type { LinearSite } from '../../model/transformer';
 import type { Backend } from '../../tensor/backend';
 import * as op from '../../tensor/ops';
-import { sparseWeight } from '../../tensor/ops-peft';
+import { nmLinear, sparseWeight } from '../../tensor/ops-peft';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
 import { Tape, type Tensor } from '../../tensor/tape';
 import { hashString, randu, rng } from '../../util/rng';
@@ -28,7 +31,9 @@ import { peftKey } from '../types';
 export interface SparseOptions {
   density: number;
   targets: TargetModules;
-  mask: 'random' | 'grad';
+  mask: 'random' | 'grad' | 'nm';
+  /** N of every M consecutive inputs train (mask=nm; density is then N/M), else null. */
+  nm: { n: number; m: number } | null;
   maskSeed: number;
   /** zeros (identity, the default) or random values (tests). */
   initValues: 'zeros' | 'random';
@@ -55,9 +60,16 @@ const OPTIONS = [
     key: 'mask',
     kind: 'enum',
     default: 'random',
-    choices: ['random', 'grad'],
+    choices: ['random', 'grad', 'nm'],
     group: 'main',
-    help: 'random entries, or the largest |gradient| on a calibration batch',
+    help: 'random entries, the largest |gradient| on a calibration batch, or N:M structured (see nm)',
+  },
+  {
+    key: 'nm',
+    kind: 'string',
+    default: '2:4',
+    group: 'main',
+    help: 'with mask=nm: N of every M consecutive inputs train (density is then N/M)',
   },
   {
     key: 'mask_seed',
@@ -84,7 +96,9 @@ export const sparseKeys = (site: Pick<LinearSite, 'path'>) => ({
 });
 
 export const sparseK = (o: SparseOptions, site: LinearSite): number =>
-  Math.max(1, Math.round(o.density * site.inFeatures * site.outFeatures));
+  o.nm
+    ? (site.outFeatures * site.inFeatures * o.nm.n) / o.nm.m
+    : Math.max(1, Math.round(o.density * site.inFeatures * site.outFeatures));
 
 const dimsOf = (o: SparseOptions, site: LinearSite): SparseDims => ({
   k: sparseK(o, site),
@@ -97,11 +111,23 @@ function parse(raw: RawOptions, c: ModelConfig): SparseOptions {
   const o = readOptions('sparse', OPTIONS, raw);
   // target_modules defaults to all-linear, never null: the spec says so.
   const targets = o.target_modules;
-  selectSites(c, targets);
+  const sites = selectSites(c, targets);
+  let nm: SparseOptions['nm'] = null;
+  if (o.mask === 'nm') {
+    const hit = /^(\d+):(\d+)$/.exec(o.nm.trim());
+    const n = hit ? Number(hit[1]) : 0;
+    const m = hit ? Number(hit[2]) : 0;
+    if (!hit || n < 1 || n > m) throw new Error(`sparse: option nm: "${o.nm}" is not N:M with 1 ≤ N ≤ M`);
+    const bad = sites.find((s) => s.inFeatures % m !== 0);
+    if (bad)
+      throw new Error(`sparse: option nm: ${bad.path} has ${bad.inFeatures} inputs, not a multiple of ${m}`);
+    nm = { n, m };
+  }
   return {
-    density: o.density,
+    density: nm ? nm.n / nm.m : o.density,
     targets,
     mask: o.mask,
+    nm,
     maskSeed: o.mask_seed,
     initValues: o.init_values,
   };
@@ -119,6 +145,26 @@ export function randomMask(n: number, k: number, seed: number): Int32Array {
     perm[j] = t;
   }
   return perm.slice(0, k).sort();
+}
+
+/** N:M mask of [out, in]: n distinct entries of every group of m inputs in every row, flat and sorted. */
+export function nmMask(out: number, inF: number, n: number, m: number, seed: number): Int32Array {
+  const groups = inF / m;
+  const idx = new Int32Array(out * groups * n);
+  let j = 0;
+  for (let o = 0; o < out; o++)
+    for (let g = 0; g < groups; g++) {
+      const pick = randomMask(m, n, (seed + o * groups + g) >>> 0);
+      for (const t of pick) idx[j++] = o * inF + g * m + t;
+    }
+  return idx;
+}
+
+/** Where index j of an N:M mask must fall: its row's group, [lo, lo + m). */
+function nmSlotStart(j: number, inF: number, n: number, m: number): number {
+  const kr = (inF / m) * n;
+  const o = Math.floor(j / kr);
+  return o * inF + Math.floor((j % kr) / n) * m;
 }
 
 /** The k indices of largest |g| (g in canonical [out, in] order; ties to the lower index), sorted. */
@@ -146,6 +192,9 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
         for (let j = 0; j < from.length; j++) {
           if (from[j] < 0 || from[j] >= n || (j > 0 && from[j] <= from[j - 1]))
             throw new Error(`sparse: ${name}[${j}] = ${from[j]} is not a sorted distinct index below ${n}`);
+          const lo = o.nm ? nmSlotStart(j, site.inFeatures, o.nm.n, o.nm.m) : 0;
+          if (o.nm && (from[j] < lo || from[j] >= lo + o.nm.m))
+            throw new Error(`sparse: ${name}[${j}] = ${from[j]} breaks the ${o.nm.n}:${o.nm.m} structure`);
         }
         return { site, name, data: Int32Array.from(from) };
       }
@@ -154,6 +203,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
           'sparse: mask=grad needs a calibration pass: run calibrateGradMask(...) and plan with sparseWithIndices(indices)',
         );
       const seed = (o.maskSeed ^ hashString(name)) >>> 0;
+      if (o.nm) return { site, name, data: nmMask(site.outFeatures, site.inFeatures, o.nm.n, o.nm.m, seed) };
       return { site, name, data: randomMask(site.inFeatures * site.outFeatures, k, seed) };
     });
   return {
@@ -193,6 +243,10 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
           const keys = sparseKeys(site);
           const idx = ints.get(keys.indices);
           if (!idx) throw new Error(`sparse: no indices ${keys.indices}`);
+          if (o.nm) {
+            const d = { outF: site.outFeatures, inF: site.inFeatures, ...o.nm };
+            return nmLinear(tp, base(x), x, ps.get(keys.values), idx.store, d, `${site.path}.nm_out`);
+          }
           const w = sparseWeight(
             tp,
             ps.get(`${site.path}.weight`),
@@ -226,6 +280,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
       density: o.density,
       target_modules: o.targets,
       mask: o.mask,
+      ...(o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}),
       mask_seed: o.maskSeed,
       init_values: o.initValues,
       index_layout: 'flat row-major [out, in], int32, sorted',
@@ -250,20 +305,18 @@ export function sparseWithIndices(indices: ReadonlyMap<string, Int32Array>): Pef
 }
 
 /**
- * mask=grad's pre-pass: one forward and backward of the frozen model on a calibration batch, with a zero
- * ΔW beside each target (y = base(x) + x·ΔW has ∂L/∂ΔW = ∂L/∂W and leaves the loss unchanged), then the
- * top-k |gradient| entries of each target. Only activations and the ΔW gradients are allocated, freed
- * with the tape; no optimizer state.
+ * The calibration pass mask=grad needs (sparse, rows): one forward and backward of the frozen model on a
+ * calibration batch, with a zero ΔW beside each target (y = base(x) + x·ΔW has ∂L/∂ΔW = ∂L/∂W and leaves the
+ * loss unchanged). Returns ∂L/∂W of each target in canonical [out, in] order, by module path. Only
+ * activations and the ΔW gradients are allocated, freed with the tape; no optimizer state.
  */
-export async function calibrateGradMask<S, I>(
+export async function calibrationGrads<S, I>(
   be: Backend<S, I>,
   c: ModelConfig,
   baseSpecs: readonly ParamSpec[],
-  raw: RawOptions,
+  sites: readonly LinearSite[],
   batch: { ids: Int32Array; labels: Int32Array; B: number; T: number },
-): Promise<Map<string, Int32Array>> {
-  const o = parse(raw, c);
-  const sites = selectSites(c, o.targets);
+): Promise<Map<string, Float64Array>> {
   const ps = new ParamSet(
     be,
     baseSpecs.map((s) => ({ ...s, trainable: false })),
@@ -296,7 +349,7 @@ export async function calibrateGradMask<S, I>(
       { name: 'calibration_loss' },
     );
     tp.backward();
-    const out = new Map<string, Int32Array>();
+    const out = new Map<string, Float64Array>();
     for (const site of sites) {
       const dw = deltas.get(site.path)!;
       const g = tp.gradOf(dw);
@@ -310,11 +363,27 @@ export async function calibrateGradMask<S, I>(
               const ii = q % site.inFeatures;
               return stored[ii * site.outFeatures + oo];
             });
-      out.set(sparseKeys(site).indices, topKMask(canon, sparseK(o, site)));
+      out.set(site.path, canon);
     }
     return out;
   } finally {
     tp.dispose();
     ps.dispose();
   }
+}
+
+/** mask=grad's pre-pass: the top-k |∂L/∂W| entries of each target on a calibration batch. */
+export async function calibrateGradMask<S, I>(
+  be: Backend<S, I>,
+  c: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  raw: RawOptions,
+  batch: { ids: Int32Array; labels: Int32Array; B: number; T: number },
+): Promise<Map<string, Int32Array>> {
+  const o = parse(raw, c);
+  const sites = selectSites(c, o.targets);
+  const grads = await calibrationGrads(be, c, baseSpecs, sites, batch);
+  return new Map(
+    sites.map((site) => [sparseKeys(site).indices, topKMask(grads.get(site.path)!, sparseK(o, site))]),
+  );
 }
