@@ -1,4 +1,4 @@
-// "With any PEFT method": one GRPO step (sampled rollouts with the KV cache, policy and reference passes,
+// "With any PEFT method" (sparse's N:M variant too): one GRPO step (sampled rollouts with the KV cache, policy and reference passes,
 // an update) and one DPO step for every registered method on a tiny Llama, on the CPU float64 twin. Each
 // must give finite figures, change only the method's own tensors, and leave the reference untouched: the
 // reference log-probs (adapter disabled) after the update equal those before it, and equal the plain base
@@ -40,6 +40,7 @@ const OPTIONS: Record<string, Record<string, number | string | boolean | string[
   prefix: { num_virtual_tokens: 2 },
   compacter: { phm_dim: 2, reduction_factor: 4 },
   sparse: { density: 0.1 },
+  rows: { density: 0.25 },
   top_layers: { num_layers: 1 },
 };
 
@@ -60,12 +61,19 @@ describe('every method runs GRPO and DPO with the reference untouched', () => {
   const plain = RlModel.create(be, C, base, { method: 'lora', options: {}, seed: 1, lr: 0, head: null });
   const baseLogps = logps(plain, true);
 
-  for (const info of listMethods().map((m) => m.info)) {
-    it(info.name, async () => {
+  // Every registered method, and sparse's N:M variant (its own update path) beside it.
+  const cases = [
+    ...listMethods().map((m) => ({ label: m.info.name, info: m.info, options: OPTIONS[m.info.name] ?? {} })),
+    ...listMethods()
+      .filter((m) => m.info.name === 'sparse')
+      .map((m) => ({ label: 'sparse mask=nm', info: m.info, options: { mask: 'nm', nm: '2:4' } })),
+  ];
+  for (const { label, info, options } of cases) {
+    it(label, async () => {
       const make = () =>
         RlModel.create(be, C, base, {
           method: info.name,
-          options: OPTIONS[info.name] ?? {},
+          options,
           seed: 1,
           lr: 2e-2,
           head: null,
