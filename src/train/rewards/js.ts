@@ -1,57 +1,19 @@
-// User-written JavaScript rewards, run in a separate worker with a time limit: Node's worker_threads in the
-// CLI and tests, a Web Worker (no DOM, no page access) in the browser; the worker's source is the same
-// string. The user's file defines `function reward({ prompt, completion, reference })` returning a number.
-// Errors (syntax, a throw, a non-number) come back as sentences naming the user's line, and a batch that
-// runs past the limit ends the worker (a fresh one starts for the next batch).
+// User-written JavaScript rewards, run in a sandbox with time and memory limits: in Node a worker_threads
+// worker with resourceLimits holding the code in a vm context with no host globals (sandbox-node.ts), in the
+// browser a Web Worker with its network, storage and code-loading globals removed (sandbox-web.ts). The
+// user's file defines `function reward({ prompt, completion, reference })` returning a number. Errors (syntax,
+// a throw, a non-number, a call to what the sandbox lacks, such as process.exit) come back as sentences
+// naming the user's line; a batch that runs past the time limit or the memory limit ends the worker (a
+// fresh one starts for the next batch), and a worker that dies otherwise is reported as that.
 
 import type { RewardFn, RewardItem } from './builtin';
-
-/**
- * The worker's source. The user code is compiled with `new Function`, whose body starts two lines after
- * the function's own first line in V8's numbering, hence the −2 on reported lines. Network globals are
- * removed before the user code runs.
- */
-export const WORKER_SOURCE = `
-const port = typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof require === 'undefined'
-  ? { on: (f) => { self.onmessage = (e) => f(e.data); }, post: (m) => self.postMessage(m) }
-  : (() => { const { parentPort } = require('node:worker_threads');
-      return { on: (f) => parentPort.on('message', f), post: (m) => parentPort.postMessage(m) }; })();
-for (const k of ['fetch', 'XMLHttpRequest', 'WebSocket', 'EventSource', 'importScripts', 'indexedDB', 'caches'])
-  { try { globalThis[k] = undefined; } catch {} }
-const where = (e) => {
-  const m = /<anonymous>:(\\d+):(\\d+)/.exec(String(e && e.stack));
-  return m ? { line: Number(m[1]) - 2, column: Number(m[2]) } : null;
-};
-let fn = null;
-port.on((msg) => {
-  if (msg.type === 'compile') {
-    try {
-      fn = new Function(msg.code + '\\n;return typeof reward === "function" ? reward : undefined;')();
-      if (typeof fn !== 'function') port.post({ type: 'error', message: 'the file defines no function named reward', at: null });
-      else port.post({ type: 'ready' });
-    } catch (e) {
-      port.post({ type: 'error', message: String(e && e.message), at: where(e) });
-    }
-    return;
-  }
-  const out = [];
-  for (let i = 0; i < msg.items.length; i++) {
-    let v;
-    try { v = fn(msg.items[i]); }
-    catch (e) { port.post({ type: 'error', message: String(e && e.message), at: where(e), item: i }); return; }
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      port.post({ type: 'error', message: 'reward() returned ' + String(v) + ', not a finite number', at: null, item: i });
-      return;
-    }
-    out.push(v);
-  }
-  port.post({ type: 'scores', scores: out });
-});
-`;
+import { NODE_SANDBOX_SOURCE } from './sandbox-node';
+import { WEB_SANDBOX_SOURCE } from './sandbox-web';
 
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'scores'; scores: number[] }
+  | { type: 'timeout' }
   | { type: 'error'; message: string; at: { line: number; column: number } | null; item?: number };
 
 /** The minimal worker surface both platforms give. */
@@ -59,30 +21,52 @@ export interface RewardWorker {
   post(msg: unknown): void;
   onReply(f: (r: WorkerReply) => void): void;
   onFail(f: (e: Error) => void): void;
+  /** The worker ended without being asked (Node only: a browser worker cannot end itself once locked). */
+  onExit?(f: (code: number) => void): void;
   terminate(): void;
 }
 
-export type WorkerFactory = (source: string) => RewardWorker;
+export interface SandboxLimits {
+  /** The worker's heap in MB (Node; the browser gives none). */
+  memoryMb: number;
+}
 
-/** Node: worker_threads running the source as a script. */
-export const nodeWorkerFactory: WorkerFactory = (source) => {
+export type WorkerFactory = (limits: SandboxLimits) => RewardWorker;
+
+/** Node: a worker_threads worker with a bounded heap, running sandbox-node.ts's source. */
+export const nodeWorkerFactory: WorkerFactory = (limits) => {
   // Loaded lazily so browser bundles never see node:worker_threads.
   const req = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process
     ?.getBuiltinModule;
   const wt = req?.('node:worker_threads') as typeof import('node:worker_threads') | undefined;
   if (!wt) throw new Error('JavaScript rewards in Node need node:worker_threads (Node 20.16 or newer)');
-  const w = new wt.Worker(source, { eval: true });
+  const w = new wt.Worker(NODE_SANDBOX_SOURCE, {
+    eval: true,
+    env: {},
+    stdout: true,
+    stderr: true,
+    resourceLimits: {
+      maxOldGenerationSizeMb: limits.memoryMb,
+      maxYoungGenerationSizeMb: Math.min(32, Math.max(4, limits.memoryMb / 8)),
+      stackSizeMb: 4,
+    },
+  });
+  let stopping = false;
   return {
     post: (m) => w.postMessage(m),
     onReply: (f) => w.on('message', (m: WorkerReply) => f(m)),
     onFail: (f) => w.on('error', (e) => f(e instanceof Error ? e : new Error(String(e)))),
-    terminate: () => void w.terminate(),
+    onExit: (f) => w.on('exit', (code) => stopping || f(code)),
+    terminate: () => {
+      stopping = true;
+      void w.terminate();
+    },
   };
 };
 
 /** Browser: a Web Worker from a Blob URL (no DOM, no access to the page's objects). */
-export const webWorkerFactory: WorkerFactory = (source) => {
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+export const webWorkerFactory: WorkerFactory = () => {
+  const url = URL.createObjectURL(new Blob([WEB_SANDBOX_SOURCE], { type: 'text/javascript' }));
   const w = new Worker(url);
   URL.revokeObjectURL(url);
   return {
@@ -100,6 +84,8 @@ export const webWorkerFactory: WorkerFactory = (source) => {
 export interface JsRewardOptions {
   /** Milliseconds a batch may take (default 2000). */
   timeoutMs?: number;
+  /** The worker's heap limit in MB (Node; default 256). */
+  memoryMb?: number;
   /** Shown in messages (the file's name). */
   name?: string;
   factory?: WorkerFactory;
@@ -109,6 +95,7 @@ export interface JsRewardOptions {
 export function jsReward(code: string, opts: JsRewardOptions = {}): RewardFn & { dispose(): void } {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const name = opts.name ?? 'reward.js';
+  const memoryMb = opts.memoryMb ?? 256;
   const factory = opts.factory ?? (typeof Worker !== 'undefined' ? webWorkerFactory : nodeWorkerFactory);
   let worker: RewardWorker | null = null;
   let handler: ((r: WorkerReply) => void) | null = null;
@@ -118,30 +105,48 @@ export function jsReward(code: string, opts: JsRewardOptions = {}): RewardFn & {
     const item = r.item !== undefined ? ` (item ${r.item})` : '';
     return `${name}${at}: ${r.message}${item}`;
   };
+  const pastTime = () => new Error(`${name}: the reward function ran past ${timeoutMs} ms; it was stopped`);
+  const stop = () => {
+    worker?.terminate();
+    worker = null;
+  };
   const call = (msg: unknown): Promise<WorkerReply> =>
     new Promise((resolve, reject) => {
+      // Node's worker stops the user code itself at the limit (vm timeout) and says so; this timer is the
+      // bound in the browser and the backstop in Node.
       const timer = setTimeout(() => {
-        worker?.terminate();
-        worker = null;
-        reject(new Error(`${name}: the reward function ran past ${timeoutMs} ms; it was stopped`));
+        stop();
+        reject(pastTime());
       }, timeoutMs);
       handler = (r) => {
         clearTimeout(timer);
-        resolve(r);
+        if (r.type === 'timeout') {
+          stop();
+          reject(pastTime());
+        } else resolve(r);
       };
       failer = (e) => {
         clearTimeout(timer);
-        worker?.terminate();
-        worker = null;
-        reject(new Error(`${name}: ${e.message}`));
+        stop();
+        const code = (e as { code?: string }).code;
+        reject(
+          new Error(
+            code === 'ERR_WORKER_OUT_OF_MEMORY'
+              ? `${name}: the reward function ran out of its ${memoryMb} MB memory limit; it was stopped`
+              : `${name}: ${e.message}`,
+          ),
+        );
       };
       worker?.post(msg);
     });
   const start = async () => {
-    worker = factory(WORKER_SOURCE);
+    worker = factory({ memoryMb });
     worker.onReply((r) => handler?.(r));
     worker.onFail((e) => failer?.(e));
-    const r = await call({ type: 'compile', code });
+    worker.onExit?.((code) =>
+      failer?.(new Error(`the reward worker ended unexpectedly (exit code ${code})`)),
+    );
+    const r = await call({ type: 'compile', code, file: name, timeoutMs });
     if (r.type === 'error') {
       worker?.terminate();
       worker = null;
