@@ -8,13 +8,14 @@
 // `loss`, `lr` as scheduled, `tokens_per_s`, `mem_peak_bytes`, `ms_per_step`), one per periodic eval
 // (`step`, `eval_loss`), then a summary line with `"done": true`.
 
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { prepareDataset } from '../data/prepare';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { Adapter } from '../peft/adapter';
+import { allreduceBytes, allreduceBytesOf } from '../peft/allreduce';
 import { getMethod } from '../peft/registry';
 import { predictTrainingMemory } from '../train/memory';
 import { type MetricPoint, SftRunner } from '../train/sft';
@@ -30,19 +31,23 @@ import { sftData } from '../train/sft-data';
 import { specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
+import { prepareOutDir } from './files';
 import { nodeBudget, openModelDir } from './model-dir';
+import { interruptible, loadTrainState, saveTrainState } from './train-state';
 
 const D = SFT_DEFAULTS;
 
 export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
         [--steps N] [--batch B] [--seq T] [--lr X] [--schedule ${LR_SCHEDULES.join('|')}] [--grad-accum K]
         [--weight-decay W] [--max-grad-norm G] [--seed S] [--log-every K] [--eval-every E]
-        [--eval-fraction F] [--pack]
+        [--eval-fraction F] [--pack] [--save-every N] [--resume DIR]
         defaults as the playground's (SFT_DEFAULTS): ${D.steps} steps, batch ${D.batch}, seq ${D.seqLen}, ${D.schedule}
         after a warm-up of a tenth of the run, the method's learning rate, max grad norm ${D.maxGradNorm}, weight
         decay ${D.weightDecay}, eval every ${D.evalEvery} steps (0: at the end only) on ${SFT_EVAL_FRACTION} of the data,
         the loss read every few steps; --pack: several examples per row, attention blocked across them (eval
         stays unpacked)
+        --out is checked before training and written atomically; --save-every N keeps the resumable state
+        there (training_state.safetensors) every N steps, as Ctrl-C does before ending; --resume DIR goes on
         one JSON line of metrics per logging step, then a summary line with "done": true`;
 
 /** train's flags (util.parseArgs-strict once declared: an unknown one is an error naming the nearest). */
@@ -66,6 +71,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'eval-every': 'string',
   'eval-fraction': 'string',
   pack: 'switch',
+  'save-every': 'string',
+  resume: 'string',
 };
 
 /**
@@ -105,8 +112,22 @@ const stepLine = (p: MetricPoint) => ({
   ms_per_step: p.msPerStep === undefined ? null : Math.round(p.msPerStep * 10) / 10,
 });
 
-/** Steps `runner` to its end as the page's worker does, printing its points; returns the last one logged. */
-async function drive(runner: SftRunner, run: SftRunConfig): Promise<MetricPoint | null> {
+/** Between steps: save every `every` steps, and whether to stop (SIGINT) after saving. */
+interface Keep {
+  every: number;
+  save(): Promise<void>;
+  stopped(): boolean;
+}
+
+/**
+ * Steps `runner` to its end as the page's worker does, printing its points; returns the last one logged
+ * and whether a stop was asked (the state then saved).
+ */
+async function drive(
+  runner: SftRunner,
+  run: SftRunConfig,
+  keep: Keep,
+): Promise<{ last: MetricPoint | null; interrupted: boolean }> {
   const logged: MetricPoint[] = [];
   const emit = (points: MetricPoint[]) => {
     for (const p of points) print(stepLine(p));
@@ -116,6 +137,12 @@ async function drive(runner: SftRunner, run: SftRunConfig): Promise<MetricPoint 
     runner.stepOnce();
     await runner.settle(2);
     emit(runner.takePoints());
+    const stop = keep.stopped();
+    if (stop || (keep.every > 0 && runner.step % keep.every === 0 && !runner.done)) {
+      emit(await runner.flush());
+      await keep.save();
+      if (stop) return { last: logged.at(-1) ?? null, interrupted: true };
+    }
     if (runner.done) break;
     if (run.evalEvery > 0 && runner.step % run.evalEvery === 0) {
       emit(await runner.flush());
@@ -124,13 +151,19 @@ async function drive(runner: SftRunner, run: SftRunConfig): Promise<MetricPoint 
     }
   }
   emit(await runner.flush());
-  return logged.at(-1) ?? null;
+  return { last: logged.at(-1) ?? null, interrupted: false };
 }
 
 export async function trainCommand(a: Args): Promise<void> {
   a.declare(TRAIN_FLAGS, 'train');
   const md = await openModelDir(a.str('model'));
   const run = sftRunConfig(runSettingsFromFlags(a));
+  // The output folder is checked (created, written to) before any work, not after the last step.
+  const outFlag = a.opt('out');
+  const out = outFlag === undefined ? undefined : prepareOutDir(outFlag);
+  const saveEvery = a.optInt('save-every') ?? 0;
+  if (saveEvery > 0 && out === undefined) throw new Error('--save-every needs --out (where the state goes)');
+  const resume = a.opt('resume');
   const dataPath = a.str('data');
   const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
     onError: 'skip',
@@ -170,13 +203,31 @@ export async function trainCommand(a: Args): Promise<void> {
       train_rows: runner.trainRows,
       padding_fraction: 1 - realTokens / (runner.trainRows * T),
       trainable_params: plan.count,
+      allreduce_bytes: allreduceBytes(method, plan.options, md.config),
       predicted_peak_bytes: predicted.peakTotal,
       predicted_by_category: predicted.peak,
     });
-    const last = await drive(runner, run);
+    if (resume !== undefined) {
+      runner.restore(loadTrainState(resume, run));
+      print({ resumed_from: resume, step: runner.step });
+    }
+    // Ctrl-C saves the state (to --out, or a fresh folder named in the message) before ending.
+    const sig = interruptible();
+    let stateDir = out;
+    const save = async () => {
+      stateDir ??= mkdtempSync(join(process.cwd(), 'train-interrupted-'));
+      saveTrainState(stateDir, (await runner.adapter.save(md.dir)).files, await runner.checkpoint(), run);
+    };
+    const { last, interrupted } = await drive(runner, run, { every: saveEvery, save, stopped: sig.stopped });
+    sig.release();
+    if (interrupted) {
+      print({ interrupted: true, step: runner.step, saved: stateDir, resume_with: `--resume ${stateDir}` });
+      runner.dispose();
+      process.exitCode = 130;
+      return;
+    }
     const e = await runner.evalPoint();
     const exactMatch = await runner.exactMatch(specialIds(md.tokenizer, md.config).eosIds);
-    const out = a.opt('out');
     if (out) writeAdapterFolder(out, (await runner.adapter.save(md.dir)).files);
     const s = ctx.arena.stats();
     print({
@@ -187,6 +238,7 @@ export async function trainCommand(a: Args): Promise<void> {
       eval_loss: e?.evalLoss ?? null,
       exact_match: exactMatch,
       trainable_params: runner.trainableParams,
+      allreduce_bytes: allreduceBytesOf(runner.trainableParams),
       total_params: runner.totalParams,
       tokens_per_s: Math.round(last?.tokensPerS ?? 0),
       mem_peak_bytes: s.peakTotal,

@@ -83,7 +83,14 @@ describe('comparison rows', () => {
       evalLoss: 2.75,
       msPerStep: 100,
     });
-    expect(rows[1]).toMatchObject({ trainablePct: 25, peakBytes: 9000, peakXWeights: 2.25, evalLoss: 3.3 });
+    expect(rows[0].allreduceBytes).toBe(4 * 1000);
+    expect(rows[1]).toMatchObject({
+      trainablePct: 25,
+      allreduceBytes: 4 * 250,
+      peakBytes: 9000,
+      peakXWeights: 2.25,
+      evalLoss: 3.3,
+    });
     expect(rows[2]).toMatchObject({ peakBytes: null, evalLoss: null, tokensPerS: null, exactMatch: null });
     expect(rows[0]).toMatchObject({
       exactMatch: 75,
@@ -105,15 +112,15 @@ describe('comparison rows', () => {
   it('exports CSV (quoted where needed) and Markdown (pipes escaped)', () => {
     const csv = toCsv(rows).split('\n');
     expect(csv[0]).toBe(
-      'run,method,state,trainable params,trainable %,peak memory (bytes),× model weights,tokens/s,ms/step,final train loss,final eval loss,exact match %,latency base (ms),latency unmerged (ms),latency merged (ms)',
+      'run,method,state,trainable params,trainable %,all-reduce per step (bytes),peak memory (bytes),× model weights,tokens/s,ms/step,final train loss,final eval loss,exact match %,latency base (ms),latency unmerged (ms),latency merged (ms)',
     );
     expect(csv[1]).toBe(
-      '"full, a ""quoted"" | name",full,done,1000,100.00,52000,13.00,100.0,100.0,2.5000,2.7500,75.0,1.50,2.25,',
+      '"full, a ""quoted"" | name",full,done,1000,100.00,4000,52000,13.00,100.0,100.0,2.5000,2.7500,75.0,1.50,2.25,',
     );
     const md = toMarkdown(rows).split('\n');
     expect(md[1]).toMatch(/^\| --- \| --- \| --- \| ---: \|/);
     expect(md[2]).toBe(
-      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 52000 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
+      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 4000 | 52000 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
     );
   });
 });

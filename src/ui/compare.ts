@@ -1,5 +1,7 @@
 // The comparison table's rows from runs and their metrics (pure, so it is tested without a DOM), with
-// sorting and the CSV and Markdown exports.
+// sorting and the CSV and Markdown exports. Communication volume (all-reduce bytes per step) sits beside
+// the trainable parameters it is derived from.
+import { allreduceBytesOf } from '../peft/allreduce';
 import type { RunRecord } from '../store/runs';
 import type { MetricPoint } from '../train/sft-config';
 
@@ -10,6 +12,8 @@ export interface CompareRow {
   state: string;
   trainableParams: number | null;
   trainablePct: number | null;
+  /** Bytes one data-parallel step would all-reduce: the trainable gradients in compact form (peft/allreduce.ts). */
+  allreduceBytes: number | null;
   peakBytes: number | null;
   /** Peak memory as a multiple of the model's f32 weights. */
   peakXWeights: number | null;
@@ -31,6 +35,7 @@ export const COLUMNS: { key: keyof CompareRow; label: string }[] = [
   { key: 'state', label: 'state' },
   { key: 'trainableParams', label: 'trainable params' },
   { key: 'trainablePct', label: 'trainable %' },
+  { key: 'allreduceBytes', label: 'all-reduce per step (bytes)' },
   { key: 'peakBytes', label: 'peak memory (bytes)' },
   { key: 'peakXWeights', label: '× model weights' },
   { key: 'tokensPerS', label: 'tokens/s' },
@@ -65,6 +70,7 @@ export function compareRows(
       state: r.state,
       trainableParams: info?.trainableParams ?? null,
       trainablePct: info ? (100 * info.trainableParams) / info.totalParams : null,
+      allreduceBytes: info ? allreduceBytesOf(info.trainableParams) : null,
       peakBytes: peak || null,
       peakXWeights: peak ? peak / r.weightBytes : null,
       tokensPerS: lastTrain ? lastTrain.tokensPerS : null,

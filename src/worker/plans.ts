@@ -1,8 +1,10 @@
-// Method plans before a run starts: the trainable and total parameter counts and the predicted memory of
+// Method plans before a run starts: the trainable and total parameter counts, the all-reduce bytes of one
+// data-parallel step, and the predicted memory of
 // one training step (predictTrainingMemory) for the options the form holds. Only the newest request per
 // method is answered; older ones still waiting on the model are dropped.
 import { countParameters } from '../formats/model-config';
 import { Adapter, planAdapter } from '../peft/adapter';
+import { allreduceBytes } from '../peft/allreduce';
 import { getMethod } from '../peft/registry';
 import { predictTrainingMemory } from '../train/memory';
 import { errorMessage, type LoadedModel, methodCtxOf } from './model';
@@ -18,7 +20,14 @@ export class Planner {
   ) {}
 
   async plan(msg: Extract<ToWorker, { type: 'plan' }>): Promise<void> {
-    const out = { method: msg.method, key: msg.key, trainable: 0, total: 0, predicted: null };
+    const out = {
+      method: msg.method,
+      key: msg.key,
+      trainable: 0,
+      allreduceBytes: 0,
+      total: 0,
+      predicted: null,
+    };
     this.latest.set(msg.method, msg.key);
     try {
       const m = await this.model();
@@ -37,6 +46,7 @@ export class Planner {
         plan: {
           ...out,
           trainable: p.count,
+          allreduceBytes: allreduceBytes(method, p.options, m.config),
           total: countParameters(m.config),
           predicted: { peak: { ...stats.peak }, peakTotal: stats.peakTotal },
         },

@@ -29,6 +29,8 @@ export interface MethodPlan {
   /** The options the figures are for, as the form sent them (stale answers are dropped by key). */
   key: string;
   trainable: number;
+  /** Bytes one data-parallel step would all-reduce (the trainable gradients, compact; peft/allreduce.ts). */
+  allreduceBytes: number;
   total: number;
   predicted: PredictedMemory | null;
   error?: string;

@@ -114,9 +114,14 @@ describe('sparse mask=nm specifics', () => {
   it('refuses a malformed N:M, one that does not tile a target, and indices that break the structure', () => {
     const c = TINY_LLAMA;
     const base = randomModelParams(c, 1);
-    expect(() => sparse.parse({ mask: 'nm', nm: '5:4' }, c)).toThrow(/option nm: "5:4"/);
-    expect(() => sparse.parse({ mask: 'nm', nm: 'x' }, c)).toThrow(/option nm/);
-    expect(() => sparse.parse({ mask: 'nm', nm: '1:5' }, c)).toThrow(/not a multiple of 5/);
+    expect(() => sparse.parse({ mask: 'nm', nm: '5:4' }, c)).toThrow(/^sparse: .*nm/);
+    expect(() => sparse.parse({ mask: 'nm', nm: 'x' }, c)).toThrow(/^sparse: .*nm/);
+    // A feed-forward width of 20 inputs is not a whole number of groups of 8 (down_proj).
+    const odd = { ...c, intermediateSize: 20 };
+    expect(() => sparse.parse({ mask: 'nm', nm: '1:8' }, odd)).toThrow(
+      /down_proj has 20 inputs, not a multiple of 8/,
+    );
+    expect(sparse.parse({ mask: 'nm', nm: '1:4' }, odd).density).toBe(0.25);
     const site = selectSites(c, ['q_proj'])[0];
     const idx = nmMask(site.outFeatures, site.inFeatures, 2, 4, 1);
     idx[1] = idx[0] + 4; // moves the second entry of group 0 into group 1

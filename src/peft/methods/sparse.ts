@@ -32,8 +32,8 @@ export interface SparseOptions {
   density: number;
   targets: TargetModules;
   mask: 'random' | 'grad' | 'nm';
-  /** N of every M consecutive inputs train (mask=nm; density is then N/M), else null. */
-  nm: { n: number; m: number } | null;
+  /** N of every M consecutive inputs train when mask=nm (density is then N/M); read whatever the mask. */
+  nm: { n: number; m: number };
   maskSeed: number;
   /** zeros (identity, the default) or random values (tests). */
   initValues: 'zeros' | 'random';
@@ -66,8 +66,9 @@ const OPTIONS = [
   },
   {
     key: 'nm',
-    kind: 'string',
+    kind: 'enum',
     default: '2:4',
+    choices: ['1:2', '2:4', '1:4', '4:8', '2:8', '1:8'],
     group: 'main',
     help: 'with mask=nm: N of every M consecutive inputs train (density is then N/M)',
   },
@@ -96,7 +97,7 @@ export const sparseKeys = (site: Pick<LinearSite, 'path'>) => ({
 });
 
 export const sparseK = (o: SparseOptions, site: LinearSite): number =>
-  o.nm
+  o.mask === 'nm'
     ? (site.outFeatures * site.inFeatures * o.nm.n) / o.nm.m
     : Math.max(1, Math.round(o.density * site.inFeatures * site.outFeatures));
 
@@ -112,22 +113,20 @@ function parse(raw: RawOptions, c: ModelConfig): SparseOptions {
   // target_modules defaults to all-linear, never null: the spec says so.
   const targets = o.target_modules;
   const sites = selectSites(c, targets);
-  let nm: SparseOptions['nm'] = null;
+  const hit = /^(\d+):(\d+)$/.exec(o.nm.trim());
+  const n = hit ? Number(hit[1]) : 0;
+  const m = hit ? Number(hit[2]) : 0;
+  if (!hit || n < 1 || n > m) throw new Error(`sparse: option nm: "${o.nm}" is not N:M with 1 ≤ N ≤ M`);
   if (o.mask === 'nm') {
-    const hit = /^(\d+):(\d+)$/.exec(o.nm.trim());
-    const n = hit ? Number(hit[1]) : 0;
-    const m = hit ? Number(hit[2]) : 0;
-    if (!hit || n < 1 || n > m) throw new Error(`sparse: option nm: "${o.nm}" is not N:M with 1 ≤ N ≤ M`);
     const bad = sites.find((s) => s.inFeatures % m !== 0);
     if (bad)
       throw new Error(`sparse: option nm: ${bad.path} has ${bad.inFeatures} inputs, not a multiple of ${m}`);
-    nm = { n, m };
   }
   return {
-    density: nm ? nm.n / nm.m : o.density,
+    density: o.mask === 'nm' ? n / m : o.density,
     targets,
     mask: o.mask,
-    nm,
+    nm: { n, m },
     maskSeed: o.mask_seed,
     initValues: o.init_values,
   };
@@ -192,8 +191,9 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
         for (let j = 0; j < from.length; j++) {
           if (from[j] < 0 || from[j] >= n || (j > 0 && from[j] <= from[j - 1]))
             throw new Error(`sparse: ${name}[${j}] = ${from[j]} is not a sorted distinct index below ${n}`);
-          const lo = o.nm ? nmSlotStart(j, site.inFeatures, o.nm.n, o.nm.m) : 0;
-          if (o.nm && (from[j] < lo || from[j] >= lo + o.nm.m))
+          const structured = o.mask === 'nm';
+          const lo = structured ? nmSlotStart(j, site.inFeatures, o.nm.n, o.nm.m) : 0;
+          if (structured && (from[j] < lo || from[j] >= lo + o.nm.m))
             throw new Error(`sparse: ${name}[${j}] = ${from[j]} breaks the ${o.nm.n}:${o.nm.m} structure`);
         }
         return { site, name, data: Int32Array.from(from) };
@@ -203,7 +203,8 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
           'sparse: mask=grad needs a calibration pass: run calibrateGradMask(...) and plan with sparseWithIndices(indices)',
         );
       const seed = (o.maskSeed ^ hashString(name)) >>> 0;
-      if (o.nm) return { site, name, data: nmMask(site.outFeatures, site.inFeatures, o.nm.n, o.nm.m, seed) };
+      if (o.mask === 'nm')
+        return { site, name, data: nmMask(site.outFeatures, site.inFeatures, o.nm.n, o.nm.m, seed) };
       return { site, name, data: randomMask(site.inFeatures * site.outFeatures, k, seed) };
     });
   return {
@@ -243,7 +244,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
           const keys = sparseKeys(site);
           const idx = ints.get(keys.indices);
           if (!idx) throw new Error(`sparse: no indices ${keys.indices}`);
-          if (o.nm) {
+          if (o.mask === 'nm') {
             const d = { outF: site.outFeatures, inF: site.inFeatures, ...o.nm };
             return nmLinear(tp, base(x), x, ps.get(keys.values), idx.store, d, `${site.path}.nm_out`);
           }
@@ -280,7 +281,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
       density: o.density,
       target_modules: o.targets,
       mask: o.mask,
-      ...(o.nm ? { nm: `${o.nm.n}:${o.nm.m}` } : {}),
+      nm: `${o.nm.n}:${o.nm.m}`,
       mask_seed: o.maskSeed,
       init_values: o.initValues,
       index_layout: 'flat row-major [out, in], int32, sorted',
