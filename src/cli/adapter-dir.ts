@@ -3,7 +3,7 @@
 // and the playground write them) planned over the base weights and loaded, or the base model alone without
 // one; and writing such a folder from Adapter.save's files (`train --out`, the `grads` dump).
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../formats/model-config';
 import type { ModelHooks } from '../model/transformer';
@@ -11,6 +11,7 @@ import { Adapter } from '../peft/adapter';
 import { planFromAdapterConfig } from '../peft/files';
 import type { Backend } from '../tensor/backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
+import { writeFileAtomic } from './files';
 
 export interface ModelWithAdapter<S, I> {
   ps: ParamSet<S, I>;
@@ -59,9 +60,9 @@ export function loadWithAdapter<S, I>(
   return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
 }
 
-/** Writes Adapter.save's two files into `dir` (created if needed). */
+/** Writes Adapter.save's two files into `dir` (created if needed), each atomically. */
 export function writeAdapterFolder(dir: string, files: { config: string; weights: Uint8Array }): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'adapter_config.json'), files.config);
-  writeFileSync(join(dir, 'adapter_model.safetensors'), files.weights);
+  writeFileAtomic(join(dir, 'adapter_config.json'), files.config);
+  writeFileAtomic(join(dir, 'adapter_model.safetensors'), files.weights);
 }

@@ -2,8 +2,8 @@
 // weights and writes a plain Hugging Face model folder (config.json, model.safetensors, the tokenizer
 // files), and with --onnx also model.onnx for onnxruntime.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { exportOnnx, weightsFromSpecs } from '../export/onnx/export';
 import { bytesSource, SafetensorsFile } from '../formats/safetensors';
 import { loadCheckpointSpecs } from '../model/load';
@@ -13,7 +13,17 @@ import { planFromAdapterConfig } from '../peft/files';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { ParamSet } from '../tensor/params';
 import type { Args, FlagSpecs } from './args';
+import { prepareOutDir, writeFileAtomic } from './files';
 import { openModelDir } from './model-dir';
+
+/** Refuses an --out that is the --model folder or inside it (the merge would overwrite its base). */
+export function checkMergeOut(model: string, out: string): void {
+  const rel = relative(resolve(model), resolve(out));
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+    throw new Error(
+      `--out ${out} is ${rel === '' ? 'the --model folder' : 'inside the --model folder'} (${model}): the merged weights would overwrite the base; choose another folder`,
+    );
+}
 
 export const MERGE_USAGE = `  merge --model DIR --adapter DIR --out DIR [--onnx]
         the adapter folded into the weights, written as a Hugging Face model folder (and model.onnx)`;
@@ -22,9 +32,11 @@ export const MERGE_FLAGS: FlagSpecs = { model: 'string', adapter: 'string', out:
 
 export async function mergeCommand(a: Args): Promise<void> {
   a.declare(MERGE_FLAGS, 'merge');
-  const md = await openModelDir(a.str('model'));
-  const adapterDir = a.str('adapter');
-  const out = a.str('out');
+  const modelDir = a.nonEmpty('model');
+  const out = a.nonEmpty('out');
+  checkMergeOut(modelDir, out);
+  const md = await openModelDir(modelDir);
+  const adapterDir = a.nonEmpty('adapter');
   const cfgPath = join(adapterDir, 'adapter_config.json');
   const wPath = join(adapterDir, 'adapter_model.safetensors');
   for (const p of [cfgPath, wPath])
@@ -35,12 +47,12 @@ export async function mergeCommand(a: Args): Promise<void> {
   const ps = new ParamSet(cpuBackend(), plan.specs);
   const adapter = new Adapter(method, plan, md.config, ps);
   adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
+  prepareOutDir(out);
   const merged = await exportMergedModel(adapter);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'config.json'), merged.configJson);
-  writeFileSync(join(out, 'model.safetensors'), merged.weights);
+  writeFileAtomic(join(out, 'config.json'), merged.configJson);
+  writeFileAtomic(join(out, 'model.safetensors'), merged.weights);
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
-    if (existsSync(join(md.dir, f))) copyFileSync(join(md.dir, f), join(out, f));
+    if (existsSync(join(md.dir, f))) writeFileAtomic(join(out, f), readFileSync(join(md.dir, f)));
   }
   let onnxBytes = 0;
   if (a.bool('onnx') === true) {
@@ -49,7 +61,7 @@ export async function mergeCommand(a: Args): Promise<void> {
       merged.config,
       weightsFromSpecs(await loadCheckpointSpecs(merged.config, reader)),
     );
-    writeFileSync(join(out, 'model.onnx'), onnx);
+    writeFileAtomic(join(out, 'model.onnx'), onnx);
     onnxBytes = onnx.length;
   }
   process.stdout.write(
