@@ -1,5 +1,5 @@
-// The benchmark page: our engine and TF.js's WebGPU backend in one page, on the same adapter, timed the
-// same way. run.ts (Node) opens it and calls window.peftBench.run(options). Cases are listed in `plan`:
+// The benchmark page: our engine, TF.js's WebGPU backend and jax-js (WebGPU, jit) in one page, on the same
+// adapter, timed the same way. run.ts (Node) opens it and calls window.peftBench.run(options). Cases are listed in `plan`:
 // a new case is one function (env) => Promise<CaseResult> added there.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -9,7 +9,9 @@ import type { GpuContext } from '../src/gpu/context';
 import { acquireBrowserGpu } from '../src/gpu/device';
 import { blockCase, blockName } from './cases/block';
 import type { BenchEnv } from './cases/env';
+import { initJaxJs } from './cases/jaxjs';
 import { matmulCase } from './cases/matmul';
+import { attentionCase, loraMlpCase } from './cases/training';
 import { measure } from './timing';
 import type { BenchApi, BenchOptions, BenchReport, CaseResult } from './types';
 
@@ -30,6 +32,8 @@ function plan(o: BenchOptions, software: boolean): BenchCase[] {
   if (o.cases.includes('matmul'))
     for (const n of matmulSizes(o, software))
       list.push({ name: `matmul_${n}`, run: (env) => matmulCase(env, n, o.variants) });
+  if (o.cases.includes('lora_mlp')) list.push({ name: 'lora_mlp', run: loraMlpCase });
+  if (o.cases.includes('attention')) list.push({ name: 'attention', run: attentionCase });
   if (o.cases.includes('block'))
     for (const c of o.blocks) list.push({ name: blockName(c), run: (env) => blockCase(env, c) });
   return list;
@@ -56,9 +60,13 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   const info = backend.device.adapterInfo as GPUAdapterInfo | undefined;
   const tfjsAdapter = [info?.vendor, info?.architecture].filter(Boolean).join(' ') || 'unknown';
   log(`TF.js: ${tfjsAdapter} (tfjs-core ${tf.version_core})`);
+  const jax = await initJaxJs(log);
+  const jaxjs = `jax-js 0.1.25 (${jax ? 'webgpu' : 'not started'})`;
+  log(jaxjs);
   const env: BenchEnv = {
     ctx,
     tf,
+    jax,
     timing: options.timing,
     log,
     async tfSync() {
@@ -92,6 +100,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     adapter: ctx.adapter.description,
     software: ctx.adapter.software,
     tfjsAdapter,
+    jaxjs,
     results,
   };
 }

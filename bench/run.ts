@@ -1,6 +1,7 @@
 // `npm run bench`: starts Vite on a free port, opens bench/index.html in headless system Chromium (WebGPU
 // on; SwiftShader where there is no GPU), runs the cases there and prints a GFLOP/s table, then as the very
-// last line one JSON object of ratios ours / TF.js keyed by case (e.g. {"matmul_512": 1.3}). Results are
+// last line one JSON object of speed ratios ours / peer keyed by case and peer (e.g.
+// {"matmul_512_vs_tfjs": 4.1, "matmul_512_vs_jaxjs": 1.2}). Results are
 // also written to bench/out/latest.json. Flags: see USAGE.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +14,15 @@ const USAGE = `npm run bench -- [flags]
   --quick               matmul at 256 and 512, fewer runs (about a minute on SwiftShader)
   --sizes 256,512,...   square matmul sizes (default 256,512,1024, and 2048 on a hardware GPU)
   --variants a,b        our matmul variants to time besides the autotuned one (default naive,regblock,tiled)
-  --cases matmul,block  case families (default matmul,block; block = GPT-2 block forward+backward)
+  --cases a,b           case families (default matmul,lora_mlp,attention,block): lora_mlp = LoRA MLP
+                        training step, attention = causal attention fwd+bwd with 4 projections,
+                        block = GPT-2 block forward+backward
   --block d=256,t=128[,b=1,heads=4]   a block shape; repeat for several (default d=256,t=128)
   --runs N              at most N timed runs per measurement (default 10; the median is reported)
   --headed              show the browser window
 Environment: CHROMIUM_PATH (default /usr/bin/chromium).`;
+
+const CASES = ['matmul', 'lora_mlp', 'attention', 'block'];
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -40,7 +45,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; headed: boolean } {
   // Empty: the page picks (256…1024, plus 2048 on a hardware adapter).
   let sizes: number[] = [];
   let variants = ['naive', 'regblock', 'tiled'];
-  let cases = ['matmul', 'block'];
+  let cases = [...CASES];
   const blocks: BlockConfig[] = [];
   let headed = false;
   const list = (v: string | undefined, flag: string) => {
@@ -70,7 +75,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; headed: boolean } {
     } else throw new Error(`unknown flag ${a}\n${USAGE}`);
   }
   for (const c of cases)
-    if (c !== 'matmul' && c !== 'block') throw new Error(`--cases: unknown case "${c}" (matmul, block)`);
+    if (!CASES.includes(c)) throw new Error(`--cases: unknown case "${c}" (${CASES.join(', ')})`);
   if (!blocks.length) blocks.push(parseBlock('d=256,t=128'));
   return { options: { cases, sizes, variants, blocks, timing }, headed };
 }
@@ -79,13 +84,26 @@ const fmt = (v: number | null | undefined) => (v == null ? '—' : v >= 100 ? v.
 
 function table(results: CaseResult[]): string {
   const extraCols = [...new Set(results.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const header = ['case', ...extraCols.map((c) => `ours ${c}`), 'ours', 'TF.js', 'ours/TF.js'];
+  const header = [
+    'case',
+    ...extraCols.map((c) => `ours ${c}`),
+    'ours',
+    'TF.js',
+    'jax-js',
+    'ours/TF.js',
+    'ours/jax-js',
+    'ms ours/TF.js/jax-js',
+  ];
+  const ratio = (a: number | null, b: number | null) => (a == null || !b ? '—' : (a / b).toFixed(2));
   const rows = results.map((r) => [
     r.name,
     ...extraCols.map((c) => fmt(r.extra?.[c])),
     fmt(r.ours_gflops),
     fmt(r.tfjs_gflops),
-    r.ours_gflops == null ? '—' : (r.ours_gflops / r.tfjs_gflops).toFixed(2),
+    fmt(r.jaxjs_gflops),
+    ratio(r.ours_gflops, r.tfjs_gflops),
+    ratio(r.ours_gflops, r.jaxjs_gflops),
+    r.ms ? [r.ms.ours, r.ms.tfjs, r.ms.jaxjs].map(fmt).join(' / ') : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
@@ -93,12 +111,14 @@ function table(results: CaseResult[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** Ratios ours / TF.js, three significant digits; cases where ours is missing are left out. */
+/** Speed ratios ours / peer (>1: ours is faster), three significant digits; missing sides are left out. */
 function ratios(results: CaseResult[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const r of results)
-    if (r.ours_gflops != null && r.tfjs_gflops > 0)
-      out[r.name] = Number((r.ours_gflops / r.tfjs_gflops).toPrecision(3));
+  for (const r of results) {
+    if (r.ours_gflops == null) continue;
+    if (r.tfjs_gflops > 0) out[`${r.name}_vs_tfjs`] = Number((r.ours_gflops / r.tfjs_gflops).toPrecision(3));
+    if (r.jaxjs_gflops) out[`${r.name}_vs_jaxjs`] = Number((r.ours_gflops / r.jaxjs_gflops).toPrecision(3));
+  }
   return out;
 }
 
@@ -122,6 +142,7 @@ async function main(): Promise<void> {
         '@tensorflow/tfjs-core',
         '@tensorflow/tfjs-core/dist/register_all_gradients',
         '@tensorflow/tfjs-backend-webgpu',
+        '@jax-js/jax',
       ],
     },
     cacheDir: 'node_modules/.vite-bench',
@@ -154,8 +175,9 @@ async function main(): Promise<void> {
     `ours:  ${report.adapter}${report.software ? ' (software: absolute numbers mean little, ratios more)' : ''}`,
   );
   console.log(`TF.js: ${report.tfjsAdapter}`);
+  console.log(`jax-js: ${report.jaxjs}`);
   console.log(
-    `GFLOP/s, median of up to ${options.timing.maxRuns} runs after ${options.timing.warmup} warm-up; each run ends in a full device sync, no readback`,
+    `GFLOP/s (training steps: matmul flops only; ms too), median of up to ${options.timing.maxRuns} runs after ${options.timing.warmup} warm-up; each run ends in a full device sync, no readback`,
   );
   console.log('');
   console.log(table(report.results));

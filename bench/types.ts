@@ -20,7 +20,7 @@ export interface BlockConfig {
 }
 
 export interface BenchOptions {
-  /** Which case families to run. */
+  /** Which case families to run: matmul, block, lora_mlp, attention. */
   cases: string[];
   /** Square matmul sizes; empty = the page's default for the adapter. */
   sizes: number[];
@@ -36,6 +36,10 @@ export interface CaseResult {
   /** Our best configuration as shipped (for matmul: the autotuned variant); null when ours is not written yet. */
   ours_gflops: number | null;
   tfjs_gflops: number;
+  /** jax-js (jit) on the same work; null when its WebGPU backend did not start. */
+  jaxjs_gflops: number | null;
+  /** Median milliseconds per run on each side, for the training-step cases that the issue states in ms. */
+  ms?: { ours: number | null; tfjs: number; jaxjs: number | null };
   /** Further columns for the table (e.g. each matmul variant), GFLOP/s. */
   extra?: Record<string, number>;
   /** Free-form remarks printed under the table (e.g. which variant the autotune chose). */
@@ -46,6 +50,8 @@ export interface BenchReport {
   adapter: string;
   software: boolean;
   tfjsAdapter: string;
+  /** jax-js's version and whether its WebGPU backend ran. */
+  jaxjs: string;
   results: CaseResult[];
 }
 

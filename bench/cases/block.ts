@@ -3,7 +3,7 @@
 // with gradients for the input and every weight, as a full fine-tuning step computes them.
 //
 // The TF.js side is here (forward written with tf ops, backward by tf.grads); ours is the model's own block
-// on the tape (block-ours.ts), with the same shapes and flop count.
+// on the tape (block-ours.ts), jax-js's is jit(valueAndGrad) in jaxjs.ts, with the same shapes and flop count.
 import type * as tfjs from '@tensorflow/tfjs-core';
 // tf.grads needs the gradient registry, which tfjs-core leaves out of its main entry.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
@@ -11,6 +11,7 @@ import { gflops, measure } from '../timing';
 import type { BlockConfig, CaseResult } from '../types';
 import { oursBlockGflops } from './block-ours';
 import { type BenchEnv, randomF32 } from './env';
+import { jaxBlock } from './jaxjs';
 
 export const blockName = (c: BlockConfig): string => `block_d${c.d}_t${c.T}${c.B > 1 ? `_b${c.B}` : ''}`;
 
@@ -109,5 +110,10 @@ export async function blockCase(env: BenchEnv, c: BlockConfig): Promise<CaseResu
   env.log(`  ${blockName(c)} TF.js: ${tfjs.toFixed(2)} GFLOP/s`);
   const ours = await oursBlockGflops(env, c, blockFlops(c));
   env.log(`  ${blockName(c)} ours:  ${ours.toFixed(2)} GFLOP/s`);
-  return { name: blockName(c), ours_gflops: ours, tfjs_gflops: tfjs };
+  let jaxjs: number | null = null;
+  if (env.jax) {
+    jaxjs = gflops(blockFlops(c), (await jaxBlock(c, env.timing)).medianMs);
+    env.log(`  ${blockName(c)} jax-js: ${jaxjs.toFixed(2)} GFLOP/s`);
+  }
+  return { name: blockName(c), ours_gflops: ours, tfjs_gflops: tfjs, jaxjs_gflops: jaxjs };
 }

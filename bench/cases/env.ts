@@ -1,4 +1,4 @@
-// What every benchmark case gets: our GpuContext and TF.js (WebGPU backend) on the same page, a sync for
+// What every benchmark case gets: our GpuContext, TF.js (WebGPU backend) and jax-js on the same page, a sync for
 // each, the timing options and a progress logger. A case is one function (env) => Promise<CaseResult>.
 import type * as tfjs from '@tensorflow/tfjs-core';
 import type { GpuContext } from '../../src/gpu/context';
@@ -10,6 +10,8 @@ export interface BenchEnv {
   /** Submits TF.js's recorded work and waits for the GPU: the TF.js twin of ctx.sync() (no readback). */
   tfSync(): Promise<void>;
   timing: TimingOptions;
+  /** True when jax-js's WebGPU backend started (jaxjs.ts); its cases are skipped otherwise. */
+  jax: boolean;
   log(message: string): void;
 }
 

@@ -1,10 +1,11 @@
 // The matmul case: square n×n·n×n in each of our variants, our autotuned choice (what the engine ships
-// with) and TF.js's WebGPU matMul, on the same inputs. Also checks that both sides computed the same
-// product, so a fast wrong kernel cannot win.
+// with), TF.js's WebGPU matMul and jax-js's jit matmul, on the same inputs. Also checks that every side
+// computed the same product, so a fast wrong kernel cannot win.
 import { isMatmulVariant, type MatmulVariant, matmul, matmulFlops } from '../../src/gpu/kernels/matmul';
 import { gflops, measure } from '../timing';
 import type { CaseResult } from '../types';
 import { type BenchEnv, randomF32 } from './env';
+import { jaxMatmul } from './jaxjs';
 
 export async function matmulCase(env: BenchEnv, n: number, variants: string[]): Promise<CaseResult> {
   const { ctx, tf, timing } = env;
@@ -45,26 +46,28 @@ export async function matmulCase(env: BenchEnv, n: number, variants: string[]): 
     const tfjs = gflops(flops, t.medianMs);
     env.log(`  matmul ${n} TF.js: ${tfjs.toFixed(2)} GFLOP/s`);
 
+    let jaxjs: number | null = null;
+    let jaxC: Float32Array | null = null;
+    if (env.jax) {
+      const j = await jaxMatmul(n, timing);
+      jaxjs = gflops(flops, j.t.medianMs);
+      jaxC = j.c;
+      env.log(`  matmul ${n} jax-js: ${jaxjs.toFixed(2)} GFLOP/s`);
+    }
+
     // One readback per side, outside the timed runs.
     matmul(ctx, { out, a: ga, b: gb, M: n, N: n, K: n });
     const ours = await ctx.readF32(out, n * n);
     const c = tf.matMul(ta, tb);
     const theirs = (await c.data()) as Float32Array;
     c.dispose();
-    let maxDiff = 0;
-    let maxRef = 0;
-    for (let i = 0; i < ours.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
-      maxRef = Math.max(maxRef, Math.abs(theirs[i]));
-    }
-    const rel = maxDiff / maxRef;
-    // maxRef > 0 too: uniform inputs never give an all-zero product, so zeros mean nothing ran.
-    if (!(maxRef > 0 && rel < 1e-3))
-      throw new Error(
-        `matmul ${n}: ours and TF.js differ (max |diff| = ${maxDiff}, max |TF.js| = ${maxRef})`,
-      );
-    notes.push(`matmul_${n}: auto = ${chosen}; ours vs TF.js max |diff|/max |ref| = ${rel.toExponential(1)}`);
-    return { name: `matmul_${n}`, ours_gflops: auto, tfjs_gflops: tfjs, extra, notes };
+    const rel = relDiff(n, 'ours', ours, theirs);
+    const relJax = jaxC ? relDiff(n, 'jax-js', jaxC, theirs) : null;
+    notes.push(
+      `matmul_${n}: auto = ${chosen}; max |diff|/max |TF.js|: ours ${rel.toExponential(1)}` +
+        (relJax === null ? '' : `, jax-js ${relJax.toExponential(1)}`),
+    );
+    return { name: `matmul_${n}`, ours_gflops: auto, tfjs_gflops: tfjs, jaxjs_gflops: jaxjs, extra, notes };
   } finally {
     ctx.arena.free(ga);
     ctx.arena.free(gb);
@@ -73,4 +76,21 @@ export async function matmulCase(env: BenchEnv, n: number, variants: string[]): 
     ta.dispose();
     tb.dispose();
   }
+}
+
+/** Max |diff| / max |TF.js| between one side's product and TF.js's; throws when they disagree. */
+function relDiff(n: number, who: string, got: Float32Array, theirs: Float32Array): number {
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < got.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - theirs[i]));
+    maxRef = Math.max(maxRef, Math.abs(theirs[i]));
+  }
+  const rel = maxDiff / maxRef;
+  // maxRef > 0 too: uniform inputs never give an all-zero product, so zeros mean nothing ran.
+  if (!(maxRef > 0 && rel < 1e-3) || got.length !== theirs.length)
+    throw new Error(
+      `matmul ${n}: ${who} and TF.js differ (max |diff| = ${maxDiff}, max |TF.js| = ${maxRef})`,
+    );
+  return rel;
 }
