@@ -3,7 +3,7 @@
 // GFLOP/s with ratios to the naive kernel, and training throughput of fine-tuning methods on a model as
 // tokens/s with ratios to full fine-tuning, timed over the SFT runner's own steps (what the page trains with). One JSON line per measurement; the last line holds the ratios.
 
-import type { GpuContext } from '../gpu/context';
+import { counterDelta, type GpuContext, type GpuCounters } from '../gpu/context';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from '../gpu/kernels/matmul';
 import { acquireNodeGpu } from '../gpu/node';
 import { loadCheckpointSpecs } from '../model/load';
@@ -97,9 +97,11 @@ export async function benchCommand(a: Args): Promise<void> {
         await runner.settle(0);
       };
       await step(); // warm-up: pipelines compiled, buffers pooled
+      const c0 = ctx.counters();
       const t0 = performance.now();
       for (let i = 0; i < steps; i++) await step();
       const secs = (performance.now() - t0) / 1000;
+      const perStep = countersPerStep(c0, ctx.counters(), steps);
       tokensPerS[name] = (B * T * steps) / secs;
       print({
         bench: 'train_step',
@@ -108,6 +110,7 @@ export async function benchCommand(a: Args): Promise<void> {
         tokens_per_s: Math.round(tokensPerS[name] * 10) / 10,
         ms_per_step: Math.round((secs / steps) * 1000),
         mem_peak_bytes: ctx.arena.stats().peakTotal,
+        per_step: perStep,
       });
       await runner.flush();
       runner.dispose();
@@ -118,4 +121,12 @@ export async function benchCommand(a: Args): Promise<void> {
   }
   print(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Math.round(v * 100) / 100])));
   ctx.destroy();
+}
+
+/** The GPU context's recording counters over `steps` timed steps, per step (dispatches, bind groups
+ * created, uniform writes, error scopes, copies, submits): what a step costs the CPU besides the kernels. */
+export function countersPerStep(before: GpuCounters, after: GpuCounters, steps: number): GpuCounters {
+  const d = counterDelta(before, after);
+  for (const k of Object.keys(d) as Array<keyof GpuCounters>) d[k] = Math.round((d[k] / steps) * 10) / 10;
+  return d;
 }
