@@ -151,7 +151,10 @@ describe('plain text', () => {
   it('says so for an empty file and for bytes that are not UTF-8', async () => {
     expect(await failure(parseDataset('e.txt', enc('\n\n')))).toBe('e.txt: no rows found');
     expect(await failure(parseDataset('b.txt', new Uint8Array([0xff, 0xfe, 0x41])))).toBe(
-      'b.txt: the file is not UTF-8 text',
+      'b.txt: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8',
+    );
+    expect(await failure(parseDataset('c.txt', new Uint8Array([0x41, 0x0a, 0x42, 0x43, 0xc3, 0x28])))).toBe(
+      'c.txt line 2, column 3: the file is not UTF-8 text (byte 0xc3 at offset 4; save it as UTF-8)',
     );
   });
 });

@@ -95,7 +95,12 @@ export async function parseDataset(
     else parsed = parseText(name, text, options.textMode ?? 'line');
   }
   if (parsed.rows.length === 0) {
-    const why = log.skipped > 0 ? `no usable rows (${log.skipped} skipped)` : 'no rows found';
+    // When every row failed, the first reasons are the answer: say them, not just the count.
+    const first = log.issues.slice(0, 3).map((i) => i.message);
+    const why =
+      log.skipped > 0
+        ? `no usable rows (${log.skipped} skipped); the first: ${first.join('; ')}`
+        : 'no rows found';
     throw new DataError(issue({ file: name }, why));
   }
   return { name, format, ...parsed, skipped: log.skipped, issues: log.issues };
@@ -105,8 +110,60 @@ function decodeText(name: string, bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
   } catch {
-    throw new DataError(issue({ file: name }, 'the file is not UTF-8 text'));
+    const bom16 =
+      bytes.length >= 2 &&
+      ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+    if (bom16)
+      throw new DataError(
+        issue(
+          { file: name },
+          'the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8',
+        ),
+      );
+    const at = firstInvalidUtf8(bytes);
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < at; i++)
+      if (bytes[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    const hex = bytes[at]?.toString(16).padStart(2, '0') ?? 'end';
+    throw new DataError(
+      issue(
+        { file: name, line, column: at - lineStart + 1 },
+        `the file is not UTF-8 text (byte 0x${hex} at offset ${at}; save it as UTF-8)`,
+      ),
+    );
   }
+}
+
+/** The offset of the first byte that breaks UTF-8 (the sequence's lead byte), or the length if none. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    const n =
+      c < 0x80
+        ? 0
+        : c >= 0xc2 && c <= 0xdf
+          ? 1
+          : c >= 0xe0 && c <= 0xef
+            ? 2
+            : c >= 0xf0 && c <= 0xf4
+              ? 3
+              : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      // The second byte's range is narrower after E0, ED, F0 and F4 (overlongs, surrogates, > U+10FFFF).
+      const lo = k === 1 && c === 0xe0 ? 0xa0 : k === 1 && c === 0xf0 ? 0x90 : 0x80;
+      const hi = k === 1 && c === 0xed ? 0x9f : k === 1 && c === 0xf4 ? 0x8f : 0xbf;
+      if (d === undefined || d < lo || d > hi) return i;
+    }
+    i += n + 1;
+  }
+  return b.length;
 }
 
 function columnsOf(rows: readonly Row[]): string[] {
@@ -227,21 +284,7 @@ export function parseCsv(
   let header: string[] | null = null;
   const rows: Row[] = [];
   const locations: SourceLocation[] = [];
-  const records: { fields: string[]; start: number; errors: Papa.ParseError[] }[] = [];
-  let prevCursor = 0;
-  Papa.parse<string[]>(text, {
-    delimiter: delimiter ?? guessDelimiter(text),
-    step: (res) => {
-      const start = prevCursor;
-      prevCursor = res.meta.cursor;
-      const errors = res.errors.filter((e) => e.code !== 'UndetectableDelimiter');
-      // A file with mixed line endings leaves a '\r' on the last field when papaparse took '\n'.
-      const fields = res.data;
-      const last = fields.length - 1;
-      if (last >= 0 && fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1);
-      records.push({ fields, start, errors });
-    },
-  });
+  const records = csvRecords(text, delimiter ?? guessDelimiter(text));
   // Line numbers in one pass over the record starts (records may span lines).
   const starts = records.map((r) => {
     // The cursor may sit on the previous record's line break: the record starts after it.
@@ -279,6 +322,51 @@ export function parseCsv(
     locations.push(loc);
   }
   return { columns: header ?? [], rows, locations };
+}
+
+interface CsvRecord {
+  fields: string[];
+  start: number;
+  errors: Papa.ParseError[];
+}
+
+/**
+ * The records of a CSV text with their start offsets. A quote that is never closed makes papaparse read
+ * the rest of the file as one field, swallowing every row after it: that record is kept (with its error)
+ * and parsing starts again on the next line, so the rows after it are read and counted.
+ */
+function csvRecords(text: string, delimiter: string): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  let base = 0;
+  while (base < text.length) {
+    let prevCursor = 0;
+    let broken = -1;
+    Papa.parse<string[]>(text.slice(base), {
+      delimiter,
+      step: (res, parser) => {
+        if (broken >= 0) return;
+        const start = prevCursor;
+        prevCursor = res.meta.cursor;
+        const errors = res.errors.filter((e) => e.code !== 'UndetectableDelimiter');
+        // A file with mixed line endings leaves a '\r' on the last field when papaparse took '\n'.
+        const fields = res.data;
+        const last = fields.length - 1;
+        if (last >= 0 && fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1);
+        records.push({ fields, start: base + start, errors });
+        if (errors.some((e) => e.code === 'MissingQuotes')) {
+          broken = start;
+          parser.abort();
+        }
+      },
+    });
+    if (broken < 0) break;
+    let s = base + broken;
+    while (s < text.length && (text[s] === '\n' || text[s] === '\r')) s++;
+    const nl = text.indexOf('\n', s);
+    if (nl < 0) break;
+    base = nl + 1;
+  }
+  return records;
 }
 
 /**
