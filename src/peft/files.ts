@@ -18,6 +18,7 @@ const BY_PEFT_TYPE: Record<string, string> = {
   FULL: 'full',
   BITFIT: 'bitfit',
   SPARSE: 'sparse',
+  ROWS: 'rows',
   TOP_LAYERS: 'top_layers',
 };
 
