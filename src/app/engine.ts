@@ -394,6 +394,8 @@ export const measureRun = (runId: string) => client?.send({ type: 'measure', run
 export const exportAdapter = (runId: string) => client?.send({ type: 'exportAdapter', runId });
 export const exportMerged = (runId: string) => client?.send({ type: 'exportMerged', runId });
 export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', runId });
+/** The run's TRL + PEFT + Accelerate recipe (train.py, data split, accelerate configs), as recipe.zip. */
+export const exportRecipe = (runId: string) => client?.send({ type: 'exportRecipe', runId });
 
 /** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */
 export function resumeInterrupted(runId: string): void {

@@ -10,6 +10,7 @@ import { GENERATE_USAGE, generateCommand } from './generate';
 import { registryGradsMethods } from './grads-methods';
 import { INFO_USAGE, infoCommand } from './info';
 import { MERGE_USAGE } from './merge';
+import { RECIPE_USAGE } from './recipe';
 import { RL_USAGE, rlTrain } from './rl';
 import { TRAIN_USAGE, trainCommand } from './train';
 
@@ -22,6 +23,7 @@ const USAGE = [
   EVAL_USAGE,
   MERGE_USAGE,
   BENCH_USAGE,
+  RECIPE_USAGE,
 ].join('\n');
 
 async function main(argv: string[]): Promise<void> {
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'generate') return generateCommand(a);
   if (command === 'eval') return evalCommand(a);
   if (command === 'bench') return (await import('./bench')).benchCommand(a);
+  if (command === 'recipe') return (await import('./recipe')).recipeCommand(a);
   if (command === 'merge') return (await import('./merge')).mergeCommand(a);
   if (command === 'grads') return (await import('./grads')).gradsCommand(a, registryGradsMethods());
   process.stderr.write(`${USAGE}\n`);

@@ -1,13 +1,14 @@
 // One card per run: state, progress, time left, its message (why it stopped), pause/resume/stop, resume
 // after a reload (from the last checkpoint), and the trained run's tools: measure inference latency,
-// export the adapter (PEFT files), the merged model (HF layout) and an ONNX deploy preview where mergeable.
-// Below the cards: import an adapter to evaluate it or continue training it.
+// export the adapter (PEFT files), the merged model (HF layout) and an ONNX deploy preview where mergeable;
+// any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster. Below the cards: import an adapter to evaluate it or continue training it.
 import { memo, useState } from 'react';
 import {
   clearRuns,
   exportAdapter,
   exportMerged,
   exportOnnx,
+  exportRecipe,
   importAdapter,
   measureRun,
   pauseRun,
@@ -87,6 +88,16 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
             </>
           )}
         </span>
+      )}
+      {run.state !== 'interrupted' && (
+        <button
+          type="button"
+          data-testid="export-recipe"
+          title="train.py (TRL), the method's PEFT config, the data split and Accelerate configs for a GPU cluster"
+          onClick={() => exportRecipe(id)}
+        >
+          Export recipe
+        </button>
       )}
     </li>
   );

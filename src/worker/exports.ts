@@ -1,13 +1,22 @@
 // Files out of a paused or finished run, sent to the page as transferred bytes: the adapter (PEFT's
 // adapter_config.json and adapter_model.safetensors), the merged model (config.json and model.safetensors),
-// and the merged model as ONNX for the preview (mergeable methods only; the adapter is unmerged again after).
+// the merged model as ONNX for the preview (mergeable methods only; the adapter is unmerged again after), and
+// the run's TRL + PEFT + Accelerate recipe as one zip (train/recipe: the files `npm run cli -- recipe` writes).
 // Importing an adapter needs nothing here: a run started with `initAdapter` loads it (run-setup.ts).
+import type { Example } from '../data/types';
 import { exportOnnx } from '../export/onnx/export';
 import type { GpuContext } from '../gpu/context';
+import { planAdapter } from '../peft/adapter';
 import { exportMergedModel, mergedConfig, mergedWeights } from '../peft/export';
-import { errorMessage, type LoadedModel } from './model';
-import type { FromWorker } from './protocol';
-import type { TrainingRunner } from './rl-runs';
+import { getMethod } from '../peft/registry';
+import { recipeInputOf } from '../train/recipe/input';
+import { buildRecipe } from '../train/recipe/recipe';
+import type { RecipeFile, RecipeReward } from '../train/recipe/types';
+import { zipFiles } from '../train/recipe/zip';
+import type { Datasets } from './datasets';
+import { errorMessage, type LoadedModel, methodCtxOf } from './model';
+import type { FromWorker, RunSpec } from './protocol';
+import { rlSettings, type TrainingRunner } from './rl-runs';
 import type { Scheduler } from './scheduler';
 
 type Post = (m: FromWorker, transfer?: Transferable[]) => void;
@@ -17,6 +26,7 @@ export class Exports {
     private readonly post: Post,
     private readonly model: () => Promise<LoadedModel>,
     private readonly scheduler: Scheduler<GpuContext, TrainingRunner>,
+    private readonly datasets?: Datasets,
   ) {}
 
   private sendFile(runId: string, name: string, bytes: Uint8Array, mime: string): void {
@@ -48,6 +58,33 @@ export class Exports {
     }
   }
 
+  /** The run's recipe folder, zipped, from its spec, its dataset's split and (sparse, rows) its mask. */
+  async recipe(runId: string): Promise<void> {
+    try {
+      const run = this.scheduler.get(runId);
+      if (!run) throw new Error('this run is no longer in the worker; start it again to export its recipe');
+      if (!this.datasets) throw new Error('no datasets in this worker');
+      const m = await this.model();
+      const ds = await this.datasets.forRun(run.spec);
+      const ints =
+        run.runner?.adapter.plan.ints ??
+        (['sparse', 'rows'].includes(run.spec.config.method)
+          ? planAdapter(
+              getMethod(run.spec.config.method),
+              run.spec.config.options,
+              m.config,
+              await m.base,
+              run.spec.config.seed,
+              methodCtxOf(m),
+            ).ints
+          : undefined);
+      const files = recipeFilesOfRun(run.spec, m, ds.prepared.examples, ints, new Date().toISOString());
+      this.sendFile(runId, 'recipe.zip', zipFiles(files, 'recipe'), 'application/zip');
+    } catch (e) {
+      this.post({ type: 'runError', runId, message: `recipe export: ${errorMessage(e)}` });
+    }
+  }
+
   async onnx(runId: string): Promise<void> {
     try {
       const bytes = await this.scheduler.exclusive(runId, (_run, r) => onnxOf(r));
@@ -73,4 +110,41 @@ async function onnxOf(r: TrainingRunner): Promise<Uint8Array> {
   } finally {
     if (!wasMerged) a.unmerge();
   }
+}
+
+/**
+ * A run's recipe files from its spec as the page started it: the SFT config, or the RL settings the worker
+ * builds the runner from (rl-runs.ts rlSettings), the reward (a reward-model run of this session is named by
+ * its id: export that run's recipe or adapter too), and the dataset's examples split as the run splits them.
+ */
+export function recipeFilesOfRun(
+  spec: RunSpec,
+  m: Pick<LoadedModel, 'name' | 'config' | 'tokenizer'>,
+  examples: readonly Example[],
+  ints: readonly { name: string; data: Int32Array }[] | undefined,
+  createdAt?: string,
+): RecipeFile[] {
+  const rl = spec.rl ? rlSettings(spec.config, spec.rl, spec.evalFraction) : undefined;
+  const r = spec.rl?.reward;
+  const reward: RecipeReward | undefined =
+    r === undefined
+      ? undefined
+      : r.kind === 'spec'
+        ? { kind: 'spec', spec: r.spec }
+        : r.kind === 'js'
+          ? { kind: 'js', source: r.code }
+          : { kind: 'model', path: `reward-model-${r.runId}` };
+  return buildRecipe(
+    recipeInputOf({
+      algo: spec.rl?.algo ?? 'sft',
+      model: { name: m.name, config: m.config, tokenizer: m.tokenizer },
+      examples,
+      run: spec.config,
+      evalFraction: spec.evalFraction,
+      rl,
+      reward,
+      ints,
+      createdAt,
+    }),
+  );
 }

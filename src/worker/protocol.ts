@@ -165,6 +165,8 @@ export type ToWorker =
   | { type: 'exportAdapter'; runId: string }
   | { type: 'exportMerged'; runId: string }
   | { type: 'exportOnnx'; runId: string }
+  /** The run's TRL + PEFT + Accelerate recipe, answered with one `file` (recipe.zip). */
+  | { type: 'exportRecipe'; runId: string }
   | { type: 'forget'; runIds: string[] }
   | { type: 'pause'; runId: string }
   | { type: 'resume'; runId: string }

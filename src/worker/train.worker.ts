@@ -46,7 +46,7 @@ const scheduler = new Scheduler<GpuContext, TrainingRunner>({
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 });
 const generation = new Generation(post, loaded, scheduler);
-const exports = new Exports(post, loaded, scheduler);
+const exports = new Exports(post, loaded, scheduler, datasets);
 
 scope.onmessage = (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
@@ -90,6 +90,9 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       break;
     case 'exportOnnx':
       void exports.onnx(msg.runId);
+      break;
+    case 'exportRecipe':
+      void exports.recipe(msg.runId);
       break;
     case 'forget':
       scheduler.forget(msg.runIds);
