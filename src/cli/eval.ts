@@ -4,7 +4,6 @@
 // (batches weighted by their target counts, so the figure does not depend on --batch) and its perplexity.
 // With --adapter DIR the model runs with that saved adapter (adapter-dir.ts).
 
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Batcher } from '../data/batch';
 import { prepareDataset } from '../data/prepare';
@@ -16,6 +15,7 @@ import { batchLosses, meanOfTokens } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
+import { readDataFile } from './data-file';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
@@ -40,14 +40,19 @@ export async function evalCommand(a: Args): Promise<void> {
   if (B < 1 || T < 2) throw new Error(`--batch ${B} and --seq ${T}: need at least 1 and 2`);
   if (T > md.config.maxPositions)
     throw new Error(`--seq ${T} exceeds the model's ${md.config.maxPositions} positions`);
-  const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
+  const prepared = await prepareDataset(basename(dataPath), readDataFile(dataPath), {
     onError: 'skip',
   });
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
   const tokenized = tokenizeForSft(dataTokenizer(md.tokenizer, md.config), prepared.examples, {
     maxLength: T,
   });
-  if (tokenized.examples.length === 0) throw new Error(`${dataPath}: no usable examples to evaluate`);
+  if (tokenized.examples.length === 0) {
+    const first = tokenized.issues.slice(0, 3).map((i) => i.message);
+    throw new Error(
+      `${dataPath}: no usable examples to evaluate${first.length ? `; the first reasons: ${first.join('; ')}` : ''}`,
+    );
+  }
   const { padId } = specialIds(md.tokenizer, md.config);
   const batcher = new Batcher(tokenized.examples, {
     batchSize: B,

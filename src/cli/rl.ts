@@ -42,6 +42,7 @@ import { modelReward, REWARD_DEFAULTS } from '../train/rl/reward';
 import { RS_DEFAULTS } from '../train/rl/rs';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { Args, FlagSpecs } from './args';
+import { readDataFile } from './data-file';
 import { openModelDir } from './model-dir';
 
 export { RL_ALGOS };
@@ -215,7 +216,7 @@ async function examplesOf(a: Args, algo: RlAlgo): Promise<Example[]> {
       (prompt, row): Example => ({ kind: 'prompt_only', prompt, source: { file: 'built-in', row } }),
     );
   }
-  const prepared = await prepareDataset(basename(path), new Uint8Array(readFileSync(path)), {
+  const prepared = await prepareDataset(basename(path), readDataFile(path), {
     onError: 'skip',
   });
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
@@ -260,7 +261,12 @@ export async function rlTrain(a: Args): Promise<void> {
     while (!runner.done) {
       const m = await runner.step();
       history.push(m);
-      if (!Number.isFinite(m.loss)) throw new Error(`step ${m.step}: the loss is ${m.loss}; lower --lr`);
+      if (!Number.isFinite(m.loss))
+        throw new Error(
+          m.step === 1
+            ? `step 1: the loss is ${m.loss} from the first batch: the model's weights may hold NaN or Inf (check ${md.dir}), or --lr is far too high`
+            : `step ${m.step}: the loss is ${m.loss}; lower --lr`,
+        );
       if (m.step % logEvery === 0 || runner.done) {
         const { samples, ...rest } = m;
         print({

@@ -8,7 +8,7 @@
 // `loss`, `lr` as scheduled, `tokens_per_s`, `mem_peak_bytes`, `ms_per_step`), one per periodic eval
 // (`step`, `eval_loss`), then a summary line with `"done": true`.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { prepareDataset } from '../data/prepare';
 import { formatBytes } from '../gpu/errors';
@@ -18,7 +18,7 @@ import { Adapter } from '../peft/adapter';
 import { allreduceBytes, allreduceBytesOf } from '../peft/allreduce';
 import { getMethod } from '../peft/registry';
 import { predictTrainingMemory } from '../train/memory';
-import { type MetricPoint, SftRunner } from '../train/sft';
+import { type MetricPoint, NonFiniteLossError, SftRunner } from '../train/sft';
 import {
   LR_SCHEDULES,
   SFT_DEFAULTS,
@@ -31,6 +31,7 @@ import { sftData } from '../train/sft-data';
 import { specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
+import { noUsableExamples, readDataFile } from './data-file';
 import { prepareOutDir } from './files';
 import { nodeBudget, openModelDir } from './model-dir';
 import { interruptible, loadTrainState, saveTrainState } from './train-state';
@@ -101,6 +102,18 @@ export function runSettingsFromFlags(a: Args): SftRunSettings {
   return s;
 }
 
+/**
+ * A non-finite loss at step 1 comes before any update, so the learning rate cannot be the cause: say what
+ * can (the weights). Later steps keep the runner's advice.
+ */
+function firstStepNaN(e: unknown, modelDir: string): unknown {
+  if (!(e instanceof NonFiniteLossError) || !/ at step 1;/.test(e.message)) return e;
+  const value = /became (\S+) at step/.exec(e.message)?.[1] ?? 'not finite';
+  return new Error(
+    `the training loss is ${value} at step 1, before any update: not the learning rate; the model gives a non-finite output (check ${modelDir} for NaN or Inf weights)`,
+  );
+}
+
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const stepLine = (p: MetricPoint) => ({
@@ -165,7 +178,7 @@ export async function trainCommand(a: Args): Promise<void> {
   if (saveEvery > 0 && out === undefined) throw new Error('--save-every needs --out (where the state goes)');
   const resume = a.opt('resume');
   const dataPath = a.str('data');
-  const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
+  const prepared = await prepareDataset(basename(dataPath), readDataFile(dataPath), {
     onError: 'skip',
   });
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
@@ -174,7 +187,8 @@ export async function trainCommand(a: Args): Promise<void> {
     evalFraction: a.num('eval-fraction', SFT_EVAL_FRACTION),
     seed: run.seed,
   });
-  if (data.train.length === 0) throw new Error(`${dataPath}: no usable training examples`);
+  if (data.train.length === 0)
+    throw new Error(noUsableExamples(dataPath, prepared.examples.length, data, data.eval.length));
   const ctx = await acquireNodeGpu({ tune: true });
   try {
     checkModelFits(md.config, nodeBudget(ctx), md.dir);
@@ -218,7 +232,13 @@ export async function trainCommand(a: Args): Promise<void> {
       stateDir ??= mkdtempSync(join(process.cwd(), 'train-interrupted-'));
       saveTrainState(stateDir, (await runner.adapter.save(md.dir)).files, await runner.checkpoint(), run);
     };
-    const { last, interrupted } = await drive(runner, run, { every: saveEvery, save, stopped: sig.stopped });
+    const { last, interrupted } = await drive(runner, run, {
+      every: saveEvery,
+      save,
+      stopped: sig.stopped,
+    }).catch((e: unknown) => {
+      throw firstStepNaN(e, md.dir);
+    });
     sig.release();
     if (interrupted) {
       print({ interrupted: true, step: runner.step, saved: stateDir, resume_with: `--resume ${stateDir}` });
