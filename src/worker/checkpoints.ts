@@ -29,6 +29,11 @@ function open(): Promise<IDBPDatabase<CheckpointDb>> {
       d.createObjectStore('checkpoints', { keyPath: 'runId' });
       d.createObjectStore('datasets', { keyPath: 'id' });
     },
+  }).catch((e: unknown) => {
+    // A refused open (storage off, a blocked upgrade) is tried again next time, not remembered forever;
+    // the caller (the scheduler) reports the failed save and keeps the run in memory.
+    db = null;
+    throw e;
   });
   return db;
 }

@@ -22,6 +22,8 @@ class World {
   /** Per run id: what its runner does at a step (called after the step is taken). */
   readonly onStep = new Map<string, (step: number) => void>();
   readonly failCreate = new Set<string>();
+  /** Run ids whose checkpoint saves fail as a full storage quota does. */
+  readonly failSave = new Set<string>();
 
   states(runId: string): RunState[] {
     return this.posted.flatMap((m) => (m.type === 'runState' && m.runId === runId ? [m.state] : []));
@@ -148,6 +150,7 @@ function scheduler(w: World): Scheduler<FakeDevice, FakeRunner> {
       return { runner, trainExamples: 9, evalExamples: 1, eosIds: [2] };
     },
     saveCheckpoint: async (runId, ck, s) => {
+      if (w.failSave.has(runId)) throw new DOMException('quota', 'QuotaExceededError');
       w.saved.push({ runId, step: ck.step });
       w.store.set(runId, { spec: s, ck });
     },
@@ -416,5 +419,24 @@ describe('Scheduler', () => {
     expect(w.devices[0]?.destroyed).toBe(true);
     expect(w.store.has('a')).toBe(false);
     expect(w.steps).toEqual(['a1', 'a2']);
+  });
+
+  it('a checkpoint the storage refuses keeps the run in memory, going on to done, and says so', async () => {
+    const w = new World();
+    w.failSave.add('a');
+    const s = scheduler(w);
+    await s.start([spec('a', 5, { checkpointEvery: 2 })], 1000);
+    await settled(s, ['a']);
+    expect(w.states('a')).toEqual(['queued', 'loading', 'running', 'done']);
+    expect(w.lossSteps('a')).toEqual([1, 2, 3, 4, 5]);
+    expect(w.runners.get('a')?.disposed).toBe(false);
+    const notices = w.posted
+      .filter((m) => m.type === 'runError')
+      .map((m) => (m as { message: string }).message);
+    const say = (step: number) =>
+      `The checkpoint at step ${step} could not be saved (the browser's storage for this site is full). The run is kept in memory and goes on, but a reload would lose it: export its adapter to keep it.`;
+    expect(notices).toEqual([say(2), say(4), say(5)]);
+    const done = w.posted.find((m) => m.type === 'runState' && m.state === 'done');
+    expect(done).toMatchObject({ message: say(5) });
   });
 });

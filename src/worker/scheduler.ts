@@ -387,19 +387,31 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       results: { evalLoss: e?.evalLoss ?? null, exactMatch },
     });
     // The trained state is kept (generation, export, latency) and saved, so it survives a reload too.
-    if (run.spec.checkpointEvery > 0) await this.checkpointRun(run);
-    this.setState(run, 'done');
+    const unsaved = run.spec.checkpointEvery > 0 ? await this.checkpointRun(run) : null;
+    this.setState(run, 'done', unsaved ?? undefined);
   }
 
-  private async checkpointRun(run: Run<D, R>): Promise<void> {
+  /**
+   * Saves the run's state. A save that fails (the storage quota, a refused IndexedDB) does not end the run:
+   * its state is whole in memory, so it goes on (or stays, when done) and the page is told, in the words
+   * returned here, that a reload would lose it and an export keeps it.
+   */
+  private async checkpointRun(run: Run<D, R>): Promise<string | null> {
     const r = run.runner;
-    if (!r) return;
+    if (!r) return null;
     // Every point up to the checkpoint goes out first, so the page saves them with it (none lost on a reload).
     this.queuePoints(run, await r.flush());
     this.flushOutbox(true);
     const ck = await r.checkpoint();
-    await this.fx.saveCheckpoint(run.spec.id, ck, run.spec);
+    try {
+      await this.fx.saveCheckpoint(run.spec.id, ck, run.spec);
+    } catch (e) {
+      const message = checkpointNotSaved(ck.step, e);
+      this.fx.post({ type: 'runError', runId: run.spec.id, message });
+      return message;
+    }
     this.fx.post({ type: 'runResults', runId: run.spec.id, results: { checkpointStep: ck.step } });
+    return null;
   }
 
   private async stepRun(run: Run<D, R>): Promise<void> {
@@ -462,4 +474,16 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       this.loopRunning = false;
     }
   }
+}
+
+/** The notice for a checkpoint the browser would not store. */
+export function checkpointNotSaved(step: number, e: unknown): string {
+  const name = (e as { name?: string } | null)?.name;
+  const why =
+    name === 'QuotaExceededError'
+      ? "the browser's storage for this site is full"
+      : e instanceof Error
+        ? e.message
+        : String(e);
+  return `The checkpoint at step ${step} could not be saved (${why}). The run is kept in memory and goes on, but a reload would lose it: export its adapter to keep it.`;
 }
