@@ -96,7 +96,7 @@ export function nmGradValues(ctx: GpuContext, a: NmGradValuesArgs): void {
   });
 }
 
-/** dx[r, c] (+)= Σ_o dy[r, o]·ΔW[o, c]. */
+/** dx[r, c] (+)= Σ_o dy[r, o]·ΔW[o, c] (one thread per row and group of m inputs). */
 export function nmGradInput(ctx: GpuContext, a: NmGradInputArgs): void {
   check(a);
   if (a.rows * a.inF === 0) return;
@@ -107,9 +107,9 @@ export function nmGradInput(ctx: GpuContext, a: NmGradInputArgs): void {
     { name: 'dx', region: a.dx, write: true },
   ]);
   ctx.dispatch({
-    kernel: memoKernel(`nm_grad_input:${L.sig}`, 'nm_grad_input', () => nmGradInputWgsl(L)),
+    kernel: memoKernel(`nm_grad_input:${a.m}:${L.sig}`, 'nm_grad_input', () => nmGradInputWgsl(L, a.m)),
     buffers: L.buffers,
     uniforms: uniforms(a, a.accumulate),
-    workgroups: grid1d(a.rows * a.inF),
+    workgroups: grid1d(a.rows * (a.inF / a.m)),
   });
 }

@@ -47,27 +47,35 @@ fn main(${FLAT_BUILTINS}) {
 }`;
 
 /**
- * dx[r, c] (+)= Σ_o dy[r, o]·ΔW[o, c]: one thread per (r, c); for each output row only the n slots of
- * c's group are read (the structure says where they are, so there is no search over the row).
+ * dx[r, c] (+)= Σ_o dy[r, o]·ΔW[o, c]: one thread per (r, group g); for each output row it reads only the
+ * n slots of g (the structure says where they are) and adds into the group's m outputs kept in registers,
+ * so the work is rows·k multiply-adds — the compact size — with no search and no atomics. m is a constant
+ * of the kernel text.
  */
-export const nmGradInputWgsl = (L: KernelLayout) => `
+export const nmGradInputWgsl = (L: KernelLayout, m: number) => `
 ${STRUCT}
 ${L.decls('P')}
 @compute @workgroup_size(256)
 fn main(${FLAT_BUILTINS}) {
   let e = ${FLAT_INDEX()};
-  if (e >= p.rows * p.inF) { return; }
-  let r = e / p.inF;
-  let c = e % p.inF;
-  let kr = p.inF / p.m * p.n;
-  let g = c / p.m;
-  var s = 0.0;
+  let groups = p.inF / ${m}u;
+  if (e >= p.rows * groups) { return; }
+  let r = e / groups;
+  let g = e % groups;
+  let kr = groups * p.n;
+  var acc: array<f32, ${m}>;
+  for (var t = 0u; t < ${m}u; t++) { acc[t] = 0.0; }
   for (var o = 0u; o < p.outF; o++) {
+    let d = ${L.id.dy}[r * p.outF + o];
     let j0 = o * kr + g * p.n;
-    let want = i32(o * p.inF + c);
+    let c0 = o * p.inF + g * ${m}u;
     for (var t = 0u; t < p.n; t++) {
-      if (${L.id.idx}[j0 + t] == want) { s += ${L.id.dy}[r * p.outF + o] * ${L.id.v}[j0 + t]; }
+      let slot = u32(${L.id.idx}[j0 + t]) - c0;
+      acc[slot] += d * ${L.id.v}[j0 + t];
     }
   }
-  if (p.acc != 0u) { ${L.id.dx}[e] = ${L.id.dx}[e] + s; } else { ${L.id.dx}[e] = s; }
+  let x0 = r * p.inF + g * ${m}u;
+  for (var t = 0u; t < ${m}u; t++) {
+    if (p.acc != 0u) { ${L.id.dx}[x0 + t] = ${L.id.dx}[x0 + t] + acc[t]; } else { ${L.id.dx}[x0 + t] = acc[t]; }
+  }
 }`;
