@@ -11,7 +11,7 @@ import { prepareDataset } from '../data/prepare';
 import { loadCheckpointSpecs } from '../model/load';
 import { planAdapter } from '../peft/adapter';
 import { getMethod } from '../peft/registry';
-import { recipeInputOf } from '../train/recipe/input';
+import { recipeInputOf, rlRunConfig } from '../train/recipe/input';
 import { buildRecipe } from '../train/recipe/recipe';
 import { RECIPE_ALGOS, type RecipeAlgo, type RecipeReward } from '../train/recipe/types';
 import { parseRewardSpec } from '../train/rewards/builtin';
@@ -44,19 +44,7 @@ export async function recipeCommand(a: Args): Promise<void> {
   const out = a.str('out');
   const md = await openModelDir(a.str('model'));
   const rl = algo === 'sft' ? undefined : rlSettingsFromArgs(a);
-  const run = rl
-    ? sftRunConfig({
-        method: rl.train.method,
-        options: rl.train.options,
-        lr: rl.train.lr,
-        steps: rl.train.steps,
-        batch: rl.train.batch,
-        seqLen: rl.train.seqLen,
-        weightDecay: rl.train.weightDecay,
-        maxGradNorm: rl.train.maxGradNorm,
-        seed: rl.train.seed,
-      })
-    : sftRunConfig(runSettingsFromFlags(a));
+  const run = rl ? rlRunConfig(rl) : sftRunConfig(runSettingsFromFlags(a));
   const dataPath = a.str('data');
   const prepared = await prepareDataset(basename(dataPath), new Uint8Array(readFileSync(dataPath)), {
     onError: 'skip',

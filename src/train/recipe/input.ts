@@ -6,7 +6,7 @@ import type { ModelConfig } from '../../formats/model-config';
 import type { TextTokenizer } from '../../formats/tokenizer';
 import { linearSites } from '../../model/sites';
 import type { RlRunSettings } from '../rl/factory';
-import type { SftRunConfig } from '../sft-config';
+import { type SftRunConfig, sftRunConfig } from '../sft-config';
 import { recipeSplit } from './split';
 import type { RecipeAlgo, RecipeInput, RecipeReward, SparseMaskEntry } from './types';
 
@@ -14,6 +14,7 @@ export interface RunForRecipe {
   algo: RecipeAlgo;
   model: { name: string; config: ModelConfig; tokenizer: TextTokenizer };
   examples: readonly Example[];
+  /** The run's settings (an RL run's are taken from `rl`: rlRunConfig). */
   run: SftRunConfig;
   evalFraction: number;
   rl?: RlRunSettings;
@@ -43,6 +44,26 @@ export function sparseMaskOf(
   return out;
 }
 
+/**
+ * An RL run's settings as an SftRunConfig: only what the RL runners read (method, options, lr, steps, batch,
+ * sequence length, AdamW's decay and clip, seed), the rest at SFT_DEFAULTS — so a page run (whose spec also
+ * carries the SFT form's fields) and the CLI's flags give the same recipe.json.
+ */
+export function rlRunConfig(rl: RlRunSettings): SftRunConfig {
+  const t = rl.train;
+  return sftRunConfig({
+    method: t.method,
+    options: t.options,
+    lr: t.lr,
+    steps: t.steps,
+    batch: t.batch,
+    seqLen: t.seqLen,
+    weightDecay: t.weightDecay,
+    maxGradNorm: t.maxGradNorm,
+    seed: t.seed,
+  });
+}
+
 export function recipeInputOf(x: RunForRecipe): RecipeInput {
   const t = x.rl?.train;
   const split = recipeSplit(x.algo, x.model.tokenizer, x.model.config, x.examples, {
@@ -54,7 +75,7 @@ export function recipeInputOf(x: RunForRecipe): RecipeInput {
   return {
     algo: x.algo,
     model: { name: x.model.name, config: x.model.config, hasChatTemplate: x.model.tokenizer.hasChatTemplate },
-    run: x.run,
+    run: x.rl ? rlRunConfig(x.rl) : x.run,
     evalFraction: t ? t.evalFraction : x.evalFraction,
     rl: x.rl,
     reward: x.reward,
