@@ -12,6 +12,7 @@ import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
 import { rlPart } from './rl';
+import { reportSaveFailure } from './storage-errors';
 
 export const BUILTIN_MODEL_NAME = 'tiny-llama-brown';
 export const SAMPLE_DATASETS = [
@@ -31,6 +32,22 @@ const uid = (p: string) => `${p}-${Date.now().toString(36)}-${(nextId++).toStrin
 
 const store = () => useAppStore.getState();
 
+/** Saves runs; a failure is shown on those runs (storage-errors.ts), never an unhandled rejection. */
+function storeRuns(runs: readonly RunRecord[]): void {
+  void reportSaveFailure(
+    saveRuns(runs),
+    runs.map((r) => r.spec.id),
+    'this run',
+    (id, message) => store().patchRun(id, { message }),
+  );
+}
+
+function storeMetrics(runId: string, points: Parameters<typeof saveMetrics>[1]): void {
+  void reportSaveFailure(saveMetrics(runId, points), [runId], "this run's metrics", (id, message) =>
+    store().patchRun(id, { message }),
+  );
+}
+
 // Metrics are saved at most once a second per run (and at the end), not on every batch.
 const dirty = new Set<string>();
 let saveTimer: ReturnType<typeof setTimeout> | null = null;
@@ -43,7 +60,7 @@ function scheduleMetricsSave(runId: string, now = false): void {
       saveTimer = null;
       const save = () => {
         const m = store().metrics;
-        for (const id of dirty) void saveMetrics(id, m[id] ?? []);
+        for (const id of dirty) storeMetrics(id, m[id] ?? []);
         dirty.clear();
       };
       // IndexedDB's put structured-clones the whole series on this thread: the periodic save waits for
@@ -64,7 +81,7 @@ function afterIdle(fn: () => void, timeout = 500): void {
 
 function persistRun(id: string): void {
   const r = store().runs.find((x) => x.spec.id === id);
-  if (r) void saveRuns([r]);
+  if (r) storeRuns([r]);
 }
 
 function download(name: string, bytes: ArrayBuffer | string, type: string): void {
@@ -215,7 +232,7 @@ export function startEngine(): void {
       if (runs.length === 0) return;
       store().setMetrics({ ...metrics, ...store().metrics });
       store().setRuns([...runs, ...store().runs]);
-      void saveRuns(runs.filter((r) => r.state === 'interrupted'));
+      storeRuns(runs.filter((r) => r.state === 'interrupted'));
     })
     .catch((e: unknown) => console.warn('saved runs could not be read:', e));
   void loadSample(SAMPLE_DATASETS[0]);
@@ -335,7 +352,7 @@ export async function startRuns(): Promise<string | null> {
     };
   });
   s.addRuns(records);
-  void saveRuns(records);
+  storeRuns(records);
   client?.send({ type: 'start', runs: records.map((r) => r.spec), budgetBytes: s.budgetBytes });
   return null;
 }
@@ -382,7 +399,7 @@ export async function importAdapter(files: FileList | File[], steps: number): Pr
   };
   s.addRuns([record]);
   // The adapter's bytes are not kept with the saved record (the checkpoint holds the trained state).
-  void saveRuns([{ ...record, spec: { ...spec, initAdapter: undefined } }]);
+  storeRuns([{ ...record, spec: { ...spec, initAdapter: undefined } }]);
   client?.send({ type: 'start', runs: [spec], budgetBytes: s.budgetBytes });
   return null;
 }
