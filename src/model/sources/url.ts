@@ -5,7 +5,9 @@
 // and works offline. A file found absent (404) is remembered in the cache too, or an offline second load
 // could not tell "not sharded" from "offline". A download that breaks off, or whose first bytes are not a
 // valid safetensors header, is refused and never cached: the header is checked as soon as it arrives,
-// so a wrong or truncated checkpoint fails in its first kilobytes, not after the whole download.
+// so a wrong or truncated checkpoint fails in its first kilobytes, not after the whole download. A cache
+// that refuses a file (its quota, storage turned off) costs only the caching: the file is fetched again
+// without it and used from memory for this page.
 import { FormatError } from '../../formats/errors';
 import { blobSource, parseHeader, readHeaderLength } from '../../formats/safetensors';
 import { type ModelFileProvider, type ModelSource, type OpenOptions, openModelFiles } from './open';
@@ -164,10 +166,12 @@ export function urlProvider(base: string, options: UrlSourceOptions = {}): Model
     file: string,
     kind: 'text' | 'json' | 'safetensors',
     opts: OpenOptions,
+    useCache = true,
   ): Promise<Blob | null> {
     const url = urlOf(file);
-    const c = await cache();
-    const hit = await c?.match(url);
+    const c = useCache ? await cache() : null;
+    // A cache that cannot be read is a miss, not a failed load.
+    const hit = await c?.match(url).catch(() => undefined);
     if (hit) {
       if (hit.headers.has(ABSENT_HEADER)) return null;
       const blob = await hit.blob();
@@ -189,7 +193,9 @@ export function urlProvider(base: string, options: UrlSourceOptions = {}): Model
     }
     if (res.status === 404 || res.status === 410) {
       await res.body?.cancel();
-      await c?.put(url, new Response(null, { status: 404, headers: { [ABSENT_HEADER]: '1' } }));
+      await c
+        ?.put(url, new Response(null, { status: 404, headers: { [ABSENT_HEADER]: '1' } }))
+        .catch(() => undefined);
       return null;
     }
     if (!res.ok) {
@@ -222,12 +228,18 @@ export function urlProvider(base: string, options: UrlSourceOptions = {}): Model
         blob = await new Response(body).blob();
       }
     } catch (e) {
-      await c?.delete(url);
+      await c?.delete(url).catch(() => false);
       if (failure) throw failure;
+      if (c) {
+        // The download was sound as far as it went; the cache refused it (or the stream broke while it
+        // wrote). Once more without the cache: a model that cannot be cached still loads.
+        console.warn(`${url}: not cached (${reason(e)}); loading it without the cache`);
+        return get(file, kind, opts, false);
+      }
       throw new FormatError(url, `download failed (${reason(e)})`);
     }
     if (total !== null && blob.size !== total) {
-      await c?.delete(url);
+      await c?.delete(url).catch(() => false);
       throw new FormatError(url, `download ended after ${blob.size} of ${total} bytes`);
     }
     opts.onProgress?.({ file, loadedBytes: blob.size, totalBytes: blob.size, cached: false, done: true });
