@@ -19,7 +19,15 @@ export interface ParseOptions {
   maxIssues?: number;
   /** JSON: the field of the root object that holds the rows, when it has several lists. */
   jsonField?: string;
+  /** JSONL: longer lines are bad rows (skipped and counted, or the stop), never parsed (default 4 Mi chars). */
+  maxRowChars?: number;
 }
+
+/**
+ * The longest JSONL line read as a row: far past any sequence a run trains on, and short of the memory a
+ * giant row costs once parsed and tokenised (a 10 MB line took gigabytes).
+ */
+export const MAX_ROW_CHARS = 4 * 2 ** 20;
 
 const EXTENSIONS: Record<string, DatasetFormat> = {
   jsonl: 'jsonl',
@@ -88,7 +96,7 @@ export async function parseDataset(
     parsed = await readParquet(name, bytes);
   } else {
     const text = decodeText(name, bytes);
-    if (format === 'jsonl') parsed = parseJsonl(name, text, log);
+    if (format === 'jsonl') parsed = parseJsonl(name, text, log, options.maxRowChars);
     else if (format === 'json') parsed = parseJson(name, text, log, options.jsonField);
     else if (format === 'csv')
       parsed = parseCsv(name, text, log, extensionOf(name) === 'tsv' ? '\t' : undefined);
@@ -181,6 +189,7 @@ export function parseJsonl(
   name: string,
   text: string,
   log: IssueLog,
+  maxRowChars = MAX_ROW_CHARS,
 ): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
   const rows: Row[] = [];
   const locations: SourceLocation[] = [];
@@ -189,6 +198,16 @@ export function parseJsonl(
     const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
     if (raw.trim() === '') continue;
     const line = i + 1;
+    if (raw.length > maxRowChars) {
+      const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} M`;
+      log.add(
+        issue(
+          { file: name, line },
+          `a row of ${mb(raw.length)} characters, over the ${mb(maxRowChars)} limit for one row`,
+        ),
+      );
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);

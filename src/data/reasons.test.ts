@@ -53,4 +53,18 @@ describe('reasons are not thrown away', () => {
       { prompt: 'd', completion: 'e' },
     ]);
   });
+
+  it('a giant JSONL line is skipped and counted with its line, the others kept', async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(10 * 2 ** 20) });
+    const text = [JSON.stringify({ text: 'a' }), big, JSON.stringify({ text: 'b' })].join('\n');
+    const d = await parseDataset('big.jsonl', enc(text), { onError: 'skip' });
+    expect(d.rows).toEqual([{ text: 'a' }, { text: 'b' }]);
+    expect(d.skipped).toBe(1);
+    expect(d.issues.map((i) => i.message)).toEqual([
+      'big.jsonl line 2: a row of 10.0 M characters, over the 4.0 M limit for one row',
+    ]);
+    expect(await failure(parseDataset('big.jsonl', enc(text)))).toBe(
+      'big.jsonl line 2: a row of 10.0 M characters, over the 4.0 M limit for one row',
+    );
+  });
 });
