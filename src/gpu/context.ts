@@ -1,9 +1,14 @@
 // GpuContext: one device with its arena, pipeline cache, command batching, uniform ring, reads and writes,
 // and error and device-loss reporting. Kernels call `dispatch`; nothing else in the engine touches the
 // GPUDevice. Dispatches are recorded into one compute pass and submitted in batches, so a training step
-// costs a handful of submits, not one per kernel.
+// costs a handful of submits, not one per kernel. The per-dispatch CPU cost is kept small: uniforms are
+// staged on the CPU and written to the ring once per submit, bound at a dynamic offset, so a bind group
+// depends only on its storage buffers and is reused whenever the same buffers come back (every step,
+// since the arena recycles them); a bind group is validated (one error scope, naming the kernel) only when
+// it is created. `counters` counts what a step costs.
 
 import { Arena, type GpuBuf, type GpuRegion, type MemoryCategory, regionParts } from './arena';
+import { type BindShape, layoutEntries, readBindShape, shapeKey } from './bind-layouts';
 import { GpuDeviceLostError, GpuKernelError } from './errors';
 
 export interface GpuFeatures {
@@ -46,6 +51,36 @@ export interface DispatchArgs {
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 512;
+/** Cached bind groups kept before the cache is dropped whole (stale entries name destroyed buffers). */
+const BIND_GROUP_CACHE_MAX = 8192;
+
+/** What recording has cost so far; subtract two snapshots for one step's share. */
+export interface GpuCounters {
+  dispatches: number;
+  bindGroupsCreated: number;
+  /** queue.writeBuffer calls for uniforms (one per submit that has any). */
+  uniformWrites: number;
+  errorScopes: number;
+  /** Buffer-to-buffer copies and clears recorded (not readbacks). */
+  copies: number;
+  submits: number;
+}
+
+export const zeroCounters = (): GpuCounters => ({
+  dispatches: 0,
+  bindGroupsCreated: 0,
+  uniformWrites: 0,
+  errorScopes: 0,
+  copies: 0,
+  submits: 0,
+});
+
+/** b − a, field by field. */
+export function counterDelta(a: GpuCounters, b: GpuCounters): GpuCounters {
+  const out = zeroCounters();
+  for (const k of Object.keys(out) as Array<keyof GpuCounters>) out[k] = b[k] - a[k];
+  return out;
+}
 
 /** Packs a uniform struct field by field (each 4 bytes; pad vec types yourself). */
 export class Uniforms {
@@ -83,11 +118,20 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels = new Set<string>();
   private readonly uniformRing: GPUBuffer;
+  /** The ring's contents for the batch being recorded, written to the GPU once at flush. */
+  private readonly uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_SLOTS);
   private uniformSlot = 0;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private readonly lostPromise: Promise<never>;
   private uncaptured: string[] = [];
-  private dispatchCount = 0;
+  private readonly count = zeroCounters();
+  /** Explicit layouts by binding shape (shapeKey). */
+  private readonly layouts = new Map<string, { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  /** Each kernel's binding shape, or null for kernels left on 'auto' (by kernel key and call shape). */
+  private readonly shapes = new Map<string, BindShape | null>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
 
   constructor(
     readonly device: GPUDevice,
@@ -125,7 +169,17 @@ export class GpuContext {
 
   /** Total dispatches recorded, for tests and benchmarks. */
   get dispatches(): number {
-    return this.dispatchCount;
+    return this.count.dispatches;
+  }
+
+  /** A snapshot of the recording counters (dispatches, bind groups, uniform writes, error scopes...). */
+  counters(): GpuCounters {
+    return { ...this.count };
+  }
+
+  private pushScope(filter: GPUErrorFilter): void {
+    this.device.pushErrorScope(filter);
+    this.count.errorScopes++;
   }
 
   private lostError(): GpuDeviceLostError {
@@ -137,16 +191,35 @@ export class GpuContext {
     if (this.lostInfo) throw this.lostError();
   }
 
-  /** Compiles (once) and returns the pipeline for a kernel; compile errors surface at the next `sync`. */
-  pipeline(kernel: KernelSource): GPUComputePipeline {
-    const cached = this.pipelines.get(kernel.key);
+  /** The shared explicit layout for a binding shape. */
+  private layoutFor(shape: BindShape): { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    const key = shapeKey(shape);
+    let l = this.layouts.get(key);
+    if (!l) {
+      const bind = this.device.createBindGroupLayout({
+        entries: layoutEntries(shape, GPUShaderStage.COMPUTE),
+        label: `layout ${key}`,
+      });
+      l = { bind, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [bind] }) };
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /**
+   * Compiles (once) and returns the pipeline for a kernel; compile errors surface at the next `sync`. With a
+   * binding shape the pipeline uses the shared explicit layout for it, else the device's 'auto' one.
+   */
+  pipeline(kernel: KernelSource, shape: BindShape | null = null): GPUComputePipeline {
+    const cacheKey = shape ? `${kernel.key}|${shapeKey(shape)}` : kernel.key;
+    const cached = this.pipelines.get(cacheKey);
     if (cached) return cached;
     this.assertAlive();
     const device = this.device;
-    device.pushErrorScope('validation');
+    this.pushScope('validation');
     const module = device.createShaderModule({ code: kernel.code, label: kernel.label });
     const pipeline = device.createComputePipeline({
-      layout: 'auto',
+      layout: shape ? this.layoutFor(shape).pipeline : 'auto',
       compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
       label: kernel.label,
     });
@@ -158,12 +231,12 @@ export class GpuContext {
           .map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`);
         if (err) msgs.push(err.message);
         if (msgs.length) {
-          this.pipelines.delete(kernel.key);
+          this.pipelines.delete(cacheKey);
           throw new GpuKernelError(kernel.label, msgs.join('; '));
         }
       }),
     );
-    this.pipelines.set(kernel.key, pipeline);
+    this.pipelines.set(cacheKey, pipeline);
     return pipeline;
   }
 
@@ -186,55 +259,101 @@ export class GpuContext {
     return this.encoder;
   }
 
-  /** Records one kernel dispatch. Buffers bind in order; uniforms (if any) bind last. */
-  dispatch(args: DispatchArgs): void {
-    this.assertAlive();
-    const { kernel } = args;
-    const pipeline = this.pipeline(kernel);
-    if (args.uniforms && this.uniformSlot >= UNIFORM_SLOTS) this.flush();
-    const entries: GPUBindGroupEntry[] = args.buffers.map((b, i) => {
-      const { buffer, offset, size } = regionParts(b);
-      return { binding: i, resource: { buffer, offset, size } };
-    });
-    if (args.uniforms) {
-      const data = args.uniforms;
-      const offset = this.uniformSlot * UNIFORM_SLOT;
-      const bytes = data.byteLength;
-      if (bytes > UNIFORM_SLOT)
-        throw new GpuKernelError(kernel.label, `uniforms of ${bytes} bytes exceed 256`);
-      if (ArrayBuffer.isView(data))
-        this.device.queue.writeBuffer(this.uniformRing, offset, data.buffer, data.byteOffset, bytes);
-      else this.device.queue.writeBuffer(this.uniformRing, offset, data);
-      this.uniformSlot++;
-      entries.push({
-        binding: args.buffers.length,
-        resource: { buffer: this.uniformRing, offset, size: bytes },
-      });
+  /** The binding shape of a kernel as called (buffer count, uniform or not), read once per kernel. */
+  private shapeOf(kernel: KernelSource, buffers: number, uniform: boolean): BindShape | null {
+    // Kernels with several entry points share a module whose entry points may bind subsets: keep 'auto'.
+    if (kernel.entryPoint && kernel.entryPoint !== 'main') return null;
+    const key = `${kernel.key}|${buffers}${uniform ? 'u' : ''}`;
+    let shape = this.shapes.get(key);
+    if (shape === undefined) {
+      shape = readBindShape(kernel.code, buffers, uniform);
+      this.shapes.set(key, shape);
     }
-    // Bind-group errors (wrong buffers for the kernel's layout) are caught here so they name the kernel.
-    this.device.pushErrorScope('validation');
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-      label: kernel.label,
-    });
+    return shape;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  /** Creates a bind group inside its own error scope, so a mismatch names the kernel. */
+  private createBindGroup(kernel: KernelSource, layout: GPUBindGroupLayout, entries: GPUBindGroupEntry[]) {
+    this.pushScope('validation');
+    const bindGroup = this.device.createBindGroup({ layout, entries, label: kernel.label });
     const scope = this.device.popErrorScope();
+    this.count.bindGroupsCreated++;
     this.pendingChecks.push(
       scope.then((err) => {
         if (err) throw new GpuKernelError(kernel.label, err.message);
       }),
     );
-    const pass = this.currentPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    return bindGroup;
+  }
+
+  /** Records one kernel dispatch. Buffers bind in order; uniforms (if any) bind last. */
+  dispatch(args: DispatchArgs): void {
+    this.assertAlive();
+    const { kernel } = args;
     const [x, y = 1, z = 1] = args.workgroups;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
       throw new GpuKernelError(kernel.label, `grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
     }
+    const data = args.uniforms;
+    if (data && data.byteLength > UNIFORM_SLOT)
+      throw new GpuKernelError(kernel.label, `uniforms of ${data.byteLength} bytes exceed 256`);
+    const shape = this.shapeOf(kernel, args.buffers.length, data !== undefined);
+    const pipeline = this.pipeline(kernel, shape);
+    if (data && this.uniformSlot >= UNIFORM_SLOTS) this.flush();
+    let uniformOffset = -1;
+    if (data) {
+      uniformOffset = this.uniformSlot * UNIFORM_SLOT;
+      const bytes = ArrayBuffer.isView(data)
+        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        : new Uint8Array(data);
+      this.uniformStaging.set(bytes, uniformOffset);
+      this.uniformSlot++;
+    }
+    const parts = args.buffers.map(regionParts);
+    const entries: GPUBindGroupEntry[] = parts.map(({ buffer, offset, size }, i) => ({
+      binding: i,
+      resource: { buffer, offset, size },
+    }));
+    let bindGroup: GPUBindGroup;
+    if (shape) {
+      // The uniform binds at offset 0 of the ring with a dynamic offset per dispatch: the group is the
+      // same for the same storage buffers, whatever the uniforms hold.
+      if (data)
+        entries.push({ binding: parts.length, resource: { buffer: this.uniformRing, size: UNIFORM_SLOT } });
+      let key = shapeKey(shape);
+      for (const p of parts) key += `|${this.bufferId(p.buffer)}:${p.offset}:${p.size}`;
+      const cached = this.bindGroups.get(key);
+      if (cached) bindGroup = cached;
+      else {
+        if (this.bindGroups.size >= BIND_GROUP_CACHE_MAX) this.bindGroups.clear();
+        bindGroup = this.createBindGroup(kernel, this.layoutFor(shape).bind, entries);
+        this.bindGroups.set(key, bindGroup);
+      }
+    } else {
+      if (data)
+        entries.push({
+          binding: parts.length,
+          resource: { buffer: this.uniformRing, offset: uniformOffset, size: data.byteLength },
+        });
+      bindGroup = this.createBindGroup(kernel, pipeline.getBindGroupLayout(0), entries);
+    }
+    const pass = this.currentPass();
+    pass.setPipeline(pipeline);
+    if (shape && data) pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    else pass.setBindGroup(0, bindGroup);
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     this.batchKernels.add(kernel.label);
-    this.dispatchCount++;
+    this.count.dispatches++;
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
@@ -249,6 +368,7 @@ export class GpuContext {
     const s = regionParts(src);
     const d = regionParts(dst);
     this.endPass().copyBufferToBuffer(s.buffer, s.offset + srcOffset, d.buffer, d.offset + dstOffset, bytes);
+    this.count.copies++;
   }
 
   /** Zero-fills a buffer (or a range of it) in order with the dispatches around it. */
@@ -256,6 +376,7 @@ export class GpuContext {
     this.assertAlive();
     const r = regionParts(buf);
     this.endPass().clearBuffer(r.buffer, r.offset + offset, bytes ?? r.size - offset);
+    this.count.copies++;
   }
 
   /** Submits what has been recorded. Validation errors are collected for the next `sync`. */
@@ -264,9 +385,22 @@ export class GpuContext {
     this.assertAlive();
     const enc = this.endPass();
     const kernels = [...this.batchKernels].join(', ');
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
+    if (this.uniformSlot > 0) {
+      // Queue writes run before this submit's commands and after every earlier submit's: the ring's
+      // slots are free to reuse from slot 0 in each batch.
+      this.device.queue.writeBuffer(
+        this.uniformRing,
+        0,
+        this.uniformStaging,
+        0,
+        this.uniformSlot * UNIFORM_SLOT,
+      );
+      this.count.uniformWrites++;
+    }
+    this.pushScope('out-of-memory');
+    this.pushScope('validation');
     this.device.queue.submit([enc.finish()]);
+    this.count.submits++;
     const validation = this.device.popErrorScope();
     const oom = this.device.popErrorScope();
     this.pendingChecks.push(

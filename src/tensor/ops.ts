@@ -107,10 +107,8 @@ export function add<S, I>(tp: Tape<S, I>, a: Tensor<S>, b: Tensor<S>, name: stri
   tp.be.add({ out: y.store, a: a.store, b: b.store, n: a.size });
   if (y.requiresGrad) {
     tp.record(name, () => {
-      const dy = tp.gradOf(y);
-      if (!dy) return;
-      if (a.requiresGrad) tp.accumulateGrad(a, dy);
-      if (b.requiresGrad) tp.accumulateGrad(b, dy);
+      // Both inputs' gradients are dy: handed on, not copied (see Tape.routeGrad).
+      tp.routeGrad(y, [a.requiresGrad ? a : null, b.requiresGrad ? b : null]);
     });
   }
   return y;

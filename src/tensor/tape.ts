@@ -2,6 +2,12 @@
 // for activations (allocated lazily, freed with the tape) and parameters (owned by a ParamSet, written or
 // accumulated by the closures). A node is recorded only when one of its inputs needs a gradient, so frozen
 // paths cost nothing in backward and backward stops below the lowest layer that has anything to train.
+// Gradient routing (add and the like: the input's gradient is the output's) moves buffers instead of
+// copying them: `routeGrad` hands the output's gradient store to each input that has none yet, and a store
+// held by several tensors is copied only when one of them must accumulate into it (copy on write). A
+// tensor stops holding once the node recorded first after its creation has run: every node that reads
+// or adds to its gradient was recorded at or after that one, so it has run too, and only a caller reading
+// gradOf after backward still looks (and sees its full gradient unless a sharer accumulated later).
 
 import type { MemoryCategory } from '../gpu/arena';
 import type { Backend } from './backend';
@@ -32,10 +38,15 @@ export class Tensor<S = unknown> {
 }
 
 export class Tape<S, I> {
-  private readonly nodes: Array<{ name: string; run: () => void }> = [];
+  private readonly nodes: Array<{ name: string; run: () => void; made: Tensor<S>[] }> = [];
+  /** Tensors made since the last recorded node: they belong to the next one recorded (see `backward`). */
+  private made: Tensor<S>[] = [];
   private readonly owned: Tensor<S>[] = [];
   private readonly ownedStores: S[] = [];
   private readonly ownedInts: I[] = [];
+  /** Tape-allocated gradient stores and how many tensors hold each; absent: not the tape's to share. */
+  private readonly holders = new Map<S, number>();
+  private readonly released = new Set<Tensor<S>>();
   private done = false;
 
   constructor(
@@ -54,6 +65,7 @@ export class Tape<S, I> {
     const n = shape.reduce((a, b) => a * b, 1);
     const t = new Tensor<S>(shape, this.be.alloc(n, category, name), requiresGrad && this.grad, name);
     this.owned.push(t);
+    if (t.requiresGrad) this.made.push(t);
     return t;
   }
 
@@ -84,7 +96,9 @@ export class Tape<S, I> {
   }
 
   record(name: string, run: () => void): void {
-    if (this.grad) this.nodes.push({ name, run });
+    if (!this.grad) return;
+    this.nodes.push({ name, run, made: this.made });
+    this.made = [];
   }
 
   /**
@@ -97,6 +111,15 @@ export class Tape<S, I> {
       if (t.isParam) throw new Error(`parameter ${t.name} requires grad but has no gradient buffer`);
       t.grad = this.be.alloc(t.size, 'activations', `d${t.name}`);
       this.ownedStores.push(t.grad);
+      this.holders.set(t.grad, 1);
+    } else if (t.gradInit && (this.holders.get(t.grad) ?? 0) > 1) {
+      // Shared with a tensor that may still read it: accumulate into a copy of our own.
+      const own = this.be.alloc(t.size, 'activations', `d${t.name}`);
+      this.be.scale({ out: own, x: t.grad, n: t.size, alpha: 1 });
+      this.holders.set(t.grad, (this.holders.get(t.grad) ?? 1) - 1);
+      this.ownedStores.push(own);
+      this.holders.set(own, 1);
+      t.grad = own;
     }
     return { buf: t.grad, accumulate: t.gradInit };
   }
@@ -140,11 +163,52 @@ export class Tape<S, I> {
     this.wrote(t);
   }
 
+  /**
+   * Backward of an op whose inputs' gradients are its output's (add): called by the node that produced
+   * `from`, which is the last reader of its gradient. An input with no gradient yet takes the store itself
+   * (several may share it); one that has a sum already, or a parameter's, accumulates as before. Afterwards
+   * `from` has no gradient (gradOf is null): its store belongs to the inputs. A gradient the caller seeded
+   * (seedGrad) is never handed on.
+   */
+  routeGrad(from: Tensor<S>, to: ReadonlyArray<Tensor<S> | null>): void {
+    const r = from.base ?? from;
+    const g = r.grad;
+    if (!g || !r.gradInit) return;
+    const held = this.holders.get(g);
+    if (held !== undefined) {
+      r.grad = null;
+      r.gradInit = false;
+      if (!this.released.has(r)) this.holders.set(g, held - 1);
+    }
+    for (const t of to) {
+      if (!t) continue;
+      const tr = t.base ?? t;
+      if (held !== undefined && !tr.grad && !tr.isParam) {
+        tr.grad = g;
+        tr.gradInit = true;
+        this.holders.set(g, (this.holders.get(g) ?? 0) + 1);
+      } else this.accumulateGrad(t, g);
+    }
+  }
+
   /** Runs the recorded closures in reverse. The loss op has already produced its input's gradient. */
   backward(): void {
     if (this.done) throw new Error('backward called twice on one tape');
     this.done = true;
-    for (let i = this.nodes.length - 1; i >= 0; i--) this.nodes[i].run();
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      node.run();
+      for (const t of node.made) this.release(t);
+    }
+  }
+
+  /** `t`'s gradient will not be read or added to by the tape again: it no longer counts as a holder. */
+  private release(t: Tensor<S>): void {
+    if (!t.grad || this.released.has(t)) return;
+    const held = this.holders.get(t.grad);
+    if (held === undefined) return;
+    this.released.add(t);
+    this.holders.set(t.grad, held - 1);
   }
 
   /** Number of backward closures recorded (tests check that frozen paths record nothing). */
@@ -166,5 +230,8 @@ export class Tape<S, I> {
     this.ownedStores.length = 0;
     this.ownedInts.length = 0;
     this.nodes.length = 0;
+    this.made = [];
+    this.holders.clear();
+    this.released.clear();
   }
 }
