@@ -4,9 +4,7 @@
 // (batches weighted by their target counts, so the figure does not depend on --batch) and its perplexity.
 // With --adapter DIR the model runs with that saved adapter (adapter-dir.ts).
 
-import { basename } from 'node:path';
 import { Batcher } from '../data/batch';
-import { prepareDataset } from '../data/prepare';
 import { tokenizeForSft } from '../data/tokenize';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
@@ -15,7 +13,7 @@ import { batchLosses, meanOfTokens } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
-import { readDataFile } from './data-file';
+import { prepareDataFile } from './data-file';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
@@ -40,9 +38,7 @@ export async function evalCommand(a: Args): Promise<void> {
   if (B < 1 || T < 2) throw new Error(`--batch ${B} and --seq ${T}: need at least 1 and 2`);
   if (T > md.config.maxPositions)
     throw new Error(`--seq ${T} exceeds the model's ${md.config.maxPositions} positions`);
-  const prepared = await prepareDataset(basename(dataPath), readDataFile(dataPath), {
-    onError: 'skip',
-  });
+  const prepared = await prepareDataFile(dataPath);
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
   const tokenized = tokenizeForSft(dataTokenizer(md.tokenizer, md.config), prepared.examples, {
     maxLength: T,

@@ -8,8 +8,7 @@
 // page's worker builds its runs.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { prepareDataset } from '../data/prepare';
+import { join } from 'node:path';
 import type { Example } from '../data/types';
 import { parseSafetensors, toFloat32, writeSafetensors } from '../formats/safetensors';
 import { formatBytes } from '../gpu/errors';
@@ -42,7 +41,7 @@ import { modelReward, REWARD_DEFAULTS } from '../train/rl/reward';
 import { RS_DEFAULTS } from '../train/rl/rs';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { Args, FlagSpecs } from './args';
-import { readDataFile } from './data-file';
+import { prepareDataFile } from './data-file';
 import { openModelDir } from './model-dir';
 
 export { RL_ALGOS };
@@ -216,9 +215,7 @@ async function examplesOf(a: Args, algo: RlAlgo): Promise<Example[]> {
       (prompt, row): Example => ({ kind: 'prompt_only', prompt, source: { file: 'built-in', row } }),
     );
   }
-  const prepared = await prepareDataset(basename(path), readDataFile(path), {
-    onError: 'skip',
-  });
+  const prepared = await prepareDataFile(path);
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
   return prepared.examples;
 }

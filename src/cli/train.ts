@@ -9,8 +9,7 @@
 // (`step`, `eval_loss`), then a summary line with `"done": true`.
 
 import { mkdtempSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { prepareDataset } from '../data/prepare';
+import { join } from 'node:path';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
@@ -31,7 +30,7 @@ import { sftData } from '../train/sft-data';
 import { specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
-import { noUsableExamples, readDataFile } from './data-file';
+import { noUsableExamples, prepareDataFile } from './data-file';
 import { prepareOutDir } from './files';
 import { nodeBudget, openModelDir } from './model-dir';
 import { interruptible, loadTrainState, saveTrainState } from './train-state';
@@ -178,9 +177,7 @@ export async function trainCommand(a: Args): Promise<void> {
   if (saveEvery > 0 && out === undefined) throw new Error('--save-every needs --out (where the state goes)');
   const resume = a.opt('resume');
   const dataPath = a.str('data');
-  const prepared = await prepareDataset(basename(dataPath), readDataFile(dataPath), {
-    onError: 'skip',
-  });
+  const prepared = await prepareDataFile(dataPath);
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
   const data = sftData(md.tokenizer, md.config, prepared.examples, {
     seqLen: run.seqLen,

@@ -174,7 +174,7 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   return b.length;
 }
 
-function columnsOf(rows: readonly Row[]): string[] {
+export function columnsOf(rows: readonly Row[]): string[] {
   const seen = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
   return [...seen];
@@ -191,40 +191,48 @@ export function parseJsonl(
   log: IssueLog,
   maxRowChars = MAX_ROW_CHARS,
 ): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
-  const rows: Row[] = [];
-  const locations: SourceLocation[] = [];
+  const out = { rows: [] as Row[], locations: [] as SourceLocation[] };
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    if (raw.length > maxRowChars) {
-      const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} M`;
-      log.add(
-        issue(
-          { file: name, line },
-          `a row of ${mb(raw.length)} characters, over the ${mb(maxRowChars)} limit for one row`,
-        ),
-      );
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      const err = scanJson(raw).error;
-      const column = (err?.offset ?? 0) + 1;
-      log.add(issue({ file: name, line, column }, err?.message ?? 'invalid JSON'));
-      continue;
-    }
-    if (!isPlainObject(value)) {
-      log.add(issue({ file: name, line }, `expected a JSON object, found ${describeType(value)}`));
-      continue;
-    }
-    rows.push(value);
-    locations.push({ file: name, line });
+  for (let i = 0; i < lines.length; i++) jsonlLine(name, lines[i], i + 1, log, maxRowChars, out);
+  return { columns: columnsOf(out.rows), rows: out.rows, locations: out.locations };
+}
+
+/** The message for a JSONL line longer than the limit. */
+export function oversizeRow(chars: number, maxRowChars: number): string {
+  const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} M` : String(n));
+  return `a row of ${mb(chars)} characters, over the ${mb(maxRowChars)} limit for one row`;
+}
+
+/** One JSONL line (its '\r' still on) into `out`, or its problem into `log`; blank lines are ignored. */
+export function jsonlLine(
+  name: string,
+  text: string,
+  line: number,
+  log: IssueLog,
+  maxRowChars: number,
+  out: { rows: Row[]; locations: SourceLocation[] },
+): void {
+  const raw = text.endsWith('\r') ? text.slice(0, -1) : text;
+  if (raw.trim() === '') return;
+  if (raw.length > maxRowChars) {
+    log.add(issue({ file: name, line }, oversizeRow(raw.length, maxRowChars)));
+    return;
   }
-  return { columns: columnsOf(rows), rows, locations };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    const err = scanJson(raw).error;
+    const column = (err?.offset ?? 0) + 1;
+    log.add(issue({ file: name, line, column }, err?.message ?? 'invalid JSON'));
+    return;
+  }
+  if (!isPlainObject(value)) {
+    log.add(issue({ file: name, line }, `expected a JSON object, found ${describeType(value)}`));
+    return;
+  }
+  out.rows.push(value);
+  out.locations.push({ file: name, line });
 }
 
 /** JSON: an array of objects, or an object whose one list field (or `field`) holds them. */

@@ -22,7 +22,14 @@ export async function prepareDataset(
   bytes: Uint8Array,
   options: ParseOptions & { mapping?: ColumnMapping } = {},
 ): Promise<PreparedDataset> {
-  const parsed = await parseDataset(name, bytes, options);
+  return prepareParsed(await parseDataset(name, bytes, options), options);
+}
+
+/** The shape and checks of rows already parsed (the streaming JSONL reader's, say). */
+export function prepareParsed(
+  parsed: ParsedDataset,
+  options: ParseOptions & { mapping?: ColumnMapping } = {},
+): PreparedDataset {
   const shape = detectShape(parsed, options.mapping);
   const checked = validateRows(parsed, shape, options);
   const maxIssues = options.maxIssues ?? 20;
