@@ -60,7 +60,7 @@ export async function prepareDataFile(
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       reader.push(buf.subarray(0, n));
-      if (size >= PROGRESS_FROM_BYTES && reader.bytesRead >= next) {
+      if (size >= PROGRESS_FROM_BYTES && reader.bytesRead >= next && reader.bytesRead < size) {
         progress(
           `reading ${path}: ${Math.round((100 * reader.bytesRead) / size)}% (${mb(reader.bytesRead)} of ${mb(size)} MB), ${reader.rows} rows, ${reader.skipped} skipped`,
         );
@@ -70,7 +70,10 @@ export async function prepareDataFile(
   } finally {
     closeSync(fd);
   }
-  return prepareParsed(reader.end(), { onError: 'skip' });
+  const parsed = reader.end();
+  if (size >= PROGRESS_FROM_BYTES)
+    progress(`reading ${path}: 100% (${mb(size)} MB), ${parsed.rows.length} rows, ${parsed.skipped} skipped`);
+  return prepareParsed(parsed, { onError: 'skip' });
 }
 
 /** Why no training example is left: the skips with their first reasons, or the eval split took them all. */
