@@ -2,7 +2,7 @@
 // that name the kernel, and device loss reported as an error rather than a hang.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
-import { Uniforms } from './context';
+import { counterDelta, Uniforms } from './context';
 import { GpuDeviceLostError, GpuKernelError, GpuOutOfMemoryError } from './errors';
 import { add } from './kernels/add';
 import { acquireNodeGpu } from './node';
@@ -114,6 +114,60 @@ describe('pipelines and errors', () => {
     ctx.dispatch({ kernel, buffers: [buf], uniforms: new Uniforms().u32(7).data, workgroups: [1] });
     expect(Array.from(await ctx.readF32(buf, 1))).toEqual([7]);
     ctx.arena.free(buf);
+  });
+});
+
+describe('lean recording', () => {
+  const affine = {
+    key: 'affine_test',
+    label: 'affine',
+    code:
+      'struct P { a: f32, b: f32 };\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+      '@group(0) @binding(1) var<uniform> p: P;\n' +
+      '@compute @workgroup_size(1) fn main() { x[0] = x[0] * p.a + p.b; }',
+  };
+  const step = (a: number, b: number) => new Uniforms().f32(a).f32(b).data;
+
+  it('binds each dispatch its own uniforms at a dynamic offset, reusing one bind group per buffer set', async () => {
+    const ctx = await testGpu();
+    // Sizes no other test here uses: buffers fresh from the device, never bound before (bind groups are
+    // cached by binding shape and buffers, whichever kernel asks).
+    const x = ctx.upload(new Float32Array(13).fill(1), 'workspace', 'x');
+    const y = ctx.upload(new Float32Array(17).fill(1), 'workspace', 'y');
+    await ctx.sync();
+    const c0 = ctx.counters();
+    // One batch, five dispatches over two buffers, each with different uniforms: ((1·2+1)·3+2)·1−4 = 7 and
+    // (1·5+0)·0.5 = 2.5 only if every dispatch read its own slot.
+    ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(2, 1), workgroups: [1] });
+    ctx.dispatch({ kernel: affine, buffers: [y], uniforms: step(5, 0), workgroups: [1] });
+    ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(3, 2), workgroups: [1] });
+    ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(1, -4), workgroups: [1] });
+    ctx.dispatch({ kernel: affine, buffers: [y], uniforms: step(0.5, 0), workgroups: [1] });
+    expect(Array.from(await ctx.readF32(x, 1))).toEqual([7]);
+    expect(Array.from(await ctx.readF32(y, 1))).toEqual([2.5]);
+    const c = counterDelta(c0, ctx.counters());
+    expect(c.dispatches).toBe(5);
+    // Before: a bind group, a uniform write and an error scope per dispatch.
+    expect(c.bindGroupsCreated).toBe(2);
+    expect(c.uniformWrites).toBe(1);
+    // The kernel's compilation, the two creations, then validation and out-of-memory around each submit.
+    expect(c.errorScopes).toBe(1 + 2 + 2 * c.submits);
+    // The next batch over the same buffers creates nothing.
+    const c1 = ctx.counters();
+    ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(1, 1), workgroups: [1] });
+    expect(Array.from(await ctx.readF32(x, 1))).toEqual([8]);
+    expect(counterDelta(c1, ctx.counters()).bindGroupsCreated).toBe(0);
+    for (const b of [x, y]) ctx.arena.free(b);
+  });
+
+  it('still names the kernel when a cached-layout bind group fails validation', async () => {
+    const ctx = await testGpu();
+    // A 16-byte buffer bound where the kernel's layout wants a storage buffer is fine; a uniform-usage
+    // buffer is not a storage buffer at all.
+    const bad = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM, label: 'not_storage' });
+    ctx.dispatch({ kernel: affine, buffers: [bad], uniforms: step(1, 0), workgroups: [1] });
+    await expect(ctx.sync()).rejects.toThrow(/affine/);
+    bad.destroy();
   });
 });
 
