@@ -24,7 +24,12 @@ export const RECIPE_REQUIREMENTS = [
 
 const ONLINE = new Set(['ppo', 'rs', 'grpo']);
 
-function readme(x: RecipeInput, counts: { train: number; eval: number }, files: string[]): string {
+function readme(
+  x: RecipeInput,
+  ac: Record<string, unknown>,
+  counts: { train: number; eval: number },
+  files: string[],
+): string {
   const label = `${x.algo.toUpperCase()} · ${x.run.method} · ${x.model.name}`;
   return `# Recipe: ${label}
 
@@ -55,9 +60,34 @@ same eval data, or evaluate it in Node: \`npm run cli -- eval --model DIR --adap
 - \`accelerate/\`: Accelerate configs and \`launch.sh\`.
 - \`recipe.json\`: the run as the playground holds it.
 ${ONLINE.has(x.algo) ? "- `rewards/`: the run's reward as Python (a JavaScript reward is a stub to port, its source beside it).\n" : ''}${files.includes('sparse_mask.json') ? '- `sparse_mask.json`: the entries (or rows) the run trains.\n' : ''}
-Written for ${RECIPE_REQUIREMENTS.slice(0, 5).join(', ')}. The playground trains in float32; so does the
-recipe (no mixed precision) unless you change it.
-`;
+## Notes
+
+${notes(x, ac)
+  .map((n) => `- ${n}\n`)
+  .join('')}`;
+}
+
+/** What to know before launching: per-device batches, packing, where the trained weights go. */
+function notes(x: RecipeInput, ac: Record<string, unknown>): string[] {
+  const out = [
+    "Batch sizes are per device, as the run's were on its one GPU: on N GPUs the global batch is N times the run's; divide `per_device_train_batch_size` (or the steps) to keep the run's.",
+  ];
+  if (x.run.pack && x.algo === 'sft')
+    out.push(
+      'Packing: the run kept packed examples apart in attention; TRL does that with padding-free batches, which need `attn_implementation="flash_attention_2"` (load the model with it).',
+    );
+  if (ac.peft_type === 'BOTTLENECK_ADAPTER')
+    out.push(
+      "The bottleneck adapter saves in the adapters library's own format (save_adapter), which the playground does not import yet; the PEFT methods' folders import directly.",
+    );
+  if (['BITFIT', 'TOP_LAYERS', 'SPARSE', 'ROWS', 'FULL'].includes(String(ac.peft_type)))
+    out.push(
+      'This method has no PEFT class: `out/` holds the whole fine-tuned model (save_pretrained); load it as a model.',
+    );
+  out.push(
+    `Written for ${RECIPE_REQUIREMENTS.slice(0, 5).join(', ')}. The playground trains in float32; so does the recipe (no mixed precision) unless you change it.`,
+  );
+  return out;
 }
 
 /** Every file of the recipe folder. */
@@ -82,7 +112,16 @@ export function buildRecipe(x: RecipeInput): RecipeFile[] {
     );
     files.push({ path: 'sparse_mask.json', text: `${JSON.stringify(masks)}\n` });
   }
-  const requirements = [...RECIPE_REQUIREMENTS, ...method.requirements];
+  // Each adapters release is built for one transformers version and installs it: no transformers pin beside it.
+  const adaptersLib = method.requirements.some((r) => r.startsWith('adapters'));
+  const requirements = [
+    ...RECIPE_REQUIREMENTS.map((r) =>
+      adaptersLib && r.startsWith('transformers==')
+        ? '# transformers: the version the adapters release below installs'
+        : r,
+    ),
+    ...method.requirements,
+  ];
   files.push({ path: 'requirements.txt', text: `${requirements.join('\n')}\n` });
   const counts = { train: x.split.train.length, eval: x.split.eval.length };
   const spec = {
@@ -102,6 +141,7 @@ export function buildRecipe(x: RecipeInput): RecipeFile[] {
     path: 'README.md',
     text: readme(
       x,
+      ac,
       counts,
       files.map((f) => f.path),
     ),

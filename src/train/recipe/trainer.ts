@@ -254,7 +254,7 @@ def save(trainer_or_model, tok):
 `;
 }
 
-function mainPy(x: RecipeInput, cls: string, reward: RewardPython | null): string {
+function mainPy(x: RecipeInput): string {
   const evalLine = `    if HAS_EVAL:
         print(trainer.evaluate())`;
   switch (x.algo) {
@@ -451,9 +451,6 @@ def main():
     save(model, tok)
 `;
   }
-  void cls;
-  void reward;
-  return '';
 }
 
 const TRAINER_IMPORT: Record<RecipeInput['algo'], string> = {
@@ -514,7 +511,7 @@ args = ${call(cls, argsKw)}
 
 ${loadModelPy(x)}
 
-${mainPy(x, cls, reward)}
+${mainPy(x)}
 
 if __name__ == "__main__":
     main()
