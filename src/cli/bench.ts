@@ -69,7 +69,7 @@ function benchRows(c: ModelConfig, B: number, T: number) {
 }
 
 /**
- * The runner's own steps for one method (a warm-up, then the timed ones, the loss read only after the
+ * The runner's own steps for one method (two warm-ups, then the timed ones, the loss read only after the
  * last), with the arena's peak taken over this run alone.
  */
 async function timeTraining(
@@ -108,7 +108,10 @@ async function timeTraining(
     runner.stepOnce();
     await runner.settle(0);
   };
-  await step(); // warm-up: pipelines compiled, buffers pooled
+  // Two warm-up steps: pipelines compiled, buffers pooled, and the pool's hand-back order settled, so
+  // the bind groups the timed steps need are the cached ones (per_step counts a steady step).
+  await step();
+  await step();
   const c0 = ctx.counters();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
