@@ -72,6 +72,9 @@ function benchRows(c: ModelConfig, B: number, T: number) {
  * The runner's own steps for one method (two warm-ups, then the timed ones, the loss read only after the
  * last), with the arena's peak taken over this run alone.
  */
+/** Untimed steps first: two, so the pool's hand-back order has settled (see the loop below). */
+const WARMUP_STEPS = 2;
+
 async function timeTraining(
   ctx: GpuContext,
   md: ModelDir,
@@ -86,10 +89,10 @@ async function timeTraining(
     options,
     lr: 1e-4,
     schedule: 'constant',
-    steps: steps + 1,
+    steps: steps + WARMUP_STEPS,
     batch: B,
     seqLen: T,
-    logEvery: steps + 1,
+    logEvery: steps + WARMUP_STEPS,
     evalEvery: 0,
   });
   ctx.arena.resetPeak();
@@ -110,8 +113,7 @@ async function timeTraining(
   };
   // Two warm-up steps: pipelines compiled, buffers pooled, and the pool's hand-back order settled, so
   // the bind groups the timed steps need are the cached ones (per_step counts a steady step).
-  await step();
-  await step();
+  for (let i = 0; i < WARMUP_STEPS; i++) await step();
   const c0 = ctx.counters();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
