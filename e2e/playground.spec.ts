@@ -5,8 +5,10 @@
 // back evaluates to the same loss, the runs come back after a reload, a run interrupted by a reload
 // resumes from its checkpoint, and main-thread long tasks are measured while training (long-task observer).
 // Screenshots: test-results/playground-*.png.
+
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { listMethods } from '../src/peft/registry';
 import { fillHyper, openFresh, pickMethods } from './page';
 
 const JSONL = Array.from({ length: 12 }, (_, i) =>
@@ -44,7 +46,7 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
 
   // Every registered method is listed by family, with its count and predicted memory before anything starts.
   const picker = page.getByTestId('method-picker');
-  await expect(picker.locator('li[data-method]')).toHaveCount(13);
+  await expect(picker.locator('li[data-method]')).toHaveCount(listMethods().length);
   await expect(page.getByTestId('method-figures-full')).toContainText('trainable (100.00%)');
   await expect(page.getByTestId('method-figures-lora')).toContainText(/trainable \(\d.*predicted/);
   await expect(page.getByTestId('method-figures-prompt')).toContainText('predicted');
