@@ -78,7 +78,7 @@ function collectWeights(config: ModelConfig, weights: OnnxWeights): Map<string, 
     if (!shape) {
       throw new Error(
         `ONNX export: weight "${key}" is not part of a ${config.modelType} model of this config` +
-          (/lora|adapter|ia3|lokr|prompt|sparse|magnitude|phm/.test(key)
+          (/lora|adapter|ia3|lokr|prompt|sparse|row_|magnitude|phm/.test(key)
             ? ' (merge the adapter into the base weights before exporting)'
             : ''),
       );
