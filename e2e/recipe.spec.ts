@@ -1,7 +1,8 @@
 // "Export recipe" in real Chromium: LoRA-SFT, IA3-DPO and prompt-tuning-GRPO runs on the built-in model each
 // export recipe.zip from their card; each zip holds train.py, data/, accelerate/, requirements.txt, README.md
 // and recipe.json; train.py compiles and parses back (Python's ast, through src/train/recipe/pyread.py) to the
-// run's settings as the form set them and as recipe.json records them; data/ holds the run's rows. The
+// run's settings as the form set them and as recipe.json records them; data/ holds the run's rows; after a
+// reload (the worker no longer holds the run) the same recipe comes out. The
 // page's and the CLI's recipes for the same run are compared file by file in src/worker/recipe-export.test.ts.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -151,5 +152,16 @@ test('LoRA-SFT, IA3-DPO and prompt-GRPO runs export recipes that parse back to t
   });
   expect(grpo.files['rewards/rewards.py']).toContain('def reward(');
   expect(rows(grpo.files['data/train.jsonl'])).toBe(24);
+
+  // After a reload the worker holds none of these runs: the card's spec goes with the request, and the
+  // recipe comes out the same (its dataset from the copy saved with the run).
+  await expect(cards.nth(0)).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(cards).toHaveCount(3);
+  const again = await exportRecipe(page, cards.nth(0), 'sft-reloaded');
+  for (const f of Object.keys(sft.files))
+    if (f !== 'recipe.json') expect(again.files[f], f).toBe(sft.files[f]);
+  expect(again.spec.run).toEqual(sft.spec.run);
   expect(errors).toEqual([]);
 });

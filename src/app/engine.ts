@@ -411,8 +411,14 @@ export const measureRun = (runId: string) => client?.send({ type: 'measure', run
 export const exportAdapter = (runId: string) => client?.send({ type: 'exportAdapter', runId });
 export const exportMerged = (runId: string) => client?.send({ type: 'exportMerged', runId });
 export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', runId });
-/** The run's TRL + PEFT + Accelerate recipe (train.py, data split, accelerate configs), as recipe.zip. */
-export const exportRecipe = (runId: string) => client?.send({ type: 'exportRecipe', runId });
+/**
+ * The run's TRL + PEFT + Accelerate recipe (train.py, data split, accelerate configs), as recipe.zip. The spec
+ * goes along so a run of an earlier page (not in the worker any more) exports too.
+ */
+export function exportRecipe(runId: string): void {
+  const spec = store().runs.find((r) => r.spec.id === runId)?.spec;
+  client?.send({ type: 'exportRecipe', runId, spec: spec && { ...spec, initAdapter: undefined } });
+}
 
 /** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */
 export function resumeInterrupted(runId: string): void {

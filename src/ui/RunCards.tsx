@@ -89,16 +89,14 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
           )}
         </span>
       )}
-      {run.state !== 'interrupted' && (
-        <button
-          type="button"
-          data-testid="export-recipe"
-          title="train.py (TRL), the method's PEFT config, the data split and Accelerate configs for a GPU cluster"
-          onClick={() => exportRecipe(id)}
-        >
-          Export recipe
-        </button>
-      )}
+      <button
+        type="button"
+        data-testid="export-recipe"
+        title="train.py (TRL), the method's PEFT config, the data split and Accelerate configs for a GPU cluster"
+        onClick={() => exportRecipe(id)}
+      >
+        Export recipe
+      </button>
     </li>
   );
 });

@@ -59,26 +59,28 @@ export class Exports {
   }
 
   /** The run's recipe folder, zipped, from its spec, its dataset's split and (sparse, rows) its mask. */
-  async recipe(runId: string): Promise<void> {
+  async recipe(runId: string, given?: RunSpec): Promise<void> {
     try {
       const run = this.scheduler.get(runId);
-      if (!run) throw new Error('this run is no longer in the worker; start it again to export its recipe');
+      const spec = run?.spec ?? given;
+      if (!spec) throw new Error('this run is no longer in the worker; start it again to export its recipe');
       if (!this.datasets) throw new Error('no datasets in this worker');
       const m = await this.model();
-      const ds = await this.datasets.forRun(run.spec);
+      const ds = await this.datasets.forRun(spec);
+      // The trained run's own mask (sparse, rows; a grad mask comes only from there), else planned again.
       const ints =
-        run.runner?.adapter.plan.ints ??
-        (['sparse', 'rows'].includes(run.spec.config.method)
+        run?.runner?.adapter.plan.ints ??
+        (['sparse', 'rows'].includes(spec.config.method)
           ? planAdapter(
-              getMethod(run.spec.config.method),
-              run.spec.config.options,
+              getMethod(spec.config.method),
+              spec.config.options,
               m.config,
               await m.base,
-              run.spec.config.seed,
+              spec.config.seed,
               methodCtxOf(m),
             ).ints
           : undefined);
-      const files = recipeFilesOfRun(run.spec, m, ds.prepared.examples, ints, new Date().toISOString());
+      const files = recipeFilesOfRun(spec, m, ds.prepared.examples, ints, new Date().toISOString());
       this.sendFile(runId, 'recipe.zip', zipFiles(files, 'recipe'), 'application/zip');
     } catch (e) {
       this.post({ type: 'runError', runId, message: `recipe export: ${errorMessage(e)}` });

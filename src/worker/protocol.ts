@@ -165,8 +165,9 @@ export type ToWorker =
   | { type: 'exportAdapter'; runId: string }
   | { type: 'exportMerged'; runId: string }
   | { type: 'exportOnnx'; runId: string }
-  /** The run's TRL + PEFT + Accelerate recipe, answered with one `file` (recipe.zip). */
-  | { type: 'exportRecipe'; runId: string }
+  /** The run's TRL + PEFT + Accelerate recipe, answered with one `file` (recipe.zip); `spec` for a run the
+   * worker no longer holds (one of an earlier page). */
+  | { type: 'exportRecipe'; runId: string; spec?: RunSpec }
   | { type: 'forget'; runIds: string[] }
   | { type: 'pause'; runId: string }
   | { type: 'resume'; runId: string }

@@ -92,7 +92,7 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       void exports.onnx(msg.runId);
       break;
     case 'exportRecipe':
-      void exports.recipe(msg.runId);
+      void exports.recipe(msg.runId, msg.spec);
       break;
     case 'forget':
       scheduler.forget(msg.runIds);
