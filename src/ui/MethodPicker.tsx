@@ -24,6 +24,8 @@ const MethodRow = memo(function MethodRow({ m }: { m: MethodInfo }) {
   if (plan?.error) figures = plan.error;
   else if (plan) {
     figures = `${plan.trainable.toLocaleString('en')} trainable (${((100 * plan.trainable) / plan.total).toFixed(2)}%)`;
+    // What a data-parallel step would all-reduce: the communication cost the seed credits PEFT with.
+    figures += `, ${formatBytes(plan.allreduceBytes)} all-reduce/step`;
     if (plan.predicted) {
       figures += `, ${formatBytes(plan.predicted.peakTotal)} predicted`;
       breakdown = MEMORY_CATEGORIES.filter((c) => plan.predicted!.peak[c] > 0)
