@@ -57,7 +57,7 @@ interface Measured {
   msPerStep: number;
   peakBytes: number;
   /** GPU recording counters per timed step. */
-  perStep: GpuCounters;
+  perStep: StepCost;
 }
 
 /** Fixed rows, every token a target: each step is one full [B, T] batch, whatever the shuffle. */
@@ -107,18 +107,22 @@ async function timeTraining(
       methodCtx: { tokenizer: { encode: (t: string) => md.tokenizer.encode(t) } },
     },
   );
+  let recordMs = 0;
   const step = async () => {
-    runner.stepOnce();
+    const r0 = performance.now();
+    runner.stepOnce(); // records and submits the step's GPU work; nothing waits for the GPU in it
+    recordMs += performance.now() - r0;
     await runner.settle(0);
   };
   // Two warm-up steps: pipelines compiled, buffers pooled, and the pool's hand-back order settled, so
   // the bind groups the timed steps need are the cached ones (per_step counts a steady step).
   for (let i = 0; i < WARMUP_STEPS; i++) await step();
   const c0 = ctx.counters();
+  recordMs = 0;
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
   const secs = (performance.now() - t0) / 1000;
-  const perStep = countersPerStep(c0, ctx.counters(), steps);
+  const perStep = { ...countersPerStep(c0, ctx.counters(), steps), record_ms: round(recordMs / steps, 1) };
   await runner.flush();
   const out = {
     trainable: runner.adapter.plan.count,
@@ -236,6 +240,9 @@ export async function benchCommand(a: Args): Promise<void> {
   print(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, round(v)])));
   ctx.destroy();
 }
+
+/** What a step costs the CPU: the context's counters and the wall time of recording it (stepOnce). */
+type StepCost = GpuCounters & { record_ms: number };
 
 /** The GPU context's recording counters over `steps` timed steps, per step (dispatches, bind groups
  * created, uniform writes, error scopes, copies, submits): what a step costs the CPU besides the kernels. */
