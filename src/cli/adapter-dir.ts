@@ -38,13 +38,7 @@ export function loadWithAdapter<S, I>(
   for (const p of [cfgPath, wPath])
     if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
   // Planned (options checked against the model) before anything is allocated.
-  const { method, plan } = planFromAdapterConfig(
-    readFileSync(cfgPath, 'utf8'),
-    config,
-    baseSpecs,
-    0,
-    cfgPath,
-  );
+  const { method, plan } = planAdapterFile(readFileSync(cfgPath, 'utf8'), config, baseSpecs, cfgPath);
   const ps = new ParamSet(be, plan.specs);
   const adapter = new Adapter(method, plan, config, ps);
   const dispose = () => {
@@ -65,4 +59,23 @@ export function writeAdapterFolder(dir: string, files: { config: string; weights
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'adapter_config.json'), files.config);
   writeFileAtomic(join(dir, 'adapter_model.safetensors'), files.weights);
+}
+
+/**
+ * Plans the adapter an adapter_config.json describes, with the file named first in every failure (the
+ * method's option checks speak of the option alone).
+ */
+export function planAdapterFile(
+  text: string,
+  config: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  file: string,
+  seed = 0,
+): ReturnType<typeof planFromAdapterConfig> {
+  try {
+    return planFromAdapterConfig(text, config, baseSpecs, seed, file);
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    throw new Error(m.startsWith(file) ? m : `${file}: ${m}`);
+  }
 }

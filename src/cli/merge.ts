@@ -9,9 +9,9 @@ import { bytesSource, SafetensorsFile } from '../formats/safetensors';
 import { loadCheckpointSpecs } from '../model/load';
 import { Adapter } from '../peft/adapter';
 import { exportMergedModel } from '../peft/export';
-import { planFromAdapterConfig } from '../peft/files';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { ParamSet } from '../tensor/params';
+import { planAdapterFile } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
 import { prepareOutDir, writeFileAtomic } from './files';
 import { openModelDir } from './model-dir';
@@ -42,7 +42,7 @@ export async function mergeCommand(a: Args): Promise<void> {
   for (const p of [cfgPath, wPath])
     if (!existsSync(p)) throw new Error(`${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
   const base = await loadCheckpointSpecs(md.config, md.reader);
-  const { method, plan } = planFromAdapterConfig(readFileSync(cfgPath, 'utf8'), md.config, base, 0, cfgPath);
+  const { method, plan } = planAdapterFile(readFileSync(cfgPath, 'utf8'), md.config, base, cfgPath);
   // Merging is exact arithmetic on the weights: the CPU twin does it in float64 with no device needed.
   const ps = new ParamSet(cpuBackend(), plan.specs);
   const adapter = new Adapter(method, plan, md.config, ps);
