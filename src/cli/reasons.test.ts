@@ -80,4 +80,13 @@ describe('CLI failures name what and where', () => {
       `error: the training loss is NaN at step 1, before any update: not the learning rate; the model gives a non-finite output (check ${m} for NaN or Inf weights)\n`,
     );
   }, 60_000);
+
+  it('RL: an unwritable --out fails before any step', () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const r = cli('train', '--algo', 'grpo', '--model', MODEL, '--out', join(file, 'run'), '--steps', '1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: --out .*a-file\/run: cannot write there \(ENOTDIR\), checked before any work\n$/);
+    expect(r.out).toBe('');
+  }, 60_000);
 });

@@ -7,7 +7,7 @@
 // checks and usage lines come from train/rl/options.ts, and the run is built by train/rl/factory.ts, as the
 // page's worker builds its runs.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Example } from '../data/types';
 import { parseSafetensors, toFloat32, writeSafetensors } from '../formats/safetensors';
@@ -42,6 +42,7 @@ import { RS_DEFAULTS } from '../train/rl/rs';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { Args, FlagSpecs } from './args';
 import { prepareDataFile } from './data-file';
+import { prepareOutDir, writeFileAtomic } from './files';
 import { openModelDir } from './model-dir';
 
 export { RL_ALGOS };
@@ -226,6 +227,9 @@ export async function rlTrain(a: Args): Promise<void> {
   const { algo, train } = settings;
   const { method, lr } = train;
   const md = await openModelDir(a.str('model'));
+  // --out is checked (created, written to) before any work, not after the last step.
+  const outFlag = a.opt('out');
+  const out = outFlag === undefined ? undefined : prepareOutDir(outFlag);
   const logEvery = Math.max(1, a.int('log-every', 1));
   const examples = await examplesOf(a, algo);
   const ctx = await acquireNodeGpu({ tune: true });
@@ -277,19 +281,17 @@ export async function rlTrain(a: Args): Promise<void> {
       }
     }
     const heldOut = rmRunner ? await rmRunner.evaluate() : null;
-    const out = a.opt('out');
     if (out) {
       const saved = await model.adapter.save(md.dir);
-      mkdirSync(out, { recursive: true });
-      writeFileSync(join(out, 'adapter_config.json'), saved.files.config);
-      writeFileSync(join(out, 'adapter_model.safetensors'), saved.files.weights);
+      writeFileAtomic(join(out, 'adapter_config.json'), saved.files.config);
+      writeFileAtomic(join(out, 'adapter_model.safetensors'), saved.files.weights);
       if (algo === 'reward') {
         const w = Float32Array.from(await model.ps.read('score.weight'));
-        writeFileSync(
+        writeFileAtomic(
           join(out, 'reward_head.safetensors'),
           writeSafetensors({ 'score.weight': { dtype: 'F32', shape: [1, md.config.hiddenSize], data: w } }),
         );
-        writeFileSync(
+        writeFileAtomic(
           join(out, 'reward_model.json'),
           `${JSON.stringify({ method, options: train.options, base_model: md.dir }, null, 2)}\n`,
         );
