@@ -86,7 +86,9 @@ describe('CLI failures name what and where', () => {
     writeFileSync(file, 'x');
     const r = cli('train', '--algo', 'grpo', '--model', MODEL, '--out', join(file, 'run'), '--steps', '1');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^error: --out .*a-file\/run: cannot write there \(ENOTDIR\), checked before any work\n$/);
+    expect(r.err).toMatch(
+      /^error: --out .*a-file\/run: cannot write there \(ENOTDIR\), checked before any work\n$/,
+    );
     expect(r.out).toBe('');
   }, 60_000);
 });
