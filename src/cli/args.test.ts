@@ -34,7 +34,16 @@ describe('strict flags', () => {
   it('a missing value is an error, also when the next word is a flag', () => {
     expect(() => train('--model', 'm', '--out')).toThrow('--out needs a value');
     expect(() => train('--out', '--steps', '3')).toThrow(
-      '--out needs a value (got the flag --steps instead)',
+      '--out needs a value (got the flag --steps instead; a value starting with - is written --out=--steps)',
+    );
+  });
+
+  it('a value starting with a dash is written with =', () => {
+    const g = new Args(['--model', 'm', '--prompt=-hello', '--stop=-'], GENERATE_FLAGS);
+    expect(g.all('prompt')).toEqual(['-hello']);
+    expect(g.all('stop')).toEqual(['-']);
+    expect(() => new Args(['--prompt', '-hello'], GENERATE_FLAGS)).toThrow(
+      '--prompt needs a value (got the flag -hello instead; a value starting with - is written --prompt=-hello)',
     );
   });
 

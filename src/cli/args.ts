@@ -138,7 +138,7 @@ export class Args {
       }
       if (next === undefined || (next.startsWith('-') && !NEGATIVE_NUMBER.test(next)))
         throw new Error(
-          `--${name} needs a value${next === undefined ? '' : ` (got the flag ${next} instead)`}`,
+          `--${name} needs a value${next === undefined ? '' : ` (got the flag ${next} instead; a value starting with - is written --${name}=${next})`}`,
         );
       args.push(`--${name}=${next}`);
       i++;
