@@ -22,6 +22,7 @@ import { RL_OPTION_DEFAULTS } from '../rl/options';
 import { type SftRunConfig, sftRunConfig } from '../sft-config';
 import { sftData } from '../sft-data';
 import { dataTokenizer } from '../tokenizer-adapter';
+import HF_FIELDS from './hf-fields.json';
 import { recipeInputOf } from './input';
 import { buildRecipe } from './recipe';
 import { PLAIN_CHAT_TEMPLATE } from './trainer';
@@ -322,6 +323,48 @@ describe.skipIf(!HAS_PYTHON)(`recipes read back (${HAS_PYTHON ? 'python3' : WHY}
       }
       if (rc.algo === 'reward') expect(cfg.max_length, where).toBe(rl.train.seqLen);
     }
+  });
+
+  it('every keyword a recipe writes is a field of the pinned TRL / PEFT / adapters config class', () => {
+    const trl = (v: '0.21.0' | '0.19.1') => HF_FIELDS[`trl ${v}`] as Record<string, string[]>;
+    const peft = HF_FIELDS['peft 0.17.1'] as Record<string, string[]>;
+    const args = HF_FIELDS['transformers TrainingArguments'];
+    const allowed = (cls: string, v: '0.21.0' | '0.19.1'): string[] | null => {
+      const t = trl(v);
+      if (t[cls]) return [...t[cls], ...args, ...(cls === 'PPOConfig' ? t.OnPolicyConfig : [])];
+      if (peft[cls])
+        return [
+          ...peft[cls],
+          ...peft.PeftConfig,
+          ...peft.PeftConfigMixin,
+          ...(['PromptTuningConfig', 'PrefixTuningConfig'].includes(cls) ? peft.PromptLearningConfig : []),
+          ...(cls === 'LoKrConfig' ? peft.LycorisConfig : []),
+        ];
+      if (/Seq(Bn)?Config|Compacter/.test(cls)) return HF_FIELDS['adapters 1.2.0'].BnConfig;
+      return null;
+    };
+    const dirs: { dir: string; req: string }[] = [];
+    for (const algo of RECIPE_ALGOS)
+      for (const m of listMethods()) {
+        const dir = join(tmp, `fields-${algo}-${m.info.name}`);
+        const { files } = recipeOf(algo, m.info.name);
+        write(dir, files);
+        dirs.push({ dir, req: file(files, 'requirements.txt') });
+      }
+    const read = pyRead({ train: dirs.map((d) => join(d.dir, 'train.py')) });
+    let checked = 0;
+    for (const { dir, req } of dirs) {
+      const v = req.includes('trl==0.19.1') ? '0.19.1' : '0.21.0';
+      expect(req, dir).toContain(`trl==${v}`);
+      for (const [cls, kwargs] of Object.entries(read.train[join(dir, 'train.py')].calls)) {
+        const ok = allowed(cls, v);
+        if (!ok) continue;
+        for (const k of Object.keys(kwargs)) expect(ok, `${dir}: ${cls}(${k}=…)`).toContain(k);
+        checked++;
+      }
+    }
+    // Every recipe has its trainer config and (but for the requires_grad methods) its method config checked.
+    expect(checked).toBeGreaterThan(RECIPE_ALGOS.length * listMethods().length);
   });
 
   it('SFT: the schedule, steps, batch, accumulation, length, packing and completion-only loss are the run’s', () => {

@@ -22,6 +22,23 @@ export const RECIPE_REQUIREMENTS = [
   'deepspeed==0.17.6',
 ];
 
+/**
+ * The bottleneck adapters' stack: adapters 1.2.0 is built for transformers 4.51.3 (it installs that version),
+ * which TRL 0.21 no longer supports (it needs ≥ 4.55) and TRL 0.19.1 does, with the same config fields the
+ * recipes write (hf-fields.json).
+ */
+export const ADAPTERS_REQUIREMENTS = [
+  'torch==2.8.0',
+  'transformers==4.51.3',
+  'trl==0.19.1',
+  'peft==0.17.1',
+  'accelerate==1.10.1',
+  'datasets==4.1.1',
+  'safetensors==0.6.2',
+  'deepspeed==0.17.6',
+  'adapters==1.2.0',
+];
+
 const ONLINE = new Set(['ppo', 'rs', 'grpo']);
 
 function readme(
@@ -85,7 +102,7 @@ function notes(x: RecipeInput, ac: Record<string, unknown>): string[] {
       'This method has no PEFT class: `out/` holds the whole fine-tuned model (save_pretrained); load it as a model.',
     );
   out.push(
-    `Written for ${RECIPE_REQUIREMENTS.slice(0, 5).join(', ')}. The playground trains in float32; so does the recipe (no mixed precision) unless you change it.`,
+    `Written for ${(ac.peft_type === 'BOTTLENECK_ADAPTER' ? ADAPTERS_REQUIREMENTS : RECIPE_REQUIREMENTS).slice(0, 5).join(', ')}. The playground trains in float32; so does the recipe (no mixed precision) unless you change it.`,
   );
   return out;
 }
@@ -112,16 +129,10 @@ export function buildRecipe(x: RecipeInput): RecipeFile[] {
     );
     files.push({ path: 'sparse_mask.json', text: `${JSON.stringify(masks)}\n` });
   }
-  // Each adapters release is built for one transformers version and installs it: no transformers pin beside it.
-  const adaptersLib = method.requirements.some((r) => r.startsWith('adapters'));
-  const requirements = [
-    ...RECIPE_REQUIREMENTS.map((r) =>
-      adaptersLib && r.startsWith('transformers==')
-        ? '# transformers: the version the adapters release below installs'
-        : r,
-    ),
-    ...method.requirements,
-  ];
+  // Each adapters release is built for one transformers version; TRL 0.19.1 is the last release that supports it.
+  const requirements = method.requirements.some((r) => r.startsWith('adapters'))
+    ? ADAPTERS_REQUIREMENTS
+    : RECIPE_REQUIREMENTS;
   files.push({ path: 'requirements.txt', text: `${requirements.join('\n')}\n` });
   const counts = { train: x.split.train.length, eval: x.split.eval.length };
   const spec = {

@@ -70,8 +70,8 @@ export function trainerSettings(
         max_grad_norm: r.maxGradNorm,
         logging_steps: r.logEvery,
         ...evalArgs,
+        // SFTTrainer truncates keeping the start, as the run does.
         max_length: r.seqLen,
-        truncation_mode: 'keep_start',
         packing: !!r.pack,
         ...(r.pack ? { packing_strategy: 'bfd', padding_free: true, eval_packing: false } : {}),
         completion_only_loss: data.shape === 'prompt_completion',
@@ -120,7 +120,8 @@ export function trainerSettings(
           loss_type: 'sigmoid',
           max_length: t.seqLen,
           max_prompt_length: null,
-          truncation_mode: 'keep_end',
+          // The run keeps the prompt and cuts the answers at the end of seqLen.
+          truncation_mode: 'keep_start',
           eval_strategy: 'no',
         },
       };
@@ -344,7 +345,9 @@ ${evalLine}
         self.anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
 
     def backbone(self, input_ids=None, attention_mask=None, **kwargs):
-        texts = self.tok.batch_decode(input_ids, skip_special_tokens=True)
+        # TRL hands the sequences with padding replaced by id 0: decode the attended tokens only.
+        rows = [ids[mask.bool()] for ids, mask in zip(input_ids, attention_mask)]
+        texts = self.tok.batch_decode(rows, skip_special_tokens=True)
         prompts, completions, refs = [], [], []
         for t in texts:
             p, r = next(((p, r) for p, r in self.prompts if t.startswith(p)), ("", None))
