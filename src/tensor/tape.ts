@@ -3,8 +3,9 @@
 // accumulated by the closures). A node is recorded only when one of its inputs needs a gradient, so frozen
 // paths cost nothing in backward and backward stops below the lowest layer that has anything to train.
 // Gradient routing (add and the like: the input's gradient is the output's) moves buffers instead of
-// copying them: `routeGrad` hands the output's gradient store to each input that has none yet, and a store
-// held by several tensors is copied only when one of them must accumulate into it (copy on write). A
+// copying them: `routeGrad` (and `accumulateGrad`) hand the output's gradient store to each input that
+// has none yet, and a store held by several tensors is copied only when one of them must accumulate into
+// it (copy on write). A
 // tensor stops holding once the node recorded first after its creation has run: every node that reads
 // or adds to its gradient was recorded at or after that one, so it has run too, and only a caller reading
 // gradOf after backward still looks (and sees its full gradient unless a sharer accumulated later).
@@ -155,8 +156,20 @@ export class Tape<S, I> {
     r.gradInit = true;
   }
 
-  /** grad(t) += g (or = g when fresh). */
+  /**
+   * grad(t) += g (or = g when fresh). `g` is the gradient of the calling node's output: when it is a store
+   * the tape allocated and `t` has no gradient yet, `t` shares it instead of copying (the output stops
+   * holding it once its node has run; see `backward`).
+   */
   accumulateGrad(t: Tensor<S>, g: S): void {
+    const r = t.base ?? t;
+    const held = this.holders.get(g);
+    if (held !== undefined && !r.grad && !r.isParam) {
+      r.grad = g;
+      r.gradInit = true;
+      this.holders.set(g, held + 1);
+      return;
+    }
     const { buf, accumulate } = this.gradTarget(t);
     if (accumulate) this.be.addInPlace({ a: buf, b: g, n: t.size });
     else this.be.scale({ out: buf, x: g, n: t.size, alpha: 1 });
