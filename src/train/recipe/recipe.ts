@@ -93,6 +93,10 @@ function notes(x: RecipeInput, ac: Record<string, unknown>): string[] {
     out.push(
       'Packing: the run kept packed examples apart in attention; TRL does that with padding-free batches, which need `attn_implementation="flash_attention_2"` (load the model with it).',
     );
+  if (x.algo === 'sft')
+    out.push(
+      "The schedule is the run's (a tenth of the steps of linear warm-up, then its decay), but transformers counts the first step as step 0: each step's learning rate is the one the playground used one step earlier.",
+    );
   if (x.algo === 'sft' && x.split.train[0]?.kind === 'messages' && x.model.hasChatTemplate)
     out.push(
       "Chats train on the assistant turns only (assistant_only_loss), which needs the model's chat template to mark them with {% generation %}; the playground's plain template (PLAIN_CHAT_TEMPLATE in train.py) does.",
