@@ -86,10 +86,7 @@ let tmp: string;
 let data: string;
 
 /** The method's adapter (non-identity at init) saved as the playground saves it, and as PEFT would. */
-async function folders(
-  method: string,
-  options: RawOptions,
-): Promise<{ ours: string; peft: string }> {
+async function folders(method: string, options: RawOptions): Promise<{ ours: string; peft: string }> {
   const m = getMethod(method);
   const plan = planAdapter(m, options, md.config, base, 5, {
     tokenizer: { encode: (t) => md.tokenizer.encode(t) },
