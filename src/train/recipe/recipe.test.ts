@@ -313,6 +313,7 @@ describe.skipIf(!HAS_PYTHON)(`recipes read back (${HAS_PYTHON ? 'python3' : WHY}
         expect(cfg.kl_estimator, where).toBe(rc.config.kl);
         expect(Number(cfg.num_mini_batches) * rc.config.miniBatch, where).toBe(rc.config.batch);
         expect(cfg.total_episodes, where).toBe(rl.train.steps * rc.config.batch);
+        expect(cfg.stop_token, where).toBe('eos');
       }
       if (rc.algo === 'rs') {
         expect(got.consts.SAMPLES_PER_PROMPT, where).toBe(rc.config.n);

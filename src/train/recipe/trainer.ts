@@ -167,7 +167,8 @@ export function trainerSettings(
           temperature: rc.config.temperature,
           response_length: rc.config.maxNewTokens,
           missing_eos_penalty: null,
-          stop_token: null,
+          // The run's rollouts end at the end-of-sequence token.
+          stop_token: 'eos',
         },
       };
     case 'rs':
