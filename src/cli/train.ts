@@ -101,16 +101,9 @@ export function runSettingsFromFlags(a: Args): SftRunSettings {
   return s;
 }
 
-/**
- * A non-finite loss at step 1 comes before any update, so the learning rate cannot be the cause: say what
- * can (the weights). Later steps keep the runner's advice.
- */
+/** The runner's step-1 message (the weights, not the learning rate), naming the model folder. */
 function firstStepNaN(e: unknown, modelDir: string): unknown {
-  if (!(e instanceof NonFiniteLossError) || !/ at step 1;/.test(e.message)) return e;
-  const value = /became (\S+) at step/.exec(e.message)?.[1] ?? 'not finite';
-  return new Error(
-    `the training loss is ${value} at step 1, before any update: not the learning rate; the model gives a non-finite output (check ${modelDir} for NaN or Inf weights)`,
-  );
+  return e instanceof NonFiniteLossError && e.step <= 1 ? new NonFiniteLossError(1, e.value, modelDir) : e;
 }
 
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -21,7 +21,7 @@ import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { AdamW } from './optimizer';
-import { lrAt, SFT_DEFAULTS, type SftRunConfig, SftRunner } from './sft';
+import { lrAt, NonFiniteLossError, SFT_DEFAULTS, type SftRunConfig, SftRunner } from './sft';
 import type { MetricPoint } from './sft-config';
 
 const cfg = TINY_LLAMA;
@@ -315,5 +315,16 @@ describe('schedule', () => {
     expect(lrAt('cosine', 1, 55, 100)).toBeCloseTo(0.5, 12);
     expect(lrAt('linear', 1, 100, 100)).toBe(0);
     expect(lrAt('constant', 2, 50, 100)).toBe(2);
+  });
+});
+
+describe('NonFiniteLossError', () => {
+  it('blames the weights at step 1 (no update has happened yet) and the learning rate after', () => {
+    const first = new NonFiniteLossError(1, Number.NaN, 'models/x');
+    expect(first.message).toContain('at step 1, before any update: not the learning rate');
+    expect(first.message).toContain('check models/x for NaN or Inf weights');
+    expect(first.message).not.toMatch(/lower learning rate/);
+    const later = new NonFiniteLossError(7, Number.POSITIVE_INFINITY);
+    expect(later.message).toMatch(/became Infinity at step 7; .*lower learning rate/);
   });
 });

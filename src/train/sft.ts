@@ -65,10 +65,19 @@ export interface SftCreateOptions {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(step: number, value: number) {
+  constructor(
+    readonly step: number,
+    readonly value: number,
+    /** Where the weights came from, named in the step-1 message (a folder, a dropped file). */
+    modelName = 'the model',
+  ) {
+    // Step 1's loss is taken before any update: a non-finite value there comes from the weights (or the
+    // data), and a lower learning rate would not help.
     super(
-      `the training loss became ${value} at step ${step}; the run stopped. Try a lower learning rate ` +
-        'or gradient clipping (max grad norm 1).',
+      step <= 1
+        ? `the training loss is ${value} at step 1, before any update: not the learning rate; the model gives a non-finite output (check ${modelName} for NaN or Inf weights)`
+        : `the training loss became ${value} at step ${step}; the run stopped. Try a lower learning rate ` +
+            'or gradient clipping (max grad norm 1).',
     );
     this.name = 'NonFiniteLossError';
   }
