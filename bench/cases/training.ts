@@ -19,6 +19,12 @@ import { jaxAttention, jaxLoraMlp } from './jaxjs';
 
 type T = tfjs.Tensor;
 
+/** A side's timing and, from one more untimed run, the gradient of its first trainable matrix (A1, Wq). */
+export interface Side {
+  t: Timing;
+  grad: Float32Array;
+}
+
 export const LORA_MLP = { N: 512, d: 256, r: 8, alpha: 16 };
 export const ATTENTION = { B: 8, T: 128, d: 64, heads: 1 };
 
@@ -40,7 +46,7 @@ export function attentionFlops(s = ATTENTION): number {
 
 const scaled = (n: number, seed: number, s: number) => randomF32(n, seed).map((v) => v * s);
 
-export async function tfjsLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Timing> {
+export async function tfjsLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Side> {
   const { tf } = env;
   const { N, d, r, alpha } = s;
   const x = tf.tensor2d(randomF32(N * d, 30), [N, d]);
@@ -61,17 +67,21 @@ export async function tfjsLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Timing> 
   };
   const grads = tf.valueAndGrads(f as (...a: T[]) => T);
   try {
-    return await measure(async () => {
+    const t = await measure(async () => {
       const { value, grads: gs } = grads(ad);
       await env.tfSync();
       tf.dispose([value, ...gs]);
     }, env.timing);
+    const { value, grads: gs } = grads(ad);
+    const grad = (await gs[0].data()) as Float32Array;
+    tf.dispose([value, ...gs]);
+    return { t, grad };
   } finally {
     tf.dispose([x, target, w1, w2, ...ad]);
   }
 }
 
-export async function tfjsAttention(env: BenchEnv, s = ATTENTION): Promise<Timing> {
+export async function tfjsAttention(env: BenchEnv, s = ATTENTION): Promise<Side> {
   const { tf } = env;
   const { B, T: S, d, heads: H } = s;
   const hd = d / H;
@@ -92,11 +102,15 @@ export async function tfjsAttention(env: BenchEnv, s = ATTENTION): Promise<Timin
   };
   const grads = tf.grads(f as (...a: T[]) => T);
   try {
-    return await measure(async () => {
+    const t = await measure(async () => {
       const gs = grads(ws, dy);
       await env.tfSync();
       tf.dispose(gs);
     }, env.timing);
+    const gs = grads(ws, dy);
+    const grad = (await gs[0].data()) as Float32Array;
+    tf.dispose(gs);
+    return { t, grad };
   } finally {
     tf.dispose([x, dy, mask, ...ws]);
   }
@@ -114,12 +128,19 @@ function leaves(env: BenchEnv, specs: Array<[string, number[], Float32Array, boo
   const free = () => {
     for (const b of bufs) be.free(b);
   };
-  return { be, ts, free };
+  /** Each run's tape allocates (and frees) the leaves' gradients: a new tape starts them afresh. */
+  const fresh = () => {
+    for (const t of ts) {
+      t.grad = null;
+      t.gradInit = false;
+    }
+  };
+  return { be, ts, free, fresh };
 }
 
-export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Timing> {
+export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Side> {
   const { N, d, r, alpha } = s;
-  const { be, ts, free } = leaves(env, [
+  const { be, ts, free, fresh } = leaves(env, [
     ['x', [N, d], randomF32(N * d, 30), false],
     ['negT', [N, d], randomF32(N * d, 31).map((v) => -v), false],
     ['w1', [d, d], scaled(d * d, 32, 0.05), false],
@@ -134,7 +155,8 @@ export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Timing> 
   const n = N * d;
   const dy = be.alloc(n, 'workspace', 'bench.dy');
   try {
-    return await measure(async () => {
+    const run = async (keep: boolean): Promise<Float32Array | null> => {
+      fresh();
       const tp = new Tape(be, true);
       const lora = (
         inp: Tensor<GpuRegion>,
@@ -162,17 +184,23 @@ export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Timing> 
       tp.seedGrad(y, dy);
       tp.backward();
       await env.ctx.sync();
+      const grad = keep ? await env.ctx.readF32(tp.gradOf(a1) as GpuRegion, a1.size) : null;
       tp.dispose();
+      return grad;
+    };
+    const t = await measure(async () => {
+      await run(false);
     }, env.timing);
+    return { t, grad: (await run(true)) as Float32Array };
   } finally {
     be.free(dy);
     free();
   }
 }
 
-export async function oursAttention(env: BenchEnv, s = ATTENTION): Promise<Timing> {
+export async function oursAttention(env: BenchEnv, s = ATTENTION): Promise<Side> {
   const { B, T, d, heads } = s;
-  const { ts, free } = leaves(env, [
+  const { ts, free, fresh } = leaves(env, [
     ['x', [B * T, d], randomF32(B * T * d, 40), false],
     ['dy', [B * T, d], randomF32(B * T * d, 41), false],
     ...[0, 1, 2, 3].map((i): [string, number[], Float32Array, boolean] => [
@@ -185,7 +213,8 @@ export async function oursAttention(env: BenchEnv, s = ATTENTION): Promise<Timin
   const [x, dy, wq, wk, wv, wo] = ts;
   const dims = { B, T, S: T, Hq: heads, Hkv: heads, D: d / heads };
   try {
-    return await measure(async () => {
+    const run = async (keep: boolean): Promise<Float32Array | null> => {
+      fresh();
       const tp = new Tape(gpuBackend(env.ctx), true);
       const q = op.linear(tp, x, wq, null, 'in_out', 'q');
       const k = op.linear(tp, x, wk, null, 'in_out', 'k');
@@ -194,8 +223,14 @@ export async function oursAttention(env: BenchEnv, s = ATTENTION): Promise<Timin
       tp.seedGrad(o, dy.store);
       tp.backward();
       await env.ctx.sync();
+      const grad = keep ? await env.ctx.readF32(tp.gradOf(wq) as GpuRegion, wq.size) : null;
       tp.dispose();
+      return grad;
+    };
+    const t = await measure(async () => {
+      await run(false);
     }, env.timing);
+    return { t, grad: (await run(true)) as Float32Array };
   } finally {
     free();
   }
@@ -206,12 +241,26 @@ async function stepCase(
   env: BenchEnv,
   name: string,
   flops: number,
-  sides: { ours(): Promise<Timing>; tfjs(): Promise<Timing>; jaxjs(): Promise<Timing> },
+  sides: { ours(): Promise<Side>; tfjs(): Promise<Side>; jaxjs(): Promise<Timing> },
 ): Promise<CaseResult> {
-  const tf = (await sides.tfjs()).medianMs;
+  const theirs = await sides.tfjs();
+  const tf = theirs.t.medianMs;
   env.log(`  ${name} TF.js: ${tf.toFixed(1)} ms`);
-  const ours = (await sides.ours()).medianMs;
+  const mine = await sides.ours();
+  const ours = mine.t.medianMs;
   env.log(`  ${name} ours:  ${ours.toFixed(1)} ms`);
+  // A fast wrong step must not win: the first trainable matrix's gradient agrees with TF.js's.
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < theirs.grad.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(mine.grad[i] - theirs.grad[i]));
+    maxRef = Math.max(maxRef, Math.abs(theirs.grad[i]));
+  }
+  const rel = maxDiff / maxRef;
+  if (!(maxRef > 0 && rel < 1e-3) || mine.grad.length !== theirs.grad.length)
+    throw new Error(
+      `${name}: our gradient and TF.js's differ (max |diff| = ${maxDiff}, max |TF.js| = ${maxRef})`,
+    );
   let jax: number | null = null;
   if (env.jax) {
     jax = (await sides.jaxjs()).medianMs;
@@ -223,6 +272,9 @@ async function stepCase(
     tfjs_gflops: gflops(flops, tf),
     jaxjs_gflops: jax === null ? null : gflops(flops, jax),
     ms: { ours, tfjs: tf, jaxjs: jax },
+    notes: [
+      `${name}: first gradient, ours vs TF.js max |diff|/max |ref| = ${rel.toExponential(1)} (max |ref| ${maxRef.toExponential(2)}, ${theirs.grad.length} values)`,
+    ],
   };
 }
 
