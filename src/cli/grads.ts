@@ -31,7 +31,7 @@ import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
-import type { Args } from './args';
+import type { Args, FlagSpecs } from './args';
 import { nodeBudget } from './model-dir';
 
 export interface GradsMethodInput {
@@ -203,8 +203,21 @@ export function gradsMethod(name: string, methods: ReadonlyMap<string, GradsMeth
   return m;
 }
 
-/** The command: flags as METHODS.md gives them. */
+/** grads' flags, strict once declared (an unknown or misspelt flag is an error naming the nearest). */
+export const GRADS_FLAGS: FlagSpecs = {
+  model: 'string',
+  method: 'string',
+  set: 'list',
+  data: 'string',
+  batch: 'string',
+  seq: 'string',
+  seed: 'string',
+  out: 'string',
+};
+
+/** The command: flags as docs/METHODS.md gives them. */
 export async function gradsCommand(a: Args, methods: ReadonlyMap<string, GradsMethod>): Promise<void> {
+  a.declare(GRADS_FLAGS, 'grads');
   const dir = a.str('model');
   const method = gradsMethod(a.str('method', 'full'), methods);
   const dataPath = a.str('data');
