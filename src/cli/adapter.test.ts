@@ -23,6 +23,7 @@ import { gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { ADAMW_DEFAULTS, AdamW } from '../train/optimizer';
+import { exactMatch } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter, writeAdapterFolder } from './adapter-dir';
 import { type ModelDir, openModelDir } from './model-dir';
@@ -147,6 +148,8 @@ describe('npm run cli -- eval/generate --adapter DIR', () => {
     expect(r.code, r.err).toBe(0);
     const [line] = jsonLines(r.out);
     expect(line.adapter).toBe('lora');
+    // Plain text has no completion to score.
+    expect(line.exact_match).toBeNull();
     const got = line.eval_loss as number;
     const withAdapter = await twinLoss(dir);
     const baseLoss = await twinLoss(undefined);
@@ -192,6 +195,37 @@ describe('npm run cli -- eval/generate --adapter DIR', () => {
     expect(row.text).toBe(await twinText(dir));
     // The adapter changes the continuation, so the equality above could not hold by running the base alone.
     expect(row.text).not.toBe(await twinText(undefined));
+  }, 120_000);
+
+  it('eval --adapter gives the exact match of greedy completions, as the twin scores them', async () => {
+    // Prompt/completion rows: the completion is the model's own greedy continuation for the first three, so
+    // all but the last (a made-up one) agree up to the end-of-sequence token the data layer appends. The
+    // built-in model does not end sentences with EOS, so the figure may be 0; its correctness against
+    // hand-made targets is sft.test.ts's; here the CLI must give the twin's figure for the same rows.
+    const be = cpuBackend();
+    const m = loadWithAdapter(be, md.config, base, dir);
+    const { eosIds } = specialIds(md.tokenizer, md.config);
+    const prompts = ['The jury said', 'It was a', 'The committee met'];
+    const dt = dataTokenizer(md.tokenizer, md.config);
+    const cont = await generate(
+      be,
+      md.config,
+      m.ps,
+      prompts.map((p) => [...(dt.bosId !== null ? [dt.bosId] : []), ...dt.encode(p)]),
+      { maxNewTokens: 3, temperature: 0, eosIds, hooks: m.hooks, decode: (t) => md.tokenizer.decode(t) },
+    );
+    const rows = prompts.map((prompt, i) => ({ prompt, completion: cont.rows[i].text }));
+    rows.push({ prompt: 'It was a long', completion: ' zebra zebra zebra' });
+    const pc = join(mkdtempSync(join(tmpdir(), 'cli-em-')), 'pc.jsonl');
+    writeFileSync(pc, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const prepared = await prepareDataset('pc.jsonl', new Uint8Array(readFileSync(pc)), { onError: 'skip' });
+    const tok = tokenizeForSft(dt, prepared.examples, { maxLength: T });
+    const want = await exactMatch(be, md.config, m.ps, m.hooks, tok.examples, eosIds);
+    m.dispose();
+    expect(want).not.toBeNull();
+    const r = cli('eval', '--model', MODEL, '--data', pc, '--seq', String(T), '--adapter', dir);
+    expect(r.code, r.err).toBe(0);
+    expect(jsonLines(r.out)[0].exact_match).toBeCloseTo(want as number, 12);
   }, 120_000);
 
   it('a folder without adapter files ends in a sentence naming the missing file', () => {

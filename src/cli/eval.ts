@@ -9,7 +9,7 @@ import { tokenizeForSft } from '../data/tokenize';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { batchLosses, meanOfTokens } from '../train/sft-eval';
+import { batchLosses, exactMatch, meanOfTokens } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { loadWithAdapter } from './adapter-dir';
 import type { Args, FlagSpecs } from './args';
@@ -17,7 +17,8 @@ import { prepareDataFile } from './data-file';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
-        one JSON line: eval_loss (mean over target tokens) and perplexity`;
+        one JSON line: eval_loss (mean over target tokens), perplexity and exact_match (greedy completions
+        of up to 16 prompt/completion rows; null for plain text)`;
 
 export const EVAL_FLAGS: FlagSpecs = {
   model: 'string',
@@ -76,11 +77,21 @@ export async function evalCommand(a: Args): Promise<void> {
     const { loss: evalLoss, targets } = meanOfTokens(losses);
     const tokens = losses.reduce((n, l) => n + l.tokens, 0);
     if (targets === 0) throw new Error(`${dataPath}: no target tokens to evaluate`);
+    // The task metric the page's table shows beside eval loss (null for plain text: no completions).
+    const em = await exactMatch(
+      be,
+      md.config,
+      model.ps,
+      model.hooks,
+      tokenized.examples.map((r) => ({ inputIds: r.inputIds.slice(0, T), labels: r.labels.slice(0, T) })),
+      specialIds(md.tokenizer, md.config).eosIds,
+    );
     process.stdout.write(
       `${JSON.stringify({
         eval_loss: evalLoss,
         adapter: model.method,
         perplexity: Math.exp(evalLoss),
+        exact_match: em,
         target_tokens: targets,
         tokens,
         examples: tokenized.examples.length,

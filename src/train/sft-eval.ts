@@ -1,9 +1,11 @@
 // The evaluation pass, written once: the causal-LM loss of each batch with no tape recording and no
 // gradients, every read started before any is awaited (the GPU queue drains once, not once a batch). The
 // SFT runner's eval split (SftRunner.evalLoss) and the CLI's `eval` command both call it, so "eval loss"
-// is the same computation in the page and in the CLI; they differ only in how they average (see below).
+// is the same computation in the page and in the CLI; they differ only in how they average (see below). The
+// task metric (exact match of greedy completions) is here for the same reason.
 import type { Batch } from '../data/batch';
 import type { ModelConfig } from '../formats/model-config';
+import { generate } from '../model/generate';
 import { causalLmLoss } from '../model/loss';
 import type { ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
@@ -67,4 +69,44 @@ export function meanOfTokens(losses: readonly BatchLoss[]): { loss: number; targ
     targets += l.targets;
   }
   return { loss: sum / targets, targets };
+}
+
+/**
+ * The task metric: exact-match accuracy of greedy completions on (up to `maxRows` of) `rows`, for rows
+ * whose loss covers a completion only (a prompt of unlabelled tokens, then labelled ones). Null when there
+ * are no such rows (plain text datasets).
+ */
+export async function exactMatch<S, I>(
+  be: Backend<S, I>,
+  config: ModelConfig,
+  ps: ParamSet<S, I>,
+  hooks: ModelHooks<S, I> | undefined,
+  rows: Iterable<{ inputIds: ArrayLike<number>; labels: ArrayLike<number> }>,
+  eosIds: readonly number[],
+  maxRows = 16,
+): Promise<number | null> {
+  const items: { prompt: number[]; want: number[] }[] = [];
+  for (const r of rows) {
+    const ids = Array.from(r.inputIds);
+    const labels = Array.from(r.labels);
+    const cut = labels.findIndex((l) => l !== -100);
+    if (cut <= 0 || labels.slice(cut).some((l) => l === -100)) continue;
+    items.push({ prompt: ids.slice(0, cut), want: ids.slice(cut) });
+    if (items.length >= maxRows) break;
+  }
+  if (items.length === 0) return null;
+  const longest = Math.max(...items.map((x) => x.want.length));
+  const res = await generate(
+    be,
+    config,
+    ps,
+    items.map((x) => x.prompt),
+    { maxNewTokens: longest, eosIds, hooks },
+  );
+  let hits = 0;
+  for (const [i, x] of items.entries()) {
+    const got = res.rows[i].tokens.slice(0, x.want.length);
+    if (got.length === x.want.length && got.every((t, j) => t === x.want[j])) hits++;
+  }
+  return hits / items.length;
 }

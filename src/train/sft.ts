@@ -13,7 +13,6 @@ import type { ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
-import { generate } from '../model/generate';
 import { loadCheckpointSpecs } from '../model/load';
 import { causalLmLoss } from '../model/loss';
 import { Adapter, planAdapter } from '../peft/adapter';
@@ -25,7 +24,7 @@ import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { ADAMW_DEFAULTS, AdamW } from './optimizer';
 import type { MetricPoint, SftCheckpoint, SftRunConfig } from './sft-config';
-import { batchLosses, meanOfBatches } from './sft-eval';
+import { batchLosses, exactMatch as greedyExactMatch, meanOfBatches } from './sft-eval';
 
 export {
   type LrSchedule,
@@ -373,36 +372,13 @@ export class SftRunner {
     this.activeMs = ck.activeMs;
   }
 
-  /**
-   * The task metric: exact-match accuracy of greedy completions on (up to `maxRows` of) the eval split, for
-   * rows whose loss covers a completion only (a prompt of unlabelled tokens, then labelled ones). Null when
-   * there are no such rows (plain text datasets).
-   */
-  async exactMatch(eosIds: readonly number[], maxRows = 16): Promise<number | null> {
-    const items: { prompt: number[]; want: number[] }[] = [];
-    for (const r of this.evalRows) {
-      const ids = r.inputIds.slice(0, this.run.seqLen);
-      const labels = r.labels.slice(0, this.run.seqLen);
-      const cut = labels.findIndex((l) => l !== -100);
-      if (cut <= 0 || labels.slice(cut).some((l) => l === -100)) continue;
-      items.push({ prompt: ids.slice(0, cut), want: ids.slice(cut) });
-      if (items.length >= maxRows) break;
-    }
-    if (items.length === 0) return null;
-    const longest = Math.max(...items.map((x) => x.want.length));
-    const res = await generate(
-      this.be,
-      this.config,
-      this.ps,
-      items.map((x) => x.prompt),
-      { maxNewTokens: longest, eosIds, hooks: this.adapter.hooks },
-    );
-    let hits = 0;
-    for (const [i, x] of items.entries()) {
-      const got = res.rows[i].tokens.slice(0, x.want.length);
-      if (got.length === x.want.length && got.every((t, j) => t === x.want[j])) hits++;
-    }
-    return hits / items.length;
+  /** The task metric on (up to `maxRows` of) the eval split: sft-eval.ts's exactMatch with this adapter. */
+  exactMatch(eosIds: readonly number[], maxRows = 16): Promise<number | null> {
+    const rows = this.evalRows.map((r) => ({
+      inputIds: r.inputIds.slice(0, this.run.seqLen),
+      labels: r.labels.slice(0, this.run.seqLen),
+    }));
+    return greedyExactMatch(this.be, this.config, this.ps, this.adapter.hooks, rows, eosIds, maxRows);
   }
 
   dispose(): void {
