@@ -1,7 +1,7 @@
 // The built-in model (public/models/tiny-llama-brown, pretrained by scripts/pretrain): its files are in
 // Hugging Face layout, its tokenizer loads in @huggingface/tokenizers and encodes exactly as the Python
 // trainer did, its chat template renders, and an independent float64 Llama forward written here from
-// METHODS.md reproduces the logits and loss PyTorch recorded (test/fixtures/builtin-model-reference.json).
+// docs/METHODS.md reproduces the logits and loss PyTorch recorded (test/fixtures/builtin-model-reference.json).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';

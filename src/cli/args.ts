@@ -1,5 +1,5 @@
 // Command-line flags: `--name value` pairs (repeatable ones collected), with typed getters whose errors
-// name the flag. The common flags are METHODS.md's. A command declares its flags (`declare`), and from then
+// name the flag. The common flags are docs/METHODS.md's. A command declares its flags (`declare`), and from then
 // on the argument list is parsed strictly by Node's util.parseArgs: an unknown or misspelt flag is an error
 // naming it and the nearest known one, a flag missing its value is an error, a stray word is an error, and
 // an empty value stays empty (it never becomes "true"). Numbers are checked where read: finite, and within

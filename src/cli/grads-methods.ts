@@ -1,4 +1,4 @@
-// Every registered fine-tuning method as a `grads` method (METHODS.md "The gradient dump"): plan the
+// Every registered fine-tuning method as a `grads` method (docs/METHODS.md "The gradient dump"): plan the
 // adapter from `--set` options as a training run plans it, and write the adapter through Adapter.save, so
 // the dump's adapter files are exactly those `train --out` writes (sparse's and rows' indices included)
 // and each gradient is keyed as its tensor is saved.
@@ -16,7 +16,7 @@ export function registryGradsMethods(): Map<string, GradsMethod> {
         const raw = Object.fromEntries(input.options);
         const ctx = { tokenizer: input.tokenizer, tokenizerName: input.modelName };
         const plan = planAdapter(m, raw, input.config, input.base, input.seed, ctx);
-        // The dump is taken with dropout off (METHODS.md) while adapter_config.json keeps the value asked
+        // The dump is taken with dropout off (docs/METHODS.md) while adapter_config.json keeps the value asked
         // for: the hooks come from the same plan with lora_dropout 0 (same seed, so the same initial values).
         const passive =
           Number(raw.lora_dropout ?? 0) > 0

@@ -1,5 +1,5 @@
 // `npm run cli -- grads`: one forward and backward pass of the causal-LM loss (model/loss.ts, the loss
-// every trainer uses), dropout off, written out for checking against PyTorch and PEFT (METHODS.md "The
+// every trainer uses), dropout off, written out for checking against PyTorch and PEFT (docs/METHODS.md "The
 // gradient dump"): adapter_config.json and adapter_model.safetensors (the adapter as initialised, exactly
 // as `train --out` saves it: Adapter.save, sparse and rows indices included), batch.safetensors
 // (input_ids and labels, int32 [B,T], exactly what was fed), grads.safetensors (float32 gradient of the

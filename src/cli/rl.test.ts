@@ -1,5 +1,5 @@
 // End-to-end checks of `train --algo ...` (rl.ts) on the built-in model as a child process: PPO prints one
-// JSON line per step with METHODS.md's RL fields and a "done" summary; DPO on a two-pair file and GRPO with a
+// JSON line per step with docs/METHODS.md's RL fields and a "done" summary; DPO on a two-pair file and GRPO with a
 // user JavaScript reward run; bad flags end in a sentence. Each run loads the model and a device (~10 s on
 // SwiftShader), so runs are one or two steps with short responses.
 import { spawnSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 // `npm run cli -- train --algo reward|ppo|rs|dpo|grpo`: the RLHF runners (src/train/rl) in Node with any
 // registered PEFT method (default LoRA). Online algorithms (ppo, rs, grpo) take prompts from --data (any
 // shape with a prompt; without --data, a few built-in English openings) and a --reward; dpo and reward take
-// preference data. Prints one JSON line per logging step (METHODS.md: step, loss, reward_mean, kl, entropy,
+// preference data. Prints one JSON line per logging step (docs/METHODS.md: step, loss, reward_mean, kl, entropy,
 // and PPO's clipfrac, value_loss) and a summary line with "done": true. `--algo reward --out DIR` saves the
 // reward model (PEFT files + its score head) for `--reward model:DIR`. The algorithm options' flags, their
 // checks and usage lines come from train/rl/options.ts, and the run is built by train/rl/factory.ts, as the

@@ -1,5 +1,5 @@
 // Hugging Face config.json → a normalized ModelConfig for the two families the engine runs
-// (METHODS.md "Models"): GPT-2 (`gpt2`) and Llama (`llama`, and `qwen2` = Llama + q/k/v biases).
+// (docs/METHODS.md "Models"): GPT-2 (`gpt2`) and Llama (`llama`, and `qwen2` = Llama + q/k/v biases).
 // Also checkpoint validation against the config (every key and shape that architecture.ts's table
 // implies, GPT-2 keys with or without the `transformer.` prefix), the parameter count and the
 // weight-memory estimate shown before loading. Anything the engine does not

@@ -113,7 +113,7 @@ export interface MetricPoint {
   memory: ByCategory;
   peakBytes: number;
   peakByCategory: ByCategory;
-  /** RL runs (src/worker/rl-runs.ts): the step's RL figures under METHODS.md's names (reward_mean, kl, …). */
+  /** RL runs (src/worker/rl-runs.ts): the step's RL figures under docs/METHODS.md's names (reward_mean, kl, …). */
   rl?: Omit<RlMetrics, 'step' | 'loss' | 'samples'>;
 }
 

@@ -3,7 +3,7 @@
 // registered PEFT method, and wraps it in the surface the worker's scheduler drives for SFT runs
 // (stepOnce/settle/takePoints/flush/evalPoint/memory/dispose, plus ps/adapter/config for generation and
 // export), so RL and SFT runs interleave in one loop. Each step's figures become MetricPoints with an `rl`
-// part (METHODS.md names), and a few of its rollouts go out as their own `rollouts` message.
+// part (docs/METHODS.md names), and a few of its rollouts go out as their own `rollouts` message.
 // Rewards: the built-in specs, user JavaScript in a nested worker with a time limit (rewards/js.ts), or a
 // finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
 

@@ -1,6 +1,6 @@
 // WGSL for sparse fine-tuning's index maps over a dense weight: scatter-add of k values into it and the
 // gather of k entries out of it (the scatter's backward). Indices are flat row-major in the canonical
-// [out, in] layout (METHODS.md); with `transposed` the weight is stored [in, out] (GPT-2 Conv1D) and the
+// [out, in] layout (docs/METHODS.md); with `transposed` the weight is stored [in, out] (GPT-2 Conv1D) and the
 // kernel maps each index to its stored position, so one index file serves both layouts.
 import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';

@@ -11,7 +11,7 @@
 // "init_weights", and for compacter "phm_layer", "phm_dim", "phm_rank", "phm_bias", "shared_phm_rule",
 // "factorized_phm_W", "phm_init_range", "hypercomplex_nonlinearity"}.
 //
-// Initialisation (METHODS.md): D ~ normal(0, 0.02), U = 0, biases 0, so a fresh adapter is the identity.
+// Initialisation (docs/METHODS.md): D ~ normal(0, 0.02), U = 0, biases 0, so a fresh adapter is the identity.
 // The adapters library's own default init ("bert") draws U from normal(0, 0.02) too; `init_weights=bert`
 // gives that. Compacter: rule ~ normal(0, phm_init_range), left/right glorot-uniform, the up projection's
 // right factor 0 (identity); `init_weights=glorot` draws it too. (The library's init_W tests

@@ -25,7 +25,7 @@ describe('compacter specifics', () => {
     expect(matrixFreeBuild(compacter, o, GPT2_SMALL)).toBe(want);
   });
 
-  it('one shared rule; keys as METHODS.md; identity init zeroes the up right factor only', () => {
+  it('one shared rule; keys as docs/METHODS.md; identity init zeroes the up right factor only', () => {
     const o = compacter.parse({ reduction_factor: 4 }, TINY_GPT2);
     const added = compacter.build(o, TINY_GPT2, noBase, 1).added;
     expect(added.filter((s) => s.name.endsWith('phm_rule')).map((s) => [s.name, s.shape])).toEqual([

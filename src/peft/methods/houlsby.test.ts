@@ -20,7 +20,7 @@ describe('houlsby specifics', () => {
     expect(matrixFreeBuild(houlsby, o, GPT2_SMALL)).toBe(1_789_056);
   });
 
-  it('names tensors as METHODS.md and writes its adapter_config.json', () => {
+  it('names tensors as docs/METHODS.md and writes its adapter_config.json', () => {
     const o = houlsby.parse({ reduction_factor: 4 }, TINY_LLAMA);
     const names = houlsby.build(o, TINY_LLAMA, { names: () => [], shape: () => [], data: () => [] }, 0).added;
     expect(names.slice(0, 4).map((s) => [s.name, s.shape])).toEqual([

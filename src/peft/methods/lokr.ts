@@ -4,7 +4,7 @@
 // else w2_a [b, r]·w2_b [r, d]; with decompose_both, w1 likewise becomes w1_a [a, r]·w1_b [r, c] when
 // r < max(a, c)/2. Init as PEFT: w1 (or w1_a) zero, the rest kaiming-uniform(a=√5), so a fresh adapter is
 // the identity. PEFT has no Conv1D LoKr, so on GPT-2 ΔW is still built [out, in] and applied as such
-// (METHODS.md); merging adds it into W in W's stored layout.
+// (docs/METHODS.md); merging adds it into W in W's stored layout.
 
 import type { ModelConfig } from '../../formats/model-config';
 import type { LinearSite } from '../../model/transformer';
