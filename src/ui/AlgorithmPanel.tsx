@@ -183,7 +183,8 @@ export const AlgorithmPanel = memo(function AlgorithmPanel() {
           : `Each method ticked below becomes one ${ALGORITHMS.find((a) => a.value === algo)?.label} run; steps, batch (prompts or pairs per step), lr and seed come from the hyperparameters.`}
       </p>
       {problem && (
-        <p role="alert" className="error" data-testid="algorithm-shape">
+        // A status, not an alert: it is a warning about the form; Start's refusal is the alert.
+        <p role="status" className="error" data-testid="algorithm-shape">
           {problem}
         </p>
       )}

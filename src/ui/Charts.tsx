@@ -1,5 +1,6 @@
-// Live charts (recharts): train and eval loss per run overlaid against step, tokens or time; memory per
-// run stacked by category (at the run's peak) beside its prediction. A recharts redraw costs tens of ms
+// Live charts (recharts): train and eval loss per run overlaid against step, tokens or time (SFT runs on one
+// axis, each RL algorithm's loss on its own); memory per run stacked by category (at the run's peak) beside
+// its prediction, each run's label in its colour; both as wide as their box (box-width.ts). A recharts redraw costs tens of ms
 // (hundreds in a dev build on SwiftShader), so the charts never subscribe to the store directly: they read
 // throttled snapshots (at most 2-3 redraws a second, rendered as transitions), the loss lines are capped at
 // MAX_LINE_POINTS, the memory chart redraws only when its bars change, and animation is off.
@@ -9,10 +10,11 @@ import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { useAppStore } from '../store';
 import type { XAxis } from '../store/ui';
 import type { MetricPoint } from '../train/sft-config';
+import { useBoxWidth } from './box-width';
 import { chartNames, parseRunKey, runKeyOf } from './run-names';
 import { type Series, SeriesChart } from './SeriesChart';
 import { downsample, useThrottledStore } from './throttled';
-import { formatTick, niceTicks } from './ticks';
+import { axisWidth, formatTick, niceTicks } from './ticks';
 
 /** Points drawn per line at most; longer series are strided (the data-points attribute counts them all). */
 export const MAX_LINE_POINTS = 300;
@@ -46,53 +48,111 @@ const CATEGORY_COLORS: Record<string, string> = {
 const xOf = (p: MetricPoint, x: XAxis) =>
   x === 'step' ? p.step : x === 'tokens' ? p.tokens : p.timeMs / 1000;
 
+/** A run's chart group: SFT runs share one loss axis; each RL algorithm's loss (a PPO, DPO or reward-model
+ * objective, not a token cross-entropy) gets its own. */
+const groupOf = (rl: string | undefined) => rl ?? 'sft';
+const GROUP_TITLES: Record<string, string> = {
+  sft: 'SFT loss (token cross-entropy)',
+  reward: 'reward-model loss',
+  ppo: 'PPO loss',
+  grpo: 'GRPO loss',
+  dpo: 'DPO loss',
+  rejection: 'rejection-sampling loss',
+};
+
 export const LossChart = memo(function LossChart() {
-  const { metrics, runKey } = useThrottledStore(
-    (s) => ({ metrics: s.metrics, runKey: runKeyOf(s) }),
+  const { metrics, runKey, runs } = useThrottledStore(
+    (s) => ({ metrics: s.metrics, runKey: runKeyOf(s), runs: s.runs }),
     LOSS_REDRAW_MS,
   );
   const xAxis = useAppStore((s) => s.xAxis);
   const setXAxis = useAppStore((s) => s.setXAxis);
-  const { series, points } = useMemo(() => {
+  const [box, width] = useBoxWidth<HTMLDivElement>(560);
+  // The run list's algorithms only (a string, so the memo below ignores figure changes of the runs).
+  const algos = runs.map((r) => groupOf(r.spec.rl?.algo)).join(' ');
+  const { groups, points } = useMemo(() => {
     let points = 0;
-    const series: Series[] = parseRunKey(runKey).flatMap(({ id, name: method, index }): Series[] => {
+    const algoOf = algos.split(' ');
+    const groups = new Map<string, Series[]>();
+    for (const { id, name: method, index } of parseRunKey(runKey)) {
       const pts = metrics[id] ?? [];
       const color = COLORS[index % COLORS.length];
       const train = pts.filter((p) => p.loss !== null);
       const evals = pts.filter((p) => p.evalLoss !== null);
       points += train.length + evals.length;
-      return [
-        {
-          key: `${id}-train`,
-          name: `${method} train`,
-          color,
-          data: downsample(train, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.loss })),
-        },
-        {
+      const g = algoOf[index] ?? 'sft';
+      const list = groups.get(g) ?? [];
+      groups.set(g, list);
+      list.push({
+        key: `${id}-train`,
+        name: `${method} train`,
+        color,
+        data: downsample(train, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.loss })),
+      });
+      if (evals.length > 0 || g === 'sft')
+        list.push({
           key: `${id}-eval`,
           name: `${method} eval`,
           color,
           dash: '5 3',
           data: downsample(evals, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.evalLoss })),
-        },
-      ];
-    });
-    return { series, points };
-  }, [runKey, metrics, xAxis]);
+        });
+    }
+    return { groups: [...groups.entries()], points };
+  }, [runKey, metrics, xAxis, algos]);
+  const height = groups.length > 1 ? Math.max(110, Math.floor(220 / groups.length)) : 200;
   return (
-    <section className="panel wide" data-testid="loss-chart" data-points={points}>
+    <section className="panel" data-testid="loss-chart" data-points={points}>
       <h2>
         Loss{' '}
-        <select value={xAxis} onChange={(e) => setXAxis(e.target.value as XAxis)}>
+        <select aria-label="x axis" value={xAxis} onChange={(e) => setXAxis(e.target.value as XAxis)}>
           <option value="step">by step</option>
           <option value="tokens">by tokens</option>
           <option value="time">by time (s)</option>
         </select>
       </h2>
-      <SeriesChart series={series} xFromZero minXStep={xAxis === 'step' ? 1 : 0} />
+      <div className="chart-box" ref={box}>
+        {groups.length === 0 && <SeriesChart series={[]} width={width} height={height} />}
+        {groups.map(([g, series]) => (
+          <div key={g} data-group={g}>
+            {(groups.length > 1 || g !== 'sft') && (
+              <h3 className="chart-title">{GROUP_TITLES[g] ?? `${g} loss`}</h3>
+            )}
+            <SeriesChart
+              series={series}
+              width={width}
+              height={height}
+              xFromZero
+              minXStep={xAxis === 'step' ? 1 : 0}
+            />
+          </div>
+        ))}
+      </div>
     </section>
   );
 });
+
+/** The memory chart's run labels, each in its run's colour (the bars are coloured by category). */
+function RunTick(props: {
+  x?: number | string;
+  y?: number | string;
+  payload?: { value: unknown; index: number };
+}) {
+  const x = Number(props.x ?? 0);
+  const y = Number(props.y ?? 0);
+  const { payload } = props;
+  return (
+    <text
+      x={x}
+      y={y + 12}
+      textAnchor="middle"
+      fontSize={12}
+      fill={COLORS[(payload?.index ?? 0) % COLORS.length]}
+    >
+      {String(payload?.value ?? '')}
+    </text>
+  );
+}
 
 export const MemoryChart = memo(function MemoryChart() {
   const { metrics, runs } = useThrottledStore(
@@ -117,6 +177,7 @@ export const MemoryChart = memo(function MemoryChart() {
       }),
     );
   }, [runs, metrics]);
+  const [box, width] = useBoxWidth<HTMLDivElement>(400);
   const { chart, measured } = useMemo(() => {
     const data = JSON.parse(sig) as Record<string, number | string>[];
     // Only the categories some run uses: each Bar is a set of recharts components, and the redraw's cost
@@ -133,11 +194,11 @@ export const MemoryChart = memo(function MemoryChart() {
       measured: data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length,
       chart: (
         <div className="series-chart">
-          <BarChart width={720} height={240} data={data}>
+          <BarChart width={width} height={200} data={data} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" />
-            <RXAxis dataKey="run" interval={0} height={24} />
+            <RXAxis dataKey="run" interval={0} height={24} tick={RunTick} />
             <YAxis
-              width={52}
+              width={axisWidth(yTicks.map(yFmt))}
               ticks={yTicks}
               domain={[yTicks[0], yTicks[yTicks.length - 1]]}
               interval={0}
@@ -167,11 +228,13 @@ export const MemoryChart = memo(function MemoryChart() {
         </div>
       ),
     };
-  }, [sig]);
+  }, [sig, width]);
   return (
-    <section className="panel wide" data-testid="memory-chart" data-runs={measured}>
-      <h2>Peak memory by category (MiB), beside the prediction</h2>
-      {chart}
+    <section className="panel" data-testid="memory-chart" data-runs={measured}>
+      <h2 title="Measured peak by category (stacked), beside the predicted peak">Peak memory (MiB)</h2>
+      <div className="chart-box" ref={box}>
+        {chart}
+      </div>
     </section>
   );
 });

@@ -2,10 +2,9 @@
 // order METHOD_FAMILIES gives (a newly registered method appears without a change here), each with its
 // options form (MethodOptions.tsx, generated from the method's OptionSpecs), its trainable count and share
 // of the model, and its predicted memory by category — figures the worker computes (planAdapter,
-// predictTrainingMemory) and recomputes when options or the batch shape change. Then the hyperparameters,
-// the memory budget that decides between interleaved and one-after-another runs, and start.
+// predictTrainingMemory) and recomputes when options or the batch shape change. Then the hyperparameters and
+// the memory budget that decides between interleaved and one-after-another runs (Start is in StartBar.tsx).
 import { memo, useState } from 'react';
-import { startRuns } from '../app/engine';
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
 import { METHOD_FAMILIES, type MethodInfo } from '../peft/types';
@@ -132,12 +131,10 @@ function Hyperparameters() {
 }
 
 export function MethodPicker() {
-  const [problem, setProblem] = useState<string | null>(null);
   const infos = useAppStore((s) => s.methodInfos);
-  const schedule = useAppStore((s) => s.schedule);
   const lrOf = (n: string) => infos.find((m) => m.name === n)?.defaultLr;
   return (
-    <section className="panel" data-testid="method-picker">
+    <section className="panel" data-testid="methods">
       <h2>Methods</h2>
       {infos.length === 0 && <p>Loading the method registry…</p>}
       {METHOD_FAMILIES.map((f) => (
@@ -157,28 +154,6 @@ export function MethodPicker() {
         {infos.map((m) => `${m.name} ${lrOf(m.name)}`).join(', ')}
       </p>
       <Hyperparameters />
-      <button
-        type="button"
-        data-testid="start-runs"
-        onClick={() => {
-          startRuns().then(setProblem, (e: unknown) =>
-            setProblem(e instanceof Error ? e.message : String(e)),
-          );
-        }}
-      >
-        Start runs
-      </button>
-      {problem && (
-        <span role="alert" className="error">
-          {' '}
-          {problem}
-        </span>
-      )}
-      {schedule && (
-        <p className="note" data-testid="schedule" data-mode={schedule.mode}>
-          {schedule.message}
-        </p>
-      )}
     </section>
   );
 }

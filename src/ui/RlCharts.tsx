@@ -1,5 +1,5 @@
-// The RL views: mean reward and KL to the reference per RL run, overlaid against step (the loss of every
-// run, RL included, is in the loss chart), and the rollouts panel: each RL run's latest rollouts as text
+// The RL views: mean reward and KL to the reference per RL run, overlaid against step, each on its own
+// axes (the RL losses are in the loss panel, on an axis per algorithm, not on the SFT loss axis), and the rollouts panel: each RL run's latest rollouts as text
 // with their rewards (a reward model's runs show their batch and held-out accuracy instead). Like the loss
 // chart, the charts read throttled snapshots (useThrottledStore) with lines capped at MAX_LINE_POINTS and
 // draw with SeriesChart (page-computed ticks, HTML legend); their redraws are delayed differently so they do
@@ -7,6 +7,7 @@
 import { memo, useMemo } from 'react';
 import { useAppStore } from '../store';
 import type { MetricPoint } from '../train/sft-config';
+import { useBoxWidth } from './box-width';
 import { COLORS, MAX_LINE_POINTS } from './Charts';
 import { parseRunKey, runKeyOf } from './run-names';
 import { type Series, SeriesChart } from './SeriesChart';
@@ -33,6 +34,7 @@ function RlLineChart({
     REDRAW_MS,
     delay,
   );
+  const [box, width] = useBoxWidth<HTMLDivElement>(420);
   const { series, points } = useMemo(() => {
     let points = 0;
     const series = parseRunKey(key)
@@ -56,7 +58,9 @@ function RlLineChart({
   return (
     <section className="panel" data-testid={testId} data-points={points}>
       <h2>{title}</h2>
-      <SeriesChart series={series} width={480} height={240} minXStep={1} />
+      <div className="chart-box" ref={box}>
+        <SeriesChart series={series} width={width} height={220} minXStep={1} />
+      </div>
     </section>
   );
 }

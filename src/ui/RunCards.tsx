@@ -2,7 +2,10 @@
 // after a reload (from the last checkpoint), and the trained run's tools: measure inference latency,
 // export the adapter (PEFT files), the merged model (HF layout) and an ONNX deploy preview where mergeable;
 // any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster. Below the cards: import an adapter to evaluate it or continue training it.
-import { memo, useState } from 'react';
+// Each card is marked with its run's colour (the colour of its lines in the charts and its row in the
+// table); before the first step's point arrives it says the pipelines are compiling (seconds on a software
+// GPU), and the time left comes from steady-state steps only (the worker's etaS), so it is absent until then.
+import { type CSSProperties, memo, useEffect, useState } from 'react';
 import {
   clearRuns,
   exportAdapter,
@@ -18,14 +21,29 @@ import {
 } from '../app/engine';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
+import { COLORS } from './Charts';
 
-const RunCard = memo(function RunCard({ id }: { id: string }) {
+/** "45 s", "3 min 20 s", "1 h 5 min": time left as a person reads it. */
+export function formatDuration(s: number): string {
+  const t = Math.max(0, Math.ceil(s));
+  if (t < 60) return `${t} s`;
+  if (t < 3600) return `${Math.floor(t / 60)} min${t % 60 ? ` ${t % 60} s` : ''}`;
+  return `${Math.floor(t / 3600)} h${Math.floor((t % 3600) / 60) ? ` ${Math.floor((t % 3600) / 60)} min` : ''}`;
+}
+
+const RunCard = memo(function RunCard({ id, index }: { id: string; index: number }) {
   const run = useAppStore((s) => s.runs.find((r) => r.spec.id === id));
   // Only the last step is needed here: a narrow selector, so the card re-renders on that alone.
   const step = useAppStore((s) => {
     const pts = s.metrics[id];
     return pts?.length ? pts[pts.length - 1].step : 0;
   });
+  // "Measure latency" runs three timed forward passes in the worker: shown from the click to the result.
+  const [measuring, setMeasuring] = useState(false);
+  const latency = run?.results?.latency;
+  const message = run?.message;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new result or message ends the measurement
+  useEffect(() => setMeasuring(false), [latency, message]);
   if (!run) return null;
   const total = run.spec.config.steps;
   const live = run.state === 'running' || run.state === 'paused';
@@ -39,10 +57,31 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
       data-state={run.state}
       data-method={run.method}
       data-checkpoint={ck ?? ''}
+      style={{ '--run-color': COLORS[index % COLORS.length] } as CSSProperties}
     >
-      <strong>{run.spec.label}</strong> <span className={`state ${run.state}`}>{run.state}</span>
-      <progress max={Math.max(1, total)} value={run.state === 'done' ? total : step} /> {step}/{total}
-      {run.etaS !== null && live && <span> · {Math.ceil(run.etaS)} s left</span>}
+      <div className="head">
+        <span className="swatch-run" aria-hidden="true" />
+        <strong>{run.spec.label}</strong> <span className={`state ${run.state}`}>{run.state}</span>
+        <progress max={Math.max(1, total)} value={run.state === 'done' ? total : step} />{' '}
+        <span>
+          {step}/{total} steps
+        </span>
+        {run.state === 'running' && step === 0 && (
+          <span className="phase" data-testid="run-phase" data-phase="compiling">
+            compiling shaders (first step)…
+          </span>
+        )}
+        {run.state === 'running' && step > 0 && run.etaS === null && (
+          <span className="phase" data-testid="run-phase" data-phase="estimating">
+            estimating time left…
+          </span>
+        )}
+        {run.etaS !== null && live && step > 0 && (
+          <span className="phase" data-testid="run-eta">
+            about {formatDuration(run.etaS)} left
+          </span>
+        )}
+      </div>
       <div className="figures">
         {run.predicted && <>predicted {formatBytes(run.predicted.peakTotal)}</>}
         {run.memory && <> · now {formatBytes(Object.values(run.memory).reduce((a, b) => a + b, 0))}</>}
@@ -71,9 +110,23 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
       )}
       {trained && (
         <span className="tools">
-          <button type="button" data-testid="measure-latency" onClick={() => measureRun(id)}>
+          <button
+            type="button"
+            data-testid="measure-latency"
+            disabled={measuring}
+            title="Forward latency (batch 1 × seq len) of the base model, this run unmerged and merged"
+            onClick={() => {
+              setMeasuring(true);
+              measureRun(id);
+            }}
+          >
             Measure latency
           </button>
+          {measuring && (
+            <span className="phase" data-testid="measuring">
+              <progress /> timing base, unmerged and merged forward passes…
+            </span>
+          )}
           <button type="button" data-testid="export-adapter" onClick={() => exportAdapter(id)}>
             Export adapter
           </button>
@@ -101,13 +154,15 @@ const RunCard = memo(function RunCard({ id }: { id: string }) {
   );
 });
 
-function ImportAdapter() {
+/** Import an adapter (a setup step: it lives in the setup column, under the methods). */
+export function ImportAdapter() {
   const [steps, setSteps] = useState(0);
   const [problem, setProblem] = useState<string | null>(null);
   return (
-    <div className="import" data-testid="import-adapter">
+    <section className="panel import" data-testid="import-adapter">
+      <h2>Import an adapter</h2>
       <label className="drop">
-        Import an adapter (adapter_config.json and adapter_model.safetensors together), then{' '}
+        adapter_config.json + adapter_model.safetensors{' '}
         <input
           type="file"
           multiple
@@ -120,7 +175,7 @@ function ImportAdapter() {
         />
       </label>{' '}
       <label>
-        train it for{' '}
+        Train it for{' '}
         <input
           name="importSteps"
           type="number"
@@ -136,7 +191,7 @@ function ImportAdapter() {
           {problem}
         </span>
       )}
-    </div>
+    </section>
   );
 }
 
@@ -145,20 +200,23 @@ export function RunCards() {
   const ids = useAppStore((s) => s.runs.map((r) => r.spec.id).join(' '));
   const list = ids ? ids.split(' ') : [];
   return (
-    <section className="panel wide">
-      <h2>Runs</h2>
-      {list.length === 0 ? <p>No runs yet: choose methods and press start.</p> : null}
+    <section className="panel" data-testid="runs">
+      <h2>
+        Runs{' '}
+        {list.length > 0 && (
+          <button type="button" className="small" onClick={() => void clearRuns()}>
+            Clear all runs
+          </button>
+        )}
+      </h2>
+      {list.length === 0 ? (
+        <p className="note">No runs yet: choose methods on the left and press Start runs.</p>
+      ) : null}
       <ul className="runs">
-        {list.map((id) => (
-          <RunCard key={id} id={id} />
+        {list.map((id, i) => (
+          <RunCard key={id} id={id} index={i} />
         ))}
       </ul>
-      <ImportAdapter />
-      {list.length > 0 && (
-        <button type="button" onClick={() => void clearRuns()}>
-          Clear all runs
-        </button>
-      )}
     </section>
   );
 }

@@ -5,7 +5,7 @@
 // the whole page in each redraw. Callers memoise `series` (a new array means a redraw).
 import { memo, useMemo, useState } from 'react';
 import { CartesianGrid, Line, LineChart, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
-import { formatTick, niceTicks } from './ticks';
+import { axisWidth, formatTick, niceTicks } from './ticks';
 
 /** A dashed series draws a dot per point up to this many; each dot is a component re-rendered per redraw. */
 const MAX_DOTS = 40;
@@ -50,7 +50,7 @@ export const SeriesChart = memo(function SeriesChart({
   // The tooltip is mounted only while the pointer is over the chart: mounted, its selectors re-run on every
   // redraw, about 40% of a live redraw's cost, for a box nobody is looking at while curves stream in.
   const [hover, setHover] = useState(false);
-  const { xTicks, yTicks, xFmt, yFmt } = useMemo(() => {
+  const { xTicks, yTicks, xFmt, yFmt, yWidth } = useMemo(() => {
     const xs = extent(series, (p) => p.x);
     const ys = extent(series, (p) => p.y);
     const xTicks = niceTicks(xFromZero ? Math.min(0, xs?.lo ?? 0) : (xs?.lo ?? 0), xs?.hi ?? 1, 6, minXStep);
@@ -62,6 +62,7 @@ export const SeriesChart = memo(function SeriesChart({
       yTicks,
       xFmt: (v: number) => formatTick(v, xStep),
       yFmt: (v: number) => formatTick(v, yStep),
+      yWidth: axisWidth(yTicks.map((v) => formatTick(v, yStep))),
     };
   }, [series, xFromZero, minXStep]);
   return (
@@ -89,7 +90,7 @@ export const SeriesChart = memo(function SeriesChart({
           ticks={yTicks}
           interval={0}
           tickFormatter={yFmt}
-          width={52}
+          width={yWidth}
         />
         {hover && <Tooltip isAnimationActive={false} />}
         {series.map((s) => (

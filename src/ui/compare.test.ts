@@ -112,15 +112,15 @@ describe('comparison rows', () => {
   it('exports CSV (quoted where needed) and Markdown (pipes escaped)', () => {
     const csv = toCsv(rows).split('\n');
     expect(csv[0]).toBe(
-      'run,method,state,trainable params,trainable %,all-reduce per step (bytes),peak memory (bytes),× model weights,tokens/s,ms/step,final train loss,final eval loss,exact match %,latency base (ms),latency unmerged (ms),latency merged (ms)',
+      'run,method,state,trainable params,trainable %,all-reduce per step (KiB),peak memory (MiB),× model weights,tokens/s,ms/step,final train loss,final eval loss,exact match %,latency base (ms),latency unmerged (ms),latency merged (ms)',
     );
     expect(csv[1]).toBe(
-      '"full, a ""quoted"" | name",full,done,1000,100.00,4000,52000,13.00,100.0,100.0,2.5000,2.7500,75.0,1.50,2.25,',
+      '"full, a ""quoted"" | name",full,done,1000,100.00,3.91,0.0496,13.00,100.0,100.0,2.5000,2.7500,75.0,1.50,2.25,',
     );
     const md = toMarkdown(rows).split('\n');
     expect(md[1]).toMatch(/^\| --- \| --- \| --- \| ---: \|/);
     expect(md[2]).toBe(
-      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 4000 | 52000 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
+      '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 3.91 | 0.0496 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
     );
   });
 });

@@ -29,23 +29,90 @@ export interface CompareRow {
   latencyMerged: number | null;
 }
 
-export const COLUMNS: { key: keyof CompareRow; label: string }[] = [
-  { key: 'run', label: 'run' },
-  { key: 'method', label: 'method' },
-  { key: 'state', label: 'state' },
-  { key: 'trainableParams', label: 'trainable params' },
-  { key: 'trainablePct', label: 'trainable %' },
-  { key: 'allreduceBytes', label: 'all-reduce per step (bytes)' },
-  { key: 'peakBytes', label: 'peak memory (bytes)' },
-  { key: 'peakXWeights', label: '× model weights' },
-  { key: 'tokensPerS', label: 'tokens/s' },
-  { key: 'msPerStep', label: 'ms/step' },
-  { key: 'trainLoss', label: 'final train loss' },
-  { key: 'evalLoss', label: 'final eval loss' },
-  { key: 'exactMatch', label: 'exact match %' },
-  { key: 'latencyBase', label: 'latency base (ms)' },
-  { key: 'latencyUnmerged', label: 'latency unmerged (ms)' },
-  { key: 'latencyMerged', label: 'latency merged (ms)' },
+/**
+ * The columns: `label` (with its unit) heads the CSV and Markdown exports; `short` heads the page's table,
+ * which must fit its column without a sideways scroll, and `help` is its tooltip. Memory and traffic are
+ * shown in MiB and KiB (the row keeps bytes, for sorting and for the tests).
+ */
+export const COLUMNS: { key: keyof CompareRow; label: string; short: string; help: string }[] = [
+  { key: 'run', label: 'run', short: 'run', help: "The run's name (its colour in the charts)" },
+  { key: 'method', label: 'method', short: 'method', help: 'PEFT method' },
+  { key: 'state', label: 'state', short: 'state', help: 'queued, running, paused, done, stopped or error' },
+  {
+    key: 'trainableParams',
+    label: 'trainable params',
+    short: 'trained params',
+    help: 'Parameters the method trains',
+  },
+  { key: 'trainablePct', label: 'trainable %', short: '% trained', help: 'Trainable share of all weights' },
+  {
+    key: 'allreduceBytes',
+    label: 'all-reduce per step (KiB)',
+    short: 'all-reduce (KiB/step)',
+    help: 'Gradient bytes one data-parallel step would all-reduce',
+  },
+  {
+    key: 'peakBytes',
+    label: 'peak memory (MiB)',
+    short: 'peak (MiB)',
+    help: 'Peak GPU memory of the run, measured by the buffer arena',
+  },
+  {
+    key: 'peakXWeights',
+    label: '× model weights',
+    short: '× weights',
+    help: "Peak memory as a multiple of the model's f32 weights",
+  },
+  {
+    key: 'tokensPerS',
+    label: 'tokens/s',
+    short: 'tokens /s',
+    help: 'Training tokens per second over steady-state steps (the first, compiling step left out)',
+  },
+  {
+    key: 'msPerStep',
+    label: 'ms/step',
+    short: 'ms /step',
+    help: 'Milliseconds per optimizer step over steady-state steps (the first, compiling step left out)',
+  },
+  { key: 'trainLoss', label: 'final train loss', short: 'train loss', help: 'Last logged training loss' },
+  {
+    key: 'evalLoss',
+    label: 'final eval loss',
+    short: 'eval loss',
+    help: 'Loss on the held-out split at the end',
+  },
+  {
+    key: 'exactMatch',
+    label: 'exact match %',
+    short: 'exact match %',
+    help: 'Greedy completions equal to the reference on the eval split',
+  },
+  {
+    key: 'latencyBase',
+    label: 'latency base (ms)',
+    short: 'base',
+    help: 'Forward pass of the base model alone, batch 1 × seq len, in ms',
+  },
+  {
+    key: 'latencyUnmerged',
+    label: 'latency unmerged (ms)',
+    short: 'unmerged',
+    help: 'Forward pass with the adapter applied on the side (unmerged), batch 1 × seq len, in ms',
+  },
+  {
+    key: 'latencyMerged',
+    label: 'latency merged (ms)',
+    short: 'merged',
+    help: 'Forward pass with the adapter merged into the weights, batch 1 × seq len, in ms',
+  },
+];
+
+/** The columns the table groups under one "forward latency (ms)" heading. */
+export const LATENCY_KEYS: readonly (keyof CompareRow)[] = [
+  'latencyBase',
+  'latencyUnmerged',
+  'latencyMerged',
 ];
 
 function last<T>(xs: readonly T[], f: (x: T) => boolean): T | undefined {
@@ -106,7 +173,15 @@ export function formatCell(key: keyof CompareRow, v: CompareRow[keyof CompareRow
   if (key === 'evalLoss' || key === 'trainLoss') return v.toFixed(4);
   if (key === 'tokensPerS' || key === 'msPerStep' || key === 'exactMatch') return v.toFixed(1);
   if (key === 'latencyBase' || key === 'latencyUnmerged' || key === 'latencyMerged') return v.toFixed(2);
+  if (key === 'peakBytes') return scaled(v / 2 ** 20);
+  if (key === 'allreduceBytes') return scaled(v / 2 ** 10);
   return String(Math.round(v));
+}
+
+/** Three significant figures at most, never fewer than the integer part: 0.0496, 3.91, 94.9, 1234. */
+function scaled(x: number): string {
+  const a = Math.abs(x);
+  return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : String(+x.toPrecision(3));
 }
 
 const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

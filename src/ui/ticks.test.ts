@@ -1,6 +1,6 @@
 // Nice ticks: round spacing, full coverage of the domain, labels with just the decimals they need.
 import { describe, expect, it } from 'vitest';
-import { formatTick, niceStep, niceTicks, tickDecimals } from './ticks';
+import { axisWidth, formatTick, niceStep, niceTicks, tickDecimals } from './ticks';
 
 describe('niceTicks', () => {
   it('covers the domain with 1-2-5 spacing', () => {
@@ -58,5 +58,17 @@ describe('labels', () => {
     expect(formatTick(25000, 5000)).toBe('25k');
     expect(formatTick(2_500_000, 500_000)).toBe('2.5M');
     expect(formatTick(-12, 2)).toBe('-12');
+  });
+});
+
+describe('negative labels', () => {
+  it('keep their minus sign, and the axis is wide enough for it', () => {
+    const t = niceTicks(-0.0041, 0.0012, 5);
+    const labels = t.map((v) => formatTick(v, t[1] - t[0]));
+    expect(labels[0]).toBe('-0.006');
+    expect(labels).toContain('0.000');
+    // Six characters at 12 px: the label is about 45 px, the axis at least that plus the tick mark.
+    expect(axisWidth(labels)).toBeGreaterThanOrEqual(6 * 12 * 0.6 + 10);
+    expect(axisWidth(labels)).toBeGreaterThan(axisWidth(['0.5', '1.0']));
   });
 });

@@ -46,3 +46,13 @@ function roundTo(v: number, step: number): number {
   const d = tickDecimals(step);
   return d === 0 ? Math.round(v / step) * step : Number(v.toFixed(d));
 }
+
+/**
+ * Pixels a y axis needs for its widest label (digits and signs are about 0.6 em in the page's sans-serif)
+ * plus the tick mark and a gap. A fixed width clipped long labels at the chart's left edge: "-0.004" lost
+ * its minus sign, which is how negative rewards read as positive.
+ */
+export function axisWidth(labels: readonly string[], fontPx = 12): number {
+  const chars = labels.reduce((a, l) => Math.max(a, l.length), 1);
+  return Math.ceil(chars * fontPx * 0.62) + 14;
+}

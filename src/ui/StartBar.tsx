@@ -1,0 +1,47 @@
+// The top of the setup column, always in view (sticky): what will start (the algorithm, the ticked
+// methods, the dataset, steps × batch × seq len) and the Start button, with start's refusal and the
+// schedule notice (interleaved or one after another) under it. First in the keyboard order.
+import { memo, useState } from 'react';
+import { startRuns } from '../app/engine';
+import { useAppStore } from '../store';
+
+export const StartBar = memo(function StartBar() {
+  const [problem, setProblem] = useState<string | null>(null);
+  const schedule = useAppStore((s) => s.schedule);
+  const summary = useAppStore((s) => {
+    const methods = Object.entries(s.methods)
+      .filter(([, c]) => c.enabled)
+      .map(([n]) => n);
+    const ds = s.datasets.find((d) => d.id === s.selectedDatasetId)?.name ?? 'no dataset';
+    const h = s.hyper;
+    return `${s.algorithm.toUpperCase()} · ${methods.length ? methods.join(', ') : 'no method'} · ${ds} · ${h.steps} steps × batch ${h.batch} × ${h.seqLen} tokens`;
+  });
+  return (
+    <div className="start-bar" data-testid="start-bar">
+      <button
+        type="button"
+        className="primary"
+        data-testid="start-runs"
+        onClick={() => {
+          setProblem(null);
+          startRuns().then(setProblem, (e: unknown) =>
+            setProblem(e instanceof Error ? e.message : String(e)),
+          );
+        }}
+      >
+        Start runs
+      </button>
+      <span className="start-summary">{summary}</span>
+      {problem && (
+        <p role="alert" className="error">
+          {problem}
+        </p>
+      )}
+      {schedule && (
+        <p className="note" data-testid="schedule" data-mode={schedule.mode}>
+          {schedule.message}
+        </p>
+      )}
+    </div>
+  );
+});
