@@ -357,3 +357,69 @@ export function tokenLengthHistogram(
     overMax: options.maxLength === undefined ? 0 : sorted.filter((l) => l > options.maxLength!).length,
   };
 }
+
+/** One token of a preview: its text and whether the loss trains on it (its label is not -100). */
+export interface PreviewPiece {
+  text: string;
+  trained: boolean;
+}
+
+/** One rendered sequence as training sees it (a preference row has two: chosen and rejected). */
+export interface PreviewSequence {
+  /** "chosen", "rejected" or "prompt" for the sequences of a row that has several kinds. */
+  label?: string;
+  pieces: PreviewPiece[];
+  /** Tokens before truncation; more than pieces.length when the end was cut. */
+  fullLength: number;
+  truncated: boolean;
+}
+
+/** Token pieces of a tokenised sequence: each id decoded alone, trained where its label is kept. */
+export function previewPieces(
+  tok: Pick<TextTokenizer, 'decode'>,
+  inputIds: readonly number[],
+  labels: readonly number[],
+): PreviewPiece[] {
+  return inputIds.map((id, i) => ({ text: tok.decode([id]), trained: labels[i] !== IGNORE_INDEX }));
+}
+
+/**
+ * An example as training tokenises it, through the same functions (tokenizeExample for SFT shapes,
+ * tokenizePair for preference rows, tokenizePrompt for prompts), rendered as token pieces.
+ */
+export function previewExample(
+  tok: TextTokenizer,
+  ex: Example,
+  options: { maxLength: number },
+): PreviewSequence[] {
+  if (ex.kind === 'preference') {
+    const cut = tokenizePair(tok, ex, { maxLength: options.maxLength });
+    const whole = tokenizePair(tok, ex, { maxLength: Number.MAX_SAFE_INTEGER });
+    return (['chosen', 'rejected'] as const).map((k) => ({
+      label: k,
+      pieces: previewPieces(tok, cut[k].inputIds, cut[k].labels),
+      fullLength: whole[k].inputIds.length,
+      truncated: whole[k].inputIds.length > cut[k].inputIds.length,
+    }));
+  }
+  if (ex.kind === 'prompt_only') {
+    const ids = tokenizePrompt(tok, ex).promptIds;
+    const n = Math.min(ids.length, options.maxLength);
+    return [
+      {
+        label: 'prompt',
+        pieces: previewPieces(
+          tok,
+          ids.slice(0, n),
+          ids.slice(0, n).map(() => IGNORE_INDEX),
+        ),
+        fullLength: ids.length,
+        truncated: ids.length > n,
+      },
+    ];
+  }
+  const t = tokenizeExample(tok, ex, { maxLength: options.maxLength });
+  return [
+    { pieces: previewPieces(tok, t.inputIds, t.labels), fullLength: t.fullLength, truncated: t.truncated },
+  ];
+}
