@@ -1,7 +1,8 @@
 // The one-screen layout (issue 13): while two runs train, the run cards, the loss chart, the memory chart
 // and the comparison table are all inside a 1440×900 viewport at once, and inside 1280×720 too; Start is
 // in view without scrolling and is the first control Tab reaches; the table needs no sideways scroll; a
-// run's first step says its shaders are compiling. Screenshots at both sizes go to docs/screenshots/.
+// run's first step says its shaders are compiling. What the model sees is rendered, with another template
+// on request. Screenshots at both sizes go to docs/screenshots/.
 import { expect, type Page, test } from '@playwright/test';
 import { fillHyper, openFresh, pickMethods } from './page';
 
@@ -30,6 +31,18 @@ test('run cards, both charts and the table share one screen while training', asy
   page.on('pageerror', (e) => errors.push(e.message));
   await page.setViewportSize({ width: 1440, height: 900 });
   await openFresh(page);
+  // What the model sees: the sample's first examples as training tokenises them, the completion trained.
+  const sees = page.getByTestId('model-sees');
+  await expect(sees.getByTestId('rendered-example')).toHaveCount(3);
+  await expect(sees.locator('.tok[data-trained="true"]').first()).toBeVisible();
+  await expect(sees.locator('.tok[data-trained="false"]').first()).toBeVisible();
+  // Another template renders them again (and trains on them): Alpaca's headers appear, then back to none.
+  await page.getByTestId('template-select').selectOption('alpaca');
+  await expect(sees.getByTestId('rendered-seq').first()).toContainText('### Response:');
+  await expect(sees).toHaveAttribute('data-template', 'alpaca');
+  await page.getByTestId('template-select').selectOption('none');
+  await expect(sees).toHaveAttribute('data-template', 'none');
+  await expect(sees.getByTestId('rendered-seq').first()).not.toContainText('### Response:');
   await pickMethods(page, ['lora', 'prompt']);
   await fillHyper(page, { steps: 40, batch: 2, seqLen: 16, evalEvery: 4 });
 

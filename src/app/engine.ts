@@ -4,6 +4,7 @@
 // IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop,
 // resume after a reload, generate, measure, export, import). The page never runs engine code itself.
 
+import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import { useAppStore } from '../store';
 import { clearSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
@@ -267,6 +268,24 @@ function sendDataset(name: string, bytes: ArrayBuffer): void {
 export function remapDataset(id: string, name: string, mapping?: ColumnMapping): void {
   store().datasetPending(id, name);
   client?.send({ type: 'remapDataset', id, mapping, onError: store().badRows, seqLen: store().hyper.seqLen });
+}
+
+/**
+ * What the model sees, with `template`: the worker renders the dataset's examples with that prompt template
+ * (training then uses it too) at the current sequence length, and answers with its summary and preview.
+ */
+export function previewDataset(id: string, template: PromptTemplate): void {
+  const ds = store().datasets.find((d) => d.id === id);
+  if (!ds) return;
+  store().datasetPending(id, ds.name);
+  client?.send({
+    type: 'remapDataset',
+    id,
+    mapping: ds.mapping,
+    onError: store().badRows,
+    seqLen: store().hyper.seqLen,
+    template,
+  });
 }
 
 export async function loadDatasetFiles(files: FileList | File[]): Promise<void> {

@@ -372,6 +372,8 @@ export interface PreviewSequence {
   /** Tokens before truncation; more than pieces.length when the end was cut. */
   fullLength: number;
   truncated: boolean;
+  /** Why training leaves this example out (e.g. nothing left to train on after truncation). */
+  problem?: string;
 }
 
 /** Token pieces of a tokenised sequence: each id decoded alone, trained where its label is kept. */
@@ -418,8 +420,23 @@ export function previewExample(
       },
     ];
   }
-  const t = tokenizeExample(tok, ex, { maxLength: options.maxLength });
-  return [
-    { pieces: previewPieces(tok, t.inputIds, t.labels), fullLength: t.fullLength, truncated: t.truncated },
-  ];
+  try {
+    const t = tokenizeExample(tok, ex, { maxLength: options.maxLength });
+    return [
+      { pieces: previewPieces(tok, t.inputIds, t.labels), fullLength: t.fullLength, truncated: t.truncated },
+    ];
+  } catch (e) {
+    // Training skips this example: show what it would have been, cut where training cuts, and why.
+    if (!(e instanceof TokenizeProblem)) throw e;
+    const t = tokenizeExample(tok, ex, { maxLength: Number.MAX_SAFE_INTEGER });
+    const n = Math.min(t.inputIds.length, options.maxLength);
+    return [
+      {
+        pieces: previewPieces(tok, t.inputIds.slice(0, n), t.labels.slice(0, n)),
+        fullLength: t.fullLength,
+        truncated: t.fullLength > n,
+        problem: `left out of training: ${e.message}`,
+      },
+    ];
+  }
 }

@@ -1,10 +1,12 @@
 // The dataset panel: drop or pick a file (or a built-in sample), then its detected shape and column
-// mapping, skipped rows with the first problems, a preview and the token-length histogram.
+// mapping, skipped rows with the first problems, a preview and the token-length histogram, then what the
+// model sees (ModelSees.tsx: the examples rendered as training tokenises them, the template chosen there).
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { loadDatasetFiles, loadSample, SAMPLE_DATASETS } from '../app/engine';
 import { useAppStore } from '../store';
 import { BadRowsChoice, ColumnMappingForm } from './ColumnMappingForm';
+import { ModelSees } from './ModelSees';
 
 function Preview() {
   const ds = useAppStore((s) => s.datasets.find((d) => d.id === s.selectedDatasetId));
@@ -152,6 +154,7 @@ export function DatasetPanel() {
         </select>
       )}
       <Preview />
+      <ModelSees />
     </section>
   );
 }

@@ -4,10 +4,13 @@
 // checkpoints (not when it does not), and found again by a new page (a reload) from the saved bytes.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alpacaPrompt } from '../data/template';
+import { tokenizeExample } from '../data/tokenize';
 import type { ColumnMapping } from '../data/types';
 import { loadCheckpointSpecs } from '../model/load';
 import { dirModelSource } from '../model/sources/node-dir';
 import { SFT_DEFAULTS } from '../train/sft-config';
+import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { SavedDataset } from './checkpoints';
 import { Datasets } from './datasets';
 import type { LoadedModel } from './model';
@@ -131,5 +134,66 @@ describe('worker datasets', () => {
     await expect(reloaded.ds.forRun(spec('nope', 5))).rejects.toThrow(
       'dataset nope is neither loaded nor saved; drop it again',
     );
+  });
+
+  it('renders what the model sees with the tokenizer training uses: Alpaca rows through the Alpaca template', async () => {
+    const { ds, posted } = setup();
+    const rows = [
+      { instruction: 'Give the opposite of the word.', input: 'hot', output: ' cold' },
+      { instruction: 'Name a colour.', input: '', output: ' red' },
+    ];
+    const alpaca = rows.map((r) => JSON.stringify(r)).join('\n');
+    await ds.add({
+      type: 'addDataset',
+      id: 'a',
+      name: 'a.jsonl',
+      bytes: enc(alpaca),
+      onError: 'skip',
+      seqLen: 128,
+    });
+    const ready = posted[0];
+    if (ready?.type !== 'datasetReady') throw new Error(`expected datasetReady, got ${ready?.type}`);
+    expect(ready.dataset.template).toBe('alpaca');
+    expect(ready.dataset.rendered).toHaveLength(2);
+    const m = await builtin();
+    const tok = dataTokenizer(m.tokenizer, m.config);
+    // The same ids training gets (tokenizeExample on the templated example), as pieces.
+    const full = tokenizeExample(
+      tok,
+      {
+        kind: 'prompt_completion',
+        prompt: alpacaPrompt(rows[0].instruction, rows[0].input),
+        completion: ' cold',
+        source: { file: 'a.jsonl', line: 1 },
+      },
+      { maxLength: 128 },
+    );
+    const [seq] = ready.dataset.rendered[0];
+    expect(seq.pieces.map((p) => p.text)).toEqual(full.inputIds.map((id) => tok.decode([id])));
+    expect(seq.pieces.map((p) => p.trained)).toEqual(full.labels.map((l) => l !== -100));
+    expect(seq).toMatchObject({ truncated: false, fullLength: full.inputIds.length });
+    expect(seq.pieces.filter((p) => p.trained).length).toBeGreaterThan(0);
+    expect(seq.pieces.slice(0, 10).some((p) => p.trained)).toBe(false);
+
+    // Another template on request: "none" renders the prompt as validate joined it, unglued from the answer
+    // only by what the data holds.
+    await ds.remap({ type: 'remapDataset', id: 'a', onError: 'skip', seqLen: 64, template: 'none' });
+    const again = posted[1];
+    if (again?.type !== 'datasetReady') throw new Error('expected datasetReady');
+    expect(again.dataset.template).toBe('none');
+    const text = again.dataset.rendered[0][0].pieces.map((p) => p.text).join('');
+    expect(text).toContain('Give the opposite of the word.\n\nhot cold');
+    expect((await ds.forRun(spec('a', 0))).template).toBe('none');
+    // Cut at 4 tokens, the prompt fills them all: training leaves the row out, and the preview says so.
+    await ds.remap({ type: 'remapDataset', id: 'a', onError: 'skip', seqLen: 4 });
+    const cut = posted[2];
+    if (cut?.type !== 'datasetReady') throw new Error('expected datasetReady');
+    expect(cut.dataset.template).toBe('none');
+    const [short] = cut.dataset.rendered[0];
+    expect(short.pieces).toHaveLength(4);
+    expect(short).toMatchObject({
+      truncated: true,
+      problem: expect.stringContaining('no token left to train on'),
+    });
   });
 });

@@ -1,10 +1,20 @@
 // The worker's datasets: files parsed and prepared (src/data) under the page's ids, their token-length
 // histogram for the page, the bytes kept for a hand-made column mapping or another bad-row policy, and a
 // copy saved with a run that checkpoints (or an RL run), so the run can go on after a reload, when the
-// page's datasets have new ids.
+// page's datasets have new ids. The examples carry the dataset's prompt template (data/template.ts), and
+// the page gets the first ones rendered as training tokenises them (what the model sees).
 import { parseDataset } from '../data/parse';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
-import { tokenizeForSft, tokenizePrompt, tokenLengthHistogram } from '../data/tokenize';
+import { applyTemplate, defaultTemplate, type PromptTemplate } from '../data/template';
+import {
+  type PreviewSequence,
+  previewExample,
+  type TextTokenizer,
+  TokenizeProblem,
+  tokenizeForSft,
+  tokenizePrompt,
+  tokenLengthHistogram,
+} from '../data/tokenize';
 import type { ColumnMapping } from '../data/types';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { SavedDataset } from './checkpoints';
@@ -17,8 +27,38 @@ export interface DatasetEntry {
   bytes: Uint8Array;
   mapping?: ColumnMapping;
   onError: 'skip' | 'stop';
+  /** The prompt template applied to prepared.examples. */
+  template: PromptTemplate;
   /** A copy is in the checkpoint database. */
   saved: boolean;
+}
+
+/** Examples the page previews. */
+const PREVIEWED = 3;
+
+/** A prepared dataset with `template` (or its mapping's default) applied to its examples. */
+function templated(prepared: PreparedDataset, template?: PromptTemplate) {
+  const t = template ?? defaultTemplate(prepared.shape);
+  return { prepared: { ...prepared, examples: applyTemplate(prepared.examples, t, prepared) }, template: t };
+}
+
+/** The first examples as training tokenises them; an example that cannot be tokenised is left out. */
+export function renderPreview(
+  tok: TextTokenizer,
+  prepared: PreparedDataset,
+  seqLen: number,
+  count = PREVIEWED,
+): PreviewSequence[][] {
+  const out: PreviewSequence[][] = [];
+  for (const ex of prepared.examples) {
+    if (out.length >= count) break;
+    try {
+      out.push(previewExample(tok, ex, { maxLength: seqLen }));
+    } catch (e) {
+      if (!(e instanceof TokenizeProblem)) throw e;
+    }
+  }
+  return out;
 }
 
 type AddMessage = Omit<Extract<ToWorker, { type: 'addDataset' }>, 'bytes'> & {
@@ -46,13 +86,17 @@ export class Datasets {
     const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : new Uint8Array(msg.bytes);
     try {
       const m = await this.model();
-      const prepared = await prepareDataset(msg.name, bytes, { onError: msg.onError, mapping: msg.mapping });
+      const { prepared, template } = templated(
+        await prepareDataset(msg.name, bytes, { onError: msg.onError, mapping: msg.mapping }),
+        msg.template,
+      );
       this.loaded.set(msg.id, {
         prepared,
         name: msg.name,
         bytes,
         mapping: msg.mapping,
         onError: msg.onError,
+        template,
         saved: false,
       });
       const dataTok = dataTokenizer(m.tokenizer, m.config);
@@ -88,6 +132,8 @@ export class Datasets {
           preview: prepared.parsed.rows.slice(0, 5),
           histogram,
           truncatedAt: msg.seqLen,
+          template,
+          rendered: renderPreview(dataTok, prepared, msg.seqLen),
         },
       });
       this.unmapped.delete(msg.id);
@@ -117,7 +163,15 @@ export class Datasets {
       });
       return;
     }
-    await this.add({ ...msg, type: 'addDataset', name: held.name, bytes: held.bytes });
+    // The template stays as it was unless the page chose another (a new mapping takes its own default).
+    const kept = msg.mapping === undefined ? (held as Partial<DatasetEntry>).template : undefined;
+    await this.add({
+      ...msg,
+      template: msg.template ?? kept,
+      type: 'addDataset',
+      name: held.name,
+      bytes: held.bytes,
+    });
   }
 
   /**
@@ -137,11 +191,12 @@ export class Datasets {
   private async fromSaved(id: string): Promise<DatasetEntry> {
     const saved = await this.storage.load(id);
     if (!saved) throw new Error(`dataset ${id} is neither loaded nor saved; drop it again`);
-    const prepared = await prepareDataset(saved.name, saved.bytes, {
-      onError: saved.onError,
-      mapping: saved.mapping,
-    });
-    const e: DatasetEntry = { ...saved, prepared, saved: true };
+    // The copy's template where the database keeps it, else the mapping's default.
+    const { prepared, template } = templated(
+      await prepareDataset(saved.name, saved.bytes, { onError: saved.onError, mapping: saved.mapping }),
+      (saved as { template?: PromptTemplate }).template,
+    );
+    const e: DatasetEntry = { ...saved, prepared, template, saved: true };
     this.loaded.set(id, e);
     return e;
   }

@@ -2,7 +2,8 @@
 // cloneable data crosses: no GPU objects, no class instances. Dataset and model bytes travel as
 // ArrayBuffers in the transfer list (moved, not copied).
 
-import type { LengthHistogram } from '../data/tokenize';
+import type { PromptTemplate } from '../data/template';
+import type { LengthHistogram, PreviewSequence } from '../data/tokenize';
 import type { ColumnMapping, DataIssue, Row, ShapeKind } from '../data/types';
 import type { ByCategory } from '../gpu/arena';
 import type { GpuInfo } from '../gpu/summary';
@@ -79,6 +80,13 @@ export interface DatasetSummary {
   histogram: LengthHistogram;
   /** Examples longer than the sequence length used for the histogram (they get truncated). */
   truncatedAt: number;
+  /** The prompt template applied to the examples (the default for the mapping unless the page chose one). */
+  template: PromptTemplate;
+  /**
+   * What the model sees: the first examples rendered by the tokenisation training uses, one entry per
+   * example (a preference row has a chosen and a rejected sequence), truncated at `truncatedAt`.
+   */
+  rendered: PreviewSequence[][];
 }
 
 export interface RunSpec {
@@ -150,12 +158,22 @@ export type ToWorker =
       mapping?: ColumnMapping;
       onError: 'skip' | 'stop';
       seqLen: number;
+      /** Unset: the mapping's default (Alpaca's for instruction + input columns). */
+      template?: PromptTemplate;
     }
   /**
    * Parse a dataset again from the bytes the worker kept (a loaded one, or one whose shape could not be
    * detected) with a hand-made column mapping and/or another bad-row policy.
    */
-  | { type: 'remapDataset'; id: string; mapping?: ColumnMapping; onError: 'skip' | 'stop'; seqLen: number }
+  | {
+      type: 'remapDataset';
+      id: string;
+      mapping?: ColumnMapping;
+      onError: 'skip' | 'stop';
+      seqLen: number;
+      /** Another prompt template: the examples (and the preview in the answer) are rendered with it. */
+      template?: PromptTemplate;
+    }
   /** Runs go one after another when their predicted bytes together exceed budgetBytes. */
   | { type: 'start'; runs: RunSpec[]; budgetBytes: number }
   /** Continue a run interrupted by a reload from its last checkpoint (its dataset is kept with it). */
