@@ -66,6 +66,9 @@ export interface Run<D extends RunDevice, R extends SteppedRunner> {
   eosIds: readonly number[];
   /** Wall time spent running (paused time excluded), for the time-left estimate. */
   wallMs: number;
+  /** Wall time and step at this run's first reported point (since it last started): the time left is
+   * measured from here, so the first step's pipeline compilation does not count as a step's time. */
+  etaMark: { wallMs: number; step: number } | null;
   lastTick: number;
   finished: Promise<void>;
   resolveFinished: () => void;
@@ -263,6 +266,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       runner: null,
       eosIds: [],
       wallMs: 0,
+      etaMark: null,
       lastTick: 0,
       finished,
       resolveFinished,
@@ -312,6 +316,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     }
     run.lastTick = this.fx.now();
     run.wallMs = resume?.activeMs ?? 0;
+    run.etaMark = null;
     const info = made.runner.adapter.method.info;
     this.fx.post({
       type: 'runState',
@@ -354,7 +359,14 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     const r = run.runner;
     if (!r || points.length === 0) return;
     const steps = run.spec.config.steps;
-    const etaS = r.step > 0 ? ((run.wallMs / r.step) * (steps - r.step)) / 1000 : null;
+    // Time left from steady-state steps only: the wall time and step at the first reported point mark
+    // the end of the warm-up (the first step compiles the run's pipelines, seconds on a software GPU; an
+    // average over it said "1 s left" for minutes). No estimate until a step after the mark is done.
+    const wall = run.wallMs + Math.max(0, this.fx.now() - run.lastTick);
+    if (!run.etaMark && r.step > 0) run.etaMark = { wallMs: wall, step: r.step };
+    const m = run.etaMark;
+    const etaS =
+      m && r.step > m.step ? (((wall - m.wallMs) / (r.step - m.step)) * (steps - r.step)) / 1000 : null;
     this.outbox.push({ runId: run.spec.id, points, memory: r.memory(), etaS });
   }
 
