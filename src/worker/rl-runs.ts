@@ -3,7 +3,8 @@
 // registered PEFT method, and wraps it in the surface the worker's scheduler drives for SFT runs
 // (stepOnce/settle/takePoints/flush/evalPoint/memory/dispose, plus ps/adapter/config for generation and
 // export), so RL and SFT runs interleave in one loop. Each step's figures become MetricPoints with an `rl`
-// part (docs/METHODS.md names), and a few of its rollouts go out as their own `rollouts` message.
+// part (docs/METHODS.md names) and tokens/s and ms/step over steady-state steps as SFT's (steady.ts), and a
+// few of its rollouts go out as their own `rollouts` message.
 // Rewards: the built-in specs, user JavaScript in a nested worker with a time limit (rewards/js.ts), or a
 // finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
 
@@ -28,6 +29,7 @@ import type { SftRunner } from '../train/sft';
 import type { MetricPoint, SftCheckpoint, SftRunConfig } from '../train/sft-config';
 import type { FromWorker, RunSpec } from './protocol';
 import type { RlRunSpec } from './rl-spec';
+import { type SpeedMark, steadySpeed } from './steady';
 
 /** What the worker's scheduler, generation, latency and export code use of a run's runner. */
 export type TrainingRunner = Pick<
@@ -80,6 +82,8 @@ export class RlRunHandle implements TrainingRunner {
   private failure: Error | null = null;
   private tokens = 0;
   private activeMs = 0;
+  /** The first step's figures: speed is measured from here (steady.ts), as SFT runs measure theirs. */
+  private warm: SpeedMark | null = null;
   private readonly disposers: (() => void)[] = [];
   private disposed = false;
 
@@ -183,7 +187,9 @@ export class RlRunHandle implements TrainingRunner {
           throw new Error(`step ${m.step}: the loss is ${m.loss}; lower the learning rate`);
         this.tokens += this.tokensPerStep(m);
         const { step: _s, loss, samples, ...rl } = m;
-        this.ready.push(this.point(loss, null, rl));
+        const now = { ms: this.activeMs, tokens: this.tokens, step: m.step };
+        this.warm ??= now;
+        this.ready.push({ ...this.point(loss, null, rl), ...steadySpeed(this.warm, now) });
         if (samples?.length) this.onRollouts(m.step, samples.slice(0, ROLLOUTS_PER_STEP));
       })
       .catch((e: unknown) => {
