@@ -115,5 +115,12 @@ export async function blockCase(env: BenchEnv, c: BlockConfig): Promise<CaseResu
     jaxjs = gflops(blockFlops(c), (await jaxBlock(c, env.timing)).medianMs);
     env.log(`  ${blockName(c)} jax-js: ${jaxjs.toFixed(2)} GFLOP/s`);
   }
-  return { name: blockName(c), ours_gflops: ours, tfjs_gflops: tfjs, jaxjs_gflops: jaxjs };
+  const ms = (g: number) => blockFlops(c) / (g * 1e6);
+  return {
+    name: blockName(c),
+    ours_gflops: ours,
+    tfjs_gflops: tfjs,
+    jaxjs_gflops: jaxjs,
+    ms: { ours: ms(ours), tfjs: ms(tfjs), jaxjs: jaxjs === null ? null : ms(jaxjs) },
+  };
 }
