@@ -38,11 +38,15 @@ test('run cards, both charts and the table share one screen while training', asy
   await expect(sees.locator('.tok[data-trained="false"]').first()).toBeVisible();
   // Another template renders them again (and trains on them): Alpaca's headers appear, then back to none.
   await page.getByTestId('template-select').selectOption('alpaca');
-  await expect(sees.getByTestId('rendered-seq').first()).toContainText('### Response:');
+  // At the page's 48 tokens the Alpaca preamble fills the sequence: the preview shows the cut, and why.
+  await expect(sees.getByTestId('rendered-seq').first()).toContainText('### Instruction:');
+  await expect(sees.getByTestId('rendered-cut').first()).toBeVisible();
+  await expect(sees.getByTestId('rendered-seq').first()).toContainText('left out of training');
   await expect(sees).toHaveAttribute('data-template', 'alpaca');
   await page.getByTestId('template-select').selectOption('none');
   await expect(sees).toHaveAttribute('data-template', 'none');
-  await expect(sees.getByTestId('rendered-seq').first()).not.toContainText('### Response:');
+  await expect(sees.getByTestId('rendered-seq').first()).not.toContainText('### Instruction:');
+  await expect(sees.getByTestId('rendered-cut')).toHaveCount(0);
   await pickMethods(page, ['lora', 'prompt']);
   await fillHyper(page, { steps: 40, batch: 2, seqLen: 16, evalEvery: 4 });
 
@@ -70,6 +74,8 @@ test('run cards, both charts and the table share one screen while training', asy
   await expect(page.locator('[data-testid="comparison-table"] tbody tr')).toHaveCount(2);
 
   await page.evaluate(() => window.scrollTo(0, 0));
+  // The setup column back at its top (ticking methods scrolled it), as a new user sees it.
+  await page.locator('aside.setup').evaluate((e) => e.scrollTo(0, 0));
   expect(await outside(page), 'inside 1440×900').toEqual([]);
   // The table fits its panel: no sideways scrolling anywhere on the page.
   const overflow = await page.evaluate(() => {

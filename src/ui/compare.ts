@@ -48,7 +48,7 @@ export const COLUMNS: { key: keyof CompareRow; label: string; short: string; hel
   {
     key: 'allreduceBytes',
     label: 'all-reduce per step (KiB)',
-    short: 'all-reduce (KiB/step)',
+    short: 'all-reduce per step (KiB)',
     help: 'Gradient bytes one data-parallel step would all-reduce',
   },
   {
@@ -97,7 +97,7 @@ export const COLUMNS: { key: keyof CompareRow; label: string; short: string; hel
   {
     key: 'latencyUnmerged',
     label: 'latency unmerged (ms)',
-    short: 'unmerged',
+    short: 'un\u00admerged',
     help: 'Forward pass with the adapter applied on the side (unmerged), batch 1 × seq len, in ms',
   },
   {
