@@ -4,6 +4,7 @@
 import { memo, useState } from 'react';
 import { startRuns } from '../app/engine';
 import { useAppStore } from '../store';
+import { ALGORITHMS } from '../worker/rl-spec';
 
 export const StartBar = memo(function StartBar() {
   const [problem, setProblem] = useState<string | null>(null);
@@ -14,7 +15,8 @@ export const StartBar = memo(function StartBar() {
       .map(([n]) => n);
     const ds = s.datasets.find((d) => d.id === s.selectedDatasetId)?.name ?? 'no dataset';
     const h = s.hyper;
-    return `${s.algorithm.toUpperCase()} · ${methods.length ? methods.join(', ') : 'no method'} · ${ds} · ${h.steps} steps × batch ${h.batch} × ${h.seqLen} tokens`;
+    const algo = ALGORITHMS.find((a) => a.value === s.algorithm)?.label ?? s.algorithm;
+    return `${algo} · ${methods.length ? methods.join(', ') : 'no method'} · ${ds} · ${h.steps} steps × batch ${h.batch} × ${h.seqLen} tokens`;
   });
   return (
     <div className="start-bar" data-testid="start-bar">
