@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareDataset } from '../data/prepare';
+import { alpacaPrompt } from '../data/template';
 import { PROGRESS_FROM_BYTES, prepareDataFile } from './data-file';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cli-data-'));
@@ -40,5 +41,23 @@ describe('prepareDataFile', () => {
     const whole = await prepareDataset('s.jsonl', new Uint8Array(readFileSync(path)), { onError: 'skip' });
     expect(streamed).toEqual(whole);
     expect(said).toEqual([]);
+  });
+
+  it('applies the prompt template as the page does: Alpaca by default for instruction + input columns', async () => {
+    const rows = [{ instruction: 'Give the opposite of the word.', input: 'hot', output: 'cold' }];
+    for (const name of ['alpaca.jsonl', 'alpaca.json']) {
+      const path = join(tmp, name);
+      const text = name.endsWith('.json')
+        ? JSON.stringify(rows)
+        : rows.map((r) => JSON.stringify(r)).join('\n');
+      writeFileSync(path, text);
+      const p = await prepareDataFile(path, '--data', () => undefined);
+      expect(p.template, name).toBe('alpaca');
+      expect(p.examples[0], name).toMatchObject({
+        prompt: alpacaPrompt('Give the opposite of the word.', 'hot'),
+      });
+      const plain = await prepareDataFile(path, '--data', () => undefined, 'none');
+      expect(plain.examples[0], name).toMatchObject({ prompt: 'Give the opposite of the word.\n\nhot' });
+    }
   });
 });

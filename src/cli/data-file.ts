@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { JsonlStreamReader } from '../data/jsonl-stream';
 import { type PreparedDataset, prepareDataset, prepareParsed } from '../data/prepare';
+import type { PromptTemplate } from '../data/template';
 import type { DataIssue } from '../data/types';
 
 /** Files from this size on report their reading progress (every tenth). */
@@ -45,11 +46,13 @@ export async function prepareDataFile(
   path: string,
   flag = '--data',
   progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  /** The prompt template (data/template.ts); absent: the shape's default, as in the page. */
+  template?: PromptTemplate,
 ): Promise<PreparedDataset> {
   const size = checkDataFile(path, flag);
   const name = basename(path);
   if (!/\.(jsonl|ndjson)$/i.test(name))
-    return prepareDataset(name, readDataFile(path, flag), { onError: 'skip' });
+    return prepareDataset(name, readDataFile(path, flag), { onError: 'skip', template });
   const reader = new JsonlStreamReader(name, { onError: 'skip' });
   const buf = new Uint8Array(CHUNK);
   const fd = openSync(path, 'r');
@@ -73,7 +76,7 @@ export async function prepareDataFile(
   const parsed = reader.end();
   if (size >= PROGRESS_FROM_BYTES)
     progress(`reading ${path}: 100% (${mb(size)} MB), ${parsed.rows.length} rows, ${parsed.skipped} skipped`);
-  return prepareParsed(parsed, { onError: 'skip' });
+  return prepareParsed(parsed, { onError: 'skip', template });
 }
 
 /** Why no training example is left: the skips with their first reasons, or the eval split took them all. */

@@ -10,6 +10,7 @@
 
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROMPT_TEMPLATES } from '../data/template';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { checkModelFits, loadCheckpointSpecs } from '../model/load';
@@ -40,12 +41,13 @@ const D = SFT_DEFAULTS;
 export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--set key=value ...] [--out DIR]
         [--steps N] [--batch B] [--seq T] [--lr X] [--schedule ${LR_SCHEDULES.join('|')}] [--grad-accum K]
         [--weight-decay W] [--max-grad-norm G] [--seed S] [--log-every K] [--eval-every E]
-        [--eval-fraction F] [--pack] [--save-every N] [--resume DIR]
+        [--eval-fraction F] [--pack] [--template none|alpaca|chat] [--save-every N] [--resume DIR]
         defaults as the playground's (SFT_DEFAULTS): ${D.steps} steps, batch ${D.batch}, seq ${D.seqLen}, ${D.schedule}
         after a warm-up of a tenth of the run, the method's learning rate, max grad norm ${D.maxGradNorm}, weight
         decay ${D.weightDecay}, eval every ${D.evalEvery} steps (0: at the end only) on ${SFT_EVAL_FRACTION} of the data,
         the loss read every few steps; --pack: several examples per row, attention blocked across them (eval
-        stays unpacked)
+        stays unpacked); --template: the prompt template, as the page's "what the model sees" (default:
+        Alpaca's for instruction + input columns, none otherwise)
         --out is checked before training and written atomically; --save-every N keeps the resumable state
         there (training_state.safetensors) every N steps, as Ctrl-C does before ending; --resume DIR goes on
         one JSON line of metrics per logging step, then a summary line with "done": true`;
@@ -71,6 +73,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'eval-every': 'string',
   'eval-fraction': 'string',
   pack: 'switch',
+  template: 'string',
   'save-every': 'string',
   resume: 'string',
 };
@@ -170,7 +173,11 @@ export async function trainCommand(a: Args): Promise<void> {
   if (saveEvery > 0 && out === undefined) throw new Error('--save-every needs --out (where the state goes)');
   const resume = a.opt('resume');
   const dataPath = a.str('data');
-  const prepared = await prepareDataFile(dataPath);
+  const template = a.choice(
+    'template',
+    PROMPT_TEMPLATES.map((t) => t.name),
+  );
+  const prepared = await prepareDataFile(dataPath, '--data', undefined, template);
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
   const data = sftData(md.tokenizer, md.config, prepared.examples, {
     seqLen: run.seqLen,

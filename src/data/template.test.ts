@@ -40,7 +40,10 @@ describe('the Alpaca template', () => {
     const prepared = await prepareDataset('alpaca.jsonl', new TextEncoder().encode(ALPACA));
     expect(prepared.shape.mapping).toEqual({ prompt: ['instruction', 'input'], completion: 'output' });
     expect(defaultTemplate(prepared.shape)).toBe('alpaca');
-    const ex = applyTemplate(prepared.examples, 'alpaca', prepared);
+    // prepareDataset (the path of both the page and the CLI) applies the shape's default template.
+    expect(prepared.template).toBe('alpaca');
+    const ex = prepared.examples;
+    expect(applyTemplate(ex, 'alpaca', prepared)).toEqual(ex); // from the columns again: the same text
     expect(ex[0]).toMatchObject({
       kind: 'prompt_completion',
       prompt: alpacaPrompt('Give the opposite of the word.', 'hot'),
@@ -53,9 +56,11 @@ describe('the Alpaca template', () => {
     expect(t.labels.slice(0, prompt.length).every((l) => l === IGNORE_INDEX)).toBe(true);
     expect(t.labels.slice(prompt.length)).toEqual([...'cold'].map((c) => c.charCodeAt(0)).concat(0));
     // "none" leaves the prompt as validate joined it; a one-column prompt defaults to no template.
-    expect(applyTemplate(prepared.examples, 'none')[0]).toMatchObject({
-      prompt: 'Give the opposite of the word.\n\nhot',
+    const plain = await prepareDataset('alpaca.jsonl', new TextEncoder().encode(ALPACA), {
+      template: 'none',
     });
+    expect(plain.template).toBe('none');
+    expect(plain.examples[0]).toMatchObject({ prompt: 'Give the opposite of the word.\n\nhot' });
     expect(defaultTemplate({ mapping: { prompt: 'q', completion: 'a' } })).toBe('none');
   });
 

@@ -3,6 +3,7 @@
 // on, so a run interrupted by a reload can continue on a page whose datasets have new ids. A database of
 // its own (not the page's): the two sides never contend over a version upgrade.
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
+import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import type { SftCheckpoint } from '../train/sft-config';
 import type { RunSpec } from './protocol';
@@ -12,6 +13,8 @@ export interface SavedDataset {
   bytes: Uint8Array;
   mapping?: ColumnMapping;
   onError: 'skip' | 'stop';
+  /** The prompt template the page chose (absent in copies saved before templates: the mapping's default). */
+  template?: PromptTemplate;
 }
 
 interface CheckpointDb extends DBSchema {
@@ -68,6 +71,7 @@ export async function saveDatasetBytes(id: string, d: SavedDataset): Promise<voi
     bytes: d.bytes,
     mapping: d.mapping,
     onError: d.onError,
+    template: d.template,
   });
 }
 

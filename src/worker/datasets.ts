@@ -5,7 +5,7 @@
 // the page gets the first ones rendered as training tokenises them (what the model sees).
 import { parseDataset } from '../data/parse';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
-import { applyTemplate, defaultTemplate, type PromptTemplate } from '../data/template';
+import type { PromptTemplate } from '../data/template';
 import {
   type PreviewSequence,
   previewExample,
@@ -35,12 +35,6 @@ export interface DatasetEntry {
 
 /** Examples the page previews. */
 const PREVIEWED = 3;
-
-/** A prepared dataset with `template` (or its mapping's default) applied to its examples. */
-function templated(prepared: PreparedDataset, template?: PromptTemplate) {
-  const t = template ?? defaultTemplate(prepared.shape);
-  return { prepared: { ...prepared, examples: applyTemplate(prepared.examples, t, prepared) }, template: t };
-}
 
 /** The first examples as training tokenises them; an example that cannot be tokenised is left out. */
 export function renderPreview(
@@ -86,10 +80,12 @@ export class Datasets {
     const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : new Uint8Array(msg.bytes);
     try {
       const m = await this.model();
-      const { prepared, template } = templated(
-        await prepareDataset(msg.name, bytes, { onError: msg.onError, mapping: msg.mapping }),
-        msg.template,
-      );
+      const prepared = await prepareDataset(msg.name, bytes, {
+        onError: msg.onError,
+        mapping: msg.mapping,
+        template: msg.template,
+      });
+      const template = prepared.template;
       this.loaded.set(msg.id, {
         prepared,
         name: msg.name,
@@ -192,11 +188,12 @@ export class Datasets {
     const saved = await this.storage.load(id);
     if (!saved) throw new Error(`dataset ${id} is neither loaded nor saved; drop it again`);
     // The copy's template where the database keeps it, else the mapping's default.
-    const { prepared, template } = templated(
-      await prepareDataset(saved.name, saved.bytes, { onError: saved.onError, mapping: saved.mapping }),
-      (saved as { template?: PromptTemplate }).template,
-    );
-    const e: DatasetEntry = { ...saved, prepared, template, saved: true };
+    const prepared = await prepareDataset(saved.name, saved.bytes, {
+      onError: saved.onError,
+      mapping: saved.mapping,
+      template: saved.template,
+    });
+    const e: DatasetEntry = { ...saved, prepared, template: prepared.template, saved: true };
     this.loaded.set(id, e);
     return e;
   }
