@@ -81,6 +81,21 @@ export const webWorkerFactory: WorkerFactory = () => {
   };
 };
 
+/** `import` where what follows it (spaces skipped) could open a call or a comment: `(`, `.`, `/`, and the
+ * HTML-like `<!--` and `-->` comments a script allows, through which `import<!--⏎(` once got past the
+ * workers' own check. Property names (`x.import`) and keys (`{ import: 1 }`) stay allowed. */
+const IMPORT_IN_SOURCE = /(^|[^.\w$])import(?=\s*[(./<-])/;
+
+/** Where the source uses `import` (1-based line and column), or null: checked before any worker starts, on
+ * both platforms, since a dynamic import is the one way left to load code or, in Node, to get an object of
+ * the host's realm. */
+export function importInSource(code: string): { line: number; column: number } | null {
+  const m = IMPORT_IN_SOURCE.exec(code);
+  if (!m) return null;
+  const at = m.index + m[1].length;
+  return { line: code.slice(0, at).split('\n').length, column: at - code.lastIndexOf('\n', at - 1) };
+}
+
 export interface JsRewardOptions {
   /** Milliseconds a batch may take (default 2000). */
   timeoutMs?: number;
@@ -140,6 +155,15 @@ export function jsReward(code: string, opts: JsRewardOptions = {}): RewardFn & {
       worker?.post(msg);
     });
   const start = async () => {
+    const imported = importInSource(code);
+    if (imported)
+      throw new Error(
+        explain({
+          type: 'error',
+          message: 'import is not available to a reward (no module can be loaded)',
+          at: imported,
+        }),
+      );
     worker = factory({ memoryMb });
     worker.onReply((r) => handler?.(r));
     worker.onFail((e) => failer?.(e));

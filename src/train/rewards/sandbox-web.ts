@@ -3,10 +3,13 @@
 // one compiles it (the last use of code from strings), then takes away every global through which it
 // could reach the network, storage, other contexts or more code: fetch, importScripts, XMLHttpRequest,
 // WebSocket, EventSource, BroadcastChannel, WebTransport, nested workers, indexedDB, caches, navigator
-// (storage, locks), postMessage and close (the worker keeps its own bound copy), eval and the Function
-// constructors, string-bodied timers and WebAssembly; `import` is refused in the source as in Node
-// (with eval gone it cannot be built at run time). The browser gives a worker no memory limit, so the
-// time limit (the host terminates the worker) is the bound.
+// (storage, locks), FontFace and fonts (a font loads from a URL), postMessage and close (the worker keeps
+// its own bound copy), eval and the Function constructors, string-bodied timers and WebAssembly. `import`
+// is refused in the source as in Node (with eval gone it cannot be built at run time) wherever what
+// follows it, spaces skipped, could open a call or a comment: `(`, `.`, `/`, and the `<!--` and `-->`
+// comments a script allows (js.ts checks the same before any worker starts). The browser gives a worker
+// no memory limit, so the time limit (the host terminates the worker) is the bound.
+// Each escape is tried in e2e/reward-sandbox.spec.ts.
 
 /** Globals removed from the worker (own properties and along the global's prototype chain). */
 export const WEB_GLOBALS_REMOVED = [
@@ -25,6 +28,8 @@ export const WEB_GLOBALS_REMOVED = [
   'caches',
   'navigator',
   'Notification',
+  'FontFace',
+  'fonts',
   'FileReaderSync',
   'RTCPeerConnection',
   'RTCDataChannel',
@@ -46,7 +51,7 @@ export const WEB_GLOBALS_REMOVED = [
 export const WEB_SANDBOX_SOURCE = `'use strict';
 const post = self.postMessage.bind(self);
 const listen = self.addEventListener.bind(self);
-const IMPORT = /(^|[^.\\w$])import(?=\\s*([(.]|\\/[*/]))/;
+const IMPORT = /(^|[^.\\w$])import(?=\\s*[(./<-])/;
 const where = (e) => {
   const m = /<anonymous>:(\\d+):(\\d+)/.exec(String(e && e.stack));
   return m ? { line: Number(m[1]) - 2, column: Number(m[2]) } : null;
