@@ -1,10 +1,11 @@
 // The worker's scheduler driven in Node with injected effects and scripted runners (test doubles: the point
 // here is the state machine, not the training): the message sequence of a run, interleaved round-robin
 // order versus one after another over the memory budget, pause / resume / stop, the 250 ms metrics outbox,
-// the checkpoint cadence, a failing run ending only itself with its reason, resuming from a checkpoint, and
+// the checkpoint cadence, a failing run ending only itself with its reason (a lost GPU device too), resuming from a checkpoint, and
 // bringing a finished run back for export. scheduler-real.test.ts drives real SFT runners through it.
 import { describe, expect, it } from 'vitest';
 import { type ByCategory, zeroByCategory } from '../gpu/arena';
+import { GpuDeviceLostError } from '../gpu/errors';
 import type { MetricPoint, SftCheckpoint } from '../train/sft-config';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { FromWorker, RunSpec, RunState } from './protocol';
@@ -358,6 +359,45 @@ describe('Scheduler', () => {
     expect(w.states('c')).toEqual(['queued', 'loading', 'error']);
     expect(errorOf('c')).toMatchObject({ message: 'dataset of c is neither loaded nor saved' });
     expect(w.devices[2]?.destroyed).toBe(true);
+  });
+
+  it('a lost GPU device ends only its run, with a sentence; its last checkpoint stays and resumes', async () => {
+    const w = new World();
+    const s = scheduler(w);
+    // The device of run a is lost at its 5th step, as the GPU layer reports it (src/gpu/errors.ts).
+    w.onStep.set('a', (step) => {
+      if (step === 5) throw new GpuDeviceLostError('destroyed', 'the driver was reset');
+    });
+    await s.start([spec('a', 6, { checkpointEvery: 2 }), spec('b', 6, { checkpointEvery: 2 })], 1000);
+    await settled(s, ['a', 'b']);
+    expect(w.states('a')).toEqual(['queued', 'loading', 'running', 'error']);
+    expect(
+      w.posted.find((m) => m.type === 'runState' && m.runId === 'a' && m.state === 'error'),
+    ).toMatchObject({
+      message:
+        'The GPU device was lost (destroyed: the driver was reset). Work finished before this point is kept; reload the page (or restart the command) to get a new device. The other runs go on; start this one again.',
+    });
+    expect(w.runners.get('a')?.disposed).toBe(true);
+    expect(w.devices[0]?.destroyed).toBe(true);
+    // The other run goes on to its end, on its own device.
+    expect(w.states('b')).toEqual(['queued', 'loading', 'running', 'done']);
+    expect(w.steps.filter((x) => x.startsWith('b'))).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
+    expect(w.devices[1]?.destroyed).toBe(false);
+    // Nothing done before the loss is lost: its losses went out and its checkpoint at step 4 is still stored.
+    expect(w.lossSteps('a')).toEqual([1, 2, 3, 4]);
+    expect(w.saved.filter((x) => x.runId === 'a').map((x) => x.step)).toEqual([2, 4]);
+    expect(w.store.get('a')?.ck.step).toBe(4);
+    // A new page (a fresh device) continues the run from that checkpoint.
+    const w2 = new World();
+    for (const [k, v] of w.store) w2.store.set(k, v);
+    const s2 = scheduler(w2);
+    await s2.resumeInterrupted(spec('a', 6, { checkpointEvery: 2 }));
+    await settled(s2, ['a']);
+    expect(w2.posted.find((m) => m.type === 'runState' && m.state === 'running')).toMatchObject({
+      resumedFrom: 4,
+    });
+    expect(w2.steps).toEqual(['a5', 'a6']);
+    expect(w2.states('a').at(-1)).toBe('done');
   });
 
   it('resumes an interrupted run from its checkpoint, and from step 0 with a notice when there is none', async () => {
