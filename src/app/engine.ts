@@ -2,13 +2,14 @@
 // sample dataset, turns every worker message into one store action, asks the worker for each chosen method's
 // plan (count, predicted memory) whenever its options or the batch shape change, saves runs and metrics to
 // IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop,
-// resume after a reload, generate, measure, export, import). The page never runs engine code itself.
+// resume after a reload, generate, measure, export (files named after the run), import, delete one run).
+// The page never runs engine code itself.
 
 import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import { useAppStore } from '../store';
-import { clearSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
-import type { RunRecord } from '../store/runs';
+import { clearSaved, deleteSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
+import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
 import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
@@ -94,7 +95,10 @@ function download(name: string, bytes: ArrayBuffer | string, type: string): void
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-const labelOf = (id: string) => store().runs.find((r) => r.spec.id === id)?.method ?? 'run';
+/** Display names the page gave with an export, by run id: every file of that run is named after it. */
+const exportNames = new Map<string, string>();
+const labelOf = (id: string) =>
+  exportNames.get(id) ?? store().runs.find((r) => r.spec.id === id)?.method ?? 'run';
 
 function apply(m: FromWorker): void {
   const s = store();
@@ -427,16 +431,60 @@ export const pauseRun = (runId: string) => client?.send({ type: 'pause', runId }
 export const resumeRun = (runId: string) => client?.send({ type: 'resume', runId });
 export const stopRun = (runId: string) => client?.send({ type: 'stop', runId });
 export const measureRun = (runId: string) => client?.send({ type: 'measure', runId });
-export const exportAdapter = (runId: string) => client?.send({ type: 'exportAdapter', runId });
-export const exportMerged = (runId: string) => client?.send({ type: 'exportMerged', runId });
-export const exportOnnx = (runId: string) => client?.send({ type: 'exportOnnx', runId });
+/** File-name safe: "lora (2)" → "lora-2". */
+const safeName = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'run';
+
+/** Remembers the run's display name for its files and returns what the worker needs for the export. */
+function factsFor(runId: string, name: string | undefined) {
+  const s = store();
+  const run = s.runs.find((r) => r.spec.id === runId);
+  const file = safeName(name ?? run?.method ?? runId);
+  exportNames.set(runId, file);
+  if (!run) return { name: file };
+  const dataset = s.datasets.find((d) => d.id === run.spec.datasetId)?.name;
+  return exportFactsOf(run, s.metrics[runId] ?? [], file, dataset);
+}
+
+/** The adapter as `<name>-adapter.zip` (PEFT's folder and a model card); `name`: the run's display name. */
+export const exportAdapter = (runId: string, name?: string) =>
+  client?.send({ type: 'exportAdapter', runId, facts: factsFor(runId, name) });
+/** The merged model with its tokenizer as `<name>-merged.zip`. */
+export const exportMerged = (runId: string, name?: string) =>
+  client?.send({ type: 'exportMerged', runId, facts: factsFor(runId, name) });
+export const exportOnnx = (runId: string, name?: string) => {
+  factsFor(runId, name);
+  client?.send({ type: 'exportOnnx', runId });
+};
 /**
  * The run's TRL + PEFT + Accelerate recipe (train.py, data split, accelerate configs), as recipe.zip. The spec
  * goes along so a run of an earlier page (not in the worker any more) exports too.
  */
-export function exportRecipe(runId: string): void {
+export function exportRecipe(runId: string, name?: string): void {
+  factsFor(runId, name);
   const spec = store().runs.find((r) => r.spec.id === runId)?.spec;
   client?.send({ type: 'exportRecipe', runId, spec: spec && { ...spec, initAdapter: undefined } });
+}
+
+/**
+ * Deletes one finished, stopped, failed or interrupted run: its card, points and saved record here; its
+ * checkpoint in the worker, and its saved dataset copy when no other run uses it and the page no longer
+ * holds that dataset.
+ */
+export async function deleteRun(runId: string): Promise<void> {
+  const s = store();
+  const run = s.runs.find((r) => r.spec.id === runId);
+  if (!run || !DELETABLE.has(run.state)) return;
+  const datasetId = datasetCopyToDrop(
+    s.runs,
+    runId,
+    s.datasets.map((d) => d.id),
+  );
+  client?.send({ type: 'deleteRun', runId, datasetId });
+  dirty.delete(runId);
+  exportNames.delete(runId);
+  s.removeRun(runId);
+  s.dropMetrics(runId);
+  await deleteSaved(runId).catch((e: unknown) => console.warn('saved run not deleted:', e));
 }
 
 /** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */

@@ -20,6 +20,8 @@ export interface MetricsSlice {
   metrics: Record<string, MetricPoint[]>;
   appendMetrics: (batch: readonly MetricsBatchItem[]) => void;
   setMetrics: (m: Record<string, MetricPoint[]>) => void;
+  /** Drops one run's points (the run was deleted). */
+  dropMetrics: (runId: string) => void;
 }
 
 export const createMetricsSlice: StateCreator<MetricsSlice & RunsSlice, [], [], MetricsSlice> = (set) => ({
@@ -45,4 +47,9 @@ export const createMetricsSlice: StateCreator<MetricsSlice & RunsSlice, [], [], 
       return { metrics: next, runs };
     }),
   setMetrics: (metrics) => set({ metrics }),
+  dropMetrics: (runId) =>
+    set((s) => {
+      const { [runId]: _, ...rest } = s.metrics;
+      return { metrics: rest };
+    }),
 });

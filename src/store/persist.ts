@@ -60,3 +60,10 @@ export async function clearSaved(): Promise<void> {
   const d = await open();
   await Promise.all([d.clear('runs'), d.clear('metrics')]);
 }
+
+/** Deletes one run's record and points, so a reload does not bring it back. */
+export async function deleteSaved(runId: string): Promise<void> {
+  const d = await open();
+  const tx = d.transaction(['runs', 'metrics'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').delete(runId), tx.objectStore('metrics').delete(runId), tx.done]);
+}

@@ -3,7 +3,15 @@
 // points live in the metrics slice so the charts' updates do not touch this one.
 import type { StateCreator } from 'zustand';
 import type { ByCategory } from '../gpu/arena';
-import type { PredictedMemory, RunInfo, RunResults, RunSpec, RunState } from '../worker/protocol';
+import type { MetricPoint } from '../train/sft-config';
+import type {
+  ExportFacts,
+  PredictedMemory,
+  RunInfo,
+  RunResults,
+  RunSpec,
+  RunState,
+} from '../worker/protocol';
 
 export interface RunRecord {
   spec: RunSpec;
@@ -28,6 +36,8 @@ export interface RunsSlice {
   patchRun: (id: string, patch: Partial<RunRecord>) => void;
   patchResults: (id: string, results: RunResults) => void;
   setRuns: (r: RunRecord[]) => void;
+  /** Drops one run's record (its points go with MetricsSlice.dropMetrics). */
+  removeRun: (id: string) => void;
 }
 
 export const createRunsSlice: StateCreator<RunsSlice, [], [], RunsSlice> = (set) => ({
@@ -40,4 +50,46 @@ export const createRunsSlice: StateCreator<RunsSlice, [], [], RunsSlice> = (set)
       runs: s.runs.map((r) => (r.spec.id === id ? { ...r, results: { ...r.results, ...results } } : r)),
     })),
   setRuns: (runs) => set({ runs }),
+  removeRun: (id) => set((s) => ({ runs: s.runs.filter((r) => r.spec.id !== id) })),
 });
+
+/** States a run can be deleted in: nothing of it is training or about to. */
+export const DELETABLE = new Set<RunState>(['done', 'stopped', 'error', 'interrupted']);
+
+/**
+ * The dataset whose saved copy can go with run `id`: its own, unless another run kept on the page trained on
+ * it or the page still holds that dataset (a new run would count on the copy being there).
+ */
+export function datasetCopyToDrop(
+  runs: readonly RunRecord[],
+  id: string,
+  heldDatasetIds: readonly string[],
+): string | undefined {
+  const ds = runs.find((r) => r.spec.id === id)?.spec.datasetId;
+  if (!ds || heldDatasetIds.includes(ds)) return undefined;
+  return runs.some((r) => r.spec.id !== id && r.spec.datasetId === ds) ? undefined : ds;
+}
+
+/** What an export tells the worker about a run: its name for files, and the model card's figures. */
+export function exportFactsOf(
+  run: RunRecord,
+  points: readonly MetricPoint[],
+  name: string,
+  datasetName?: string,
+): ExportFacts {
+  let trainLoss: number | null = null;
+  let evalLoss: number | null = null;
+  for (const p of points) {
+    if (p.loss !== null) trainLoss = p.loss;
+    if (p.evalLoss !== null) evalLoss = p.evalLoss;
+  }
+  const last = points.length ? points[points.length - 1].step : undefined;
+  return {
+    name,
+    dataset: datasetName,
+    steps: last,
+    trainLoss,
+    evalLoss: run.results?.evalLoss ?? evalLoss,
+    exactMatch: run.results?.exactMatch ?? null,
+  };
+}

@@ -8,6 +8,7 @@
 import { type CSSProperties, memo, useEffect, useState } from 'react';
 import {
   clearRuns,
+  deleteRun,
   exportAdapter,
   exportMerged,
   exportOnnx,
@@ -21,7 +22,9 @@ import {
 } from '../app/engine';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
+import { DELETABLE } from '../store/runs';
 import { COLORS } from './Charts';
+import { chartNames } from './run-names';
 
 /** "45 s", "3 min 20 s", "1 h 5 min": time left as a person reads it. */
 export function formatDuration(s: number): string {
@@ -33,6 +36,8 @@ export function formatDuration(s: number): string {
 
 const RunCard = memo(function RunCard({ id, index }: { id: string; index: number }) {
   const run = useAppStore((s) => s.runs.find((r) => r.spec.id === id));
+  // The name the charts use ("lora (2)"): exported files carry it, so two runs of one method differ.
+  const name = useAppStore((s) => chartNames(s.runs)[s.runs.findIndex((r) => r.spec.id === id)] ?? id);
   // Only the last step is needed here: a narrow selector, so the card re-renders on that alone.
   const step = useAppStore((s) => {
     const pts = s.metrics[id];
@@ -127,15 +132,15 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
               <progress /> timing base, unmerged and merged forward passes…
             </span>
           )}
-          <button type="button" data-testid="export-adapter" onClick={() => exportAdapter(id)}>
+          <button type="button" data-testid="export-adapter" onClick={() => exportAdapter(id, name)}>
             Export adapter
           </button>
           {run.info?.mergeable && (
             <>
-              <button type="button" data-testid="export-merged" onClick={() => exportMerged(id)}>
+              <button type="button" data-testid="export-merged" onClick={() => exportMerged(id, name)}>
                 Export merged model
               </button>
-              <button type="button" data-testid="export-onnx" onClick={() => exportOnnx(id)}>
+              <button type="button" data-testid="export-onnx" onClick={() => exportOnnx(id, name)}>
                 ONNX preview
               </button>
             </>
@@ -146,10 +151,20 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
         type="button"
         data-testid="export-recipe"
         title="train.py (TRL), the method's PEFT config, the data split and Accelerate configs for a GPU cluster"
-        onClick={() => exportRecipe(id)}
+        onClick={() => exportRecipe(id, name)}
       >
         Export recipe
       </button>
+      {DELETABLE.has(run.state) && (
+        <button
+          type="button"
+          data-testid="delete-run"
+          title="Remove this run, its curves and its checkpoint from the page and the browser's storage"
+          onClick={() => void deleteRun(id)}
+        >
+          Delete
+        </button>
+      )}
     </li>
   );
 });

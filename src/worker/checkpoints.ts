@@ -78,3 +78,8 @@ export async function saveDatasetBytes(id: string, d: SavedDataset): Promise<voi
 export async function loadDatasetBytes(id: string): Promise<SavedDataset | null> {
   return (await (await open()).get('datasets', id)) ?? null;
 }
+
+/** Drops a run's saved dataset copy (the page asks once no run it keeps trained on that dataset). */
+export async function deleteDatasetBytes(id: string): Promise<void> {
+  await (await open()).delete('datasets', id);
+}

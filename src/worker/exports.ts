@@ -1,10 +1,13 @@
-// Files out of a paused or finished run, sent to the page as transferred bytes: the adapter (PEFT's
-// adapter_config.json and adapter_model.safetensors), the merged model (config.json and model.safetensors),
+// Files out of a paused or finished run, sent to the page as transferred bytes: the adapter as one zip
+// (folder `<run name>/`: PEFT's adapter_config.json, adapter_model.safetensors and a README.md model card),
+// the merged model as one zip (config.json, model.safetensors and the tokenizer files the model came with),
 // the merged model as ONNX for the preview (mergeable methods only; the adapter is unmerged again after), and
 // the run's TRL + PEFT + Accelerate recipe as one zip (train/recipe: the files `npm run cli -- recipe` writes).
 // Importing an adapter needs nothing here: a run started with `initAdapter` loads it (run-setup.ts).
 import type { Example } from '../data/types';
 import { exportOnnx } from '../export/onnx/export';
+import type { TokenizerFiles } from '../formats/tokenizer';
+import { type ZipEntry, zipFiles } from '../formats/zip';
 import type { GpuContext } from '../gpu/context';
 import { planAdapter } from '../peft/adapter';
 import { exportMergedModel, mergedConfig, mergedWeights } from '../peft/export';
@@ -12,10 +15,10 @@ import { getMethod } from '../peft/registry';
 import { recipeInputOf } from '../train/recipe/input';
 import { buildRecipe } from '../train/recipe/recipe';
 import type { RecipeFile, RecipeReward } from '../train/recipe/types';
-import { zipFiles } from '../train/recipe/zip';
 import type { Datasets } from './datasets';
 import { errorMessage, type LoadedModel, methodCtxOf } from './model';
-import type { FromWorker, RunSpec } from './protocol';
+import { adapterModelCard } from './model-card';
+import type { ExportFacts, FromWorker, RunSpec } from './protocol';
 import { rlSettings, type TrainingRunner } from './rl-runs';
 import type { Scheduler } from './scheduler';
 
@@ -36,23 +39,37 @@ export class Exports {
     this.post({ type: 'file', runId, name, bytes: buffer, mime }, [buffer]);
   }
 
-  async adapter(runId: string): Promise<void> {
+  async adapter(runId: string, facts?: ExportFacts): Promise<void> {
     try {
       const m = await this.model();
-      const saved = await this.scheduler.exclusive(runId, (_run, r) => r.adapter.save(m.name));
-      const config = new TextEncoder().encode(saved.files.config);
-      this.sendFile(runId, 'adapter_config.json', config, 'application/json');
-      this.sendFile(runId, 'adapter_model.safetensors', saved.files.weights, 'application/octet-stream');
+      const { saved, spec } = await this.scheduler.exclusive(runId, async (run, r) => ({
+        saved: await r.adapter.save(m.name),
+        spec: run.spec,
+      }));
+      const name = folderName(facts, runId);
+      const files: ZipEntry[] = [
+        { path: 'adapter_config.json', text: saved.files.config },
+        { path: 'adapter_model.safetensors', bytes: saved.files.weights },
+        { path: 'README.md', text: adapterModelCard(m.name, spec, { ...facts, name }) },
+      ];
+      this.sendFile(runId, 'adapter.zip', zipFiles(files, name), 'application/zip');
     } catch (e) {
       this.post({ type: 'runError', runId, message: `export: ${errorMessage(e)}` });
     }
   }
 
-  async merged(runId: string): Promise<void> {
+  /** The merged model as a folder transformers loads: config.json, model.safetensors and the tokenizer. */
+  async merged(runId: string, facts?: ExportFacts): Promise<void> {
     try {
+      const m = await this.model();
       const merged = await this.scheduler.exclusive(runId, (_run, r) => exportMergedModel(r.adapter));
-      this.sendFile(runId, 'config.json', new TextEncoder().encode(merged.configJson), 'application/json');
-      this.sendFile(runId, 'model.safetensors', merged.weights, 'application/octet-stream');
+      const name = folderName(facts, runId);
+      const files: ZipEntry[] = [
+        { path: 'config.json', text: merged.configJson },
+        { path: 'model.safetensors', bytes: merged.weights },
+        ...tokenizerEntries(m.tokenizerFiles),
+      ];
+      this.sendFile(runId, 'merged.zip', zipFiles(files, name), 'application/zip');
     } catch (e) {
       this.post({ type: 'runError', runId, message: `merged export: ${errorMessage(e)}` });
     }
@@ -95,6 +112,23 @@ export class Exports {
       this.post({ type: 'runError', runId, message: `ONNX export: ${errorMessage(e)}` });
     }
   }
+}
+
+/** A file- and folder-name safe run name: the page's display name, else the run id. */
+export function folderName(facts: ExportFacts | undefined, runId: string): string {
+  const safe = (facts?.name ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
+  return safe || runId.replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+/** The tokenizer files the model was loaded with, as the files a Hugging Face folder holds. */
+export function tokenizerEntries(t: TokenizerFiles | undefined): ZipEntry[] {
+  if (!t) return [];
+  const asText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 2));
+  const out: ZipEntry[] = [{ path: 'tokenizer.json', text: asText(t.tokenizerJson) }];
+  if (t.tokenizerConfig !== undefined)
+    out.push({ path: 'tokenizer_config.json', text: asText(t.tokenizerConfig) });
+  if (t.chatTemplate !== undefined) out.push({ path: 'chat_template.jinja', text: t.chatTemplate });
+  return out;
 }
 
 /** The run's merged model as ONNX; the adapter is left merged or not as it was. */

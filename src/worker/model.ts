@@ -4,7 +4,7 @@
 // fails to load leaves the one loaded before in use.
 import { countParameters, type ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
-import type { TextTokenizer } from '../formats/tokenizer';
+import type { TextTokenizer, TokenizerFiles } from '../formats/tokenizer';
 import { acquireBrowserGpu } from '../gpu/device';
 import { summarizeGpu } from '../gpu/summary';
 import { loadCheckpointSpecs } from '../model/load';
@@ -18,6 +18,8 @@ export interface LoadedModel {
   config: ModelConfig;
   reader: TensorReader;
   tokenizer: TextTokenizer;
+  /** The tokenizer files as read, so the merged model's export carries them. */
+  tokenizerFiles?: TokenizerFiles;
   /** The checkpoint read once as specs, shared by plans and runs (each run uploads its own copy). */
   base: Promise<ParamSpec[]>;
 }
@@ -78,7 +80,7 @@ export class ModelHolder {
     const source = src.kind === 'builtin' ? builtinModelSource() : filesModelSource(src.files);
     // The fit check runs before the weights are fetched; its message names the figures.
     const opened = await source.open({ budget: { maxBufferBytes: this.maxBufferBytes, budgetBytes } });
-    const { config, reader, tokenizer } = opened;
+    const { config, reader, tokenizer, tokenizerFiles } = opened;
     const name = src.kind === 'builtin' ? src.name : src.name || opened.label;
     const base = loadCheckpointSpecs(config, reader);
     base.catch(() => undefined);
@@ -97,7 +99,7 @@ export class ModelHolder {
         configJson: JSON.parse(await configText(src, opened.label)) as Record<string, unknown>,
       },
     });
-    return { name, config, reader, tokenizer, base };
+    return { name, config, reader, tokenizer, tokenizerFiles, base };
   }
 }
 

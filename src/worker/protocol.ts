@@ -136,6 +136,20 @@ export interface RunResults {
   checkpointStep?: number;
 }
 
+/**
+ * What the page knows of a run for an export: its display name (the zip's folder and file names, so two runs
+ * of one method export different names) and the figures the adapter's model card reports.
+ */
+export interface ExportFacts {
+  /** File-name safe display name of the run ("lora", "lora-2"). */
+  name: string;
+  dataset?: string;
+  steps?: number;
+  trainLoss?: number | null;
+  evalLoss?: number | null;
+  exactMatch?: number | null;
+}
+
 export type ToWorker =
   | { type: 'init' }
   /** budgetBytes: the memory setting; a model whose weights exceed it is refused with the fit check's message. */
@@ -180,13 +194,17 @@ export type ToWorker =
   | { type: 'resumeInterrupted'; spec: RunSpec }
   | { type: 'generate'; reqId: string; prompt: string; runIds: string[]; sampling: SamplingSettings }
   | { type: 'measure'; runId: string }
-  | { type: 'exportAdapter'; runId: string }
-  | { type: 'exportMerged'; runId: string }
+  /** Answered with one `file`: adapter.zip (folder `<name>/`: adapter files and README.md). */
+  | { type: 'exportAdapter'; runId: string; facts?: ExportFacts }
+  /** Answered with one `file`: merged.zip (folder `<name>/`: config, weights, tokenizer files). */
+  | { type: 'exportMerged'; runId: string; facts?: ExportFacts }
   | { type: 'exportOnnx'; runId: string }
   /** The run's TRL + PEFT + Accelerate recipe, answered with one `file` (recipe.zip); `spec` for a run the
    * worker no longer holds (one of an earlier page). */
   | { type: 'exportRecipe'; runId: string; spec?: RunSpec }
   | { type: 'forget'; runIds: string[] }
+  /** Delete one run: forget it (its checkpoint goes) and, when given, the saved dataset copy no run uses. */
+  | { type: 'deleteRun'; runId: string; datasetId?: string }
   | { type: 'pause'; runId: string }
   | { type: 'resume'; runId: string }
   | { type: 'stop'; runId: string };

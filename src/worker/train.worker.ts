@@ -10,6 +10,7 @@ import { listMethods } from '../peft/registry';
 import type { MethodInfo } from '../peft/types';
 import {
   deleteCheckpoint,
+  deleteDatasetBytes,
   loadCheckpoint,
   loadDatasetBytes,
   loadSavedRun,
@@ -83,10 +84,10 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       void measureLatency(msg.runId, scheduler, post);
       break;
     case 'exportAdapter':
-      void exports.adapter(msg.runId);
+      void exports.adapter(msg.runId, msg.facts);
       break;
     case 'exportMerged':
-      void exports.merged(msg.runId);
+      void exports.merged(msg.runId, msg.facts);
       break;
     case 'exportOnnx':
       void exports.onnx(msg.runId);
@@ -96,6 +97,10 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       break;
     case 'forget':
       scheduler.forget(msg.runIds);
+      break;
+    case 'deleteRun':
+      scheduler.forget([msg.runId]);
+      if (msg.datasetId) void deleteDatasetBytes(msg.datasetId).catch((e: unknown) => console.warn(e));
       break;
     case 'pause':
       scheduler.pause(msg.runId);

@@ -27,7 +27,7 @@ import { recipeInputOf } from './input';
 import { buildRecipe } from './recipe';
 import { PLAIN_CHAT_TEMPLATE } from './trainer';
 import { RECIPE_ALGOS, type RecipeAlgo, type RecipeFile } from './types';
-import { zipFiles } from './zip';
+import { zipFiles } from '../../formats/zip';
 
 const HAS_PYTHON = spawnSync('python3', ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0;
 interface ModelDir {

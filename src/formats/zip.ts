@@ -1,5 +1,5 @@
-// A zip archive of text files, stored without compression (method 0): enough for the page to hand a recipe
-// folder over as one download, with no dependency. Layout per the PKWARE APPNOTE: a local header and the
+// A zip archive of files, stored without compression (method 0): enough for the page to hand a folder over
+// as one download (a recipe, an adapter, a merged model with its tokenizer), with no dependency. Layout per the PKWARE APPNOTE: a local header and the
 // bytes for each file, then the central directory and its end record; names in UTF-8 (flag bit 11).
 
 const CRC_TABLE = (() => {
@@ -27,12 +27,11 @@ function dosTime(d: Date): { time: number; date: number } {
   };
 }
 
+/** One file of an archive: text (written as UTF-8) or bytes as they are. */
+export type ZipEntry = { path: string; text: string } | { path: string; bytes: Uint8Array };
+
 /** The files as one zip archive, each under `folder/` when given. */
-export function zipFiles(
-  files: readonly { path: string; text: string }[],
-  folder = '',
-  when: Date = new Date(),
-): Uint8Array {
+export function zipFiles(files: readonly ZipEntry[], folder = '', when: Date = new Date()): Uint8Array {
   const enc = new TextEncoder();
   const { time, date } = dosTime(when);
   const locals: Uint8Array[] = [];
@@ -40,7 +39,7 @@ export function zipFiles(
   let offset = 0;
   for (const f of files) {
     const name = enc.encode(folder ? `${folder}/${f.path}` : f.path);
-    const data = enc.encode(f.text);
+    const data = 'bytes' in f ? f.bytes : enc.encode(f.text);
     const crc = crc32(data);
     const local = new Uint8Array(30 + name.length + data.length);
     const lv = new DataView(local.buffer);
