@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { listMethods } from '../src/peft/registry';
 import { fillHyper, openFresh, pickMethods } from './page';
+import { unzipStored } from './zip';
 
 const JSONL = Array.from({ length: 12 }, (_, i) =>
   JSON.stringify({ prompt: `The plural of word${i} is`, completion: ` word${i}s.` }),
@@ -137,10 +138,24 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   for (const col of ['latencyBase', 'latencyUnmerged', 'latencyMerged'])
     await expect(lora.locator(`td[data-col="${col}"]`)).toHaveText(/^\d+\.\d\d$/, { timeout: 180_000 });
 
-  // Export LoRA's adapter (two PEFT files), import them back: evaluated, the same eval loss.
-  const files = await downloads(page, loraCard.getByTestId('export-adapter'), 2);
-  expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  // Export LoRA's adapter (one zip named after the run: PEFT's two files and a model card in a folder),
+  // import the two files back: evaluated, the same eval loss.
+  const adapterZip = await downloads(page, loraCard.getByTestId('export-adapter'), 1);
+  expect(Object.keys(adapterZip)).toEqual(['lora-adapter.zip']);
+  const folder = unzipStored(adapterZip['lora-adapter.zip']);
+  expect([...folder.keys()]).toEqual([
+    'lora/adapter_config.json',
+    'lora/adapter_model.safetensors',
+    'lora/README.md',
+  ]);
+  const files: Record<string, Buffer> = {
+    'adapter_config.json': folder.get('lora/adapter_config.json') as Buffer,
+    'adapter_model.safetensors': folder.get('lora/adapter_model.safetensors') as Buffer,
+  };
   expect(JSON.parse(files['adapter_config.json'].toString()).peft_type).toBe('LORA');
+  const card = folder.get('lora/README.md')?.toString() ?? '';
+  expect(card).toContain('base_model: "tiny-llama-brown"');
+  expect(card).toMatch(/- Final eval loss: \d+\.\d{4}/);
   await page
     .getByTestId('import-adapter')
     .locator('input[type=file]')
@@ -174,10 +189,19 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
 
   // Merged model (HF layout: the adapter folded in, no adapter tensors left) and the ONNX preview.
   const reloadedLora = page.getByTestId('run-card').filter({ hasText: 'lora' }).first();
-  const merged = await downloads(page, reloadedLora.getByTestId('export-merged'), 2);
-  expect(Object.keys(merged).sort()).toEqual(['config.json', 'model.safetensors']);
-  expect(JSON.parse(merged['config.json'].toString()).model_type).toBe('llama');
-  const st = merged['model.safetensors'];
+  const mergedZip = await downloads(page, reloadedLora.getByTestId('export-merged'), 1);
+  expect(Object.keys(mergedZip)).toEqual(['lora-merged.zip']);
+  const merged = unzipStored(mergedZip['lora-merged.zip']);
+  // The model's folder as transformers loads it: config, weights and the built-in model's tokenizer files.
+  expect([...merged.keys()]).toEqual([
+    'lora/config.json',
+    'lora/model.safetensors',
+    'lora/tokenizer.json',
+    'lora/tokenizer_config.json',
+  ]);
+  expect(JSON.parse(merged.get('lora/config.json')?.toString() ?? '').model_type).toBe('llama');
+  expect(JSON.parse(merged.get('lora/tokenizer.json')?.toString() ?? '').model).toBeTruthy();
+  const st = merged.get('lora/model.safetensors') as Buffer;
   const header = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString()) as Record<
     string,
     unknown
@@ -185,10 +209,45 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   expect(Object.keys(header)).toContain('model.layers.0.self_attn.q_proj.weight');
   expect(Object.keys(header).filter((k) => k.includes('lora'))).toEqual([]);
   const onnx = await downloads(page, reloadedLora.getByTestId('export-onnx'), 1);
-  expect(Object.keys(onnx)).toEqual(['model.onnx']);
-  expect(onnx['model.onnx'].length).toBeGreaterThan(st.length / 2);
+  expect(Object.keys(onnx)).toEqual(['lora-model.onnx']);
+  expect(onnx['lora-model.onnx'].length).toBeGreaterThan(st.length / 2);
+
+  // Delete one run: LoRA's card, its row and its checkpoint go, and a reload does not bring it back.
+  const loraId = (await reloadedLora.getAttribute('data-run')) ?? '';
+  expect(await savedKeys(page, 'peft-playground-checkpoints', 'checkpoints')).toContain(loraId);
+  await reloadedLora.getByTestId('delete-run').click();
+  await expect(page.getByTestId('run-card')).toHaveCount(2);
+  await expect(page.locator(`[data-run="${loraId}"]`)).toHaveCount(0);
+  await expect
+    .poll(() => savedKeys(page, 'peft-playground-checkpoints', 'checkpoints'))
+    .not.toContain(loraId);
+  await expect.poll(() => savedKeys(page, 'peft-playground', 'runs')).not.toContain(loraId);
+  await page.reload();
+  await expect(page.getByTestId('run-card')).toHaveCount(2);
+  await expect(page.locator(`[data-run="${loraId}"]`)).toHaveCount(0);
+  expect(await savedKeys(page, 'peft-playground', 'metrics')).not.toContain(loraId);
   expect(errors).toEqual([]);
 });
+
+/** The keys of one IndexedDB object store of the page's origin. */
+function savedKeys(page: Page, db: string, storeName: string): Promise<string[]> {
+  return page.evaluate(
+    ([name, s]) =>
+      new Promise<string[]>((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const keys = req.result.transaction(s, 'readonly').objectStore(s).getAllKeys();
+          keys.onsuccess = () => {
+            resolve(keys.result.map(String));
+            req.result.close();
+          };
+          keys.onerror = () => reject(keys.error);
+        };
+      }),
+    [db, storeName] as const,
+  );
+}
 
 /** The generation panel's texts by target (base or a run's label). */
 async function outputsByTarget(page: Page): Promise<Record<string, string>> {
@@ -201,7 +260,7 @@ async function outputsByTarget(page: Page): Promise<Record<string, string>> {
   return got;
 }
 
-/** Clicks `button` and collects the `count` downloads it starts, by file name (the run's prefix dropped). */
+/** Clicks `button` and collects the `count` downloads it starts, by file name. */
 async function downloads(
   page: Page,
   button: ReturnType<Page['locator']>,
@@ -211,7 +270,7 @@ async function downloads(
   const done = new Promise<void>((resolve) => {
     const onDownload = async (d: import('@playwright/test').Download) => {
       const path = await d.path();
-      got[d.suggestedFilename().replace(/^.*?-(adapter_|config\.json|model\.)/, '$1')] = readFileSync(path);
+      got[d.suggestedFilename()] = readFileSync(path);
       if (Object.keys(got).length === count) {
         page.off('download', onDownload);
         resolve();
