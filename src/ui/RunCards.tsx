@@ -1,7 +1,9 @@
 // One card per run: state, progress, time left, its message (why it stopped), pause/resume/stop, resume
 // after a reload (from the last checkpoint), and the trained run's tools: measure inference latency,
-// export the adapter (PEFT files), the merged model (HF layout) and an ONNX deploy preview where mergeable;
-// any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster. Below the cards: import an adapter to evaluate it or continue training it.
+// export the adapter (a zip: PEFT's folder and a model card), the merged model (a zip: HF layout with the
+// tokenizer) and an ONNX deploy preview where mergeable, every file named after the run as the charts name it;
+// any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster; Delete for a run that is
+// over. Below the cards: import an adapter to evaluate it or continue training it.
 // Each card is marked with its run's colour (the colour of its lines in the charts and its row in the
 // table); before the first step's point arrives it says the pipelines are compiling (seconds on a software
 // GPU), and the time left comes from steady-state steps only (the worker's etaS), so it is absent until then.
