@@ -8,12 +8,13 @@
 import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import { useAppStore } from '../store';
-import { clearSaved, deleteSaved, loadSaved, saveMetrics, saveRuns } from '../store/persist';
+import { clearSaved, deleteSaved, LIVE_STATES, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
 import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
 import { rlPart } from './rl';
+import { holdRun, releaseRun, runsTrainedElsewhere } from './run-locks';
 import { reportSaveFailure } from './storage-errors';
 
 export const BUILTIN_MODEL_NAME = 'tiny-llama-brown';
@@ -136,6 +137,9 @@ function apply(m: FromWorker): void {
       s.setSchedule({ mode: m.mode, message: m.message });
       break;
     case 'runState': {
+      // This tab's worker has the run live: hold its lock so another tab does not resume it.
+      if (LIVE_STATES.has(m.state)) holdRun(m.runId);
+      else releaseRun(m.runId);
       const patch: Partial<RunRecord> = { state: m.state, message: m.message };
       if (m.info) {
         patch.info = m.info;
@@ -232,9 +236,19 @@ export function startEngine(): void {
     if (planTimer) clearTimeout(planTimer);
     planTimer = setTimeout(() => requestPlans(), 150);
   });
-  void loadSaved()
-    .then(({ runs, metrics }) => {
-      if (runs.length === 0) return;
+  void Promise.all([loadSaved(), runsTrainedElsewhere()])
+    .then(([{ runs: saved, metrics }, elsewhere]) => {
+      if (saved.length === 0) return;
+      // A run another tab is training is that tab's: shown here, never resumed or saved from here.
+      const runs = saved.map((r) =>
+        r.state === 'interrupted' && elsewhere.has(r.spec.id)
+          ? {
+              ...r,
+              state: 'elsewhere' as const,
+              message: 'Training in another tab of this page; reload this one after it ends to see it here.',
+            }
+          : r,
+      );
       store().setMetrics({ ...metrics, ...store().metrics });
       store().setRuns([...runs, ...store().runs]);
       storeRuns(runs.filter((r) => r.state === 'interrupted'));

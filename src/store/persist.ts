@@ -3,6 +3,7 @@
 // (src/worker/checkpoints.ts), so it can resume from the last one.
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import type { MetricPoint } from '../train/sft-config';
+import type { RunState } from '../worker/protocol';
 import type { RunRecord } from './runs';
 
 interface PlaygroundDb extends DBSchema {
@@ -25,14 +26,22 @@ function open(): Promise<IDBPDatabase<PlaygroundDb>> {
 export async function saveRuns(runs: readonly RunRecord[]): Promise<void> {
   const d = await open();
   const tx = d.transaction('runs', 'readwrite');
-  await Promise.all([...runs.map((r) => tx.store.put(r)), tx.done]);
+  // A run another tab trains is written by that tab only (this tab's copy is stale).
+  const mine = runs.filter((r) => r.state !== 'elsewhere');
+  await Promise.all([...mine.map((r) => tx.store.put(r)), tx.done]);
 }
 
 export async function saveMetrics(runId: string, points: MetricPoint[]): Promise<void> {
   await (await open()).put('metrics', { runId, points });
 }
 
-const LIVE = new Set(['queued', 'loading', 'running', 'paused']);
+/** States in which a run is being trained by some tab's worker. */
+export const LIVE_STATES: ReadonlySet<RunState> = new Set<RunState>([
+  'queued',
+  'loading',
+  'running',
+  'paused',
+]);
 
 /** Everything saved, oldest run first; live runs marked interrupted. */
 export async function loadSaved(): Promise<{ runs: RunRecord[]; metrics: Record<string, MetricPoint[]> }> {
@@ -42,7 +51,7 @@ export async function loadSaved(): Promise<{ runs: RunRecord[]; metrics: Record<
   for (const m of await d.getAll('metrics')) metrics[m.runId] = m.points;
   return {
     runs: runs.map((r) =>
-      LIVE.has(r.state)
+      LIVE_STATES.has(r.state)
         ? {
             ...r,
             state: 'interrupted',

@@ -114,7 +114,9 @@ export type RunState =
   | 'done'
   | 'stopped'
   | 'error'
-  | 'interrupted';
+  | 'interrupted'
+  /** The page's only (the worker never sends it): another tab of the page is training this run. */
+  | 'elsewhere';
 
 export interface RunInfo {
   trainableParams: number;
