@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareDataset } from '../../data/prepare';
 import { tokenizeForSft } from '../../data/tokenize';
 import type { Example } from '../../data/types';
+import { zipFiles } from '../../formats/zip';
 import { loadCheckpointSpecs } from '../../model/load';
 import { dirModelSource } from '../../model/sources/node-dir';
 import { planAdapter } from '../../peft/adapter';
@@ -27,7 +28,6 @@ import { recipeInputOf } from './input';
 import { buildRecipe } from './recipe';
 import { PLAIN_CHAT_TEMPLATE } from './trainer';
 import { RECIPE_ALGOS, type RecipeAlgo, type RecipeFile } from './types';
-import { zipFiles } from '../../formats/zip';
 
 const HAS_PYTHON = spawnSync('python3', ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0;
 interface ModelDir {
