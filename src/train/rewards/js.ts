@@ -7,6 +7,7 @@
 // fresh one starts for the next batch), and a worker that dies otherwise is reported as that.
 
 import type { RewardFn, RewardItem } from './builtin';
+import { IMPORT_IN_SOURCE } from './import-rule';
 import { NODE_SANDBOX_SOURCE } from './sandbox-node';
 import { WEB_SANDBOX_SOURCE } from './sandbox-web';
 
@@ -80,11 +81,6 @@ export const webWorkerFactory: WorkerFactory = () => {
     terminate: () => w.terminate(),
   };
 };
-
-/** `import` where what follows it (spaces skipped) could open a call or a comment: `(`, `.`, `/`, and the
- * HTML-like `<!--` and `-->` comments a script allows, through which `import<!--⏎(` once got past the
- * workers' own check. Property names (`x.import`) and keys (`{ import: 1 }`) stay allowed. */
-const IMPORT_IN_SOURCE = /(^|[^.\w$])import(?=\s*[(./<-])/;
 
 /** Where the source uses `import` (1-based line and column), or null: checked before any worker starts, on
  * both platforms, since a dynamic import is the one way left to load code or, in Node, to get an object of

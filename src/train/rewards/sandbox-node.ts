@@ -9,6 +9,8 @@
 // wall, the worker deletes `process`, `fetch` and the other host globals from its own realm before any
 // user code runs, and is strict, so stack frames expose no function of it.
 
+import { IMPORT_IN_SOURCE } from './import-rule';
+
 /** Messages to the worker. */
 export type NodeSandboxRequest =
   | { type: 'compile'; code: string; file: string; timeoutMs: number }
@@ -109,7 +111,7 @@ for (const k of ${JSON.stringify(HOST_GLOBALS_REMOVED)}) { try { delete globalTh
 let ctx = null;
 let sandbox = null;
 let timeoutMs = 2000;
-const IMPORT = /(^|[^.\\w$])import(?=\\s*([(.]|\\/[*/]))/;
+const IMPORT = ${IMPORT_IN_SOURCE};
 const lineOf = (code, index) => code.slice(0, index).split('\\n').length;
 const run = (source) => {
   try {

@@ -11,6 +11,8 @@
 // no memory limit, so the time limit (the host terminates the worker) is the bound.
 // Each escape is tried in e2e/reward-sandbox.spec.ts.
 
+import { IMPORT_IN_SOURCE } from './import-rule';
+
 /** Globals removed from the worker (own properties and along the global's prototype chain). */
 export const WEB_GLOBALS_REMOVED = [
   'fetch',
@@ -51,7 +53,7 @@ export const WEB_GLOBALS_REMOVED = [
 export const WEB_SANDBOX_SOURCE = `'use strict';
 const post = self.postMessage.bind(self);
 const listen = self.addEventListener.bind(self);
-const IMPORT = /(^|[^.\\w$])import(?=\\s*[(./<-])/;
+const IMPORT = ${IMPORT_IN_SOURCE};
 const where = (e) => {
   const m = /<anonymous>:(\\d+):(\\d+)/.exec(String(e && e.stack));
   return m ? { line: Number(m[1]) - 2, column: Number(m[2]) } : null;
