@@ -27,23 +27,7 @@ export interface IndexAddArgs<S = GpuRegion, I = S> extends RowIndexDims {
 
 /** out[pos(i, l)] += alpha·x[i·len + l] for i < k, l < len (in place on out). */
 export function indexAdd(ctx: GpuContext, args: IndexAddArgs): void {
-  if (args.k === 0 || args.len === 0) return;
-  const L = planBindings('index_add', [
-    { name: 'x', region: args.x, write: false },
-    { name: 'idx', region: args.idx, write: false, type: 'array<i32>' },
-    { name: 'out', region: args.out, write: true },
-  ]);
-  ctx.dispatch({
-    kernel: memoKernel(`index_add:${L.sig}`, 'index_add', () => indexAddWgsl(L)),
-    buffers: L.buffers,
-    uniforms: new Uniforms()
-      .u32(args.k)
-      .u32(args.len)
-      .u32(args.cols)
-      .u32(args.byColumn ? 1 : 0)
-      .f32(args.alpha ?? 1).data,
-    workgroups: grid1d(args.k * args.len),
-  });
+  dispatchIndexed(ctx, 'index_add', indexAddWgsl, args, (u) => u.f32(args.alpha ?? 1));
 }
 
 export interface IndexGatherArgs<S = GpuRegion, I = S> extends RowIndexDims {
@@ -55,21 +39,34 @@ export interface IndexGatherArgs<S = GpuRegion, I = S> extends RowIndexDims {
 
 /** out[i·len + l] (+)= x[pos(i, l)]. */
 export function indexGather(ctx: GpuContext, args: IndexGatherArgs): void {
+  dispatchIndexed(ctx, 'index_gather', indexGatherWgsl, args, (u) => u.u32(args.accumulate ? 1 : 0));
+}
+
+/** The two kernels' shared dispatch: x, idx, out bound alike, then k, len, cols, byColumn and one last
+ * uniform of their own (add's alpha, gather's accumulate flag). */
+function dispatchIndexed(
+  ctx: GpuContext,
+  name: 'index_add' | 'index_gather',
+  wgsl: (L: ReturnType<typeof planBindings>) => string,
+  args: RowIndexDims & { out: GpuRegion; x: GpuRegion; idx: GpuRegion },
+  last: (u: Uniforms) => Uniforms,
+): void {
   if (args.k === 0 || args.len === 0) return;
-  const L = planBindings('index_gather', [
+  const L = planBindings(name, [
     { name: 'x', region: args.x, write: false },
     { name: 'idx', region: args.idx, write: false, type: 'array<i32>' },
     { name: 'out', region: args.out, write: true },
   ]);
   ctx.dispatch({
-    kernel: memoKernel(`index_gather:${L.sig}`, 'index_gather', () => indexGatherWgsl(L)),
+    kernel: memoKernel(`${name}:${L.sig}`, name, () => wgsl(L)),
     buffers: L.buffers,
-    uniforms: new Uniforms()
-      .u32(args.k)
-      .u32(args.len)
-      .u32(args.cols)
-      .u32(args.byColumn ? 1 : 0)
-      .u32(args.accumulate ? 1 : 0).data,
+    uniforms: last(
+      new Uniforms()
+        .u32(args.k)
+        .u32(args.len)
+        .u32(args.cols)
+        .u32(args.byColumn ? 1 : 0),
+    ).data,
     workgroups: grid1d(args.k * args.len),
   });
 }
