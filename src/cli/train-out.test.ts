@@ -15,6 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writePairsData } from '../../test/helpers/pairs-data';
 import { SFT_DEFAULTS, type SftRunConfig } from '../train/sft-config';
 import { prepareOutDir, writeFileAtomic } from './files';
 import { checkMergeOut } from './merge';
@@ -26,14 +27,7 @@ let data: string;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'cli-out-'));
-  data = join(tmp, 'pairs.jsonl');
-  const words = ['cat', 'dog', 'sun', 'sky', 'sea', 'map', 'cup', 'pen', 'hat', 'box', 'bee', 'owl'];
-  writeFileSync(
-    data,
-    words
-      .map((w, i) => JSON.stringify({ prompt: `The ${w} is`, completion: ` ${words[(i * 5) % 12]} ${i}.` }))
-      .join('\n'),
-  );
+  data = writePairsData(tmp);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -6,11 +6,12 @@
 // run with a constant schedule (what the CLI used to do after its warm-up) must differ, so the comparison
 // can fail.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
+import { writePairsData } from '../../test/helpers/pairs-data';
 import { prepareDataset } from '../data/prepare';
 import { SftRunner } from '../train/sft';
 import { type LrSchedule, sftRunConfig } from '../train/sft-config';
@@ -41,14 +42,7 @@ let data: string;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'cli-train-'));
-  data = join(tmp, 'pairs.jsonl');
-  const words = ['cat', 'dog', 'sun', 'sky', 'sea', 'map', 'cup', 'pen', 'hat', 'box', 'bee', 'owl'];
-  writeFileSync(
-    data,
-    words
-      .map((w, i) => JSON.stringify({ prompt: `The ${w} is`, completion: ` ${words[(i * 5) % 12]} ${i}.` }))
-      .join('\n'),
-  );
+  data = writePairsData(tmp);
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
