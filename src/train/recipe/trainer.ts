@@ -256,44 +256,34 @@ def save(trainer_or_model, tok):
 `;
 }
 
+/** SFT and reward modelling: the trainer on the split with the method's PEFT config, then save. */
+function plainMain(trainer: 'SFTTrainer' | 'RewardTrainer', evalLine: string): string {
+  return `def main():
+    set_seed(SEED)
+    tok = load_tokenizer()
+    data = load_data()
+    trainer = ${trainer}(
+        model=load_model(tok),
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["eval"] if HAS_EVAL else None,
+        processing_class=tok,
+        peft_config=method_config(),
+    )
+    trainer.train()
+${evalLine}
+    save(trainer, tok)
+`;
+}
+
 function mainPy(x: RecipeInput): string {
   const evalLine = `    if HAS_EVAL:
         print(trainer.evaluate())`;
   switch (x.algo) {
     case 'sft':
-      return `def main():
-    set_seed(SEED)
-    tok = load_tokenizer()
-    data = load_data()
-    trainer = SFTTrainer(
-        model=load_model(tok),
-        args=args,
-        train_dataset=data["train"],
-        eval_dataset=data["eval"] if HAS_EVAL else None,
-        processing_class=tok,
-        peft_config=method_config(),
-    )
-    trainer.train()
-${evalLine}
-    save(trainer, tok)
-`;
+      return plainMain('SFTTrainer', evalLine);
     case 'reward':
-      return `def main():
-    set_seed(SEED)
-    tok = load_tokenizer()
-    data = load_data()
-    trainer = RewardTrainer(
-        model=load_model(tok),
-        args=args,
-        train_dataset=data["train"],
-        eval_dataset=data["eval"] if HAS_EVAL else None,
-        processing_class=tok,
-        peft_config=method_config(),
-    )
-    trainer.train()
-${evalLine}
-    save(trainer, tok)
-`;
+      return plainMain('RewardTrainer', evalLine);
     case 'dpo':
       return `def main():
     set_seed(SEED)
