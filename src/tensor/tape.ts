@@ -12,6 +12,7 @@
 
 import type { MemoryCategory } from '../gpu/arena';
 import type { Backend } from './backend';
+import type { WeightFormat } from './weight-format';
 
 let nextTensorId = 1;
 
@@ -21,6 +22,8 @@ export class Tensor<S = unknown> {
   grad: S | null = null;
   /** False until something has been written to `grad` this pass: the first writer overwrites. */
   gradInit = false;
+  /** How a frozen weight is stored (weight-format.ts); null: plain f32, what every activation is. */
+  format: WeightFormat<S> | null = null;
 
   constructor(
     readonly shape: readonly number[],
