@@ -31,6 +31,8 @@ export interface LmLossOptions {
   weight?: number;
   /** The loss tensor's label (names it in errors and memory figures). */
   name?: string;
+  /** Activation checkpointing per block: keep each block's input, recompute the block in backward. */
+  checkpointing?: boolean;
 }
 
 export interface LmLossResult<S> extends ForwardResult<S> {

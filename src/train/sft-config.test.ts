@@ -29,6 +29,8 @@ describe('sftRunConfig', () => {
       evalEvery: 0,
       evalFraction: 0.3,
       pack: true,
+      checkpointing: true,
+      baseDtype: 'nf4' as const,
     };
     const c = sftRunConfig({ ...form, method: 'ia3', options: {} });
     expect(c).toEqual({
@@ -45,9 +47,23 @@ describe('sftRunConfig', () => {
       seed: 9,
       evalEvery: 0,
       pack: true,
+      checkpointing: true,
+      baseDtype: 'nf4',
       logEvery: 5,
     });
     expect(sftRunConfig({ ...form, method: 'ia3', options: {}, logEvery: 7 }).logEvery).toBe(7);
+  });
+
+  it('defaults to no checkpointing on an f32 base, and names a wrong dtype or flag', () => {
+    const c = sftRunConfig({ method: 'lora', options: {}, lr: 1e-3 });
+    expect([c.checkpointing, c.baseDtype]).toEqual([false, 'f32']);
+    const bad = { method: 'lora', options: {}, lr: 1e-3 };
+    expect(() => sftRunConfig({ ...bad, baseDtype: 'fp8' as never })).toThrow(
+      'baseDtype: "fp8" is not one of f32, f16, bf16, int8, nf4',
+    );
+    expect(() => sftRunConfig({ ...bad, checkpointing: 'yes' as never })).toThrow(
+      'checkpointing: "yes" is not true or false',
+    );
   });
 
   it('reads the loss back about twenty times a run, at least every fifth step', () => {

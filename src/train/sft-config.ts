@@ -2,6 +2,7 @@
 // imports these (defaults, point type) without pulling the GPU code into the main thread's bundle.
 import type { ByCategory } from '../gpu/arena';
 import type { RawOptions } from '../peft/types';
+import { BASE_DTYPES, type BaseDtype, isBaseDtype } from '../tensor/weight-format';
 import type { RlMetrics } from './rl/common';
 
 /** The learning-rate schedules after the warm-up (lrAt in sft.ts), for flags and pickers to list. */
@@ -34,6 +35,13 @@ export interface SftRunConfig {
    * unpacked runs. Absent (configs saved before it existed): false.
    */
   pack?: boolean;
+  /**
+   * Activation checkpointing per block: keep each block's input only and recompute the block in backward
+   * (about a third more compute for activations that no longer grow with the depth). Default false.
+   */
+  checkpointing: boolean;
+  /** The dtype the frozen base is held in on the device (weight-format.ts). Default 'f32'. */
+  baseDtype: BaseDtype;
 }
 
 export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
@@ -48,6 +56,8 @@ export const SFT_DEFAULTS: Omit<SftRunConfig, 'method' | 'options' | 'lr'> = {
   logEvery: 2,
   evalEvery: 10,
   pack: false,
+  checkpointing: false,
+  baseDtype: 'f32',
 };
 
 /** Share of the tokenised examples held out for evaluation when neither the form nor a flag says. */
@@ -77,6 +87,15 @@ export interface SftRunSettings extends Partial<Omit<SftRunConfig, 'method' | 'o
 export function sftRunConfig(s: SftRunSettings): SftRunConfig {
   const d = SFT_DEFAULTS;
   const steps = s.steps ?? d.steps;
+  // Both arrive untyped from a saved config or a form; a wrong value must name itself, not train as f32.
+  const baseDtype: unknown = s.baseDtype ?? d.baseDtype;
+  if (!isBaseDtype(baseDtype)) {
+    throw new Error(`baseDtype: ${JSON.stringify(baseDtype)} is not one of ${BASE_DTYPES.join(', ')}`);
+  }
+  const checkpointing: unknown = s.checkpointing ?? d.checkpointing;
+  if (typeof checkpointing !== 'boolean') {
+    throw new Error(`checkpointing: ${JSON.stringify(checkpointing)} is not true or false`);
+  }
   return {
     method: s.method,
     options: s.options,
@@ -92,6 +111,8 @@ export function sftRunConfig(s: SftRunSettings): SftRunConfig {
     logEvery: s.logEvery ?? logEveryFor(steps),
     evalEvery: s.evalEvery ?? d.evalEvery,
     pack: s.pack ?? d.pack,
+    checkpointing,
+    baseDtype,
   };
 }
 

@@ -207,7 +207,8 @@ export class SftRunner {
     const { B, T } = { B: this.run.batch, T: this.run.seqLen };
     const seg = packed ? { positions: batch.positionIds, segments: batch.segmentIds } : {};
     const input = { ids: batch.inputIds, labels: batch.labels, B, T, ...seg };
-    return causalLmLoss(tp, this.config, this.ps, input, this.adapter.hooks, { weight }).loss;
+    const opts = { weight, checkpointing: this.run.checkpointing };
+    return causalLmLoss(tp, this.config, this.ps, input, this.adapter.hooks, opts).loss;
   }
 
   private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {
