@@ -1,8 +1,19 @@
-// The model sources the page uses (dropped files, URLs with a cache, the built-in model) and the
-// validation they share. The Node folder source is ./node-dir, imported directly so that the browser
+// The model sources the page uses (dropped files, URLs with a cache, Hub repos, the built-in model) and the
+// validation they share. The Node folder and Hub-cache sources are ./node-dir and ./hub-node, imported directly so that the browser
 // bundle never sees node:fs.
 export { BUILTIN_MODEL_PATH, builtinModelSource } from './builtin';
 export { type FileLike, filesModelSource, filesProvider } from './files';
+export {
+  DEFAULT_HF_ENDPOINT,
+  formatHubModelId,
+  HubError,
+  type HubErrorKind,
+  HubModel,
+  type HubModelId,
+  type HubSourceOptions,
+  normalizeEndpoint,
+  parseHubModelId,
+} from './hub';
 export {
   CONFIG_FILE,
   type FileProgress,
