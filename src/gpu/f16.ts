@@ -1,6 +1,7 @@
 // Half-precision weight storage: the upload that packs two binary16 halves per u32 word — the layout
-// matmul's `bF16` and the embedding lookup read with WGSL's unpack2x16float (core WGSL, so no shader-f16
-// feature is needed). The conversions themselves are src/util/f16.ts's (re-exported here).
+// matmul's and the embedding's 'f16' weight format read with WGSL's unpack2x16float (core WGSL, so no
+// shader-f16 feature is needed). The conversions themselves are src/util/f16.ts's (re-exported here); the
+// other frozen formats (bf16, int8, nf4) are packed by util/quant.ts and uploaded by kernels/dequant.ts.
 
 import { f32ToF16Bits } from '../util/f16';
 import type { GpuBuf, MemoryCategory } from './arena';

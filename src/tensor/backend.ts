@@ -13,6 +13,7 @@ import type { AttentionArgs, AttentionBackwardArgs } from '../gpu/kernels/attent
 import type { BiasAddArgs, BiasGradArgs } from '../gpu/kernels/bias';
 import type { Copy2dArgs } from '../gpu/kernels/copy2d';
 import type { CrossEntropyArgs, LogSoftmaxGatherArgs } from '../gpu/kernels/crossentropy';
+import type { DequantArgs } from '../gpu/kernels/dequant';
 import type { DropoutArgs, DropoutBackwardArgs } from '../gpu/kernels/dropout';
 import type { EmbeddingBackwardArgs, EmbeddingOpArgs } from '../gpu/kernels/embedding';
 import type { GeluArgs, GeluBackwardArgs } from '../gpu/kernels/gelu';
@@ -39,6 +40,7 @@ import type { MulVecArgs, MulVecBackwardArgs, ScaleArgs } from '../gpu/kernels/s
 import type { GatherArgs, ScatterAddArgs } from '../gpu/kernels/sparse';
 import type { SwigluArgs, SwigluBackwardArgs } from '../gpu/kernels/swiglu';
 import type { TanhArgs, TanhBackwardArgs } from '../gpu/kernels/tanh';
+import type { BaseDtype, WeightFormat, WeightLayout } from './weight-format';
 
 /** Integer storage (token ids, targets, positions): GpuRegion of i32 on the GPU, Int32Array on the CPU. */
 export interface Backend<S, I> {
@@ -49,6 +51,26 @@ export interface Backend<S, I> {
   uploadInt(data: Int32Array, label: string): I;
   freeInt(i: I): void;
   read(s: S, n: number): Promise<Float64Array>;
+  /**
+   * A frozen weight stored in `dtype` (weight-format.ts): 'f32' is `upload` with format null; otherwise
+   * the packed values and (int8/nf4) scales, counted under `category`. The GPU keeps the packed words that
+   * its kernels widen; the CPU twin keeps the float64 values of exactly what is stored (dequantized), so
+   * its primitives compute with the same numbers and ignore the format.
+   */
+  uploadWeight(
+    data: ArrayLike<number>,
+    shape: readonly number[],
+    dtype: BaseDtype,
+    layout: WeightLayout,
+    category: MemoryCategory,
+    label: string,
+  ): { store: S; format: WeightFormat<S> | null };
+  /** Frees a weight from uploadWeight: its values and its scales. */
+  freeWeight(store: S, format: WeightFormat<S> | null): void;
+  /** The first n values of a weight in any format, dequantized (a plain f32 weight: `read`). */
+  readWeight(store: S, format: WeightFormat<S> | null, n: number): Promise<Float64Array>;
+  /** out = a weight in any format widened to f32 values, on the device (merges, DoRA's norms, copies). */
+  dequant(p: DequantArgs<S>): void;
   /** Overwrites the first data.length elements of s. */
   write(s: S, data: ArrayLike<number>): void;
   zero(s: S, n: number): void;

@@ -1,7 +1,9 @@
 // The tape's CPU twin backend: float64 storage and every primitive computed by its kernel's float64 twin
 // (src/gpu/kernels/<op>.ref.ts), which takes the same argument object as the kernel with Float64Array and
 // Int32Array storage. Running the same model code here gives the reference logits, gradients and training
-// curves that the GPU must match, and exact central differences of whole models.
+// curves that the GPU must match, and exact central differences of whole models. A frozen weight in a 16-bit
+// or quantized dtype is held as the float64 values of exactly what the GPU stores (util/quant.ts), so the
+// twin computes with the dequantized weights and its kernels ignore the format.
 
 import { activationBackwardTwin, activationTwin } from '../gpu/kernels/activation.ref';
 import { adamwTwin } from '../gpu/kernels/adamw.ref';
@@ -36,6 +38,7 @@ import { mulVecBackwardTwin, mulVecTwin, scaleTwin } from '../gpu/kernels/scale.
 import { gatherTwin, scatterAddTwin } from '../gpu/kernels/sparse.ref';
 import { swigluBackwardTwin, swigluTwin } from '../gpu/kernels/swiglu.ref';
 import { tanhBackwardTwin, tanhTwin } from '../gpu/kernels/tanh.ref';
+import { dequantizeWeight, encodeWeight } from '../util/quant';
 import type { Backend } from './backend';
 
 export type CpuBackend = Backend<Float64Array, Int32Array>;
@@ -50,6 +53,27 @@ export function cpuBackend(): CpuBackend {
     uploadInt: (data) => Int32Array.from(data),
     freeInt: () => undefined,
     read: async (s, n) => s.slice(0, n),
+    uploadWeight: (data, shape, dtype, layout) => {
+      if (dtype === 'f32') return { store: Float64Array.from(data), format: null };
+      const enc = encodeWeight(data, shape, dtype, layout);
+      const scales = enc.scales ? Float64Array.from(enc.scales) : null;
+      const format = {
+        dtype,
+        scales,
+        layout,
+        ...(dtype === 'int8' ? { channels: scales?.length ?? 0 } : {}),
+      };
+      return { store: dequantizeWeight(enc, shape, dtype, layout), format };
+    },
+    freeWeight: () => undefined,
+    readWeight: async (s, _format, n) => s.slice(0, n),
+    dequant: (p) =>
+      p.out.set(
+        p.values.subarray(
+          0,
+          p.shape.reduce((a, b) => a * b, 1),
+        ),
+      ),
     write: (s, data) => s.set(Array.from(data)),
     zero: (s, n) => s.fill(0, 0, n),
     view: (s, offset, n) => s.subarray(offset, offset + n),

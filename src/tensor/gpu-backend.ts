@@ -11,6 +11,7 @@ import { attention, attentionBackward } from '../gpu/kernels/attention';
 import { biasAdd, biasGrad } from '../gpu/kernels/bias';
 import { copy2d } from '../gpu/kernels/copy2d';
 import { crossEntropy, logSoftmaxGather } from '../gpu/kernels/crossentropy';
+import { dequant, freeWeightGpu, readWeightGpu, uploadWeightGpu } from '../gpu/kernels/dequant';
 import { dropout, dropoutBackward } from '../gpu/kernels/dropout';
 import { embedding, embeddingBackward, embeddingGradPlan } from '../gpu/kernels/embedding';
 import { gelu, geluBackward } from '../gpu/kernels/gelu';
@@ -59,6 +60,11 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
       if (b) ctx.arena.free(b);
     },
     read: async (s, n) => Float64Array.from(await ctx.readF32(s, n)),
+    uploadWeight: (data, shape, dtype, layout, category, label) =>
+      uploadWeightGpu(ctx, data, shape, dtype, layout, category, label),
+    freeWeight: (store, format) => freeWeightGpu(ctx, store, format),
+    readWeight: (store, format, n) => readWeightGpu(ctx, store, format, n),
+    dequant: (p) => dequant(ctx, p),
     write: (s, data) => ctx.write(s, Float32Array.from(data)),
     zero: (s, n) => ctx.clear(s, 0, Math.ceil((n * 4) / 4) * 4),
     view: (s, offset, n) => {

@@ -2,9 +2,13 @@
 // category exactly as the GPU arena would count it (16-byte aligned buffers), so running one training
 // step on it predicts the GPU's memory by category before anything is allocated on the device. Kernels'
 // own short-lived workspace (a few reduction partials) is not seen here; it is small by construction.
+// A frozen weight in a 16-bit or quantized dtype counts its packed values and its scales as two buffers,
+// each aligned as the arena aligns them, exactly what the GPU backend allocates for it.
 
 import { type ByCategory, type MemoryCategory, zeroByCategory } from '../gpu/arena';
+import { weightBytes } from '../util/quant';
 import type { Backend } from './backend';
+import type { BaseDtype, WeightFormat, WeightLayout } from './weight-format';
 
 /** Storage on the meter: a size and a category, no data. */
 export interface MeterStore {
@@ -56,6 +60,23 @@ export function meterBackend(): MeterBackend {
     free,
     upload: (data: ArrayLike<number>, category: MemoryCategory) => alloc(data.length * 4, category),
     uploadInt: (data: Int32Array) => alloc(data.length * 4, 'activations'),
+    uploadWeight: (
+      _data: ArrayLike<number>,
+      shape: readonly number[],
+      dtype: BaseDtype,
+      layout: WeightLayout,
+      category: MemoryCategory,
+    ): { store: MeterStore; format: WeightFormat<MeterStore> | null } => {
+      const b = weightBytes(shape, dtype, layout);
+      const store = alloc(b.values, category);
+      if (dtype === 'f32') return { store, format: null };
+      return { store, format: { dtype, layout, scales: b.scales ? alloc(b.scales, category) : null } };
+    },
+    freeWeight: (store: MeterStore, format: WeightFormat<MeterStore> | null) => {
+      free(store);
+      if (format?.scales) free(format.scales);
+    },
+    readWeight: async (_s: MeterStore, _f: WeightFormat<MeterStore> | null, n: number) => new Float64Array(n),
     freeInt: free,
     read: async (_s: MeterStore, n: number) => new Float64Array(n),
     view: (s: MeterStore, _offset: number, n: number): MeterStore => ({

@@ -7,9 +7,20 @@ import type { AttentionDims } from '../gpu/kernels/attention';
 import type { RopeArgs } from '../gpu/kernels/rope';
 import { elementwise } from './ops-elementwise';
 import type { Tape, Tensor } from './tape';
+import { dtypeOf } from './weight-format';
 
 function check(cond: boolean, msg: () => string): void {
   if (!cond) throw new Error(msg());
+}
+
+/** A 16-bit or quantized weight is frozen by construction: its packed store cannot take a gradient. */
+function refuseFormattedGrad<S>(w: Tensor<S>, name: string): void {
+  check(
+    !(w.format && w.requiresGrad),
+    () =>
+      `${name}: ${w.name} is stored as ${dtypeOf(w.format)} (a frozen base weight) and cannot be trained; ` +
+      'train it from an f32 copy (--base-dtype f32) or leave it frozen',
+  );
 }
 
 const last = (t: Tensor<unknown>): number => t.shape[t.shape.length - 1];
@@ -25,7 +36,8 @@ function gradForPartialWrite<S, I>(tp: Tape<S, I>, t: Tensor<S>): S {
 
 /**
  * y = x·W (+ b). W is stored [in, out] (GPT-2 Conv1D, layout 'in_out') or [out, in] (nn.Linear, 'out_in').
- * x is [..., in]; y is [..., out].
+ * x is [..., in]; y is [..., out]. A frozen W in a 16-bit or quantized format (w.format) is read by the
+ * matmul in that format, forward and for dx; it never has a gradient.
  */
 export function linear<S, I>(
   tp: Tape<S, I>,
@@ -42,9 +54,20 @@ export function linear<S, I>(
     (layout === 'in_out' ? w0 : w1) === inF,
     () => `${name}: input has ${inF} features, weight ${w.name} is [${w.shape}] (${layout})`,
   );
+  refuseFormattedGrad(w, name);
   const N = rowsOf(x);
   const y = tp.tensor([...x.shape.slice(0, -1), outF], tp.needsGrad(x, w, b), name);
-  tp.be.matmul({ out: y.store, a: x.store, b: w.store, M: N, N: outF, K: inF, transB: layout === 'out_in' });
+  const bFormat = w.format;
+  tp.be.matmul({
+    out: y.store,
+    a: x.store,
+    b: w.store,
+    bFormat,
+    M: N,
+    N: outF,
+    K: inF,
+    transB: layout === 'out_in',
+  });
   if (b) tp.be.biasAdd({ x: y.store, bias: b.store, rows: N, cols: outF });
   if (!y.requiresGrad) return y;
   tp.record(name, () => {
@@ -57,6 +80,7 @@ export function linear<S, I>(
         out: t.buf,
         a: dy,
         b: w.store,
+        bFormat,
         M: N,
         N: inF,
         K: outF,
@@ -377,8 +401,12 @@ export function attention<S, I>(
   return y;
 }
 
-/** Rows of `table` [V, dim] picked by ids (known on the CPU too, for the deterministic backward). */
+/**
+ * Rows of `table` [V, dim] picked by ids (known on the CPU too, for the deterministic backward). A frozen
+ * table in a 16-bit or quantized format is read in that format (int8: one scale per row).
+ */
 export function embedding<S, I>(tp: Tape<S, I>, table: Tensor<S>, ids: Int32Array, name: string): Tensor<S> {
+  refuseFormattedGrad(table, name);
   const [V, dim] = table.shape;
   for (let i = 0; i < ids.length; i++) {
     check(
@@ -389,7 +417,15 @@ export function embedding<S, I>(tp: Tape<S, I>, table: Tensor<S>, ids: Int32Arra
   const N = ids.length;
   const y = tp.tensor([N, dim], tp.needsGrad(table), name);
   const idsDev = tp.ints(ids, `${name}.ids`);
-  tp.be.embedding({ out: y.store, table: table.store, ids: idsDev, idsCpu: ids, N, dim });
+  tp.be.embedding({
+    out: y.store,
+    table: table.store,
+    tableFormat: table.format,
+    ids: idsDev,
+    idsCpu: ids,
+    N,
+    dim,
+  });
   if (y.requiresGrad) {
     tp.record(name, () => {
       const dy = tp.gradOf(y);

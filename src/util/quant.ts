@@ -33,6 +33,18 @@ export interface WeightFormat<S> {
   scales: S | null;
   /** The layout the int8 channels follow (nf4 and 16-bit formats do not depend on it). */
   layout: WeightLayout;
+  /**
+   * int8: the number of output channels (scales), which with the element count fixes the storage's
+   * columns when reading the weight back; set by uploadWeight, absent for the other dtypes.
+   */
+  channels?: number;
+}
+
+/** Storage [rows, cols] of an n-element int8 weight from its format (its channels and layout). */
+export function int8RowsCols(n: number, format: WeightFormat<unknown>): [number, number] {
+  const ch = format.channels;
+  if (!ch) throw new Error('an int8 weight format needs its channel count');
+  return format.layout === 'out_in' ? [ch, n / ch] : [n / ch, ch];
 }
 
 /** Elements per NF4 block (bitsandbytes' and QLoRA's default blocksize). */

@@ -1,10 +1,12 @@
-// Tests for embedding.ts: lookup from f32 and packed-f16 tables (odd dims, so rows straddle u32 words),
+// Tests for embedding.ts: lookup from f32 tables and from frozen tables in every stored format (odd dims,
+// so rows straddle u32 words and NF4 blocks),
 // accumulate, the position-table case, and the atomics-free backward with repeated ids against the twin;
 // the twin's backward against central differences.
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn, rng } from '../../../test/helpers/numeric';
-import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
+import { BASE_DTYPES, roundTripWeight } from '../../util/quant';
+import { freeWeightGpu, uploadWeightGpu } from './dequant';
 import { embedding, embeddingBackward, embeddingGradPlan } from './embedding';
 import { embeddingBackwardRef, embeddingRef } from './embedding.ref';
 
@@ -24,12 +26,11 @@ const SHAPES: Array<[number, number, number]> = [
 
 describe('embedding forward', () => {
   for (const [N, V, dim] of SHAPES) {
-    it(`matches the twin (N=${N}, V=${V}, dim=${dim}), f32 and f16 tables, plain and accumulate`, async () => {
+    it(`matches the twin (N=${N}, V=${V}, dim=${dim}), every table format, plain and accumulate`, async () => {
       const ctx = await testGpu();
       const table = randn(V * dim, V + dim);
       const ids = randomIds(N, V, N);
       const gTable = up(ctx, table, 'frozen');
-      const gTable16 = uploadF16(ctx, table, 'frozen', 'table16');
       const gIds = ctx.upload(ids, 'activations', 'ids');
       const out = ctx.arena.alloc(N * dim * 4, 'activations', 'out');
       embedding(ctx, { out, table: gTable, ids: gIds, N, dim });
@@ -40,17 +41,28 @@ describe('embedding forward', () => {
         0,
         'f32',
       );
-      // f16: the halves are exact in f32, so the lookup must reproduce them exactly.
-      const halves = f16BitsToF32(f32ToF16Bits(table));
-      embedding(ctx, { out, table: gTable16, ids: gIds, N, dim, tableF16: true });
-      expectClose(await ctx.readF32(out, N * dim), embeddingRef(halves, ids, dim), 0, 0, 'f16');
+      // Each format against the twin of what it stores: f16/bf16 values are exact in f32; int8 (per-row
+      // scales, as the tied head reads the table) and nf4 are one f32 product, so within an f32 rounding.
+      for (const dtype of BASE_DTYPES)
+        for (const layout of dtype === 'int8' ? (['out_in', 'in_out'] as const) : (['out_in'] as const)) {
+          const w = uploadWeightGpu(ctx, table, [V, dim], dtype, layout, 'frozen', `table.${dtype}`);
+          embedding(ctx, { out, table: w.store, tableFormat: w.format, ids: gIds, N, dim });
+          const want = embeddingRef(roundTripWeight(table, [V, dim], dtype, layout), ids, dim);
+          const exact = dtype === 'f32' || dtype === 'f16' || dtype === 'bf16';
+          expectClose(await ctx.readF32(out, N * dim), want, exact ? 0 : 2 ** -23, 0, `${dtype} ${layout}`);
+          freeWeightGpu(ctx, w.store, w.format);
+        }
+      const halves = roundTripWeight(table, [V, dim], 'f16', 'out_in');
+      const w16 = uploadWeightGpu(ctx, table, [V, dim], 'f16', 'out_in', 'frozen', 'table16');
+      embedding(ctx, { out, table: w16.store, tableFormat: w16.format, ids: gIds, N, dim });
       // accumulate adds the f32 rows on top (GPT-2: token embedding + position embedding).
       embedding(ctx, { out, table: gTable, ids: gIds, N, dim, accumulate: true });
       const sum = embeddingRef(halves, ids, dim).map(
         (h, i) => h + Math.fround(table[ids[Math.floor(i / dim)] * dim + (i % dim)]),
       );
       expectClose(await ctx.readF32(out, N * dim), sum, 1e-6, 0, 'accumulate');
-      for (const b of [gTable, gTable16, gIds, out]) ctx.arena.free(b);
+      freeWeightGpu(ctx, w16.store, w16.format);
+      for (const b of [gTable, gIds, out]) ctx.arena.free(b);
       expect(ctx.arena.stats().liveBuffers).toBe(0);
     });
   }

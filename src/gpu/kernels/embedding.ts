@@ -2,10 +2,13 @@
 // backward. The backward needs no atomics: `embeddingGradPlan` groups positions by token id on the CPU,
 // where the ids already are, and uploads the grouping once per batch; every row of dTable is then
 // written by exactly one thread per column, summing its positions in order, so results are deterministic.
+import type { BaseDtype, WeightFormat } from '../../util/quant';
 import type { GpuBuf, GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
-import { memoKernel, planBindings } from './bindings';
+import { GpuKernelError } from '../errors';
+import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
+import { weightArrayType } from './dequant.wgsl';
 import { embeddingBackwardWgsl, embeddingWgsl } from './embedding.wgsl';
 
 export interface EmbeddingArgs<S = GpuRegion, I = S> {
@@ -15,6 +18,12 @@ export interface EmbeddingArgs<S = GpuRegion, I = S> {
   N: number;
   dim: number;
   accumulate?: boolean;
+  /**
+   * How a frozen table is stored (null/absent: plain f32): widened as it is read. int8 tables keep one
+   * scale per row ('out_in', as the GPT-2 tied head reads them as [V, d]); 'in_out' means per column.
+   * The CPU twin's store already holds the dequantized values and ignores it.
+   */
+  tableFormat?: WeightFormat<S> | null;
 }
 
 /** The tape's embedding op: the kernel's arguments plus the ids on the CPU (the twin reads those). */
@@ -33,22 +42,29 @@ export interface EmbeddingBackwardArgs<S = GpuRegion> {
   dim: number;
 }
 
-/**
- * out[i] (+)= table[ids[i]] for i < N, rows of `dim` floats. ids are i32 in [0, V). With tableF16 the
- * table holds f16 values packed in pairs per u32: element e is half (e & 1) of word e >> 1.
- */
-export function embedding(ctx: GpuContext, args: EmbeddingArgs & { tableF16?: boolean }): void {
+/** out[i] (+)= table[ids[i]] for i < N, rows of `dim` floats, ids i32 in [0, V); any table format. */
+export function embedding(ctx: GpuContext, args: EmbeddingArgs): void {
   const total = args.N * args.dim;
-  const f16 = args.tableF16 ?? false;
+  const dtype: BaseDtype = args.tableFormat?.dtype ?? 'f32';
+  const rowChannels = (args.tableFormat?.layout ?? 'out_in') === 'out_in';
   const accumulate = args.accumulate ?? false;
-  const label = `embedding${f16 ? '_f16' : ''}${accumulate ? '_acc' : ''}`;
-  const L = planBindings(label, [
-    { name: 'table', region: args.table, write: false, type: f16 ? 'array<u32>' : 'array<f32>' },
+  const label = `embedding${dtype === 'f32' ? '' : `_${dtype}`}${dtype === 'int8' && !rowChannels ? '_cols' : ''}${accumulate ? '_acc' : ''}`;
+  if (total === 0) return;
+  const bindings: BindingSpec[] = [
+    { name: 'table', region: args.table, write: false, type: weightArrayType(dtype) },
+  ];
+  if (dtype === 'int8' || dtype === 'nf4') {
+    const scales = args.tableFormat?.scales;
+    if (!scales) throw new GpuKernelError(label, `a ${dtype} table needs its scales`);
+    bindings.push({ name: 'scales', region: scales, write: false });
+  }
+  bindings.push(
     { name: 'ids', region: args.ids, write: false, type: 'array<i32>' },
     { name: 'out', region: args.out, write: true },
-  ]);
+  );
+  const L = planBindings(label, bindings);
   ctx.dispatch({
-    kernel: memoKernel(`${label}:${L.sig}`, label, () => embeddingWgsl(L, f16, accumulate)),
+    kernel: memoKernel(`${label}:${L.sig}`, label, () => embeddingWgsl(L, dtype, rowChannels, accumulate)),
     buffers: L.buffers,
     uniforms: new Uniforms().u32(total).u32(args.dim).data,
     workgroups: grid1d(total),

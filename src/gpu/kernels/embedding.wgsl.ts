@@ -1,25 +1,35 @@
 // WGSL for embedding lookup (token and position tables) and its deterministic backward. The forward reads
-// an f32 table or an f16 table packed two halves per u32 (so no shader-f16 feature is needed). The
+// an f32 table or a frozen one in any stored format (dequant.wgsl.ts widens each element; no shader-f16
+// feature is needed). The
 // backward is a gather, not a scatter: positions are grouped by token id on the CPU (embedding.ts), and one
 // thread owns each (token, column) of the gradient table, adding its positions in a fixed order.
 // Bindings come from bindings.ts's planner, so tables and outputs may be views of one flat buffer.
+import type { BaseDtype } from '../../util/quant';
 import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
+import { weightReaderDecls, weightReaderFn } from './dequant.wgsl';
 
 /** out[i·dim + j] (+)= table[ids[i]·dim + j], one thread per output element. */
-export const embeddingWgsl = (L: KernelLayout, f16: boolean, accumulate: boolean) => {
+export const embeddingWgsl = (
+  L: KernelLayout,
+  dtype: BaseDtype,
+  rowChannels: boolean,
+  accumulate: boolean,
+) => {
   const { table, ids, out } = L.id;
   return `
 struct P { total: u32, dim: u32 };
 ${L.decls('P')}
+${weightReaderDecls(dtype)}
+${weightReaderFn('readTable', dtype, table, L.id.scales ?? null)}
 @compute @workgroup_size(256)
 fn main(${FLAT_BUILTINS}) {
   let t = ${FLAT_INDEX()};
   if (t >= p.total) { return; }
   let row = t / p.dim;
   let col = t - row * p.dim;
-  let e = u32(${ids}[row]) * p.dim + col;
-  ${f16 ? `let val = unpack2x16float(${table}[e >> 1u])[e & 1u];` : `let val = ${table}[e];`}
+  let id = u32(${ids}[row]);
+  let val = readTable(id * p.dim + col, ${rowChannels ? 'id' : 'col'});
   ${accumulate ? `${out}[t] = ${out}[t] + val;` : `${out}[t] = val;`}
 }`;
 };

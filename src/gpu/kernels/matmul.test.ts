@@ -1,13 +1,14 @@
 // Tests of the matmul family: every variant × every transpose against the float64 twin at edge shapes,
-// batching with and without broadcast, accumulate, alpha, packed-f16 B, backward computed with trans
+// batching with and without broadcast, accumulate, alpha, B stored in every frozen-weight format, backward computed with trans
 // flags on the GPU, and the twin's backward against central differences. Shapes stay small: this runs
 // on SwiftShader.
 import { describe, expect, it, vi } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
+import { roundTripWeight } from '../../util/quant';
 import { type GpuBuf, viewOf } from '../arena';
 import type { GpuContext } from '../context';
-import { f16BitsToF32, f32ToF16Bits, uploadF16 } from '../f16';
+import { freeWeightGpu, uploadWeightGpu } from './dequant';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from './matmul';
 import { type MatmulDims, matmulBackwardRef, matmulRef, matmulTwin } from './matmul.ref';
 
@@ -150,25 +151,79 @@ describe('matmul options', () => {
       freeAll(ctx, [ga, gb, out]);
     });
 
-    it(`${variant}: B packed as f16`, async () => {
+    it(`${variant}: B stored f16/bf16/int8/nf4 (both layouts, both transposes, batched) against the twin`, async () => {
       const ctx = await testGpu();
-      for (const [M, N, K, transB, batch] of [
-        [5, 7, 9, false, 1],
-        [17, 33, 9, true, 1],
-        [3, 4, 5, false, 3], // odd-sized items: later items start mid-word
-      ] as Array<[number, number, number, boolean, number]>) {
-        const a = randn(batch * M * K, 7);
-        const b = randn(batch * K * N, 8);
-        // Expected: B as the GPU sees it, i.e. rounded through f16 on the CPU.
-        const bHalf = f16BitsToF32(f32ToF16Bits(b));
-        const ga = up(ctx, a);
-        const gb = uploadF16(ctx, b, 'frozen', 'b16');
-        const out = ctx.arena.alloc(batch * M * N * 4, 'activations', 'out');
-        matmul(ctx, { a: ga, b: gb, out, M, N, K, transB, batch, bF16: true, variant });
-        const dims = { M, N, K, transB, batch };
-        close(await ctx.readF32(out, batch * M * N), matmulRef(a, bHalf, dims), K, `f16 ${M}×${N}×${K}`);
-        freeAll(ctx, [ga, gb, out]);
-      }
+      // N and K past 64 so NF4 blocks straddle rows; odd sizes so words straddle rows too.
+      const [M, N, K] = [5, 67, 70];
+      for (const dtype of ['f16', 'bf16', 'int8', 'nf4'] as const)
+        for (const transB of [false, true])
+          for (const layout of dtype === 'int8' ? (['out_in', 'in_out'] as const) : (['out_in'] as const)) {
+            const a = randn(M * K, 7);
+            const b = randn(K * N, 8);
+            const shape = transB ? [N, K] : [K, N];
+            // The twin of the quantized matmul: the float64 values of exactly what is stored.
+            const bq = roundTripWeight(b, shape, dtype, layout);
+            const ga = up(ctx, a);
+            const w = uploadWeightGpu(ctx, b, shape, dtype, layout, 'frozen', 'bq');
+            const out = ctx.arena.alloc(M * N * 4, 'activations', 'out');
+            matmul(ctx, { a: ga, b: w.store, bFormat: w.format, out, M, N, K, transB, variant });
+            close(
+              await ctx.readF32(out, M * N),
+              matmulRef(a, bq, { M, N, K, transB }),
+              K,
+              `${dtype} ${layout} t${transB}`,
+            );
+            // The quantization is visible: the twin of the unquantized product differs (the test can fail).
+            if (dtype !== 'f16') {
+              const far = matmulRef(a, b, { M, N, K, transB });
+              const got = await ctx.readF32(out, M * N);
+              expect(Math.max(...Array.from(got, (g, i) => Math.abs(g - far[i])))).toBeGreaterThan(1e-3);
+            }
+            freeAll(ctx, [ga, out]);
+            freeWeightGpu(ctx, w.store, w.format);
+          }
+      // Batched: f16 items at odd strides start mid-word; nf4 broadcast to every item with alpha and accumulate.
+      const [bm, bn, bk, batch] = [3, 4, 5, 3];
+      const a = randn(batch * bm * bk, 9);
+      const b = randn(batch * bk * bn, 10);
+      const w = uploadWeightGpu(ctx, b, [b.length], 'f16', 'out_in', 'frozen', 'b16');
+      const ga = up(ctx, a);
+      const out = ctx.arena.alloc(batch * bm * bn * 4, 'activations', 'out');
+      matmul(ctx, { a: ga, b: w.store, bFormat: w.format, out, M: bm, N: bn, K: bk, batch, variant });
+      const bHalf = roundTripWeight(b, [b.length], 'f16', 'out_in');
+      close(
+        await ctx.readF32(out, batch * bm * bn),
+        matmulRef(a, bHalf, { M: bm, N: bn, K: bk, batch }),
+        bk,
+        'f16 batched',
+      );
+      const w4 = uploadWeightGpu(ctx, b.subarray(0, bk * bn), [bk, bn], 'nf4', 'out_in', 'frozen', 'b4');
+      const old = await ctx.readF32(out, batch * bm * bn);
+      matmul(ctx, {
+        a: ga,
+        b: w4.store,
+        bFormat: w4.format,
+        out,
+        M: bm,
+        N: bn,
+        K: bk,
+        batch,
+        strideB: 0,
+        alpha: -0.5,
+        accumulate: true,
+        variant,
+      });
+      const b4 = roundTripWeight(b.subarray(0, bk * bn), [bk, bn], 'nf4', 'out_in');
+      const prod = matmulRef(a, b4, { M: bm, N: bn, K: bk, batch, strideB: 0 });
+      close(
+        await ctx.readF32(out, batch * bm * bn),
+        prod.map((v, i) => old[i] - 0.5 * v),
+        bk,
+        'nf4 broadcast',
+      );
+      freeAll(ctx, [ga, out]);
+      freeWeightGpu(ctx, w.store, w.format);
+      freeWeightGpu(ctx, w4.store, w4.format);
     });
   }
 

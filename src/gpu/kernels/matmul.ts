@@ -1,5 +1,6 @@
 // Dispatch for the matmul family: out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N], batched with strides
-// (0 = broadcast), any transpose, B optionally packed f16. It picks the variant (the caller's, else the
+// (0 = broadcast), any transpose, B plain f32 or a frozen weight in any stored format (bFormat: f16, bf16,
+// int8 per output channel, nf4; util/quant.ts), widened to f32 inside every variant. It picks the variant (the caller's, else the
 // autotune's choice in ctx.variants, else 'regblock'), checks the regions are large enough, and records
 // the dispatch with its bindings planned and its kernel memoised by the shared helpers (bindings.ts), like
 // every kernel; the caller allocates `out`. MatmulArgs is the one definition of the arguments (the tape's
@@ -9,6 +10,7 @@
 // Backward needs no kernels of its own: for out = op(A)·op(B), dA = dOut·op(B)ᵀ and dB = op(A)ᵀ·dOut are
 // calls with the transpose flags flipped (see matmul.test.ts, "backward through trans flags").
 
+import { type BaseDtype, elemsPerWord, NF4_BLOCK, type WeightFormat } from '../../util/quant';
 import type { GpuRegion } from '../arena';
 import { regionParts } from '../arena';
 import { type GpuContext, type KernelSource, Uniforms } from '../context';
@@ -50,12 +52,16 @@ export interface MatmulArgs<S = GpuRegion> {
   accumulate?: boolean;
   /** Result scaled by alpha (default 1); an accumulated old value is not scaled. */
   alpha?: number;
+  /**
+   * How B is stored when it is a frozen weight (null/absent: plain f32). On the GPU the kernel widens each
+   * element as it loads it; on the CPU twin the store already holds the dequantized values, so the twin
+   * ignores it. int8 channels follow the format's layout: 'out_in' channels are B's storage rows.
+   */
+  bFormat?: WeightFormat<S> | null;
 }
 
-/** Options only the GPU dispatch has: how B is stored and which variant runs. */
+/** Options only the GPU dispatch has: which variant runs. */
 export interface MatmulGpuOptions {
-  /** B holds f16 values packed two per u32 (element e is half (e&1) of word e>>1); math stays f32. */
-  bF16?: boolean;
   /** Overrides ctx.variants.get('matmul') (set by the autotune); default 'regblock' when unset. */
   variant?: MatmulVariant;
 }
@@ -63,9 +69,16 @@ export interface MatmulGpuOptions {
 export const isMatmulVariant = (v: unknown): v is MatmulVariant =>
   typeof v === 'string' && (MATMUL_VARIANTS as readonly string[]).includes(v);
 
-/** The kernel's name in labels and errors, e.g. matmul_regblock_nt_f16b. */
+/** The kernel's name in labels and errors, e.g. matmul_regblock_nt_f16b or matmul_tiled_nn_int8b_k. */
 const matmulLabel = (variant: MatmulVariant, t: MatmulTemplate) =>
-  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bF16 ? '_f16b' : ''}`;
+  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}`;
+
+/**
+ * Which index of op(B) is B's output channel: B's storage rows are n when transposed and k when not, and
+ * an 'out_in' weight's channels are its rows ('in_out': its columns).
+ */
+export const bChannel = (transB: boolean, layout: 'in_out' | 'out_in'): 'k' | 'n' =>
+  (layout === 'out_in') === transB ? 'n' : 'k';
 
 /**
  * The bindings of one call through the shared planner: A and B read, O written. Views of one buffer (a
@@ -73,9 +86,11 @@ const matmulLabel = (variant: MatmulVariant, t: MatmulTemplate) =>
  * as both an input and the output cannot be a matmul, so that is refused here, naming the kernel.
  */
 function matmulLayout(label: string, t: MatmulTemplate, args: MatmulArgs): KernelLayout {
+  const scales = args.bFormat?.scales;
   const L = planBindings(label, [
     { name: 'A', region: args.a, write: false },
-    { name: 'B', region: args.b, write: false, type: t.bF16 ? 'array<u32>' : 'array<f32>' },
+    { name: 'B', region: args.b, write: false, type: t.bDtype === 'f32' ? 'array<f32>' : 'array<u32>' },
+    ...(scales ? [{ name: 'S', region: scales, write: false }] : []),
     { name: 'O', region: args.out, write: true },
   ]);
   if (L.id.O !== 'O')
@@ -110,14 +125,15 @@ export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): vo
   const { M, N, K } = args;
   const transA = args.transA ?? false;
   const transB = args.transB ?? false;
-  const bF16 = args.bF16 ?? false;
+  const bDtype: BaseDtype = args.bFormat?.dtype ?? 'f32';
   const batch = args.batch ?? 1;
   const strideA = args.strideA ?? M * K;
   const strideB = args.strideB ?? K * N;
   const strideOut = args.strideOut ?? M * N;
   const chosen = args.variant ?? ctx.variants.get('matmul') ?? 'regblock';
   const variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
-  const template: MatmulTemplate = { transA, transB, bF16 };
+  const bChan = bDtype === 'int8' ? bChannel(transB, args.bFormat?.layout ?? 'out_in') : 'n';
+  const template: MatmulTemplate = { transA, transB, bDtype, bChan };
   const label = matmulLabel(variant, template);
   const fail = (msg: string) => new GpuKernelError(label, msg);
 
@@ -129,14 +145,23 @@ export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): vo
     throw fail(`strideOut ${strideOut} < M·N = ${M * N}: batch items would write over each other`);
   // Elements each operand must hold: the last batch item's start plus one matrix.
   const need = (stride: number, size: number) => (batch - 1) * stride + size;
-  const check = (what: string, r: GpuRegion, elems: number, f16 = false) => {
-    // Packed halves are read a whole u32 word at a time.
-    const bytes = f16 ? Math.ceil(elems / 2) * 4 : elems * 4;
+  const check = (what: string, r: GpuRegion, elems: number, perWord = 1) => {
+    // Packed values are read a whole u32 word at a time.
+    const bytes = Math.ceil(elems / perWord) * 4;
     const have = regionParts(r).size;
     if (have < bytes) throw fail(`${what} holds ${have} bytes; this call reads or writes ${bytes}`);
   };
   check('a', args.a, need(strideA, M * K));
-  check('b', args.b, need(strideB, K * N), bF16);
+  check('b', args.b, need(strideB, K * N), elemsPerWord(bDtype));
+  if (bDtype === 'int8' || bDtype === 'nf4') {
+    const scales = args.bFormat?.scales;
+    if (!scales) throw fail(`a ${bDtype} B needs its scales`);
+    // int8 scales are per channel of one matrix: batch items at a stride would each need their own.
+    if (bDtype === 'int8' && batch > 1 && strideB !== 0)
+      throw fail('an int8 B is one matrix: batch it by broadcast (strideB 0) only');
+    const count = bDtype === 'int8' ? (bChan === 'n' ? N : K) : Math.ceil(need(strideB, K * N) / NF4_BLOCK);
+    check('bFormat.scales', scales, count);
+  }
   check('out', args.out, need(strideOut, M * N));
   const maxIndex = Math.max(need(strideA, M * K), need(strideB, K * N), need(strideOut, M * N));
   if (maxIndex >= 2 ** 32) throw fail(`indices reach ${maxIndex}, past 32 bits`);

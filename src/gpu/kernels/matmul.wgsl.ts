@@ -1,17 +1,22 @@
 // WGSL for the matmul family: out[b] (+)= alpha · op(A[b]) · op(B[b]) in three variants (naive, regblock,
-// tiled), each templated by the transpose flags and by whether B holds packed f16. The dispatch side
+// tiled), each templated by the transpose flags and by how B is stored (f32, or a frozen weight's format:
+// f16/bf16/int8/nf4, widened to f32 as it is loaded, dequant.wgsl.ts). The dispatch side
 // (grid sizes, uniforms, validation) lives in matmul.ts; this file only writes shader text.
 //
 // Layouts (row-major, per batch item): A is [M,K] or, transposed, [K,M]; B is [K,N] or [N,K]; out [M,N].
 // Batch item b starts at b·stride (a stride of 0 broadcasts one matrix to every item).
 
+import type { BaseDtype } from '../../util/quant';
 import type { KernelLayout } from './bindings';
+import { weightReaderDecls, weightReaderFn } from './dequant.wgsl';
 
 export interface MatmulTemplate {
   transA: boolean;
   transB: boolean;
-  /** B is array<u32> holding two f16 per word (element e = half (e&1) of word e>>1). */
-  bF16: boolean;
+  /** How B is stored (util/quant.ts's word layouts); 'f32' is a plain array<f32>. */
+  bDtype: BaseDtype;
+  /** Which index of op(B) is B's output channel (int8 reads its scale by it); 'n' unless int8. */
+  bChan: 'k' | 'n';
 }
 
 /** Register block per invocation (rows × columns) for the tiled variant. */
@@ -26,15 +31,18 @@ export const NAIVE_WG = 16;
 export const TILE_WG = 16;
 export const TK = 8;
 
-// Uniform layout shared by all variants; matmul.ts packs it in this order. The bindings (A, B read; O
-// written; then p: P) are declared by the shared planner (L, from matmul.ts); when B is the same region as
+// Uniform layout shared by all variants; matmul.ts packs it in this order. The bindings (A, B and B's
+// scales S when its format has them, read; O written; then p: P) are declared by the shared planner (L, from matmul.ts); when B is the same region as
 // A the planner binds it once and L.id.B names A.
 const HEADER = (t: MatmulTemplate, L: KernelLayout) => `
 struct P { M: u32, N: u32, K: u32, batch0: u32, sA: u32, sB: u32, sO: u32, acc: u32, alpha: f32 };
 ${L.decls('P')}
 
-fn loadB(i: u32) -> f32 {
-  ${t.bF16 ? `return unpack2x16float(${L.id.B}[i >> 1u])[i & 1u];` : `return ${L.id.B}[i];`}
+${weightReaderDecls(t.bDtype)}
+${weightReaderFn('readB', t.bDtype, L.id.B, L.id.S ?? null)}
+// B(k, n) stored at flat index i; int8's scale is that of channel k or n (t.bChan).
+fn loadB(i: u32, k: u32, n: u32) -> f32 {
+  return readB(i, ${t.bChan});
 }
 
 // alpha scales the product only; with acc the old value is added unscaled (gradient accumulation).
@@ -83,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var ib = ${bb.base};
   var acc = 0.0;
   for (var k = 0u; k < p.K; k = k + 1u) {
-    acc = fma(A[ia], loadB(ib), acc);
+    acc = fma(A[ia], loadB(ib, k, n), acc);
     ia = ia + ${a.step};
     ib = ib + ${bb.step};
   }
@@ -146,14 +154,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (m0 >= p.M || n0 >= p.N) { return; }
   ${OFFSETS}
 ${rows.map((i) => `  var ia${i} = ${aAddr(t, `min(m0 + ${i}u, p.M - 1u)`).base};`).join('\n')}
-${cols.map((j) => `  var ib${j} = ${bAddr(t, `min(n0 + ${j}u, p.N - 1u)`).base};`).join('\n')}
+${cols.map((j) => `  let cn${j} = min(n0 + ${j}u, p.N - 1u);\n  var ib${j} = ${bAddr(t, `cn${j}`).base};`).join('\n')}
   var c: array<vec4<f32>, ${rm * (rn / 4)}>;
   for (var k = 0u; k < p.K; k = k + 1u) {
 ${quads
   .map(
     (q) =>
       `    let b${q} = vec4<f32>(${range(4)
-        .map((j) => `loadB(ib${4 * q + j})`)
+        .map((j) => `loadB(ib${4 * q + j}, k, cn${4 * q + j})`)
         .join(', ')});`,
   )
   .join('\n')}
@@ -230,7 +238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let n = nBase + nn;
       let k = k0 + kk;
       var v = 0.0;
-      if (n < p.N && k < p.K) { v = loadB(${bIdx}); }
+      if (n < p.N && k < p.K) { v = loadB(${bIdx}, k, n); }
       Bs[kk * ${tile}u + nn] = v;
     }
     workgroupBarrier();
