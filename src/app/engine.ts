@@ -7,6 +7,14 @@
 
 import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
+import { parseModelConfig } from '../formats/model-config';
+import {
+  formatHubModelId,
+  HubError,
+  HubModel,
+  normalizeEndpoint,
+  parseHubModelId,
+} from '../model/sources/hub';
 import { useAppStore } from '../store';
 import { clearSaved, deleteSaved, LIVE_STATES, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
@@ -319,6 +327,91 @@ export function loadModelFiles(files: FileList | File[]): void {
     source: { kind: 'files', name: top || 'dropped model', files: list },
     budgetBytes: store().budgetBytes,
   });
+}
+
+/** The Hub the page asks: `?hf_endpoint=URL` (huggingface_hub's HF_ENDPOINT), else huggingface.co. */
+export function hubEndpoint(): string {
+  return normalizeEndpoint(new URLSearchParams(globalThis.location?.search ?? '').get('hf_endpoint'));
+}
+
+const HUB_TOKEN_HINT =
+  'the page sends no token: download it with the CLI (HF_TOKEN=hf_... npm run cli -- ... --model ORG/NAME) and pick its folder here';
+
+/** The repo whose config.json is shown, waiting for the user to download the rest; and the newest request. */
+let hubPending: HubModel | null = null;
+let hubSeq = 0;
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Step one of a Hub model: resolve `repo` (ORG/NAME, optionally @REVISION; `revision` overrides) to a commit
+ * and fetch its config.json alone, so the page can show the plan before a weight byte is fetched. A failure
+ * is shown beside the model that stays loaded.
+ */
+export async function checkHubModel(repo: string, revision = ''): Promise<void> {
+  const text = repo.trim() + (revision.trim() ? `@${revision.trim()}` : '');
+  const id = parseHubModelId(text);
+  const seq = ++hubSeq;
+  hubPending = null;
+  if (!id) {
+    store().setHub({ state: 'idle' });
+    store().modelFailed(`"${text}" is not a Hub model id (ORG/NAME, or ORG/NAME@REVISION)`);
+    return;
+  }
+  store().setHub({ state: 'checking', name: formatHubModelId(id) });
+  try {
+    const h = await HubModel.open(id, {
+      endpoint: hubEndpoint(),
+      tokenHint: HUB_TOKEN_HINT,
+      onProgress: (p) => store().hubProgress(p.file, p),
+    });
+    const configJson = await h.text('config.json');
+    if (configJson === null) throw new HubError('missing-file', `${h.name} has no config.json`);
+    // An unsupported architecture is refused now, not after the download.
+    parseModelConfig(configJson, `${h.name}/config.json`);
+    if (seq !== hubSeq) return;
+    hubPending = h;
+    store().setHub({ state: 'planned', name: h.name, commit: h.commit, offline: h.offline, configJson });
+  } catch (e) {
+    if (seq !== hubSeq) return;
+    store().setHub({ state: 'idle' });
+    store().modelFailed(messageOf(e));
+  }
+}
+
+/** Drops a checked Hub model without downloading it. */
+export function cancelHubModel(): void {
+  hubSeq++;
+  hubPending = null;
+  store().setHub({ state: 'idle' });
+}
+
+/**
+ * Step two: the model's files (from the cache when there, keyed by the commit), then handed to the worker
+ * as the same 'files' source a dropped folder uses, so it is validated and loaded the same way.
+ */
+export async function downloadHubModel(): Promise<void> {
+  const h = hubPending;
+  const hub = store().hub;
+  if (!h || hub.state !== 'planned') return;
+  const seq = hubSeq;
+  store().setHub({ ...hub, state: 'downloading', files: {} });
+  try {
+    const files = await h.files();
+    if (seq !== hubSeq) return;
+    client?.send({
+      type: 'loadModel',
+      source: { kind: 'files', name: h.name, files },
+      budgetBytes: store().budgetBytes,
+    });
+    hubPending = null;
+    store().setHub({ state: 'idle' });
+  } catch (e) {
+    if (seq !== hubSeq) return;
+    // Back to the plan: the files already in the cache stay there, a retry fetches only the rest.
+    store().setHub({ ...hub, state: 'planned' });
+    store().modelFailed(messageOf(e));
+  }
 }
 
 function baseSpec(method: string, options: RunSpec['config']['options'], datasetId: string, lr: number) {

@@ -1,5 +1,7 @@
 // The model slice: which model the worker has loaded (a plain summary and its parsed config, for the
-// counts and memory predictions the page shows before a run starts), or why it could not.
+// counts and memory predictions the page shows before a run starts), or why it could not; and a Hub
+// download in progress (the repo's config.json first, shown as a plan before any weight is fetched, then
+// each file's bytes).
 import type { StateCreator } from 'zustand';
 import { type ModelConfig, parseModelConfig } from '../formats/model-config';
 import type { ModelSummary } from '../worker/protocol';
@@ -11,6 +13,29 @@ export type ModelStatus =
   | { state: 'ready'; summary: ModelSummary; config: ModelConfig; notice?: string }
   | { state: 'error'; message: string };
 
+/** One file of a Hub download: bytes so far, its size once known, served from the cache. */
+export interface HubFileProgress {
+  loadedBytes: number;
+  totalBytes: number | null;
+  cached: boolean;
+  done: boolean;
+}
+
+export type HubStatus =
+  | { state: 'idle' }
+  /** Resolving the revision to a commit and fetching config.json. */
+  | { state: 'checking'; name: string }
+  /** config.json is here: the plan shows; nothing else fetched until the user asks. */
+  | { state: 'planned'; name: string; commit: string; offline: boolean; configJson: string }
+  | {
+      state: 'downloading';
+      name: string;
+      commit: string;
+      offline: boolean;
+      configJson: string;
+      files: Record<string, HubFileProgress>;
+    };
+
 export interface ModelSlice {
   model: ModelStatus;
   setModel: (m: ModelStatus) => void;
@@ -19,11 +44,21 @@ export interface ModelSlice {
   modelFailed: (message: string) => void;
   /** The last model that loaded, kept while another loads (the worker keeps it too if that one fails). */
   loadedModel: { summary: ModelSummary; config: ModelConfig } | null;
+  hub: HubStatus;
+  setHub: (h: HubStatus) => void;
+  /** One file's progress, while downloading (a late report after the state moved on is dropped). */
+  hubProgress: (file: string, p: HubFileProgress) => void;
 }
 
 export const createModelSlice: StateCreator<ModelSlice, [], [], ModelSlice> = (set, get) => ({
   model: { state: 'none' },
   loadedModel: null,
+  hub: { state: 'idle' },
+  setHub: (hub) => set({ hub }),
+  hubProgress: (file, p) => {
+    const h = get().hub;
+    if (h.state === 'downloading') set({ hub: { ...h, files: { ...h.files, [file]: p } } });
+  },
   setModel: (model) => set({ model }),
   modelReady: (summary) => {
     try {
