@@ -87,7 +87,9 @@ function weightNorm<S, I>(
   const be = tp.be;
   const norm = tp.tensor([site.outFeatures], false, `${site.path}.dora_norm`);
   const tmp = be.alloc(W.size, 'workspace', `${site.path}.dora_weight`);
-  be.scale({ out: tmp, x: W.store, n: W.size, alpha: 1 });
+  // A 16-bit or quantized base is widened to the values it stores (the same W the forward's matmul reads).
+  if (W.format) be.dequant({ out: tmp, values: W.store, format: W.format, shape: W.shape });
+  else be.scale({ out: tmp, x: W.store, n: W.size, alpha: 1 });
   addDelta(be, site, tmp, A.store, B.store, r, s);
   be.lineNorms({ out: norm.store, x: tmp, ...lineArgs(site) });
   be.free(tmp);

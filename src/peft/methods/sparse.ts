@@ -27,6 +27,7 @@ import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
+import { plainWeight } from './plain-weight';
 
 export interface SparseOptions {
   density: number;
@@ -250,7 +251,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
           }
           const w = sparseWeight(
             tp,
-            ps.get(`${site.path}.weight`),
+            plainWeight(tp, ps.get(`${site.path}.weight`), `${site.path}.base_f32`),
             ps.get(keys.values),
             idx.store,
             dimsOf(o, site),

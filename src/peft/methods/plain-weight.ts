@@ -1,0 +1,11 @@
+// A frozen base weight as plain f32 values, for the few method paths that read a base weight's values
+// directly instead of through op.linear (sparse fine-tuning's W + ΔW): a 16-bit or quantized base
+// (weight-format.ts) is dequantized into a tape tensor that lives for the step; an f32 weight is itself.
+import type { Tape, Tensor } from '../../tensor/tape';
+
+export function plainWeight<S, I>(tp: Tape<S, I>, W: Tensor<S>, name: string): Tensor<S> {
+  if (!W.format) return W;
+  const t = tp.tensor(W.shape, false, name);
+  tp.be.dequant({ out: t.store, values: W.store, format: W.format, shape: W.shape });
+  return t;
+}
