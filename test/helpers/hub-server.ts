@@ -29,6 +29,8 @@ export interface HubServer {
   url: string;
   /** Every request as "METHOD path" (path with query), in order. */
   requests: string[];
+  /** While true, a large file's full download sends half its bytes and drops the connection (network lost). */
+  cutDownloads: boolean;
   close(): Promise<void>;
 }
 
@@ -133,6 +135,7 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
     }
   }
   const requests: string[] = [];
+  const state = { cutDownloads: false };
 
   /** The repo, the commit a revision names, and its files; or an error already sent. */
   function lookup(req: IncomingMessage, res: ServerResponse, id: string, rev: string) {
@@ -243,6 +246,11 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
       m = /^\/lfs-cdn\/([0-9a-f]{64})$/.exec(path);
       const blob = m ? blobs.get(m[1]) : undefined;
       if (blob && req.method === 'GET') {
+        if (state.cutDownloads && !req.headers.range) {
+          res.writeHead(200, { ...CORS, 'Content-Length': String(blob.length) });
+          res.write(blob.subarray(0, blob.length >> 1), () => res.destroy());
+          return;
+        }
         sendBytes(req, res, blob, { ETag: `"${m![1]}"` });
         return;
       }
@@ -257,6 +265,12 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    get cutDownloads() {
+      return state.cutDownloads;
+    },
+    set cutDownloads(v: boolean) {
+      state.cutDownloads = v;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

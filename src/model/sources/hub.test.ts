@@ -166,6 +166,40 @@ describe('downloadHubModel (Node, huggingface_hub cache layout)', () => {
   });
 });
 
+describe('a connection lost mid-download', () => {
+  it('is named as the network, caches nothing, and a retry completes the model', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'hub-cache-'));
+    const cache = new MemoryCache();
+    hub.cutDownloads = true;
+    try {
+      await expectHubError(
+        downloadHubModel(parseHubModelId('org/tiny')!, { endpoint: hub.url, cacheDir }),
+        'network',
+        /^org\/tiny\/model-0000\d-of-00002\.safetensors: the network was lost during the download \(the connection broke after \d+ bytes/,
+      );
+      const h = await HubModel.open(parseHubModelId('org/tiny')!, { endpoint: hub.url, cache });
+      await expectHubError(
+        h.files(),
+        'network',
+        /^org\/tiny\/model-0000\d-of-00002\.safetensors: the network was lost/,
+      );
+    } finally {
+      hub.cutDownloads = false;
+    }
+    const blobs = join(cacheDir, 'models--org--tiny', 'blobs');
+    const shard = readFileSync(join(LLAMA, 'model-00001-of-00002.safetensors'));
+    const sha256 = createHash('sha256').update(shard).digest('hex');
+    expect(readdirSync(blobs)).not.toContain(sha256);
+    expect(cache.keys().filter((k) => k.endsWith('.safetensors'))).toEqual([]);
+    const m = await downloadHubModel(parseHubModelId('org/tiny')!, { endpoint: hub.url, cacheDir });
+    expect(readFileSync(join(m.dir, 'model-00001-of-00002.safetensors'))).toEqual(shard);
+    const h = await HubModel.open(parseHubModelId('org/tiny')!, { endpoint: hub.url, cache });
+    expect((await h.files()).find((f) => f.name === 'model-00001-of-00002.safetensors')?.size).toBe(
+      shard.length,
+    );
+  });
+});
+
 describe('HubModel (the page: a CacheLike keyed by commit)', () => {
   it('loads the model files, validates them, then serves them from the cache with the server gone', async () => {
     const own = await startHubServer({ 'org/tiny': { commits: { [MAIN]: LLAMA }, refs: { main: MAIN } } });

@@ -85,8 +85,15 @@ export interface HubFetch {
   broken(): NoAnswer | null;
 }
 
-/** Thrown where fetch itself failed (no answer), or a body broke off: a network that is down. */
-class NoAnswer extends Error {}
+/** Thrown where fetch itself failed (no answer), or a body broke off (`midway`): a network that is down. */
+class NoAnswer extends Error {
+  constructor(
+    message: string,
+    readonly midway = false,
+  ) {
+    super(message);
+  }
+}
 
 const reasonOf = (e: unknown) =>
   e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
@@ -126,7 +133,7 @@ export function hubFetch(base: typeof fetch, watch?: BodyWatch): HubFetch {
     const total = watch.total();
     let loaded = 0;
     const fail = (c: ReadableStreamDefaultController<Uint8Array>, why: string) => {
-      broken = new NoAnswer(`${watch.file}: ${why}`);
+      broken = new NoAnswer(why, true);
       c.error(broken);
     };
     const counted = new ReadableStream<Uint8Array>({
@@ -168,6 +175,12 @@ export function describeHubError(
 ): HubError {
   if (e instanceof HubError) return e;
   const name = formatHubModelId(ctx.id);
+  if (e instanceof NoAnswer && e.midway)
+    return new HubError(
+      'network',
+      `${name}${ctx.file ? `/${ctx.file}` : ''}: the network was lost during the download (${e.message}); ` +
+        'nothing of it was kept, so loading again downloads it whole',
+    );
   if (e instanceof NoAnswer || (e instanceof TypeError && /fetch|network/i.test(e.message)))
     return new HubError(
       'network',
