@@ -1,8 +1,10 @@
 // The memory a training step will need, by category, predicted before anything is allocated: one step
 // (forward, loss, backward, optimizer update) run on the metering backend with the same model code,
-// method hooks and batch shape. What it cannot see is kernels' own brief workspace (reduction partials,
-// the attention backward's row sums), which is small next to activations. A packed step (shape.pack) also
-// uploads its positions and segment ids, as the runner does.
+// method hooks, batch shape and options (activation checkpointing, the frozen tensors' dtypes as the specs
+// state them). What it cannot see is kernels' own brief workspace (reduction partials, the attention
+// backward's row sums), which is small next to activations. A packed step (shape.pack) also uploads its
+// positions and segment ids, as the runner does. Specs may carry no values (data null): the meter reads
+// none, so a 1.5B model is predicted in well under a second from its config alone (train/plan.ts).
 
 import type { ModelConfig } from '../formats/model-config';
 import { causalLmLoss } from '../model/loss';
@@ -10,6 +12,7 @@ import type { ModelHooks } from '../model/transformer';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
+import { type BaseDtype, weightBytes } from '../util/quant';
 import { ADAMW_DEFAULTS, AdamW, type AdamWConfig } from './optimizer';
 
 export interface StepShape {
@@ -17,6 +20,33 @@ export interface StepShape {
   T: number;
   /** Packed rows (SftRunConfig.pack): the step carries position and segment ids [B·T]. */
   pack?: boolean;
+  /** Activation checkpointing per block (SftRunConfig.checkpointing); the same as opts.checkpointing. */
+  checkpointing?: boolean;
+}
+
+export interface TrainingMemoryOptions extends Partial<Pick<AdamWConfig, 'maxGradNorm'>> {
+  /** Activation checkpointing per block, passed to causalLmLoss as the runner passes it. */
+  checkpointing?: boolean;
+}
+
+/** The meter's allocation granule (as the GPU arena's). */
+const aligned = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
+
+/**
+ * Bytes a frozen tensor takes on the device in its dtype, values and scales each in its own buffer: the
+ * fallback while the meter has no uploadWeight of its own (then the step runs with f32 frozen tensors and
+ * the difference is taken off exactly, frozen tensors being held from before the step to after it).
+ */
+export function frozenTensorBytes(spec: Pick<ParamSpec, 'shape' | 'dtype' | 'layout'>): number {
+  const dtype: BaseDtype = spec.dtype ?? 'f32';
+  const w = weightBytes(spec.shape, dtype, spec.layout ?? 'out_in');
+  return aligned(w.values) + (w.scales > 0 ? aligned(w.scales) : 0);
+}
+
+/** Whether the meter counts formatted weights itself (helper FORMATS' uploadWeight on the meter). */
+function meterHoldsFormats(be: object): boolean {
+  // The meter answers any missing primitive with a no-op through a Proxy's get; `in` reaches the target.
+  return 'uploadWeight' in be;
 }
 
 /** Peak and per-category bytes of one training step; `hooks` builds the method's hooks on the meter's params. */
@@ -25,12 +55,23 @@ export function predictTrainingMemory(
   specs: readonly ParamSpec[],
   hooks: (ps: ParamSet<MeterStore, MeterStore>) => ModelHooks<MeterStore, MeterStore>,
   shape: StepShape,
-  adam: Pick<AdamWConfig, 'maxGradNorm'> = { maxGradNorm: 1 },
+  opts: TrainingMemoryOptions = {},
 ): MeterStats {
   const be = meterBackend();
-  const ps = new ParamSet(be, specs);
+  const formats = meterHoldsFormats(be);
+  // Without formats on the meter: f32 stand-ins, and the bytes they overcount taken off at the end.
+  let overcount = 0;
+  const held = formats
+    ? specs
+    : specs.map((s) => {
+        if (s.trainable || (s.dtype ?? 'f32') === 'f32') return s;
+        const n = s.shape.reduce((a, b) => a * b, 1);
+        overcount += aligned(n * 4) - frozenTensorBytes(s);
+        return { ...s, dtype: 'f32' as const };
+      });
+  const ps = new ParamSet(be, held);
   // The meter reads no values: the hyperparameters do not change what is allocated.
-  const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: adam.maxGradNorm });
+  const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: opts.maxGradNorm ?? 1 });
   const ids = new Int32Array(shape.B * shape.T);
   const tp = new Tape(be, true);
   ps.zeroGrads();
@@ -38,9 +79,33 @@ export function predictTrainingMemory(
   const packed = shape.pack
     ? { positions: new Int32Array(ids.length), segments: new Int32Array(ids.length) }
     : {};
-  causalLmLoss(tp, config, ps, { ids, labels: ids, B: shape.B, T: shape.T, ...packed }, hooks(ps));
+  const checkpointing = opts.checkpointing ?? shape.checkpointing ?? false;
+  causalLmLoss(tp, config, ps, { ids, labels: ids, B: shape.B, T: shape.T, ...packed }, hooks(ps), {
+    checkpointing,
+  });
   tp.backward();
   opt.update();
   tp.dispose();
-  return be.stats();
+  const s = be.stats();
+  if (overcount === 0) return s;
+  const less = (c: MeterStats['current']) => ({ ...c, frozen: c.frozen - overcount });
+  return {
+    current: less(s.current),
+    peak: less(s.peak),
+    peakTotal: s.peakTotal - overcount,
+    atPeak: less(s.atPeak),
+  };
+}
+
+/** Bytes a set of frozen tensors takes on the device, as the meter counts their upload. */
+export function frozenBytes(specs: readonly ParamSpec[]): number {
+  const be = meterBackend();
+  if (!meterHoldsFormats(be)) return specs.reduce((n, s) => n + frozenTensorBytes(s), 0);
+  const ps = new ParamSet(
+    be,
+    specs.map((s) => ({ ...s, trainable: false, data: null })),
+  );
+  const bytes = be.stats().current.frozen;
+  ps.dispose();
+  return bytes;
 }
