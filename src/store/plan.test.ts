@@ -1,0 +1,73 @@
+// The page's plan (store/plan.ts, what PlanPanel shows) against `npm run cli -- plan` for the same
+// config.json, methods, shape, options and budget: the same JSON, suggestions included; a config the engine
+// cannot run is a sentence, not a throw.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formRuns, pagePlan } from './plan';
+
+const DIR = 'test/fixtures/configs/SmolLM2-135M';
+
+describe('page plan', () => {
+  it('equals the CLI line for the same inputs (over budget: the same suggestions)', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'plan',
+        '--model',
+        DIR,
+        '--methods',
+        'lora,ia3',
+        '--set',
+        'r=8',
+        '--batch',
+        '8',
+        '--seq',
+        '512',
+        '--checkpointing',
+        '--base-dtype',
+        'bf16',
+        '--budget',
+        '1.5GiB',
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const { model, ...cli } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(model).toBe(DIR);
+    const runs = formRuns({
+      lora: { enabled: true, options: { r: '8' } },
+      prompt: { enabled: false, options: {} },
+      ia3: { enabled: true, options: {} },
+    });
+    const page = pagePlan(
+      readFileSync(`${DIR}/config.json`, 'utf8'),
+      runs,
+      { batch: 8, seqLen: 512, checkpointing: true, baseDtype: 'bf16' },
+      1.5 * 2 ** 30,
+    );
+    if (!('line' in page)) throw new Error(page.error);
+    expect(page.line).toEqual(cli);
+    expect(page.line.fits).toBe(false);
+    expect(page.line.suggestions?.length).toBeGreaterThan(0);
+  });
+
+  it('no method enabled plans LoRA; a config it cannot run is a sentence', () => {
+    expect(formRuns({ lora: { enabled: false, options: {} } })).toEqual([{ method: 'lora', options: {} }]);
+    const bad = pagePlan(
+      { model_type: 'mamba' },
+      [{ method: 'lora', options: {} }],
+      {
+        batch: 1,
+        seqLen: 8,
+        checkpointing: false,
+        baseDtype: 'f32',
+      },
+      null,
+    );
+    expect(bad).toEqual({ error: expect.stringContaining('model_type "mamba" is not supported') });
+  });
+});
