@@ -14,6 +14,7 @@ import { forward, type ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
+import { meterBackend } from '../tensor/meter-backend';
 import * as op from '../tensor/ops';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape, Tensor } from '../tensor/tape';
@@ -102,6 +103,30 @@ describe('linear with a formatted weight', () => {
       expect(ctx.arena.stats().liveBuffers).toBe(0);
     });
   }
+
+  it('the meter counts exactly the bytes the arena holds for each dtype (values and scales)', async () => {
+    const ctx = await testGpu();
+    const gpu = gpuBackend(ctx);
+    for (const dtype of ['f32', ...DTYPES] as BaseDtype[])
+      for (const shape of [[67, 70], [3, 5], [130]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const meter = meterBackend();
+        const before = ctx.arena.stats().current.frozen;
+        const g = gpu.uploadWeight(randn(n, 2), shape, dtype, 'in_out', 'frozen', 'w');
+        const m = meter.uploadWeight(randn(n, 2), shape, dtype, 'in_out', 'frozen', 'w');
+        expect(meter.stats().current.frozen, `${dtype} [${shape}]`).toBe(
+          ctx.arena.stats().current.frozen - before,
+        );
+        meter.freeWeight(m.store, m.format);
+        gpu.freeWeight(g.store, g.format);
+        expect(meter.stats().current.frozen).toBe(0);
+        expect(ctx.arena.stats().current.frozen).toBe(before);
+      }
+    // nf4 of a 67×70 matrix: 4690 codes in 2345 bytes (→ 2352 aligned) and 74 absmax (296 → 304 bytes).
+    const meter = meterBackend();
+    meter.uploadWeight(new Float32Array(67 * 70), [67, 70], 'nf4', 'out_in', 'frozen', 'w');
+    expect(meter.stats().current.frozen).toBe(2352 + 304);
+  });
 
   it('refuses a gradient of a formatted weight, naming the tensor and its dtype', () => {
     const be = cpuBackend();
