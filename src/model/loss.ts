@@ -2,11 +2,14 @@
 // (HF's convention: position t predicts token t+1; virtual tokens and the last position carry no target),
 // and take the mean token cross-entropy. Every trainer, evaluator, calibration pass and memory meter calls
 // this, so "the loss" means one thing across the page, the CLI and the tests.
+
+import { modelTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
 import * as op from '../tensor/ops';
+import { lmHeadLoss } from '../tensor/ops-lmhead';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
-import { type ForwardInput, type ForwardResult, forward, type ModelHooks } from './transformer';
+import { type ForwardInput, type ForwardResult, forwardHidden, type ModelHooks } from './transformer';
 
 /** HF-style causal LM targets: targets[b,t] = labels[b,t+1], the last position ignored. */
 export function shiftLabels(labels: Int32Array, B: number, T: number, virtual = 0): Int32Array {
@@ -33,8 +36,17 @@ export interface LmLossOptions {
   name?: string;
   /** Activation checkpointing per block: keep each block's input, recompute the block in backward. */
   checkpointing?: boolean;
+  /** Rows of the LM head's logits per chunk; default: what fits `headBudgetBytes` (ops-lmhead.ts). */
+  headChunkRows?: number;
+  /** Bytes of one chunk of logits [rows, V]; default LM_HEAD_BUDGET_BYTES (64 MiB). */
+  headBudgetBytes?: number;
 }
 
+/**
+ * The loss and the forward's results. `logits` does not exist in training (the head runs in chunks inside the
+ * loss): reading it runs the head whole on the tape, [B, T', V], for callers that compare logits; on a
+ * gradient tape read it before backward (the hidden states are freed as backward passes them).
+ */
 export interface LmLossResult<S> extends ForwardResult<S> {
   /** The mean token cross-entropy over the targets, a scalar tensor (× weight). */
   loss: Tensor<S>;
@@ -42,7 +54,10 @@ export interface LmLossResult<S> extends ForwardResult<S> {
   targets: Int32Array;
 }
 
-/** Forward + shift + cross-entropy: the loss every SFT-style pass minimises or reports. */
+/**
+ * Forward + shift + cross-entropy: the loss every SFT-style pass minimises or reports. The head and the
+ * cross-entropy run chunked over tokens (ops-lmhead.ts), so [B·T', V] logits are never made whole.
+ */
 export function causalLmLoss<S, I>(
   tp: Tape<S, I>,
   c: ModelConfig,
@@ -52,15 +67,29 @@ export function causalLmLoss<S, I>(
   opts: LmLossOptions = {},
 ): LmLossResult<S> {
   const { labels, ...fwd } = input;
-  const res = forward(tp, c, ps, fwd, hooks);
-  const Tt = input.T + res.virtual;
-  const targets = shiftLabels(labels, input.B, input.T, res.virtual);
-  const loss = op.crossEntropy(
-    tp,
-    tp.reshape(res.logits, [input.B * Tt, c.vocabSize]),
+  const { hidden, virtual } = forwardHidden(tp, c, ps, fwd, hooks, { checkpointing: opts.checkpointing });
+  const Tt = input.T + virtual;
+  const targets = shiftLabels(labels, input.B, input.T, virtual);
+  const head = ps.get(modelTensors(c).head);
+  const loss = lmHeadLoss(tp, hidden, head, targets, {
+    weight: opts.weight,
+    name: opts.name,
+    chunkRows: opts.headChunkRows,
+    budgetBytes: opts.headBudgetBytes,
+  });
+  let logits: Tensor<S> | null = null;
+  return {
+    loss,
     targets,
-    opts.name ?? 'loss',
-    opts.weight,
-  );
-  return { ...res, loss, targets };
+    virtual,
+    hidden,
+    get logits(): Tensor<S> {
+      logits ??= tp.reshape(op.linear(tp, hidden, head, null, 'out_in', 'lm_head'), [
+        input.B,
+        Tt,
+        c.vocabSize,
+      ]);
+      return logits;
+    },
+  };
 }

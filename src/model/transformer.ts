@@ -9,6 +9,7 @@
 
 import { type LinearSite, type LinearTensors, modelTensors, type NormTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
+import { checkpoint } from '../tensor/checkpoint';
 import * as op from '../tensor/ops';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
@@ -64,13 +65,16 @@ export interface ForwardInput<S = unknown, I = unknown> {
   lastOnly?: boolean;
 }
 
-export interface ForwardResult<S> {
-  /** [B, T', V] where T' = T + virtual tokens. */
-  logits: Tensor<S>;
+export interface HiddenResult<S> {
   /** Number of virtual tokens prepended (their logits are included; their labels must be ignored). */
   virtual: number;
   /** The final norm's output [B·T', d], what the head reads (RLHF value and reward heads read it too). */
   hidden: Tensor<S>;
+}
+
+export interface ForwardResult<S> extends HiddenResult<S> {
+  /** [B, T', V] where T' = T + virtual tokens. */
+  logits: Tensor<S>;
 }
 
 export function forward<S, I>(
@@ -80,6 +84,32 @@ export function forward<S, I>(
   input: ForwardInput<S, I>,
   hooks: ModelHooks<S, I> = {},
 ): ForwardResult<S> {
+  const { hidden, virtual } = forwardHidden(tp, c, ps, input, hooks);
+  const Tout = input.lastOnly ? 1 : input.T + virtual;
+  const logits = op.linear(tp, hidden, ps.get(modelTensors(c).head), null, 'out_in', 'lm_head');
+  return { logits: tp.reshape(logits, [input.B, Tout, c.vocabSize]), virtual, hidden };
+}
+
+export interface HiddenOptions {
+  /**
+   * Activation checkpointing per block (training only): each block keeps only its input and runs again in
+   * backward (checkpoint.ts).
+   */
+  checkpointing?: boolean;
+}
+
+/**
+ * The model up to the final norm, without the head: what a chunked loss (ops-lmhead.ts) or a value head
+ * reads, so the [B·T', V] logits are never made here. Generation and callers of `forward` get logits.
+ */
+export function forwardHidden<S, I>(
+  tp: Tape<S, I>,
+  c: ModelConfig,
+  ps: ParamSet<S, I>,
+  input: ForwardInput<S, I>,
+  hooks: ModelHooks<S, I> = {},
+  opts: HiddenOptions = {},
+): HiddenResult<S> {
   const { B, T, cache } = input;
   if (input.ids.length !== B * T) throw new Error(`forward: ${input.ids.length} ids for B=${B}, T=${T}`);
   if ((cache || input.lastOnly) && tp.grad)
@@ -133,14 +163,17 @@ export function forward<S, I>(
   const posDev = c.positional === 'rope' && customPositions ? tp.ints(positions, 'positions') : null;
   const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 
-  for (let i = 0; i < c.numLayers; i++)
-    x = block(tp, c, ps, x, i, { B, T: Tt, positions: posDev, segments: segDev, cache }, hooks);
+  const dims = { B, T: Tt, positions: posDev, segments: segDev, cache };
+  const ckpt = !!opts.checkpointing && tp.grad && !cache;
+  for (let i = 0; i < c.numLayers; i++) {
+    x = ckpt
+      ? checkpoint(tp, x, (inner, xin) => block(inner, c, ps, xin, i, dims, hooks), `${t.blocks[i].path}`)
+      : block(tp, c, ps, x, i, dims, hooks);
+  }
   cache?.advance(Tt);
-  const Tout = input.lastOnly ? 1 : Tt;
   if (input.lastOnly && Tt > 1) x = lastRows(tp, x, B, Tt, d);
   const xf = norm(tp, c, ps, x, t.finalNorm);
-  const logits = op.linear(tp, xf, param(t.head), null, 'out_in', 'lm_head');
-  return { logits: tp.reshape(logits, [B, Tout, c.vocabSize]), virtual: nv, hidden: xf };
+  return { virtual: nv, hidden: xf };
 }
 
 /** One decoder block (attention and MLP sublayers with their residuals) over x [B·T, d]. */

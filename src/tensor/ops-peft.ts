@@ -10,7 +10,7 @@ import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
 import type { NmDims } from '../gpu/kernels/nm';
 import type { SparseDims } from '../gpu/kernels/sparse';
 import { elementwise } from './ops-elementwise';
-import type { Tape, Tensor } from './tape';
+import { type Tape, Tensor } from './tape';
 
 function check(cond: boolean, msg: () => string): void {
   if (!cond) throw new Error(msg());
@@ -319,4 +319,91 @@ export function phmWeight<S, I>(
     });
   }
   return h;
+}
+
+/**
+ * LoRA's extra path added into the base output in place: y += s·(x·Aᵀ)·Bᵀ, with A [r, in] and B [out, r]
+ * (PEFT's nn.Linear layouts). The scale rides on the matmuls (alpha) and the sum is the second matmul's
+ * accumulate, so neither s·(x·A)·B nor y + it is ever a tensor: the only new storage is x·Aᵀ [N, r]. The
+ * result shares y's storage and gradient (y's producer, a linear, never reads its own output); its backward
+ * reads that gradient (before y's producer, which was recorded first) and writes dA, dB, dx with s folded
+ * into alpha again: no scaled copies.
+ */
+export function loraAddInto<S, I>(
+  tp: Tape<S, I>,
+  y: Tensor<S>,
+  x: Tensor<S>,
+  A: Tensor<S>,
+  B: Tensor<S>,
+  s: number,
+  name: string,
+): Tensor<S> {
+  const [r, inF] = A.shape;
+  const outF = B.shape[0];
+  const N = x.size / inF;
+  check(
+    x.shape[x.shape.length - 1] === inF && B.shape[1] === r && y.size === N * outF,
+    () => `${name}: x [${x.shape}], A [${A.shape}], B [${B.shape}] and y [${y.shape}] do not chain`,
+  );
+  const xa = tp.scratch(N * r, `${name}.xA`);
+  tp.be.matmul({ out: xa, a: x.store, b: A.store, M: N, N: r, K: inF, transB: true });
+  tp.be.matmul({
+    out: y.store,
+    a: xa,
+    b: B.store,
+    M: N,
+    N: outF,
+    K: r,
+    transB: true,
+    alpha: s,
+    accumulate: true,
+  });
+  const root = y.base ?? y;
+  const out = new Tensor<S>(y.shape, y.store, tp.needsGrad(y, x, A, B), name, false, root);
+  if (!out.requiresGrad) return out;
+  tp.record(name, () => {
+    const dy = tp.gradOf(out);
+    if (!dy) return;
+    if (B.requiresGrad) {
+      // dB [out, r] (+)= s·dyᵀ·xA.
+      const g = tp.gradTarget(B);
+      tp.be.matmul({
+        out: g.buf,
+        a: dy,
+        b: xa,
+        M: outF,
+        N: r,
+        K: N,
+        transA: true,
+        alpha: s,
+        accumulate: g.accumulate,
+      });
+      tp.wrote(B);
+    }
+    if (!A.requiresGrad && !x.requiresGrad) return;
+    // d(xA) [N, r] = s·dy·B.
+    const dxa = tp.be.alloc(N * r, 'workspace', `d${name}.xA`);
+    tp.be.matmul({ out: dxa, a: dy, b: B.store, M: N, N: r, K: outF, alpha: s });
+    if (A.requiresGrad) {
+      const g = tp.gradTarget(A);
+      tp.be.matmul({
+        out: g.buf,
+        a: dxa,
+        b: x.store,
+        M: r,
+        N: inF,
+        K: N,
+        transA: true,
+        accumulate: g.accumulate,
+      });
+      tp.wrote(A);
+    }
+    if (x.requiresGrad) {
+      const g = tp.gradTarget(x);
+      tp.be.matmul({ out: g.buf, a: dxa, b: A.store, M: N, N: inF, K: r, accumulate: g.accumulate });
+      tp.wrote(x);
+    }
+    tp.be.free(dxa);
+  });
+  return out;
 }

@@ -1,14 +1,26 @@
 // The autograd tape: tensors over a Backend's storage, the record of backward closures, gradient buffers
-// for activations (allocated lazily, freed with the tape) and parameters (owned by a ParamSet, written or
-// accumulated by the closures). A node is recorded only when one of its inputs needs a gradient, so frozen
-// paths cost nothing in backward and backward stops below the lowest layer that has anything to train.
+// for activations (allocated lazily) and parameters (owned by a ParamSet, written or accumulated by the
+// closures). A node is recorded only when one of its inputs needs a gradient, so frozen paths cost nothing
+// in backward and backward stops below the lowest layer that has anything to train.
 // Gradient routing (add and the like: the input's gradient is the output's) moves buffers instead of
 // copying them: `routeGrad` (and `accumulateGrad`) hand the output's gradient store to each input that
 // has none yet, and a store held by several tensors is copied only when one of them must accumulate into
-// it (copy on write). A
-// tensor stops holding once the node recorded first after its creation has run: every node that reads
-// or adds to its gradient was recorded at or after that one, so it has run too, and only a caller reading
-// gradOf after backward still looks (and sees its full gradient unless a sharer accumulated later).
+// it (copy on write).
+//
+// Freeing as backward goes: what the tape allocates (a tensor's storage, scratch such as saved mean/rstd)
+// belongs to the node recorded first after its creation. Every node that reads it was recorded at or after
+// that one (nothing reads what does not exist yet), so once that node has run in backward nothing on the
+// tape reads it again: it is parked in the tape's pool, and the tape's next allocation of the same size and
+// category takes it (activation gradients reuse freed activations). What a caller may still read is spared:
+// - what was made after the last node (the loss, a loss op's stats), which belongs to no node;
+// - a tensor whose gradient no node read (a leaf the caller built: its values and its gradient stay for
+//   gradOf; frozen-path activations before the first trainable op also stay, they are few);
+// - a tensor passed to `keep` (e.g. hidden states read after backward).
+// A gradient store is parked when the last tensor holding it is done. Integer uploads (ids, positions)
+// stay to the end: they are small. dispose() hands every buffer back to the backend once, in the reverse
+// of the order the tape took them, so the arena's pool ends a step as it began it and the next step gets
+// the same buffers in the same roles (cached bind groups stay valid). Parked buffers count as allocated:
+// the arena would hold them in its pool all the same, so the figure is what the device really holds.
 
 import type { MemoryCategory } from '../gpu/arena';
 import type { Backend } from './backend';
@@ -41,23 +53,68 @@ export class Tensor<S = unknown> {
   }
 }
 
+/** What one recorded node owns: its closure and what was made since the node before it. */
+interface TapeNode<S> {
+  name: string;
+  run: () => void;
+  made: Made<S>;
+}
+
+interface Made<S> {
+  tensors: Tensor<S>[];
+  stores: S[];
+}
+
+const nothingMade = <S>(): Made<S> => ({ tensors: [], stores: [] });
+
 export class Tape<S, I> {
-  private readonly nodes: Array<{ name: string; run: () => void; made: Tensor<S>[] }> = [];
-  /** Tensors made since the last recorded node: they belong to the next one recorded (see `backward`). */
-  private made: Tensor<S>[] = [];
-  private readonly owned: Tensor<S>[] = [];
-  private readonly ownedStores: S[] = [];
-  private readonly ownedInts: I[] = [];
+  private readonly nodes: TapeNode<S>[] = [];
+  /** What was made since the last recorded node: it belongs to the next one recorded (see `backward`). */
+  private made: Made<S> = nothingMade();
+  /** Every buffer taken from the backend (floats and ints), in order: dispose hands them back in reverse. */
+  private readonly taken: Array<{ s: S } | { i: I }> = [];
+  /** Freed buffers by size and category, for the tape's next allocation of the same. */
+  private readonly pool = new Map<string, S[]>();
   /** Tape-allocated gradient stores and how many tensors hold each; absent: not the tape's to share. */
   private readonly holders = new Map<S, number>();
   private readonly released = new Set<Tensor<S>>();
+  /** Tensors whose gradient a node read in backward: op outputs, whose storage the tape may free. */
+  private readonly consumed = new Set<Tensor<S>>();
+  private readonly kept = new Set<Tensor<S>>();
+  /** Consumed tensors whose node has run: their storage (and gradient, once unheld) is parked. */
+  private readonly finished = new Set<Tensor<S>>();
+  private readonly parked = new Set<S>();
+  /** Size and category of each buffer taken, to park it under. */
+  private readonly kinds = new Map<S, string>();
+  private running = false;
   private done = false;
+
+  /** Values `draw` gave out, in order (what a checkpointed recompute replays). */
+  readonly drawn: number[] = [];
+  private replayAt = 0;
 
   constructor(
     readonly be: Backend<S, I>,
     /** With grad off (evaluation, generation) nothing is recorded. */
     readonly grad: boolean,
+    /** A recompute (checkpoint.ts): `draw` gives these values back in order instead of drawing anew. */
+    private readonly replay: readonly number[] | null = null,
   ) {}
+
+  /**
+   * A value from `next` (a dropout stream counter, a seed) that must be the same when this forward runs
+   * again for a checkpointed block: recorded here, and replayed by the recompute's tape.
+   */
+  draw(next: () => number): number {
+    if (!this.replay) {
+      const v = next();
+      this.drawn.push(v);
+      return v;
+    }
+    if (this.replayAt >= this.replay.length)
+      throw new Error('checkpoint: the recomputed forward drew more random streams than the forward did');
+    return this.replay[this.replayAt++];
+  }
 
   /** A new activation tensor owned by this tape. */
   tensor(
@@ -67,23 +124,36 @@ export class Tape<S, I> {
     category: MemoryCategory = 'activations',
   ): Tensor<S> {
     const n = shape.reduce((a, b) => a * b, 1);
-    const t = new Tensor<S>(shape, this.be.alloc(n, category, name), requiresGrad && this.grad, name);
-    this.owned.push(t);
-    if (t.requiresGrad) this.made.push(t);
+    const t = new Tensor<S>(shape, this.alloc(n, category, name), requiresGrad && this.grad, name);
+    if (this.grad) this.made.tensors.push(t);
     return t;
+  }
+
+  /** A buffer from the tape's pool (same size and category), else from the backend. */
+  private alloc(n: number, category: MemoryCategory, label: string): S {
+    const kind = `${n}|${category}`;
+    const s = this.pool.get(kind)?.pop();
+    if (s !== undefined) {
+      this.parked.delete(s);
+      return s;
+    }
+    const fresh = this.be.alloc(n, category, label);
+    this.taken.push({ s: fresh });
+    this.kinds.set(fresh, kind);
+    return fresh;
   }
 
   /** Scratch storage freed with the tape (saved statistics, logsumexp...). */
   scratch(n: number, name: string, category: MemoryCategory = 'activations'): S {
-    const s = this.be.alloc(n, category, name);
-    this.ownedStores.push(s);
+    const s = this.alloc(n, category, name);
+    if (this.grad) this.made.stores.push(s);
     return s;
   }
 
   /** Integer input (ids, targets) uploaded for this tape's lifetime. */
   ints(data: Int32Array, name: string): I {
     const i = this.be.uploadInt(data, name);
-    this.ownedInts.push(i);
+    this.taken.push({ i });
     return i;
   }
 
@@ -102,7 +172,16 @@ export class Tape<S, I> {
   record(name: string, run: () => void): void {
     if (!this.grad) return;
     this.nodes.push({ name, run, made: this.made });
-    this.made = [];
+    this.made = nothingMade();
+  }
+
+  /**
+   * Spares `t` (its values and its gradient) from freeing in backward, for a caller that reads it after
+   * (hidden states, an intermediate's gradient in a test). Call before backward.
+   */
+  keep(t: Tensor<S>): Tensor<S> {
+    this.kept.add(t.base ?? t);
+    return t;
   }
 
   /**
@@ -113,15 +192,13 @@ export class Tape<S, I> {
     if (t.base) return this.gradTarget(t.base);
     if (!t.grad) {
       if (t.isParam) throw new Error(`parameter ${t.name} requires grad but has no gradient buffer`);
-      t.grad = this.be.alloc(t.size, 'activations', `d${t.name}`);
-      this.ownedStores.push(t.grad);
+      t.grad = this.alloc(t.size, 'activations', `d${t.name}`);
       this.holders.set(t.grad, 1);
     } else if (t.gradInit && (this.holders.get(t.grad) ?? 0) > 1) {
       // Shared with a tensor that may still read it: accumulate into a copy of our own.
-      const own = this.be.alloc(t.size, 'activations', `d${t.name}`);
+      const own = this.alloc(t.size, 'activations', `d${t.name}`);
       this.be.scale({ out: own, x: t.grad, n: t.size, alpha: 1 });
       this.holders.set(t.grad, (this.holders.get(t.grad) ?? 1) - 1);
-      this.ownedStores.push(own);
       this.holders.set(own, 1);
       t.grad = own;
     }
@@ -135,6 +212,12 @@ export class Tape<S, I> {
   /** The gradient of `t` once backward has reached it (null when nothing flowed into it). */
   gradOf(t: Tensor<S>): S | null {
     const r = t.base ?? t;
+    if (this.finished.has(r)) {
+      throw new Error(
+        `${r.name}: its gradient was freed in backward (no node reads it again); call tape.keep() on it before backward to read it after`,
+      );
+    }
+    if (this.running) this.consumed.add(r);
     return r.gradInit ? r.grad : null;
   }
 
@@ -188,10 +271,12 @@ export class Tape<S, I> {
    */
   routeGrad(from: Tensor<S>, to: ReadonlyArray<Tensor<S> | null>): void {
     const r = from.base ?? from;
+    if (this.running) this.consumed.add(r);
     const g = r.grad;
     if (!g || !r.gradInit) return;
     const held = this.holders.get(g);
-    if (held !== undefined) {
+    // A kept tensor keeps its gradient: its inputs share the store (and copy before accumulating).
+    if (held !== undefined && !this.kept.has(r)) {
       r.grad = null;
       r.gradInit = false;
       if (!this.released.has(r)) this.holders.set(g, held - 1);
@@ -205,16 +290,53 @@ export class Tape<S, I> {
         this.holders.set(g, (this.holders.get(g) ?? 0) + 1);
       } else this.accumulateGrad(t, g);
     }
+    this.freeGradIfUnheld(g);
   }
 
   /** Runs the recorded closures in reverse. The loss op has already produced its input's gradient. */
   backward(): void {
     if (this.done) throw new Error('backward called twice on one tape');
     this.done = true;
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const node = this.nodes[i];
-      node.run();
-      for (const t of node.made) this.release(t);
+    this.running = true;
+    try {
+      for (let i = this.nodes.length - 1; i >= 0; i--) {
+        const node = this.nodes[i];
+        node.run();
+        this.finish(node.made);
+        node.made = nothingMade();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** What a node owned is read by no node left to run: free it, sparing what a caller may still read. */
+  private finish(made: Made<S>): void {
+    for (const t of made.tensors) {
+      // A tensor whose gradient no node read is a leaf (or a frozen-path value): its caller may read it.
+      if (this.kept.has(t) || !this.consumed.has(t)) continue;
+      this.release(t);
+      this.finished.add(t);
+      this.park(t.store);
+    }
+    for (const s of made.stores) this.park(s);
+  }
+
+  /** Puts a buffer the tape took back in its pool (once; views and foreign stores are not the tape's). */
+  private park(s: S): void {
+    const kind = this.kinds.get(s);
+    if (kind === undefined || this.parked.has(s)) return;
+    this.parked.add(s);
+    const list = this.pool.get(kind);
+    if (list) list.push(s);
+    else this.pool.set(kind, [s]);
+  }
+
+  /** A tape gradient store no tensor holds any more goes back to the backend. */
+  private freeGradIfUnheld(g: S): void {
+    if (this.holders.get(g) === 0) {
+      this.holders.delete(g);
+      this.park(g);
     }
   }
 
@@ -225,6 +347,7 @@ export class Tape<S, I> {
     if (held === undefined) return;
     this.released.add(t);
     this.holders.set(t.grad, held - 1);
+    this.freeGradIfUnheld(t.grad);
   }
 
   /** Number of backward closures recorded (tests check that frozen paths record nothing). */
@@ -239,15 +362,21 @@ export class Tape<S, I> {
 
   /** Frees every activation, saved statistic and activation gradient. Parameters are untouched. */
   dispose(): void {
-    for (const t of this.owned) this.be.free(t.store);
-    for (const s of this.ownedStores) this.be.free(s);
-    for (const i of this.ownedInts) this.be.freeInt(i);
-    this.owned.length = 0;
-    this.ownedStores.length = 0;
-    this.ownedInts.length = 0;
+    for (let k = this.taken.length - 1; k >= 0; k--) {
+      const b = this.taken[k];
+      if ('s' in b) this.be.free(b.s);
+      else this.be.freeInt(b.i);
+    }
+    this.taken.length = 0;
+    this.pool.clear();
+    this.kinds.clear();
+    this.parked.clear();
+    this.finished.clear();
     this.nodes.length = 0;
-    this.made = [];
+    this.made = nothingMade();
     this.holders.clear();
     this.released.clear();
+    this.consumed.clear();
+    this.kept.clear();
   }
 }

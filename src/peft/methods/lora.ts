@@ -5,6 +5,7 @@
 
 import type { ModelConfig } from '../../formats/model-config';
 import * as op from '../../tensor/ops';
+import { loraAddInto } from '../../tensor/ops-peft';
 import { hashString, randn, randu } from '../../util/rng';
 import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
@@ -162,13 +163,19 @@ export const lora: PeftMethod<LoraOptions> = {
         if (!targeted.has(site.path)) return y;
         const A = ps.get(peftKey(site.path, 'lora_A.weight'));
         const B = ps.get(peftKey(site.path, 'lora_B.weight'));
+        // The stream is drawn through the tape so a checkpointed block's recompute replays the same mask.
         const xd =
           tp.grad && o.loraDropout > 0
-            ? op.dropout(tp, x, o.loraDropout, 0x10a4, dropoutStream++, `${site.path}.lora_dropout`)
+            ? op.dropout(
+                tp,
+                x,
+                o.loraDropout,
+                0x10a4,
+                tp.draw(() => dropoutStream++),
+                `${site.path}.lora_dropout`,
+              )
             : x;
-        const xa = op.linear(tp, xd, A, null, 'out_in', `${site.path}.lora_A`);
-        const d = op.linear(tp, xa, B, null, 'out_in', `${site.path}.lora_B`);
-        return op.add(tp, y, op.scale(tp, d, s, `${site.path}.lora_scale`), `${site.path}.lora_out`);
+        return loraAddInto(tp, y, xd, A, B, s, `${site.path}.lora_out`);
       },
     };
   },
