@@ -1,6 +1,8 @@
 // A merged checkpoint is a plain model: exported for every mergeable method on both families, read back
 // through the normal checkpoint path (config.json parsed, shapes validated), it gives the logits of the
-// unmerged adapter. The config.json writer round-trips through the parser.
+// unmerged adapter — on an f32 base and on an nf4 one (the merge folds ΔW into f32 copies of the dequantized
+// weights it touches; the run's packed base is left as it was). The config.json writer round-trips through
+// the parser.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
@@ -10,10 +12,11 @@ import { bytesSource, SafetensorsFile } from '../formats/safetensors';
 import type { GpuRegion } from '../gpu/arena';
 import { randomModelParams } from '../model/init';
 import { loadCheckpointSpecs } from '../model/load';
+import { linearSites } from '../model/sites';
 import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
 import { forward } from '../model/transformer';
 import { gpuBackend } from '../tensor/gpu-backend';
-import { ParamSet } from '../tensor/params';
+import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { Adapter, planAdapter } from './adapter';
 import { exportMergedModel } from './export';
@@ -33,41 +36,61 @@ describe('config.json writer', () => {
   }
 });
 
+/** Frozen matrices held in nf4 (the layouts their channels follow), as a quantized base loads them. */
+function nf4Base(c: typeof TINY_GPT2, specs: readonly ParamSpec[]): ParamSpec[] {
+  const layouts = new Map(linearSites(c).map((s) => [`${s.path}.weight`, s.layout]));
+  return specs.map((s) =>
+    s.shape.length === 2 && !s.trainable
+      ? { ...s, dtype: 'nf4', layout: layouts.get(s.name) ?? 'out_in' }
+      : s,
+  );
+}
+
 describe('merged checkpoints', () => {
   const mergeable = listMethods().filter((m) => m.info.mergeable && m.info.name !== 'full');
-  for (const c of [TINY_GPT2, LLAMA]) {
-    for (const m of mergeable) {
-      it(`${m.info.name} on ${c.modelType}: the exported model gives the adapter's logits`, async () => {
-        const ctx = await testGpu();
-        const be = gpuBackend(ctx);
-        const plan = planAdapter(
-          m,
-          m.testOptions(c, true),
-          c,
-          randomModelParams(c, 4, () => false, 0.2, true),
-          2,
-        );
-        const ps = new ParamSet(be, plan.specs);
-        const adapter = new Adapter(m, plan, c, ps);
-        const ids = Int32Array.from({ length: 10 }, (_, i) => (i * 5 + 1) % c.vocabSize);
-        const logitsOf = async (p: ParamSet<GpuRegion, GpuRegion>, cfg = c, hooks = adapter.hooks) => {
-          const tp = new Tape(be, false);
-          const { logits } = forward(tp, cfg, p, { ids, B: 2, T: 5 }, hooks);
-          const out = await be.read(logits.store, logits.size);
-          tp.dispose();
-          return out;
-        };
-        const expected = await logitsOf(ps);
-        const merged = await exportMergedModel(adapter);
-        expect(adapter.state.merged).toBe(false);
-        const config = parseModelConfig(merged.configJson);
-        const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
-        const plain = new ParamSet(be, await loadCheckpointSpecs(config, reader));
-        expectClose(await logitsOf(plain, config, {}), expected, 1e-4, 1e-5, 'merged logits');
-        plain.dispose();
-        adapter.dispose();
-        ps.dispose();
-      });
+  for (const c of [TINY_GPT2, LLAMA])
+    for (const base of ['f32', 'nf4'] as const) {
+      for (const m of mergeable) {
+        it(`${m.info.name} on ${c.modelType}, ${base} base: the exported model gives the adapter's logits`, async () => {
+          const ctx = await testGpu();
+          const be = gpuBackend(ctx);
+          const plan = planAdapter(
+            m,
+            m.testOptions(c, true),
+            c,
+            randomModelParams(c, 4, () => false, 0.2, true),
+            2,
+          );
+          if (base === 'nf4') plan.specs = nf4Base(c, plan.specs);
+          const ps = new ParamSet(be, plan.specs);
+          const packed =
+            base === 'nf4' ? await ps.read(plan.specs.find((s) => s.dtype === 'nf4')!.name) : null;
+          const adapter = new Adapter(m, plan, c, ps);
+          const ids = Int32Array.from({ length: 10 }, (_, i) => (i * 5 + 1) % c.vocabSize);
+          const logitsOf = async (p: ParamSet<GpuRegion, GpuRegion>, cfg = c, hooks = adapter.hooks) => {
+            const tp = new Tape(be, false);
+            const { logits } = forward(tp, cfg, p, { ids, B: 2, T: 5 }, hooks);
+            const out = await be.read(logits.store, logits.size);
+            tp.dispose();
+            return out;
+          };
+          const expected = await logitsOf(ps);
+          const merged = await exportMergedModel(adapter);
+          expect(adapter.state.merged).toBe(false);
+          const config = parseModelConfig(merged.configJson);
+          const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
+          const plain = new ParamSet(be, await loadCheckpointSpecs(config, reader));
+          expectClose(await logitsOf(plain, config, {}), expected, 1e-4, 1e-5, 'merged logits');
+          if (packed) {
+            // The run's own base is untouched, and still nf4.
+            const first = plan.specs.find((s) => s.dtype === 'nf4')!.name;
+            expect(Array.from(await ps.read(first))).toEqual(Array.from(packed));
+            expect(ps.get(first).format?.dtype).toBe('nf4');
+          }
+          plain.dispose();
+          adapter.dispose();
+          ps.dispose();
+        });
+      }
     }
-  }
 });

@@ -2,6 +2,9 @@
 // model folder (config.json + model.safetensors) that loads here, in transformers, and in the ONNX path.
 // Biases a method added to a bias-less model (BitFit on Llama) turn the config's bias flags on, with zero
 // biases for the linears it did not target, since HF's flags cover every projection at once.
+// On a 16-bit or quantized base (weight-format.ts) the delta cannot go into the packed weights: the merge
+// runs on f32 copies of the tensors it touches (the dequantized base), and the merged model is written as
+// f32 — the dequantized base + ΔW — while the run's own tensors stay as they are.
 
 import {
   BIAS_GROUPS,
@@ -15,6 +18,7 @@ import { expectedTensorShapes, type ModelConfig } from '../formats/model-config'
 import { toConfigJson } from '../formats/model-config-json';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors';
 import type { ParamSet } from '../tensor/params';
+import { Tensor } from '../tensor/tape';
 import type { Adapter } from './adapter';
 
 export interface MergedModel {
@@ -54,15 +58,80 @@ export function mergedConfig(config: ModelConfig, tensorNames: ReadonlySet<strin
 export async function mergedWeights<S, I>(
   config: ModelConfig,
   ps: ParamSet<S, I>,
+  /** Tensors that replace the set's own (f32 copies a merge on a formatted base wrote into). */
+  copies: ReadonlyMap<string, Tensor<S>> = new Map(),
 ): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expectedTensorShapes(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = ps.tensors.has(name) ? Float32Array.from(await ps.read(name)) : new Float32Array(n);
+    const copy = copies.get(name);
+    const data = copy
+      ? Float32Array.from(await ps.be.read(copy.store, copy.size))
+      : ps.tensors.has(name)
+        ? Float32Array.from(await ps.read(name))
+        : new Float32Array(n);
     if (data.length !== n) throw new Error(`merged tensor ${name}: ${data.length} values for [${shape}]`);
     out.set(name, { shape, data });
   }
   return out;
+}
+
+/**
+ * The set as a merge sees it, with every tensor the merge looks up replaced by a private f32 copy (a
+ * formatted one dequantized): the merge writes only into the copies, so the run's tensors and a shared
+ * base stay untouched, and only the tensors the method targets are ever widened.
+ */
+function copyingView<S, I>(ps: ParamSet<S, I>): { view: ParamSet<S, I>; copies: Map<string, Tensor<S>> } {
+  const copies = new Map<string, Tensor<S>>();
+  const be = ps.be;
+  const copyOf = (name: string): Tensor<S> | undefined => {
+    const have = copies.get(name);
+    if (have) return have;
+    const t = ps.tensors.get(name);
+    if (!t) return undefined;
+    const store = be.alloc(t.size, 'workspace', `${name}.merged`);
+    be.dequant({ out: store, values: t.store, format: t.format, shape: t.shape });
+    const c = new Tensor<S>(t.shape, store, false, name, true);
+    copies.set(name, c);
+    return c;
+  };
+  const tensors = {
+    get: copyOf,
+    has: (name: string) => ps.tensors.has(name),
+    keys: () => ps.tensors.keys(),
+  };
+  const get = (name: string) => {
+    const t = copyOf(name);
+    if (!t) throw new Error(`no parameter named ${name}`);
+    return t;
+  };
+  // Merges reach the set through be, get and tensors.get/has only (the PeftMethod.merge contract).
+  return { view: { be, get, tensors } as unknown as ParamSet<S, I>, copies };
+}
+
+/** The merged weights of an adapter on a 16-bit or quantized base: dequantized base + ΔW, in f32. */
+async function mergedOnFormattedBase<S, I>(adapter: Adapter<S, I, unknown>): Promise<MergedModel> {
+  const { method, ps, plan } = adapter;
+  const be = ps.be;
+  const { view, copies } = copyingView(ps);
+  const ints = new Map(
+    plan.ints.map(({ name, data }) => [name, { store: be.uploadInt(data, name), cpu: data }]),
+  );
+  try {
+    method.merge?.(plan.options, adapter.config, view, 1, ints);
+    const config = mergedConfig(adapter.config, new Set(ps.tensors.keys()));
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, { shape, data }] of await mergedWeights(config, ps, copies))
+      tensors.set(name, { dtype: 'F32', shape, data });
+    return {
+      config,
+      configJson: `${JSON.stringify(toConfigJson(config), null, 2)}\n`,
+      weights: writeSafetensors(tensors),
+    };
+  } finally {
+    for (const { store } of ints.values()) be.freeInt(store);
+    for (const c of copies.values()) be.free(c.store);
+  }
 }
 
 export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): Promise<MergedModel> {
@@ -74,6 +143,8 @@ export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): 
   }
   const wasMerged = adapter.state.merged;
   if (!adapter.state.enabled) throw new Error('enable the adapter before exporting the merged model');
+  const formatted = [...ps.tensors.values()].some((t) => t.format !== null);
+  if (formatted && !wasMerged) return mergedOnFormattedBase(adapter);
   if (!wasMerged) adapter.merge();
   try {
     const config = mergedConfig(adapter.config, new Set(ps.tensors.keys()));
