@@ -1,6 +1,6 @@
 // Writes a random-weight checkpoint folder with a published model's exact shapes, so memory and parity
 // can be measured at real size on a machine with no internet: config.json as the model publishes it
-// (optionally cut to its first N layers), model.safetensors in the model's own dtype, written by the
+// (test/fixtures/configs; optionally cut to its first N layers), model.safetensors in the model's own dtype, written by the
 // engine's safetensors writer, and a small byte-level tokenizer (the tiny-bpe fixture; its 267 ids fit
 // any of these vocabularies; the real tokenizer is not needed to train on token ids). Weights are
 // normal(0, 0.02) as Hugging Face initialises them, norm gains 1, biases 0, each tensor seeded from its
@@ -10,9 +10,9 @@
 //        [--dtype BF16|F16|F32] [--seed S] [--out DIR]
 //
 // Default output: bench/out/models/<preset>[-L<N>]-<dtype> (bench/out is gitignored: never commit one).
-// Presets: smollm2-135m (BF16), gpt2-124m (F32), qwen2.5-0.5b (BF16).
+// Presets (PRESETS below): smollm2-135m, smollm2-360m, qwen2.5-0.5b, qwen2.5-1.5b (BF16), gpt2-124m (F32).
 
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ModelConfig, parseModelConfig } from '../src/formats/model-config';
@@ -22,93 +22,24 @@ import { randomModelParams } from '../src/model/init';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOKENIZER_DIR = join(ROOT, 'test', 'fixtures', 'formats', 'tiny-bpe');
 
-/** config.json as each model's Hub repository publishes it (fields the engine ignores kept as written). */
+const CONFIGS_DIR = join(ROOT, 'test', 'fixtures', 'configs');
+
+/**
+ * Presets: the published config.json of each checked model (test/fixtures/configs, as its Hub repository
+ * serves it, shared with `plan`'s tests) and the dtype its weights are published in.
+ */
 export const PRESETS = {
-  'smollm2-135m': {
-    dtype: 'BF16',
-    config: {
-      architectures: ['LlamaForCausalLM'],
-      attention_bias: false,
-      attention_dropout: 0.0,
-      bos_token_id: 0,
-      eos_token_id: 0,
-      hidden_act: 'silu',
-      hidden_size: 576,
-      initializer_range: 0.041666666666666664,
-      intermediate_size: 1536,
-      is_llama_config: true,
-      max_position_embeddings: 8192,
-      model_type: 'llama',
-      num_attention_heads: 9,
-      num_hidden_layers: 30,
-      num_key_value_heads: 3,
-      pretraining_tp: 1,
-      rms_norm_eps: 1e-5,
-      rope_interleaved: false,
-      rope_scaling: null,
-      rope_theta: 100000,
-      tie_word_embeddings: true,
-      torch_dtype: 'bfloat16',
-      transformers_version: '4.42.3',
-      use_cache: true,
-      vocab_size: 49152,
-    },
-  },
-  'gpt2-124m': {
-    dtype: 'F32',
-    config: {
-      activation_function: 'gelu_new',
-      architectures: ['GPT2LMHeadModel'],
-      attn_pdrop: 0.1,
-      bos_token_id: 50256,
-      embd_pdrop: 0.1,
-      eos_token_id: 50256,
-      initializer_range: 0.02,
-      layer_norm_epsilon: 1e-5,
-      model_type: 'gpt2',
-      n_ctx: 1024,
-      n_embd: 768,
-      n_head: 12,
-      n_layer: 12,
-      n_positions: 1024,
-      resid_pdrop: 0.1,
-      summary_activation: null,
-      summary_first_dropout: 0.1,
-      summary_proj_to_labels: true,
-      summary_type: 'cls_index',
-      summary_use_proj: true,
-      vocab_size: 50257,
-    },
-  },
-  'qwen2.5-0.5b': {
-    dtype: 'BF16',
-    config: {
-      architectures: ['Qwen2ForCausalLM'],
-      attention_dropout: 0.0,
-      bos_token_id: 151643,
-      eos_token_id: 151643,
-      hidden_act: 'silu',
-      hidden_size: 896,
-      initializer_range: 0.02,
-      intermediate_size: 4864,
-      max_position_embeddings: 32768,
-      max_window_layers: 24,
-      model_type: 'qwen2',
-      num_attention_heads: 14,
-      num_hidden_layers: 24,
-      num_key_value_heads: 2,
-      rms_norm_eps: 1e-6,
-      rope_theta: 1000000.0,
-      sliding_window: 32768,
-      tie_word_embeddings: true,
-      torch_dtype: 'bfloat16',
-      transformers_version: '4.40.1',
-      use_cache: true,
-      use_sliding_window: false,
-      vocab_size: 151936,
-    },
-  },
-} as const satisfies Record<string, { dtype: WritableDtype; config: Record<string, unknown> }>;
+  'smollm2-135m': { folder: 'SmolLM2-135M', dtype: 'BF16' },
+  'smollm2-360m': { folder: 'SmolLM2-360M', dtype: 'BF16' },
+  'gpt2-124m': { folder: 'gpt2', dtype: 'F32' },
+  'qwen2.5-0.5b': { folder: 'Qwen2.5-0.5B', dtype: 'BF16' },
+  'qwen2.5-1.5b': { folder: 'Qwen2.5-1.5B', dtype: 'BF16' },
+} as const satisfies Record<string, { folder: string; dtype: WritableDtype }>;
+
+/** The preset's published config.json as an object. */
+export function publishedConfigJson(name: PresetName): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(CONFIGS_DIR, PRESETS[name].folder, 'config.json'), 'utf8'));
+}
 
 export type PresetName = keyof typeof PRESETS;
 
@@ -128,8 +59,7 @@ const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as cons
 
 /** The preset's config.json object, with the layer count and torch_dtype adjusted to the options. */
 export function presetConfigJson(name: PresetName, o: RandomCheckpointOptions = {}): Record<string, unknown> {
-  const p = PRESETS[name];
-  const json: Record<string, unknown> = { ...p.config };
+  const json = publishedConfigJson(name);
   const layerKey = 'n_layer' in json ? 'n_layer' : 'num_hidden_layers';
   const all = json[layerKey] as number;
   if (o.layers !== undefined) {
