@@ -51,6 +51,7 @@ test('a Hub model: errors named, the plan before the weights, then loaded, then 
   const plan = page.getByTestId('hub-plan');
   await expect(plan).toContainText(`org/tiny at commit ${MAIN.slice(0, 10)}`);
   await expect(plan).toContainText('llama, 2 layers, d=24, vocab 267');
+  await expect(plan.getByTestId('plan-panel')).toContainText('Memory plan for org/tiny');
   expect(hub.requests.filter((r) => r.includes('.safetensors') || r.includes('/lfs-cdn/'))).toEqual([]);
   await plan.getByRole('button', { name: 'Download and load' }).click();
   await expect(page.getByTestId('model-summary')).toContainText('org/tiny', { timeout: 60_000 });

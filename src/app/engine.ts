@@ -8,13 +8,7 @@
 import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import { parseModelConfig } from '../formats/model-config';
-import {
-  formatHubModelId,
-  HubError,
-  HubModel,
-  normalizeEndpoint,
-  parseHubModelId,
-} from '../model/sources/hub';
+import type { HubModel } from '../model/sources/hub';
 import { useAppStore } from '../store';
 import { clearSaved, deleteSaved, LIVE_STATES, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
@@ -330,8 +324,8 @@ export function loadModelFiles(files: FileList | File[]): void {
 }
 
 /** The Hub the page asks: `?hf_endpoint=URL` (huggingface_hub's HF_ENDPOINT), else huggingface.co. */
-export function hubEndpoint(): string {
-  return normalizeEndpoint(new URLSearchParams(globalThis.location?.search ?? '').get('hf_endpoint'));
+export function hubEndpointParam(): string | null {
+  return new URLSearchParams(globalThis.location?.search ?? '').get('hf_endpoint');
 }
 
 const HUB_TOKEN_HINT =
@@ -350,9 +344,12 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
  */
 export async function checkHubModel(repo: string, revision = ''): Promise<void> {
   const text = repo.trim() + (revision.trim() ? `@${revision.trim()}` : '');
-  const id = parseHubModelId(text);
   const seq = ++hubSeq;
   hubPending = null;
+  // Loaded on first use: @huggingface/hub stays out of the first page load.
+  const { formatHubModelId, HubError, HubModel, parseHubModelId } = await import('../model/sources/hub');
+  if (seq !== hubSeq) return;
+  const id = parseHubModelId(text);
   if (!id) {
     store().setHub({ state: 'idle' });
     store().modelFailed(`"${text}" is not a Hub model id (ORG/NAME, or ORG/NAME@REVISION)`);
@@ -361,7 +358,7 @@ export async function checkHubModel(repo: string, revision = ''): Promise<void> 
   store().setHub({ state: 'checking', name: formatHubModelId(id) });
   try {
     const h = await HubModel.open(id, {
-      endpoint: hubEndpoint(),
+      endpoint: hubEndpointParam(),
       tokenHint: HUB_TOKEN_HINT,
       onProgress: (p) => store().hubProgress(p.file, p),
     });

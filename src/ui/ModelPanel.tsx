@@ -9,6 +9,7 @@ import { estimateWeightBytes, parseModelConfig } from '../formats/model-config';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
 import type { HubStatus } from '../store/model';
+import { PlanPanel } from './PlanPanel';
 
 export function ModelPanel() {
   const model = useAppStore((s) => s.model);
@@ -107,6 +108,7 @@ function HubPlan({ hub }: { hub: Extract<HubStatus, { state: 'planned' | 'downlo
         {config.hiddenSize}, vocab {config.vocabSize}, about {formatBytes(estimateWeightBytes(config, 'F32'))}{' '}
         of f32 weights.
       </p>
+      <PlanPanel configJson={hub.configJson} modelName={hub.name} />
       {hub.state === 'planned' && (
         <p>
           <button type="button" onClick={() => void downloadHubModel()}>

@@ -250,7 +250,7 @@ export async function collectModelFiles<T>(
 
 export interface HubSourceOptions {
   /** Default: DEFAULT_HF_ENDPOINT. */
-  endpoint?: string;
+  endpoint?: string | null;
   /** Default: the browser's Cache API store; null: no cache. */
   cache?: CacheLike | null;
   fetch?: typeof fetch;
