@@ -232,3 +232,42 @@ describe('every method on an nf4 base', () => {
     });
   }
 });
+
+describe('in-place merge on an nf4 base', () => {
+  // Merged inference folds ΔW into the weights in place: on a packed base that must either go into an f32
+  // copy (the set's private copy) or be refused by name, never land in the packed words.
+  for (const name of ['dora', 'ia3', 'lokr', 'sparse', 'rows']) {
+    it(`${name}: refused by name or merged into an f32 copy with the unmerged logits`, async () => {
+      const ctx = await testGpu();
+      const be = gpuBackend(ctx);
+      const c = TINY_LLAMA;
+      const method = listMethods().find((m) => m.info.name === name)!;
+      const base = randomModelParams(c, 11, () => false, 0.2, true);
+      const plan = planAdapter(method, method.testOptions(c, true), c, base, 3);
+      const specs = withBaseDtype(c, plan.specs, 'nf4');
+      const ps = new ParamSet(be, specs);
+      const adapter = new Adapter(method, { ...plan, specs }, c, ps);
+      const logits = async () => {
+        const { tp, logits: l } = lossOf(be, c, ps, adapter.hooks, false);
+        const out = await be.read(l.store, l.size);
+        tp.dispose();
+        return out;
+      };
+      const before = await logits();
+      let merged = true;
+      try {
+        adapter.merge();
+      } catch (e) {
+        merged = false;
+        expect(String(e)).toMatch(/is held as nf4/);
+      }
+      if (merged) {
+        expectClose(await logits(), before, 1e-4, 1e-5, 'merged logits');
+        adapter.unmerge();
+      }
+      expectClose(await logits(), before, 1e-5, 1e-6, 'logits after');
+      adapter.dispose();
+      ps.dispose();
+    });
+  }
+});

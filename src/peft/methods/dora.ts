@@ -19,6 +19,7 @@ import { selectSites } from '../targets';
 import type { PeftMethod } from '../types';
 import { peftKey } from '../types';
 import { LORA_OPTIONS, type LoraOptions, loraAdapterConfig, loraScale, loraTensors, parseLora } from './lora';
+import { mergeTarget } from './plain-weight';
 
 export const doraMagnitudeKey = (site: Pick<LinearSite, 'path'>): string =>
   peftKey(site.path, 'lora_magnitude_vector');
@@ -183,7 +184,7 @@ export const dora: PeftMethod<LoraOptions> = {
       throw new Error('DoRA: unmerge without a merge (the unmerged weight norms are not known)');
     }
     for (const site of selectSites(c, o.targets)) {
-      const W = ps.get(`${site.path}.weight`).store;
+      const W = mergeTarget(ps.get(`${site.path}.weight`));
       const A = ps.get(peftKey(site.path, 'lora_A.weight')).store;
       const B = ps.get(peftKey(site.path, 'lora_B.weight')).store;
       const m = ps.get(doraMagnitudeKey(site)).store;

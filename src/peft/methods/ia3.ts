@@ -15,6 +15,7 @@ import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
+import { mergeTarget } from './plain-weight';
 
 export interface Ia3Options {
   targets: TargetModules;
@@ -140,7 +141,7 @@ export const ia3: PeftMethod<Ia3Options> = {
     const be = ps.be;
     for (const s of ia3Sites(o, c)) {
       const l = ps.get(s.name).store;
-      const W = ps.get(`${s.site.path}.weight`).store;
+      const W = mergeTarget(ps.get(`${s.site.path}.weight`));
       const { inFeatures: nin, outFeatures: nout, layout } = s.site;
       const [rows, cols] = layout === 'out_in' ? [nout, nin] : [nin, nout];
       // Output features are W's rows in [out, in] and its columns in [in, out]; input features the other.

@@ -19,6 +19,7 @@ import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
 import { defaultLoraTargets } from './lora';
+import { mergeTarget } from './plain-weight';
 
 export interface LokrOptions {
   r: number;
@@ -255,7 +256,7 @@ export const lokr: PeftMethod<LokrOptions> = {
       if (!sh.useW1) temps.push(w1);
       if (!sh.useW2) temps.push(w2);
       be.kron({
-        out: ps.get(`${site.path}.weight`).store,
+        out: mergeTarget(ps.get(`${site.path}.weight`)),
         a: w1,
         b: w2,
         a0: sh.a,

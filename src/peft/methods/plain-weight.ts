@@ -9,3 +9,17 @@ export function plainWeight<S, I>(tp: Tape<S, I>, W: Tensor<S>, name: string): T
   tp.be.dequant({ out: t.store, values: W.store, format: W.format, shape: W.shape });
   return t;
 }
+
+/**
+ * The store a merge writes ΔW into: only an f32 weight can take it. A formatted base reaches a merge as an
+ * f32 copy (the merged export's copies, or the set's private copy); a packed one here would be corrupted
+ * on the GPU, so it is refused by name.
+ */
+export function mergeTarget<S>(W: Tensor<S>): S {
+  if (W.format)
+    throw new Error(
+      `${W.name} is held as ${W.format.dtype}: a delta cannot be merged into its packed values; ` +
+        'export the merged model (it is written as f32: the dequantized base + ΔW) or train on an f32 base',
+    );
+  return W.store;
+}

@@ -20,6 +20,7 @@ import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
+import { mergeTarget } from './plain-weight';
 import { calibrationGrads, randomMask } from './sparse';
 
 export interface RowsOptions {
@@ -196,7 +197,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<R
           len: site.inFeatures,
           cols: byColumn ? site.outFeatures : site.inFeatures,
           byColumn,
-          out: ps.get(`${site.path}.weight`).store,
+          out: mergeTarget(ps.get(`${site.path}.weight`)),
           x: ps.get(keys.values).store,
           idx: idx.store,
           alpha: sign,

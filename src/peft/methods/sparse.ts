@@ -27,7 +27,7 @@ import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
-import { plainWeight } from './plain-weight';
+import { mergeTarget, plainWeight } from './plain-weight';
 
 export interface SparseOptions {
   density: number;
@@ -269,7 +269,7 @@ function makeMethod(given: ReadonlyMap<string, Int32Array> | null): PeftMethod<S
         if (!idx) throw new Error(`sparse: no indices ${keys.indices}`);
         ps.be.scatterAdd({
           ...dimsOf(o, site),
-          w: ps.get(`${site.path}.weight`).store,
+          w: mergeTarget(ps.get(`${site.path}.weight`)),
           values: ps.get(keys.values).store,
           idx: idx.store,
           alpha: sign,
