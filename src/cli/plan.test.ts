@@ -2,12 +2,13 @@
 // prints last for a small config equals predictTrainingMemory called directly on the same model with real
 // values (the classic path: checkpoint-shaped specs with data, planAdapter, the method's hooks), category by
 // category; --methods counts the base once; --set goes to the methods that have the option; bad flags end in
-// a sentence.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// a sentence; a Hub model is planned from its config.json alone, its weights never requested.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startHubServer } from '../../test/helpers/hub-server';
 import { toConfigJson } from '../formats/model-config-json';
 import { randomModelParams } from '../model/init';
 import { TINY_LLAMA } from '../model/testing';
@@ -95,5 +96,54 @@ describe('npm run cli -- plan', () => {
     expect(dtype.err).toContain('--base-dtype must be one of f32, f16, bf16, int8, nf4');
     const size = cli('--model', dir, '--method', 'lora', '--batch', '2', '--seq', '8', '--budget', 'lots');
     expect(size.err).toContain('"lots" is not a size');
+  });
+});
+
+/** The CLI as a child that does not block this process (the Hub stand-in answers from here). */
+function cliAsync(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'plan', ...args], {
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('npm run cli -- plan --model ORG/NAME', () => {
+  it('fetches config.json alone and plans as from the folder', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'plan-hub-repo-'));
+    copyFileSync('test/fixtures/configs/SmolLM2-135M/config.json', join(folder, 'config.json'));
+    // Weights that must not move: a plan reads the config only.
+    writeFileSync(join(folder, 'model.safetensors'), Buffer.alloc(4096));
+    const commit = 'a'.repeat(40);
+    const hub = await startHubServer({
+      'org/smol': { commits: { [commit]: folder }, refs: { main: commit } },
+    });
+    try {
+      const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: mkdtempSync(join(tmpdir(), 'plan-hub-cache-')) };
+      const flags = ['--method', 'lora', '--batch', '2', '--seq', '64', '--base-dtype', 'nf4'];
+      const r = await cliAsync(env, '--model', 'org/smol', ...flags);
+      expect(r.code, r.err).toBe(0);
+      const local = cli('--model', 'test/fixtures/configs/SmolLM2-135M', ...flags);
+      const { model, ...fromHub } = lastLine(r.out);
+      const { model: _, ...fromDir } = lastLine(local.out);
+      expect(model).toBe('org/smol');
+      expect(fromHub).toEqual(fromDir);
+      expect(hub.requests.some((q) => q.includes('config.json'))).toBe(true);
+      expect(hub.requests.filter((q) => q.includes('safetensors') || q.includes('lfs-cdn'))).toEqual([]);
+    } finally {
+      await hub.close();
+    }
   });
 });
