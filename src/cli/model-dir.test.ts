@@ -4,7 +4,7 @@
 // server stopped is served from the cache; a pinned revision loads that commit's model; a local folder of
 // the same name wins without a request; a Hub failure ends in one sentence naming the repo.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,26 @@ describe('--model ORG/NAME from the Hub', () => {
       /error: .*org\/other: revision "main" is not in the cache .*cannot be reached/,
     );
   }, 120_000);
+});
+
+describe('readModelConfigText (plan before download)', () => {
+  it("fetches a Hub model's config.json alone into the cache, and nothing of its weights", async () => {
+    const server = await startHubServer({ 'org/tiny': { commits: { [MAIN]: LLAMA }, refs: { main: MAIN } } });
+    process.env.HF_ENDPOINT = server.url;
+    process.env.HF_HUB_CACHE = mkdtempSync(join(tmpdir(), 'hub-cli-cache-'));
+    try {
+      const { text, file } = await readModelConfigText('org/tiny');
+      expect(text).toBe(readFileSync(join(LLAMA, 'config.json'), 'utf8'));
+      expect(file).toBe(
+        join(process.env.HF_HUB_CACHE, 'models--org--tiny', 'snapshots', MAIN, 'config.json'),
+      );
+      expect(server.requests.filter((r) => r.includes('safetensors') || r.includes('lfs-cdn'))).toEqual([]);
+    } finally {
+      delete process.env.HF_ENDPOINT;
+      delete process.env.HF_HUB_CACHE;
+      await server.close();
+    }
+  });
 });
 
 describe('resolveModelDir', () => {
