@@ -10,45 +10,30 @@ const DIR = 'test/fixtures/configs/SmolLM2-135M';
 
 describe('page plan', () => {
   it('equals the CLI line for the same inputs (over budget: the same suggestions)', () => {
+    const runs = formRuns({
+      lora: { enabled: true, options: { r: '8' } },
+      prompt: { enabled: false, options: {} },
+      ia3: { enabled: true, options: {} },
+    });
+    const text = readFileSync(`${DIR}/config.json`, 'utf8');
+    const choice = { batch: 8, seqLen: 512, checkpointing: true, baseDtype: 'bf16' as const };
+    const unbounded = pagePlan(text, runs, choice, null);
+    if (!('line' in unbounded)) throw new Error(unbounded.error);
+    // A budget a fifth under the plan: over it, with micro-batches that fit.
+    const budget = Math.floor(unbounded.line.predicted_peak_bytes * 0.8);
     const r = spawnSync(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'plan',
-        '--model',
-        DIR,
-        '--methods',
-        'lora,ia3',
-        '--set',
-        'r=8',
-        '--batch',
-        '8',
-        '--seq',
-        '512',
-        '--checkpointing',
-        '--base-dtype',
-        'bf16',
-        '--budget',
-        '1.5GiB',
+        ...['--import', 'tsx', 'src/cli/main.ts', 'plan', '--model', DIR, '--methods', 'lora,ia3'],
+        ...['--set', 'r=8', '--batch', '8', '--seq', '512', '--checkpointing', '--base-dtype', 'bf16'],
+        ...['--budget', String(budget)],
       ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     const { model, ...cli } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(model).toBe(DIR);
-    const runs = formRuns({
-      lora: { enabled: true, options: { r: '8' } },
-      prompt: { enabled: false, options: {} },
-      ia3: { enabled: true, options: {} },
-    });
-    const page = pagePlan(
-      readFileSync(`${DIR}/config.json`, 'utf8'),
-      runs,
-      { batch: 8, seqLen: 512, checkpointing: true, baseDtype: 'bf16' },
-      1.5 * 2 ** 30,
-    );
+    const page = pagePlan(text, runs, choice, budget);
     if (!('line' in page)) throw new Error(page.error);
     expect(page.line).toEqual(cli);
     expect(page.line.fits).toBe(false);

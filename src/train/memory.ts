@@ -12,7 +12,6 @@ import type { ModelHooks } from '../model/transformer';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
-import { type BaseDtype, weightBytes } from '../util/quant';
 import { ADAMW_DEFAULTS, AdamW, type AdamWConfig } from './optimizer';
 
 export interface StepShape {
@@ -29,26 +28,6 @@ export interface TrainingMemoryOptions extends Partial<Pick<AdamWConfig, 'maxGra
   checkpointing?: boolean;
 }
 
-/** The meter's allocation granule (as the GPU arena's). */
-const aligned = (n: number) => Math.max(16, Math.ceil(n / 16) * 16);
-
-/**
- * Bytes a frozen tensor takes on the device in its dtype, values and scales each in its own buffer: the
- * fallback while the meter has no uploadWeight of its own (then the step runs with f32 frozen tensors and
- * the difference is taken off exactly, frozen tensors being held from before the step to after it).
- */
-export function frozenTensorBytes(spec: Pick<ParamSpec, 'shape' | 'dtype' | 'layout'>): number {
-  const dtype: BaseDtype = spec.dtype ?? 'f32';
-  const w = weightBytes(spec.shape, dtype, spec.layout ?? 'out_in');
-  return aligned(w.values) + (w.scales > 0 ? aligned(w.scales) : 0);
-}
-
-/** Whether the meter counts formatted weights itself (helper FORMATS' uploadWeight on the meter). */
-function meterHoldsFormats(be: object): boolean {
-  // The meter answers any missing primitive with a no-op through a Proxy's get; `in` reaches the target.
-  return 'uploadWeight' in be;
-}
-
 /** Peak and per-category bytes of one training step; `hooks` builds the method's hooks on the meter's params. */
 export function predictTrainingMemory(
   config: ModelConfig,
@@ -58,18 +37,7 @@ export function predictTrainingMemory(
   opts: TrainingMemoryOptions = {},
 ): MeterStats {
   const be = meterBackend();
-  const formats = meterHoldsFormats(be);
-  // Without formats on the meter: f32 stand-ins, and the bytes they overcount taken off at the end.
-  let overcount = 0;
-  const held = formats
-    ? specs
-    : specs.map((s) => {
-        if (s.trainable || (s.dtype ?? 'f32') === 'f32') return s;
-        const n = s.shape.reduce((a, b) => a * b, 1);
-        overcount += aligned(n * 4) - frozenTensorBytes(s);
-        return { ...s, dtype: 'f32' as const };
-      });
-  const ps = new ParamSet(be, held);
+  const ps = new ParamSet(be, specs);
   // The meter reads no values: the hyperparameters do not change what is allocated.
   const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: opts.maxGradNorm ?? 1 });
   const ids = new Int32Array(shape.B * shape.T);
@@ -86,21 +54,12 @@ export function predictTrainingMemory(
   tp.backward();
   opt.update();
   tp.dispose();
-  const s = be.stats();
-  if (overcount === 0) return s;
-  const less = (c: MeterStats['current']) => ({ ...c, frozen: c.frozen - overcount });
-  return {
-    current: less(s.current),
-    peak: less(s.peak),
-    peakTotal: s.peakTotal - overcount,
-    atPeak: less(s.atPeak),
-  };
+  return be.stats();
 }
 
 /** Bytes a set of frozen tensors takes on the device, as the meter counts their upload. */
 export function frozenBytes(specs: readonly ParamSpec[]): number {
   const be = meterBackend();
-  if (!meterHoldsFormats(be)) return specs.reduce((n, s) => n + frozenTensorBytes(s), 0);
   const ps = new ParamSet(
     be,
     specs.map((s) => ({ ...s, trainable: false, data: null })),
