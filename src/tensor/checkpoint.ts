@@ -37,7 +37,7 @@ export function checkpoint<S, I>(
   tp.record(name, () => {
     const dy = tp.gradOf(y);
     if (!dy) return;
-    const re = new Tape(tp.be, true, draws);
+    const re = new Tape(tp.be, true, { replay: draws });
     try {
       // The kept input as a tensor of the recompute's tape that it does not own: its gradient buffer is
       // the outer tape's, so the recompute writes (or adds) into it directly.

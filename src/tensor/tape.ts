@@ -67,6 +67,13 @@ interface Made<S> {
 
 const nothingMade = <S>(): Made<S> => ({ tensors: [], stores: [] });
 
+export interface TapeOptions {
+  /** A recompute (checkpoint.ts): `draw` gives these values back in order instead of drawing anew. */
+  replay?: readonly number[];
+  /** Free nothing before dispose (the reference the freeing is checked against, and memory before it). */
+  keepAll?: boolean;
+}
+
 export class Tape<S, I> {
   private readonly nodes: TapeNode<S>[] = [];
   /** What was made since the last recorded node: it belongs to the next one recorded (see `backward`). */
@@ -92,14 +99,18 @@ export class Tape<S, I> {
   /** Values `draw` gave out, in order (what a checkpointed recompute replays). */
   readonly drawn: number[] = [];
   private replayAt = 0;
+  private readonly replay: readonly number[] | null;
+  private readonly keepAll: boolean;
 
   constructor(
     readonly be: Backend<S, I>,
     /** With grad off (evaluation, generation) nothing is recorded. */
     readonly grad: boolean,
-    /** A recompute (checkpoint.ts): `draw` gives these values back in order instead of drawing anew. */
-    private readonly replay: readonly number[] | null = null,
-  ) {}
+    opts: TapeOptions = {},
+  ) {
+    this.replay = opts.replay ?? null;
+    this.keepAll = !!opts.keepAll;
+  }
 
   /**
    * A value from `next` (a dropout stream counter, a seed) that must be the same when this forward runs
@@ -313,13 +324,19 @@ export class Tape<S, I> {
   /** What a node owned is read by no node left to run: free it, sparing what a caller may still read. */
   private finish(made: Made<S>): void {
     for (const t of made.tensors) {
+      if (this.kept.has(t)) continue;
+      // Without freeing, a finished tensor still stops counting as a holder (fewer copies on write).
+      if (this.keepAll) {
+        this.release(t);
+        continue;
+      }
       // A tensor whose gradient no node read is a leaf (or a frozen-path value): its caller may read it.
-      if (this.kept.has(t) || !this.consumed.has(t)) continue;
+      if (!this.consumed.has(t)) continue;
       this.release(t);
       this.finished.add(t);
       this.park(t.store);
     }
-    for (const s of made.stores) this.park(s);
+    if (!this.keepAll) for (const s of made.stores) this.park(s);
   }
 
   /** Puts a buffer the tape took back in its pool (once; views and foreign stores are not the tape's). */
@@ -334,7 +351,7 @@ export class Tape<S, I> {
 
   /** A tape gradient store no tensor holds any more goes back to the backend. */
   private freeGradIfUnheld(g: S): void {
-    if (this.holders.get(g) === 0) {
+    if (!this.keepAll && this.holders.get(g) === 0) {
       this.holders.delete(g);
       this.park(g);
     }
