@@ -5,7 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { estimateWeightBytes, expectedTensorShapes, parseModelConfig } from '../formats/model-config';
 import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
-import { PLAN_DEFAULTS, type PlanChoice, parseBytes, planTraining, predictRun, suggestFits } from './plan';
+import {
+  PLAN_DEFAULTS,
+  type PlanChoice,
+  parseBytes,
+  planJson,
+  planTraining,
+  predictRun,
+  suggestFits,
+} from './plan';
 
 /** Deep enough that the step, not the weights, dominates; wide enough that formats differ by a lot. */
 const MID = parseModelConfig({
@@ -85,6 +93,9 @@ describe('plan: suggestions', () => {
   it('none while the choice fits', () => {
     const p = planTraining(TINY_LLAMA, runs, choice());
     expect(suggestFits(TINY_LLAMA, runs, p, p.predictedPeakBytes)).toEqual([]);
+    const line = planJson(p, [], p.predictedPeakBytes);
+    expect(line.fits).toBe(true);
+    expect(line).not.toHaveProperty('suggestions');
   });
 
   it('over the budget: micro-batches, a smaller base, each below the budget with its own peak', () => {
@@ -107,6 +118,8 @@ describe('plan: suggestions', () => {
   it('nothing fits an impossible budget: no suggestion', () => {
     const p = planTraining(MID, runs, choice());
     expect(suggestFits(MID, runs, p, 1000)).toEqual([]);
+    // Said as an empty list, so the page can say that nothing tried fits.
+    expect(planJson(p, [], 1000)).toMatchObject({ fits: false, suggestions: [] });
   });
 });
 
