@@ -4,7 +4,13 @@
 // none of them, so full fine-tuning and LoRA compare at the same shapes.
 import { describe, expect, it } from 'vitest';
 import { estimateWeightBytes, expectedTensorShapes, parseModelConfig } from '../formats/model-config';
+import { randomModelParams } from '../model/init';
 import { TINY_GPT2, TINY_LLAMA } from '../model/testing';
+import { Adapter, planAdapter } from '../peft/adapter';
+import { getMethod } from '../peft/registry';
+import type { MeterStore } from '../tensor/meter-backend';
+import type { ParamSet } from '../tensor/params';
+import { predictTrainingMemory } from './memory';
 import {
   PLAN_DEFAULTS,
   type PlanChoice,
@@ -84,6 +90,23 @@ describe('plan: runs side by side', () => {
     expect(separate - p.predictedPeakBytes).toBeGreaterThanOrEqual(2 * base);
     // The categories add up to the peak.
     expect(Object.values(p.byCategory).reduce((a, b) => a + b, 0)).toBe(p.predictedPeakBytes);
+  });
+});
+
+describe('plan: activation checkpointing', () => {
+  it("the run's step is the engine's checkpointed step on the meter, and smaller than the plain one", () => {
+    const run = { method: 'lora', options: {} };
+    const ck = predictRun(MID, run, choice({ checkpointing: true }));
+    const plain = predictRun(MID, run, choice());
+    // The same step called directly, with the runner's option: what the plan reports is the engine's figure.
+    const m = getMethod('lora');
+    const p = planAdapter(m, {}, MID, randomModelParams(MID, 1), 0);
+    const hooks = (ps: ParamSet<MeterStore, MeterStore>) => new Adapter(m, p, MID, ps).hooks;
+    const direct = predictTrainingMemory(MID, p.specs, hooks, { B: 4, T: 32 }, { checkpointing: true });
+    expect(ck.predictedPeakBytes).toBe(direct.peakTotal);
+    expect(ck.persistentBytes).toBe(plain.persistentBytes);
+    // Six blocks keep their inputs only: the step holds well under half the plain one's activations.
+    expect(ck.stepBytes).toBeLessThan(plain.stepBytes / 2);
   });
 });
 
