@@ -22,6 +22,9 @@ export interface HubRepo {
   refs: Record<string, string>;
   /** When set, every request needs `Authorization: Bearer <token>` (a gated repo). */
   token?: string;
+  /** Large files stored with Xet, as most Hub repos now are: a client that asks for Xet file info (its
+   * Accept header) gets it, with links to a Xet service that is not here (a client must not need it). */
+  xet?: boolean;
 }
 
 export interface HubServer {
@@ -74,7 +77,7 @@ function readEntries(dir: string): Map<string, Entry> {
 const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers':
-    'ETag, X-Linked-Etag, X-Linked-Size, X-Repo-Commit, X-Error-Code, X-Error-Message, Content-Range, Content-Length, Accept-Ranges',
+    'ETag, Link, X-Xet-Hash, X-Linked-Etag, X-Linked-Size, X-Repo-Commit, X-Error-Code, X-Error-Message, Content-Range, Content-Length, Accept-Ranges',
 };
 
 function fail(res: ServerResponse, status: number, code: string, message: string): void {
@@ -212,6 +215,7 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
             oid: e.oid,
             size: e.bytes.length,
             ...(e.lfs ? { lfs: e.lfs } : {}),
+            ...(e.lfs && repos[m[1]].xet ? { xetHash: e.lfs.oid } : {}),
             lastCommit: lastCommit(hit.sha),
           }));
         res.writeHead(200, { ...CORS, 'Content-Type': 'application/json' });
@@ -225,6 +229,24 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
         const e = hit.files.get(m[3]);
         if (!e) {
           fail(res, 404, 'EntryNotFound', `${m[3]} does not exist on "${m[2]}"`);
+          return;
+        }
+        if (
+          e.lfs &&
+          repos[m[1]].xet &&
+          (req.headers.accept ?? '').includes('application/vnd.xet-fileinfo+json')
+        ) {
+          const base = `http://${req.headers.host}`;
+          res.writeHead(200, {
+            ...CORS,
+            'Content-Type': 'application/vnd.xet-fileinfo+json',
+            'X-Repo-Commit': hit.sha,
+            'X-Linked-Size': String(e.lfs.size),
+            'X-Linked-Etag': `"${e.lfs.oid}"`,
+            'X-Xet-Hash': e.lfs.oid,
+            Link: `<${base}/xet-auth/${e.lfs.oid}>; rel="xet-auth", <${base}/xet-reconstruction/${e.lfs.oid}>; rel="xet-reconstruction-info"`,
+          });
+          res.end(JSON.stringify({ hash: e.lfs.oid, size: e.lfs.size }));
           return;
         }
         if (e.lfs) {

@@ -160,17 +160,20 @@ export async function downloadHubModel(id: HubModelId, opts: NodeHubOptions = {}
         return null;
       }
       total = info.lfs?.size ?? info.size;
-      const path = await quietly(() =>
-        downloadFileToCacheDir({
-          repo: { type: 'model', name: id.repo },
-          path: file,
-          revision: commit,
-          hubUrl: endpoint,
-          cacheDir,
-          fetch: hf.fetch,
-          accessToken: opts.accessToken,
-        }),
-      );
+      // xet: false reaches downloadFile (downloadFileToCacheDir passes its params on): the bytes come by
+      // plain HTTP from where the resolve endpoint redirects, one streamed body that progress can count,
+      // rather than reassembled from Xet chunks.
+      const params: Parameters<typeof downloadFileToCacheDir>[0] & { xet: false } = {
+        repo: { type: 'model', name: id.repo },
+        path: file,
+        revision: commit,
+        hubUrl: endpoint,
+        cacheDir,
+        fetch: hf.fetch,
+        accessToken: opts.accessToken,
+        xet: false,
+      };
+      const path = await quietly(() => downloadFileToCacheDir(params));
       opts.onProgress?.({ file, loadedBytes: total, totalBytes: total, cached: false, done: true });
       return path;
     } catch (e) {

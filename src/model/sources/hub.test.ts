@@ -38,6 +38,7 @@ beforeAll(async () => {
     'org/tiny': { commits: { [MAIN]: LLAMA, [OLD]: GPT2 }, refs: { main: MAIN, v1: OLD } },
     'org/gated': { commits: { [MAIN]: GPT2 }, refs: { main: MAIN }, token: 'hf_test' },
     'org/noweights': { commits: { [MAIN]: noWeights }, refs: { main: MAIN } },
+    'org/xet': { commits: { [MAIN]: LLAMA }, refs: { main: MAIN }, xet: true },
   });
 });
 afterAll(() => hub.close());
@@ -163,6 +164,30 @@ describe('downloadHubModel (Node, huggingface_hub cache layout)', () => {
       'network',
       /org\/tiny: revision "main" is not in the cache .*cannot be reached/,
     );
+  });
+});
+
+describe('a repo whose large files are stored with Xet', () => {
+  it('downloads them over plain HTTP (the redirect), in Node and in the page, never asking a Xet service', async () => {
+    const before = hub.requests.length;
+    const m = await downloadHubModel(parseHubModelId('org/xet')!, {
+      endpoint: hub.url,
+      cacheDir: mkdtempSync(join(tmpdir(), 'hub-cache-')),
+    });
+    for (const f of MODEL_FILES)
+      expect(readFileSync(join(m.dir, f)), f).toEqual(readFileSync(join(LLAMA, f)));
+    const h = await HubModel.open(parseHubModelId('org/xet')!, {
+      endpoint: hub.url,
+      cache: new MemoryCache(),
+    });
+    const files = await h.files();
+    for (const f of files)
+      expect(new Uint8Array(await f.arrayBuffer()), f.name).toEqual(
+        new Uint8Array(readFileSync(join(LLAMA, f.name))),
+      );
+    const asked = hub.requests.slice(before);
+    expect(asked.filter((r) => r.includes('/xet-'))).toEqual([]);
+    expect(asked.filter((r) => r.startsWith('GET /lfs-cdn/')).length).toBe(4); // 2 shards × (Node, page)
   });
 });
 

@@ -129,8 +129,12 @@ export function hubFetch(base: typeof fetch, watch?: BodyWatch): HubFetch {
     }
     const method = (init?.method ?? 'GET').toUpperCase();
     if (!watch || method !== 'GET' || new Headers(init?.headers).has('range') || !res.body) return res;
-    const reader = res.body.getReader();
     const total = watch.total();
+    // Only the file's own body: any other whole GET (a token, a JSON answer) has another length.
+    const length = res.headers.get('content-length');
+    const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    if (total === null || (length !== null && !encoded && Number(length) !== total)) return res;
+    const reader = res.body.getReader();
     let loaded = 0;
     const fail = (c: ReadableStreamDefaultController<Uint8Array>, why: string) => {
       broken = new NoAnswer(why, true);
