@@ -9,6 +9,7 @@ import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
 import { parseModelConfig } from '../formats/model-config';
 import type { HubModel } from '../model/sources/hub';
+import type { FileProgress } from '../model/sources/open';
 import { useAppStore } from '../store';
 import { clearSaved, deleteSaved, LIVE_STATES, loadSaved, saveMetrics, saveRuns } from '../store/persist';
 import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
@@ -360,7 +361,7 @@ export async function checkHubModel(repo: string, revision = ''): Promise<void> 
     const h = await HubModel.open(id, {
       endpoint: hubEndpointParam(),
       tokenHint: HUB_TOKEN_HINT,
-      onProgress: (p) => store().hubProgress(p.file, p),
+      onProgress: hubProgressThrottled(),
     });
     const configJson = await h.text('config.json');
     if (configJson === null) throw new HubError('missing-file', `${h.name} has no config.json`);
@@ -374,6 +375,21 @@ export async function checkHubModel(repo: string, revision = ''): Promise<void> 
     store().setHub({ state: 'idle' });
     store().modelFailed(messageOf(e));
   }
+}
+
+/**
+ * Progress into the store at most once per percent of a file (and at its end): a 1 GB shard arrives in
+ * some 16,000 chunks, one re-render each would be wasted work on the page's thread.
+ */
+function hubProgressThrottled(): (p: FileProgress) => void {
+  const shown = new Map<string, number>();
+  return (p) => {
+    const step = p.totalBytes ? p.totalBytes / 100 : 1 << 20;
+    const last = shown.get(p.file);
+    if (!p.done && last !== undefined && p.loadedBytes - last < step) return;
+    shown.set(p.file, p.loadedBytes);
+    store().hubProgress(p.file, p);
+  };
 }
 
 /** Drops a checked Hub model without downloading it. */
