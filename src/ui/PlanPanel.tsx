@@ -9,6 +9,7 @@ import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
 import { formRuns, type PlanLine, pagePlan, usePlanPanel } from '../store/plan';
 import { BASE_DTYPES, type BaseDtype } from '../tensor/weight-format';
+import './plan.css';
 
 const DTYPE_LABELS: Record<BaseDtype, string> = {
   f32: 'f32',
