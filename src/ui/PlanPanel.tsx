@@ -112,7 +112,7 @@ function PlanFigures({ line, budget }: { line: PlanLine; budget: number }) {
         {formatBytes(line.predicted_peak_bytes)} predicted peak ({over ? 'over' : 'within'} the{' '}
         {formatBytes(budget)} budget); frozen base {formatBytes(line.shared_frozen_bytes)}, held once
       </p>
-      <div className="breakdown">{cats}</div>
+      <div className="plan-categories">{cats}</div>
       <ul className="plan-runs">
         {line.runs.map((r) => (
           <li key={r.method} data-run={r.method} data-bytes={r.predicted_peak_bytes}>
