@@ -76,3 +76,97 @@ export async function deleteSaved(runId: string): Promise<void> {
   const tx = d.transaction(['runs', 'metrics'], 'readwrite');
   await Promise.all([tx.objectStore('runs').delete(runId), tx.objectStore('metrics').delete(runId), tx.done]);
 }
+
+// ---- settings: the form's choices, kept across reloads ---------------------------------------------------
+
+/**
+ * The store's fields that are the user's settings (methods ticked with their options, hyperparameters, the
+ * fair comparison's settings, the algorithm and its forms, the memory budget, generation settings, the
+ * chart's x axis and the table's sort), saved in localStorage (small, read synchronously before the first
+ * render, so the page opens with them). Runs, metrics and datasets are IndexedDB's.
+ */
+export const SETTINGS_KEYS = [
+  'methods',
+  'hyper',
+  'fair',
+  'algorithm',
+  'rlForm',
+  'rewardForm',
+  'budgetBytes',
+  'sampling',
+  'genPrompt',
+  'xAxis',
+  'sort',
+] as const;
+export type SettingsKey = (typeof SETTINGS_KEYS)[number];
+
+const SETTINGS_ITEM = 'peft-playground.settings.v1';
+
+/** Where settings go; localStorage in the page, a Map in tests. */
+export interface SettingsStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+function defaultStorage(): SettingsStorage | null {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    return null; // storage disabled (a sandboxed frame, a privacy setting)
+  }
+}
+
+/** The settings part of `state` as saved. */
+export function pickSettings(state: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(SETTINGS_KEYS.filter((k) => k in state).map((k) => [k, state[k]]));
+}
+
+export function saveSettings(
+  state: Record<string, unknown>,
+  storage: SettingsStorage | null = defaultStorage(),
+): void {
+  try {
+    storage?.setItem(SETTINGS_ITEM, JSON.stringify(pickSettings(state)));
+  } catch (e) {
+    console.warn('settings not saved:', e); // quota: the page works on, the next change tries again
+  }
+}
+
+/**
+ * The saved settings, merged over `defaults` one level deep (a field added since the save keeps its default,
+ * a field of the wrong type is dropped), so an old or hand-edited save cannot break the form.
+ */
+export function loadSettings<T extends Record<string, unknown>>(
+  defaults: T,
+  storage: SettingsStorage | null = defaultStorage(),
+): Partial<T> {
+  let saved: unknown;
+  try {
+    saved = JSON.parse(storage?.getItem(SETTINGS_ITEM) ?? 'null');
+  } catch {
+    return {};
+  }
+  if (!saved || typeof saved !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  for (const k of SETTINGS_KEYS) {
+    const v = (saved as Record<string, unknown>)[k];
+    const d = defaults[k];
+    if (v === undefined || d === undefined) continue;
+    if (typeof v !== typeof d || Array.isArray(v) !== Array.isArray(d) || v === null) continue;
+    out[k] =
+      typeof d === 'object' && d !== null && !Array.isArray(d) && k !== 'methods'
+        ? { ...(d as object), ...sameTypes(d as Record<string, unknown>, v as Record<string, unknown>) }
+        : v;
+  }
+  return out as Partial<T>;
+}
+
+/** The fields of `v` whose type matches the default's (null defaults take numbers: hyper.lr). */
+function sameTypes(d: Record<string, unknown>, v: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(v).filter(
+      ([k, x]) =>
+        !(k in d) || typeof x === typeof d[k] || (d[k] === null && (x === null || typeof x === 'number')),
+    ),
+  );
+}

@@ -1,5 +1,6 @@
 // The runs slice: one record per run (its spec, state, message, measured counts, last memory, time left,
-// and what it measured at the end: eval loss, task metric, inference latency, last checkpoint). Metrics
+// and what it measured at the end: eval loss, task metric, inference latency, last checkpoint), and its tag
+// when a fair comparison started it. Metrics
 // points live in the metrics slice so the charts' updates do not touch this one.
 import type { StateCreator } from 'zustand';
 import type { ByCategory } from '../gpu/arena';
@@ -13,8 +14,21 @@ import type {
   RunState,
 } from '../worker/protocol';
 
+/**
+ * A run started by the fair comparison (ui/FairDriver.tsx): its comparison, whether it is a sweep point
+ * (choosing the method's learning rate) or one of the seeds the table averages, its rate and its seed.
+ */
+export interface FairTag {
+  group: string;
+  phase: 'sweep' | 'seed';
+  lr: number;
+  seed: number;
+}
+
 export interface RunRecord {
   spec: RunSpec;
+  /** Set on runs of a fair comparison; saved with the record, so the table's ± rows survive a reload. */
+  fair?: FairTag;
   method: string;
   methodLabel: string;
   state: RunState;

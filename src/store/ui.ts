@@ -1,8 +1,10 @@
 // The UI slice: form state (methods chosen with their options, hyperparameters, the memory budget), the
 // method list and each method's plan (count, predicted memory) as the worker computed them, the schedule
-// notice, the generation panel's settings and streamed outputs, the charts' x axis and the table's sort.
+// notice, the generation panel's settings and streamed outputs, the charts' x axis and the table's sort,
+// and the fair comparison's settings. The settings part is saved across reloads (persist.ts SETTINGS_KEYS).
 import type { StateCreator } from 'zustand';
 import type { MethodInfo, RawOptions } from '../peft/types';
+import { DEFAULT_GRID_DECADES } from '../train/compare/sweep';
 import { type LrSchedule, SFT_DEFAULTS, SFT_EVAL_FRACTION } from '../train/sft-config';
 import type { MethodPlan, SamplingSettings } from '../worker/protocol';
 
@@ -45,6 +47,26 @@ export const HYPER_DEFAULTS: Hyper = {
   pack: SFT_DEFAULTS.pack ?? false,
 };
 
+/**
+ * The fair comparison's settings (ui/FairPanel.tsx): on, Start runs sweeps each chosen method's learning
+ * rate over its default × 10^k (k from `grid`), keeps the rate with the lowest eval loss, then trains
+ * `seeds` seeds at it; every run with the form's steps × batch × seq len (train/compare/).
+ */
+export interface FairSettings {
+  enabled: boolean;
+  sweep: boolean;
+  /** Decades from each method's default, "0,1,2" (parseDecades). */
+  grid: string;
+  seeds: number;
+}
+
+export const FAIR_DEFAULTS: FairSettings = {
+  enabled: false,
+  sweep: true,
+  grid: DEFAULT_GRID_DECADES.join(','),
+  seeds: 3,
+};
+
 export interface MethodChoice {
   enabled: boolean;
   /** Only the options the user changed; the rest are the method's defaults. */
@@ -72,6 +94,7 @@ export interface UiSlice {
   sort: { key: string; dir: 1 | -1 };
   hyper: Hyper;
   methods: Record<string, MethodChoice>;
+  fair: FairSettings;
   /** The registry's methods as the worker listed them (plain data). */
   methodInfos: MethodInfo[];
   plans: Record<string, MethodPlan>;
@@ -95,6 +118,7 @@ export interface UiSlice {
   setSort: (key: string) => void;
   setHyper: (h: Partial<Hyper>) => void;
   setMethod: (name: string, c: Partial<MethodChoice>) => void;
+  setFair: (f: Partial<FairSettings>) => void;
 }
 
 export const createUiSlice: StateCreator<UiSlice, [], [], UiSlice> = (set) => ({
@@ -105,6 +129,7 @@ export const createUiSlice: StateCreator<UiSlice, [], [], UiSlice> = (set) => ({
     lora: { enabled: true, options: {} },
     prompt: { enabled: true, options: {} },
   },
+  fair: FAIR_DEFAULTS,
   methodInfos: [],
   plans: {},
   budgetBytes: DEFAULT_BUDGET_BYTES,
@@ -136,6 +161,7 @@ export const createUiSlice: StateCreator<UiSlice, [], [], UiSlice> = (set) => ({
   setXAxis: (xAxis) => set({ xAxis }),
   setSort: (key) => set((s) => ({ sort: { key, dir: s.sort.key === key ? (-s.sort.dir as 1 | -1) : 1 } })),
   setHyper: (h) => set((s) => ({ hyper: { ...s.hyper, ...h } })),
+  setFair: (f) => set((s) => ({ fair: { ...s.fair, ...f } })),
   setMethod: (name, c) =>
     set((s) => {
       const prev = s.methods[name] ?? { enabled: false, options: {} };

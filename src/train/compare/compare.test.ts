@@ -59,7 +59,8 @@ describe('band', () => {
 
 describe('learning-rate sweep', () => {
   it('spans the default × 10^k, sorted, 3 significant figures', () => {
-    expect(lrGrid(2e-4)).toEqual([2e-5, 2e-4, 2e-3, 2e-2]);
+    expect(lrGrid(2e-4)).toEqual([2e-4, 2e-3, 2e-2]);
+    expect(lrGrid(2e-4, [-1, 0, 1, 2])).toEqual([2e-5, 2e-4, 2e-3, 2e-2]);
     expect(lrGrid(3e-2, [1, -0.5, 0])).toEqual([0.00949, 0.03, 0.3]);
     expect(() => lrGrid(0)).toThrow(/must be > 0/);
     expect(parseDecades('-1, 0,2')).toEqual([-1, 0, 2]);
