@@ -11,6 +11,7 @@ import {
   NF4_BLOCK,
   NF4_CODES,
   NF4_HALF_GAP,
+  nearestNf4,
   nf4At,
   quantizeInt8,
   quantizeNf4,
@@ -105,6 +106,15 @@ describe('int8 per output channel', () => {
 });
 
 describe('nf4', () => {
+  it('picks the nearest code for every value (the threshold search equals a linear scan)', () => {
+    for (let i = 0; i <= 20000; i++) {
+      const v = -1 + i / 10000;
+      let best = 0;
+      for (let c = 1; c < 16; c++) if (Math.abs(v - NF4_CODES[c]) < Math.abs(v - NF4_CODES[best])) best = c;
+      expect(nearestNf4(v), `v = ${v}`).toBe(best);
+    }
+  });
+
   it('codes a hand-made block: exact codes map to themselves, the sign and the absmax are kept', () => {
     const m = 3;
     const w = [m, -m, 0, m * NF4_CODES[10], m * NF4_CODES[2], m * 0.04, m * 0.0397];

@@ -170,20 +170,25 @@ export function quantizeInt8(
   layout: WeightLayout,
 ): { words: Uint32Array; scales: Float32Array } {
   const n = data.length;
-  const [, cols] = storageRowsCols(shape);
+  const [rows, cols] = storageRowsCols(shape);
+  const byRow = layout === 'out_in';
   const scales = new Float32Array(scaleCount(shape, 'int8', layout));
   const maxAbs = new Float64Array(scales.length);
-  for (let e = 0; e < n; e++) {
-    const c = channelOf(e, cols, layout);
-    maxAbs[c] = Math.max(maxAbs[c], Math.abs(data[e]));
-  }
-  for (let c = 0; c < scales.length; c++) scales[c] = maxAbs[c] / 127;
+  // Row by row (the storage order), so the channel of each element is a loop variable, not a division.
+  for (let r = 0, e = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++, e++) {
+      const k = byRow ? r : c;
+      const a = Math.abs(data[e]);
+      if (a > maxAbs[k]) maxAbs[k] = a;
+    }
+  for (let k = 0; k < scales.length; k++) scales[k] = maxAbs[k] / 127;
   const words = new Uint32Array(Math.ceil(n / 4));
-  for (let e = 0; e < n; e++) {
-    const s = scales[channelOf(e, cols, layout)];
-    const q = s === 0 ? 0 : Math.max(-127, Math.min(127, roundHalfEven(data[e] / s)));
-    words[e >> 2] |= (q & 0xff) << (8 * (e & 3));
-  }
+  for (let r = 0, e = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++, e++) {
+      const s = scales[byRow ? r : c];
+      const q = s === 0 ? 0 : Math.max(-127, Math.min(127, roundHalfEven(data[e] / s)));
+      words[e >> 2] |= (q & 0xff) << (8 * (e & 3));
+    }
   return { words, scales };
 }
 
@@ -191,13 +196,22 @@ export function quantizeInt8(
 export const int8At = (words: Uint32Array, e: number): number =>
   ((words[e >> 2] >>> (8 * (e & 3))) << 24) >> 24;
 
-/** The NF4 code nearest to v in [-1, 1] (ties to the lower code, as bitsandbytes' strict thresholds). */
+/** Midpoints between adjacent NF4 codes: the decision thresholds (bitsandbytes' dQuantizeNF4 tree). */
+const NF4_MIDPOINTS: readonly number[] = NF4_CODES.slice(1).map((c, i) => (c + NF4_CODES[i]) / 2);
+
+/**
+ * The NF4 code nearest to v in [-1, 1]: the number of thresholds strictly below v (a tie goes to the lower
+ * code), by binary search, since a large base quantizes billions of elements on the host.
+ */
 export function nearestNf4(v: number): number {
-  let best = 0;
-  for (let c = 1; c < 16; c++) {
-    if (Math.abs(v - NF4_CODES[c]) < Math.abs(v - NF4_CODES[best])) best = c;
+  let lo = 0;
+  let hi = NF4_MIDPOINTS.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (NF4_MIDPOINTS[mid] < v) lo = mid + 1;
+    else hi = mid;
   }
-  return best;
+  return lo;
 }
 
 /**
@@ -207,15 +221,18 @@ export function nearestNf4(v: number): number {
 export function quantizeNf4(data: ArrayLike<number>): { words: Uint32Array; absmax: Float32Array } {
   const n = data.length;
   const absmax = new Float32Array(Math.ceil(n / NF4_BLOCK));
-  for (let e = 0; e < n; e++) {
-    const b = Math.floor(e / NF4_BLOCK);
-    absmax[b] = Math.max(absmax[b], Math.fround(Math.abs(data[e])));
-  }
   const words = new Uint32Array(Math.ceil(n / 8));
-  for (let e = 0; e < n; e++) {
-    const m = absmax[Math.floor(e / NF4_BLOCK)];
-    const code = m === 0 ? 7 : nearestNf4(data[e] / m);
-    words[e >> 3] |= code << (4 * (e & 7));
+  for (let b = 0; b < absmax.length; b++) {
+    const start = b * NF4_BLOCK;
+    const end = Math.min(n, start + NF4_BLOCK);
+    let m = 0;
+    for (let e = start; e < end; e++) m = Math.max(m, Math.abs(data[e]));
+    absmax[b] = m;
+    const kept = absmax[b]; // the f32 absmax the kernels scale by
+    for (let e = start; e < end; e++) {
+      const code = kept === 0 ? 7 : nearestNf4(data[e] / kept);
+      words[e >> 3] |= code << (4 * (e & 7));
+    }
   }
   return { words, absmax };
 }
