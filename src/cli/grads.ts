@@ -151,7 +151,10 @@ export async function runGrads<S, I>(be: Backend<S, I>, req: GradsRequest): Prom
       if (!spec.trainable) continue;
       const key = setup.keys.get(spec.name);
       if (key === undefined) throw new Error(`method ${req.method.name}: no saved key for ${spec.name}`);
-      initial.set(key, { shape: spec.shape, data: Float32Array.from(spec.data) });
+      initial.set(key, {
+        shape: spec.shape,
+        data: Float32Array.from(spec.data ?? (await ps.read(spec.name))),
+      });
       grads.set(key, { shape: spec.shape, data: Float32Array.from(await ps.readGrad(spec.name)) });
     }
     // No update ran: the parameters still hold their initial values, which is what the save reads.

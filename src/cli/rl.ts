@@ -185,7 +185,7 @@ function rewardFromFlag<S, I>(a: Args): RewardSource<S, I> {
         method: string;
         options: Record<string, OptionValue>;
       };
-      const rm = createRewardModel(x.be, x.model, { ...meta, seed: x.seed });
+      const rm = await createRewardModel(x.be, x.model, { ...meta, seed: x.seed });
       x.onDispose(() => rm.dispose());
       rm.adapter.load(new Uint8Array(readFileSync(join(spec.dir, 'adapter_model.safetensors'))));
       const hb = new Uint8Array(readFileSync(join(spec.dir, 'reward_head.safetensors')));

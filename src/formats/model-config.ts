@@ -12,7 +12,10 @@ import {
   type BiasGroup,
   canonicalKey,
   isIgnorableKey,
+  modelLinears,
+  modelTensors,
   tensorShapes,
+  type WeightLayout,
 } from './architecture';
 import { FormatError, isRecord, parseJsonText } from './errors';
 import type { TensorReader } from './safetensors';
@@ -329,9 +332,75 @@ export function countParameters(config: ModelConfig): number {
 
 const BYTES_PER: Record<'F32' | 'F16' | 'BF16', number> = { F32: 4, F16: 2, BF16: 2 };
 
-/** Bytes the weights take in `dtype` (a tied head counted once); the loader's pre-flight figure. */
-export function estimateWeightBytes(config: ModelConfig, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): number {
-  return countParameters(config) * BYTES_PER[dtype];
+/** A frozen base's storage dtype (the same names as tensor/weight-format.ts's BaseDtype, a layer above). */
+export type StorageDtype = 'f32' | 'f16' | 'bf16' | 'int8' | 'nf4';
+
+/** A buffer's size as the arena counts it: at least 16 bytes, rounded up to 16. */
+const aligned16 = (b: number) => Math.max(16, Math.ceil(b / 16) * 16);
+
+/**
+ * Bytes one frozen tensor takes on the device in `dtype`, as the arena counts it: 16-bit halves two per u32
+ * word; int8 four per word plus one f32 scale per output channel (`outChannels`); NF4 eight per word plus
+ * one f32 absmax per block of 64; each buffer (values, scales) 16-byte aligned.
+ */
+export function storedTensorBytes(n: number, dtype: StorageDtype, outChannels = 1): number {
+  switch (dtype) {
+    case 'f32':
+      return aligned16(n * 4);
+    case 'f16':
+    case 'bf16':
+      return aligned16(Math.ceil(n / 2) * 4);
+    case 'int8':
+      return aligned16(Math.ceil(n / 4) * 4) + aligned16(outChannels * 4);
+    case 'nf4':
+      return aligned16(Math.ceil(n / 8) * 4) + aligned16(Math.ceil(n / 64) * 4);
+  }
+}
+
+/** One frozen tensor of the base as the device holds it: its dtype, and the output axis of a matrix. */
+export interface FrozenTensorPlan {
+  shape: number[];
+  dtype: StorageDtype;
+  layout: WeightLayout;
+}
+
+/**
+ * Which dtype each base tensor is held in when the user chooses `dtype`: the matrices the matmuls and the
+ * embedding read (linear weights, the token embedding, an untied LM head) take it; norms, biases and the
+ * learned position table stay f32 (small, and read by kernels that take f32 only).
+ */
+export function frozenTensorPlan(config: ModelConfig, dtype: StorageDtype): Map<string, FrozenTensorPlan> {
+  const t = modelTensors(config);
+  const formatted = new Map<string, WeightLayout>();
+  for (const l of modelLinears(config)) formatted.set(`${l.site.path}.weight`, l.site.layout);
+  formatted.set(t.embed, 'out_in');
+  if (!t.tied) formatted.set(t.lmHead, 'out_in');
+  const out = new Map<string, FrozenTensorPlan>();
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    const layout = formatted.get(name);
+    out.set(name, { shape, dtype: layout ? dtype : 'f32', layout: layout ?? 'out_in' });
+  }
+  return out;
+}
+
+/**
+ * Bytes the weights take (a tied head counted once): the loader's pre-flight figure. A safetensors dtype
+ * (F32/F16/BF16) counts bare elements; a base dtype (f32/f16/bf16/int8/nf4) counts what the device holds
+ * for that choice, exactly as the arena does (frozenTensorPlan, storedTensorBytes).
+ */
+export function estimateWeightBytes(
+  config: ModelConfig,
+  dtype: 'F32' | 'F16' | 'BF16' | StorageDtype = 'F32',
+): number {
+  if (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16')
+    return countParameters(config) * BYTES_PER[dtype];
+  let bytes = 0;
+  for (const p of frozenTensorPlan(config, dtype).values()) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const out = p.shape.length === 2 ? p.shape[p.layout === 'out_in' ? 0 : 1] : 1;
+    bytes += storedTensorBytes(n, p.dtype, out);
+  }
+  return bytes;
 }
 
 export interface CheckpointMatch {

@@ -2,6 +2,9 @@
 // current and peak. Buffers are recycled by exact (aligned) size, because a training step allocates the
 // same activation shapes every step. Sizes counted are the sizes of the real GPUBuffers handed out;
 // buffers parked in the reuse pool are counted apart (`pooledBytes`), since they still hold device memory.
+// Several runs share one device (and one frozen base): each allocation also carries an owner (a run's id,
+// the shared base's), set around the code that allocates for it (`withOwner`), and each owner has a ledger
+// of its own (current, peak, the breakdown at its peak), so a run's memory figures are its own.
 
 import { GpuOutOfMemoryError } from './errors';
 
@@ -34,6 +37,8 @@ export interface GpuBuf {
   readonly category: MemoryCategory;
   readonly label: string;
   readonly id: number;
+  /** The owner it was allocated for (`Arena.withOwner`); null: nobody in particular. */
+  readonly owner: string | null;
 }
 
 /** A byte range of an allocation, e.g. one tensor inside a flat parameter buffer. `offset` must be a
@@ -75,6 +80,22 @@ export interface ArenaStats {
   liveBuffers: number;
 }
 
+/** One owner's figures: what its own allocations hold now and at their peak. */
+export interface OwnerStats {
+  current: ByCategory;
+  currentTotal: number;
+  peakTotal: number;
+  /** The owner's breakdown at the moment its own total peaked. */
+  atPeak: ByCategory;
+}
+
+const newLedger = (): OwnerStats => ({
+  current: zeroByCategory(),
+  currentTotal: 0,
+  peakTotal: 0,
+  atPeak: zeroByCategory(),
+});
+
 const STORAGE_USAGE = GPUBufferUsageFlags();
 
 function GPUBufferUsageFlags(): number {
@@ -99,6 +120,8 @@ export class Arena {
   private atPeak = zeroByCategory();
   private currentTotal = 0;
   private peakTotal = 0;
+  private owner: string | null = null;
+  private readonly ledgers = new Map<string, OwnerStats>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -126,7 +149,7 @@ export class Arena {
         throw new GpuOutOfMemoryError(label, size, e instanceof Error ? e.message : String(e));
       }
     }
-    const buf: GpuBuf = { buffer, bytes: size, category, label, id: this.nextId++ };
+    const buf: GpuBuf = { buffer, bytes: size, category, label, id: this.nextId++, owner: this.owner };
     this.live.set(buf.id, buf);
     this.current[category] += size;
     this.currentTotal += size;
@@ -135,7 +158,77 @@ export class Arena {
       this.peakTotal = this.currentTotal;
       this.atPeak = { ...this.current };
     }
+    if (buf.owner !== null) {
+      const l = this.ledger(buf.owner);
+      l.current[category] += size;
+      l.currentTotal += size;
+      if (l.currentTotal > l.peakTotal) {
+        l.peakTotal = l.currentTotal;
+        l.atPeak = { ...l.current };
+      }
+    }
     return buf;
+  }
+
+  private ledger(owner: string): OwnerStats {
+    let l = this.ledgers.get(owner);
+    if (!l) {
+      l = newLedger();
+      this.ledgers.set(owner, l);
+    }
+    return l;
+  }
+
+  /**
+   * Runs `f` with its allocations counted for `owner` too (synchronous code only: an await inside would let
+   * another owner's work allocate under this name). Nested calls restore the outer owner.
+   */
+  withOwner<T>(owner: string | null, f: () => T): T {
+    const prev = this.owner;
+    this.owner = owner;
+    try {
+      return f();
+    } finally {
+      this.owner = prev;
+    }
+  }
+
+  /**
+   * Counts allocations for `owner` until the returned function is called (an async step, e.g. an RL step's
+   * rollouts and updates, while nothing else steps on the device); the function restores the owner before.
+   */
+  enter(owner: string | null): () => void {
+    const prev = this.owner;
+    this.owner = owner;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (this.owner === owner) this.owner = prev;
+    };
+  }
+
+  /** What `owner`'s allocations hold now and at their peak (zeros for an owner never seen). */
+  statsOf(owner: string): OwnerStats {
+    const l = this.ledgers.get(owner) ?? newLedger();
+    return {
+      current: { ...l.current },
+      currentTotal: l.currentTotal,
+      peakTotal: l.peakTotal,
+      atPeak: { ...l.atPeak },
+    };
+  }
+
+  /** Starts a new peak window for one owner from its current usage. */
+  resetPeakOf(owner: string): void {
+    const l = this.ledger(owner);
+    l.peakTotal = l.currentTotal;
+    l.atPeak = { ...l.current };
+  }
+
+  /** Forgets an owner that holds nothing any more (a run that ended), so ledgers do not pile up. */
+  dropOwner(owner: string): void {
+    if ((this.ledgers.get(owner)?.currentTotal ?? 0) === 0) this.ledgers.delete(owner);
   }
 
   /** Returns a buffer to the reuse pool. Freeing twice is a bug and throws. */
@@ -143,6 +236,11 @@ export class Arena {
     if (!this.live.delete(buf.id)) throw new Error(`arena: buffer "${buf.label}" freed twice`);
     this.current[buf.category] -= buf.bytes;
     this.currentTotal -= buf.bytes;
+    if (buf.owner !== null) {
+      const l = this.ledger(buf.owner);
+      l.current[buf.category] -= buf.bytes;
+      l.currentTotal -= buf.bytes;
+    }
     let list = this.pool.get(buf.bytes);
     if (!list) {
       list = [];
@@ -189,5 +287,6 @@ export class Arena {
     this.trim();
     this.current = zeroByCategory();
     this.currentTotal = 0;
+    this.ledgers.clear();
   }
 }

@@ -1,6 +1,9 @@
 // A method applied to a model: plans the parameter specs (base tensors with their trainable flags, plus
 // what the method adds), then — once the ParamSet exists — owns the method's hooks, its enabled/merged
 // state, and saving and loading the PEFT files (adapter_config.json + adapter_model.safetensors).
+// Base values are read only where a method needs them (planAdapterOnBase): DoRA's weight norms, prompt
+// tuning's init from the vocabulary, and the base tensors a selective method trains, each read from the
+// checkpoint (or the shared base) on demand instead of holding the whole model on the host.
 
 import type { ModelConfig } from '../formats/model-config';
 import {
@@ -12,7 +15,9 @@ import {
   writeSafetensors,
 } from '../formats/safetensors';
 import type { ModelHooks } from '../model/transformer';
-import type { ParamSet, ParamSpec } from '../tensor/params';
+import type { Backend } from '../tensor/backend';
+import type { FrozenBase } from '../tensor/frozen-base';
+import { ParamSet, type ParamSpec } from '../tensor/params';
 import type { BaseWeights, HookState, MethodContext, PeftMethod, RawOptions } from './types';
 
 export interface AdapterPlan<O> {
@@ -28,14 +33,35 @@ export interface AdapterPlan<O> {
   baseNames: Set<string>;
 }
 
-export function baseWeightsOf(specs: readonly ParamSpec[]): BaseWeights {
+/** Reads one base tensor's values (the checkpoint, or the shared base on the device). */
+export type ReadBase = (name: string) => Promise<ArrayLike<number>>;
+
+/**
+ * The base as a method's build sees it. A spec whose values were not read (data null) is served from
+ * `fetched`; with `missing` given, an unread tensor is recorded there and stands as zeros (the first of
+ * planAdapterOnBase's two passes); otherwise it is refused by name.
+ */
+export function baseWeightsOf(
+  specs: readonly ParamSpec[],
+  fetched?: ReadonlyMap<string, ArrayLike<number>>,
+  missing?: Set<string>,
+): BaseWeights {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const get = (n: string) => {
     const s = byName.get(n);
     if (!s) throw new Error(`no base tensor ${n}`);
     return s;
   };
-  return { names: () => [...byName.keys()], shape: (n) => get(n).shape, data: (n) => get(n).data };
+  const data = (n: string): ArrayLike<number> => {
+    const s = get(n);
+    if (s.data) return s.data;
+    const f = fetched?.get(n);
+    if (f) return f;
+    if (!missing) throw new Error(`base tensor ${n} was not read (plan with planAdapterOnBase)`);
+    missing.add(n);
+    return new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+  };
+  return { names: () => [...byName.keys()], shape: (n) => get(n).shape, data };
 }
 
 export function planAdapter<O>(
@@ -56,8 +82,9 @@ export function planWithOptions<O>(
   config: ModelConfig,
   baseSpecs: readonly ParamSpec[],
   seed: number,
+  weights: BaseWeights = baseWeightsOf(baseSpecs),
 ): AdapterPlan<O> {
-  const build = method.build(options, config, baseWeightsOf(baseSpecs), seed);
+  const build = method.build(options, config, weights, seed);
   const base = baseSpecs.map((s) => ({ ...s, trainable: build.baseTrainable(s.name) }));
   const specs = [...base, ...build.added];
   const saved = specs.filter((s) => s.trainable).map((s) => s.name);
@@ -71,24 +98,117 @@ export function planWithOptions<O>(
   };
 }
 
+/**
+ * planWithOptions on base specs whose values were not read (data null): the method is built once with
+ * unread tensors standing as zeros to learn which ones it reads (DoRA's target weights, prompt tuning's
+ * embedding), those alone are read, and it is built again with them. Builds are deterministic in the
+ * seed, so the second is the plan. Nothing else of the base comes to the host.
+ */
+export async function planAdapterOnBase<O>(
+  method: PeftMethod<O>,
+  options: O,
+  config: ModelConfig,
+  baseSpecs: readonly ParamSpec[],
+  read: ReadBase,
+  seed: number,
+): Promise<AdapterPlan<O>> {
+  const missing = new Set<string>();
+  const first = planWithOptions(
+    method,
+    options,
+    config,
+    baseSpecs,
+    seed,
+    baseWeightsOf(baseSpecs, undefined, missing),
+  );
+  if (missing.size === 0) return first;
+  const fetched = new Map<string, ArrayLike<number>>();
+  for (const name of missing) fetched.set(name, await read(name));
+  return planWithOptions(method, options, config, baseSpecs, seed, baseWeightsOf(baseSpecs, fetched));
+}
+
+/**
+ * The ParamSet of a plan on a shared frozen base: the plan's frozen base tensors borrowed from `base` (a
+ * lease, given back when the set is disposed), the trainable base tensors written with the base's values,
+ * `extra` specs (an RL head) added. `wrap` runs the allocations (an arena owner's scope).
+ */
+export async function paramSetOnBase<S, I, O>(
+  be: Backend<S, I>,
+  plan: AdapterPlan<O>,
+  base: FrozenBase<S, I>,
+  extra: readonly ParamSpec[] = [],
+  wrap: <T>(f: () => T) => T = (f) => f(),
+): Promise<ParamSet<S, I>> {
+  const frozen = plan.specs.filter((s) => !s.trainable && plan.baseNames.has(s.name)).map((s) => s.name);
+  const lease = await base.lease(frozen);
+  let ps: ParamSet<S, I>;
+  try {
+    ps = wrap(() => new ParamSet(be, [...plan.specs, ...extra], { base: lease }));
+  } catch (e) {
+    lease.release();
+    throw e;
+  }
+  try {
+    await writeTrainableBase(plan, ps, (n) => base.values(n));
+  } catch (e) {
+    ps.dispose();
+    throw e;
+  }
+  return ps;
+}
+
+/**
+ * Writes the base values of the base tensors a plan trains whose values were not read (full, top layers,
+ * BitFit), one tensor at a time into the ParamSet's flat buffer.
+ */
+export async function writeTrainableBase<S, I, O>(
+  plan: AdapterPlan<O>,
+  ps: ParamSet<S, I>,
+  read: ReadBase,
+): Promise<void> {
+  for (const spec of plan.specs) {
+    if (!spec.trainable || spec.data || !plan.baseNames.has(spec.name)) continue;
+    ps.write(spec.name, await read(spec.name));
+  }
+}
+
+/**
+ * Refuses, before anything is allocated, a plan that trains a base tensor the base holds 16-bit or
+ * quantized: a trained tensor is the run's own f32 copy, and a formatted base cannot give one.
+ */
+export function checkTrainableDtypes<O>(plan: AdapterPlan<O>, label: string): void {
+  const bad = plan.specs.find(
+    (s) => s.trainable && plan.baseNames.has(s.name) && (s.dtype ?? 'f32') !== 'f32',
+  );
+  if (bad)
+    throw new Error(
+      `${label} trains ${bad.name}, which a ${bad.dtype} base holds as ${bad.dtype}: a trained tensor must be f32. ` +
+        'Choose an f32 base (--base-dtype f32) for this method, or a method that leaves the base weights frozen (LoRA, IA3, prompt tuning...).',
+    );
+}
+
 export class Adapter<S, I, O> {
   readonly state: HookState = { enabled: true, merged: false };
   readonly hooks: ModelHooks<S, I>;
   private readonly ints = new Map<string, { store: I; cpu: Int32Array }>();
-  /** Base tensors trained in place: the values the other state (enabled/disabled) has. */
-  private readonly originals = new Map<string, Float32Array>();
+  /**
+   * Base tensors trained in place: the values the other state (enabled/disabled) has; null until first
+   * needed where the plan did not read them (then `readBase` reads them from the checkpoint or base).
+   */
+  private readonly originals = new Map<string, Float32Array | null>();
 
   constructor(
     readonly method: PeftMethod<O>,
     readonly plan: AdapterPlan<O>,
     readonly config: ModelConfig,
     readonly ps: ParamSet<S, I>,
+    private readonly readBase: ReadBase | null = null,
   ) {
     for (const { name, data } of plan.ints)
       this.ints.set(name, { store: ps.be.uploadInt(data, name), cpu: data });
     for (const spec of plan.specs) {
       if (spec.trainable && plan.baseNames.has(spec.name))
-        this.originals.set(spec.name, Float32Array.from(spec.data));
+        this.originals.set(spec.name, spec.data ? Float32Array.from(spec.data) : null);
     }
     const inner = method.hooks(plan.options, config, ps, this.state, this.ints);
     // Disabled or merged: the base model runs untouched (PEFT's disable_adapter / merged inference).
@@ -114,7 +234,12 @@ export class Adapter<S, I, O> {
   async setEnabled(enabled: boolean): Promise<void> {
     if (enabled === this.state.enabled) return;
     if (this.state.merged) throw new Error('unmerge the adapter before disabling it');
-    for (const [name, original] of this.originals) {
+    for (const [name, held] of this.originals) {
+      let original = held;
+      if (!original) {
+        if (!this.readBase) throw new Error(`base values of ${name} were not kept: cannot disable`);
+        original = Float32Array.from(await this.readBase(name));
+      }
       const current = Float32Array.from(await this.ps.read(name));
       this.ps.write(name, original);
       this.originals.set(name, current);
@@ -126,13 +251,18 @@ export class Adapter<S, I, O> {
     if (!this.method.merge)
       throw new Error(`${this.method.info.label} cannot be merged into the base weights`);
     if (this.state.merged) return;
-    this.method.merge(this.plan.options, this.config, this.ps, 1, this.ints);
+    const merge = this.method.merge.bind(this.method);
+    // Weights of a shared base are copied for this run before the delta goes in (ParamSet.writing).
+    this.ps.writing(() => merge(this.plan.options, this.config, this.ps, 1, this.ints));
     this.state.merged = true;
   }
 
   unmerge(): void {
     if (!this.state.merged || !this.method.merge) return;
-    this.method.merge(this.plan.options, this.config, this.ps, -1, this.ints);
+    const merge = this.method.merge.bind(this.method);
+    this.ps.writing(() => merge(this.plan.options, this.config, this.ps, -1, this.ints));
+    // The private copies go: the shared tensors were never changed, so the base is back exactly.
+    this.ps.unprivatize();
     this.state.merged = false;
   }
 

@@ -27,7 +27,9 @@ import type { MetricPoint } from './sft-config';
 const cfg = TINY_LLAMA;
 const specs = randomModelParams(cfg, 7, () => false, 0.2);
 const file = writeSafetensors(
-  Object.fromEntries(specs.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: s.data }])),
+  Object.fromEntries(
+    specs.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: s.data ?? [] }]),
+  ),
 );
 
 function rows(n: number, seed: number): BatchRow[] {
@@ -126,7 +128,7 @@ describe('SftRunner', () => {
     expect(r.trainableParams).toBe(r.adapter.plan.count);
     const want1 = specs
       .filter((s) => s.name.startsWith('model.layers.1.') || s.name === 'model.norm.weight')
-      .reduce((a, s) => a + s.data.length, 0);
+      .reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
     expect(r.trainableParams).toBe(want1);
     const got: number[] = [];
     const pts: MetricPoint[] = [];

@@ -7,18 +7,29 @@
 // registered PEFT method trains (planAdapter/Adapter); the runner also checkpoints and restores itself
 // (trainable values, AdamW moments, step) and scores greedy completions for the task metric. With `pack`
 // the training rows are packed (pack.ts) and fed with their positions and segment ids; eval rows never are.
+// The frozen model comes from a FrozenBase (tensor/frozen-base.ts), shared by every run on the device when
+// the caller passes one (the page's worker), else the runner's own, streamed from the checkpoint in the
+// run's base dtype; the runner holds only what it trains and its optimizer state.
 import { type Batch, Batcher, type BatchRow } from '../data/batch';
 import { packSequences } from '../data/pack';
 import type { ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import { type ByCategory, type GpuRegion, zeroByCategory } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
-import { loadCheckpointSpecs } from '../model/load';
+import { baseSpecsOf, checkpointBaseSource } from '../model/load';
 import { causalLmLoss } from '../model/loss';
-import { Adapter, planAdapter } from '../peft/adapter';
-import { planFromAdapterConfig } from '../peft/files';
+import {
+  Adapter,
+  checkTrainableDtypes,
+  paramSetOnBase,
+  planAdapter,
+  planAdapterOnBase,
+  type ReadBase,
+} from '../peft/adapter';
+import { methodForAdapterConfig, planFromAdapterConfig, readAdapterConfig } from '../peft/files';
 import { getMethod } from '../peft/registry';
-import type { MethodContext } from '../peft/types';
+import type { MethodContext, PeftMethod } from '../peft/types';
+import { FrozenBase } from '../tensor/frozen-base';
 import { type GpuBackend, gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
@@ -55,12 +66,125 @@ export function lrAt(schedule: LrSchedule, base: number, step: number, steps: nu
 export interface SftCreateOptions {
   /** What the method may need from outside the checkpoint (prompt tuning's TEXT init tokenizes). */
   methodCtx?: MethodContext;
-  /** The base specs, when the caller already read the checkpoint (shared by several runs). */
+  /** The base specs with their values, when the caller already read the checkpoint (uploaded per run). */
   baseSpecs?: readonly ParamSpec[];
+  /**
+   * The frozen model shared by every run on `ctx` (the worker's): this run borrows its frozen tensors and
+   * leaves them to the base when disposed. Without it (and without baseSpecs) the runner streams its own
+   * base from the checkpoint in `run.baseDtype` and frees it when disposed.
+   */
+  base?: FrozenBase<GpuRegion, GpuRegion>;
+  /**
+   * The arena owner this run's allocations are counted for: its memory figures are then its own (a shared
+   * base's bytes left out). Without it they are the device's.
+   */
+  owner?: string;
   /** An imported adapter: adapter_config.json's text (method and options come from it, not `run`)... */
   adapterConfig?: string;
   /** ...and adapter_model.safetensors, loaded into the adapter before the first step. */
   adapterWeights?: Uint8Array;
+}
+
+/** Runs `f` with the arena counting its allocations for `owner` too (none: as it is). */
+function withOwner<T>(ctx: GpuContext, owner: string | undefined | null, f: () => T): T {
+  return owner ? ctx.arena.withOwner(owner, f) : f();
+}
+
+/** Parses adapter_config.json text into its method and options (files.ts's checks and messages). */
+export function savedMethod(
+  text: string,
+  config: ModelConfig,
+): { method: PeftMethod<unknown>; options: unknown } {
+  // planFromAdapterConfig's parse and refusals, without planning (the plan is made on the base below).
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`adapter_config.json: not valid JSON (${e instanceof Error ? e.message : e})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error('adapter_config.json: must be a JSON object');
+  const obj = json as Record<string, unknown>;
+  const method = methodForAdapterConfig(obj, 'adapter_config.json');
+  return { method, options: readAdapterConfig(method, obj, config) };
+}
+
+/** The run's parameters and adapter: on a shared base, on its own streamed base, or on given specs. */
+async function buildModel(
+  ctx: GpuContext,
+  be: GpuBackend,
+  config: ModelConfig,
+  reader: TensorReader,
+  run: SftRunConfig,
+  opts: SftCreateOptions,
+): Promise<{
+  ps: ParamSet<GpuRegion, GpuRegion>;
+  adapter: Adapter<GpuRegion, GpuRegion, unknown>;
+  method: PeftMethod<unknown>;
+  ownBase: FrozenBase<GpuRegion, GpuRegion> | null;
+}> {
+  if (opts.baseSpecs) {
+    // Specs with their values (bench, tests): every frozen tensor uploaded for this run, as before.
+    const base = opts.baseSpecs;
+    const { method, plan } = opts.adapterConfig
+      ? planFromAdapterConfig(opts.adapterConfig, config, base, run.seed)
+      : (() => {
+          const m = getMethod(run.method);
+          return { method: m, plan: planAdapter(m, run.options, config, base, run.seed, opts.methodCtx) };
+        })();
+    if (!opts.owner) ctx.arena.resetPeak();
+    const ps = withOwner(ctx, opts.owner, () => new ParamSet(be, plan.specs));
+    const adapter = withOwner(ctx, opts.owner, () => new Adapter(method, plan, config, ps));
+    await loadWeights(adapter, ps, opts);
+    return { ps, adapter, method, ownBase: null };
+  }
+  const ownBase = opts.base
+    ? null
+    : new FrozenBase(be, checkpointBaseSource(config, reader, run.baseDtype), run.baseDtype, (f) =>
+        withOwner(ctx, opts.owner ? `${opts.owner}.base` : null, f),
+      );
+  const base = opts.base ?? ownBase!;
+  const specs = baseSpecsOf(base.source);
+  const read: ReadBase = (name) => base.values(name);
+  const { method, options } = opts.adapterConfig
+    ? savedMethod(opts.adapterConfig, config)
+    : (() => {
+        const m = getMethod(run.method);
+        return { method: m as PeftMethod<unknown>, options: m.parse(run.options, config, opts.methodCtx) };
+      })();
+  try {
+    const plan = await planAdapterOnBase(method, options, config, specs, read, run.seed);
+    checkTrainableDtypes(plan, method.info.label);
+    if (!opts.owner) ctx.arena.resetPeak();
+    const ps = await paramSetOnBase(be, plan, base, [], (f) => withOwner(ctx, opts.owner, f));
+    try {
+      const adapter = withOwner(ctx, opts.owner, () => new Adapter(method, plan, config, ps, read));
+      await loadWeights(adapter, ps, opts);
+      return { ps, adapter, method, ownBase };
+    } catch (e) {
+      ps.dispose();
+      throw e;
+    }
+  } catch (e) {
+    ownBase?.dispose();
+    throw e;
+  }
+}
+
+/** Loads an imported adapter's weights (opts.adapterWeights) into a fresh adapter. */
+async function loadWeights(
+  adapter: Adapter<GpuRegion, GpuRegion, unknown>,
+  ps: ParamSet<GpuRegion, GpuRegion>,
+  opts: SftCreateOptions,
+): Promise<void> {
+  if (!opts.adapterWeights) return;
+  try {
+    adapter.load(opts.adapterWeights);
+  } catch (e) {
+    adapter.dispose();
+    ps.dispose();
+    throw e;
+  }
 }
 
 export class NonFiniteLossError extends Error {
@@ -132,32 +256,19 @@ export class SftRunner {
       );
     if (!(run.lr > 0)) throw new RangeError(`learning rate ${run.lr}: must be > 0`);
     // Planned before anything is allocated: an option out of range is refused with its name.
-    const base = opts.baseSpecs ?? (await loadCheckpointSpecs(config, reader));
-    const { method, plan } = opts.adapterConfig
-      ? planFromAdapterConfig(opts.adapterConfig, config, base, run.seed)
-      : (() => {
-          const m = getMethod(run.method);
-          return { method: m, plan: planAdapter(m, run.options, config, base, run.seed, opts.methodCtx) };
-        })();
     const be = gpuBackend(ctx);
-    ctx.arena.resetPeak();
-    const ps = new ParamSet(be, plan.specs);
-    const adapter = new Adapter(method, plan, config, ps);
-    if (opts.adapterWeights) {
-      try {
-        adapter.load(opts.adapterWeights);
-      } catch (e) {
-        adapter.dispose();
-        ps.dispose();
-        throw e;
-      }
-    }
-    const opt = new AdamW(ps, {
-      ...ADAMW_DEFAULTS,
-      lr: run.lr,
-      weightDecay: run.weightDecay,
-      maxGradNorm: run.maxGradNorm,
-    });
+    const { ps, adapter, ownBase } = await buildModel(ctx, be, config, reader, run, opts);
+    const opt = withOwner(
+      ctx,
+      opts.owner,
+      () =>
+        new AdamW(ps, {
+          ...ADAMW_DEFAULTS,
+          lr: run.lr,
+          weightDecay: run.weightDecay,
+          maxGradNorm: run.maxGradNorm,
+        }),
+    );
     // Packing is deterministic, so batch k is still a pure function of (seed, k) and a restored run goes on
     // with the same batches.
     const trainRows = run.pack
@@ -178,8 +289,16 @@ export class SftRunner {
           shuffle: false,
         })
       : null;
-    return new SftRunner(ctx, config, run, ps, adapter, opt, batcher, evalBatcher, data.eval);
+    const r = new SftRunner(ctx, config, run, ps, adapter, opt, batcher, evalBatcher, data.eval);
+    r.owner = opts.owner ?? null;
+    r.ownBase = ownBase;
+    return r;
   }
+
+  /** The arena owner of this run's allocations (null: figures are the whole device's). */
+  private owner: string | null = null;
+  /** A base the runner made for itself (no shared one given): disposed with the runner. */
+  private ownBase: FrozenBase<GpuRegion, GpuRegion> | null = null;
 
   get step(): number {
     return this.stepsDone;
@@ -211,8 +330,13 @@ export class SftRunner {
     return causalLmLoss(tp, this.config, this.ps, input, this.adapter.hooks, opts).loss;
   }
 
+  /** This run's memory: its own allocations when it has an owner, else the device's. */
+  private stats(): { current: ByCategory; peakTotal: number; atPeak: ByCategory } {
+    return this.owner ? this.ctx.arena.statsOf(this.owner) : this.ctx.arena.stats();
+  }
+
   private point(loss: number | null, evalLoss: number | null, lr: number): MetricPoint {
-    const s = this.ctx.arena.stats();
+    const s = this.stats();
     return {
       step: this.stepsDone,
       tokens: this.tokens,
@@ -232,6 +356,10 @@ export class SftRunner {
    * that it throws a failure found by an earlier background read (a non-finite loss, a lost device).
    */
   stepOnce(): void {
+    withOwner(this.ctx, this.owner, () => this.recordStep());
+  }
+
+  private recordStep(): void {
     if (this.failure) throw this.failure;
     if (this.done) return;
     const t0 = performance.now();
@@ -337,7 +465,7 @@ export class SftRunner {
 
   /** Memory by category as the arena counts it now (zeros after dispose). */
   memory(): ByCategory {
-    return this.ctx.lost ? zeroByCategory() : { ...this.ctx.arena.stats().current };
+    return this.ctx.lost ? zeroByCategory() : { ...this.stats().current };
   }
 
   /** The state a resumed run needs (waits for queued work: call it between steps). */
@@ -382,9 +510,12 @@ export class SftRunner {
     return greedyExactMatch(this.be, this.config, this.ps, this.adapter.hooks, rows, eosIds, maxRows);
   }
 
+  /** Frees what the run holds; a shared base keeps its tensors for the other runs (the last one frees them). */
   dispose(): void {
     this.adapter.dispose();
     this.opt.dispose();
     this.ps.dispose();
+    this.ownBase?.dispose();
+    this.ownBase = null;
   }
 }

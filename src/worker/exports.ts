@@ -8,7 +8,6 @@ import type { Example } from '../data/types';
 import { exportOnnx } from '../export/onnx/export';
 import type { TokenizerFiles } from '../formats/tokenizer';
 import { type ZipEntry, zipFiles } from '../formats/zip';
-import type { GpuContext } from '../gpu/context';
 import { planAdapter } from '../peft/adapter';
 import { exportMergedModel, mergedConfig, mergedWeights } from '../peft/export';
 import { getMethod } from '../peft/registry';
@@ -16,6 +15,7 @@ import { recipeInputOf } from '../train/recipe/input';
 import { buildRecipe } from '../train/recipe/recipe';
 import type { RecipeFile, RecipeReward } from '../train/recipe/types';
 import type { Datasets } from './datasets';
+import type { DeviceLease } from './device';
 import { errorMessage, type LoadedModel, methodCtxOf } from './model';
 import { adapterModelCard } from './model-card';
 import type { ExportFacts, FromWorker, RunSpec } from './protocol';
@@ -28,7 +28,7 @@ export class Exports {
   constructor(
     private readonly post: Post,
     private readonly model: () => Promise<LoadedModel>,
-    private readonly scheduler: Scheduler<GpuContext, TrainingRunner>,
+    private readonly scheduler: Scheduler<DeviceLease, TrainingRunner>,
     private readonly datasets?: Datasets,
   ) {}
 

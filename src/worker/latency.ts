@@ -1,7 +1,7 @@
-// Inference latency of a paused or finished run on its own device: ms per forward of [1, seqLen] for the
+// Inference latency of a paused or finished run on the page's device: ms per forward of [1, seqLen] for the
 // base model, the model with the adapter unmerged, and merged where the method merges
 // (measureInferenceLatency), sent as the run's results.
-import type { GpuContext } from '../gpu/context';
+import type { DeviceLease } from './device';
 import { errorMessage } from './model';
 import type { FromWorker } from './protocol';
 import type { TrainingRunner } from './rl-runs';
@@ -9,7 +9,7 @@ import type { Scheduler } from './scheduler';
 
 export async function measureLatency(
   runId: string,
-  scheduler: Scheduler<GpuContext, TrainingRunner>,
+  scheduler: Scheduler<DeviceLease, TrainingRunner>,
   post: (m: FromWorker) => void,
 ): Promise<void> {
   try {

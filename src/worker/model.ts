@@ -1,13 +1,15 @@
 // The worker's loaded model and its GPU probe: opens the built-in model or dropped files (src/model/sources,
-// the fit check against the budget and the adapter's buffer limits before any weight is fetched), reads the
-// checkpoint once as specs shared by plans and runs, and tells the page the model's summary. A model that
-// fails to load leaves the one loaded before in use.
+// the fit check against the budget and the adapter's buffer limits before any weight is fetched), lists the
+// checkpoint's tensors as specs with no values read (plans need shapes only; runs stream the values onto the
+// shared device, device.ts), and tells the page the model's summary. The GPU probe's device is kept as the
+// page's one device. A model that fails to load leaves the one loaded before in use.
 import { countParameters, type ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import type { TextTokenizer, TokenizerFiles } from '../formats/tokenizer';
+import type { GpuContext } from '../gpu/context';
 import { acquireBrowserGpu } from '../gpu/device';
 import { summarizeGpu } from '../gpu/summary';
-import { loadCheckpointSpecs } from '../model/load';
+import { baseSpecsOf, checkpointBaseSource } from '../model/load';
 import { BUILTIN_MODEL_PATH, builtinModelSource, filesModelSource } from '../model/sources';
 import type { MethodContext } from '../peft/types';
 import type { ParamSpec } from '../tensor/params';
@@ -20,7 +22,10 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
   /** The tokenizer files as read, so the merged model's export carries them. */
   tokenizerFiles?: TokenizerFiles;
-  /** The checkpoint read once as specs, shared by plans and runs (each run uploads its own copy). */
+  /**
+   * The checkpoint's tensors as specs with no values read (data null, f32): what a plan needs. Values are
+   * read only onto the device, one tensor at a time, by the shared base (device.ts).
+   */
   base: Promise<ParamSpec[]>;
 }
 
@@ -42,16 +47,27 @@ export class ModelHolder {
   private maxBufferBytes = Number.POSITIVE_INFINITY;
   private gpuProbe: Promise<void> | null = null;
 
+  /** The probe's device, handed to the first one who asks (device.ts keeps it as the page's device). */
+  private probed: GpuContext | null = null;
+
   constructor(private readonly post: (m: FromWorker) => void) {}
 
-  /** Acquires a device once to report the adapter and learn its buffer limit (for the model fit check). */
+  /** The probe's device if not yet taken (and not lost), else a new one: the page's one device. */
+  async acquireDevice(): Promise<GpuContext> {
+    await this.gpuProbe;
+    const ctx = this.probed;
+    this.probed = null;
+    return ctx && !ctx.lost ? ctx : acquireBrowserGpu();
+  }
+
+  /** Acquires the device to report the adapter and learn its buffer limit (for the model fit check). */
   probeGpu(): void {
     this.gpuProbe = (async () => {
       try {
         const ctx = await acquireBrowserGpu();
         this.maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
         this.post({ type: 'gpu', info: summarizeGpu(ctx) });
-        ctx.destroy();
+        this.probed = ctx;
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         this.post({ type: 'gpuError', name: err.name, message: err.message });
@@ -82,8 +98,8 @@ export class ModelHolder {
     const opened = await source.open({ budget: { maxBufferBytes: this.maxBufferBytes, budgetBytes } });
     const { config, reader, tokenizer, tokenizerFiles } = opened;
     const name = src.kind === 'builtin' ? src.name : src.name || opened.label;
-    const base = loadCheckpointSpecs(config, reader);
-    base.catch(() => undefined);
+    // Shapes checked against the config now; nothing read (each run streams the values to the device).
+    const base = Promise.resolve(baseSpecsOf(checkpointBaseSource(config, reader)));
     const total = countParameters(config);
     this.post({
       type: 'modelReady',

@@ -8,6 +8,7 @@ import type { ColumnMapping, DataIssue, Row, ShapeKind } from '../data/types';
 import type { ByCategory } from '../gpu/arena';
 import type { GpuInfo } from '../gpu/summary';
 import type { MethodInfo, RawOptions } from '../peft/types';
+import type { BaseDtype } from '../tensor/weight-format';
 import type { Sample } from '../train/rl/common';
 import type { MetricPoint, SftRunConfig } from '../train/sft-config';
 import type { RlRunSpec } from './rl-spec';
@@ -87,6 +88,20 @@ export interface DatasetSummary {
    * example (a preference row has a chosen and a rejected sequence), truncated at `truncatedAt`.
    */
   rendered: PreviewSequence[][];
+}
+
+/**
+ * A frozen base held on the page's device: every run of that model and dtype (and the base model's
+ * generation) borrows it, so the memory chart shows it once; runs' own memory figures leave it out.
+ */
+export interface BaseMemory {
+  /** The model's name (as modelReady named it). */
+  model: string;
+  dtype: BaseDtype;
+  /** Bytes its tensors hold on the device now, exactly as the arena counts them. */
+  bytes: number;
+  /** Runs and generators holding it now. */
+  users: number;
 }
 
 export interface RunSpec {
@@ -194,7 +209,15 @@ export type ToWorker =
   | { type: 'start'; runs: RunSpec[]; budgetBytes: number }
   /** Continue a run interrupted by a reload from its last checkpoint (its dataset is kept with it). */
   | { type: 'resumeInterrupted'; spec: RunSpec }
-  | { type: 'generate'; reqId: string; prompt: string; runIds: string[]; sampling: SamplingSettings }
+  /** baseDtype: the base model's dtype for the 'base' target (default: the first run's, else f32). */
+  | {
+      type: 'generate';
+      reqId: string;
+      prompt: string;
+      runIds: string[];
+      sampling: SamplingSettings;
+      baseDtype?: BaseDtype;
+    }
   | { type: 'measure'; runId: string }
   /** Answered with one `file`: adapter.zip (folder `<name>/`: adapter files and README.md). */
   | { type: 'exportAdapter'; runId: string; facts?: ExportFacts }
@@ -239,6 +262,8 @@ export type FromWorker =
   | { type: 'genDone'; reqId: string; target: string; error?: string }
   | { type: 'file'; runId: string; name: string; bytes: ArrayBuffer; mime: string }
   | { type: 'runError'; runId: string; message: string }
+  /** The shared frozen bases' bytes, sent whenever a run starts or ends: the chart draws them once. */
+  | { type: 'baseMemory'; bases: BaseMemory[] }
   /** An RL step's rollouts (a few), as text with their rewards. */
   | { type: 'rollouts'; runId: string; step: number; samples: Sample[] }
   /** Points of several runs in one message: the page appends them in one store update. */

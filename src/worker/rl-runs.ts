@@ -6,7 +6,9 @@
 // part (docs/METHODS.md names) and tokens/s and ms/step over steady-state steps as SFT's (steady.ts), and a
 // few of its rollouts go out as their own `rollouts` message.
 // Rewards: the built-in specs, user JavaScript in a nested worker with a time limit (rewards/js.ts), or a
-// finished reward-model run of this session, copied onto the new run's device (devices share no buffers).
+// finished reward-model run of this session, its trained tensors copied into the new run's reward model.
+// In the worker every model of a run borrows the page's shared frozen base (model.base), so policy, reward
+// model and the other runs hold the base once.
 
 import type { Example } from '../data/types';
 import type { ModelConfig } from '../formats/model-config';
@@ -86,6 +88,8 @@ export class RlRunHandle implements TrainingRunner {
   private warm: SpeedMark | null = null;
   private readonly disposers: (() => void)[] = [];
   private disposed = false;
+  /** On the shared base: its memory figures are its own allocations' (counted under its id). */
+  private owned = false;
 
   private constructor(
     readonly id: string,
@@ -102,13 +106,15 @@ export class RlRunHandle implements TrainingRunner {
   ) {}
 
   static async create(x: RlRunInput): Promise<RlRunHandle> {
+    const owned = x.model.base !== undefined;
+    const exit = owned ? x.ctx.arena.enter(x.runId) : () => undefined;
     const built = await buildRlRun({
       ...rlSettings(x.config, x.rl, x.evalFraction),
       be: gpuBackend(x.ctx),
       model: x.model,
       examples: x.examples,
       reward: rewardOf(x.rl),
-    });
+    }).finally(exit);
     const h = new RlRunHandle(
       x.runId,
       x.ctx,
@@ -121,6 +127,7 @@ export class RlRunHandle implements TrainingRunner {
       built.counts,
       x.onRollouts,
     );
+    h.owned = owned;
     h.disposers.push(...built.disposers);
     handles.set(x.runId, h);
     return h;
@@ -154,8 +161,13 @@ export class RlRunHandle implements TrainingRunner {
     return this.model.ps.totalCount;
   }
 
+  /** This run's memory: its own allocations (the shared base left out) when the base is shared. */
+  private stats(): { current: ByCategory; peakTotal: number; atPeak: ByCategory } {
+    return this.owned ? this.ctx.arena.statsOf(this.id) : this.ctx.arena.stats();
+  }
+
   private point(loss: number | null, evalLoss: number | null, rl: MetricPoint['rl']): MetricPoint {
-    const s = this.ctx.arena.stats();
+    const s = this.stats();
     return {
       step: this.runner.stepsDone,
       tokens: this.tokens,
@@ -179,8 +191,11 @@ export class RlRunHandle implements TrainingRunner {
     if (this.failure) throw this.failure;
     if (this.runner.done || this.pending) return;
     const t0 = performance.now();
+    // The step is async (rollouts, then updates): its allocations are this run's until it settles.
+    const exit = this.owned ? this.ctx.arena.enter(this.id) : () => undefined;
     this.pending = this.runner
       .step()
+      .finally(exit)
       .then((m) => {
         this.activeMs += performance.now() - t0;
         if (!Number.isFinite(m.loss))
@@ -223,7 +238,7 @@ export class RlRunHandle implements TrainingRunner {
   }
 
   memory(): ByCategory {
-    return this.ctx.lost ? zeroByCategory() : { ...this.ctx.arena.stats().current };
+    return this.ctx.lost ? zeroByCategory() : { ...this.stats().current };
   }
 
   /** RL runners keep state beyond the weights (KL controller, prompt cursor): the playground saves no
@@ -312,7 +327,7 @@ function rewardOf(rl: RlRunSpec): RewardSource<GpuRegion, GpuRegion> {
       );
     if (!src.runner.done) throw new Error('the chosen reward-model run has not finished yet');
     // The base weights (frozen), and the trained adapter and score head copied tensor by tensor.
-    const rm = createRewardModel(x.be, x.model, {
+    const rm = await createRewardModel(x.be, x.model, {
       method: src.spec.config.method,
       options: src.spec.config.options,
       seed: x.seed,

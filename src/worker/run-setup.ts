@@ -1,11 +1,13 @@
-// How the worker builds a run's runner on its own device: the model loaded now, the run's dataset, then
-// sftData(...) and SftRunner.create(...) for SFT (the same pair the CLI uses, so page and CLI train on the
-// same rows with the same losses), or createRlRun for an RL run (src/worker/rl-runs.ts). The scheduler gets
-// this as its createRunner effect.
-import type { GpuContext } from '../gpu/context';
+// How the worker builds a run's runner on the page's shared device: the model loaded now, its frozen base in
+// the run's dtype (one per model and dtype, device.ts), the run's dataset, then sftData(...) and
+// SftRunner.create(...) for SFT (the same pair the CLI uses, so page and CLI train on the same rows with the
+// same losses), or createRlRun for an RL run (src/worker/rl-runs.ts). The run's allocations are counted under
+// its id, so its memory figures leave the shared base out. The scheduler gets this as its createRunner effect.
+import type { FrozenBase } from '../tensor/frozen-base';
 import { SftRunner } from '../train/sft';
 import { sftData } from '../train/sft-data';
 import type { Datasets } from './datasets';
+import type { DeviceLease, SharedDevice } from './device';
 import { eosIdsOf, type LoadedModel, methodCtxOf } from './model';
 import type { FromWorker, RunSpec } from './protocol';
 import { createRlRun, type TrainingRunner } from './rl-runs';
@@ -15,19 +17,23 @@ export function runnerFactory(
   model: () => Promise<LoadedModel>,
   datasets: Datasets,
   post: (m: FromWorker) => void,
-): (spec: RunSpec, ctx: GpuContext) => Promise<CreatedRunner<TrainingRunner>> {
-  return async (spec, ctx) => {
+  device: SharedDevice,
+): (spec: RunSpec, lease: DeviceLease) => Promise<CreatedRunner<TrainingRunner>> {
+  return async (spec, lease) => {
+    const ctx = lease.ctx;
     const m = await model();
+    const base = device.base(ctx, m, spec.config.baseDtype ?? 'f32');
     const ds = await datasets.forRun(spec);
     const eosIds = eosIdsOf(m);
     if (spec.rl) {
       const runner = await createRlRun(
         spec,
         ctx,
-        { ...m, baseSpecs: await m.base },
+        { ...m, baseSpecs: await m.base, base: base as FrozenBase<unknown, unknown> },
         ds.prepared.examples,
         post,
       );
+      device.report();
       return { runner, trainExamples: runner.counts.train, evalExamples: runner.counts.eval, eosIds };
     }
     const c = spec.config;
@@ -38,10 +44,12 @@ export function runnerFactory(
     });
     const runner = await SftRunner.create(ctx, m.config, m.reader, data, c, {
       methodCtx: methodCtxOf(m),
-      baseSpecs: await m.base,
+      base,
+      owner: spec.id,
       adapterConfig: spec.initAdapter?.config,
       adapterWeights: spec.initAdapter ? new Uint8Array(spec.initAdapter.weights) : undefined,
     });
+    device.report();
     return { runner, trainExamples: data.train.length, evalExamples: data.eval.length, eosIds };
   };
 }

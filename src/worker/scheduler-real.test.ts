@@ -19,7 +19,7 @@ const file = writeSafetensors(
   Object.fromEntries(
     randomModelParams(cfg, 3, () => false, 0.2).map((s) => [
       s.name,
-      { dtype: 'F32' as const, shape: s.shape, data: s.data },
+      { dtype: 'F32' as const, shape: s.shape, data: s.data ?? [] },
     ]),
   ),
 );

@@ -2,7 +2,8 @@
 // stopped / error), the step loop (runs' steps interleaved round-robin, or one run after another when their
 // predicted memory together exceeds the budget), pause / resume / stop / forget, a checkpoint every K steps,
 // the metrics outbox sent in batches at most every 250 ms, the end of a run (flush, eval, exact match,
-// last checkpoint) and the release of its device. A failing run ends only itself, with its reason.
+// last checkpoint) and the release of its device. A failing run ends only itself, with its reason, except
+// a lost device: every run holding the same device (RunDevice.shared) fails with it, their checkpoints kept.
 // Everything it does to the world is injected (SchedulerEffects): posting a message, acquiring a device,
 // building a runner, the checkpoint store, the clock and the timer, so it runs in Node under test.
 import type { ByCategory } from '../gpu/arena';
@@ -28,9 +29,14 @@ export interface SteppedRunner {
   dispose(): void;
 }
 
-/** A device a run owns alone: destroyed when the run ends, so its memory is freed with it. */
+/**
+ * A run's device: destroyed (or, for a shared device, the run's hold on it given back) when the run ends,
+ * so its memory is freed with it.
+ */
 export interface RunDevice {
   destroy(): void;
+  /** The device behind it when several runs share one (the worker's): they all fail when it is lost. */
+  readonly shared?: unknown;
 }
 
 /** A runner made for a run, with the figures the page shows when the run starts. */
@@ -86,13 +92,18 @@ const IDLE_MS = 50;
 export const TERMINAL: ReadonlySet<RunState> = new Set<RunState>(['done', 'stopped', 'error']);
 
 /** The sentence a failed run shows: what happened and what to try. */
-export function explainFailure(e: unknown): string {
+export function explainFailure(e: unknown, sharedDevice = false): string {
   const err = e instanceof Error ? e : new Error(String(e));
   if (err.name === 'GpuOutOfMemoryError')
     return `${err.message} Try a smaller batch or sequence length, or a method that trains fewer weights.`;
-  if (err.name === 'GpuDeviceLostError') return `${err.message} The other runs go on; start this one again.`;
+  if (err.name === 'GpuDeviceLostError')
+    return sharedDevice
+      ? `${err.message} Every run on this device stopped with it; resume each from its last checkpoint.`
+      : `${err.message} The other runs go on; start this one again.`;
   return err.message;
 }
+
+const isDeviceLost = (e: unknown) => e instanceof Error && e.name === 'GpuDeviceLostError';
 
 /** The schedule for a start: one after another when the runs' predicted bytes together exceed the budget. */
 export function planSchedule(
@@ -292,10 +303,21 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
   }
 
   private fail(run: Run<D, R>, e: unknown): void {
+    const shared = run.device?.shared;
     this.release(run);
     // A run stopped while a step was in flight stays stopped: the step's error is the stop's doing.
-    if (run.state === 'stopped') return;
-    this.setState(run, 'error', explainFailure(e));
+    if (run.state !== 'stopped') this.setState(run, 'error', explainFailure(e, shared !== undefined));
+    // A lost shared device takes every run on it down now (a paused one too), not at its next step.
+    if (shared === undefined || !isDeviceLost(e)) return;
+    for (const other of this.runs.values()) {
+      if (other === run || other.device?.shared !== shared) continue;
+      const live = !TERMINAL.has(other.state);
+      this.release(other);
+      if (live) this.setState(other, 'error', explainFailure(e, true));
+      // A finished run's trained state went with the device: it is brought back from its last checkpoint
+      // on a new device when generation or an export asks for it (idleRunner → revive).
+      else if (other.state === 'done') this.runs.delete(other.spec.id);
+    }
   }
 
   /** revive: bring a finished run back (after a reload) for generation and export, silently, without training. */

@@ -1,11 +1,10 @@
 // The training worker's entry: builds the worker's parts once (the loaded model, datasets, plans, the
 // scheduler of runs with its effects wired to this worker, generation, exports) and dispatches each message
-// from the page to one of them. The worker owns every GPUDevice the playground uses (one per run, so each
-// run's memory is counted exactly by its own arena and a lost device or an out-of-memory error ends only that
-// run); the page never runs engine code.
+// from the page to one of them. The worker owns the one GPUDevice the playground uses (device.ts): every run
+// and generation share it and the frozen base on it, each run's memory counted under its own id by the arena,
+// the base's once; a lost device ends every run on it (their checkpoints kept). The page never runs engine
+// code.
 /// <reference lib="webworker" />
-import type { GpuContext } from '../gpu/context';
-import { acquireBrowserGpu } from '../gpu/device';
 import { listMethods } from '../peft/registry';
 import type { MethodInfo } from '../peft/types';
 import {
@@ -18,6 +17,7 @@ import {
   saveDatasetBytes,
 } from './checkpoints';
 import { Datasets } from './datasets';
+import { type DeviceLease, SharedDevice } from './device';
 import { Exports } from './exports';
 import { Generation } from './generation';
 import { measureLatency } from './latency';
@@ -35,10 +35,11 @@ const model = new ModelHolder(post);
 const loaded = () => model.require();
 const datasets = new Datasets(post, loaded, { save: saveDatasetBytes, load: loadDatasetBytes });
 const planner = new Planner(post, loaded);
-const scheduler = new Scheduler<GpuContext, TrainingRunner>({
+const device = new SharedDevice(() => model.acquireDevice(), post);
+const scheduler = new Scheduler<DeviceLease, TrainingRunner>({
   post,
-  acquireDevice: () => acquireBrowserGpu(),
-  createRunner: runnerFactory(loaded, datasets, post),
+  acquireDevice: () => device.lease(),
+  createRunner: runnerFactory(loaded, datasets, post, device),
   saveCheckpoint,
   loadCheckpoint,
   loadSavedRun,
@@ -46,7 +47,7 @@ const scheduler = new Scheduler<GpuContext, TrainingRunner>({
   now: () => performance.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 });
-const generation = new Generation(post, loaded, scheduler);
+const generation = new Generation(post, loaded, scheduler, device);
 const exports = new Exports(post, loaded, scheduler, datasets);
 
 scope.onmessage = (ev: MessageEvent<ToWorker>) => {

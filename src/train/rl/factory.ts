@@ -11,6 +11,7 @@ import type { ModelConfig } from '../../formats/model-config';
 import type { TextTokenizer } from '../../formats/tokenizer';
 import type { RawOptions } from '../../peft/types';
 import type { Backend } from '../../tensor/backend';
+import type { FrozenBase } from '../../tensor/frozen-base';
 import type { ParamSpec } from '../../tensor/params';
 import { builtinReward, parseRewardSpec, type RewardFn } from '../rewards/builtin';
 import { dataTokenizer, specialIds } from '../tokenizer-adapter';
@@ -86,7 +87,26 @@ export const headOf = (algo: RlAlgo): HeadKind =>
 export interface RlModelInfo {
   config: ModelConfig;
   tokenizer: TextTokenizer;
+  /** The base's specs: with values (each model uploads its own copy), or none read when `base` is given. */
   baseSpecs: readonly ParamSpec[];
+  /**
+   * The frozen base shared by every model on the device (policy, reference, reward model): their frozen
+   * tensors are borrowed from it. Its storage type is the backend's (`be` of the run), hence unknown here.
+   */
+  base?: FrozenBase<unknown, unknown>;
+}
+
+/** A model of the run: on the shared base when there is one, else on its own copy of the base specs. */
+function modelOn<S, I>(
+  be: Backend<S, I>,
+  m: RlModelInfo,
+  o: Parameters<typeof RlModel.create>[3],
+): Promise<RlModel<S, I>> {
+  // The base was made on this run's backend (the worker and the CLI build both from one device).
+  const base = m.base as FrozenBase<S, I> | undefined;
+  return base
+    ? RlModel.createOnBase(be, m.config, base, m.baseSpecs, o)
+    : Promise.resolve(RlModel.create(be, m.config, m.baseSpecs, o));
 }
 
 /** What a reward source gets to build its function on the run's device (a reward model needs all of it). */
@@ -114,8 +134,8 @@ export function createRewardModel<S, I>(
   be: Backend<S, I>,
   model: RlModelInfo,
   o: { method: string; options: RawOptions; seed: number },
-): RlModel<S, I> {
-  return RlModel.create(be, model.config, model.baseSpecs, { ...o, lr: 0, head: 'score' });
+): Promise<RlModel<S, I>> {
+  return modelOn(be, model, { ...o, lr: 0, head: 'score' });
 }
 
 export interface RlBuildInput<S, I> extends RlRunSettings {
@@ -147,7 +167,7 @@ export async function buildRlRun<S, I>(x: RlBuildInput<S, I>): Promise<RlBuild<S
   const decode = (ids: readonly number[]) => m.tokenizer.decode(ids, { skipSpecialTokens: true });
   const rc = runnerConfig(x);
   const disposers: (() => void)[] = [];
-  const model = RlModel.create(x.be, m.config, m.baseSpecs, {
+  const model = await modelOn(x.be, m, {
     method: t.method,
     options: t.options,
     seed: t.seed,

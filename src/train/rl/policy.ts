@@ -8,10 +8,17 @@
 import type { ModelConfig } from '../../formats/model-config';
 import { type GenerateOptions, generate } from '../../model/generate';
 import { forward } from '../../model/transformer';
-import { Adapter, planAdapter } from '../../peft/adapter';
+import {
+  Adapter,
+  checkTrainableDtypes,
+  paramSetOnBase,
+  planAdapter,
+  planAdapterOnBase,
+} from '../../peft/adapter';
 import { getMethod } from '../../peft/registry';
 import type { RawOptions } from '../../peft/types';
 import type { Backend } from '../../tensor/backend';
+import type { FrozenBase } from '../../tensor/frozen-base';
 import * as op from '../../tensor/ops';
 import { segmentSum, tokenLogprobs } from '../../tensor/ops-rl';
 import { ParamSet, type ParamSpec } from '../../tensor/params';
@@ -151,14 +158,43 @@ export class RlModel<S, I> {
     const plan = planAdapter(method, o.options, config, baseSpecs, o.seed);
     const ps = new ParamSet(be, [...plan.specs, ...headSpecs(config, o.head, o.seed)]);
     const adapter = new Adapter(method, plan, config, ps);
+    return new RlModel(be, config, ps, adapter, RlModel.optimizer(ps, o), o.head);
+  }
+
+  /**
+   * The model on a shared frozen base (the worker's, the CLI's): its frozen tensors borrowed from `base`,
+   * only the base values the method reads fetched (planAdapterOnBase), the trainable ones its own.
+   */
+  static async createOnBase<S, I>(
+    be: Backend<S, I>,
+    config: ModelConfig,
+    base: FrozenBase<S, I>,
+    baseSpecs: readonly ParamSpec[],
+    o: RlModelOptions,
+  ): Promise<RlModel<S, I>> {
+    const method = getMethod(o.method);
+    const read = (name: string) => base.values(name);
+    const options = method.parse(o.options, config);
+    const plan = await planAdapterOnBase(method, options, config, baseSpecs, read, o.seed);
+    checkTrainableDtypes(plan, method.info.label);
+    const ps = await paramSetOnBase(be, plan, base, headSpecs(config, o.head, o.seed));
+    try {
+      const adapter = new Adapter(method, plan, config, ps, read);
+      return new RlModel(be, config, ps, adapter, RlModel.optimizer(ps, o), o.head);
+    } catch (e) {
+      ps.dispose();
+      throw e;
+    }
+  }
+
+  private static optimizer<S, I>(ps: ParamSet<S, I>, o: RlModelOptions): AdamW<S, I> {
     // TRL's RL trainers take the Trainer's AdamW (β 0.9/0.999, ε 1e-8) with weight decay 0 unless set.
-    const opt = new AdamW(ps, {
+    return new AdamW(ps, {
       ...ADAMW_DEFAULTS,
       lr: o.lr,
       weightDecay: o.weightDecay ?? 0,
       maxGradNorm: o.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm,
     });
-    return new RlModel(be, config, ps, adapter, opt, o.head);
   }
 
   /** Virtual tokens the method prepends (prompt tuning), which shift every row. */
