@@ -489,6 +489,16 @@ export class GpuContext {
     return buf;
   }
 
+  /**
+   * Gives the arena's reuse pool back to the device (a run ended: the next may have other shapes), after
+   * submitting recorded work, which may still name pooled buffers.
+   */
+  trimPool(): void {
+    if (this.lost) return;
+    this.flush();
+    this.arena.trim();
+  }
+
   destroy(): void {
     this.arena.destroyAll();
     this.uniformRing.destroy();

@@ -36,6 +36,8 @@ export class FrozenBase<S, I> {
   private readonly held = new Map<string, Held<S>>();
   /** Uploads in flight, by name: two leases asking for one tensor at once upload it once. */
   private readonly pending = new Map<string, Promise<void>>();
+  /** The last upload queued: the next starts when it is done. */
+  private queue: Promise<void> = Promise.resolve();
   private leases = 0;
   private disposed = false;
 
@@ -85,7 +87,8 @@ export class FrozenBase<S, I> {
     const counted: string[] = [];
     try {
       for (const name of wanted) {
-        await this.ensure(name);
+        // Held again if another lease's release freed it between its upload and this count.
+        while (!this.held.has(name)) await this.ensure(name);
         this.held.get(name)!.refs++;
         counted.push(name);
       }
@@ -116,13 +119,18 @@ export class FrozenBase<S, I> {
     if (this.held.has(name)) return;
     let p = this.pending.get(name);
     if (!p) {
-      p = (async () => {
+      // One upload at a time across every lease: never two tensors' host copies alive together.
+      p = this.queue.then(async () => {
+        if (this.held.has(name)) return;
         const info = this.info(name);
         let data: ArrayLike<number> | null = await this.source.read(name);
         const up = this.withOwner(() => uploadFrozen(this.be, { ...info, data }, 'frozen'));
         data = null;
         this.held.set(name, { shape: info.shape, store: up.store, format: up.format, refs: 0 });
-      })().finally(() => this.pending.delete(name));
+      });
+      this.queue = p.catch(() => undefined);
+      const settled = p.finally(() => this.pending.delete(name));
+      settled.catch(() => undefined);
       this.pending.set(name, p);
     }
     await p;

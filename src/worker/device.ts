@@ -63,7 +63,7 @@ export class SharedDevice {
         if (!held) return;
         held = false;
         this.holds--;
-        if (!ctx.lost) ctx.arena.trim();
+        ctx.trimPool();
         this.report();
       },
     };
