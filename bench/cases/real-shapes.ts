@@ -1,8 +1,8 @@
 // Memory at real shapes, measured in Node (Dawn): a fine-tuning run of the SFT runner (the CLI's and the
 // page's) on a random-weight checkpoint with a published model's exact shapes
-// (scripts/make-random-checkpoint.ts), a few steps, the arena's measured peak by category against the
-// prediction of the same run (the meter's step: train/memory.ts; and `plan`'s figure from config.json
-// alone once train/plan.ts exists). Not a timing benchmark; ms/step is printed for scale only.
+// (scripts/make-random-checkpoint.ts), a few steps, the arena's measured peak by category against `plan`'s
+// prediction from config.json alone (train/plan.ts, what `npm run cli -- plan` prints), and beside it the
+// meter's step with the run's own specs (train/memory.ts). Not a timing benchmark; ms/step is for scale.
 //
 //   node --import tsx bench/cases/real-shapes.ts [--preset smollm2-135m [--layers N] | --model DIR]
 //        [--method lora] [--set k=v ...] [--batch 1] [--seq 32] [--steps 2]
@@ -33,6 +33,7 @@ import type { MeterStore } from '../../src/tensor/meter-backend';
 import type { ParamSet } from '../../src/tensor/params';
 import { type BaseDtype, isBaseDtype } from '../../src/tensor/weight-format';
 import { predictTrainingMemory } from '../../src/train/memory';
+import { PLAN_DEFAULTS, planTraining } from '../../src/train/plan';
 import { SftRunner } from '../../src/train/sft';
 import { sftRunConfig } from '../../src/train/sft-config';
 
@@ -55,10 +56,13 @@ export interface RealShapeResult {
   params: number;
   trainable: number;
   measuredPeak: number;
+  /** `plan`'s figure (train/plan.ts): from config.json alone, before any weight is read. */
   predictedPeak: number;
   /** measured / predicted − 1. */
   error: number;
-  /** Breakdown at the moment each total peaked. */
+  /** The meter's step with this very run's specs and hooks (what plan does, minus the config-only specs). */
+  meterPeak: number;
+  /** Breakdown at the moment each total peaked (plan: its by-category figures). */
   measuredAtPeak: ByCategory;
   predictedAtPeak: ByCategory;
   msPerStep: number;
@@ -115,26 +119,36 @@ export async function measureRealShapes(ctx: GpuContext, run: RealShapeRun): Pro
   const s = ctx.arena.stats();
   const measuredPeak = s.peakTotal - before.currentTotal;
   const measuredAtPeak = minus(s.atPeak, before.current);
-  // The prediction of this very run: its plan (base specs and the method's tensors) on the meter.
+  // `plan`'s prediction from config.json alone (what `npm run cli -- plan` prints)...
+  const planned = planTraining(md.config, [{ method: run.method, options: run.options }], {
+    ...PLAN_DEFAULTS,
+    batch: run.B,
+    seqLen: run.T,
+    checkpointing: run.checkpointing,
+    baseDtype: run.baseDtype,
+  });
+  // ...and the meter's step with this run's own plan (its base specs and the method's tensors), which
+  // separates a config-only discrepancy from a meter one.
   const plan = runner.adapter.plan;
   const method = getMethod(cfg.method);
   const hooks = (ps: ParamSet<MeterStore, MeterStore>) => new Adapter(method, plan, md.config, ps).hooks;
-  const predicted = predictTrainingMemory(
+  const meter = predictTrainingMemory(
     md.config,
     plan.specs,
     hooks,
     { B: run.B, T: run.T },
-    { maxGradNorm: cfg.maxGradNorm },
+    { maxGradNorm: cfg.maxGradNorm, checkpointing: run.checkpointing },
   );
   const result: RealShapeResult = {
     run,
     params: runner.totalParams,
     trainable: runner.trainableParams,
     measuredPeak,
-    predictedPeak: predicted.peakTotal,
-    error: measuredPeak / predicted.peakTotal - 1,
+    predictedPeak: planned.predictedPeakBytes,
+    error: measuredPeak / planned.predictedPeakBytes - 1,
+    meterPeak: meter.peakTotal,
     measuredAtPeak,
-    predictedAtPeak: predicted.atPeak,
+    predictedAtPeak: planned.byCategory,
     msPerStep: ms,
     losses: points.map((p) => p.loss ?? Number.NaN),
   };
@@ -165,6 +179,7 @@ export function resultJson(r: RealShapeResult): Record<string, unknown> {
     trainable_params: r.trainable,
     measured_peak_bytes: r.measuredPeak,
     predicted_peak_bytes: r.predictedPeak,
+    meter_peak_bytes: r.meterPeak,
     measured_over_predicted: Math.round((1 + r.error) * 1000) / 1000,
     within_10pct: Math.abs(r.error) < 0.1,
     at_peak_by_category: byCat,
