@@ -23,6 +23,8 @@ export interface FairTag {
   phase: 'sweep' | 'seed';
   lr: number;
   seed: number;
+  /** The sweep's decades from the default (the report's setup); absent without a sweep. */
+  decades?: number[];
 }
 
 export interface RunRecord {

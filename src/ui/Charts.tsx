@@ -1,5 +1,6 @@
 // Live charts (recharts): train and eval loss per run overlaid against step, tokens or time (SFT runs on one
-// axis, each RL algorithm's loss on its own); memory per run stacked by category (at the run's peak) beside
+// axis, each RL algorithm's loss on its own; a fair comparison's seeds as each method's mean with a ± sd
+// band); memory per run stacked by category (at the run's peak) beside
 // its prediction, each run's label in its colour; both as wide as their box (box-width.ts). A recharts redraw costs tens of ms
 // (hundreds in a dev build on SwiftShader), so the charts never subscribe to the store directly: they read
 // throttled snapshots (at most 2-3 redraws a second, rendered as transitions), the loss lines are capped at
@@ -9,10 +10,11 @@ import { Bar, BarChart, CartesianGrid, XAxis as RXAxis, Tooltip, YAxis } from 'r
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { useAppStore } from '../store';
 import type { XAxis } from '../store/ui';
+import { band } from '../train/compare/stats';
 import type { MetricPoint } from '../train/sft-config';
 import { useBoxWidth } from './box-width';
 import { chartNames, parseRunKey, runKeyOf } from './run-names';
-import { type Series, SeriesChart } from './SeriesChart';
+import { type Band, type Series, SeriesChart } from './SeriesChart';
 import { downsample, useThrottledStore } from './throttled';
 import { axisWidth, formatTick, niceTicks } from './ticks';
 
@@ -70,12 +72,33 @@ export const LossChart = memo(function LossChart() {
   const [box, width] = useBoxWidth<HTMLDivElement>(560);
   // The run list's algorithms only (a string, so the memo below ignores figure changes of the runs).
   const algos = runs.map((r) => groupOf(r.spec.rl?.algo)).join(' ');
-  const { groups, points } = useMemo(() => {
+  // Fair comparisons' seeded runs as "id group method" lines: drawn as one mean line and a ± sd band per
+  // method rather than one line per seed.
+  const seeded = runs
+    .filter((r) => r.fair?.phase === 'seed')
+    .map((r) => `${r.spec.id} ${r.fair?.group} ${r.method}`)
+    .join('\n');
+  const { groups, points, bands } = useMemo(() => {
     let points = 0;
     const algoOf = algos.split(' ');
     const groups = new Map<string, Series[]>();
+    const fairOf = new Map(
+      (seeded ? seeded.split('\n') : []).map((l) => {
+        const [id, g, m] = l.split(' ');
+        return [id, `${g} ${m}`];
+      }),
+    );
+    const aggregates = new Map<string, { name: string; index: number; ids: string[] }>();
     for (const { id, name: method, index } of parseRunKey(runKey)) {
       const pts = metrics[id] ?? [];
+      const agg = fairOf.get(id);
+      if (agg) {
+        const a = aggregates.get(agg) ?? { name: agg.split(' ')[1], index, ids: [] };
+        a.ids.push(id);
+        aggregates.set(agg, a);
+        points += pts.length;
+        continue;
+      }
       const color = COLORS[index % COLORS.length];
       const train = pts.filter((p) => p.loss !== null);
       const evals = pts.filter((p) => p.evalLoss !== null);
@@ -98,8 +121,28 @@ export const LossChart = memo(function LossChart() {
           data: downsample(evals, MAX_LINE_POINTS).map((p) => ({ x: xOf(p, xAxis), y: p.evalLoss })),
         });
     }
-    return { groups: [...groups.entries()], points };
-  }, [runKey, metrics, xAxis, algos]);
+    // Each method's seeds: the mean training loss and its ± sd band over the seeds, by step; x by tokens or
+    // time is the first seed's at that step (equal budgets: the seeds' steps hold the same token counts).
+    const bands: Band[] = [];
+    const sft = groups.get('sft') ?? [];
+    for (const [key, a] of aggregates) {
+      const color = COLORS[a.index % COLORS.length];
+      const curves = a.ids.map((id) =>
+        (metrics[id] ?? []).filter((p) => p.loss !== null).map((p) => ({ x: p.step, y: p.loss })),
+      );
+      const xAt = new Map((metrics[a.ids[0]] ?? []).map((p) => [p.step, xOf(p, xAxis)]));
+      const b = band(curves).map((p) => ({ ...p, x: xAt.get(p.x) ?? p.x }));
+      bands.push({ key: `${key}-band`, color, data: b });
+      sft.push({
+        key: `${key}-mean`,
+        name: `${a.name} mean ± sd (${a.ids.length} seeds)`,
+        color,
+        data: b.map((p) => ({ x: p.x, y: p.mean })),
+      });
+    }
+    if (sft.length) groups.set('sft', sft);
+    return { groups: [...groups.entries()], points, bands };
+  }, [runKey, metrics, xAxis, algos, seeded]);
   const height = groups.length > 1 ? Math.max(110, Math.floor(220 / groups.length)) : 200;
   return (
     <section className="panel" data-testid="loss-chart" data-points={points}>
@@ -120,6 +163,7 @@ export const LossChart = memo(function LossChart() {
             )}
             <SeriesChart
               series={series}
+              bands={g === 'sft' ? bands : undefined}
               width={width}
               height={height}
               xFromZero

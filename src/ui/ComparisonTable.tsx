@@ -3,7 +3,8 @@
 // figures only change at an eval or the end of a run, not on every streamed point. Offset from the charts'
 // redraws (120 ms) so they do not share a task. It fits its column (fixed layout, short headers that wrap,
 // each with its unit and a tooltip saying what it measures; the three latencies under one heading), and
-// each row is marked with its run's colour, as in the charts and the run cards.
+// each row is marked with its run's colour, as in the charts and the run cards. A fair comparison's
+// mean ± sd table (FairTable.tsx) sits above the per-run rows.
 import { type CSSProperties, useMemo } from 'react';
 import { useAppStore } from '../store';
 import { COLORS } from './Charts';
@@ -17,6 +18,7 @@ import {
   toCsv,
   toMarkdown,
 } from './compare';
+import { FairTable } from './FairTable';
 import { useThrottledStore } from './throttled';
 
 function download(name: string, text: string, type: string): void {
@@ -69,6 +71,7 @@ export function ComparisonTable() {
           </button>
         </span>
       </h2>
+      <FairTable />
       <table className="compare">
         <thead>
           <tr>

@@ -3,7 +3,8 @@
 // export the adapter (a zip: PEFT's folder and a model card), the merged model (a zip: HF layout with the
 // tokenizer) and an ONNX deploy preview where mergeable, every file named after the run as the charts name it;
 // any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster; Delete for a run that is
-// over. Below the cards: import an adapter to evaluate it or continue training it.
+// over. Below the cards: import an adapter to evaluate it or continue training it. An RL run's card says
+// plainly that it keeps no checkpoint, so it cannot be exported after a reload.
 // Each card is marked with its run's colour (the colour of its lines in the charts and its row in the
 // table); before the first step's point arrives it says the pipelines are compiling (seconds on a software
 // GPU), and the time left comes from steady-state steps only (the worker's etaS), so it is absent until then.
@@ -95,6 +96,12 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
         {ck !== undefined && <> · checkpoint at step {ck}</>}
       </div>
       {run.message && <p className={run.state === 'error' ? 'error' : 'note'}>{run.message}</p>}
+      {run.spec.rl && (
+        <p className="note" data-testid="rl-no-export">
+          RL runs keep no checkpoint: export this run or generate with it before the page is reloaded or
+          closed. After a reload it cannot be exported or generate, and Resume starts it again from step 0.
+        </p>
+      )}
       {run.state === 'running' && (
         <button type="button" onClick={() => pauseRun(id)}>
           Pause

@@ -2,10 +2,13 @@
 // axis ticks (src/ui/ticks.ts: round values that repeat between redraws, interval 0, fixed axis widths), so
 // recharts neither chooses nor measures tick labels, and the legend is plain HTML under the chart rather
 // than recharts' Legend, which measures its own box on every render. Both measurements forced a layout of
-// the whole page in each redraw. Callers memoise `series` (a new array means a redraw).
+// the whole page in each redraw. Callers memoise `series` (a new array means a redraw). Optional bands
+// (shaded lo..hi ranges) are drawn under the lines: the fair comparison's mean ± sd over seeds.
 import { memo, useMemo, useState } from 'react';
-import { CartesianGrid, Line, LineChart, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, XAxis as RXAxis, Tooltip, YAxis } from 'recharts';
 import { axisWidth, formatTick, niceTicks } from './ticks';
+
+const NO_BANDS: readonly Band[] = [];
 
 /** A dashed series draws a dot per point up to this many; each dot is a component re-rendered per redraw. */
 const MAX_DOTS = 40;
@@ -19,27 +22,42 @@ export interface Series {
   data: readonly { x: number; y: number | null }[];
 }
 
-function extent(series: readonly Series[], pick: (p: { x: number; y: number | null }) => number | null) {
+/** A shaded band (the fair comparison's mean ± sd over seeds), drawn under the lines in its colour. */
+export interface Band {
+  key: string;
+  color: string;
+  data: readonly { x: number; lo: number; hi: number }[];
+}
+
+function extent(
+  series: readonly Series[],
+  pick: (p: { x: number; y: number | null }) => number | null,
+  bands: readonly Band[] = [],
+  pickBand?: (p: { x: number; lo: number; hi: number }) => number[],
+) {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const s of series)
-    for (const p of s.data) {
-      const v = pick(p);
-      if (v === null || !Number.isFinite(v)) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+  const take = (v: number | null) => {
+    if (v === null || !Number.isFinite(v)) return;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  };
+  for (const s of series) for (const p of s.data) take(pick(p));
+  if (pickBand) for (const b of bands) for (const p of b.data) for (const v of pickBand(p)) take(v);
   return lo <= hi ? { lo, hi } : null;
 }
 
 export const SeriesChart = memo(function SeriesChart({
   series,
+  bands = NO_BANDS,
   width = 720,
   height = 280,
   xFromZero = true,
   minXStep = 0,
 }: {
   series: readonly Series[];
+  /** Shaded ranges under the lines (memoised by the caller, as `series`). */
+  bands?: readonly Band[];
   width?: number;
   height?: number;
   /** Start the x axis at 0 (steps, tokens, seconds) rather than at the first point. */
@@ -51,8 +69,18 @@ export const SeriesChart = memo(function SeriesChart({
   // redraw, about 40% of a live redraw's cost, for a box nobody is looking at while curves stream in.
   const [hover, setHover] = useState(false);
   const { xTicks, yTicks, xFmt, yFmt, yWidth } = useMemo(() => {
-    const xs = extent(series, (p) => p.x);
-    const ys = extent(series, (p) => p.y);
+    const xs = extent(
+      series,
+      (p) => p.x,
+      bands,
+      (p) => [p.x],
+    );
+    const ys = extent(
+      series,
+      (p) => p.y,
+      bands,
+      (p) => [p.lo, p.hi],
+    );
     const xTicks = niceTicks(xFromZero ? Math.min(0, xs?.lo ?? 0) : (xs?.lo ?? 0), xs?.hi ?? 1, 6, minXStep);
     const yTicks = niceTicks(ys?.lo ?? 0, ys?.hi ?? 1, 5);
     const xStep = xTicks[1] - xTicks[0];
@@ -64,10 +92,10 @@ export const SeriesChart = memo(function SeriesChart({
       yFmt: (v: number) => formatTick(v, yStep),
       yWidth: axisWidth(yTicks.map((v) => formatTick(v, yStep))),
     };
-  }, [series, xFromZero, minXStep]);
+  }, [series, bands, xFromZero, minXStep]);
   return (
     <div className="series-chart">
-      <LineChart
+      <ComposedChart
         width={width}
         height={height}
         margin={{ top: 8, right: 16, bottom: 4, left: 0 }}
@@ -93,6 +121,19 @@ export const SeriesChart = memo(function SeriesChart({
           width={yWidth}
         />
         {hover && <Tooltip isAnimationActive={false} />}
+        {bands.map((b) => (
+          <Area
+            key={b.key}
+            data={b.data.map((p) => ({ x: p.x, range: [p.lo, p.hi] }))}
+            dataKey="range"
+            stroke="none"
+            fill={b.color}
+            fillOpacity={0.18}
+            isAnimationActive={false}
+            legendType="none"
+            tooltipType="none"
+          />
+        ))}
         {series.map((s) => (
           <Line
             key={s.key}
@@ -105,7 +146,7 @@ export const SeriesChart = memo(function SeriesChart({
             isAnimationActive={false}
           />
         ))}
-      </LineChart>
+      </ComposedChart>
       <ul className="chart-legend">
         {series.map((s) => (
           <li key={s.key}>

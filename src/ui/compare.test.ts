@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { zeroByCategory } from '../gpu/arena';
 import type { RunRecord } from '../store/runs';
 import type { MetricPoint } from '../train/sft-config';
-import { compareRows, sortRows, toCsv, toMarkdown } from './compare';
+import { compareRows, fairGroups, meanSd, sortRows, toCsv, toMarkdown } from './compare';
 
 const run = (id: string, method: string, trainable: number): RunRecord => ({
   spec: {
@@ -27,6 +27,8 @@ const run = (id: string, method: string, trainable: number): RunRecord => ({
       seed: 0,
       logEvery: 1,
       evalEvery: 0,
+      checkpointing: false,
+      baseDtype: 'f32',
     },
   },
   method,
@@ -122,5 +124,65 @@ describe('comparison rows', () => {
     expect(md[2]).toBe(
       '| full, a "quoted" \\| name | full | done | 1000 | 100.00 | 3.91 | 0.0496 | 13.00 | 100.0 | 100.0 | 2.5000 | 2.7500 | 75.0 | 1.50 | 2.25 |  |',
     );
+  });
+});
+
+describe('fair comparison rows', () => {
+  const tagged = (
+    id: string,
+    method: string,
+    phase: 'sweep' | 'seed',
+    lr: number,
+    seed: number,
+    o: Partial<RunRecord> = {},
+  ) => ({
+    ...run(id, method, method === 'lora' ? 100 : 10),
+    fair: { group: 'g1', phase, lr, seed },
+    ...o,
+  });
+  const runs: RunRecord[] = [
+    tagged('s0', 'lora', 'sweep', 0.01, 0, { results: { evalLoss: 1 } }),
+    tagged('l1', 'lora', 'seed', 0.01, 1, { results: { evalLoss: 2, exactMatch: 0.5 } }),
+    tagged('l2', 'lora', 'seed', 0.01, 2, { results: { evalLoss: 4, exactMatch: 0 } }),
+    tagged('l3', 'lora', 'seed', 0.01, 3, { state: 'running' }),
+    tagged('i1', 'ia3', 'seed', 0.1, 1, {
+      results: { evalLoss: 5, latency: { baseMs: 1, unmergedMs: 3, mergedMs: 2 } },
+    }),
+    run('plain', 'full', 1000),
+  ];
+  const metrics = { l1: [pt(2, 3, null, 700)], l2: [pt(2, 5, null, 900)], l3: [pt(1, 9, 9, 5000)] };
+  const [g] = fairGroups(runs, metrics);
+
+  it('averages the finished seeded runs of each method (sample sd), a live seed counted as started only', () => {
+    expect(fairGroups(runs, metrics)).toHaveLength(1);
+    expect(g.live).toBe(true);
+    expect(g.started).toEqual({ lora: 3, ia3: 1 });
+    expect(g.rows[0]).toEqual({
+      method: 'lora',
+      lr: 0.01,
+      seeds: 2,
+      eval_loss_mean: 3,
+      eval_loss_sd: Math.SQRT2,
+      exact_match_mean: 0.25,
+      exact_match_sd: Math.sqrt(0.125),
+      trainable_params: 100,
+      peak_bytes: 900,
+      tokens_per_s: 100,
+      latency_ms: null,
+    });
+    // The deployed latency: merged where the method merges.
+    expect(g.rows[1]).toMatchObject({
+      method: 'ia3',
+      seeds: 1,
+      eval_loss_mean: 5,
+      eval_loss_sd: null,
+      latency_ms: 2,
+    });
+    expect(g.runs.map((r) => r.phase)).toEqual(['sweep', 'seed', 'seed', 'seed']);
+  });
+  it('writes mean ± sd', () => {
+    expect(meanSd(3, Math.SQRT2, 3)).toBe('3.000 ± 1.414');
+    expect(meanSd(5, null, 3)).toBe('5.000');
+    expect(meanSd(null, null, 3)).toBe('');
   });
 });

@@ -1,8 +1,10 @@
 // The comparison table's rows from runs and their metrics (pure, so it is tested without a DOM), with
 // sorting and the CSV and Markdown exports. Communication volume (all-reduce bytes per step) sits beside
-// the trainable parameters it is derived from.
+// the trainable parameters it is derived from. Runs of a fair comparison are also grouped into its table
+// (mean ± sd over seeds) with train/compare's code, the CLI's.
 import { allreduceBytesOf } from '../peft/allreduce';
 import type { RunRecord } from '../store/runs';
+import { type CompareRun, compareTable, type TableRow } from '../train/compare/table';
 import type { MetricPoint } from '../train/sft-config';
 
 export interface CompareRow {
@@ -198,4 +200,73 @@ export function toMarkdown(rows: readonly CompareRow[]): string {
   const rule = `|${COLUMNS.map((c) => (c.key === 'run' || c.key === 'method' || c.key === 'state' ? ' --- ' : ' ---: ')).join('|')}|`;
   const body = rows.map((r) => `| ${COLUMNS.map((c) => esc(formatCell(c.key, r[c.key]))).join(' | ')} |`);
   return `${[head, rule, ...body].join('\n')}\n`;
+}
+
+// ---- the fair comparison: runs tagged by FairDriver, aggregated as the CLI aggregates them ---------------
+
+/** A store run as the fair comparison's shared code (train/compare) takes it; its figures final when over. */
+export function toCompareRun(r: RunRecord, points: readonly MetricPoint[]): CompareRun | null {
+  if (!r.fair) return null;
+  const lastTrain = last(points, (p) => p.loss !== null);
+  const lastEval = last(points, (p) => p.evalLoss !== null);
+  const lat = r.results?.latency;
+  return {
+    method: r.method,
+    phase: r.fair.phase,
+    lr: r.fair.lr,
+    seed: r.fair.seed,
+    steps: r.spec.config.steps,
+    tokens: points.length ? points[points.length - 1].tokens : 0,
+    evalLoss: r.state === 'done' ? (r.results?.evalLoss ?? lastEval?.evalLoss ?? null) : null,
+    exactMatch: r.state === 'done' ? (r.results?.exactMatch ?? null) : null,
+    trainableParams: r.info?.trainableParams ?? 0,
+    peakBytes: points.reduce((a, p) => Math.max(a, p.peakBytes), 0),
+    tokensPerS: lastTrain?.tokensPerS ?? 0,
+    latencyMs: lat ? (lat.mergedMs ?? lat.unmergedMs) : null,
+    ...(r.state === 'error' ? { error: r.message ?? 'failed' } : {}),
+    curve: points.map((p) => ({ step: p.step, loss: p.loss, evalLoss: p.evalLoss })),
+  };
+}
+
+export interface FairGroup {
+  group: string;
+  /** The finished runs (sweep and seeds) the table and the report are built from. */
+  runs: CompareRun[];
+  rows: TableRow[];
+  /** Seeded runs started per method, finished or not (the table's "done of"). */
+  started: Record<string, number>;
+  /** Whether a run of the comparison is still queued or training. */
+  live: boolean;
+  /** The first run of each method (its colour in the charts). */
+  firstIndex: Record<string, number>;
+}
+
+/** Each fair comparison on the page, oldest first: its finished runs and their table (mean ± sd). */
+export function fairGroups(
+  runs: readonly RunRecord[],
+  metrics: Record<string, readonly MetricPoint[]>,
+): FairGroup[] {
+  const by = new Map<string, FairGroup>();
+  runs.forEach((r, i) => {
+    if (!r.fair) return;
+    let g = by.get(r.fair.group);
+    if (!g) {
+      g = { group: r.fair.group, runs: [], rows: [], started: {}, live: false, firstIndex: {} };
+      by.set(r.fair.group, g);
+    }
+    g.firstIndex[r.method] ??= i;
+    if (r.fair.phase === 'seed') g.started[r.method] = (g.started[r.method] ?? 0) + 1;
+    if (r.state === 'done' || r.state === 'error') {
+      const c = toCompareRun(r, metrics[r.spec.id] ?? []);
+      if (c) g.runs.push(c);
+    } else if (r.state !== 'stopped' && r.state !== 'interrupted' && r.state !== 'elsewhere') g.live = true;
+  });
+  for (const g of by.values()) g.rows = compareTable(g.runs);
+  return [...by.values()];
+}
+
+/** "3.123 ± 0.045" (the sd left out with one seed). */
+export function meanSd(mean: number | null, sd: number | null, digits: number): string {
+  if (mean === null) return '';
+  return sd === null ? mean.toFixed(digits) : `${mean.toFixed(digits)} ± ${sd.toFixed(digits)}`;
 }
