@@ -1,16 +1,20 @@
 // Adapter folders in the CLI: `--adapter DIR` for the inference commands (generate, eval): the model's
 // parameters with a saved adapter folder (adapter_config.json + adapter_model.safetensors, as `train --out`
 // and the playground write them) planned over the base weights and loaded, or the base model alone without
-// one; and writing such a folder from Adapter.save's files (`train --out`, the `grads` dump).
+// one (on a FrozenBase streamed in the chosen --base-dtype: loadWithAdapterOnBase); and writing such a
+// folder from Adapter.save's files (`train --out`, the `grads` dump).
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../formats/model-config';
+import { baseSpecsOf } from '../model/load';
 import type { ModelHooks } from '../model/transformer';
-import { Adapter } from '../peft/adapter';
+import { Adapter, checkTrainableDtypes, paramSetOnBase, planAdapterOnBase } from '../peft/adapter';
 import { planFromAdapterConfig } from '../peft/files';
 import type { Backend } from '../tensor/backend';
+import type { FrozenBase } from '../tensor/frozen-base';
 import { ParamSet, type ParamSpec } from '../tensor/params';
+import { savedMethod } from '../train/sft';
 import { writeFileAtomic } from './files';
 
 export interface ModelWithAdapter<S, I> {
@@ -52,6 +56,57 @@ export function loadWithAdapter<S, I>(
     throw e;
   }
   return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+}
+
+/**
+ * loadWithAdapter on a FrozenBase (streamed from the checkpoint in the chosen dtype): the base model's
+ * frozen tensors borrowed from it, the adapter folder applied when given, only the base values the method
+ * reads brought to the host. dispose() gives the base's lease back.
+ */
+export async function loadWithAdapterOnBase<S, I>(
+  be: Backend<S, I>,
+  config: ModelConfig,
+  base: FrozenBase<S, I>,
+  adapterDir: string | undefined,
+): Promise<ModelWithAdapter<S, I>> {
+  const specs = baseSpecsOf(base.source);
+  if (adapterDir === undefined) {
+    const lease = await base.lease(specs.map((s) => s.name));
+    const ps = new ParamSet(be, specs, { base: lease });
+    return { ps, hooks: undefined, method: null, dispose: () => ps.dispose() };
+  }
+  const cfgPath = join(adapterDir, 'adapter_config.json');
+  const wPath = join(adapterDir, 'adapter_model.safetensors');
+  for (const p of [cfgPath, wPath])
+    if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  const read = (n: string) => base.values(n);
+  // Planned (options checked against the model) before anything is allocated.
+  const { method, options } = withFile(cfgPath, () => savedMethod(readFileSync(cfgPath, 'utf8'), config));
+  const plan = await planAdapterOnBase(method, options, config, specs, read, 0);
+  checkTrainableDtypes(plan, method.info.label);
+  const ps = await paramSetOnBase(be, plan, base);
+  const adapter = new Adapter(method, plan, config, ps, read);
+  const dispose = () => {
+    adapter.dispose();
+    ps.dispose();
+  };
+  try {
+    adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+}
+
+/** Runs `f`, naming `file` first in its error (the method's option checks speak of the option alone). */
+function withFile<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    throw new Error(m.startsWith(file) ? m : `${file}: ${m.replace(/^adapter_config\.json: /, '')}`);
+  }
 }
 
 /** Writes Adapter.save's two files into `dir` (created if needed), each atomically. */

@@ -2,7 +2,7 @@
 // out-of-range numbers are errors naming the flag; the commands' own declarations (train, RL, generate,
 // eval, merge) are checked the same way.
 import { describe, expect, it } from 'vitest';
-import { Args } from './args';
+import { Args, baseDtypeFlag } from './args';
 import { EVAL_FLAGS } from './eval';
 import { GENERATE_FLAGS } from './generate';
 import { MERGE_FLAGS } from './merge';
@@ -97,5 +97,24 @@ describe('strict flags', () => {
     expect(() => new Args(['--algo', 'grpo', '--genrations', '4'], rlFlags('grpo'))).toThrow(
       '(did you mean --generations?)',
     );
+  });
+
+  it('--base-dtype: on train, eval, generate and every RL algorithm; a wrong value lists the choices', () => {
+    for (const [argv, flags] of [
+      [['--model', 'm', '--base-dtype', 'nf4'], TRAIN_FLAGS],
+      [['--model', 'm', '--base-dtype', 'nf4'], EVAL_FLAGS],
+      [['--model', 'm', '--base-dtype', 'nf4'], GENERATE_FLAGS],
+      [['--algo', 'grpo', '--base-dtype', 'nf4'], rlFlags('grpo')],
+      [['--algo', 'dpo', '--base-dtype', 'nf4'], rlFlags('dpo')],
+    ] as const)
+      expect(baseDtypeFlag(new Args([...argv], flags))).toBe('nf4');
+    for (const d of ['f32', 'f16', 'bf16', 'int8', 'nf4'])
+      expect(baseDtypeFlag(train('--base-dtype', d))).toBe(d);
+    expect(baseDtypeFlag(train('--model', 'm'))).toBeUndefined();
+    expect(() => baseDtypeFlag(train('--base-dtype', 'fp16'))).toThrow(
+      '--base-dtype must be one of f32, f16, bf16, int8, nf4, got "fp16": f32 (4 bytes per weight), f16 or bf16 (2), int8 (1, per-channel scales), nf4 (0.5, QLoRA 4-bit blocks of 64)',
+    );
+    expect(() => baseDtypeFlag(train('--base-dtype', 'NF4'))).toThrow(/got "NF4"/);
+    expect(() => train('--base-dtype')).toThrow(/--base-dtype/);
   });
 });

@@ -6,6 +6,7 @@
 // the range the common flags allow (a negative learning rate is refused naming --lr).
 
 import { parseArgs } from 'node:util';
+import { BASE_DTYPES, type BaseDtype, isBaseDtype } from '../tensor/weight-format';
 
 /** How a flag takes its value: one string, a repeatable string, or a switch (`--x`, `--x true|false`). */
 export type FlagKind = 'string' | 'list' | 'switch';
@@ -237,4 +238,20 @@ export class Args {
     }
     return m;
   }
+}
+
+/** What each --base-dtype choice stores, for the refusal's message. */
+const BASE_DTYPE_HELP =
+  'f32 (4 bytes per weight), f16 or bf16 (2), int8 (1, per-channel scales), nf4 (0.5, QLoRA 4-bit blocks of 64)';
+
+/**
+ * `--base-dtype`: how the frozen base is held on the GPU (weight-format.ts), undefined when absent. Anything
+ * else is refused with the choices listed.
+ */
+export function baseDtypeFlag(a: Args): BaseDtype | undefined {
+  const v = a.opt('base-dtype');
+  if (v === undefined) return undefined;
+  if (!isBaseDtype(v))
+    throw new Error(`--base-dtype must be one of ${BASE_DTYPES.join(', ')}, got "${v}": ${BASE_DTYPE_HELP}`);
+  return v;
 }

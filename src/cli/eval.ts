@@ -7,16 +7,17 @@
 import { Batcher } from '../data/batch';
 import { tokenizeForSft } from '../data/tokenize';
 import { acquireNodeGpu } from '../gpu/node';
-import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { checkModelFits, checkpointBaseSource } from '../model/load';
+import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { batchLosses, exactMatch, meanOfTokens } from '../train/sft-eval';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
-import { loadWithAdapter } from './adapter-dir';
-import type { Args, FlagSpecs } from './args';
+import { loadWithAdapterOnBase } from './adapter-dir';
+import { type Args, baseDtypeFlag, type FlagSpecs } from './args';
 import { prepareDataFile } from './data-file';
 import { nodeBudget, openModelDir } from './model-dir';
 
-export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N]
+export const EVAL_USAGE = `  eval --model DIR --data FILE [--adapter DIR] [--batch B] [--seq T] [--max-batches N] [--base-dtype D]
         one JSON line: eval_loss (mean over target tokens), perplexity and exact_match (greedy completions
         of up to 16 prompt/completion rows; null for plain text)`;
 
@@ -27,6 +28,7 @@ export const EVAL_FLAGS: FlagSpecs = {
   batch: 'string',
   seq: 'string',
   'max-batches': 'string',
+  'base-dtype': 'string',
 };
 
 export async function evalCommand(a: Args): Promise<void> {
@@ -59,16 +61,13 @@ export async function evalCommand(a: Args): Promise<void> {
     shuffle: false,
   });
 
+  const dtype = baseDtypeFlag(a) ?? 'f32';
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(md.config, nodeBudget(ctx), md.dir);
+    checkModelFits(md.config, nodeBudget(ctx), md.dir, dtype);
     const be = gpuBackend(ctx);
-    const model = loadWithAdapter(
-      be,
-      md.config,
-      await loadCheckpointSpecs(md.config, md.reader),
-      a.opt('adapter'),
-    );
+    const base = new FrozenBase(be, checkpointBaseSource(md.config, md.reader, dtype), dtype);
+    const model = await loadWithAdapterOnBase(be, md.config, base, a.opt('adapter'));
     const t0 = performance.now();
     const batches = [...batcher.epoch(0)].slice(0, maxBatches);
     const losses = await batchLosses(be, md.config, model.ps, model.hooks, batches);

@@ -7,15 +7,17 @@
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { generate } from '../model/generate';
-import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { checkModelFits, checkpointBaseSource } from '../model/load';
+import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
-import { loadWithAdapter } from './adapter-dir';
-import type { Args, FlagSpecs } from './args';
+import { loadWithAdapterOnBase } from './adapter-dir';
+import { type Args, baseDtypeFlag, type FlagSpecs } from './args';
 import { nodeBudget, openModelDir } from './model-dir';
 
 export const GENERATE_USAGE = `  generate --model DIR --prompt TEXT [--prompt TEXT ...] [--adapter DIR] [--max-new-tokens N] [--temperature X]
         [--top-k K] [--top-p P] [--repetition-penalty X] [--seed S] [--stop STR ...] [--chat] [--json]
+        [--base-dtype f32|f16|bf16|int8|nf4]
         greedy unless --temperature > 0; one prompt streams to stdout, several print one JSON line each`;
 
 export const GENERATE_FLAGS: FlagSpecs = {
@@ -31,6 +33,7 @@ export const GENERATE_FLAGS: FlagSpecs = {
   stop: 'list',
   chat: 'switch',
   json: 'switch',
+  'base-dtype': 'string',
 };
 
 export async function generateCommand(a: Args): Promise<void> {
@@ -57,16 +60,13 @@ export async function generateCommand(a: Args): Promise<void> {
   const { eosIds, padId } = specialIds(tok, md.config);
   const json = a.bool('json') === true || prompts.length > 1;
 
+  const dtype = baseDtypeFlag(a) ?? 'f32';
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(md.config, nodeBudget(ctx), md.dir);
+    checkModelFits(md.config, nodeBudget(ctx), md.dir, dtype);
     const be = gpuBackend(ctx);
-    const model = loadWithAdapter(
-      be,
-      md.config,
-      await loadCheckpointSpecs(md.config, md.reader),
-      a.opt('adapter'),
-    );
+    const base = new FrozenBase(be, checkpointBaseSource(md.config, md.reader, dtype), dtype);
+    const model = await loadWithAdapterOnBase(be, md.config, base, a.opt('adapter'));
     if (!json) process.stdout.write(chat ? '' : texts[0]);
     const res = await generate(be, md.config, model.ps, prompts, {
       hooks: model.hooks,

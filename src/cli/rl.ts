@@ -13,8 +13,9 @@ import type { Example } from '../data/types';
 import { parseSafetensors, toFloat32, writeSafetensors } from '../formats/safetensors';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
-import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { baseSpecsOf, checkModelFits, checkpointBaseSource } from '../model/load';
 import type { OptionValue } from '../peft/types';
+import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { parseRewardSpec } from '../train/rewards/builtin';
 import { jsReward } from '../train/rewards/js';
@@ -40,7 +41,7 @@ import { PPO_DEFAULTS } from '../train/rl/ppo';
 import { modelReward, REWARD_DEFAULTS } from '../train/rl/reward';
 import { RS_DEFAULTS } from '../train/rl/rs';
 import { SFT_DEFAULTS } from '../train/sft-config';
-import type { Args, FlagSpecs } from './args';
+import { type Args, baseDtypeFlag, type FlagSpecs } from './args';
 import { prepareDataFile } from './data-file';
 import { prepareOutDir, writeFileAtomic } from './files';
 import { openModelDir } from './model-dir';
@@ -52,6 +53,7 @@ export const RL_USAGE = `  train --algo reward|ppo|rs|dpo|grpo --model DIR [--me
         [--reward sentiment|length:N|regex:PATTERN|keywords:a,b|exact|model:DIR|js:FILE] [--data FILE]
         [--steps N] [--batch B] [--lr X] [--seed S] [--weight-decay W] [--max-grad-norm G]
         [--max-prompt-length N] [--seq T] [--eval-fraction F] [--log-every K] [--out DIR]
+        [--base-dtype f32|f16|bf16|int8|nf4]
 ${rlFlagsUsage()}`;
 
 /** Openings for the sentiment demo when no --data is given. */
@@ -110,6 +112,7 @@ export function rlFlags(algo: RlAlgo): FlagSpecs {
     'log-every',
     'out',
     'reward-timeout-ms',
+    'base-dtype',
   ];
   const flags: Record<string, 'string' | 'list'> = { set: 'list' };
   for (const f of [...common, ...more, ...rlOptionSpecs(algo).map((s) => s.flag)]) flags[f] = 'string';
@@ -232,21 +235,30 @@ export async function rlTrain(a: Args): Promise<void> {
   const out = outFlag === undefined ? undefined : prepareOutDir(outFlag);
   const logEvery = Math.max(1, a.int('log-every', 1));
   const examples = await examplesOf(a, algo);
+  const dtype = baseDtypeFlag(a) ?? 'f32';
   const ctx = await acquireNodeGpu({ tune: true });
   checkModelFits(
     md.config,
     { maxBufferBytes: ctx.limits.maxStorageBufferBindingSize, budgetBytes: 8 * 2 ** 30 },
     md.dir,
+    dtype,
   );
   const be = gpuBackend(ctx);
-  const baseSpecs = await loadCheckpointSpecs(md.config, md.reader);
   ctx.arena.resetPeak();
+  // One frozen base (streamed in --base-dtype) for every model of the run: policy, reward model.
+  const base = new FrozenBase(be, checkpointBaseSource(md.config, md.reader, dtype), dtype);
+  const baseSpecs = baseSpecsOf(base.source);
   let built: Awaited<ReturnType<typeof buildRlRun>>;
   try {
     built = await buildRlRun({
       ...settings,
       be,
-      model: { config: md.config, tokenizer: md.tokenizer, baseSpecs },
+      model: {
+        config: md.config,
+        tokenizer: md.tokenizer,
+        baseSpecs,
+        base: base as FrozenBase<unknown, unknown>,
+      },
       examples,
       reward: algo === 'ppo' || algo === 'rs' || algo === 'grpo' ? rewardFromFlag(a) : undefined,
     });

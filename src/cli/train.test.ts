@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { writePairsData } from '../../test/helpers/pairs-data';
 import { prepareDataset } from '../data/prepare';
+import type { BaseDtype } from '../tensor/weight-format';
 import { SftRunner } from '../train/sft';
 import { type LrSchedule, sftRunConfig } from '../train/sft-config';
 import { sftData } from '../train/sft-data';
@@ -54,10 +55,10 @@ interface Losses {
 }
 
 /** The page's path: form → sftRunConfig → sftData → SftRunner, stepped as the worker steps it. */
-async function pagePath(schedule: LrSchedule): Promise<Losses> {
+async function pagePath(schedule: LrSchedule, baseDtype: BaseDtype = 'f32'): Promise<Losses> {
   const md = await openModelDir(MODEL);
   const form = { ...FORM, schedule };
-  const config = sftRunConfig({ ...form, method: METHOD, options: OPTIONS, lr: form.lr });
+  const config = sftRunConfig({ ...form, method: METHOD, options: OPTIONS, lr: form.lr, baseDtype });
   const prepared = await prepareDataset(basename(data), new Uint8Array(readFileSync(data)), {
     onError: 'skip',
   });
@@ -86,7 +87,7 @@ async function pagePath(schedule: LrSchedule): Promise<Losses> {
 }
 
 /** `npm run cli -- train` with the form's values as flags; the schedule, clip and log interval left out. */
-function cliPath(): Losses {
+function cliPath(...extra: string[]): Losses {
   const flags = {
     model: MODEL,
     data,
@@ -104,7 +105,7 @@ function cliPath(): Losses {
   const argv = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'train', ...argv, '--set', `r=${OPTIONS.r}`],
+    ['--import', 'tsx', 'src/cli/main.ts', 'train', ...argv, '--set', `r=${OPTIONS.r}`, ...extra],
     { encoding: 'utf8', timeout: 120_000 },
   );
   expect(r.status, r.stderr).toBe(0);
@@ -147,4 +148,36 @@ describe('npm run cli -- train against the page', () => {
     expect(constant.losses[0]).toBeCloseTo(page.losses[0], 5);
     expect(maxRelDiff(constant.losses, page.losses)).toBeGreaterThan(1e-3);
   }, 180_000);
+
+  it('--base-dtype f16 trains as the page does on an f16 base; full fine-tuning on nf4 is refused', async () => {
+    const page = await pagePath('cosine', 'f16');
+    const cli = cliPath('--base-dtype', 'f16');
+    expect(cli.steps).toEqual(page.steps);
+    expect(maxRelDiff(cli.losses, page.losses)).toBeLessThan(1e-4);
+    // The f16 base is really used: the f32 page run differs (by more than summation order would).
+    const f32 = await pagePath('cosine', 'f32');
+    expect(maxRelDiff(f32.losses, page.losses)).toBeGreaterThan(1e-6);
+    const refused = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'train',
+        '--model',
+        MODEL,
+        '--data',
+        data,
+        '--method',
+        'full',
+        '--steps',
+        '1',
+        '--base-dtype',
+        'nf4',
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/nf4 base holds as nf4: a trained tensor must be f32/);
+  }, 240_000);
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PROMPT_TEMPLATES } from '../data/template';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
-import { checkModelFits, loadCheckpointSpecs } from '../model/load';
+import { checkModelFits } from '../model/load';
 import { Adapter } from '../peft/adapter';
 import { allreduceBytes, allreduceBytesOf } from '../peft/allreduce';
 import { getMethod } from '../peft/registry';
@@ -30,7 +30,7 @@ import {
 import { sftData } from '../train/sft-data';
 import { specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
-import type { Args, FlagSpecs } from './args';
+import { type Args, baseDtypeFlag, type FlagSpecs } from './args';
 import { noUsableExamples, prepareDataFile } from './data-file';
 import { prepareOutDir } from './files';
 import { nodeBudget, openModelDir } from './model-dir';
@@ -42,6 +42,7 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--s
         [--steps N] [--batch B] [--seq T] [--lr X] [--schedule ${LR_SCHEDULES.join('|')}] [--grad-accum K]
         [--weight-decay W] [--max-grad-norm G] [--seed S] [--log-every K] [--eval-every E]
         [--eval-fraction F] [--pack] [--template none|alpaca|chat] [--save-every N] [--resume DIR]
+        [--base-dtype f32|f16|bf16|int8|nf4] [--checkpointing]
         defaults as the playground's (SFT_DEFAULTS): ${D.steps} steps, batch ${D.batch}, seq ${D.seqLen}, ${D.schedule}
         after a warm-up of a tenth of the run, the method's learning rate, max grad norm ${D.maxGradNorm}, weight
         decay ${D.weightDecay}, eval every ${D.evalEvery} steps (0: at the end only) on ${SFT_EVAL_FRACTION} of the data,
@@ -49,7 +50,9 @@ export const TRAIN_USAGE = `  train --model DIR --data FILE [--method NAME] [--s
         stays unpacked); --template: the prompt template, as the page's "what the model sees" (default:
         Alpaca's for instruction + input columns, none otherwise)
         --out is checked before training and written atomically; --save-every N keeps the resumable state
-        there (training_state.safetensors) every N steps, as Ctrl-C does before ending; --resume DIR goes on
+        there (training_state.safetensors) every N steps, as Ctrl-C does before ending; --resume DIR goes on;
+        --base-dtype: how the frozen base is held on the GPU (default f32; a method that trains base weights
+        needs f32); --checkpointing: recompute each block in backward instead of keeping its activations
         one JSON line of metrics per logging step, then a summary line with "done": true`;
 
 /** train's flags (util.parseArgs-strict once declared: an unknown one is an error naming the nearest). */
@@ -76,6 +79,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
   template: 'string',
   'save-every': 'string',
   resume: 'string',
+  'base-dtype': 'string',
+  checkpointing: 'switch',
 };
 
 /**
@@ -99,6 +104,8 @@ export function runSettingsFromFlags(a: Args): SftRunSettings {
     logEvery: a.optInt('log-every'),
     evalEvery: a.optInt('eval-every'),
     pack: a.bool('pack'),
+    baseDtype: baseDtypeFlag(a),
+    checkpointing: a.bool('checkpointing'),
   };
   if (s.logEvery === 0) throw new Error('--log-every must be at least 1');
   return s;
@@ -188,9 +195,9 @@ export async function trainCommand(a: Args): Promise<void> {
     throw new Error(noUsableExamples(dataPath, prepared.examples.length, data, data.eval.length));
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(md.config, nodeBudget(ctx), md.dir);
+    checkModelFits(md.config, nodeBudget(ctx), md.dir, run.baseDtype);
+    // The runner streams the base onto the GPU in --base-dtype, one tensor at a time.
     const runner = await SftRunner.create(ctx, md.config, md.reader, data, run, {
-      baseSpecs: await loadCheckpointSpecs(md.config, md.reader),
       methodCtx: {
         tokenizer: { encode: (text: string) => md.tokenizer.encode(text) },
         tokenizerName: md.dir,

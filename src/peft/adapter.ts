@@ -64,6 +64,13 @@ export function baseWeightsOf(
   return { names: () => [...byName.keys()], shape: (n) => get(n).shape, data };
 }
 
+/**
+ * The base for a plan that reads no values (the meter predicting memory from config.json alone): unread
+ * tensors stand as zeros, which changes no allocation. Never for a plan that trains.
+ */
+export const meterBaseWeights = (specs: readonly ParamSpec[]): BaseWeights =>
+  baseWeightsOf(specs, undefined, new Set());
+
 export function planAdapter<O>(
   method: PeftMethod<O>,
   raw: RawOptions,
