@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formRuns, pagePlan } from './plan';
+import { formRuns, type PagePlanResult, pagePlan, pagePlanInSteps } from './plan';
 
 const DIR = 'test/fixtures/configs/SmolLM2-135M';
 
@@ -38,6 +38,28 @@ describe('page plan', () => {
     expect(page.line).toEqual(cli);
     expect(page.line.fits).toBe(false);
     expect(page.line.suggestions?.length).toBeGreaterThan(0);
+    // The panel's stepwise form: the plan first (pending), then the same line as in one go.
+    const seen: PagePlanResult[] = [];
+    let ticks = 0;
+    pagePlanInSteps(
+      text,
+      runs,
+      choice,
+      budget,
+      (x) => seen.push(x),
+      (next) => {
+        ticks++;
+        next();
+      },
+    );
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({
+      pending: true,
+      line: { predicted_peak_bytes: cli.predicted_peak_bytes },
+    });
+    expect(seen[0]).not.toHaveProperty('line.suggestions');
+    expect(seen[1]).toEqual({ line: cli });
+    expect(ticks).toBeGreaterThan(1);
   });
 
   it('no method enabled plans LoRA; a config it cannot run is a sentence', () => {

@@ -14,6 +14,7 @@ import {
   planJson,
   planTraining,
   suggestFits,
+  suggestFitsSteps,
 } from '../train/plan';
 
 export interface PlanPanelChoice {
@@ -67,4 +68,49 @@ export function pagePlan(
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+export type PagePlanResult = { line: PlanLine; pending?: boolean } | { error: string };
+
+/**
+ * pagePlan a little at a time, for the page's main thread: `onResult` gets the plan first (flagged pending
+ * while suggestions are still being looked for, when over budget), then the finished line, the same as
+ * pagePlan's; between two meter steps the thread is handed back (`yieldNow`). Returns a cancel function.
+ */
+export function pagePlanInSteps(
+  configJson: unknown,
+  runs: readonly PlanRun[],
+  choice: PlanPanelChoice,
+  budget: number | null,
+  onResult: (r: PagePlanResult) => void,
+  yieldNow: (next: () => void) => void = (next) => setTimeout(next, 0),
+): () => void {
+  let cancelled = false;
+  const fail = (e: unknown) => onResult({ error: e instanceof Error ? e.message : String(e) });
+  try {
+    const config = parseModelConfig(configJson);
+    const plan = planTraining(config, runs, { ...PLAN_DEFAULTS, ...choice });
+    if (budget === null || plan.predictedPeakBytes <= budget) {
+      onResult({ line: planJson(plan, budget === null ? null : [], budget) });
+      return () => undefined;
+    }
+    onResult({ line: planJson(plan, null, budget), pending: true });
+    const steps = suggestFitsSteps(config, runs, plan, budget);
+    const next = () => {
+      if (cancelled) return;
+      try {
+        const r = steps.next();
+        if (r.done) onResult({ line: planJson(plan, r.value, budget) });
+        else yieldNow(next);
+      } catch (e) {
+        fail(e);
+      }
+    };
+    yieldNow(next);
+  } catch (e) {
+    fail(e);
+  }
+  return () => {
+    cancelled = true;
+  };
 }

@@ -210,61 +210,63 @@ export function suggestFits(
   plan: TrainingPlan,
   budget: number,
 ): Suggestion[] {
+  const steps = suggestFitsSteps(c, runs, plan, budget);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * suggestFits one plan at a time: the generator yields after each plan it computes (a step per run on the
+ * meter), so the page can hand the main thread back between them; it returns the suggestions.
+ */
+export function* suggestFitsSteps(
+  c: ModelConfig,
+  runs: readonly PlanRun[],
+  plan: TrainingPlan,
+  budget: number,
+): Generator<void, Suggestion[], void> {
   if (plan.predictedPeakBytes <= budget) return [];
   const ch = plan.choice;
-  const peakOf = (x: PlanChoice) => planTraining(c, runs, x).predictedPeakBytes;
   const dtypes: BaseDtype[] = [];
-  const sixteen = sixteenBitOf(c);
-  if (ch.baseDtype === 'f32') dtypes.push(sixteen);
+  if (ch.baseDtype === 'f32') dtypes.push(sixteenBitOf(c));
   if (ch.baseDtype !== 'nf4') dtypes.push('nf4');
-  // Levers, least intrusive first; each alone, then with checkpointing on.
-  const variants: Array<{ change: string[]; choice: PlanChoice }> = [];
+  // Levers, least intrusive first: none (micro-batches alone), checkpointing, each smaller base, and both.
+  const tried: Array<{ change: string[]; choice: PlanChoice }> = [{ change: [], choice: ch }];
   if (!ch.checkpointing)
-    variants.push({ change: ['activation checkpointing'], choice: { ...ch, checkpointing: true } });
-  for (const d of dtypes) variants.push({ change: [DTYPE_NAMES[d]], choice: { ...ch, baseDtype: d } });
+    tried.push({ change: ['activation checkpointing'], choice: { ...ch, checkpointing: true } });
+  for (const d of dtypes) tried.push({ change: [DTYPE_NAMES[d]], choice: { ...ch, baseDtype: d } });
   if (!ch.checkpointing)
     for (const d of dtypes)
-      variants.push({
+      tried.push({
         change: ['activation checkpointing', DTYPE_NAMES[d]],
         choice: { ...ch, checkpointing: true, baseDtype: d },
       });
   const out: Suggestion[] = [];
-  const tried = [{ change: [] as string[], choice: ch }, ...variants];
   for (const v of tried) {
     if (v.change.length > 0) {
-      const peak = peakOf(v.choice);
+      const peak = planTraining(c, runs, v.choice).predictedPeakBytes;
+      yield;
       if (peak <= budget) {
         out.push({ change: v.change.join(' + '), choice: v.choice, predictedPeakBytes: peak });
         continue;
       }
     }
-    // Micro-batches on top: the fewest that fit (the batch split evenly, the rows per step kept).
-    const micro = fewestMicroBatches(v.choice, budget, peakOf);
-    if (micro)
-      out.push({
-        change: [...v.change, `batch ${micro.choice.batch} × ${micro.choice.gradAccum} micro-batches`].join(
-          ' + ',
-        ),
-        ...micro,
-      });
+    // Micro-batches on top: the fewest k dividing the batch that fit (the rows per optimizer step kept).
+    for (let k = 2; k <= v.choice.batch; k++) {
+      if (v.choice.batch % k !== 0) continue;
+      const choice = { ...v.choice, batch: v.choice.batch / k, gradAccum: v.choice.gradAccum * k };
+      const peak = planTraining(c, runs, choice).predictedPeakBytes;
+      yield;
+      if (peak <= budget) {
+        const micro = `batch ${choice.batch} × ${choice.gradAccum} micro-batches`;
+        out.push({ change: [...v.change, micro].join(' + '), choice, predictedPeakBytes: peak });
+        break;
+      }
+    }
   }
-  // The same change found twice (micro-batches alone and after a lever that fits) is listed once.
-  return out.filter((s, i) => out.findIndex((t) => t.change === s.change) === i);
-}
-
-/** The smallest k dividing the batch with the micro-batch B/k under budget (gradient accumulation × k). */
-function fewestMicroBatches(
-  ch: PlanChoice,
-  budget: number,
-  peakOf: (x: PlanChoice) => number,
-): { choice: PlanChoice; predictedPeakBytes: number } | null {
-  for (let k = 2; k <= ch.batch; k++) {
-    if (ch.batch % k !== 0) continue;
-    const choice = { ...ch, batch: ch.batch / k, gradAccum: ch.gradAccum * k };
-    const peak = peakOf(choice);
-    if (peak <= budget) return { choice, predictedPeakBytes: peak };
-  }
-  return null;
+  return out;
 }
 
 /** The plan as the CLI prints it and the page shows it: one JSON object, snake_case keys. */

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
-import { formRuns, type PlanLine, pagePlan, usePlanPanel } from '../store/plan';
+import { formRuns, type PagePlanResult, type PlanLine, pagePlanInSteps, usePlanPanel } from '../store/plan';
 import { BASE_DTYPES, type BaseDtype } from '../tensor/weight-format';
 import './plan.css';
 
@@ -24,13 +24,20 @@ export function PlanPanel({ configJson, modelName }: { configJson: unknown | nul
   const budget = useAppStore((s) => s.budgetBytes);
   const { choice, setChoice } = usePlanPanel();
   const runs = useMemo(() => formRuns(methods), [methods]);
-  const [result, setResult] = useState<{ line: PlanLine } | { error: string } | null>(null);
+  const [result, setResult] = useState<PagePlanResult | null>(null);
   useEffect(() => {
     if (configJson === null) return;
     setResult(null);
-    // A large model's plan (and its suggestions) takes a moment: let the panel paint first.
-    const t = setTimeout(() => setResult(pagePlan(configJson, runs, choice, budget)), 0);
-    return () => clearTimeout(t);
+    // A large model's plan takes a moment, its suggestions several: wait for the typing to settle, let the
+    // panel paint, and hand the thread back between meter steps (a newer choice cancels the older one).
+    let cancel = () => {};
+    const t = setTimeout(() => {
+      cancel = pagePlanInSteps(configJson, runs, choice, budget, setResult);
+    }, 250);
+    return () => {
+      clearTimeout(t);
+      cancel();
+    };
   }, [configJson, runs, choice, budget]);
   if (configJson === null) return null;
   const num = (v: string, fallback: number) => {
@@ -91,12 +98,14 @@ export function PlanPanel({ configJson, modelName }: { configJson: unknown | nul
           {result.error}
         </p>
       )}
-      {result && 'line' in result && <PlanFigures line={result.line} budget={budget} />}
+      {result && 'line' in result && (
+        <PlanFigures line={result.line} budget={budget} pending={result.pending === true} />
+      )}
     </div>
   );
 }
 
-function PlanFigures({ line, budget }: { line: PlanLine; budget: number }) {
+function PlanFigures({ line, budget, pending }: { line: PlanLine; budget: number; pending: boolean }) {
   const over = line.predicted_peak_bytes > budget;
   const cats = MEMORY_CATEGORIES.filter((c) => line.by_category[c] > 0)
     .map((c) => `${c} ${formatBytes(line.by_category[c])}`)
@@ -121,7 +130,8 @@ function PlanFigures({ line, budget }: { line: PlanLine; budget: number }) {
           </li>
         ))}
       </ul>
-      {over && (
+      {over && pending && <p>Looking for what would fit…</p>}
+      {over && !pending && (
         <div data-testid="plan-suggestions">
           {line.suggestions && line.suggestions.length > 0 ? (
             <>
