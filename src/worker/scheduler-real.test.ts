@@ -1,9 +1,11 @@
-// The scheduler driving real SFT runners (SftRunner on Dawn, the tiny Llama fixture, one device per run as
-// in the worker): two runs interleaved step by step, and one paused and resumed, give the same losses as
-// each run alone (no state leaks between runs sharing the loop), and a run resumed from its step-2
-// checkpoint by a new scheduler (a reload) continues with the losses of the uninterrupted run.
+// The scheduler driving real SFT runners (SftRunner on Dawn, the tiny Llama fixture): two runs interleaved
+// step by step, and one paused and resumed, give the same losses as each run alone (no state leaks between
+// runs sharing the loop), and a run resumed from its step-2 checkpoint by a new scheduler (a reload)
+// continues with the losses of the uninterrupted run. Then as the worker runs them: one device and one
+// frozen base for every run (device.ts's SharedDevice), the same losses, the base's bytes posted once.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchRow } from '../data/batch';
+import { estimateWeightBytes } from '../formats/model-config';
 import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safetensors';
 import type { GpuContext } from '../gpu/context';
 import { acquireNodeGpu } from '../gpu/node';
@@ -11,6 +13,8 @@ import { randomModelParams } from '../model/init';
 import { TINY_LLAMA } from '../model/testing';
 import { SFT_DEFAULTS, SftRunner } from '../train/sft';
 import type { SftCheckpoint } from '../train/sft-config';
+import { type DeviceLease, SharedDevice } from './device';
+import type { LoadedModel } from './model';
 import type { FromWorker, RunSpec } from './protocol';
 import { Scheduler } from './scheduler';
 
@@ -156,5 +160,70 @@ describe('Scheduler with real SFT runners on Dawn', () => {
     expect(Object.keys(resumed)).toEqual(['3', '4']);
     expect(resumed[3]).toBeCloseTo(refA[3] ?? Number.NaN, 5);
     expect(resumed[4]).toBeCloseTo(refA[4] ?? Number.NaN, 5);
+  });
+
+  it('on one shared device and frozen base (as the worker runs them): the same losses, the base posted once', async () => {
+    const alone = world();
+    await alone.s.start([spec('a')], 1e12);
+    await alone.s.get('a')?.finished;
+    await alone.s.start([spec('b')], 1e12);
+    await alone.s.get('b')?.finished;
+
+    const posted: FromWorker[] = [];
+    const post = (m: FromWorker) => posted.push(m);
+    let acquired = 0;
+    const device = new SharedDevice(async () => {
+      acquired++;
+      const d = await acquireNodeGpu({ quiet: true });
+      devices.push(d);
+      return d;
+    }, post);
+    const model = {
+      name: 'tiny',
+      config: cfg,
+      reader: await SafetensorsFile.open(bytesSource(file, 'model.safetensors')),
+    } as unknown as LoadedModel;
+    const s = new Scheduler<DeviceLease, SftRunner>({
+      post,
+      acquireDevice: () => device.lease(),
+      createRunner: async (sp, lease) => {
+        const base = device.base(lease.ctx, model, sp.config.baseDtype);
+        const runner = await SftRunner.create(lease.ctx, cfg, model.reader, data, sp.config, {
+          base,
+          owner: sp.id,
+        });
+        device.report();
+        return { runner, trainExamples: data.train.length, evalExamples: data.eval.length, eosIds: [] };
+      },
+      saveCheckpoint: async () => {},
+      loadCheckpoint: async () => null,
+      loadSavedRun: async () => null,
+      deleteCheckpoint: async () => {},
+      now: () => performance.now(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+    await s.start([spec('a'), spec('b')], 1e12);
+    await s.get('a')?.finished;
+    await s.get('b')?.finished;
+    expect(acquired).toBe(1);
+    const losses = (runId: string) => {
+      const out: Record<number, number> = {};
+      for (const m of posted)
+        if (m.type === 'metrics')
+          for (const b of m.batch)
+            if (b.runId === runId) for (const p of b.points) if (p.loss !== null) out[p.step] = p.loss;
+      return out;
+    };
+    for (const id of ['a', 'b']) expect(losses(id)).toEqual(alone.losses(id));
+    // Each run's memory in its metrics leaves the base out; the base's own message carries it, once.
+    for (const m of posted)
+      if (m.type === 'metrics') for (const b of m.batch) expect(b.memory.frozen).toBe(0);
+    const bases = posted.flatMap((m) => (m.type === 'baseMemory' ? [m.bases] : []));
+    expect(bases.at(-1)).toEqual([
+      { model: 'tiny', dtype: 'f32', bytes: estimateWeightBytes(cfg, 'f32'), users: 2 },
+    ]);
+    s.forget(['a', 'b']);
+    expect(device.baseMemory()).toEqual([{ model: 'tiny', dtype: 'f32', bytes: 0, users: 0 }]);
+    expect(device.users).toBe(0);
   });
 });

@@ -25,6 +25,8 @@ class World {
   readonly failCreate = new Set<string>();
   /** Run ids whose checkpoint saves fail as a full storage quota does. */
   readonly failSave = new Set<string>();
+  /** Set: every run's device is a hold on this one device (as in the worker). */
+  shared: object | undefined = undefined;
 
   states(runId: string): RunState[] {
     return this.posted.flatMap((m) => (m.type === 'runState' && m.runId === runId ? [m.state] : []));
@@ -46,6 +48,8 @@ class World {
 
 class FakeDevice {
   destroyed = false;
+  /** The device behind the run's hold when the world shares one (the worker's SharedDevice). */
+  constructor(readonly shared?: object) {}
   destroy(): void {
     this.destroyed = true;
   }
@@ -140,7 +144,7 @@ function scheduler(w: World): Scheduler<FakeDevice, FakeRunner> {
   const fx: SchedulerEffects<FakeDevice, FakeRunner> = {
     post: (m) => w.posted.push(m),
     acquireDevice: async () => {
-      const d = new FakeDevice();
+      const d = new FakeDevice(w.shared);
       w.devices.push(d);
       return d;
     },
@@ -398,6 +402,44 @@ describe('Scheduler', () => {
     });
     expect(w2.steps).toEqual(['a5', 'a6']);
     expect(w2.states('a').at(-1)).toBe('done');
+  });
+
+  it('a lost shared device ends every run on it (a paused one too) with one sentence; checkpoints stay', async () => {
+    const w = new World();
+    w.shared = {};
+    const s = scheduler(w);
+    // c finishes first (its trained state kept for generation), b is paused at its step 2, then a's
+    // device (everyone's) is lost at a's step 5.
+    w.onStep.set('b', (step) => {
+      if (step === 2) s.pause('b');
+    });
+    w.onStep.set('a', (step) => {
+      if (step === 5) throw new GpuDeviceLostError('destroyed', 'the driver was reset');
+    });
+    await s.start(
+      [spec('c', 1), spec('a', 6, { checkpointEvery: 2 }), spec('b', 6, { checkpointEvery: 2 })],
+      1000,
+    );
+    await settled(s, ['a', 'b', 'c']);
+    const sentence =
+      'The GPU device was lost (destroyed: the driver was reset). Work finished before this point is kept; reload the page (or restart the command) to get a new device. Every run on this device stopped with it; resume each from its last checkpoint.';
+    for (const id of ['a', 'b']) {
+      expect(
+        w.posted.find((m) => m.type === 'runState' && m.runId === id && m.state === 'error'),
+      ).toMatchObject({ message: sentence });
+      expect(w.runners.get(id)?.disposed).toBe(true);
+    }
+    expect(w.states('b')).toEqual(['queued', 'loading', 'running', 'paused', 'error']);
+    expect(w.states('c')).toEqual(['queued', 'loading', 'running', 'done']);
+    // Every hold on the device was given back; the finished run's state went with it (brought back from
+    // its checkpoint on a new device when asked), and nothing stepped after the loss.
+    expect(w.devices.map((d) => d.destroyed)).toEqual([true, true, true]);
+    expect(w.runners.get('c')?.disposed).toBe(true);
+    expect(s.get('c')).toBeUndefined();
+    expect(w.steps.filter((x) => x.startsWith('b'))).toEqual(['b1', 'b2']);
+    // The checkpoints saved before the loss stay: a at step 4, b at step 2.
+    expect(w.store.get('a')?.ck.step).toBe(4);
+    expect(w.store.get('b')?.ck.step).toBe(2);
   });
 
   it('resumes an interrupted run from its checkpoint, and from step 0 with a notice when there is none', async () => {
