@@ -347,6 +347,7 @@ export async function checkHubModel(repo: string, revision = ''): Promise<void> 
   const text = repo.trim() + (revision.trim() ? `@${revision.trim()}` : '');
   const seq = ++hubSeq;
   hubPending = null;
+  store().clearModelNotice();
   // Loaded on first use: @huggingface/hub stays out of the first page load.
   const { formatHubModelId, HubError, HubModel, parseHubModelId } = await import('../model/sources/hub');
   if (seq !== hubSeq) return;

@@ -44,6 +44,8 @@ export interface ModelSlice {
   modelFailed: (message: string) => void;
   /** The last model that loaded, kept while another loads (the worker keeps it too if that one fails). */
   loadedModel: { summary: ModelSummary; config: ModelConfig } | null;
+  /** Drops the message of an earlier failed load (a new attempt starts). */
+  clearModelNotice: () => void;
   hub: HubStatus;
   setHub: (h: HubStatus) => void;
   /** One file's progress, while downloading (a late report after the state moved on is dropped). */
@@ -53,6 +55,11 @@ export interface ModelSlice {
 export const createModelSlice: StateCreator<ModelSlice, [], [], ModelSlice> = (set, get) => ({
   model: { state: 'none' },
   loadedModel: null,
+  clearModelNotice: () => {
+    const m = get().model;
+    if (m.state === 'ready' && m.notice)
+      set({ model: { state: 'ready', summary: m.summary, config: m.config } });
+  },
   hub: { state: 'idle' },
   setHub: (hub) => set({ hub }),
   hubProgress: (file, p) => {
