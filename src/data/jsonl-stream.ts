@@ -3,7 +3,10 @@
 // the same row checks as parseJsonl (jsonlLine). A line longer than the row limit is never held whole:
 // its characters are counted and dropped until its end, then it is reported with its line. The reader
 // says how far it got (bytes, rows) so a caller can show progress, and the result is the ParsedDataset
-// parseDataset would give for the same bytes.
+// parseDataset would give for the same bytes. A caller that must not hold every row (data/ingest.ts) takes
+// the rows read so far after each chunk (takeRows) and ends with endStream; the columns are kept as rows
+// pass, in first-seen order. With `lines: 'text'` each non-blank line is a `text` row, as parseText reads
+// plain text line by line (no row limit there, as in parseText).
 import { DataError, IssueLog, issue } from './errors';
 import { columnsOf, firstInvalidUtf8, jsonlLine, MAX_ROW_CHARS, oversizeRow } from './parse';
 import type { OnError, ParsedDataset, Row, SourceLocation } from './types';
@@ -12,13 +15,29 @@ export interface JsonlStreamOptions {
   onError?: OnError;
   maxIssues?: number;
   maxRowChars?: number;
+  /** What a line is: a JSON object (default) or a plain-text row. */
+  lines?: 'jsonl' | 'text';
+}
+
+/** What is left at the end of a stream whose rows were taken as they came. */
+export interface StreamEnd {
+  rows: Row[];
+  locations: SourceLocation[];
+  columns: string[];
+  /** Rows read in all. */
+  total: number;
+  skipped: number;
+  issues: ParsedDataset['issues'];
 }
 
 export class JsonlStreamReader {
   private readonly log: IssueLog;
   private readonly maxRowChars: number;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private readonly out = { rows: [] as Row[], locations: [] as SourceLocation[] };
+  private out = { rows: [] as Row[], locations: [] as SourceLocation[] };
+  private readonly cols = new Set<string>();
+  private readonly text: boolean;
+  private total = 0;
   /** The current line's text so far (empty while an oversize line is being skipped). */
   private rest = '';
   /** Characters of the current line when it is being skipped as oversize; -1 otherwise. */
@@ -33,11 +52,25 @@ export class JsonlStreamReader {
     o: JsonlStreamOptions = {},
   ) {
     this.log = new IssueLog(o.onError ?? 'stop', o.maxIssues ?? 20);
-    this.maxRowChars = o.maxRowChars ?? MAX_ROW_CHARS;
+    this.text = o.lines === 'text';
+    this.maxRowChars = o.maxRowChars ?? (this.text ? Number.POSITIVE_INFINITY : MAX_ROW_CHARS);
   }
 
+  /** Rows read so far (taken or not). */
   get rows(): number {
-    return this.out.rows.length;
+    return this.total;
+  }
+
+  /** Column names of the rows read so far, in first-seen order. */
+  get columns(): string[] {
+    return [...this.cols];
+  }
+
+  /** The rows read since the last call, handed over (the reader keeps none). */
+  takeRows(): { rows: Row[]; locations: SourceLocation[] } {
+    const out = this.out;
+    this.out = { rows: [], locations: [] };
+    return out;
   }
 
   get skipped(): number {
@@ -62,6 +95,20 @@ export class JsonlStreamReader {
 
   /** The rows read; throws DataError as parseDataset does for a file with none. */
   end(): ParsedDataset {
+    const { rows, locations } = this.endStream();
+    return {
+      name: this.name,
+      format: this.text ? 'text' : 'jsonl',
+      columns: columnsOf(rows),
+      rows,
+      locations,
+      skipped: this.log.skipped,
+      issues: this.log.issues,
+    };
+  }
+
+  /** The last rows and the totals; throws DataError as parseDataset does when no row was read at all. */
+  endStream(): StreamEnd {
     let tail: string;
     try {
       tail = this.decoder.decode();
@@ -70,8 +117,7 @@ export class JsonlStreamReader {
     }
     this.take(tail);
     this.finishLine();
-    const { rows, locations } = this.out;
-    if (rows.length === 0) {
+    if (this.total === 0) {
       const first = this.log.issues.slice(0, 3).map((i) => i.message);
       const why =
         this.log.skipped > 0
@@ -80,11 +126,9 @@ export class JsonlStreamReader {
       throw new DataError(issue({ file: this.name }, why));
     }
     return {
-      name: this.name,
-      format: 'jsonl',
-      columns: columnsOf(rows),
-      rows,
-      locations,
+      ...this.takeRows(),
+      columns: this.columns,
+      total: this.total,
       skipped: this.log.skipped,
       issues: this.log.issues,
     };
@@ -115,7 +159,13 @@ export class JsonlStreamReader {
       this.log.add(issue({ file: this.name, line: this.line }, oversizeRow(this.skipping, this.maxRowChars)));
       this.skipping = -1;
     } else if (this.rest !== '') {
-      jsonlLine(this.name, this.rest, this.line, this.log, this.maxRowChars, this.out);
+      const n = this.out.rows.length;
+      if (this.text) textLine(this.name, this.rest, this.line, this.out);
+      else jsonlLine(this.name, this.rest, this.line, this.log, this.maxRowChars, this.out);
+      if (this.out.rows.length > n) {
+        this.total++;
+        for (const k of Object.keys(this.out.rows[n])) this.cols.add(k);
+      }
     }
     this.rest = '';
   }
@@ -146,4 +196,17 @@ export class JsonlStreamReader {
       ),
     );
   }
+}
+
+/** One plain-text line as parseText reads it in line mode: its '\r' dropped, blank lines ignored. */
+function textLine(
+  name: string,
+  text: string,
+  line: number,
+  out: { rows: Row[]; locations: SourceLocation[] },
+): void {
+  const l = text.endsWith('\r') ? text.slice(0, -1) : text;
+  if (l.trim() === '') return;
+  out.rows.push({ text: l });
+  out.locations.push({ file: name, line });
 }

@@ -1,0 +1,197 @@
+// Chunked ingest against the whole-file path (prepareDataset + tokenizeForSft) on small files in every
+// format: the same rows, skips, reasons, shape and, per sequence length, the same token ids and labels,
+// however the bytes are cut; progress only goes up and ends at the file's size and row count; a cancel
+// ends it with IngestCancelled; an oversize JSONL row is counted with its line; a column first seen after
+// the shape was decided makes a second reading that still gives the whole-file answer.
+import { describe, expect, it } from 'vitest';
+import { IngestCancelled, type IngestProgress, ingestDataset, UnmappedColumns } from './ingest';
+import { prepareDataset } from './prepare';
+import { sftExamples, sftView } from './token-arena';
+import { type TextTokenizer, tokenizeForSft, tokenizePrompt } from './tokenize';
+
+/** One token per character (offset, so ids can pass 65535), BOS and EOS set: small and exact. */
+function charTokenizer(offset = 3): TextTokenizer {
+  return {
+    encode: (t) => Array.from(t, (c) => (c.codePointAt(0) ?? 0) + offset),
+    decode: (ids) => ids.map((i) => String.fromCodePoint(Math.max(0, i - offset))).join(''),
+    eosId: 1,
+    bosId: 2,
+  };
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const blob = (s: string) => new Blob([enc(s)]);
+const noPause = () => Promise.resolve();
+
+const JSONL = [
+  '{"prompt": "The plural of cat is", "completion": " cats."}',
+  '{"prompt": "bad json", "completion": ',
+  '',
+  `{"prompt": "${'x'.repeat(300)}", "completion": " long."}`,
+  '{"prompt": 3, "completion": " a number prompt"}',
+  '[1, 2]',
+  '{"prompt": "The plural of dog is", "completion": ""}',
+  ...Array.from({ length: 70 }, (_, i) => JSON.stringify({ prompt: `Say ${i}:`, completion: ` ${i}!` })),
+].join('\n');
+
+async function compare(name: string, text: string, chunkBytes: number, o = {}) {
+  const tok = charTokenizer();
+  const whole = await prepareDataset(name, enc(text), { onError: 'skip', ...o });
+  const got = await ingestDataset(name, blob(text), {
+    onError: 'skip',
+    tokenizer: tok,
+    chunkBytes,
+    batchRows: 7,
+    pause: noPause,
+    ...o,
+  });
+  expect(got.rows).toBe(whole.parsed.rows.length);
+  expect(got.columns).toEqual(whole.parsed.columns);
+  expect(got.format).toBe(whole.parsed.format);
+  expect(got.shape).toEqual(whole.shape);
+  expect(got.template).toBe(whole.template);
+  expect(got.skipped).toBe(whole.skipped);
+  expect(got.issues).toEqual(whole.issues);
+  expect(got.preview).toEqual(whole.parsed.rows.slice(0, 5));
+  expect(got.firstExamples).toEqual(whole.examples.slice(0, 3));
+  for (const L of [3, 12, 40, 100_000]) {
+    if (whole.shape.kind === 'prompt_only') {
+      const view = sftView(got.tokens, L, { promptsOnly: true });
+      expect(view.lengths).toEqual(whole.examples.map((e) => tokenizePrompt(tok, e).promptIds.length));
+      continue;
+    }
+    const want = tokenizeForSft(tok, whole.examples, { maxLength: L });
+    expect(sftExamples(got.tokens, L)).toEqual(want);
+    const view = sftView(got.tokens, L);
+    expect(view.lengths).toEqual(want.examples.map((e) => e.fullLength));
+    expect([view.skipped, view.issues]).toEqual([want.skipped, want.issues]);
+  }
+  return got;
+}
+
+describe('chunked ingest', () => {
+  it('JSONL: equals the whole-file path for every chunk size', async () => {
+    for (const cut of [7, 64, 1000, 1 << 20]) await compare('a.jsonl', JSONL, cut, { maxRowChars: 200 });
+  });
+
+  it('text, CSV, JSON and extension-less JSONL equal the whole-file path', async () => {
+    const text = `first line\r\n\n  \nsecond line\n${Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')}`;
+    await compare('t.txt', text, 5);
+    const csv = `prompt,completion\n"a, b", c\nno end,"x\n${Array.from({ length: 60 }, (_, i) => `q${i},a${i}`).join('\n')}\n`;
+    await compare('c.csv', csv, 9);
+    const json = JSON.stringify(
+      Array.from({ length: 80 }, (_, i) =>
+        i % 9 === 4
+          ? 7
+          : {
+              messages: [
+                { role: 'user', content: `hi ${i}` },
+                { role: 'assistant', content: `yo ${i}` },
+              ],
+            },
+      ),
+    );
+    await compare('m.json', json, 11);
+    await compare('noext', JSONL, 33, { maxRowChars: 200 });
+  });
+
+  it('prompt-only data keeps every prompt, ids past 16 bits included', async () => {
+    const text = Array.from({ length: 60 }, (_, i) => JSON.stringify({ prompt: `p ${i} \u{1F600}` })).join(
+      '\n',
+    );
+    const tok = charTokenizer(70_000);
+    const got = await ingestDataset('p.jsonl', blob(text), {
+      onError: 'skip',
+      tokenizer: tok,
+      chunkBytes: 50,
+      pause: noPause,
+    });
+    const whole = await prepareDataset('p.jsonl', enc(text), { onError: 'skip' });
+    expect(got.shape.kind).toBe('prompt_only');
+    for (let i = 0; i < whole.examples.length; i++)
+      expect(got.tokens.sequence(i).inputIds).toEqual(tokenizePrompt(tok, whole.examples[i]).promptIds);
+  });
+
+  it('a column first seen after the shape was decided: read again, same answer as the whole file', async () => {
+    const text = [
+      ...Array.from({ length: 60 }, (_, i) => JSON.stringify({ text: `t${i}` })),
+      ...Array.from({ length: 5 }, (_, i) => JSON.stringify({ prompt: `p${i}`, completion: `c${i}` })),
+    ].join('\n');
+    const got = await compare('late.jsonl', text, 40);
+    expect(got.shape.kind).toBe('prompt_completion');
+    expect(got.skipped).toBe(60);
+  });
+
+  it('a file whose columns match no shape names its columns', async () => {
+    const text = Array.from({ length: 3 }, (_, i) => JSON.stringify({ foo: i, bar: 'x' })).join('\n');
+    const e = await ingestDataset('u.jsonl', blob(text), {
+      tokenizer: charTokenizer(),
+      pause: noPause,
+    }).catch((x) => x);
+    expect(e).toBeInstanceOf(UnmappedColumns);
+    expect((e as UnmappedColumns).columns).toEqual(['foo', 'bar']);
+    expect((e as Error).message).toMatch(/^u\.jsonl: no known dataset shape/);
+  });
+
+  it('an oversize row is skipped and counted with its line', async () => {
+    const text = `{"text": "a"}\n{"text": "${'y'.repeat(5000)}"}\n{"text": "b"}\n`;
+    const got = await ingestDataset('big.jsonl', blob(text), {
+      onError: 'skip',
+      tokenizer: charTokenizer(),
+      chunkBytes: 100,
+      maxRowChars: 1000,
+      pause: noPause,
+    });
+    expect(got.rows).toBe(2);
+    expect(got.skipped).toBe(1);
+    expect(got.issues.map((i) => i.message)).toEqual([
+      'big.jsonl line 2: a row of 5012 characters, over the 1000 limit for one row',
+    ]);
+  });
+
+  it('progress only goes up and ends at the size and the row count', async () => {
+    for (const [name, text] of [
+      ['a.jsonl', JSONL],
+      ['c.csv', `prompt,completion\n${Array.from({ length: 100 }, (_, i) => `${i},${i}`).join('\n')}`],
+    ] as const) {
+      const seen: IngestProgress[] = [];
+      const got = await ingestDataset(name, blob(text), {
+        onError: 'skip',
+        tokenizer: charTokenizer(),
+        chunkBytes: 50,
+        batchRows: 10,
+        maxRowChars: 200,
+        onProgress: (p) => seen.push(p),
+        pause: noPause,
+      });
+      expect(seen.length).toBeGreaterThan(5);
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i].bytesDone).toBeGreaterThanOrEqual(seen[i - 1].bytesDone);
+        expect(seen[i].rows).toBeGreaterThanOrEqual(seen[i - 1].rows);
+        expect(seen[i].skipped).toBeGreaterThanOrEqual(seen[i - 1].skipped);
+      }
+      const last = seen[seen.length - 1];
+      expect(last.bytesTotal).toBe(enc(text).length);
+      expect(last.bytesDone).toBe(last.bytesTotal);
+      expect(last.rows).toBe(got.rows);
+    }
+  });
+
+  it('a cancel ends it between chunks', async () => {
+    const ctl = new AbortController();
+    let chunks = 0;
+    const run = ingestDataset('a.jsonl', blob(JSONL), {
+      onError: 'skip',
+      tokenizer: charTokenizer(),
+      chunkBytes: 64,
+      maxRowChars: 200,
+      signal: ctl.signal,
+      onProgress: () => {
+        if (++chunks === 3) ctl.abort();
+      },
+      pause: noPause,
+    });
+    await expect(run).rejects.toThrow(IngestCancelled);
+    expect(chunks).toBe(3);
+  });
+});
