@@ -23,6 +23,7 @@ import {
   type HubFetch,
   type HubModelId,
   hubFetch,
+  METADATA_TIMEOUT_MS,
   normalizeEndpoint,
 } from './hub';
 import { CONFIG_FILE, type FileProgress } from './open';
@@ -38,6 +39,8 @@ export interface NodeHubOptions {
   onProgress?: (p: FileProgress) => void;
   /** Only these files (e.g. config.json for a plan); default: the whole model (collectModelFiles). */
   only?: readonly string[];
+  /** Default METADATA_TIMEOUT_MS. */
+  metadataTimeoutMs?: number;
 }
 
 export interface NodeHubModel {
@@ -104,7 +107,11 @@ export async function downloadHubModel(id: HubModelId, opts: NodeHubOptions = {}
     };
     if (offline) commit = cached();
     else {
-      const hf = hubFetch(globalThis.fetch.bind(globalThis));
+      const hf = hubFetch(
+        globalThis.fetch.bind(globalThis),
+        undefined,
+        opts.metadataTimeoutMs ?? METADATA_TIMEOUT_MS,
+      );
       try {
         const info = await modelInfo({
           name: id.repo,

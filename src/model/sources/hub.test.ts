@@ -5,6 +5,8 @@
 // the server stopped served from the cache, revision pinning, and the named errors.
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +109,20 @@ describe('downloadHubModel (Node, huggingface_hub cache layout)', () => {
     const dead = 'http://127.0.0.1:9'; // the discard port: nothing listens
     const again = await downloadHubModel(parseHubModelId('org/tiny')!, { endpoint: dead, cacheDir });
     expect(again).toEqual({ dir: m.dir, commit: MAIN, offline: true });
+    // A Hub that takes connections and never answers: after the metadata timeout the cache answers.
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const hung = await downloadHubModel(parseHubModelId('org/tiny')!, {
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        cacheDir,
+        metadataTimeoutMs: 300,
+      });
+      expect(hung).toEqual({ dir: m.dir, commit: MAIN, offline: true });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
     const envOffline = await downloadHubModel(parseHubModelId('org/tiny')!, {
       endpoint: hub.url,
       cacheDir,

@@ -11,6 +11,10 @@ import { parseShardIndex, SHARD_INDEX_FILE } from '../../formats/sharded';
 import { CONFIG_FILE, type FileProgress, SINGLE_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './open';
 import { type CacheLike, defaultModelCache } from './url';
 
+/** How long the revision → commit question waits before the cache answers instead (huggingface_hub's
+ * HF_HUB_ETAG_TIMEOUT default). Downloads themselves have no limit. */
+export const METADATA_TIMEOUT_MS = 10_000;
+
 /** huggingface_hub's default; HF_ENDPOINT (CLI) or ?hf_endpoint= (page) changes it. */
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
@@ -110,15 +114,19 @@ export interface BodyWatch {
  * Wraps `base` so errors can be named: remembers the last non-OK answer (status, X-Error-Code) and turns
  * "no answer at all" or a body that breaks off into NoAnswer. With `watch`, each full-body download (GET,
  * no Range) is counted for progress: @huggingface/hub fetches a file's bytes with exactly one such request,
- * after a `Range: bytes=0-0` probe that tells the size.
+ * after a `Range: bytes=0-0` probe that tells the size. With `timeoutMs`, a request that has no answer by then
+ * counts as no answer (a network that hangs rather than refuses still falls back to the cache).
  */
-export function hubFetch(base: typeof fetch, watch?: BodyWatch): HubFetch {
+export function hubFetch(base: typeof fetch, watch?: BodyWatch, timeoutMs?: number): HubFetch {
   let last: FailedAnswer | null = null;
   let broken: NoAnswer | null = null;
   const wrapped = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     let res: Response;
     try {
-      res = await base(input, init);
+      res = await base(
+        input,
+        timeoutMs && !init?.signal ? { ...init, signal: AbortSignal.timeout(timeoutMs) } : init,
+      );
     } catch (e) {
       broken = new NoAnswer(reasonOf(e));
       throw broken;
@@ -263,6 +271,8 @@ export interface HubSourceOptions {
   /** How a user passes a token here, for the gated-repo message. */
   tokenHint?: string;
   onProgress?: (p: FileProgress) => void;
+  /** Default METADATA_TIMEOUT_MS. */
+  metadataTimeoutMs?: number;
 }
 
 // Marks "the repo has no such file at this commit" in the cache, so an offline load can answer too.
@@ -293,7 +303,11 @@ export class HubModel {
     const cache = opts.cache !== undefined ? opts.cache : await defaultModelCache();
     if (COMMIT_RE.test(id.revision)) return new HubModel(id, endpoint, id.revision, false, cache, opts);
     const refKey = `${endpoint}/api/models/${id.repo}/revision/${encodeURIComponent(id.revision)}`;
-    const hf = hubFetch(opts.fetch ?? globalThis.fetch.bind(globalThis));
+    const hf = hubFetch(
+      opts.fetch ?? globalThis.fetch.bind(globalThis),
+      undefined,
+      opts.metadataTimeoutMs ?? METADATA_TIMEOUT_MS,
+    );
     try {
       const info = await modelInfo({
         name: id.repo,
