@@ -3,14 +3,19 @@
 // that finished reward model (copied onto its own device) gives reward_mean, KL, entropy, clipfrac and value
 // loss, its rollouts as text with rewards equal to the reward model's scores, and memory by category with the
 // frozen base counted once for the policy and once for the reward model's copy; a stop in the middle of a
-// step ends quietly. Tiny steps (~20-40 s here).
+// step ends quietly. As the worker runs them, on one device and one shared frozen base: the reward-model run,
+// PPO's policy and its copy of the reward model all borrow the base, held once, and the runs' own figures
+// leave it out. Tiny steps (~20-40 s here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelDir } from '../cli/model-dir';
 import { prepareDataset } from '../data/prepare';
 import type { Example } from '../data/types';
+import { estimateWeightBytes } from '../formats/model-config';
 import type { GpuContext } from '../gpu/context';
 import { acquireNodeGpu } from '../gpu/node';
-import { loadCheckpointSpecs } from '../model/load';
+import { baseSpecsOf, checkpointBaseSource, loadCheckpointSpecs } from '../model/load';
+import { FrozenBase } from '../tensor/frozen-base';
+import { gpuBackend } from '../tensor/gpu-backend';
 import type { Sample } from '../train/rl/common';
 import { SFT_DEFAULTS, type SftRunConfig } from '../train/sft-config';
 import { type RlModelInfo, RlRunHandle } from './rl-runs';
@@ -196,4 +201,64 @@ describe('RL runs in the worker', () => {
       }),
     ).rejects.toThrow(/rs: the dataset has no example with a prompt/);
   }, 60_000);
+
+  it('on one device and one shared base (the worker): reward model and PPO hold the base once', async () => {
+    const ctx = await device();
+    const base = new FrozenBase(
+      gpuBackend(ctx),
+      checkpointBaseSource(model.config, model.reader),
+      'f32',
+      (f) => ctx.arena.withOwner('base', f),
+    );
+    const shared: RlModelInfo = {
+      ...model,
+      baseSpecs: baseSpecsOf(base.source),
+      base: base as FrozenBase<unknown, unknown>,
+    };
+    const rm = await RlRunHandle.create({
+      runId: 'rm-shared',
+      ctx,
+      model: shared,
+      examples,
+      config: config({ steps: 1 }),
+      rl: { ...RL_FORM_DEFAULTS, algo: 'reward' },
+      evalFraction: 0.25,
+      onRollouts: () => {},
+    });
+    rm.stepOnce();
+    await rm.settle(2);
+    const ppo = await RlRunHandle.create({
+      runId: 'ppo-shared',
+      ctx,
+      model: shared,
+      examples,
+      config: config({ steps: 1 }),
+      rl: {
+        ...RL_FORM_DEFAULTS,
+        algo: 'ppo',
+        maxNewTokens: 4,
+        reward: { kind: 'model', runId: 'rm-shared' },
+        ppo: { ...RL_FORM_DEFAULTS.ppo, epochs: 1, miniBatch: 1 },
+      },
+      evalFraction: 0,
+      onRollouts: () => {},
+    });
+    ppo.stepOnce();
+    await ppo.settle(2);
+    const [p] = ppo.takePoints();
+    expect(Number.isFinite(p.rl?.reward_mean)).toBe(true);
+    // Three models (the reward run's, PPO's policy, PPO's copy of the reward model) borrow every base tensor.
+    expect(base.users).toBe(3);
+    expect(ctx.arena.statsOf('base').current.frozen).toBe(estimateWeightBytes(model.config, 'f32'));
+    expect(ctx.arena.stats().current.frozen).toBe(estimateWeightBytes(model.config, 'f32'));
+    for (const r of [rm, ppo]) {
+      expect(r.memory().frozen).toBe(0);
+      expect(r.memory().trainable).toBeGreaterThan(0);
+    }
+    expect(p.memory.frozen).toBe(0);
+    ppo.dispose();
+    rm.dispose();
+    expect(base.users).toBe(0);
+    expect(ctx.arena.stats().current.frozen).toBe(0);
+  }, 120_000);
 });
