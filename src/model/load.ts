@@ -11,7 +11,6 @@ import {
   frozenTensorPlan,
   type ModelConfig,
   readerShapes,
-  storedTensorBytes,
   validateCheckpointShapes,
 } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
@@ -27,7 +26,11 @@ export interface DeviceBudget {
   budgetBytes: number;
 }
 
-/** Refuses, with the figures, a model whose weights or largest tensor cannot fit. */
+/** Bytes of a tensor's packed values in `dtype` (u32 words: 1, 2, 4 or 8 elements each), scales aside. */
+const valueBytes = (n: number, dtype: BaseDtype): number =>
+  Math.ceil(n / { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 8 }[dtype]) * 4;
+
+/** Refuses, with the figures, a model whose weights (in the base dtype) or largest tensor cannot fit. */
 export function checkModelFits(
   config: ModelConfig,
   budget: DeviceBudget,
@@ -38,11 +41,10 @@ export function checkModelFits(
   let largest = 0;
   let largestKey = '';
   for (const [key, p] of frozenTensorPlan(config, dtype)) {
-    // The values' buffer (scales are a buffer of their own, much smaller).
-    const b = storedTensorBytes(
+    // The values' buffer is the one that must fit the binding limit (scales are a small buffer of their own).
+    const b = valueBytes(
       p.shape.reduce((a, x) => a * x, 1),
-      p.dtype === 'int8' ? 'int8' : p.dtype,
-      0,
+      p.dtype,
     );
     if (b > largest) {
       largest = b;

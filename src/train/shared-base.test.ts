@@ -43,6 +43,8 @@ const data = { train: rows(8, 1), eval: rows(2, 2), padId: 0 };
 
 const base: SftRunConfig = {
   ...SFT_DEFAULTS,
+  method: 'lora',
+  options: {},
   lr: 3e-2,
   steps: 4,
   batch: 2,
@@ -131,6 +133,20 @@ describe('SftRunners on one shared frozen base', () => {
       expect(Math.abs(f16[i] - f32[i])).toBeLessThan(2.5e-4 * Math.abs(f32[i]));
     }
     expect(f16.some((l, i) => l !== f32[i])).toBe(true);
+  });
+
+  it('holds the base in each dtype in exactly the bytes estimateWeightBytes predicts', async () => {
+    const ctx = await testGpu();
+    for (const dtype of ['f32', 'f16', 'bf16', 'int8', 'nf4'] as const) {
+      const fb = await sharedBase(ctx, dtype);
+      const lease = await fb.lease(fb.names());
+      expect(ctx.arena.statsOf('base').current.frozen, dtype).toBe(estimateWeightBytes(cfg, dtype));
+      lease.release();
+      expect(ctx.arena.statsOf('base').current.frozen).toBe(0);
+    }
+    // 16-bit halves the matrices; NF4 is about an eighth of f32 plus its absmax per block of 64.
+    expect(estimateWeightBytes(cfg, 'f16')).toBeLessThan(0.55 * estimateWeightBytes(cfg, 'f32'));
+    expect(estimateWeightBytes(cfg, 'nf4')).toBeLessThan(0.2 * estimateWeightBytes(cfg, 'f32'));
   });
 
   it('refuses full fine-tuning on an nf4 base before allocating anything', async () => {
