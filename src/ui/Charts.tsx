@@ -1,7 +1,8 @@
 // Live charts (recharts): train and eval loss per run overlaid against step, tokens or time (SFT runs on one
 // axis, each RL algorithm's loss on its own; a fair comparison's seeds as each method's mean with a ± sd
 // band); memory per run stacked by category (at the run's peak) beside
-// its prediction, each run's label in its colour; both as wide as their box (box-width.ts). A recharts redraw costs tens of ms
+// its prediction, each run's label in its colour, and the frozen base the runs share drawn once as its
+// own bar (runs' bars are their own memory without it); both as wide as their box (box-width.ts). A recharts redraw costs tens of ms
 // (hundreds in a dev build on SwiftShader), so the charts never subscribe to the store directly: they read
 // throttled snapshots (at most 2-3 redraws a second, rendered as transitions), the loss lines are capped at
 // MAX_LINE_POINTS, the memory chart redraws only when its bars change, and animation is off.
@@ -181,17 +182,20 @@ function RunTick(props: {
   x?: number | string;
   y?: number | string;
   payload?: { value: unknown; index: number };
+  /** How many bars are runs (the shared bases' bars after them are grey). */
+  runs: number;
 }) {
   const x = Number(props.x ?? 0);
   const y = Number(props.y ?? 0);
   const { payload } = props;
+  const i = payload?.index ?? 0;
   return (
     <text
       x={x}
       y={y + 12}
       textAnchor="middle"
       fontSize={12}
-      fill={COLORS[(payload?.index ?? 0) % COLORS.length]}
+      fill={i < props.runs ? COLORS[i % COLORS.length] : '#495057'}
     >
       {String(payload?.value ?? '')}
     </text>
@@ -199,8 +203,8 @@ function RunTick(props: {
 }
 
 export const MemoryChart = memo(function MemoryChart() {
-  const { metrics, runs } = useThrottledStore(
-    (s) => ({ metrics: s.metrics, runs: s.runs }),
+  const { metrics, runs, bases } = useThrottledStore(
+    (s) => ({ metrics: s.metrics, runs: s.runs, bases: s.bases }),
     MEMORY_REDRAW_MS,
     MEMORY_DELAY_MS,
   );
@@ -208,19 +212,33 @@ export const MemoryChart = memo(function MemoryChart() {
   const sig = useMemo(() => {
     const names = chartNames(runs);
     return JSON.stringify(
-      runs.map((r, i) => {
-        const pts = metrics[r.spec.id] ?? [];
-        let peak: MetricPoint | undefined;
-        for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
-        const row: Record<string, number | string> = {
-          run: names[i],
-          predicted: (r.predicted?.peakTotal ?? 0) / 2 ** 20,
-        };
-        for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
-        return row;
-      }),
+      runs
+        .map((r, i) => {
+          const pts = metrics[r.spec.id] ?? [];
+          let peak: MetricPoint | undefined;
+          for (const p of pts) if (!peak || p.peakBytes > peak.peakBytes) peak = p;
+          // A run on a shared base measures its own memory only: its prediction is drawn without the frozen
+          // weights too (they are the base's bar). Records from before the shared base measured them.
+          const ownsBase = (peak?.peakByCategory.frozen ?? 0) > 0;
+          const predicted = (r.predicted?.peakTotal ?? 0) - (ownsBase ? 0 : (r.predicted?.peak.frozen ?? 0));
+          const row: Record<string, number | string> = { run: names[i], predicted: predicted / 2 ** 20 };
+          for (const c of MEMORY_CATEGORIES) row[c] = (peak?.peakByCategory[c] ?? 0) / 2 ** 20;
+          return row;
+        })
+        .concat(
+          // Each frozen base once, after the runs: every run of its model and dtype borrows it.
+          bases.map((b) => {
+            const row: Record<string, number | string> = {
+              run: `shared base (${b.dtype}, ${b.users} ${b.users === 1 ? 'user' : 'users'})`,
+              predicted: 0,
+            };
+            for (const c of MEMORY_CATEGORIES) row[c] = c === 'frozen' ? b.bytes / 2 ** 20 : 0;
+            return row;
+          }),
+        ),
     );
-  }, [runs, metrics]);
+  }, [runs, metrics, bases]);
+  const runCount = runs.length;
   const [box, width] = useBoxWidth<HTMLDivElement>(400);
   const { chart, measured } = useMemo(() => {
     const data = JSON.parse(sig) as Record<string, number | string>[];
@@ -235,12 +253,20 @@ export const MemoryChart = memo(function MemoryChart() {
     const yTicks = niceTicks(0, top, 5);
     const yFmt = (v: number) => formatTick(v, yTicks[1] - yTicks[0]);
     return {
-      measured: data.filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0)).length,
+      measured: data.slice(0, runCount).filter((d) => MEMORY_CATEGORIES.some((c) => (d[c] as number) > 0))
+        .length,
       chart: (
         <div className="series-chart">
           <BarChart width={width} height={200} data={data} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
             <CartesianGrid strokeDasharray="3 3" />
-            <RXAxis dataKey="run" interval={0} height={24} tick={RunTick} />
+            <RXAxis
+              dataKey="run"
+              interval={0}
+              height={24}
+              tick={(p: object) => (
+                <RunTick {...(p as Omit<Parameters<typeof RunTick>[0], 'runs'>)} runs={runCount} />
+              )}
+            />
             <YAxis
               width={axisWidth(yTicks.map(yFmt))}
               ticks={yTicks}
@@ -272,10 +298,12 @@ export const MemoryChart = memo(function MemoryChart() {
         </div>
       ),
     };
-  }, [sig, width]);
+  }, [sig, width, runCount]);
   return (
-    <section className="panel" data-testid="memory-chart" data-runs={measured}>
-      <h2 title="Measured peak by category (stacked), beside the predicted peak">Peak memory (MiB)</h2>
+    <section className="panel" data-testid="memory-chart" data-runs={measured} data-bases={bases.length}>
+      <h2 title="Measured peak by category (stacked), beside the predicted peak; the frozen base the runs share is its own bar, drawn once, and runs' bars are their own memory without it">
+        Peak memory (MiB)
+      </h2>
       <div className="chart-box" ref={box}>
         {chart}
       </div>
