@@ -11,6 +11,7 @@ import type { MethodInfo, RawOptions } from '../peft/types';
 import type { BaseDtype } from '../tensor/weight-format';
 import type { Sample } from '../train/rl/common';
 import type { MetricPoint, SftRunConfig } from '../train/sft-config';
+import type { DatasetFromWorker, DatasetToWorker } from './dataset-protocol';
 import type { RlRunSpec } from './rl-spec';
 
 /**
@@ -168,6 +169,7 @@ export interface ExportFacts {
 }
 
 export type ToWorker =
+  | DatasetToWorker
   | { type: 'init' }
   /** budgetBytes: the memory setting; a model whose weights exceed it is refused with the fit check's message. */
   | { type: 'loadModel'; source: ModelSource; budgetBytes: number }
@@ -235,6 +237,7 @@ export type ToWorker =
   | { type: 'stop'; runId: string };
 
 export type FromWorker =
+  | DatasetFromWorker
   | { type: 'gpu'; info: GpuInfo }
   /** The registry's methods (plain data), sent once at init: the page renders the picker from them. */
   | { type: 'methods'; methods: MethodInfo[] }
