@@ -15,7 +15,7 @@
 // - what was made after the last node (the loss, a loss op's stats), which belongs to no node;
 // - a tensor whose gradient no node read (a leaf the caller built: its values and its gradient stay for
 //   gradOf; frozen-path activations before the first trainable op also stay, they are few);
-// - a tensor passed to `keep` (e.g. hidden states read after backward).
+// - a tensor passed to `keep` (e.g. hidden states read after backward), or seeded with `seedGrad`.
 // A gradient store is parked when the last tensor holding it is done. Integer uploads (ids, positions)
 // stay to the end: they are small. dispose() hands every buffer back to the backend once, in the reverse
 // of the order the tape took them, so the arena's pool ends a step as it began it and the next step gets
@@ -249,6 +249,8 @@ export class Tape<S, I> {
   /** Starts backward from `t` with gradient `g` (owned by the caller), e.g. a block's output in a benchmark. */
   seedGrad(t: Tensor<S>, g: S): void {
     const r = t.base ?? t;
+    // The caller backpropagates from t, so it is the caller's output: its values stay readable.
+    this.kept.add(r);
     r.grad = g;
     r.gradInit = true;
   }
