@@ -102,7 +102,7 @@ describe('FrozenBase', () => {
     expect(second.get('d').store).not.toBe(sharedD);
     expect(frozen()).toBe(bytes('a', 'b', 'c', 'd', 'd'));
     second.write('d', new Float32Array(21).fill(1));
-    expect([...(await base.values('d'))]).toEqual([...valuesOf('d')]);
+    expect(Array.from(await base.values('d'))).toEqual([...valuesOf('d')]);
     second.unprivatize();
     expect([...(await second.read('d'))]).toEqual([...valuesOf('d')]);
     expect(frozen()).toBe(bytes('a', 'b', 'c', 'd'));

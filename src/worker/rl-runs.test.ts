@@ -11,6 +11,7 @@ import { openModelDir } from '../cli/model-dir';
 import { prepareDataset } from '../data/prepare';
 import type { Example } from '../data/types';
 import { estimateWeightBytes } from '../formats/model-config';
+import type { TensorReader } from '../formats/safetensors';
 import type { GpuContext } from '../gpu/context';
 import { acquireNodeGpu } from '../gpu/node';
 import { baseSpecsOf, checkpointBaseSource, loadCheckpointSpecs } from '../model/load';
@@ -41,7 +42,7 @@ const config = (o: Partial<SftRunConfig>): SftRunConfig => ({
   ...o,
 });
 
-let model: RlModelInfo;
+let model: RlModelInfo & { reader: TensorReader };
 let examples: readonly Example[];
 const ctxs: GpuContext[] = [];
 
