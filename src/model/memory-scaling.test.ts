@@ -4,6 +4,7 @@
 // through ops.crossEntropy, a tape that frees nothing, no checkpointing). The freeing runs on a backend whose
 // free() poisons the storage with NaN, so a value read after the tape let it go shows up as NaN.
 import { describe, expect, it } from 'vitest';
+import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
 import { Adapter, planAdapter } from '../peft/adapter';
@@ -11,6 +12,7 @@ import { getMethod } from '../peft/registry';
 import type { RawOptions } from '../peft/types';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
+import { gpuBackend } from '../tensor/gpu-backend';
 import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
@@ -44,6 +46,8 @@ function batch(c: ModelConfig, pack: boolean) {
 }
 
 interface Case {
+  /** Run on this backend instead (the GPU); `free` then only chooses the tape's mode. */
+  be?: Backend<unknown, unknown>;
   checkpointing?: boolean;
   chunk?: number;
   pack?: boolean;
@@ -54,7 +58,7 @@ interface Case {
 }
 
 async function step(c: ModelConfig, method: string, raw: RawOptions, k: Case) {
-  const be = k.free ? poisonBackend() : cpuBackend();
+  const be = (k.be ?? (k.free ? poisonBackend() : cpuBackend())) as Be;
   const m = getMethod(method);
   const plan = planAdapter(
     m,
@@ -83,7 +87,7 @@ async function step(c: ModelConfig, method: string, raw: RawOptions, k: Case) {
   tp.backward();
   const grads = new Map<string, Float64Array>();
   for (const t of ps.trainable()) grads.set(t.name, await ps.readGrad(t.name));
-  const out = { loss: loss[0], grads };
+  const out = { loss: (await be.read(loss, 1))[0], grads };
   tp.dispose();
   return out;
 }
@@ -136,6 +140,26 @@ describe('memory that scales: same loss and gradients as the old path (CPU twin)
           same(await step(c, method, raw(c), { free: false, checkpointing: true, pack }), want);
         });
       }
+    }
+  }
+});
+
+describe('memory that scales on the GPU', () => {
+  for (const c of [TINY_LLAMA, TINY_GPT2]) {
+    for (const [method, raw] of METHODS.slice(0, 2)) {
+      it(`${method} on ${c.modelType}: a freeing, chunked, checkpointed packed step equals the twin`, async () => {
+        const want = await step(c, method, raw(c), { free: false, wholeHead: true, pack: true });
+        const be = gpuBackend(await testGpu()) as Backend<unknown, unknown>;
+        const got = await step(c, method, raw(c), {
+          be,
+          free: true,
+          checkpointing: true,
+          chunk: 5,
+          pack: true,
+        });
+        expectClose([got.loss], [want.loss], 1e-5, 1e-6, 'loss');
+        for (const [name, g] of want.grads) expectClose(got.grads.get(name)!, g, 2e-3, 2e-5, `grad ${name}`);
+      });
     }
   }
 });
