@@ -1,16 +1,18 @@
-// Memory at real shapes, measured in Node (Dawn): a fine-tuning run of the SFT runner (the CLI's and the
+// Memory at real shapes, measured in Node (Dawn): fine-tuning runs of the SFT runner (the CLI's and the
 // page's) on a random-weight checkpoint with a published model's exact shapes
 // (scripts/make-random-checkpoint.ts), a few steps, the arena's measured peak by category against `plan`'s
-// prediction from config.json alone (train/plan.ts, what `npm run cli -- plan` prints), and beside it the
-// meter's step with the run's own specs (train/memory.ts). Not a timing benchmark; ms/step is for scale.
+// prediction from config.json alone (train/plan.ts, what `npm run cli -- plan` prints), and for one method
+// the meter's step with the run's own specs beside it (train/memory.ts). Several methods (--methods a,b,c)
+// train side by side on one frozen base, stepped one at a time as the page's scheduler steps them, so the
+// base is held once. Not a timing benchmark; ms/step is for scale.
 //
 //   node --import tsx bench/cases/real-shapes.ts [--preset smollm2-135m [--layers N] | --model DIR]
-//        [--method lora] [--set k=v ...] [--batch 1] [--seq 32] [--steps 2]
+//        [--method lora | --methods a,b,c] [--set k=v ...] [--batch 1] [--seq 32] [--steps 2]
 //        [--base-dtype f32[,bf16,nf4...]] [--checkpointing off|on|both]
 //
-// A missing preset folder is generated first (bench/out/models/, gitignored). One JSON line per run with
-// measured and predicted bytes (total and by category at the peak), then a last line
-// {"real_shapes": [...], "all_within_10pct": bool}; the exit code is 1 when any run is off by 10% or more.
+// A missing preset folder is generated first (bench/out/models/, gitignored). One JSON line per
+// measurement, then a last line {"real_shapes": [...], "all_within_10pct": bool}; the exit code is 1 when
+// any measurement is off its prediction by 10% or more.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,19 +23,23 @@ import {
   PRESETS,
   writeRandomCheckpoint,
 } from '../../scripts/make-random-checkpoint';
+import { Args } from '../../src/cli/args';
 import { openModelDir } from '../../src/cli/model-dir';
+import { planRuns } from '../../src/cli/plan';
 import type { ModelConfig } from '../../src/formats/model-config';
 import { type ByCategory, MEMORY_CATEGORIES, zeroByCategory } from '../../src/gpu/arena';
 import type { GpuContext } from '../../src/gpu/context';
 import { acquireNodeGpu } from '../../src/gpu/node';
+import { checkpointBaseSource } from '../../src/model/load';
 import { Adapter } from '../../src/peft/adapter';
 import { getMethod } from '../../src/peft/registry';
-import type { RawOptions } from '../../src/peft/types';
+import { FrozenBase } from '../../src/tensor/frozen-base';
+import { gpuBackend } from '../../src/tensor/gpu-backend';
 import type { MeterStore } from '../../src/tensor/meter-backend';
 import type { ParamSet } from '../../src/tensor/params';
 import { type BaseDtype, isBaseDtype } from '../../src/tensor/weight-format';
 import { predictTrainingMemory } from '../../src/train/memory';
-import { PLAN_DEFAULTS, planTraining } from '../../src/train/plan';
+import { PLAN_DEFAULTS, type PlanRun, planTraining } from '../../src/train/plan';
 import { SftRunner } from '../../src/train/sft';
 import { sftRunConfig } from '../../src/train/sft-config';
 
@@ -42,8 +48,8 @@ export interface RealShapeRun {
   model: string;
   /** Short name for the tables (the preset and slice, or the folder). */
   label: string;
-  method: string;
-  options: RawOptions;
+  /** One method, or several side by side on one base. */
+  methods: PlanRun[];
   B: number;
   T: number;
   steps: number;
@@ -60,12 +66,14 @@ export interface RealShapeResult {
   predictedPeak: number;
   /** measured / predicted − 1. */
   error: number;
-  /** The meter's step with this very run's specs and hooks (what plan does, minus the config-only specs). */
-  meterPeak: number;
-  /** Breakdown at the moment each total peaked (plan: its by-category figures). */
+  /** One method: the meter's step with this very run's specs and hooks; null side by side. */
+  meterPeak: number | null;
+  /** Measured: the breakdown when the total peaked; plan: its by-category figures. */
   measuredAtPeak: ByCategory;
   predictedAtPeak: ByCategory;
+  sharedFrozenBytes: number;
   msPerStep: number;
+  /** The last step's loss of each run. */
   losses: number[];
 }
 
@@ -83,76 +91,102 @@ const minus = (a: ByCategory, b: ByCategory): ByCategory => {
   return out;
 };
 
-/** Trains `run` on `ctx` and returns the arena's peak over it beside the prediction of the same run. */
+/** Trains `run` on `ctx` and returns the arena's peak over it beside the predictions of the same runs. */
 export async function measureRealShapes(ctx: GpuContext, run: RealShapeRun): Promise<RealShapeResult> {
   const md = await openModelDir(run.model);
-  const cfg = sftRunConfig({
-    method: run.method,
-    options: run.options,
-    lr: 1e-4,
-    schedule: 'constant',
-    steps: run.steps,
-    batch: run.B,
-    seqLen: run.T,
-    logEvery: 1,
-    evalEvery: 0,
-    checkpointing: run.checkpointing,
-    baseDtype: run.baseDtype,
-  });
-  // What the device already holds (pooled buffers of an earlier run, the tuner's) is not this run's.
-  const before = ctx.arena.stats();
-  const runner = await SftRunner.create(
-    ctx,
-    md.config,
-    md.reader,
-    { train: rows(md.config, run.B, run.T), eval: [], padId: 0 },
-    cfg,
-    { methodCtx: { tokenizer: { encode: (t: string) => md.tokenizer.encode(t) } } },
+  const configs = run.methods.map((m) =>
+    sftRunConfig({
+      method: m.method,
+      options: m.options,
+      lr: 1e-4,
+      schedule: 'constant',
+      steps: run.steps,
+      batch: run.B,
+      seqLen: run.T,
+      logEvery: 1,
+      evalEvery: 0,
+      checkpointing: run.checkpointing,
+      baseDtype: run.baseDtype,
+    }),
   );
+  // What the device already holds (pooled buffers of an earlier measurement, the tuner's) is not this run's.
+  const before = ctx.arena.stats();
+  ctx.arena.resetPeak();
+  // One frozen base for every run, as the page's worker and the CLI hold it.
+  const base = new FrozenBase(
+    gpuBackend(ctx),
+    checkpointBaseSource(md.config, md.reader, run.baseDtype),
+    run.baseDtype,
+  );
+  const runners: SftRunner[] = [];
+  for (const [i, cfg] of configs.entries())
+    runners.push(
+      await SftRunner.create(
+        ctx,
+        md.config,
+        md.reader,
+        { train: rows(md.config, run.B, run.T), eval: [], padId: 0 },
+        cfg,
+        {
+          base,
+          // An owner per run keeps the runner from resetting the device's peak window under the others.
+          owner: `real-shapes.${i}.${cfg.method}`,
+          methodCtx: { tokenizer: { encode: (t: string) => md.tokenizer.encode(t) } },
+        },
+      ),
+    );
   const t0 = performance.now();
-  for (let i = 0; i < run.steps; i++) {
-    runner.stepOnce();
-    await runner.settle(0);
-  }
+  // One step of each run in turn, as the scheduler interleaves them.
+  for (let i = 0; i < run.steps; i++)
+    for (const r of runners) {
+      r.stepOnce();
+      await r.settle(0);
+    }
   const ms = (performance.now() - t0) / run.steps;
-  const points = await runner.flush();
+  const losses: number[] = [];
+  for (const r of runners) losses.push((await r.flush()).at(-1)?.loss ?? Number.NaN);
   const s = ctx.arena.stats();
   const measuredPeak = s.peakTotal - before.currentTotal;
   const measuredAtPeak = minus(s.atPeak, before.current);
   // `plan`'s prediction from config.json alone (what `npm run cli -- plan` prints)...
-  const planned = planTraining(md.config, [{ method: run.method, options: run.options }], {
+  const planned = planTraining(md.config, run.methods, {
     ...PLAN_DEFAULTS,
     batch: run.B,
     seqLen: run.T,
     checkpointing: run.checkpointing,
     baseDtype: run.baseDtype,
   });
-  // ...and the meter's step with this run's own plan (its base specs and the method's tensors), which
-  // separates a config-only discrepancy from a meter one.
-  const plan = runner.adapter.plan;
-  const method = getMethod(cfg.method);
-  const hooks = (ps: ParamSet<MeterStore, MeterStore>) => new Adapter(method, plan, md.config, ps).hooks;
-  const meter = predictTrainingMemory(
-    md.config,
-    plan.specs,
-    hooks,
-    { B: run.B, T: run.T },
-    { maxGradNorm: cfg.maxGradNorm, checkpointing: run.checkpointing },
-  );
+  // ...and for one run the meter's step with the run's own plan (its base specs and the method's tensors),
+  // which separates a config-only discrepancy from a meter one.
+  let meterPeak: number | null = null;
+  if (runners.length === 1) {
+    const plan = runners[0].adapter.plan;
+    const method = getMethod(configs[0].method);
+    const hooks = (ps: ParamSet<MeterStore, MeterStore>) => new Adapter(method, plan, md.config, ps).hooks;
+    meterPeak = predictTrainingMemory(
+      md.config,
+      plan.specs,
+      hooks,
+      { B: run.B, T: run.T },
+      { maxGradNorm: configs[0].maxGradNorm, checkpointing: run.checkpointing },
+    ).peakTotal;
+  }
   const result: RealShapeResult = {
     run,
-    params: runner.totalParams,
-    trainable: runner.trainableParams,
+    params: runners[0].totalParams,
+    trainable: runners.reduce((n, r) => n + r.trainableParams, 0),
     measuredPeak,
     predictedPeak: planned.predictedPeakBytes,
     error: measuredPeak / planned.predictedPeakBytes - 1,
-    meterPeak: meter.peakTotal,
+    meterPeak,
     measuredAtPeak,
     predictedAtPeak: planned.byCategory,
+    sharedFrozenBytes: planned.sharedFrozenBytes,
     msPerStep: ms,
-    losses: points.map((p) => p.loss ?? Number.NaN),
+    losses,
   };
-  runner.dispose();
+  for (const r of runners) r.dispose();
+  base.dispose();
   return result;
 }
 
@@ -168,8 +202,7 @@ export function resultJson(r: RealShapeResult): Record<string, unknown> {
   return {
     bench: 'real_shapes',
     model: run.label,
-    method: run.method,
-    options: run.options,
+    methods: run.methods,
     B: run.B,
     T: run.T,
     steps: run.steps,
@@ -180,6 +213,7 @@ export function resultJson(r: RealShapeResult): Record<string, unknown> {
     measured_peak_bytes: r.measuredPeak,
     predicted_peak_bytes: r.predictedPeak,
     meter_peak_bytes: r.meterPeak,
+    shared_frozen_bytes: r.sharedFrozenBytes,
     measured_over_predicted: Math.round((1 + r.error) * 1000) / 1000,
     within_10pct: Math.abs(r.error) < 0.1,
     at_peak_by_category: byCat,
@@ -189,8 +223,8 @@ export function resultJson(r: RealShapeResult): Record<string, unknown> {
 }
 
 const USAGE = `node --import tsx bench/cases/real-shapes.ts [--preset ${Object.keys(PRESETS).join('|')} [--layers N] | --model DIR]
-  [--method lora] [--set k=v ...] [--batch B] [--seq T] [--steps N] [--base-dtype f32,bf16,...]
-  [--checkpointing off|on|both]`;
+  [--method lora | --methods a,b,c] [--set k=v ...] [--batch B] [--seq T] [--steps N]
+  [--base-dtype f32,bf16,...] [--checkpointing off|on|both]`;
 
 function parse(argv: string[]): RealShapeRun[] {
   const { values: v } = parseArgs({
@@ -200,7 +234,8 @@ function parse(argv: string[]): RealShapeRun[] {
       preset: { type: 'string' },
       layers: { type: 'string' },
       model: { type: 'string' },
-      method: { type: 'string', default: 'lora' },
+      method: { type: 'string' },
+      methods: { type: 'string' },
       set: { type: 'string', multiple: true, default: [] },
       batch: { type: 'string', default: '1' },
       seq: { type: 'string', default: '32' },
@@ -233,13 +268,13 @@ function parse(argv: string[]): RealShapeRun[] {
       writeRandomCheckpoint(model, preset, { layers });
     }
   }
-  const options: RawOptions = {};
-  for (const kv of v.set) {
-    const i = kv.indexOf('=');
-    if (i < 1) throw new Error(`--set ${kv}: key=value`);
-    const raw = kv.slice(i + 1);
-    options[kv.slice(0, i)] = raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
-  }
+  // The methods and their --set options exactly as `plan` reads them (each method takes the keys it has).
+  const methodFlags = [
+    ...(v.method !== undefined ? ['--method', v.method] : []),
+    ...(v.methods !== undefined ? ['--methods', v.methods] : []),
+    ...v.set.flatMap((s) => ['--set', s]),
+  ];
+  const methods = planRuns(new Args(methodFlags));
   const dtypes = v['base-dtype'].split(',').filter(Boolean);
   for (const d of dtypes) if (!isBaseDtype(d)) throw new Error(`--base-dtype ${d}: not a base dtype`);
   const ck = v.checkpointing;
@@ -250,8 +285,7 @@ function parse(argv: string[]): RealShapeRun[] {
     cks.map((checkpointing) => ({
       model: model!,
       label,
-      method: v.method,
-      options,
+      methods,
       ...shape,
       baseDtype: d as BaseDtype,
       checkpointing,
@@ -271,6 +305,7 @@ async function main(): Promise<void> {
     ok &&= j.within_10pct === true;
     summary.push({
       model: run.label,
+      methods: run.methods.map((m) => m.method).join('+'),
       B: run.B,
       T: run.T,
       base_dtype: run.baseDtype,
