@@ -96,8 +96,8 @@ function expectParity(gpu: Result, cpu: Result) {
   }
 }
 
-// Several minutes on this machine (3 to 10, by load: the float64 twin's head over 49,152 rows is most of it), so it is
-// left out of the default run: REAL_SHAPES=1 npx vitest run test/real-shapes.test.ts
+// Several minutes on this machine (3 to 10, by load; the float64 twin's head over 49,152 rows is most of
+// it), so it is left out of the default run: REAL_SHAPES=1 npx vitest run test/real-shapes.test.ts
 describe.skipIf(!process.env.REAL_SHAPES)(
   'SmolLM2-135M shapes, 2 layers, full vocabulary: GPU against the float64 twin',
   () => {
