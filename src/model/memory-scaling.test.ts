@@ -119,6 +119,11 @@ const METHODS: Array<[string, (c: ModelConfig) => RawOptions]> = [
   ['full', () => ({})],
   ['ia3', (c) => getMethod('ia3').testOptions(c, true)],
   ['prefix', (c) => getMethod('prefix').testOptions(c, true)],
+  // DoRA with dropout (its hook counts dropout streams per call: the recompute must replay the forward's),
+  // LoKr, a bottleneck adapter.
+  ['dora', (c) => ({ ...getMethod('dora').testOptions(c, true), lora_dropout: 0.25 })],
+  ['lokr', (c) => getMethod('lokr').testOptions(c, true)],
+  ['houlsby', (c) => getMethod('houlsby').testOptions(c, true)],
   // The reparametrisation MLP: one table shared by every block, rebuilt on each checkpoint's tape.
   ['prefix', () => ({ num_virtual_tokens: 3, prefix_projection: true, encoder_hidden_size: 8 })],
 ];

@@ -68,8 +68,6 @@ interface Made<S> {
 const nothingMade = <S>(): Made<S> => ({ tensors: [], stores: [] });
 
 export interface TapeOptions {
-  /** A recompute (checkpoint.ts): `draw` gives these values back in order instead of drawing anew. */
-  replay?: readonly number[];
   /** Free nothing before dispose (the reference the freeing is checked against, and memory before it). */
   keepAll?: boolean;
 }
@@ -96,10 +94,6 @@ export class Tape<S, I> {
   private running = false;
   private done = false;
 
-  /** Values `draw` gave out, in order (what a checkpointed recompute replays). */
-  readonly drawn: number[] = [];
-  private replayAt = 0;
-  private readonly replay: readonly number[] | null;
   private readonly keepAll: boolean;
 
   constructor(
@@ -108,23 +102,7 @@ export class Tape<S, I> {
     readonly grad: boolean,
     opts: TapeOptions = {},
   ) {
-    this.replay = opts.replay ?? null;
     this.keepAll = !!opts.keepAll;
-  }
-
-  /**
-   * A value from `next` (a dropout stream counter, a seed) that must be the same when this forward runs
-   * again for a checkpointed block: recorded here, and replayed by the recompute's tape.
-   */
-  draw(next: () => number): number {
-    if (!this.replay) {
-      const v = next();
-      this.drawn.push(v);
-      return v;
-    }
-    if (this.replayAt >= this.replay.length)
-      throw new Error('checkpoint: the recomputed forward drew more random streams than the forward did');
-    return this.replay[this.replayAt++];
   }
 
   /** A new activation tensor owned by this tape. */

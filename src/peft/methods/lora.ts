@@ -163,17 +163,9 @@ export const lora: PeftMethod<LoraOptions> = {
         if (!targeted.has(site.path)) return y;
         const A = ps.get(peftKey(site.path, 'lora_A.weight'));
         const B = ps.get(peftKey(site.path, 'lora_B.weight'));
-        // The stream is drawn through the tape so a checkpointed block's recompute replays the same mask.
         const xd =
           tp.grad && o.loraDropout > 0
-            ? op.dropout(
-                tp,
-                x,
-                o.loraDropout,
-                0x10a4,
-                tp.draw(() => dropoutStream++),
-                `${site.path}.lora_dropout`,
-              )
+            ? op.dropout(tp, x, o.loraDropout, 0x10a4, dropoutStream++, `${site.path}.lora_dropout`)
             : x;
         return loraAddInto(tp, y, xd, A, B, s, `${site.path}.lora_out`);
       },
