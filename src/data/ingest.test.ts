@@ -53,7 +53,7 @@ async function compare(name: string, text: string, chunkBytes: number, o = {}) {
   expect(got.skipped).toBe(whole.skipped);
   expect(got.issues).toEqual(whole.issues);
   expect(got.preview).toEqual(whole.parsed.rows.slice(0, 5));
-  expect(got.firstExamples).toEqual(whole.examples.slice(0, 3));
+  expect(got.firstExamples).toEqual(whole.examples.slice(0, 20));
   for (const L of [3, 12, 40, 100_000]) {
     if (whole.shape.kind === 'prompt_only') {
       const view = sftView(got.tokens, L, { promptsOnly: true });

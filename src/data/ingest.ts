@@ -95,7 +95,8 @@ export class UnmappedColumns extends DataError {
 
 const CHUNK = 4 * 2 ** 20;
 const PREVIEW_ROWS = 5;
-const FIRST_EXAMPLES = 3;
+/** Enough for the preview of 3 even when some cannot be rendered (renderPreview skips those). */
+const FIRST_EXAMPLES = 20;
 /** Rows looked at before the shape is decided (shape.ts looks at 50 for conversational data). */
 const SHAPE_SAMPLE = 50;
 

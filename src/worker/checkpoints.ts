@@ -10,7 +10,8 @@ import type { RunSpec } from './protocol';
 
 export interface SavedDataset {
   name: string;
-  bytes: Uint8Array;
+  /** The file: a Blob (IndexedDB keeps it as one, without reading it into memory), or its bytes. */
+  bytes: Uint8Array | Blob;
   mapping?: ColumnMapping;
   onError: 'skip' | 'stop';
   /** The prompt template the page chose (absent in copies saved before templates: the mapping's default). */

@@ -1,18 +1,21 @@
 // The worker's datasets with the built-in model's tokenizer and an in-memory stand-in for the checkpoint
 // database: a dropped file's summary (shape, mapping, counts, histogram), a file whose columns match no
 // shape kept for a hand-made mapping and parsed again with it, a run's dataset saved once when the run
-// checkpoints (not when it does not), and found again by a new page (a reload) from the saved bytes.
+// checkpoints (not when it does not), and found again by a new page (a reload) from the saved bytes; a file
+// loaded in chunks gives the whole-file path's summary with progress up to its size, an oversize row named
+// by its line, and a cancel keeps the dataset loaded before under that id.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { prepareDataset } from '../data/prepare';
 import { alpacaPrompt } from '../data/template';
-import { tokenizeExample } from '../data/tokenize';
+import { tokenizeExample, tokenizeForSft, tokenLengthHistogram } from '../data/tokenize';
 import type { ColumnMapping } from '../data/types';
 import { loadCheckpointSpecs } from '../model/load';
 import { dirModelSource } from '../model/sources/node-dir';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { SavedDataset } from './checkpoints';
-import { Datasets } from './datasets';
+import { Datasets, renderPreview } from './datasets';
 import type { LoadedModel } from './model';
 import type { FromWorker, RunSpec } from './protocol';
 
@@ -36,17 +39,20 @@ const JSONL = Array.from({ length: 6 }, (_, i) =>
 const ODD = `q,a\n${Array.from({ length: 5 }, (_, i) => `say ${i},${i} ${i}`).join('\n')}\n`;
 
 function setup(store = new Map<string, SavedDataset>()) {
-  const posted: FromWorker[] = [];
+  const all: FromWorker[] = [];
   const saves: string[] = [];
-  const ds = new Datasets((m) => posted.push(m), builtin, {
+  const ds = new Datasets((m) => all.push(m), builtin, {
     save: async (id, d) => {
       saves.push(id);
       store.set(id, { name: d.name, bytes: d.bytes, mapping: d.mapping, onError: d.onError });
     },
     load: async (id) => store.get(id) ?? null,
   });
-  return { ds, posted, saves, store };
+  return { ds, all, saves, store };
 }
+
+/** The worker's answers, progress reports aside (they have a test of their own). */
+const answers = (all: FromWorker[]) => all.filter((m) => m.type !== 'datasetProgress');
 
 const spec = (datasetId: string, checkpointEvery: number): RunSpec => ({
   id: 'r',
@@ -60,7 +66,7 @@ const spec = (datasetId: string, checkpointEvery: number): RunSpec => ({
 
 describe('worker datasets', () => {
   it('summarises a dropped file, and maps an unrecognised one by hand', async () => {
-    const { ds, posted } = setup();
+    const { ds, all } = setup();
     await ds.add({
       type: 'addDataset',
       id: 'p',
@@ -69,7 +75,7 @@ describe('worker datasets', () => {
       onError: 'skip',
       seqLen: 32,
     });
-    const ready = posted[0];
+    const ready = answers(all)[0];
     expect(ready?.type).toBe('datasetReady');
     if (ready?.type !== 'datasetReady') return;
     expect(ready.dataset).toMatchObject({
@@ -93,16 +99,16 @@ describe('worker datasets', () => {
       onError: 'skip',
       seqLen: 32,
     });
-    const err = posted[1];
+    const err = answers(all)[1];
     expect(err).toMatchObject({ type: 'datasetError', id: 'o', columns: ['q', 'a'] });
     const mapping: ColumnMapping = { prompt: 'q', completion: 'a' };
     await ds.remap({ type: 'remapDataset', id: 'o', mapping, onError: 'skip', seqLen: 32 });
-    expect(posted[2]).toMatchObject({
+    expect(answers(all)[2]).toMatchObject({
       type: 'datasetReady',
       dataset: { id: 'o', rows: 5, examples: 5, shape: 'prompt_completion', mapping },
     });
     await ds.remap({ type: 'remapDataset', id: 'gone', onError: 'skip', seqLen: 32 });
-    expect(posted[3]).toMatchObject({
+    expect(answers(all)[3]).toMatchObject({
       type: 'datasetError',
       id: 'gone',
       message: 'this dataset is no longer loaded; drop it again',
@@ -137,7 +143,7 @@ describe('worker datasets', () => {
   });
 
   it('renders what the model sees with the tokenizer training uses: Alpaca rows through the Alpaca template', async () => {
-    const { ds, posted } = setup();
+    const { ds, all } = setup();
     const rows = [
       { instruction: 'Give the opposite of the word.', input: 'hot', output: ' cold' },
       { instruction: 'Name a colour.', input: '', output: ' red' },
@@ -151,7 +157,7 @@ describe('worker datasets', () => {
       onError: 'skip',
       seqLen: 128,
     });
-    const ready = posted[0];
+    const ready = answers(all)[0];
     if (ready?.type !== 'datasetReady') throw new Error(`expected datasetReady, got ${ready?.type}`);
     expect(ready.dataset.template).toBe('alpaca');
     expect(ready.dataset.rendered).toHaveLength(2);
@@ -178,7 +184,7 @@ describe('worker datasets', () => {
     // Another template on request: "none" renders the prompt as validate joined it, unglued from the answer
     // only by what the data holds.
     await ds.remap({ type: 'remapDataset', id: 'a', onError: 'skip', seqLen: 64, template: 'none' });
-    const again = posted[1];
+    const again = answers(all)[1];
     if (again?.type !== 'datasetReady') throw new Error('expected datasetReady');
     expect(again.dataset.template).toBe('none');
     const text = again.dataset.rendered[0][0].pieces.map((p) => p.text).join('');
@@ -186,7 +192,7 @@ describe('worker datasets', () => {
     expect((await ds.forRun(spec('a', 0))).template).toBe('none');
     // Cut at 4 tokens, the prompt fills them all: training leaves the row out, and the preview says so.
     await ds.remap({ type: 'remapDataset', id: 'a', onError: 'skip', seqLen: 4 });
-    const cut = posted[2];
+    const cut = answers(all)[2];
     if (cut?.type !== 'datasetReady') throw new Error('expected datasetReady');
     expect(cut.dataset.template).toBe('none');
     const [short] = cut.dataset.rendered[0];
@@ -195,5 +201,93 @@ describe('worker datasets', () => {
       truncated: true,
       problem: expect.stringContaining('no token left to train on'),
     });
+  });
+
+  it('loads in chunks: the whole-file summary, progress up to the size, an oversize row named by its line', async () => {
+    const { ds, all } = setup();
+    // Line 2 is over the 4 Mi-character row limit: skipped as it streams, never parsed.
+    const lines = [
+      JSON.stringify({ prompt: 'The plural of ox is', completion: ' oxen.' }),
+      JSON.stringify({ prompt: 'y'.repeat(4.5 * 2 ** 20), completion: ' z' }),
+      '{"prompt": "broken',
+      ...Array.from({ length: 60 }, (_, i) =>
+        JSON.stringify({ prompt: `Plural of w${i}:`, completion: ` w${i}s` }),
+      ),
+      JSON.stringify({ prompt: 'a long prompt '.repeat(20), completion: ' cut' }),
+    ];
+    const text = lines.join('\n');
+    const bytes = new TextEncoder().encode(text);
+    await ds.add({ id: 'big', name: 'big.jsonl', bytes: new Blob([bytes]), onError: 'skip', seqLen: 24 });
+    const progress = all.filter((m) => m.type === 'datasetProgress');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i].bytesDone).toBeGreaterThanOrEqual(progress[i - 1].bytesDone);
+      expect(progress[i].rows).toBeGreaterThanOrEqual(progress[i - 1].rows);
+    }
+    expect(progress.at(-1)).toMatchObject({
+      id: 'big',
+      bytesDone: bytes.length,
+      bytesTotal: bytes.length,
+      rows: 62,
+    });
+
+    // The summary the whole-file path gives (prepareDataset, then tokenizeForSft at the page's length).
+    const m = await builtin();
+    const tok = dataTokenizer(m.tokenizer, m.config);
+    const whole = await prepareDataset('big.jsonl', bytes, { onError: 'skip' });
+    const t = tokenizeForSft(tok, whole.examples, { maxLength: 24 });
+    const ready = answers(all)[0];
+    if (ready?.type !== 'datasetReady') throw new Error(`expected datasetReady, got ${ready?.type}`);
+    expect(ready.dataset).toMatchObject({
+      rows: 62,
+      columns: ['prompt', 'completion'],
+      examples: t.examples.length,
+      skipped: whole.skipped + t.skipped,
+      issues: [...whole.issues, ...t.issues].slice(0, 20),
+      preview: whole.parsed.rows.slice(0, 5),
+      histogram: tokenLengthHistogram(
+        t.examples.map((e) => e.fullLength),
+        { binCount: 16, maxLength: 24 },
+      ),
+      rendered: renderPreview(tok, whole.examples, 24),
+    });
+    expect(ready.dataset.issues[0].message).toBe(
+      'big.jsonl line 2: a row of 4.5 M characters, over the 4.0 M limit for one row',
+    );
+    expect(t.skipped).toBeGreaterThan(0);
+  });
+
+  it('a cancel stops the loading and keeps what was loaded under that id before', async () => {
+    const all: FromWorker[] = [];
+    let armed = false;
+    const post: Datasets = new Datasets(
+      (msg) => {
+        all.push(msg);
+        if (armed && msg.type === 'datasetProgress') post.cancel('c');
+      },
+      builtin,
+      { save: async () => {}, load: async () => null },
+    );
+    await post.add({ id: 'c', name: 'p.jsonl', bytes: enc(JSONL), onError: 'skip', seqLen: 32 });
+    const before = (await post.forRun(spec('c', 0))).prepared.examples;
+    expect(before).toHaveLength(6);
+    // A remap of the same id with a two-chunk file, cancelled at its first progress report.
+    const big = `${JSON.stringify({ text: 'y'.repeat(4.5 * 2 ** 20) })}\n${JSON.stringify({ text: 'other' })}\n`;
+    all.length = 0;
+    armed = true;
+    post.onMessage({
+      type: 'addDatasetFile',
+      id: 'c',
+      name: 'big.jsonl',
+      file: new Blob([big]),
+      onError: 'skip',
+      seqLen: 32,
+    });
+    await vi.waitFor(() =>
+      expect(all.at(-1)).toEqual({ type: 'datasetCancelled', id: 'c', name: 'big.jsonl' }),
+    );
+    expect(all.filter((x) => x.type === 'datasetProgress')).toHaveLength(1);
+    expect(all.filter((x) => x.type === 'datasetReady')).toHaveLength(0);
+    expect((await post.forRun(spec('c', 0))).prepared.examples).toEqual(before);
   });
 });

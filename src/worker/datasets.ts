@@ -1,30 +1,34 @@
-// The worker's datasets: files parsed and prepared (src/data) under the page's ids, their token-length
-// histogram for the page, the bytes kept for a hand-made column mapping or another bad-row policy, and a
+// The worker's datasets: files read, checked and tokenised in chunks (data/ingest.ts) under the page's ids,
+// with progress told to the page and a cancel that keeps what was loaded before; their token-length
+// histogram for the page from the compact token arena; the file (a dropped File stays on disk) kept for a
+// hand-made column mapping, another bad-row policy, or the examples a run builds from it; and a
 // copy saved with a run that checkpoints (or an RL run), so the run can go on after a reload, when the
 // page's datasets have new ids. The examples carry the dataset's prompt template (data/template.ts), and
 // the page gets the first ones rendered as training tokenises them (what the model sees).
-import { parseDataset } from '../data/parse';
+import { IngestCancelled, type IngestProgress, ingestDataset, UnmappedColumns } from '../data/ingest';
 import { type PreparedDataset, prepareDataset } from '../data/prepare';
 import type { PromptTemplate } from '../data/template';
+import { sftView, type TokenArena } from '../data/token-arena';
 import {
   type PreviewSequence,
   previewExample,
   type TextTokenizer,
   TokenizeProblem,
-  tokenizeForSft,
-  tokenizePrompt,
   tokenLengthHistogram,
 } from '../data/tokenize';
-import type { ColumnMapping } from '../data/types';
+import type { ColumnMapping, Example } from '../data/types';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { SavedDataset } from './checkpoints';
+import type { DatasetToWorker } from './dataset-protocol';
 import { errorMessage, type LoadedModel } from './model';
 import type { FromWorker, RunSpec, ToWorker } from './protocol';
 
 export interface DatasetEntry {
+  /** Rows and checked examples, built whole from the file when a run first needs them (forRun). */
   prepared: PreparedDataset;
   name: string;
-  bytes: Uint8Array;
+  /** The file (a dropped File stays on disk; a sample's bytes as a Blob). */
+  bytes: Blob;
   mapping?: ColumnMapping;
   onError: 'skip' | 'stop';
   /** The prompt template applied to prepared.examples. */
@@ -33,18 +37,21 @@ export interface DatasetEntry {
   saved: boolean;
 }
 
+/** What the worker holds for a loaded dataset: the file, its tokens, and (once a run asked) its examples. */
+type Held = Omit<DatasetEntry, 'prepared'> & { prepared?: PreparedDataset; tokens?: TokenArena };
+
 /** Examples the page previews. */
 const PREVIEWED = 3;
 
 /** The first examples as training tokenises them; an example that cannot be tokenised is left out. */
 export function renderPreview(
   tok: TextTokenizer,
-  prepared: PreparedDataset,
+  examples: readonly Example[],
   seqLen: number,
   count = PREVIEWED,
 ): PreviewSequence[][] {
   const out: PreviewSequence[][] = [];
-  for (const ex of prepared.examples) {
+  for (const ex of examples) {
     if (out.length >= count) break;
     try {
       out.push(previewExample(tok, ex, { maxLength: seqLen }));
@@ -55,8 +62,9 @@ export function renderPreview(
   return out;
 }
 
-type AddMessage = Omit<Extract<ToWorker, { type: 'addDataset' }>, 'bytes'> & {
-  bytes: ArrayBuffer | Uint8Array;
+type AddMessage = Omit<Extract<ToWorker, { type: 'addDataset' }>, 'bytes' | 'type'> & {
+  type?: 'addDataset' | 'addDatasetFile';
+  bytes: ArrayBuffer | Uint8Array | Blob;
 };
 
 /** The checkpoint database's side of datasets (src/worker/checkpoints.ts in the worker). */
@@ -65,85 +73,111 @@ export interface DatasetStorage {
   load(id: string): Promise<SavedDataset | null>;
 }
 
+/** Where the worker's dataset-file messages arrive (the worker's global scope). */
+interface MessageSource {
+  addEventListener(type: 'message', listener: (ev: MessageEvent<ToWorker>) => void): void;
+}
+
+const asBlob = (b: ArrayBuffer | Uint8Array | Blob): Blob =>
+  b instanceof Blob ? b : new Blob([b instanceof Uint8Array ? new Uint8Array(b) : b]);
+
 export class Datasets {
-  private readonly loaded = new Map<string, DatasetEntry>();
-  /** Bytes of files whose shape was not recognised, kept (by dataset id) for a hand-made column mapping. */
-  private readonly unmapped = new Map<string, { name: string; bytes: Uint8Array }>();
+  private readonly loaded = new Map<string, Held>();
+  /** Files whose shape was not recognised, kept (by dataset id) for a hand-made column mapping. */
+  private readonly unmapped = new Map<string, { name: string; bytes: Blob }>();
+  /** Loadings under way, by dataset id: a cancel (or a newer loading of the same id) aborts them. */
+  private readonly loading = new Map<string, AbortController>();
 
   constructor(
     private readonly post: (m: FromWorker) => void,
     private readonly model: () => Promise<LoadedModel>,
     private readonly storage: DatasetStorage,
-  ) {}
+    /**
+     * The dataset-file messages (addDatasetFile, cancelDataset) are taken here, next to the worker's own
+     * dispatch, when the worker's scope is given or found; a test calls the methods instead.
+     */
+    scope: MessageSource | null = workerScope(),
+  ) {
+    scope?.addEventListener('message', (ev) => this.onMessage(ev.data));
+  }
 
+  /** Handles the dataset-file messages; others are the worker's dispatch's. */
+  onMessage(msg: ToWorker | DatasetToWorker): void {
+    if (msg.type === 'addDatasetFile') void this.add({ ...msg, bytes: msg.file });
+    else if (msg.type === 'cancelDataset') this.cancel(msg.id);
+  }
+
+  /** Stops the loading of `id` between two chunks; what was loaded under `id` before stays. */
+  cancel(id: string): void {
+    this.loading.get(id)?.abort();
+  }
+
+  /**
+   * Reads, checks and tokenises a dataset in chunks (data/ingest.ts), telling the page how far it got,
+   * and answers with its summary: the text, the rows and the tokens are never all held at once.
+   */
   async add(msg: AddMessage): Promise<void> {
-    const bytes = msg.bytes instanceof Uint8Array ? msg.bytes : new Uint8Array(msg.bytes);
+    const bytes = asBlob(msg.bytes);
+    this.loading.get(msg.id)?.abort();
+    const ctl = new AbortController();
+    this.loading.set(msg.id, ctl);
     try {
       const m = await this.model();
-      const prepared = await prepareDataset(msg.name, bytes, {
+      const dataTok = dataTokenizer(m.tokenizer, m.config);
+      const ing = await ingestDataset(msg.name, bytes, {
         onError: msg.onError,
         mapping: msg.mapping,
         template: msg.template,
+        tokenizer: dataTok,
+        signal: ctl.signal,
+        onProgress: (p: IngestProgress) =>
+          this.post({ type: 'datasetProgress', id: msg.id, name: msg.name, ...p }),
       });
-      const template = prepared.template;
+      // Prompt-only data is for the online RL algorithms: its examples are prompts (their lengths in the
+      // histogram), not SFT rows, none of which it has.
+      const view = sftView(ing.tokens, msg.seqLen, { promptsOnly: ing.shape.kind === 'prompt_only' });
       this.loaded.set(msg.id, {
-        prepared,
         name: msg.name,
         bytes,
         mapping: msg.mapping,
         onError: msg.onError,
-        template,
+        template: ing.template,
         saved: false,
+        tokens: ing.tokens,
       });
-      const dataTok = dataTokenizer(m.tokenizer, m.config);
-      // Prompt-only data is for the online RL algorithms: its examples are prompts (their lengths in the
-      // histogram), not SFT rows, none of which it has.
-      const promptsOnly = prepared.shape.kind === 'prompt_only';
-      const tok = promptsOnly
-        ? {
-            examples: prepared.examples.map((e) => ({
-              fullLength: tokenizePrompt(dataTok, e).promptIds.length,
-            })),
-            skipped: 0,
-            issues: [],
-          }
-        : tokenizeForSft(dataTok, prepared.examples, { maxLength: msg.seqLen });
-      const histogram = tokenLengthHistogram(
-        tok.examples.map((e) => e.fullLength),
-        { binCount: 16, maxLength: msg.seqLen },
-      );
       this.post({
         type: 'datasetReady',
         dataset: {
           id: msg.id,
           name: msg.name,
-          format: prepared.parsed.format,
-          columns: prepared.parsed.columns,
-          rows: prepared.parsed.rows.length,
-          examples: tok.examples.length,
-          shape: prepared.shape.kind,
-          mapping: prepared.shape.mapping,
-          skipped: prepared.skipped + tok.skipped,
-          issues: [...prepared.issues, ...tok.issues].slice(0, 20),
-          preview: prepared.parsed.rows.slice(0, 5),
-          histogram,
+          format: ing.format,
+          columns: ing.columns,
+          rows: ing.rows,
+          examples: view.examples,
+          shape: ing.shape.kind,
+          mapping: ing.shape.mapping,
+          skipped: ing.skipped + view.skipped,
+          issues: [...ing.issues, ...view.issues].slice(0, 20),
+          preview: ing.preview,
+          histogram: tokenLengthHistogram(view.lengths, { binCount: 16, maxLength: msg.seqLen }),
           truncatedAt: msg.seqLen,
-          template,
-          rendered: renderPreview(dataTok, prepared, msg.seqLen),
+          template: ing.template,
+          rendered: renderPreview(dataTok, ing.firstExamples, msg.seqLen),
         },
       });
       this.unmapped.delete(msg.id);
     } catch (e) {
-      // A file that parses but whose columns match no shape can still be mapped by hand: keep its bytes
-      // and send its columns with the error.
-      let columns: string[] | undefined;
-      if (!this.loaded.has(msg.id)) {
-        columns = await parseDataset(msg.name, bytes, { onError: 'skip' })
-          .then((p) => p.columns)
-          .catch(() => undefined);
-        if (columns) this.unmapped.set(msg.id, { name: msg.name, bytes });
+      if (e instanceof IngestCancelled) {
+        this.post({ type: 'datasetCancelled', id: msg.id, name: msg.name });
+        return;
       }
+      // A file that parses but whose columns match no shape can still be mapped by hand: keep it and send
+      // its columns with the error.
+      const columns = e instanceof UnmappedColumns && !this.loaded.has(msg.id) ? e.columns : undefined;
+      if (columns) this.unmapped.set(msg.id, { name: msg.name, bytes });
       this.post({ type: 'datasetError', id: msg.id, name: msg.name, message: errorMessage(e), columns });
+    } finally {
+      if (this.loading.get(msg.id) === ctl) this.loading.delete(msg.id);
     }
   }
 
@@ -160,14 +194,9 @@ export class Datasets {
       return;
     }
     // The template stays as it was unless the page chose another (a new mapping takes its own default).
-    const kept = msg.mapping === undefined ? (held as Partial<DatasetEntry>).template : undefined;
-    await this.add({
-      ...msg,
-      template: msg.template ?? kept,
-      type: 'addDataset',
-      name: held.name,
-      bytes: held.bytes,
-    });
+    const kept = msg.mapping === undefined ? (held as Partial<Held>).template : undefined;
+    const { type: _, ...rest } = msg;
+    await this.add({ ...rest, template: msg.template ?? kept, name: held.name, bytes: held.bytes });
   }
 
   /**
@@ -177,24 +206,42 @@ export class Datasets {
    */
   async forRun(spec: RunSpec): Promise<DatasetEntry> {
     const ds = this.loaded.get(spec.datasetId) ?? (await this.fromSaved(spec.datasetId));
+    ds.prepared ??= await prepareDataset(ds.name, new Uint8Array(await ds.bytes.arrayBuffer()), {
+      onError: ds.onError,
+      mapping: ds.mapping,
+      template: ds.template,
+    });
+    const entry = ds as DatasetEntry;
     if (!ds.saved && (spec.checkpointEvery > 0 || spec.rl)) {
       ds.saved = true;
-      void this.storage.save(spec.datasetId, ds).catch((e: unknown) => console.warn('dataset not saved:', e));
+      const { name, bytes, mapping, onError, template } = ds;
+      void this.storage
+        .save(spec.datasetId, { name, bytes, mapping, onError, template })
+        .catch((e: unknown) => console.warn('dataset not saved:', e));
     }
-    return ds;
+    return entry;
   }
 
-  private async fromSaved(id: string): Promise<DatasetEntry> {
+  private async fromSaved(id: string): Promise<Held> {
     const saved = await this.storage.load(id);
     if (!saved) throw new Error(`dataset ${id} is neither loaded nor saved; drop it again`);
     // The copy's template where the database keeps it, else the mapping's default.
-    const prepared = await prepareDataset(saved.name, saved.bytes, {
+    const bytes = asBlob(saved.bytes);
+    const prepared = await prepareDataset(saved.name, new Uint8Array(await bytes.arrayBuffer()), {
       onError: saved.onError,
       mapping: saved.mapping,
       template: saved.template,
     });
-    const e: DatasetEntry = { ...saved, prepared, template: prepared.template, saved: true };
+    const e: Held = { ...saved, bytes, prepared, template: prepared.template, saved: true };
     this.loaded.set(id, e);
     return e;
   }
+}
+
+/** The worker's global scope when this runs in a dedicated worker (not in Node or on the page). */
+function workerScope(): MessageSource | null {
+  const g = globalThis as { WorkerGlobalScope?: unknown; addEventListener?: unknown };
+  return g.WorkerGlobalScope !== undefined && typeof g.addEventListener === 'function'
+    ? (globalThis as unknown as MessageSource)
+    : null;
 }
