@@ -133,6 +133,14 @@ function apply(m: FromWorker): void {
     case 'datasetError':
       s.datasetFailed(m.id, m.name, m.message, m.columns);
       break;
+    case 'datasetProgress': {
+      const { type: _, ...progress } = m;
+      s.datasetProgressed(progress);
+      break;
+    }
+    case 'datasetCancelled':
+      s.datasetCancelled(m.id);
+      break;
     case 'planResult':
       s.setPlan(m.plan);
       break;
@@ -309,9 +317,27 @@ export function previewDataset(id: string, template: PromptTemplate): void {
   });
 }
 
-export async function loadDatasetFiles(files: FileList | File[]): Promise<void> {
-  for (const f of Array.from(files)) sendDataset(f.name, await f.arrayBuffer());
+/**
+ * Dropped dataset files go to the worker as File objects (cloned by reference, never read on the page); the
+ * worker reads each in chunks, reporting progress, and a cancel (cancelDataset) stops it.
+ */
+export function loadDatasetFiles(files: FileList | File[]): void {
+  for (const f of Array.from(files)) {
+    const id = uid('ds');
+    store().datasetPending(id, f.name);
+    client?.send({
+      type: 'addDatasetFile',
+      id,
+      name: f.name,
+      file: f,
+      onError: store().badRows,
+      seqLen: store().hyper.seqLen,
+    });
+  }
 }
+
+/** Stops loading dataset `id` (a dropped file or a remap); the datasets loaded before stay. */
+export const cancelDataset = (id: string) => client?.send({ type: 'cancelDataset', id });
 
 /** A dropped model folder: config.json, model.safetensors (or shards) and tokenizer.json, read in the worker. */
 export function loadModelFiles(files: FileList | File[]): void {

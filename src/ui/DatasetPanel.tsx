@@ -1,12 +1,49 @@
 // The dataset panel: drop or pick a file (or a built-in sample), then its detected shape and column
 // mapping, skipped rows with the first problems, a preview and the token-length histogram, then what the
 // model sees (ModelSees.tsx: the examples rendered as training tokenises them, the template chosen there).
+// While the worker loads a file in chunks, its progress (bytes and rows) and a Cancel button that keeps the
+// datasets loaded before.
 import { useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
-import { loadDatasetFiles, loadSample, SAMPLE_DATASETS } from '../app/engine';
+import { cancelDataset, loadDatasetFiles, loadSample, SAMPLE_DATASETS } from '../app/engine';
 import { useAppStore } from '../store';
 import { BadRowsChoice, ColumnMappingForm } from './ColumnMappingForm';
 import { ModelSees } from './ModelSees';
+
+const mb = (n: number) => (n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 1 : 0);
+
+/** Files the worker is loading: how far each got, and a Cancel for each. */
+function Loading() {
+  const pending = useAppStore((s) => s.pendingDatasets);
+  const loading = useAppStore((s) => s.datasetLoading);
+  const ids = Object.keys(pending);
+  if (ids.length === 0) return null;
+  return (
+    <ul className="dataset-loading" data-testid="dataset-loading">
+      {ids.map((id) => {
+        const p = loading[id];
+        return (
+          <li key={id}>
+            {p ? (
+              <>
+                Loading {pending[id]}: <progress max={p.bytesTotal} value={p.bytesDone} />{' '}
+                <span data-testid="dataset-progress">
+                  {Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% ({mb(p.bytesDone)} of{' '}
+                  {mb(p.bytesTotal)} MB), {p.rows} rows, {p.skipped} skipped
+                </span>
+              </>
+            ) : (
+              <>Parsing {pending[id]}…</>
+            )}{' '}
+            <button type="button" data-testid="dataset-cancel" onClick={() => cancelDataset(id)}>
+              Cancel
+            </button>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
 
 function Preview() {
   const ds = useAppStore((s) => s.datasets.find((d) => d.id === s.selectedDatasetId));
@@ -84,7 +121,6 @@ export function DatasetPanel() {
   const datasets = useAppStore((s) => s.datasets);
   const selected = useAppStore((s) => s.selectedDatasetId);
   const select = useAppStore((s) => s.selectDataset);
-  const pending = useAppStore((s) => s.pendingDatasets);
   const error = useAppStore((s) => s.datasetError);
   const unmapped = useAppStore((s) => s.unmappedDataset);
   const [over, setOver] = useState(false);
@@ -102,7 +138,7 @@ export function DatasetPanel() {
         onDrop={(e) => {
           e.preventDefault();
           setOver(false);
-          void loadDatasetFiles(e.dataTransfer.files);
+          loadDatasetFiles(e.dataTransfer.files);
         }}
       >
         Drop a JSONL, JSON, CSV, Parquet or text file here, or click to pick one.
@@ -111,7 +147,7 @@ export function DatasetPanel() {
           multiple
           accept=".jsonl,.json,.csv,.parquet,.txt"
           onChange={(e) => {
-            if (e.target.files) void loadDatasetFiles(e.target.files);
+            if (e.target.files) loadDatasetFiles(e.target.files);
             e.target.value = '';
           }}
         />
@@ -125,7 +161,7 @@ export function DatasetPanel() {
           </button>
         ))}
       </p>
-      {Object.values(pending).length > 0 && <p>Parsing {Object.values(pending).join(', ')}…</p>}
+      <Loading />
       {error && (
         <p role="alert" className="error" data-testid="dataset-error">
           {error}
