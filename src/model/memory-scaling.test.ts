@@ -8,7 +8,7 @@ import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
 import { Adapter, planAdapter } from '../peft/adapter';
-import { getMethod } from '../peft/registry';
+import { getMethod, listMethods } from '../peft/registry';
 import type { RawOptions } from '../peft/types';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
@@ -145,6 +145,18 @@ describe('memory that scales: same loss and gradients as the old path (CPU twin)
           same(await step(c, method, raw(c), { free: false, checkpointing: true, pack }), want);
         });
       }
+    }
+  }
+});
+
+describe('checkpointing and freeing with every registered method (CPU twin)', () => {
+  for (const c of [TINY_LLAMA, TINY_GPT2]) {
+    for (const name of listMethods().map((m) => m.info.name)) {
+      it(`${name} on ${c.modelType}`, async () => {
+        const raw = getMethod(name).testOptions(c, true);
+        const want = await step(c, name, raw, { free: false, wholeHead: true, pack: true });
+        same(await step(c, name, raw, { free: true, checkpointing: true, chunk: 5, pack: true }), want);
+      });
     }
   }
 });
