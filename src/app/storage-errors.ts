@@ -1,7 +1,8 @@
 // Saves to the page's IndexedDB (runs and metrics) that fail — the storage quota, storage turned off, a
 // private window — are told to the user on the runs they concern, instead of ending as unhandled promise
 // rejections nobody sees. The run itself is unharmed: it lives in the page and the worker; only a reload
-// would lose what was not saved.
+// would lose what was not saved. Such a run's card offers its adapter as a download (ui/SaveRefusedDownload.tsx):
+// saveWasRefused says which runs those are, from the sentences here and the scheduler's checkpoint notice.
 
 /** The sentence for a failed save of `what`. */
 export function notSavedMessage(what: string, e: unknown): string {
@@ -32,4 +33,17 @@ export async function reportSaveFailure(
     for (const id of runIds) tell(id, message);
     if (runIds.length === 0) console.warn(message);
   }
+}
+
+/**
+ * Whether a run's message says something of it could not be saved in the browser: its checkpoint (the
+ * scheduler's checkpointNotSaved) or its record or metrics (notSavedMessage). Such a run lives only in this
+ * page's worker, so its card offers the trained adapter as a download.
+ */
+export function saveWasRefused(message: string | undefined): boolean {
+  if (!message) return false;
+  return (
+    /^The checkpoint at step \d+ could not be saved \(/.test(message) ||
+    /^Could not save .* in the browser \(/.test(message)
+  );
 }
