@@ -7,11 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import type { BatchRow } from '../data/batch';
 import { estimateWeightBytes } from '../formats/model-config';
-import { bytesSource, SafetensorsFile, writeSafetensors } from '../formats/safetensors';
+import {
+  bytesSource,
+  parseSafetensors,
+  SafetensorsFile,
+  toFloat32,
+  writeSafetensors,
+} from '../formats/safetensors';
 import type { GpuContext } from '../gpu/context';
 import { randomModelParams } from '../model/init';
 import { checkpointBaseSource } from '../model/load';
 import { TINY_LLAMA } from '../model/testing';
+import { exportMergedModel } from '../peft/export';
 import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
 import type { BaseDtype } from '../tensor/weight-format';
@@ -104,6 +111,24 @@ describe('SftRunners on one shared frozen base', () => {
     got.a.push(...(await a.flush()).map((p) => p.loss ?? Number.NaN));
     got.b.push(...(await b.flush()).map((p) => p.loss ?? Number.NaN));
     expect(got.a).toEqual(refA.slice(0, 2));
+    // Merging a's LoRA (its merged export) goes into a's private copies: the shared base and b's view of it
+    // stay exactly as loaded, and the copies go again after the unmerge.
+    const q = 'model.layers.0.self_attn.q_proj.weight';
+    const before = Array.from(await fb.values(q));
+    const frozenBefore = ctx.arena.stats().current.frozen;
+    const merged = await exportMergedModel(a.adapter);
+    const file = parseSafetensors(merged.weights, 'model.safetensors');
+    const mq = file.tensors.get(q)!;
+    const mergedQ = toFloat32(
+      merged.weights.subarray(file.dataStart + mq.begin, file.dataStart + mq.end),
+      mq.dtype,
+      'm',
+      q,
+    );
+    expect(Array.from(mergedQ).some((v, i) => Math.abs(v - before[i]) > 1e-6)).toBe(true);
+    expect(Array.from(await fb.values(q))).toEqual(before);
+    expect(Array.from(await b.ps.read(q))).toEqual(before);
+    expect(ctx.arena.stats().current.frozen).toBe(frozenBefore);
     a.dispose();
     expect(fb.users).toBe(1);
     // The base stays for b: what top_layers leaves frozen (the top layer and the final norm are b's own).
