@@ -1,7 +1,8 @@
 // Loading what a user brings, in real Chromium: a CSV whose column names match no known shape is mapped by
 // hand and then loads; the bad-row choice (stop at the first, or skip and count) is honoured with the
 // file and line named; a model folder's files dropped on `model-drop` replace the built-in model, and a
-// drop missing a file is refused with a message naming it while the loaded model stays.
+// drop missing a file is refused with a message naming it while the loaded model stays. A large file loads
+// in chunks in the worker with its progress shown, and Cancel stops it with the dataset loaded before kept.
 // Screenshot: test-results/data-mapping.png.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
@@ -60,6 +61,34 @@ test('columns that match no shape are mapped by hand; bad rows stop or are skipp
   await expect(page.getByTestId('dataset-summary')).toContainText('broken.jsonl');
   await expect(page.getByTestId('dataset-skipped')).toHaveText('1');
   await expect(page.getByTestId('dataset-summary')).toContainText('line 3');
+  expect(errors).toEqual([]);
+});
+
+test('a large file shows its progress while it loads; Cancel stops it and keeps the dataset loaded before', async ({
+  page,
+}) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await expect(page.getByTestId('dataset-summary')).toBeVisible();
+  const before = await page.getByTestId('dataset-select').inputValue();
+  // A first row over the 4 Mi-character limit (skipped as it streams, so the first chunk is quick), then
+  // about 8 MB of rows: several seconds of tokenising, time enough to cancel.
+  const rows = Array.from({ length: 90_000 }, (_, i) =>
+    JSON.stringify({ prompt: `Row ${i}: what comes after ${i}?`, completion: ` ${i + 1}, then ${i + 2}.` }),
+  );
+  const big = `${JSON.stringify({ text: 'y'.repeat(4.5 * 2 ** 20) })}\n${rows.join('\n')}\n`;
+  await page
+    .getByTestId('dataset-drop')
+    .locator('input[type=file]')
+    .setInputFiles({ name: 'big.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(big) });
+  await expect(page.getByTestId('dataset-progress')).toContainText(
+    /\d+% \([\d.]+ of [\d.]+ MB\), [1-9]\d* rows, 1 skipped/,
+  );
+  await page.getByTestId('dataset-cancel').click();
+  await expect(page.getByTestId('dataset-loading')).toHaveCount(0);
+  await expect(page.getByTestId('dataset-select')).toHaveValue(before);
+  await expect(page.getByTestId('dataset-select').locator('option', { hasText: 'big.jsonl' })).toHaveCount(0);
+  await expect(page.getByTestId('dataset-error')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 

@@ -93,6 +93,7 @@ export class UnmappedColumns extends DataError {
   }
 }
 
+/** Bytes read at a time; rows are then tokenised `batchRows` at a time, so progress and cancels come often. */
 const CHUNK = 4 * 2 ** 20;
 const PREVIEW_ROWS = 5;
 /** Enough for the preview of 3 even when some cannot be rendered (renderPreview skips those). */
@@ -132,11 +133,22 @@ export async function ingestDataset(
       maxRowChars: o.maxRowChars,
       lines: format === 'jsonl' ? 'jsonl' : 'text',
     });
+    const batch = o.batchRows ?? 2048;
     for (let at = 0; at < src.size; at += chunk) {
       check();
       reader.push(await read(at, Math.min(src.size, at + chunk)));
-      sink.add(reader.takeRows(), reader.columns);
-      tell(reader.bytesRead, reader.rows, reader.skipped);
+      // A chunk's rows are tokenised a batch at a time, each told, with a pause (and a cancel) between.
+      const taken = reader.takeRows();
+      const before = reader.rows - taken.rows.length;
+      for (let i = 0; i === 0 || i < taken.rows.length; i += batch) {
+        if (i > 0) {
+          await pause();
+          check();
+        }
+        const cut = { rows: taken.rows.slice(i, i + batch), locations: taken.locations.slice(i, i + batch) };
+        sink.add(cut, reader.columns);
+        tell(reader.bytesRead, before + Math.min(taken.rows.length, i + batch), reader.skipped);
+      }
       await pause();
     }
     check();
