@@ -54,7 +54,7 @@ async function compare(name: string, text: string, chunkBytes: number, o = {}) {
   expect(got.issues).toEqual(whole.issues);
   expect(got.preview).toEqual(whole.parsed.rows.slice(0, 5));
   expect(got.firstExamples).toEqual(whole.examples.slice(0, 20));
-  for (const L of [3, 12, 40, 100_000]) {
+  for (const L of [1, 2, 3, 12, 40, 100_000]) {
     if (whole.shape.kind === 'prompt_only') {
       const view = sftView(got.tokens, L, { promptsOnly: true });
       expect(view.lengths).toEqual(whole.examples.map((e) => tokenizePrompt(tok, e).promptIds.length));
@@ -93,6 +93,21 @@ describe('chunked ingest', () => {
     );
     await compare('m.json', json, 11);
     await compare('noext', JSONL, 33, { maxRowChars: 200 });
+  });
+
+  it('conversational data whose first rows have no answer: the shape looks past them, as the whole path does', async () => {
+    const turn = (role: string, content: string) => [{ role, content }];
+    const text = [
+      ...Array.from({ length: 10 }, (_, i) =>
+        JSON.stringify({ prompt: turn('user', `q${i}`), completion: null }),
+      ),
+      ...Array.from({ length: 60 }, (_, i) =>
+        JSON.stringify({ prompt: turn('user', `q${i}`), completion: turn('assistant', `a${i}`) }),
+      ),
+    ].join('\n');
+    const got = await compare('conv.jsonl', text, 100);
+    expect(got.shape.conversational).toBe(true);
+    expect(got.skipped).toBe(10);
   });
 
   it('prompt-only data keeps every prompt, ids past 16 bits included', async () => {
