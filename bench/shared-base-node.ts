@@ -7,6 +7,7 @@
 import { openModelDir } from '../src/cli/model-dir';
 import { acquireNodeGpu } from '../src/gpu/node';
 import { checkpointBaseSource } from '../src/model/load';
+import type { RawOptions } from '../src/peft/types';
 import { FrozenBase } from '../src/tensor/frozen-base';
 import { gpuBackend } from '../src/tensor/gpu-backend';
 import type { BaseDtype } from '../src/tensor/weight-format';
@@ -18,7 +19,7 @@ const rows = Array.from({ length: 8 }, (_, i) => {
   return { inputIds: ids, labels: ids };
 });
 const data = { train: rows, eval: [], padId: 0 };
-const runs = [
+const runs: { method: string; options: RawOptions }[] = [
   { method: 'lora', options: { r: 8 } },
   { method: 'ia3', options: {} },
   { method: 'prompt', options: { num_virtual_tokens: 8 } },

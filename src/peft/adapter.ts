@@ -29,6 +29,11 @@ export interface AdapterPlan<O> {
   count: number;
   /** Names of the tensors a save writes (trainable ones, by their PEFT or model keys). */
   saved: string[];
+  /**
+   * Base tensors the method read that had no values (null data): they stood as zeros, so the plan is good
+   * for predicting memory only. planAdapterOnBase reads them and plans again; training refuses a plan with any.
+   */
+  unread: string[];
   /** The base model's tensor names (the rest of `specs` is what the method added). */
   baseNames: Set<string>;
 }
@@ -64,12 +69,13 @@ export function baseWeightsOf(
   return { names: () => [...byName.keys()], shape: (n) => get(n).shape, data };
 }
 
-/**
- * The base for a plan that reads no values (the meter predicting memory from config.json alone): unread
- * tensors stand as zeros, which changes no allocation. Never for a plan that trains.
- */
-export const meterBaseWeights = (specs: readonly ParamSpec[]): BaseWeights =>
-  baseWeightsOf(specs, undefined, new Set());
+/** Refuses to train a plan whose method read base tensors that had no values (see AdapterPlan.unread). */
+export function checkValuesRead<O>(plan: AdapterPlan<O>): void {
+  if (plan.unread.length)
+    throw new Error(
+      `the plan read base tensors without values (${plan.unread.slice(0, 3).join(', ')}): plan with planAdapterOnBase to train`,
+    );
+}
 
 export function planAdapter<O>(
   method: PeftMethod<O>,
@@ -82,16 +88,20 @@ export function planAdapter<O>(
   return planWithOptions(method, method.parse(raw, config, ctx), config, baseSpecs, seed);
 }
 
-/** The plan for options already parsed (e.g. read back from a saved adapter_config.json). */
+/**
+ * The plan for options already parsed (e.g. read back from a saved adapter_config.json). Base tensors the
+ * method reads that have no values stand as zeros and are listed in `unread` (memory prediction only).
+ */
 export function planWithOptions<O>(
   method: PeftMethod<O>,
   options: O,
   config: ModelConfig,
   baseSpecs: readonly ParamSpec[],
   seed: number,
-  weights: BaseWeights = baseWeightsOf(baseSpecs),
+  weights?: BaseWeights,
 ): AdapterPlan<O> {
-  const build = method.build(options, config, weights, seed);
+  const unread = new Set<string>();
+  const build = method.build(options, config, weights ?? baseWeightsOf(baseSpecs, undefined, unread), seed);
   const base = baseSpecs.map((s) => ({ ...s, trainable: build.baseTrainable(s.name) }));
   const specs = [...base, ...build.added];
   const saved = specs.filter((s) => s.trainable).map((s) => s.name);
@@ -101,6 +111,7 @@ export function planWithOptions<O>(
     ints: build.ints ?? [],
     count: method.count(options, config),
     saved,
+    unread: [...unread],
     baseNames: new Set(baseSpecs.map((s) => s.name)),
   };
 }
@@ -119,18 +130,10 @@ export async function planAdapterOnBase<O>(
   read: ReadBase,
   seed: number,
 ): Promise<AdapterPlan<O>> {
-  const missing = new Set<string>();
-  const first = planWithOptions(
-    method,
-    options,
-    config,
-    baseSpecs,
-    seed,
-    baseWeightsOf(baseSpecs, undefined, missing),
-  );
-  if (missing.size === 0) return first;
+  const first = planWithOptions(method, options, config, baseSpecs, seed);
+  if (first.unread.length === 0) return first;
   const fetched = new Map<string, ArrayLike<number>>();
-  for (const name of missing) fetched.set(name, await read(name));
+  for (const name of first.unread) fetched.set(name, await read(name));
   return planWithOptions(method, options, config, baseSpecs, seed, baseWeightsOf(baseSpecs, fetched));
 }
 
@@ -146,6 +149,7 @@ export async function paramSetOnBase<S, I, O>(
   extra: readonly ParamSpec[] = [],
   wrap: <T>(f: () => T) => T = (f) => f(),
 ): Promise<ParamSet<S, I>> {
+  checkValuesRead(plan);
   const frozen = plan.specs.filter((s) => !s.trainable && plan.baseNames.has(s.name)).map((s) => s.name);
   const lease = await base.lease(frozen);
   let ps: ParamSet<S, I>;

@@ -21,6 +21,7 @@ import { causalLmLoss } from '../model/loss';
 import {
   Adapter,
   checkTrainableDtypes,
+  checkValuesRead,
   paramSetOnBase,
   planAdapter,
   planAdapterOnBase,
@@ -132,6 +133,7 @@ async function buildModel(
           const m = getMethod(run.method);
           return { method: m, plan: planAdapter(m, run.options, config, base, run.seed, opts.methodCtx) };
         })();
+    checkValuesRead(plan);
     if (!opts.owner) ctx.arena.resetPeak();
     const ps = withOwner(ctx, opts.owner, () => new ParamSet(be, plan.specs));
     const adapter = withOwner(ctx, opts.owner, () => new Adapter(method, plan, config, ps));

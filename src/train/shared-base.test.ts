@@ -16,9 +16,11 @@ import {
 } from '../formats/safetensors';
 import type { GpuContext } from '../gpu/context';
 import { randomModelParams } from '../model/init';
-import { checkpointBaseSource } from '../model/load';
+import { baseSpecsOf, checkpointBaseSource, loadCheckpointSpecs } from '../model/load';
 import { TINY_LLAMA } from '../model/testing';
+import { paramSetOnBase, planAdapter } from '../peft/adapter';
 import { exportMergedModel } from '../peft/export';
+import { getMethod } from '../peft/registry';
 import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
 import type { BaseDtype } from '../tensor/weight-format';
@@ -144,6 +146,32 @@ describe('SftRunners on one shared frozen base', () => {
     expect(fb.users).toBe(0);
     expect(fb.heldNames()).toEqual([]);
     expect(ctx.arena.stats().current.frozen).toBe(frozen0);
+  });
+
+  it('DoRA reads only its target weights from the checkpoint, and trains as with the whole model on the host', async () => {
+    const ctx = await testGpu();
+    const dora: SftRunConfig = {
+      ...RUN_A,
+      method: 'dora',
+      options: { r: 2, target_modules: 'q_proj,v_proj' },
+    };
+    const md = await reader();
+    const streamed = await lossesAlone(ctx, dora);
+    const whole = await SftRunner.create(ctx, cfg, md, data, dora, {
+      baseSpecs: await loadCheckpointSpecs(cfg, md),
+    });
+    while (!whole.done) whole.stepOnce();
+    expect((await whole.flush()).map((p) => p.loss)).toEqual(streamed);
+    whole.dispose();
+    // Planned on specs without values: the targets are read as zeros and named, and training refuses it.
+    const specs = baseSpecsOf(checkpointBaseSource(cfg, md));
+    const plan = planAdapter(getMethod('dora'), dora.options, cfg, specs, 1);
+    expect(plan.unread).toEqual(
+      [0, 1].flatMap((l) => ['q_proj', 'v_proj'].map((m) => `model.layers.${l}.self_attn.${m}.weight`)),
+    );
+    const fb = await sharedBase(ctx);
+    await expect(paramSetOnBase(gpuBackend(ctx), plan, fb)).rejects.toThrow(/without values/);
+    expect(fb.users).toBe(0);
   });
 
   it('an f16 base trains with losses close to the f32 base', async () => {

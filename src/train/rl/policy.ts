@@ -11,6 +11,7 @@ import { forward } from '../../model/transformer';
 import {
   Adapter,
   checkTrainableDtypes,
+  checkValuesRead,
   paramSetOnBase,
   planAdapter,
   planAdapterOnBase,
@@ -156,6 +157,7 @@ export class RlModel<S, I> {
   ): RlModel<S, I> {
     const method = getMethod(o.method);
     const plan = planAdapter(method, o.options, config, baseSpecs, o.seed);
+    checkValuesRead(plan);
     const ps = new ParamSet(be, [...plan.specs, ...headSpecs(config, o.head, o.seed)]);
     const adapter = new Adapter(method, plan, config, ps);
     return new RlModel(be, config, ps, adapter, RlModel.optimizer(ps, o), o.head);
