@@ -1,7 +1,8 @@
 // The CLI and the page's worker configure the same RL run for the same inputs: the CLI's flags
 // (rlSettingsFromArgs) and the page's run spec (worker rlSettings) give equal settings, so the one factory
 // (train/rl/factory.ts runnerConfig) gives equal runner configs — checked for every algorithm with options
-// off their defaults (scoreClip and cliprange included), against values written out here. Without algorithm
+// off their defaults (scoreClip, cliprange and gradient accumulation included), against values written out
+// here. Without algorithm
 // flags the CLI starts from the page form's defaults.
 import { describe, expect, it } from 'vitest';
 import { runnerConfig } from '../train/rl/factory';
@@ -118,7 +119,7 @@ describe('CLI flags and the page spec build the same runner', () => {
   it('rejection sampling, GRPO, DPO and the reward model', () => {
     const cases: [ReturnType<typeof page>, string[], Record<string, unknown>][] = [
       [
-        page({ algo: 'rs', rs: { n: 3, keep: 2, threshold: 0.5, sftEpochs: 1, miniBatch: 2 } }),
+        page({ algo: 'rs', rs: { n: 3, keep: 2, threshold: 0.5, sftEpochs: 1, miniBatch: 2, gradAccum: 2 } }),
         [
           '--algo',
           'rs',
@@ -132,15 +133,35 @@ describe('CLI flags and the page spec build the same runner', () => {
           '1',
           '--minibatch',
           '2',
+          '--grad-accum',
+          '2',
         ],
-        { n: 3, keep: 2, threshold: 0.5, sftEpochs: 1, miniBatch: 2, maxNewTokens: 12, temperature: 1 },
+        {
+          n: 3,
+          keep: 2,
+          threshold: 0.5,
+          sftEpochs: 1,
+          miniBatch: 2,
+          gradAccum: 2,
+          maxNewTokens: 12,
+          temperature: 1,
+        },
       ],
       [
-        page({ algo: 'grpo', grpo: { generations: 2, beta: 0, iterations: 2 } }),
-        ['--algo', 'grpo', '--generations', '2', '--beta', '0', '--iterations', '2'],
-        { generations: 2, beta: 0, iterations: 2, epsilon: 0.2 },
+        page({ algo: 'grpo', grpo: { generations: 2, beta: 0, iterations: 2, gradAccum: 8 } }),
+        ['--algo', 'grpo', '--generations', '2', '--beta', '0', '--iterations', '2', '--grad-accum', '8'],
+        { generations: 2, beta: 0, iterations: 2, epsilon: 0.2, gradAccum: 8 },
       ],
-      [page({ algo: 'dpo', dpo: { beta: 0.3 } }), ['--algo', 'dpo', '--beta', '0.3'], { beta: 0.3 }],
+      [
+        page({ algo: 'dpo', dpo: { beta: 0.3, gradAccum: 2 } }),
+        ['--algo', 'dpo', '--beta', '0.3', '--grad-accum', '2'],
+        { beta: 0.3, gradAccum: 2 },
+      ],
+      [
+        page({ algo: 'ppo', ppo: { ...RL_FORM_DEFAULTS.ppo, gradAccum: 2 } }),
+        ['--algo', 'ppo', '--grad-accum', '2'],
+        { miniBatch: 2, gradAccum: 2 },
+      ],
       [page({ algo: 'reward' }), ['--algo', 'reward'], { batch: 4 }],
     ];
     for (const [p, flags, want] of cases) {
@@ -163,6 +184,15 @@ describe('CLI flags and the page spec build the same runner', () => {
     );
     expect(() => cli('--algo', 'ppo', '--minibatch', '3')).toThrow(
       'PPO: the batch (4) must be a multiple of the minibatch (3)',
+    );
+    expect(() => cli('--algo', 'ppo', '--grad-accum', '3')).toThrow(
+      'PPO: the minibatch (2) must be a multiple of grad accum (3)',
+    );
+    expect(() => cli('--algo', 'grpo', '--grad-accum', '3')).toThrow(
+      'GRPO: batch × generations (16) must be a multiple of grad accum (3)',
+    );
+    expect(() => cli('--algo', 'dpo', '--grad-accum', '0')).toThrow(
+      '--grad-accum 0: must be an integer ≥ 1, got "0"',
     );
     expect(() => cli('--algo', 'rs', '--keep', '5')).toThrow(
       'rejection sampling: keep (5) must be between 1 and n (4)',

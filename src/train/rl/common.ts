@@ -1,6 +1,7 @@
 // What the online RL runners share: the run's environment (model, tokenizer functions, reward), the
 // step-wise runner interface a Web Worker interleaves (init → step() → metrics), prompt cycling, and
-// rollouts (sample, decode, score) with their per-sequence batches.
+// rollouts (sample, decode, score) with their per-sequence batches, and gradient accumulation's split of a
+// batch into micro-batches.
 
 import type { RewardFn } from '../rewards/builtin';
 import { batchSeqs, type RlModel, type Seq, type SeqBatch } from './policy';
@@ -137,3 +138,29 @@ export async function rolloutStep<S, I>(
 
 export const mean = (xs: readonly number[]): number =>
   xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+
+/**
+ * Gradient accumulation's split: `xs` in k consecutive micro-batches of equal size (the caller checked that
+ * k divides the length; a shorter tail, as the last minibatch of rejection sampling may be, gives fewer or
+ * smaller parts). k = 1: `xs` whole.
+ */
+export function microBatches<T>(xs: readonly T[], k: number): T[][] {
+  if (k <= 1) return [xs.slice()];
+  const size = Math.ceil(xs.length / k);
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/** Throws unless `k` is a whole number ≥ 1 that divides `n` (the runners' check of gradAccum). */
+export function checkAccum(what: string, n: number, k: number): void {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`grad accum must be an integer ≥ 1, got ${k}`);
+  if (n % k !== 0) throw new Error(`${what} (${n}) must be a multiple of grad accum (${k})`);
+}
+
+/** Element-wise sums of stats rows (micro-batches' Σ w·… stats add up to their batch's). */
+export function sumRows(rows: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(rows[0].length);
+  for (const r of rows) for (let i = 0; i < out.length; i++) out[i] += r[i];
+  return out;
+}

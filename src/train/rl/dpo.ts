@@ -6,8 +6,8 @@
 
 import type { TokenizedPair } from '../../data/tokenize';
 import { pairLoss } from '../../tensor/ops-rl';
-import { Tape } from '../../tensor/tape';
-import type { RlMetrics, RlRunner } from './common';
+import { Tape, type Tensor } from '../../tensor/tape';
+import { checkAccum, microBatches, type RlMetrics, type RlRunner } from './common';
 import { batchSeqs, type RlModel, type Seq, withoutVirtual } from './policy';
 
 export interface DpoConfig {
@@ -17,9 +17,42 @@ export interface DpoConfig {
   beta: number;
   lr: number;
   logEvery: number;
+  /**
+   * Gradient accumulation: the step's pairs run as this many equal micro-batches (reference, loss and
+   * backward each; one optimizer update after the last), each loss weighted by its share of the pairs (1/k),
+   * so the update is the whole batch's. The batch must be a multiple of it.
+   */
+  gradAccum: number;
 }
 
-export const DPO_DEFAULTS: Omit<DpoConfig, 'steps' | 'lr'> = { batch: 2, beta: 0.1, logEvery: 1 };
+export const DPO_DEFAULTS: Omit<DpoConfig, 'steps' | 'lr'> = {
+  batch: 2,
+  beta: 0.1,
+  logEvery: 1,
+  gradAccum: 1,
+};
+
+/**
+ * Multiplies the gradient a loss op wrote into `t` by `w` (a micro-batch's share of its batch under gradient
+ * accumulation), before backward carries it on: the pair loss is a mean over its own pairs and has no weight.
+ */
+export function weightLossGrad<S, I>(tp: Tape<S, I>, t: Tensor<S>, w: number): void {
+  if (w === 1) return;
+  const g = tp.gradOf(t);
+  if (!g) return;
+  // Through a copy: a kernel may not read and write one buffer.
+  const tmp = tp.scratch(t.size, `${t.name}.accum`);
+  tp.be.scale({ out: tmp, x: g, n: t.size, alpha: w });
+  tp.be.scale({ out: g, x: tmp, n: t.size, alpha: 1 });
+}
+
+/** Stats of micro-batches as their batch's: Σ share·stats (the pair loss's stats are means over its pairs). */
+export function weightedStats(rows: readonly Float64Array[], shares: readonly number[]): Float64Array {
+  if (rows.length === 1) return rows[0];
+  const out = new Float64Array(rows[0].length);
+  for (const [j, r] of rows.entries()) for (let i = 0; i < out.length; i++) out[i] += shares[j] * r[i];
+  return out;
+}
 
 /** Chosen and rejected of each pair, interleaved [c0, r0, c1, r1, …] (the pair loss's layout). */
 export function pairSeqs(pairs: readonly TokenizedPair[]): Seq[] {
@@ -32,7 +65,10 @@ export function pairSeqs(pairs: readonly TokenizedPair[]): Seq[] {
   return out;
 }
 
-/** The DPO loss of a batch on `tp` against reference sums `ref` (device storage [2P]); returns the stats. */
+/**
+ * The DPO loss of a batch on `tp` against reference sums `ref` (device storage [2P]), its gradient × `weight`
+ * (a micro-batch's share under gradient accumulation); returns the stats (unweighted).
+ */
 export function dpoLoss<S, I>(
   m: RlModel<S, I>,
   tp: Tape<S, I>,
@@ -40,10 +76,14 @@ export function dpoLoss<S, I>(
   padId: number,
   ref: S,
   beta: number,
+  weight = 1,
 ): S {
   const batch = batchSeqs(seqs, padId, m.virtual());
   const s = m.score(tp, batch);
-  return pairLoss(tp, m.sequenceLogp(tp, batch, s.logp), ref, beta, 'dpo');
+  const sums = m.sequenceLogp(tp, batch, s.logp);
+  const stats = pairLoss(tp, sums, ref, beta, 'dpo');
+  weightLossGrad(tp, sums, weight);
+  return stats;
 }
 
 export class DpoRunner<S, I> implements RlRunner {
@@ -57,6 +97,7 @@ export class DpoRunner<S, I> implements RlRunner {
     readonly c: DpoConfig,
   ) {
     if (pairs.length === 0) throw new Error('DPO: no preference pairs');
+    checkAccum('DPO: the batch', c.batch, c.gradAccum);
   }
 
   get steps(): number {
@@ -74,27 +115,32 @@ export class DpoRunner<S, I> implements RlRunner {
       { length: this.c.batch },
       (_, i) => this.pairs[(k * this.c.batch + i) % this.pairs.length],
     );
-    const seqs = pairSeqs(pairs);
-    const batch = batchSeqs(seqs, this.padId, m.virtual());
-    // The reference's sums, kept on the device until the loss has used them.
-    await m.adapter.setEnabled(false);
-    const refTape = new Tape(m.be, false);
-    let refSums: S;
-    try {
-      const refBatch = withoutVirtual(batch);
-      refSums = m.sequenceLogp(refTape, refBatch, m.score(refTape, refBatch).logp).store;
-    } finally {
-      await m.adapter.setEnabled(true);
-    }
-    const tp = new Tape(m.be, true);
+    const parts = microBatches(pairs, this.c.gradAccum);
+    const shares = parts.map((p) => p.length / pairs.length);
     m.ps.zeroGrads();
-    const stats = dpoLoss(m, tp, seqs, this.padId, refSums, this.c.beta);
-    tp.backward();
+    const reads: Promise<Float64Array>[] = [];
+    for (const [j, part] of parts.entries()) {
+      const seqs = pairSeqs(part);
+      const batch = batchSeqs(seqs, this.padId, m.virtual());
+      // The reference's sums, kept on the device until the loss has used them.
+      await m.adapter.setEnabled(false);
+      const refTape = new Tape(m.be, false);
+      let refSums: S;
+      try {
+        const refBatch = withoutVirtual(batch);
+        refSums = m.sequenceLogp(refTape, refBatch, m.score(refTape, refBatch).logp).store;
+      } finally {
+        await m.adapter.setEnabled(true);
+      }
+      const tp = new Tape(m.be, true);
+      const stats = dpoLoss(m, tp, seqs, this.padId, refSums, this.c.beta, shares[j]);
+      tp.backward();
+      reads.push(m.be.read(stats, 5));
+      tp.dispose();
+      refTape.dispose();
+    }
     m.opt.update(this.c.lr);
-    const read = m.be.read(stats, 5);
-    tp.dispose();
-    refTape.dispose();
-    const s = await read;
+    const s = weightedStats(await Promise.all(reads), shares);
     this.stepsDone++;
     return {
       step: k + 1,

@@ -6,9 +6,19 @@
 
 import { policyLoss } from '../../tensor/ops-rl';
 import { Tape } from '../../tensor/tape';
-import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
+import {
+  checkAccum,
+  mean,
+  microBatches,
+  type PromptSet,
+  type RlEnv,
+  type RlMetrics,
+  type RlRunner,
+  rolloutStep,
+  sumRows,
+} from './common';
 import { groupAdvantages } from './math';
-import type { SeqBatch } from './policy';
+import { batchSeqs, type SeqBatch } from './policy';
 
 export interface GrpoConfig {
   steps: number;
@@ -21,6 +31,12 @@ export interface GrpoConfig {
   lr: number;
   beta: number;
   epsilon: number;
+  /**
+   * Gradient accumulation: each iteration's update runs the batch's batch × generations sequences as this
+   * many micro-batches (backward each, one optimizer update after the last); the weights stay the whole
+   * batch's, so the update is the batch's own. batch × generations must be a multiple of it.
+   */
+  gradAccum: number;
   seed: number;
 }
 
@@ -33,19 +49,23 @@ export const GRPO_DEFAULTS: Omit<GrpoConfig, 'steps' | 'lr'> = {
   temperature: 1,
   beta: 0.04,
   epsilon: 0.2,
+  gradAccum: 1,
   seed: 0,
 };
 
-/** Loss rows [old | ref | adv | w] with w = 1/(len·sequences) (per-sequence mean, then the mean). */
+/**
+ * Loss rows [old | ref | adv | w] with w = 1/(len·sequences) (per-sequence mean, then the mean). `live`,
+ * the sequences with a token, defaults to the batch's; a micro-batch passes its whole batch's.
+ */
 export function grpoLossData(
   batch: SeqBatch,
   old: readonly Float64Array[],
   ref: readonly Float64Array[],
   adv: ArrayLike<number>,
+  live = batch.lens.filter((l) => l > 0).length,
 ): Float64Array {
   const N = batch.B * batch.rowsPer;
   const d = new Float64Array(4 * N);
-  const live = batch.lens.filter((l) => l > 0).length;
   for (let b = 0; b < batch.B; b++) {
     for (let t = 0; t < batch.lens[b]; t++) {
       const r = batch.first[b] + t;
@@ -69,6 +89,7 @@ export class GrpoRunner<S, I> implements RlRunner {
   ) {
     if (prompts.ids.length === 0) throw new Error('GRPO: no prompts');
     if (c.generations < 2) throw new Error(`GRPO: generations = ${c.generations}; a group needs at least 2`);
+    checkAccum('GRPO: batch × generations', c.batch * c.generations, c.gradAccum);
   }
 
   get steps(): number {
@@ -88,23 +109,43 @@ export class GrpoRunner<S, I> implements RlRunner {
     const ref =
       c.beta > 0 ? (await m.evaluate(batch, { temperature: c.temperature, reference: true })).logp : pol.logp;
     const adv = groupAdvantages(ro.scores, c.generations);
-    const data = grpoLossData(batch, pol.logp, ref, adv);
+    // Micro-batches of consecutive sequences, each with its rows of the whole batch's loss data; one
+    // micro-batch is the batch itself (as before accumulation existed).
+    const parts = microBatches([...ro.seqs.keys()], c.gradAccum);
+    const live = batch.lens.filter((l) => l > 0).length;
+    const micro = parts.map((p) => {
+      const b =
+        parts.length === 1
+          ? batch
+          : batchSeqs(
+              p.map((i) => ro.seqs[i]),
+              this.env.padId,
+              m.virtual(),
+            );
+      const pick = <T>(xs: ArrayLike<T>) => p.map((i) => xs[i]);
+      return { batch: b, data: grpoLossData(b, pick(pol.logp), pick(ref), pick(adv), live) };
+    });
     const stats: Promise<Float64Array>[] = [];
     for (let it = 0; it < c.iterations; it++) {
-      const tp = new Tape(m.be, true);
       m.ps.zeroGrads();
-      const s = m.score(tp, batch, c.temperature);
-      const st = policyLoss(
-        tp,
-        s.logp,
-        data,
-        { clipLow: c.epsilon, clipHigh: c.epsilon, beta: c.beta },
-        'grpo.loss',
-      );
-      tp.backward();
+      const reads: Promise<Float64Array>[] = [];
+      for (const mb of micro) {
+        const tp = new Tape(m.be, true);
+        const s = m.score(tp, mb.batch, c.temperature);
+        const st = policyLoss(
+          tp,
+          s.logp,
+          mb.data,
+          { clipLow: c.epsilon, clipHigh: c.epsilon, beta: c.beta },
+          'grpo.loss',
+        );
+        tp.backward();
+        reads.push(m.be.read(st, 6));
+        tp.dispose();
+      }
       m.opt.update(c.lr);
-      stats.push(m.be.read(st, 6));
-      tp.dispose();
+      // Σ w·… stats: the micro-batches' add up to the batch's.
+      stats.push(Promise.all(reads).then((rs) => (rs.length === 1 ? rs[0] : sumRows(rs))));
     }
     const all = await Promise.all(stats);
     this.stepsDone++;

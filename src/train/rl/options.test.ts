@@ -52,10 +52,18 @@ describe('the RL options table', () => {
       miniBatch: 2,
       vfCoef: 0.1,
       scoreClip: null,
+      gradAccum: 1,
     });
-    expect(RL_OPTION_DEFAULTS.rs).toEqual({ n: 4, keep: 1, threshold: null, sftEpochs: 2, miniBatch: 4 });
-    expect(RL_OPTION_DEFAULTS.grpo).toEqual({ generations: 4, beta: 0.04, iterations: 1 });
-    expect(RL_OPTION_DEFAULTS.dpo).toEqual({ beta: 0.1 });
+    expect(RL_OPTION_DEFAULTS.rs).toEqual({
+      n: 4,
+      keep: 1,
+      threshold: null,
+      sftEpochs: 2,
+      miniBatch: 4,
+      gradAccum: 1,
+    });
+    expect(RL_OPTION_DEFAULTS.grpo).toEqual({ generations: 4, beta: 0.04, iterations: 1, gradAccum: 1 });
+    expect(RL_OPTION_DEFAULTS.dpo).toEqual({ beta: 0.1, gradAccum: 1 });
   });
 
   it('every option of every algorithm parses from its flag, to its default and to another value', () => {
@@ -126,6 +134,24 @@ describe('the RL options table', () => {
     );
     expect(checkRlOptions('grpo', { ...d, grpo: { ...d.grpo, iterations: 0 } }, 4)).toBe(
       'iterations must be an integer ≥ 1',
+    );
+    // Gradient accumulation splits into equal micro-batches.
+    expect(checkRlOptions('ppo', { ...d, ppo: { ...d.ppo, gradAccum: 2 } }, 4)).toBeNull();
+    expect(checkRlOptions('ppo', { ...d, ppo: { ...d.ppo, gradAccum: 4 } }, 4)).toBe(
+      'PPO: the minibatch (2) must be a multiple of grad accum (4)',
+    );
+    expect(checkRlOptions('rs', { ...d, rs: { ...d.rs, gradAccum: 3 } }, 4)).toBe(
+      'rejection sampling: the minibatch (4) must be a multiple of grad accum (3)',
+    );
+    expect(checkRlOptions('grpo', { ...d, grpo: { ...d.grpo, gradAccum: 8 } }, 2)).toBeNull();
+    expect(checkRlOptions('grpo', { ...d, grpo: { ...d.grpo, gradAccum: 3 } }, 2)).toBe(
+      'GRPO: batch × generations (8) must be a multiple of grad accum (3)',
+    );
+    expect(checkRlOptions('dpo', { ...d, dpo: { ...d.dpo, gradAccum: 3 } }, 4)).toBe(
+      'DPO: the batch (4) must be a multiple of grad accum (3)',
+    );
+    expect(checkRlOptions('dpo', { ...d, dpo: { ...d.dpo, gradAccum: 0 } }, 4)).toBe(
+      'grad accum must be an integer ≥ 1',
     );
     // DPO reads no sampling option.
     expect(checkRlOptions('dpo', { ...d, maxNewTokens: 0 }, 4)).toBeNull();

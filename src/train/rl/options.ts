@@ -21,6 +21,8 @@ export interface PpoOptions {
   vfCoef: number;
   /** TRL's score_clip: scores clipped to [−scoreClip, scoreClip]; null: not clipped. */
   scoreClip: number | null;
+  /** Micro-batches per minibatch (gradient accumulation); the minibatch must be a multiple of it. */
+  gradAccum: number;
 }
 
 export interface RsOptions {
@@ -30,16 +32,22 @@ export interface RsOptions {
   threshold: number | null;
   sftEpochs: number;
   miniBatch: number;
+  /** Micro-batches per fine-tuning step (gradient accumulation); the minibatch must be a multiple of it. */
+  gradAccum: number;
 }
 
 export interface GrpoOptions {
   generations: number;
   beta: number;
   iterations: number;
+  /** Micro-batches per update (gradient accumulation); batch × generations must be a multiple of it. */
+  gradAccum: number;
 }
 
 export interface DpoOptions {
   beta: number;
+  /** Micro-batches per step (gradient accumulation); the batch of pairs must be a multiple of it. */
+  gradAccum: number;
 }
 
 /** Every algorithm's options at once (the page's form keeps them all; a run reads its algorithm's group). */
@@ -187,6 +195,16 @@ export const RL_OPTIONS: readonly RlOptionSpec[] = [
     help: 'score_clip: scores clipped to [−S, S] before the KL penalty; empty: not clipped',
   },
   {
+    key: 'gradAccum',
+    group: 'ppo',
+    flag: 'grad-accum',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    label: 'grad accum',
+    help: 'micro-batches per minibatch update (gradient accumulation); the minibatch must be a multiple of it',
+  },
+  {
     key: 'n',
     group: 'rs',
     flag: 'n',
@@ -237,6 +255,16 @@ export const RL_OPTIONS: readonly RlOptionSpec[] = [
     help: 'kept samples per fine-tuning step',
   },
   {
+    key: 'gradAccum',
+    group: 'rs',
+    flag: 'grad-accum',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    label: 'grad accum',
+    help: 'micro-batches per fine-tuning step (gradient accumulation); the minibatch must be a multiple of it',
+  },
+  {
     key: 'generations',
     group: 'grpo',
     flag: 'generations',
@@ -267,6 +295,16 @@ export const RL_OPTIONS: readonly RlOptionSpec[] = [
     help: 'num_iterations: optimisation passes over each batch (more than 1 clips the ratio)',
   },
   {
+    key: 'gradAccum',
+    group: 'grpo',
+    flag: 'grad-accum',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    label: 'grad accum',
+    help: 'micro-batches per update (gradient accumulation); batch × generations must be a multiple of it',
+  },
+  {
     key: 'beta',
     group: 'dpo',
     flag: 'beta',
@@ -275,6 +313,16 @@ export const RL_OPTIONS: readonly RlOptionSpec[] = [
     min: 0,
     label: 'β',
     help: 'DPO temperature β',
+  },
+  {
+    key: 'gradAccum',
+    group: 'dpo',
+    flag: 'grad-accum',
+    kind: 'int',
+    default: 1,
+    min: 1,
+    label: 'grad accum',
+    help: 'micro-batches per step (gradient accumulation); the batch of pairs must be a multiple of it',
   },
 ];
 
@@ -391,6 +439,20 @@ export function rlFlagsUsage(): string {
     .join('\n');
 }
 
+/** Gradient accumulation splits a batch into equal micro-batches: what must divide by `gradAccum`. */
+function accumProblem(algo: RlAlgo, o: RlOptions, batch: number): string | null {
+  const split = (what: string, n: number, k: number) =>
+    Number.isInteger(k) && k >= 1 && n % k !== 0
+      ? `${what} (${n}) must be a multiple of grad accum (${k})`
+      : null;
+  if (algo === 'ppo') return split('PPO: the minibatch', o.ppo.miniBatch, o.ppo.gradAccum);
+  if (algo === 'rs') return split('rejection sampling: the minibatch', o.rs.miniBatch, o.rs.gradAccum);
+  if (algo === 'grpo')
+    return split('GRPO: batch × generations', batch * o.grpo.generations, o.grpo.gradAccum);
+  if (algo === 'dpo') return split('DPO: the batch', batch, o.dpo.gradAccum);
+  return null;
+}
+
 /**
  * The checks across options and the batch, in the form's words (the CLI prints them too): null when the
  * runner would accept them. Each option's own range is checked first, naming its label.
@@ -404,6 +466,8 @@ export function checkRlOptions(algo: RlAlgo, o: RlOptions, batch: number): strin
     return `rejection sampling: keep (${o.rs.keep}) must be between 1 and n (${o.rs.n})`;
   if (algo === 'grpo' && !(o.grpo.generations >= 2))
     return `GRPO: ${o.grpo.generations} generations per prompt; a group needs at least 2`;
+  const accum = accumProblem(algo, o, batch);
+  if (accum) return accum;
   for (const s of rlOptionSpecs(algo)) {
     const problem = checkRlOption(s, getRlOption(o, s));
     if (problem) return `${s.label} must be ${problem}`;

@@ -10,7 +10,17 @@ import { policyLoss, valueLoss } from '../../tensor/ops-rl';
 import type { Tape } from '../../tensor/tape';
 import { Tape as TapeCtor } from '../../tensor/tape';
 import { rng } from '../../util/rng';
-import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
+import {
+  checkAccum,
+  mean,
+  microBatches,
+  type PromptSet,
+  type RlEnv,
+  type RlMetrics,
+  type RlRunner,
+  rolloutStep,
+  sumRows,
+} from './common';
 import { gae, KlController, type KlEstimator, shapedRewards, whiten } from './math';
 import { batchSeqs, type Seq } from './policy';
 
@@ -40,6 +50,12 @@ export interface PpoConfig {
    * any KL coefficient; clipped, it cannot, and the penalty keeps the policy near the reference.
    */
   scoreClip: number | null;
+  /**
+   * Gradient accumulation: each minibatch runs as this many micro-batches (backward each, one optimizer
+   * update after the last), every token weighted by 1/(the whole minibatch's tokens), so the update is the
+   * minibatch's own; the rollout is unchanged. The minibatch must be a multiple of it.
+   */
+  gradAccum: number;
   seed: number;
 }
 
@@ -61,6 +77,7 @@ export const PPO_DEFAULTS: Omit<PpoConfig, 'steps' | 'lr'> = {
   horizon: 10000,
   whitenAdvantages: true,
   scoreClip: null,
+  gradAccum: 1,
   seed: 0,
 };
 
@@ -104,13 +121,18 @@ export function ppoExperience(
   };
 }
 
-/** Rows of the minibatch's policy and value loss data: [old | ref | adv | w] and [old | ret | w·vfCoef]. */
+/**
+ * Rows of the minibatch's policy and value loss data: [old | ref | adv | w] and [old | ret | w·vfCoef], with
+ * w = 1/count. `count` defaults to the tokens of `mb`; a micro-batch of a minibatch passes the minibatch's,
+ * so its micro-batches' losses and gradients sum to the minibatch's.
+ */
 export function ppoLossData(
   exp: PpoExperience,
   mb: readonly number[],
   padId: number,
   virtual: number,
   vfCoef: number,
+  count?: number,
 ) {
   const batch = batchSeqs(
     mb.map((i) => exp.seqs[i]),
@@ -120,7 +142,7 @@ export function ppoLossData(
   const N = batch.B * batch.rowsPer;
   const pol = new Float64Array(4 * N);
   const val = new Float64Array(3 * N);
-  const count = batch.lens.reduce((a, b) => a + b, 0);
+  count ??= batch.lens.reduce((a, b) => a + b, 0);
   for (const [b, i] of mb.entries()) {
     for (let t = 0; t < batch.lens[b]; t++) {
       const r = batch.first[b] + t;
@@ -151,6 +173,7 @@ export class PpoRunner<S, I> implements RlRunner {
     if (prompts.ids.length === 0) throw new Error('PPO: no prompts');
     if (c.batch % c.miniBatch !== 0)
       throw new Error(`PPO: the batch (${c.batch}) must be a multiple of the minibatch (${c.miniBatch})`);
+    checkAccum('PPO: the minibatch', c.miniBatch, c.gradAccum);
     this.kl = new KlController(c.klCoef, c.targetKl, c.horizon);
     this.shuffle = rng(c.seed ^ 0x9e37);
   }
@@ -163,10 +186,13 @@ export class PpoRunner<S, I> implements RlRunner {
     return this.stepsDone >= this.c.steps;
   }
 
-  /** One minibatch's losses on `tp` (grad on): the device stats of the policy and value losses. */
-  minibatchLoss(tp: Tape<S, I>, exp: PpoExperience, mb: readonly number[]) {
+  /**
+   * One minibatch's (or micro-batch's, with `count` the whole minibatch's tokens) losses on `tp` (grad on):
+   * the device stats of the policy and value losses.
+   */
+  minibatchLoss(tp: Tape<S, I>, exp: PpoExperience, mb: readonly number[], count?: number) {
     const m = this.env.model;
-    const d = ppoLossData(exp, mb, this.env.padId, m.virtual(), this.c.vfCoef);
+    const d = ppoLossData(exp, mb, this.env.padId, m.virtual(), this.c.vfCoef, count);
     const s = m.score(tp, d.batch, this.c.temperature);
     const pstats = policyLoss(
       tp,
@@ -177,6 +203,31 @@ export class PpoRunner<S, I> implements RlRunner {
     );
     const vstats = valueLoss(tp, s.values!, d.val, this.c.clipRangeValue, 'ppo.value');
     return { pstats, vstats };
+  }
+
+  /**
+   * One optimizer update on minibatch `mb`: its gradAccum micro-batches' backward passes (each token
+   * weighted by 1/(the minibatch's tokens), so the gradients sum to the minibatch's), then one update. The
+   * stats are Σ w·… sums, so the micro-batches' add up to the minibatch's.
+   */
+  update(exp: PpoExperience, mb: readonly number[]): Promise<[Float64Array, Float64Array]> {
+    const m = this.env.model;
+    const parts = microBatches(mb, this.c.gradAccum);
+    // One micro-batch: the minibatch's own count (as before accumulation existed).
+    const count = parts.length > 1 ? mb.reduce((a, i) => a + exp.seqs[i].completion.length, 0) : undefined;
+    m.ps.zeroGrads();
+    const reads: Promise<[Float64Array, Float64Array]>[] = [];
+    for (const part of parts) {
+      const tp = new TapeCtor(m.be, true);
+      const { pstats, vstats } = this.minibatchLoss(tp, exp, part, count);
+      tp.backward();
+      reads.push(Promise.all([m.be.read(pstats, 6), m.be.read(vstats, 3)]));
+      tp.dispose();
+    }
+    m.opt.update(this.c.lr);
+    return Promise.all(reads).then((rs) =>
+      rs.length === 1 ? rs[0] : [sumRows(rs.map((r) => r[0])), sumRows(rs.map((r) => r[1]))],
+    );
   }
 
   async step(): Promise<RlMetrics> {
@@ -197,15 +248,8 @@ export class PpoRunner<S, I> implements RlRunner {
         const j = Math.floor(this.shuffle() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
       }
-      for (let s0 = 0; s0 < order.length; s0 += c.miniBatch) {
-        const tp = new TapeCtor(m.be, true);
-        m.ps.zeroGrads();
-        const { pstats, vstats } = this.minibatchLoss(tp, exp, order.slice(s0, s0 + c.miniBatch));
-        tp.backward();
-        m.opt.update(c.lr);
-        stats.push(Promise.all([m.be.read(pstats, 6), m.be.read(vstats, 3)]));
-        tp.dispose();
-      }
+      for (let s0 = 0; s0 < order.length; s0 += c.miniBatch)
+        stats.push(this.update(exp, order.slice(s0, s0 + c.miniBatch)));
     }
     const all = await Promise.all(stats);
     const lens = ro.seqs.map((s) => s.completion.length);

@@ -7,8 +7,8 @@ import type { TokenizedPair } from '../../data/tokenize';
 import { pairLoss } from '../../tensor/ops-rl';
 import { Tape } from '../../tensor/tape';
 import type { RewardFn } from '../rewards/builtin';
-import { mean, type RlMetrics, type RlRunner } from './common';
-import { pairSeqs } from './dpo';
+import { checkAccum, mean, microBatches, type RlMetrics, type RlRunner } from './common';
+import { pairSeqs, weightedStats, weightLossGrad } from './dpo';
 import { batchSeqs, type RlModel, type Seq } from './policy';
 
 export interface RewardConfig {
@@ -16,18 +16,35 @@ export interface RewardConfig {
   /** Pairs per step. */
   batch: number;
   lr: number;
+  /**
+   * Gradient accumulation: the step's pairs run as this many equal micro-batches (backward each, one
+   * optimizer update after the last), each loss weighted by its share of the pairs (1/k). The batch must be
+   * a multiple of it.
+   */
+  gradAccum: number;
 }
 
-export const REWARD_DEFAULTS: Omit<RewardConfig, 'steps' | 'lr'> = { batch: 2 };
+export const REWARD_DEFAULTS: Omit<RewardConfig, 'steps' | 'lr'> = { batch: 2, gradAccum: 1 };
 
-/** Bradley–Terry loss of a batch of pairs on `tp` (scores at the last tokens, reference zeros); its stats. */
-export function rewardLoss<S, I>(m: RlModel<S, I>, tp: Tape<S, I>, seqs: readonly Seq[], padId: number): S {
+/**
+ * Bradley–Terry loss of a batch of pairs on `tp` (scores at the last tokens, reference zeros), its gradient ×
+ * `weight` (a micro-batch's share under gradient accumulation); its stats (unweighted).
+ */
+export function rewardLoss<S, I>(
+  m: RlModel<S, I>,
+  tp: Tape<S, I>,
+  seqs: readonly Seq[],
+  padId: number,
+  weight = 1,
+): S {
   const batch = batchSeqs(seqs, padId, m.virtual());
   const s = m.score(tp, batch);
   const r = m.lastValues(tp, batch, s.values!);
   const zeros = tp.scratch(r.size, 'rm.zeros');
   m.be.zero(zeros, r.size);
-  return pairLoss(tp, r, zeros, 1, 'reward_model');
+  const stats = pairLoss(tp, r, zeros, 1, 'reward_model');
+  weightLossGrad(tp, r, weight);
+  return stats;
 }
 
 export class RewardRunner<S, I> implements RlRunner {
@@ -43,6 +60,7 @@ export class RewardRunner<S, I> implements RlRunner {
   ) {
     if (model.head !== 'score') throw new Error('a reward model needs the model created with a score head');
     if (train.length === 0) throw new Error('reward model: no preference pairs');
+    checkAccum('reward model: the batch', c.batch, c.gradAccum);
   }
 
   get steps(): number {
@@ -60,14 +78,20 @@ export class RewardRunner<S, I> implements RlRunner {
       { length: this.c.batch },
       (_, i) => this.train[(k * this.c.batch + i) % this.train.length],
     );
-    const tp = new Tape(m.be, true);
+    // Gradient accumulation: equal micro-batches, each loss weighted by its share; one update.
+    const parts = microBatches(pairs, this.c.gradAccum);
+    const shares = parts.map((p) => p.length / pairs.length);
     m.ps.zeroGrads();
-    const stats = rewardLoss(m, tp, pairSeqs(pairs), this.padId);
-    tp.backward();
+    const reads: Promise<Float64Array>[] = [];
+    for (const [j, part] of parts.entries()) {
+      const tp = new Tape(m.be, true);
+      const stats = rewardLoss(m, tp, pairSeqs(part), this.padId, shares[j]);
+      tp.backward();
+      reads.push(m.be.read(stats, 5));
+      tp.dispose();
+    }
     m.opt.update(this.c.lr);
-    const read = m.be.read(stats, 5);
-    tp.dispose();
-    const s = await read;
+    const s = weightedStats(await Promise.all(reads), shares);
     this.stepsDone++;
     return { step: k + 1, loss: s[0], accuracy: s[1], reward_mean: (s[2] + s[3]) / 2 };
   }

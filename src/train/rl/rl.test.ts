@@ -208,7 +208,7 @@ describe('PEFT PPO memory', () => {
     const ctx = await testGpu();
     const frozen0 = ctx.arena.stats().current.frozen;
     const m = model(gpuBackend(ctx), 'value');
-    const baseBytes = base.reduce((a, s) => a + s.data.length * 4, 0);
+    const baseBytes = base.reduce((a, s) => a + (s.data?.length ?? 0) * 4, 0);
     expect(ctx.arena.stats().current.frozen - frozen0).toBe(baseBytes);
     const r = new PpoRunner(
       {

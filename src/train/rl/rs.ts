@@ -6,7 +6,17 @@
 
 import { causalLmLoss } from '../../model/loss';
 import { Tape } from '../../tensor/tape';
-import { mean, type PromptSet, type RlEnv, type RlMetrics, type RlRunner, rolloutStep } from './common';
+import {
+  checkAccum,
+  mean,
+  microBatches,
+  type PromptSet,
+  type RlEnv,
+  type RlMetrics,
+  type RlRunner,
+  rolloutStep,
+  sumRows,
+} from './common';
 import { batchSeqs, type Seq } from './policy';
 
 export interface RsConfig {
@@ -22,6 +32,12 @@ export interface RsConfig {
   threshold: number | null;
   sftEpochs: number;
   miniBatch: number;
+  /**
+   * Gradient accumulation: each fine-tuning minibatch runs as this many micro-batches (backward each, one
+   * optimizer update after the last), each loss weighted by its share of the minibatch's completion tokens,
+   * so the update is the minibatch's own. The minibatch must be a multiple of it.
+   */
+  gradAccum: number;
   maxNewTokens: number;
   temperature: number;
   lr: number;
@@ -35,6 +51,7 @@ export const RS_DEFAULTS: Omit<RsConfig, 'steps' | 'lr'> = {
   threshold: null,
   sftEpochs: 2,
   miniBatch: 4,
+  gradAccum: 1,
   maxNewTokens: 16,
   temperature: 1,
   seed: 0,
@@ -69,6 +86,7 @@ export class RsRunner<S, I> implements RlRunner {
     if (prompts.ids.length === 0) throw new Error('rejection sampling: no prompts');
     if (c.keep < 1 || c.keep > c.n)
       throw new Error(`rejection sampling: keep ${c.keep} must be 1..n (${c.n})`);
+    checkAccum('rejection sampling: the minibatch', c.miniBatch, c.gradAccum);
   }
 
   get steps(): number {
@@ -79,9 +97,9 @@ export class RsRunner<S, I> implements RlRunner {
     return this.stepsDone >= this.c.steps;
   }
 
-  /** Cross-entropy on the completion tokens of `seqs` (mean over tokens) on `tp`: the causal-LM loss with
-   * the prompt tokens unlabelled. */
-  sftLoss(tp: Tape<S, I>, seqs: readonly Seq[]) {
+  /** Cross-entropy on the completion tokens of `seqs` (mean over tokens, × `weight`) on `tp`: the causal-LM
+   * loss with the prompt tokens unlabelled. */
+  sftLoss(tp: Tape<S, I>, seqs: readonly Seq[], weight?: number) {
     const m = this.env.model;
     const batch = batchSeqs(seqs, this.env.padId, m.virtual());
     return causalLmLoss(
@@ -90,8 +108,32 @@ export class RsRunner<S, I> implements RlRunner {
       m.ps,
       { ids: batch.ids, B: batch.B, T: batch.T, labels: completionLabels(seqs, batch.T) },
       m.adapter.hooks,
-      { name: 'rs.sft' },
+      { name: 'rs.sft', weight },
     ).loss;
+  }
+
+  /**
+   * One fine-tuning update on `seqs`: gradAccum micro-batches, each loss (a mean over its completion tokens)
+   * weighted by its share of the minibatch's tokens so they sum to the minibatch's mean; one optimizer update.
+   * Returns the minibatch's loss.
+   */
+  update(seqs: readonly Seq[]): Promise<Float64Array> {
+    const m = this.env.model;
+    const parts = microBatches(seqs, this.c.gradAccum);
+    const tokens = (xs: readonly Seq[]) => xs.reduce((a, s) => a + s.completion.length, 0);
+    const all = tokens(seqs);
+    m.ps.zeroGrads();
+    const reads: Promise<Float64Array>[] = [];
+    for (const part of parts) {
+      const tp = new Tape(m.be, true);
+      // One micro-batch: no weight, as before accumulation existed.
+      const loss = this.sftLoss(tp, part, parts.length > 1 ? tokens(part) / all : undefined);
+      tp.backward();
+      reads.push(m.be.read(loss.store, 1));
+      tp.dispose();
+    }
+    m.opt.update(this.c.lr);
+    return Promise.all(reads).then((rs) => (rs.length === 1 ? rs[0] : sumRows(rs)));
   }
 
   async step(): Promise<RlMetrics> {
@@ -108,16 +150,7 @@ export class RsRunner<S, I> implements RlRunner {
     const losses: Promise<Float64Array>[] = [];
     for (let e = 0; e < c.sftEpochs && kept.length; e++) {
       for (let s0 = 0; s0 < kept.length; s0 += c.miniBatch) {
-        const tp = new Tape(m.be, true);
-        m.ps.zeroGrads();
-        const loss = this.sftLoss(
-          tp,
-          kept.slice(s0, s0 + c.miniBatch).map((i) => ro.seqs[i]),
-        );
-        tp.backward();
-        m.opt.update(c.lr);
-        losses.push(m.be.read(loss.store, 1));
-        tp.dispose();
+        losses.push(this.update(kept.slice(s0, s0 + c.miniBatch).map((i) => ro.seqs[i])));
       }
     }
     const ls = await Promise.all(losses);
