@@ -153,6 +153,11 @@ describe('the RL options table', () => {
     expect(checkRlOptions('dpo', { ...d, dpo: { ...d.dpo, gradAccum: 0 } }, 4)).toBe(
       'grad accum must be an integer ≥ 1',
     );
+    // A form saved before grad accum existed reads its default, and passes.
+    const { gradAccum: _, ...oldPpo } = d.ppo;
+    const old = { ...d, ppo: oldPpo as typeof d.ppo };
+    expect(getRlOption(old, RL_OPTIONS.find((s) => s.group === 'ppo' && s.key === 'gradAccum')!)).toBe(1);
+    expect(checkRlOptions('ppo', old, 4)).toBeNull();
     // DPO reads no sampling option.
     expect(checkRlOptions('dpo', { ...d, maxNewTokens: 0 }, 4)).toBeNull();
     expect(checkRlOption(RL_OPTIONS.find((s) => s.key === 'threshold')!, -3)).toBeNull();

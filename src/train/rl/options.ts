@@ -347,10 +347,13 @@ type Value = number | string | null;
 export const rlFieldName = (s: RlOptionSpec): string =>
   s.group === 'sampling' ? `rl-${s.key}` : `rl-${s.group}-${s.key}`;
 
-/** The option's value in `o`. */
+/**
+ * The option's value in `o`; its default where `o` lacks it: a form saved before the option existed (the
+ * page's settings merge one level deep, so an old saved group replaces the default group whole).
+ */
 export function getRlOption(o: RlOptions, s: RlOptionSpec): Value {
-  const holder = (s.group === 'sampling' ? o : o[s.group]) as unknown as Record<string, Value>;
-  return holder[s.key];
+  const holder = (s.group === 'sampling' ? o : o[s.group]) as unknown as Record<string, Value> | undefined;
+  return holder && s.key in holder ? holder[s.key] : s.default;
 }
 
 /** A copy of `o` with the option set to `v`. */
