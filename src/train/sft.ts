@@ -519,5 +519,7 @@ export class SftRunner {
     this.ps.dispose();
     this.ownBase?.dispose();
     this.ownBase = null;
+    // Its ledger goes with it (a page may start many runs over its life).
+    if (this.owner && !this.ctx.lost) this.ctx.arena.dropOwner(this.owner);
   }
 }

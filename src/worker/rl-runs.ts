@@ -268,6 +268,8 @@ export class RlRunHandle implements TrainingRunner {
       try {
         for (const d of this.disposers.splice(0)) d();
         this.runner.dispose();
+        // Its ledger goes with it (a page may start many runs over its life).
+        if (this.owned) this.ctx.arena.dropOwner(this.id);
       } catch {
         // A destroyed or lost device cannot free buffers; its context is gone with them.
       }
