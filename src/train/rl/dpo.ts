@@ -2,7 +2,8 @@
 // log-probabilities summed over the completion tokens of chosen and rejected; loss −log σ(β·(Δchosen −
 // Δrejected)). The reference is the same model with the adapter disabled, evaluated on a tape without
 // gradients whose sums stay on the device for the loss kernel (no read inside a step). Metrics follow TRL:
-// rewards/chosen, rewards/rejected, accuracy, margin.
+// rewards/chosen, rewards/rejected, accuracy, margin. Gradient accumulation splits a step's pairs into equal
+// micro-batches whose pair-loss gradients are scaled by their share (weightLossGrad; the reward model too).
 
 import type { TokenizedPair } from '../../data/tokenize';
 import { pairLoss } from '../../tensor/ops-rl';
