@@ -1,8 +1,8 @@
 // The page's one GPU device and its frozen bases: every run (SFT, RL), the base model's generation and the
 // exports use the same device, and each (model, base dtype) is held on it once, as a FrozenBase the runs
 // borrow from (tensor/frozen-base.ts). A run takes a lease on the device when it starts and gives it back
-// when it ends (the arena's reuse pool is trimmed then, so runs of different shapes one after another do not
-// grow it without bound). A lost device takes every run on it down (the scheduler fails them together,
+// when it ends (the arena's reuse pool is trimmed when a run finishes training and when it ends, so runs of
+// different shapes one after another do not grow it without bound). A lost device takes every run on it down (the scheduler fails them together,
 // their last checkpoints kept); the next run gets a fresh device and re-reads the base onto it.
 import type { GpuRegion } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
@@ -21,6 +21,8 @@ export interface DeviceLease {
   /** The device itself: runs whose leases share it fail together when it is lost. */
   readonly shared: GpuContext;
   destroy(): void;
+  /** The run finished: the pooled buffers its steps left go back to the device. */
+  finished(): void;
 }
 
 /** The arena owner a base's allocations are counted under. */
@@ -59,6 +61,7 @@ export class SharedDevice {
     return {
       ctx,
       shared: ctx,
+      finished: () => ctx.trimPool(),
       destroy: () => {
         if (!held) return;
         held = false;

@@ -48,6 +48,11 @@ class World {
 
 class FakeDevice {
   destroyed = false;
+  /** Times the scheduler said its run finished training (the worker trims the pool then). */
+  finishes = 0;
+  finished(): void {
+    this.finishes++;
+  }
   /** The device behind the run's hold when the world shares one (the worker's SharedDevice). */
   constructor(readonly shared?: object) {}
   destroy(): void {
@@ -431,9 +436,11 @@ describe('Scheduler', () => {
     }
     expect(w.states('b')).toEqual(['queued', 'loading', 'running', 'paused', 'error']);
     expect(w.states('c')).toEqual(['queued', 'loading', 'running', 'done']);
-    // Every hold on the device was given back; the finished run's state went with it (brought back from
+    // Only c finished training (its device told so once); every hold on the device was given back; the
+    // finished run's state went with it (brought back from
     // its checkpoint on a new device when asked), and nothing stepped after the loss.
     expect(w.devices.map((d) => d.destroyed)).toEqual([true, true, true]);
+    expect(w.devices.map((d) => d.finishes)).toEqual([1, 0, 0]);
     expect(w.runners.get('c')?.disposed).toBe(true);
     expect(s.get('c')).toBeUndefined();
     expect(w.steps.filter((x) => x.startsWith('b'))).toEqual(['b1', 'b2']);

@@ -37,6 +37,11 @@ export interface RunDevice {
   destroy(): void;
   /** The device behind it when several runs share one (the worker's): they all fail when it is lost. */
   readonly shared?: unknown;
+  /**
+   * The run finished training (its weights stay for generation and export): what only its steps used can
+   * go back to the device (the reuse pool of a shared device, which the next run's shapes may not fit).
+   */
+  finished?(): void;
 }
 
 /** A runner made for a run, with the figures the page shows when the run starts. */
@@ -422,6 +427,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     });
     // The trained state is kept (generation, export, latency) and saved, so it survives a reload too.
     const unsaved = run.spec.checkpointEvery > 0 ? await this.checkpointRun(run) : null;
+    run.device?.finished?.();
     this.setState(run, 'done', unsaved ?? undefined);
   }
 
