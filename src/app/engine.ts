@@ -505,6 +505,7 @@ export async function startRuns(): Promise<string | null> {
         .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
         .join('')} · ${ds.name}`,
       predictedBytes: plan.predicted?.peakTotal ?? 0,
+      predictedFrozenBytes: plan.predicted?.peak.frozen ?? 0,
       ...baseSpec(m.name, options, ds.id, s.hyper.lr ?? m.defaultLr),
       // RL runners keep state beyond the weights, so RL runs save no checkpoints (a reload restarts them).
       ...(rlp.rl ? { rl: rlp.rl, checkpointEvery: 0 } : {}),

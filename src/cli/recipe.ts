@@ -50,7 +50,7 @@ export async function recipeCommand(a: Args): Promise<void> {
     onError: 'skip',
   });
   for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
-  const name = a.opt('model-name') ?? md.dir;
+  const name = a.opt('model-name') ?? md.name;
   const methodCtx = { tokenizer: { encode: (t: string) => md.tokenizer.encode(t) }, tokenizerName: name };
   // Sparse and rows train fixed entries drawn at planning: the recipe carries the same ones.
   const ints = ['sparse', 'rows'].includes(run.method)

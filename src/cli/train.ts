@@ -210,7 +210,7 @@ export async function trainCommand(a: Args): Promise<void> {
       plan.specs,
       (mps) => new Adapter(method, plan, md.config, mps).hooks,
       { B: run.batch, T, pack: run.pack },
-      { maxGradNorm: run.maxGradNorm },
+      { maxGradNorm: run.maxGradNorm, checkpointing: run.checkpointing },
     );
     // Padding share of the training rows at this seqLen (what packing saves).
     const realTokens = data.train.reduce((n, r) => n + Math.min(r.inputIds.length, T), 0);

@@ -13,7 +13,7 @@ export function randomModelParams(
   std = 0.02,
   /** Tests: randomise norm gains (1 + noise) and biases too, so every gradient path carries signal. */
   randomizeAll = false,
-): ParamSpec[] {
+): Array<ParamSpec & { data: Float32Array }> {
   const normGains = new Set(modelNorms(c).map((n) => `${n.path}.weight`));
   return [...expectedTensorShapes(c)].map(([name, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);

@@ -18,6 +18,7 @@ import type { ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
 import type { FrozenBase } from '../tensor/frozen-base';
 import { ParamSet, type ParamSpec } from '../tensor/params';
+import { roundTripWeight } from '../util/quant';
 import type { BaseWeights, HookState, MethodContext, PeftMethod, RawOptions } from './types';
 
 export interface AdapterPlan<O> {
@@ -57,11 +58,15 @@ export function baseWeightsOf(
     if (!s) throw new Error(`no base tensor ${n}`);
     return s;
   };
+  // A base held 16-bit or quantized shows its methods the values the GPU holds (DoRA's norms, prompt
+  // tuning's vocabulary rows), so a method that starts as the identity does so on that base too.
+  const held = (s: ParamSpec, v: ArrayLike<number>): ArrayLike<number> =>
+    s.dtype && s.dtype !== 'f32' ? roundTripWeight(v, s.shape, s.dtype, s.layout ?? 'out_in') : v;
   const data = (n: string): ArrayLike<number> => {
     const s = get(n);
-    if (s.data) return s.data;
+    if (s.data) return held(s, s.data);
     const f = fetched?.get(n);
-    if (f) return f;
+    if (f) return held(s, f);
     if (!missing) throw new Error(`base tensor ${n} was not read (plan with planAdapterOnBase)`);
     missing.add(n);
     return new Float32Array(s.shape.reduce((a, b) => a * b, 1));

@@ -27,6 +27,12 @@ export interface ParamSpec {
   layout?: WeightLayout;
 }
 
+/** A spec's values, for callers that need them (tests, exports); a valueless spec (a plan's) is refused by name. */
+export function valuesOf(s: ParamSpec): ArrayLike<number> {
+  if (s.data === null) throw new Error(`parameter ${s.name}: no values were read (a plan's spec)`);
+  return s.data;
+}
+
 /** n zeros without a host array of n (reads of any index give 0): what a null spec stands for. */
 export function zerosOf(n: number): ArrayLike<number> {
   return new Proxy({ length: n } as ArrayLike<number>, {
@@ -194,8 +200,9 @@ export class ParamSet<S, I> {
    * a tensor already its own.
    */
   privatize(name: string): void {
-    if (!this.isShared(name)) return;
     const t = this.get(name);
+    // A packed (16-bit or quantized) tensor cannot take a merge's ΔW either, shared or the set's own.
+    if (!this.isShared(name) && !(t.format && !this.own.has(name))) return;
     const store = this.be.alloc(t.size, 'frozen', `${name}.own`);
     this.be.dequant({ out: store, values: t.store, format: t.format, shape: t.shape });
     const copy = new Tensor<S>(t.shape, store, false, name, true);

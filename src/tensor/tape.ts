@@ -151,7 +151,9 @@ export class Tape<S, I> {
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== src.size) throw new Error(`reshape ${src.name}: [${src.shape}] to [${shape}] changes the size`);
     const root = src.base ?? src;
-    return new Tensor<S>(shape, src.store, src.requiresGrad, src.name, false, root);
+    const t = new Tensor<S>(shape, src.store, src.requiresGrad, src.name, false, root);
+    t.format = src.format;
+    return t;
   }
 
   needsGrad(...ts: Array<Tensor<S> | null | undefined>): boolean {

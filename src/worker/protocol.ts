@@ -116,6 +116,11 @@ export interface RunSpec {
   checkpointEvery: number;
   /** Predicted peak bytes of a training step, for the memory-aware schedule. */
   predictedBytes: number;
+  /**
+   * Of predictedBytes, the frozen base's: runs on one model share one base (worker/device.ts), so the
+   * schedule counts it once. Absent: the run's whole figure is its own.
+   */
+  predictedFrozenBytes?: number;
   /** Start from an imported adapter (its method and options come from the config, not `config`). */
   initAdapter?: { config: string; weights: ArrayBuffer };
   /** An RL run (reward model, PPO, rejection sampling, DPO, GRPO): src/worker/rl-runs.ts runs it. */

@@ -72,7 +72,11 @@ const CASES: Case[] = [
   {
     name: 'ia3-dpo',
     data: 'public/datasets/preferences.jsonl',
-    spec: spec('ia3', {}, 1e-3, { ...RL_FORM_DEFAULTS, algo: 'dpo', dpo: { beta: 0.2 } }),
+    spec: spec('ia3', {}, 1e-3, {
+      ...RL_FORM_DEFAULTS,
+      algo: 'dpo',
+      dpo: { ...RL_FORM_DEFAULTS.dpo, beta: 0.2 },
+    }),
     flags: ['--algo', 'dpo', '--method', 'ia3', '--beta', '0.2', '--lr', '0.001', ...common],
     trainer: 'DPOConfig',
     expectTrainer: {

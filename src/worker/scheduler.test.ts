@@ -9,7 +9,7 @@ import { GpuDeviceLostError } from '../gpu/errors';
 import type { MetricPoint, SftCheckpoint } from '../train/sft-config';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { FromWorker, RunSpec, RunState } from './protocol';
-import { OUTBOX_MS, Scheduler, type SchedulerEffects, type SteppedRunner } from './scheduler';
+import { OUTBOX_MS, planSchedule, Scheduler, type SchedulerEffects, type SteppedRunner } from './scheduler';
 
 /** The test's world: a clock that moves only when a step runs, the messages posted, the steps taken. */
 class World {
@@ -224,6 +224,21 @@ describe('Scheduler', () => {
     expect(w.runners.get('b')?.settles).toEqual([0, 2, 2]);
     expect(w.states('a').at(-1)).toBe('done');
     expect(w.states('b').at(-1)).toBe('done');
+  });
+
+  it('counts the frozen base the runs share once when it decides between interleaving and one after another', () => {
+    // Three runs of 100 bytes of which 80 are the shared base: 80 + 3·20 = 140, not 300.
+    const shared = [spec('a', 1), spec('b', 1), spec('c', 1)].map((r) => ({
+      ...r,
+      predictedFrozenBytes: 80,
+    }));
+    expect(planSchedule(shared, 150)).toMatchObject({ mode: 'interleaved' });
+    expect(planSchedule(shared, 150).message).toContain('0.00 GiB');
+    expect(planSchedule(shared, 139)).toMatchObject({ mode: 'sequential' });
+    // Without the split, each run's figure is its own.
+    expect(planSchedule([spec('a', 1), spec('b', 1), spec('c', 1)], 250)).toMatchObject({
+      mode: 'sequential',
+    });
   });
 
   it('runs one after another when the predicted memory exceeds the budget, the later ones queued', async () => {

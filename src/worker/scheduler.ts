@@ -115,7 +115,9 @@ export function planSchedule(
   specs: readonly RunSpec[],
   budgetBytes: number,
 ): Extract<FromWorker, { type: 'schedule' }> {
-  const total = specs.reduce((a, s) => a + s.predictedBytes, 0);
+  // Runs borrow one frozen base (worker/device.ts): counted once, each run adds only what is its own.
+  const shared = specs.reduce((m, s) => Math.max(m, s.predictedFrozenBytes ?? 0), 0);
+  const total = shared + specs.reduce((a, s) => a + s.predictedBytes - (s.predictedFrozenBytes ?? 0), 0);
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const sequential = specs.length > 1 && total > budgetBytes;
   return {

@@ -205,6 +205,7 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
       if (m && req.method === 'POST') {
         const hit = lookup(req, res, m[1], m[2]);
         if (!hit) return;
+        const xet = repos[m[1]].xet;
         const asked = JSON.parse(await body(req)) as { paths: string[] };
         const found = asked.paths
           .map((p) => hit.files.get(p))
@@ -215,7 +216,7 @@ export async function startHubServer(repos: Record<string, HubRepo>): Promise<Hu
             oid: e.oid,
             size: e.bytes.length,
             ...(e.lfs ? { lfs: e.lfs } : {}),
-            ...(e.lfs && repos[m[1]].xet ? { xetHash: e.lfs.oid } : {}),
+            ...(e.lfs && xet ? { xetHash: e.lfs.oid } : {}),
             lastCommit: lastCommit(hit.sha),
           }));
         res.writeHead(200, { ...CORS, 'Content-Type': 'application/json' });

@@ -75,6 +75,9 @@ export async function runReference<S, I>(
   const y = hooks.linear!(tp, site, x, base);
   const g = be.upload(k.g.data, 'activations', 'g');
   tp.seedGrad(y, g);
+  // y and x are read after backward, which frees what it has consumed.
+  tp.keep(y);
+  tp.keep(x);
   tp.backward();
   const grads = new Map<string, Float64Array>();
   grads.set('x', await be.read(tp.gradOf(x)!, x.size));

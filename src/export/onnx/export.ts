@@ -61,7 +61,8 @@ export async function weightsFromParamSet<S, I>(ps: ParamSet<S, I>): Promise<Map
 
 /** The weights of loaded or generated ParamSpecs (loadCheckpointSpecs, randomModelParams). */
 export function weightsFromSpecs(specs: readonly ParamSpec[]): Map<string, ArrayLike<number>> {
-  return new Map(specs.map((s) => [s.name, s.data]));
+  // A spec without values (a plan's) stands for zeros, as it does on a real backend.
+  return new Map(specs.map((s) => [s.name, s.data ?? new Float32Array(s.shape.reduce((a, b) => a * b, 1))]));
 }
 
 /** Checks the weights against the config and returns them as f32 by canonical key. */

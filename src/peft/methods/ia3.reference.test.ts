@@ -9,6 +9,7 @@ import { randomModelParams } from '../../model/init';
 import { TINY_GPT2, TINY_LLAMA } from '../../model/testing';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
+import { valuesOf } from '../../tensor/params';
 import { planAdapter } from '../adapter';
 import { ia3, isFeedforward } from './ia3';
 
@@ -48,7 +49,7 @@ describe('IA3 against PyTorch (PEFT formulas)', () => {
     expect(
       plan.specs
         .filter((s) => s.name.endsWith('ia3_l'))
-        .every((s) => Array.from(s.data).every((v) => v === 1)),
+        .every((s) => Array.from(valuesOf(s)).every((v) => v === 1)),
     ).toBe(true);
     expect(ia3.adapterConfig(ia3.parse({}, TINY_GPT2), TINY_GPT2)).toMatchObject({
       peft_type: 'IA3',

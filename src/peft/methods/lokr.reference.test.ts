@@ -10,6 +10,7 @@ import { linearSites } from '../../model/sites';
 import { TINY_GPT2, TINY_LLAMA } from '../../model/testing';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
+import { valuesOf } from '../../tensor/params';
 import { planAdapter } from '../adapter';
 import { readAdapterConfig } from '../files';
 import { factorization, lokr, lokrShape } from './lokr';
@@ -84,9 +85,9 @@ describe('LoKr against PyTorch (PEFT formulas)', () => {
     const base = randomModelParams(TINY_LLAMA, 1, () => false, 0.2, true);
     const plan = planAdapter(lokr, { r: 2, target_modules: ['k_proj', 'down_proj'] }, TINY_LLAMA, base, 7);
     const get = (n: string) => plan.specs.find((s) => s.name === `base_model.model.model.layers.0.${n}`)!;
-    expect(Array.from(get('self_attn.k_proj.lokr_w1').data).every((v) => v === 0)).toBe(true);
+    expect(Array.from(valuesOf(get('self_attn.k_proj.lokr_w1'))).every((v) => v === 0)).toBe(true);
     // k_proj: out 8 = 2·4, in 16 = 4·4; r 2 ≥ max(4,4)/2 → full w2 [4, 4].
-    const w2 = Array.from(get('self_attn.k_proj.lokr_w2').data);
+    const w2 = Array.from(valuesOf(get('self_attn.k_proj.lokr_w2')));
     expect(w2.every((v) => Math.abs(v) <= 1 / Math.sqrt(4))).toBe(true);
     expect(w2.some((v) => v !== 0)).toBe(true);
     // down_proj: out 16 = 4·4, in 24 = 4·6; r 2 < max(4,6)/2 → w2_a [4,2], w2_b [2,6].

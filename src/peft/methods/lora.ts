@@ -11,6 +11,7 @@ import { readOptions } from '../options';
 import { selectSites, type TargetModules } from '../targets';
 import type { OptionSpec, PeftMethod, RawOptions } from '../types';
 import { peftKey } from '../types';
+import { mergeTarget } from './plain-weight';
 
 export interface LoraOptions {
   r: number;
@@ -179,7 +180,7 @@ export const lora: PeftMethod<LoraOptions> = {
       const B = ps.get(peftKey(site.path, 'lora_B.weight'));
       if (site.layout === 'out_in') {
         ps.be.matmul({
-          out: W.store,
+          out: mergeTarget(W),
           a: B.store,
           b: A.store,
           M: site.outFeatures,
@@ -191,7 +192,7 @@ export const lora: PeftMethod<LoraOptions> = {
       } else {
         // W stored [in, out]: W += s·(BA)ᵀ = s·Aᵀ·Bᵀ.
         ps.be.matmul({
-          out: W.store,
+          out: mergeTarget(W),
           a: A.store,
           b: B.store,
           M: site.inFeatures,

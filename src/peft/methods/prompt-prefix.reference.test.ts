@@ -20,7 +20,7 @@ import type { Backend } from '../../tensor/backend';
 import { cpuBackend } from '../../tensor/cpu-backend';
 import { gpuBackend } from '../../tensor/gpu-backend';
 import * as op from '../../tensor/ops';
-import { ParamSet, type ParamSpec } from '../../tensor/params';
+import { ParamSet, type ParamSpec, valuesOf } from '../../tensor/params';
 import { Tape } from '../../tensor/tape';
 import { Adapter, baseWeightsOf, planAdapter } from '../adapter';
 import { readAdapterConfig } from '../files';
@@ -215,12 +215,12 @@ describe('prompt tuning specifics', () => {
     expect(ids.length).toBeGreaterThan(1);
     expect(textInitIds([1, 2, 3], 7)).toEqual([1, 2, 3, 1, 2, 3, 1]);
     expect(textInitIds([1, 2, 3], 2)).toEqual([1, 2]);
-    const table = model.specs.find((s) => s.name === 'model.embed_tokens.weight')!.data;
+    const table = valuesOf(model.specs.find((s) => s.name === 'model.embed_tokens.weight')!);
     const d = c.hiddenSize;
     for (const n of [ids.length + 2, ids.length - 1]) {
       const raw = { num_virtual_tokens: n, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: text };
       const plan = planAdapter(prompt, raw, c, model.specs, 1, ctx);
-      const got = plan.specs.find((s) => s.name === 'prompt_embeddings')!.data;
+      const got = valuesOf(plan.specs.find((s) => s.name === 'prompt_embeddings')!);
       const want = textInitIds(ids, n).flatMap((id) =>
         Array.from({ length: d }, (_, j) => table[id * d + j]),
       );
@@ -256,7 +256,7 @@ describe('prompt tuning specifics', () => {
   it('SAMPLE_VOCAB init takes whole rows of the embedding table; RANDOM is N(0, 1)', () => {
     const c = TINY_LLAMA;
     const specs = specsOf(c);
-    const table = specs.find((s) => s.name === 'model.embed_tokens.weight')!.data;
+    const table = valuesOf(specs.find((s) => s.name === 'model.embed_tokens.weight')!);
     const d = c.hiddenSize;
     const plan = planAdapter(
       prompt,
@@ -265,7 +265,7 @@ describe('prompt tuning specifics', () => {
       specs,
       3,
     );
-    const got = plan.specs.find((s) => s.name === 'prompt_embeddings')!.data;
+    const got = valuesOf(plan.specs.find((s) => s.name === 'prompt_embeddings')!);
     for (let r = 0; r < 6; r++) {
       const row = Array.from(got).slice(r * d, (r + 1) * d);
       const match = Array.from({ length: c.vocabSize }, (_, v) => v).filter((v) =>
@@ -273,7 +273,7 @@ describe('prompt tuning specifics', () => {
       );
       expect(match.length, `row ${r} is a vocabulary row`).toBeGreaterThan(0);
     }
-    const rnd = planAdapter(prompt, { num_virtual_tokens: 20 }, c, specs, 3).specs.at(-1)!.data;
+    const rnd = valuesOf(planAdapter(prompt, { num_virtual_tokens: 20 }, c, specs, 3).specs.at(-1)!);
     const mean = Array.from(rnd).reduce((a, x) => a + x, 0) / rnd.length;
     const sd = Math.sqrt(Array.from(rnd).reduce((a, x) => a + (x - mean) ** 2, 0) / rnd.length);
     expect(Math.abs(mean)).toBeLessThan(0.15);

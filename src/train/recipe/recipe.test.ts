@@ -127,8 +127,8 @@ function rlOf(algo: Exclude<RecipeAlgo, 'sft'>, run: SftRunConfig): RlRunSetting
       kl: 'k3' as const,
     },
     rs: { ...RL_OPTION_DEFAULTS.rs, n: 5, keep: 2, threshold: 0.5, sftEpochs: 3, miniBatch: 2 },
-    grpo: { generations: 6, beta: 0.02, iterations: 2 },
-    dpo: { beta: 0.25 },
+    grpo: { ...RL_OPTION_DEFAULTS.grpo, generations: 6, beta: 0.02, iterations: 2 },
+    dpo: { ...RL_OPTION_DEFAULTS.dpo, beta: 0.25 },
   };
   return {
     algo,

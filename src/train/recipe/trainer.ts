@@ -114,8 +114,9 @@ export function trainerSettings(
         args: {
           ...rlCommon,
           max_steps: t.steps,
-          per_device_train_batch_size: rc.config.batch,
-          gradient_accumulation_steps: 1,
+          // The run's k micro-batches are TRL's accumulation steps: same pairs per optimizer step.
+          per_device_train_batch_size: rc.config.batch / rc.config.gradAccum,
+          gradient_accumulation_steps: rc.config.gradAccum,
           beta: rc.config.beta,
           loss_type: 'sigmoid',
           max_length: t.seqLen,
@@ -132,8 +133,8 @@ export function trainerSettings(
           ...rlCommon,
           max_steps: t.steps,
           // TRL counts completions: each step takes `batch` prompts × num_generations completions.
-          per_device_train_batch_size: rc.config.batch * rc.config.generations,
-          gradient_accumulation_steps: 1,
+          per_device_train_batch_size: (rc.config.batch * rc.config.generations) / rc.config.gradAccum,
+          gradient_accumulation_steps: rc.config.gradAccum,
           num_generations: rc.config.generations,
           beta: rc.config.beta,
           num_iterations: rc.config.iterations,
@@ -177,8 +178,8 @@ export function trainerSettings(
         args: {
           ...rlCommon,
           num_train_epochs: rc.config.sftEpochs,
-          per_device_train_batch_size: rc.config.miniBatch,
-          gradient_accumulation_steps: 1,
+          per_device_train_batch_size: rc.config.miniBatch / rc.config.gradAccum,
+          gradient_accumulation_steps: rc.config.gradAccum,
           max_length: t.maxPromptLength + rc.config.maxNewTokens,
           completion_only_loss: true,
         },
