@@ -4,6 +4,7 @@
 // and the fair comparison's settings. The settings part is saved across reloads (persist.ts SETTINGS_KEYS).
 import type { StateCreator } from 'zustand';
 import type { MethodInfo, RawOptions } from '../peft/types';
+import type { BaseDtype } from '../tensor/weight-format';
 import { DEFAULT_GRID_DECADES } from '../train/compare/sweep';
 import { type LrSchedule, SFT_DEFAULTS, SFT_EVAL_FRACTION } from '../train/sft-config';
 import type { MethodPlan, SamplingSettings } from '../worker/protocol';
@@ -25,6 +26,10 @@ export interface Hyper {
   evalFraction: number;
   /** Pack several training examples per row (SftRunConfig.pack); eval rows stay one per row. */
   pack: boolean;
+  /** How the frozen base is held on the GPU (SftRunConfig.baseDtype): 16-bit or 4-bit to fit a larger model. */
+  baseDtype: BaseDtype;
+  /** Activation checkpointing per block (SftRunConfig.checkpointing): less memory, about a third more compute. */
+  checkpointing: boolean;
 }
 
 /**
@@ -45,6 +50,8 @@ export const HYPER_DEFAULTS: Hyper = {
   evalEvery: SFT_DEFAULTS.evalEvery,
   evalFraction: SFT_EVAL_FRACTION,
   pack: SFT_DEFAULTS.pack ?? false,
+  baseDtype: SFT_DEFAULTS.baseDtype,
+  checkpointing: SFT_DEFAULTS.checkpointing,
 };
 
 /**

@@ -10,6 +10,7 @@ import { formatBytes } from '../gpu/errors';
 import { METHOD_FAMILIES, type MethodInfo } from '../peft/types';
 import { useAppStore } from '../store';
 import type { Hyper } from '../store/ui';
+import { BASE_DTYPES, type BaseDtype } from '../tensor/weight-format';
 import { LR_SCHEDULES } from '../train/sft-config';
 import { MethodOptions } from './MethodOptions';
 
@@ -115,6 +116,29 @@ function Hyperparameters() {
           onChange={(e) => set({ pack: e.target.checked })}
         />{' '}
         Pack examples
+      </label>
+      <label title="How the frozen base is held on the GPU: f16/bf16 halve it, int8 quarters it, nf4 (QLoRA's 4-bit) takes about an eighth; methods that train base weights need f32">
+        base{' '}
+        <select
+          name="baseDtype"
+          value={h.baseDtype}
+          onChange={(e) => set({ baseDtype: e.target.value as BaseDtype })}
+        >
+          {BASE_DTYPES.map((v) => (
+            <option key={v} value={v}>
+              {v}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label title="Keep only each block's input and recompute the block in backward: much less activation memory, about a third more compute">
+        <input
+          name="checkpointing"
+          type="checkbox"
+          checked={h.checkpointing}
+          onChange={(e) => set({ checkpointing: e.target.checked })}
+        />{' '}
+        Checkpointing
       </label>
       <label title="Runs whose predicted memory together exceeds this go one after another">
         memory budget (MiB){' '}

@@ -28,6 +28,7 @@ import { useAppStore } from '../store';
 import { DELETABLE } from '../store/runs';
 import { COLORS } from './Charts';
 import { chartNames } from './run-names';
+import { SaveRefusedDownload } from './SaveRefusedDownload';
 
 /** "45 s", "3 min 20 s", "1 h 5 min": time left as a person reads it. */
 export function formatDuration(s: number): string {
@@ -96,6 +97,7 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
         {ck !== undefined && <> · checkpoint at step {ck}</>}
       </div>
       {run.message && <p className={run.state === 'error' ? 'error' : 'note'}>{run.message}</p>}
+      <SaveRefusedDownload run={run} name={name} />
       {run.spec.rl && (
         <p className="note" data-testid="rl-no-export">
           RL runs keep no checkpoint: export this run or generate with it before the page is reloaded or

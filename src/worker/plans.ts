@@ -2,8 +2,8 @@
 // data-parallel step, and the predicted memory of
 // one training step (predictTrainingMemory) for the options the form holds. Only the newest request per
 // method is answered; older ones still waiting on the model are dropped.
-import { countParameters } from '../formats/model-config';
-import { Adapter, planAdapter } from '../peft/adapter';
+import { countParameters, frozenTensorPlan } from '../formats/model-config';
+import { Adapter, checkTrainableDtypes, planAdapter } from '../peft/adapter';
 import { allreduceBytes } from '../peft/allreduce';
 import { getMethod } from '../peft/registry';
 import { predictTrainingMemory } from '../train/memory';
@@ -34,12 +34,20 @@ export class Planner {
       const base = await m.base;
       if (this.latest.get(msg.method) !== msg.key) return;
       const method = getMethod(msg.method);
-      const p = planAdapter(method, msg.options, m.config, base, 0, methodCtxOf(m));
+      // The base as the run will hold it: the chosen dtype on the tensors that take it (norms stay f32).
+      const held = frozenTensorPlan(m.config, msg.baseDtype ?? 'f32');
+      const specs = base.map((s) => {
+        const h = held.get(s.name);
+        return h ? { ...s, dtype: h.dtype, layout: h.layout } : s;
+      });
+      const p = planAdapter(method, msg.options, m.config, specs, 0, methodCtxOf(m));
+      checkTrainableDtypes(p, msg.method);
       const stats = predictTrainingMemory(
         m.config,
         p.specs,
         (mps) => new Adapter(method, p, m.config, mps).hooks,
         { B: msg.batch, T: msg.seqLen, pack: msg.pack },
+        { checkpointing: msg.checkpointing },
       );
       this.post({
         type: 'planResult',

@@ -187,6 +187,9 @@ export type ToWorker =
       batch: number;
       seqLen: number;
       pack?: boolean;
+      /** The form's base dtype and checkpointing: the prediction is for the step the run will take. */
+      baseDtype?: BaseDtype;
+      checkpointing?: boolean;
     }
   | {
       type: 'addDataset';
