@@ -36,6 +36,8 @@ function frame(title: string, xLabel: string, yLabel: string, xs: number[], ys: 
   const sy = (y: number) => M.t + (1 - (y - lo) / (hi - lo)) * (H - M.t - M.b);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    // The title element is the chart's accessible name (screen readers, and an image viewer's tooltip).
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${M.l}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>`,
     `<line x1="${M.l}" y1="${H - M.b}" x2="${W - M.r}" y2="${H - M.b}" stroke="#999"/>`,
@@ -134,5 +136,5 @@ export function evalLossSvg(rows: readonly TableRow[]): string {
 }
 
 function emptySvg(text: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="60"><text x="10" y="30" font-family="sans-serif">${esc(text)}</text></svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="60"><title>${esc(text)}</title><text x="10" y="30" font-family="sans-serif">${esc(text)}</text></svg>\n`;
 }
