@@ -11,7 +11,6 @@ import {
   downloadFileToCacheDir,
   getHFHubCachePath,
   getRepoFolderName,
-  modelInfo,
   pathsInfo,
 } from '@huggingface/hub';
 import {
@@ -23,8 +22,8 @@ import {
   type HubFetch,
   type HubModelId,
   hubFetch,
-  METADATA_TIMEOUT_MS,
   normalizeEndpoint,
+  resolveHubCommit,
 } from './hub';
 import { CONFIG_FILE, type FileProgress } from './open';
 
@@ -107,28 +106,17 @@ export async function downloadHubModel(id: HubModelId, opts: NodeHubOptions = {}
     };
     if (offline) commit = cached();
     else {
-      const hf = hubFetch(
-        globalThis.fetch.bind(globalThis),
-        undefined,
-        opts.metadataTimeoutMs ?? METADATA_TIMEOUT_MS,
-      );
       try {
-        const info = await modelInfo({
-          name: id.repo,
-          revision: id.revision,
-          hubUrl: endpoint,
-          additionalFields: ['sha'],
-          fetch: hf.fetch,
+        commit = await resolveHubCommit(id, endpoint, {
+          fetch: globalThis.fetch.bind(globalThis),
           accessToken: opts.accessToken,
+          metadataTimeoutMs: opts.metadataTimeoutMs,
+          tokenHint: TOKEN_HINT,
         });
-        if (!info.sha || !COMMIT_RE.test(info.sha))
-          throw new HubError('http', `${endpoint}: the model info of ${id.repo} names no commit`);
-        commit = info.sha;
         mkdirSync(dirname(refFile), { recursive: true });
         writeFileSync(refFile, commit);
       } catch (e) {
-        const err = describeHubError(e, ctx(hf));
-        if (err.kind !== 'network') throw err;
+        if (!(e instanceof HubError) || e.kind !== 'network') throw e;
         offline = true;
         commit = cached();
       }

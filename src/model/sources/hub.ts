@@ -260,6 +260,34 @@ export async function collectModelFiles<T>(
   return out;
 }
 
+/**
+ * The commit a revision (branch or tag) names now, from the Hub's model info; a failure comes back as a
+ * HubError that names the repo (kind 'network' when the Hub could not be reached: callers then try their
+ * cache). Both front ends' downloads start here.
+ */
+export async function resolveHubCommit(
+  id: HubModelId,
+  endpoint: string,
+  opts: { fetch: typeof fetch; accessToken?: string; metadataTimeoutMs?: number; tokenHint: string },
+): Promise<string> {
+  const hf = hubFetch(opts.fetch, undefined, opts.metadataTimeoutMs ?? METADATA_TIMEOUT_MS);
+  try {
+    const info = await modelInfo({
+      name: id.repo,
+      revision: id.revision,
+      hubUrl: endpoint,
+      additionalFields: ['sha'],
+      fetch: hf.fetch,
+      accessToken: opts.accessToken,
+    });
+    if (!info.sha || !COMMIT_RE.test(info.sha))
+      throw new HubError('http', `${endpoint}: the model info of ${id.repo} names no commit`);
+    return info.sha;
+  } catch (e) {
+    throw describeHubError(e, { id, endpoint, failure: hf.lastFailure(), tokenHint: opts.tokenHint });
+  }
+}
+
 export interface HubSourceOptions {
   /** Default: DEFAULT_HF_ENDPOINT. */
   endpoint?: string | null;
@@ -303,34 +331,25 @@ export class HubModel {
     const cache = opts.cache !== undefined ? opts.cache : await defaultModelCache();
     if (COMMIT_RE.test(id.revision)) return new HubModel(id, endpoint, id.revision, false, cache, opts);
     const refKey = `${endpoint}/api/models/${id.repo}/revision/${encodeURIComponent(id.revision)}`;
-    const hf = hubFetch(
-      opts.fetch ?? globalThis.fetch.bind(globalThis),
-      undefined,
-      opts.metadataTimeoutMs ?? METADATA_TIMEOUT_MS,
-    );
     try {
-      const info = await modelInfo({
-        name: id.repo,
-        revision: id.revision,
-        hubUrl: endpoint,
-        additionalFields: ['sha'],
-        fetch: hf.fetch,
+      const sha = await resolveHubCommit(id, endpoint, {
+        fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
         accessToken: opts.accessToken,
+        metadataTimeoutMs: opts.metadataTimeoutMs,
+        tokenHint: hint(opts),
       });
-      if (!info.sha || !COMMIT_RE.test(info.sha))
-        throw new HubError('http', `${endpoint}: the model info of ${id.repo} names no commit`);
       await cache
         ?.put(
           refKey,
-          new Response(JSON.stringify({ sha: info.sha }), {
+          new Response(JSON.stringify({ sha }), {
             headers: { 'content-type': 'application/json' },
           }),
         )
         .catch(() => undefined);
-      return new HubModel(id, endpoint, info.sha, false, cache, opts);
+      return new HubModel(id, endpoint, sha, false, cache, opts);
     } catch (e) {
-      const err = describeHubError(e, { id, endpoint, failure: hf.lastFailure(), tokenHint: hint(opts) });
-      if (err.kind !== 'network') throw err;
+      if (!(e instanceof HubError) || e.kind !== 'network') throw e;
+      const err = e;
       const hit = await cache?.match(refKey).catch(() => undefined);
       if (!hit) throw err;
       const { sha } = (await hit.json()) as { sha: string };
