@@ -200,6 +200,8 @@ export class ParamSet<S, I> {
    * a tensor already its own.
    */
   privatize(name: string): void {
+    // A lookup of a name the set lacks (a method probing for a tensor) is the caller's to answer.
+    if (!this.tensors.has(name)) return;
     const t = this.get(name);
     // A packed (16-bit or quantized) tensor cannot take a merge's ΔW either, shared or the set's own.
     if (!this.isShared(name) && !(t.format && !this.own.has(name))) return;

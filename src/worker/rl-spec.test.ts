@@ -98,6 +98,7 @@ describe('RL_FORM_DEFAULTS', () => {
       miniBatch: PPO_DEFAULTS.miniBatch,
       vfCoef: PPO_DEFAULTS.vfCoef,
       scoreClip: PPO_DEFAULTS.scoreClip,
+      gradAccum: PPO_DEFAULTS.gradAccum,
     });
     expect(d.rs).toEqual({
       n: RS_DEFAULTS.n,
@@ -105,12 +106,14 @@ describe('RL_FORM_DEFAULTS', () => {
       threshold: RS_DEFAULTS.threshold,
       sftEpochs: RS_DEFAULTS.sftEpochs,
       miniBatch: RS_DEFAULTS.miniBatch,
+      gradAccum: RS_DEFAULTS.gradAccum,
     });
     expect(d.grpo).toEqual({
       generations: GRPO_DEFAULTS.generations,
       beta: GRPO_DEFAULTS.beta,
       iterations: GRPO_DEFAULTS.iterations,
+      gradAccum: GRPO_DEFAULTS.gradAccum,
     });
-    expect(d.dpo).toEqual({ beta: DPO_DEFAULTS.beta });
+    expect(d.dpo).toEqual({ beta: DPO_DEFAULTS.beta, gradAccum: DPO_DEFAULTS.gradAccum });
   });
 });
