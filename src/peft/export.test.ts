@@ -18,6 +18,7 @@ import { forward } from '../model/transformer';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
 import { Tape } from '../tensor/tape';
+import { bf16Bits, bf16Value } from '../util/quant';
 import { Adapter, planAdapter } from './adapter';
 import { exportMergedModel } from './export';
 import { listMethods } from './registry';
@@ -80,7 +81,24 @@ describe('merged checkpoints', () => {
           const config = parseModelConfig(merged.configJson);
           const reader = await SafetensorsFile.open(bytesSource(merged.weights, 'model.safetensors'));
           const plain = new ParamSet(be, await loadCheckpointSpecs(config, reader));
-          expectClose(await logitsOf(plain, config, {}), expected, 1e-4, 1e-5, 'merged logits');
+          if (base === 'nf4') {
+            // Written 16-bit, as QLoRA's merges are: every tensor BF16, and the config says so.
+            expect(new Set(reader.keys().map((k) => reader.info(k).dtype))).toEqual(new Set(['BF16']));
+            expect(JSON.parse(merged.configJson).torch_dtype).toBe('bfloat16');
+            // Each value is the f32 merge (dequantized base + ΔW, which gives the adapter's logits) rounded
+            // to bf16 once, to nearest even.
+            const wide = await exportMergedModel(adapter, { f32: true });
+            const wideReader = await SafetensorsFile.open(bytesSource(wide.weights, 'model.safetensors'));
+            const widePs = new ParamSet(be, await loadCheckpointSpecs(config, wideReader));
+            expectClose(await logitsOf(widePs, config, {}), expected, 1e-4, 1e-5, 'merged logits (f32)');
+            widePs.dispose();
+            for (const k of reader.keys()) {
+              const want = Array.from(await wideReader.readF32(k), (v) => bf16Value(bf16Bits(v)));
+              expect(Array.from(await reader.readF32(k)), k).toEqual(want);
+            }
+          } else {
+            expectClose(await logitsOf(plain, config, {}), expected, 1e-4, 1e-5, 'merged logits');
+          }
           if (packed) {
             // The run's own base is untouched, and still nf4.
             const first = plan.specs.find((s) => s.dtype === 'nf4')!.name;

@@ -3,8 +3,10 @@
 // Biases a method added to a bias-less model (BitFit on Llama) turn the config's bias flags on, with zero
 // biases for the linears it did not target, since HF's flags cover every projection at once.
 // On a 16-bit or quantized base (weight-format.ts) the delta cannot go into the packed weights: the merge
-// runs on f32 copies of the tensors it touches (the dequantized base), and the merged model is written as
-// f32 — the dequantized base + ΔW — while the run's own tensors stay as they are.
+// runs on f32 copies of the tensors it touches (the dequantized base), and the merged model — the dequantized
+// base + ΔW — is written 16-bit (QLoRA's practice: the base was never more precise than that): F16 when the
+// base was held in f16, BF16 otherwise (its range is f32's, so an int8 or NF4 scale cannot overflow it). The
+// run's own tensors stay as they are.
 
 import {
   BIAS_GROUPS,
@@ -19,6 +21,7 @@ import { toConfigJson } from '../formats/model-config-json';
 import { type TensorToWrite, writeSafetensors } from '../formats/safetensors';
 import type { ParamSet } from '../tensor/params';
 import { Tensor } from '../tensor/tape';
+import type { BaseDtype } from '../tensor/weight-format';
 import type { Adapter } from './adapter';
 
 export interface MergedModel {
@@ -109,10 +112,27 @@ function copyingView<S, I>(ps: ParamSet<S, I>): { view: ParamSet<S, I>; copies: 
   return { view: { be, get, tensors } as unknown as ParamSet<S, I>, copies };
 }
 
-/** The merged weights of an adapter on a 16-bit or quantized base: dequantized base + ΔW, in f32. */
-async function mergedOnFormattedBase<S, I>(adapter: Adapter<S, I, unknown>): Promise<MergedModel> {
+/** The 16-bit dtype a merge onto a packed base is written in: f16 for an f16 base, else bf16. */
+export function mergedDtypeOf(formats: readonly BaseDtype[]): { dtype: 'F16' | 'BF16'; torch: string } {
+  return formats.length > 0 && formats.every((d) => d === 'f16')
+    ? { dtype: 'F16', torch: 'float16' }
+    : { dtype: 'BF16', torch: 'bfloat16' };
+}
+
+/** The merged weights of an adapter on a 16-bit or quantized base: dequantized base + ΔW, in 16 bits. */
+async function mergedOnFormattedBase<S, I>(
+  adapter: Adapter<S, I, unknown>,
+  f32: boolean,
+): Promise<MergedModel> {
   const { method, ps, plan } = adapter;
   const be = ps.be;
+  const out = f32
+    ? { dtype: 'F32' as const, torch: 'float32' }
+    : mergedDtypeOf(
+        [...ps.tensors.values()].flatMap((t) =>
+          t.format && t.format.dtype !== 'f32' ? [t.format.dtype] : [],
+        ),
+      );
   const { view, copies } = copyingView(ps);
   const ints = new Map(
     plan.ints.map(({ name, data }) => [name, { store: be.uploadInt(data, name), cpu: data }]),
@@ -122,10 +142,10 @@ async function mergedOnFormattedBase<S, I>(adapter: Adapter<S, I, unknown>): Pro
     const config = mergedConfig(adapter.config, new Set(ps.tensors.keys()));
     const tensors = new Map<string, TensorToWrite>();
     for (const [name, { shape, data }] of await mergedWeights(config, ps, copies))
-      tensors.set(name, { dtype: 'F32', shape, data });
+      tensors.set(name, { dtype: out.dtype, shape, data });
     return {
       config,
-      configJson: `${JSON.stringify(toConfigJson(config), null, 2)}\n`,
+      configJson: `${JSON.stringify({ ...toConfigJson(config), torch_dtype: out.torch }, null, 2)}\n`,
       weights: writeSafetensors(tensors),
     };
   } finally {
@@ -134,7 +154,15 @@ async function mergedOnFormattedBase<S, I>(adapter: Adapter<S, I, unknown>): Pro
   }
 }
 
-export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): Promise<MergedModel> {
+export interface MergedExportOptions {
+  /** Write f32 even on a 16-bit or quantized base (tests compare the 16-bit file with it). */
+  f32?: boolean;
+}
+
+export async function exportMergedModel<S, I>(
+  adapter: Adapter<S, I, unknown>,
+  opts: MergedExportOptions = {},
+): Promise<MergedModel> {
   const { method, ps } = adapter;
   if (!method.info.mergeable) {
     throw new Error(
@@ -144,7 +172,7 @@ export async function exportMergedModel<S, I>(adapter: Adapter<S, I, unknown>): 
   const wasMerged = adapter.state.merged;
   if (!adapter.state.enabled) throw new Error('enable the adapter before exporting the merged model');
   const formatted = [...ps.tensors.values()].some((t) => t.format !== null);
-  if (formatted && !wasMerged) return mergedOnFormattedBase(adapter);
+  if (formatted && !wasMerged) return mergedOnFormattedBase(adapter, opts.f32 === true);
   if (!wasMerged) adapter.merge();
   try {
     const config = mergedConfig(adapter.config, new Set(ps.tensors.keys()));

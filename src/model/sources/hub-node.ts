@@ -7,12 +7,7 @@
 // (see hub.ts), not the whole repo (snapshotDownload would also take pytorch_model.bin, ONNX exports, ...).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  downloadFileToCacheDir,
-  getHFHubCachePath,
-  getRepoFolderName,
-  pathsInfo,
-} from '@huggingface/hub';
+import { downloadFileToCacheDir, getHFHubCachePath, getRepoFolderName, pathsInfo } from '@huggingface/hub';
 import {
   COMMIT_RE,
   collectModelFiles,

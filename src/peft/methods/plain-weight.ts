@@ -19,7 +19,7 @@ export function mergeTarget<S>(W: Tensor<S>): S {
   if (W.format)
     throw new Error(
       `${W.name} is held as ${W.format.dtype}: a delta cannot be merged into its packed values; ` +
-        'export the merged model (it is written as f32: the dequantized base + ΔW) or train on an f32 base',
+        'export the merged model (the dequantized base + ΔW, written 16-bit) or train on an f32 base',
     );
   return W.store;
 }
