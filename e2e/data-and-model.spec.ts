@@ -92,6 +92,30 @@ test('a large file shows its progress while it loads; Cancel stops it and keeps 
   expect(errors).toEqual([]);
 });
 
+test('a dropped dataset is offered again after a reload, under the same name and figures', async ({
+  page,
+}) => {
+  const drop = page.getByTestId('dataset-drop').locator('input[type=file]');
+  const rows = Array.from({ length: 5 }, (_, i) =>
+    JSON.stringify({ prompt: `Say ${i}:`, completion: ` ${i}.` }),
+  );
+  await drop.setInputFiles({
+    name: 'kept.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(rows.join('\n')),
+  });
+  await expect(page.getByTestId('dataset-summary')).toContainText('kept.jsonl');
+  await expect(page.getByTestId('dataset-summary')).toContainText('5 rows → 5 examples');
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const select = page.getByTestId('dataset-select');
+  await expect(select.locator('option', { hasText: 'kept.jsonl' })).toHaveCount(1, { timeout: 60_000 });
+  await select.selectOption({
+    label: (await select.locator('option', { hasText: 'kept.jsonl' }).textContent()) ?? '',
+  });
+  await expect(page.getByTestId('dataset-summary')).toContainText('5 rows → 5 examples');
+});
+
 test('a model folder dropped on model-drop replaces the built-in one; an incomplete drop is refused', async ({
   page,
 }) => {

@@ -11,7 +11,16 @@ import { parseModelConfig } from '../formats/model-config';
 import type { HubModel } from '../model/sources/hub';
 import type { FileProgress } from '../model/sources/open';
 import { useAppStore } from '../store';
-import { clearSaved, deleteSaved, LIVE_STATES, loadSaved, saveMetrics, saveRuns } from '../store/persist';
+import {
+  clearSaved,
+  deleteSaved,
+  LIVE_STATES,
+  loadSaved,
+  loadDatasetFiles as loadSavedDatasetFiles,
+  saveDatasetFile,
+  saveMetrics,
+  saveRuns,
+} from '../store/persist';
 import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
 import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
@@ -135,6 +144,7 @@ function apply(m: FromWorker): void {
       break;
     case 'datasetReady':
       s.datasetReady(m.dataset);
+      keepDatasetFile(m.dataset.id);
       break;
     case 'datasetError':
       s.datasetFailed(m.id, m.name, m.message, m.columns);
@@ -282,6 +292,12 @@ export function startEngine(): void {
     })
     .catch((e: unknown) => console.warn('saved runs could not be read:', e));
   void loadSample(SAMPLE_DATASETS[0]);
+  // Files dropped on an earlier visit come back under their ids (saved runs name them).
+  void loadSavedDatasetFiles()
+    .then((saved) => {
+      for (const d of saved) addDatasetFile(d.id, d.name, d.file);
+    })
+    .catch((e: unknown) => console.warn('saved datasets could not be read:', e));
 }
 
 export async function loadSample(name: string): Promise<void> {
@@ -311,6 +327,8 @@ function sendDataset(name: string, bytes: ArrayBuffer): void {
  * current bad-row policy when `mapping` is undefined (the mapping is then detected again).
  */
 export function remapDataset(id: string, name: string, mapping?: ColumnMapping): void {
+  // A file that needed columns mapped by hand is not kept for the next visit: it would ask again.
+  droppedFiles.delete(id);
   store().datasetPending(id, name);
   client?.send({ type: 'remapDataset', id, mapping, onError: store().badRows, seqLen: store().hyper.seqLen });
 }
@@ -338,18 +356,33 @@ export function previewDataset(id: string, template: PromptTemplate): void {
  * worker reads each in chunks, reporting progress, and a cancel (cancelDataset) stops it.
  */
 export function loadDatasetFiles(files: FileList | File[]): void {
-  for (const f of Array.from(files)) {
-    const id = uid('ds');
-    store().datasetPending(id, f.name);
-    client?.send({
-      type: 'addDatasetFile',
-      id,
-      name: f.name,
-      file: f,
-      onError: store().badRows,
-      seqLen: store().hyper.seqLen,
-    });
-  }
+  for (const f of Array.from(files)) addDatasetFile(uid('ds'), f.name, f);
+}
+
+/** Dropped files waiting for the worker's verdict: kept across reloads once they load. */
+const droppedFiles = new Map<string, { name: string; file: Blob }>();
+
+function addDatasetFile(id: string, name: string, f: Blob): void {
+  droppedFiles.set(id, { name, file: f });
+  store().datasetPending(id, name);
+  client?.send({
+    type: 'addDatasetFile',
+    id,
+    name,
+    file: f instanceof File ? f : new File([f], name),
+    onError: store().badRows,
+    seqLen: store().hyper.seqLen,
+  });
+}
+
+/** A dropped file that loaded is kept (IndexedDB holds the Blob on disk); a refusal only costs the reload. */
+function keepDatasetFile(id: string): void {
+  const d = droppedFiles.get(id);
+  if (!d) return;
+  droppedFiles.delete(id);
+  void saveDatasetFile({ id, name: d.name, file: d.file, addedAt: Date.now() }).catch((e: unknown) =>
+    console.warn(`${d.name} loaded but could not be kept for the next visit: ${messageOf(e)}`),
+  );
 }
 
 /** Stops loading dataset `id` (a dropped file or a remap); the datasets loaded before stay. */

@@ -6,21 +6,46 @@ import type { MetricPoint } from '../train/sft-config';
 import type { RunState } from '../worker/protocol';
 import type { RunRecord } from './runs';
 
+/** A dataset file the user dropped, kept so a reload offers it again (the Blob stays on disk, not in memory). */
+export interface SavedDatasetFile {
+  id: string;
+  name: string;
+  file: Blob;
+  addedAt: number;
+}
+
 interface PlaygroundDb extends DBSchema {
   runs: { key: string; value: RunRecord };
   metrics: { key: string; value: { runId: string; points: MetricPoint[] } };
+  datasets: { key: string; value: SavedDatasetFile };
 }
 
 let db: Promise<IDBPDatabase<PlaygroundDb>> | null = null;
 
 function open(): Promise<IDBPDatabase<PlaygroundDb>> {
-  db ??= openDB<PlaygroundDb>('peft-playground', 1, {
-    upgrade(d) {
-      d.createObjectStore('runs', { keyPath: 'spec.id' });
-      d.createObjectStore('metrics', { keyPath: 'runId' });
+  db ??= openDB<PlaygroundDb>('peft-playground', 2, {
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('runs', { keyPath: 'spec.id' });
+        d.createObjectStore('metrics', { keyPath: 'runId' });
+      }
+      // Version 2: dropped dataset files survive a reload.
+      if (oldVersion < 2) d.createObjectStore('datasets', { keyPath: 'id' });
     },
   });
   return db;
+}
+
+/** Keeps `d`; an older file of the same name is replaced (dropping a file again does not pile up copies). */
+export async function saveDatasetFile(d: SavedDatasetFile): Promise<void> {
+  const tx = (await open()).transaction('datasets', 'readwrite');
+  const older = (await tx.store.getAll()).filter((x) => x.name === d.name && x.id !== d.id);
+  await Promise.all([...older.map((x) => tx.store.delete(x.id)), tx.store.put(d), tx.done]);
+}
+
+/** Every dropped dataset file kept, oldest first. */
+export async function loadDatasetFiles(): Promise<SavedDatasetFile[]> {
+  return (await (await open()).getAll('datasets')).sort((a, b) => a.addedAt - b.addedAt);
 }
 
 export async function saveRuns(runs: readonly RunRecord[]): Promise<void> {
