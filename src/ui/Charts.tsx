@@ -229,7 +229,8 @@ export const MemoryChart = memo(function MemoryChart() {
           // Each frozen base once, after the runs: every run of its model and dtype borrows it.
           bases.map((b) => {
             const row: Record<string, number | string> = {
-              run: `shared base (${b.dtype}, ${b.users} ${b.users === 1 ? 'user' : 'users'})`,
+              // Short, as an axis label beside run names: "base f32 ×2" is the f32 base two runs borrow.
+              run: `base ${b.dtype} ×${b.users}`,
               predicted: 0,
             };
             for (const c of MEMORY_CATEGORIES) row[c] = c === 'frozen' ? b.bytes / 2 ** 20 : 0;

@@ -92,7 +92,12 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
         )}
       </div>
       <div className="figures">
-        {run.predicted && <>predicted {formatBytes(run.predicted.peakTotal)}</>}
+        {/* The frozen base is shared by every run and drawn once on the memory chart: a card shows its own. */}
+        {run.predicted && (
+          <span title="this run's own memory; the frozen base all runs share is drawn once on the memory chart">
+            predicted {formatBytes(run.predicted.peakTotal - run.predicted.peak.frozen)}
+          </span>
+        )}
         {run.memory && <> · now {formatBytes(Object.values(run.memory).reduce((a, b) => a + b, 0))}</>}
         {ck !== undefined && <> · checkpoint at step {ck}</>}
       </div>
