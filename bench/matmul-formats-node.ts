@@ -8,6 +8,7 @@ import { freeWeightGpu, uploadWeightGpu } from '../src/gpu/kernels/dequant';
 import { MATMUL_VARIANTS, matmul, matmulFlops } from '../src/gpu/kernels/matmul';
 import { acquireNodeGpu } from '../src/gpu/node';
 import { BASE_DTYPES } from '../src/util/quant';
+import { bestSecondsPerCall } from './timing';
 
 const args = process.argv
   .slice(2)
@@ -34,20 +35,7 @@ for (const variant of MATMUL_VARIANTS) {
     const w = uploadWeightGpu(ctx, wData, [N, K], dtype, 'out_in', 'frozen', `w.${dtype}`);
     const run = () =>
       matmul(ctx, { out, a: x, b: w.store, bFormat: w.format, M, N, K, transB: true, variant });
-    run();
-    await ctx.sync();
-    let t0 = performance.now();
-    run();
-    await ctx.sync();
-    const once = (performance.now() - t0) / 1000;
-    const reps = Math.max(1, Math.min(50, Math.round(0.5 / Math.max(once, 1e-4))));
-    let best = Number.POSITIVE_INFINITY;
-    for (let trial = 0; trial < 3; trial++) {
-      t0 = performance.now();
-      for (let r = 0; r < reps; r++) run();
-      await ctx.sync();
-      best = Math.min(best, (performance.now() - t0) / 1000 / reps);
-    }
+    const best = await bestSecondsPerCall(run, () => ctx.sync());
     rates.set(dtype, flops / best / 1e9);
     freeWeightGpu(ctx, w.store, w.format);
   }

@@ -4,6 +4,7 @@
 
 import { MATMUL_VARIANTS, type MatmulVariant, matmul, matmulFlops } from '../src/gpu/kernels/matmul';
 import { acquireNodeGpu } from '../src/gpu/node';
+import { bestSecondsPerCall } from './timing';
 
 const sizes = process.argv
   .slice(2)
@@ -25,21 +26,7 @@ for (const n of sizes) {
   const rates = new Map<MatmulVariant, number>();
   for (const variant of MATMUL_VARIANTS) {
     const run = () => matmul(ctx, { out, a, b, M: n, N: n, K: n, variant });
-    run();
-    await ctx.sync();
-    // Enough repetitions for ~0.5 s, estimated from one timed run; best of three batches.
-    let t0 = performance.now();
-    run();
-    await ctx.sync();
-    const once = (performance.now() - t0) / 1000;
-    const reps = Math.max(1, Math.min(50, Math.round(0.5 / Math.max(once, 1e-4))));
-    let best = Number.POSITIVE_INFINITY;
-    for (let trial = 0; trial < 3; trial++) {
-      t0 = performance.now();
-      for (let r = 0; r < reps; r++) run();
-      await ctx.sync();
-      best = Math.min(best, (performance.now() - t0) / 1000 / reps);
-    }
+    const best = await bestSecondsPerCall(run, () => ctx.sync());
     rates.set(variant, flops / best / 1e9);
   }
   const naive = rates.get('naive') ?? 1;

@@ -29,3 +29,25 @@ export async function measure(run: () => Promise<void>, o: TimingOptions): Promi
 
 /** GFLOP/s from a flop count and a time in milliseconds. */
 export const gflops = (flops: number, ms: number): number => flops / (ms * 1e6);
+
+/**
+ * Seconds per call of `run` for the Node matmul benches: one warm call, enough repetitions for ~0.5 s
+ * (estimated from one timed call), best of three batches, each ended by `sync`.
+ */
+export async function bestSecondsPerCall(run: () => void, sync: () => Promise<void>): Promise<number> {
+  run();
+  await sync();
+  let t0 = performance.now();
+  run();
+  await sync();
+  const once = (performance.now() - t0) / 1000;
+  const reps = Math.max(1, Math.min(50, Math.round(0.5 / Math.max(once, 1e-4))));
+  let best = Number.POSITIVE_INFINITY;
+  for (let trial = 0; trial < 3; trial++) {
+    t0 = performance.now();
+    for (let r = 0; r < reps; r++) run();
+    await sync();
+    best = Math.min(best, (performance.now() - t0) / 1000 / reps);
+  }
+  return best;
+}

@@ -3,13 +3,11 @@
 // plan (count, predicted memory) whenever its options or the batch shape change, saves runs and metrics to
 // IndexedDB as they change, and exposes the actions the panels call (drop a file, start, pause, stop,
 // resume after a reload, generate, measure, export (files named after the run), import, delete one run).
+// A model from the Hub is fetched in app/hub.ts and handed over here as files.
 // The page never runs engine code itself.
 
 import type { PromptTemplate } from '../data/template';
 import type { ColumnMapping } from '../data/types';
-import { parseModelConfig } from '../formats/model-config';
-import type { HubModel } from '../model/sources/hub';
-import type { FileProgress } from '../model/sources/open';
 import { useAppStore } from '../store';
 import {
   clearSaved,
@@ -48,6 +46,7 @@ let nextId = 0;
 const uid = (p: string) => `${p}-${Date.now().toString(36)}-${(nextId++).toString(36)}`;
 
 const store = () => useAppStore.getState();
+export const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Saves runs; a failure is shown on those runs (storage-errors.ts), never an unhandled rejection. */
 function storeRuns(runs: readonly RunRecord[]): void {
@@ -392,115 +391,16 @@ export const cancelDataset = (id: string) => client?.send({ type: 'cancelDataset
 export function loadModelFiles(files: FileList | File[]): void {
   const list = Array.from(files);
   const top = list.find((f) => f.webkitRelativePath)?.webkitRelativePath.split('/')[0];
+  sendModelFiles(top || 'dropped model', list);
+}
+
+/** Hands a model's files to the worker (a dropped folder, a Hub download: app/hub.ts), validated alike. */
+export function sendModelFiles(name: string, files: File[]): void {
   client?.send({
     type: 'loadModel',
-    source: { kind: 'files', name: top || 'dropped model', files: list },
+    source: { kind: 'files', name, files },
     budgetBytes: store().budgetBytes,
   });
-}
-
-/** The Hub the page asks: `?hf_endpoint=URL` (huggingface_hub's HF_ENDPOINT), else huggingface.co. */
-export function hubEndpointParam(): string | null {
-  return new URLSearchParams(globalThis.location?.search ?? '').get('hf_endpoint');
-}
-
-const HUB_TOKEN_HINT =
-  'the page sends no token: download it with the CLI (HF_TOKEN=hf_... npm run cli -- ... --model ORG/NAME) and pick its folder here';
-
-/** The repo whose config.json is shown, waiting for the user to download the rest; and the newest request. */
-let hubPending: HubModel | null = null;
-let hubSeq = 0;
-
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/**
- * Step one of a Hub model: resolve `repo` (ORG/NAME, optionally @REVISION; `revision` overrides) to a commit
- * and fetch its config.json alone, so the page can show the plan before a weight byte is fetched. A failure
- * is shown beside the model that stays loaded.
- */
-export async function checkHubModel(repo: string, revision = ''): Promise<void> {
-  const text = repo.trim() + (revision.trim() ? `@${revision.trim()}` : '');
-  const seq = ++hubSeq;
-  hubPending = null;
-  store().clearModelNotice();
-  // Loaded on first use: @huggingface/hub stays out of the first page load.
-  const { formatHubModelId, HubError, HubModel, parseHubModelId } = await import('../model/sources/hub');
-  if (seq !== hubSeq) return;
-  const id = parseHubModelId(text);
-  if (!id) {
-    store().setHub({ state: 'idle' });
-    store().modelFailed(`"${text}" is not a Hub model id (ORG/NAME, or ORG/NAME@REVISION)`);
-    return;
-  }
-  store().setHub({ state: 'checking', name: formatHubModelId(id) });
-  try {
-    const h = await HubModel.open(id, {
-      endpoint: hubEndpointParam(),
-      tokenHint: HUB_TOKEN_HINT,
-      onProgress: hubProgressThrottled(),
-    });
-    const configJson = await h.text('config.json');
-    if (configJson === null) throw new HubError('missing-file', `${h.name} has no config.json`);
-    // An unsupported architecture is refused now, not after the download.
-    parseModelConfig(configJson, `${h.name}/config.json`);
-    if (seq !== hubSeq) return;
-    hubPending = h;
-    store().setHub({ state: 'planned', name: h.name, commit: h.commit, offline: h.offline, configJson });
-  } catch (e) {
-    if (seq !== hubSeq) return;
-    store().setHub({ state: 'idle' });
-    store().modelFailed(messageOf(e));
-  }
-}
-
-/**
- * Progress into the store at most once per percent of a file (and at its end): a 1 GB shard arrives in
- * some 16,000 chunks, one re-render each would be wasted work on the page's thread.
- */
-function hubProgressThrottled(): (p: FileProgress) => void {
-  const shown = new Map<string, number>();
-  return (p) => {
-    const step = p.totalBytes ? p.totalBytes / 100 : 1 << 20;
-    const last = shown.get(p.file);
-    if (!p.done && last !== undefined && p.loadedBytes - last < step) return;
-    shown.set(p.file, p.loadedBytes);
-    store().hubProgress(p.file, p);
-  };
-}
-
-/** Drops a checked Hub model without downloading it. */
-export function cancelHubModel(): void {
-  hubSeq++;
-  hubPending = null;
-  store().setHub({ state: 'idle' });
-}
-
-/**
- * Step two: the model's files (from the cache when there, keyed by the commit), then handed to the worker
- * as the same 'files' source a dropped folder uses, so it is validated and loaded the same way.
- */
-export async function downloadHubModel(): Promise<void> {
-  const h = hubPending;
-  const hub = store().hub;
-  if (!h || hub.state !== 'planned') return;
-  const seq = hubSeq;
-  store().setHub({ ...hub, state: 'downloading', files: {} });
-  try {
-    const files = await h.files();
-    if (seq !== hubSeq) return;
-    client?.send({
-      type: 'loadModel',
-      source: { kind: 'files', name: h.name, files },
-      budgetBytes: store().budgetBytes,
-    });
-    hubPending = null;
-    store().setHub({ state: 'idle' });
-  } catch (e) {
-    if (seq !== hubSeq) return;
-    // Back to the plan: the files already in the cache stay there, a retry fetches only the rest.
-    store().setHub({ ...hub, state: 'planned' });
-    store().modelFailed(messageOf(e));
-  }
 }
 
 function baseSpec(method: string, options: RunSpec['config']['options'], datasetId: string, lr: number) {

@@ -26,6 +26,34 @@ export interface ModelWithAdapter<S, I> {
   dispose(): void;
 }
 
+/** An adapter folder's two files, refused by name when one is missing. */
+function adapterFiles(adapterDir: string): { cfgPath: string; wPath: string } {
+  const cfgPath = join(adapterDir, 'adapter_config.json');
+  const wPath = join(adapterDir, 'adapter_model.safetensors');
+  for (const p of [cfgPath, wPath])
+    if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  return { cfgPath, wPath };
+}
+
+/** The adapter's saved weights loaded into it; on a bad file everything allocated is freed. */
+function withSavedWeights<S, I, O>(
+  adapter: Adapter<S, I, O>,
+  ps: ParamSet<S, I>,
+  wPath: string,
+): ModelWithAdapter<S, I> {
+  const dispose = () => {
+    adapter.dispose();
+    ps.dispose();
+  };
+  try {
+    adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  return { ps, hooks: adapter.hooks, method: adapter.method.info.name, dispose };
+}
+
 /** The base model's parameters, with the adapter folder `adapterDir` applied when given. */
 export function loadWithAdapter<S, I>(
   be: Backend<S, I>,
@@ -37,25 +65,12 @@ export function loadWithAdapter<S, I>(
     const ps = new ParamSet(be, baseSpecs);
     return { ps, hooks: undefined, method: null, dispose: () => ps.dispose() };
   }
-  const cfgPath = join(adapterDir, 'adapter_config.json');
-  const wPath = join(adapterDir, 'adapter_model.safetensors');
-  for (const p of [cfgPath, wPath])
-    if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  const { cfgPath, wPath } = adapterFiles(adapterDir);
   // Planned (options checked against the model) before anything is allocated.
   const { method, plan } = planAdapterFile(readFileSync(cfgPath, 'utf8'), config, baseSpecs, cfgPath);
   const ps = new ParamSet(be, plan.specs);
   const adapter = new Adapter(method, plan, config, ps);
-  const dispose = () => {
-    adapter.dispose();
-    ps.dispose();
-  };
-  try {
-    adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
-  } catch (e) {
-    dispose();
-    throw e;
-  }
-  return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+  return withSavedWeights(adapter, ps, wPath);
 }
 
 /**
@@ -75,10 +90,7 @@ export async function loadWithAdapterOnBase<S, I>(
     const ps = new ParamSet(be, specs, { base: lease });
     return { ps, hooks: undefined, method: null, dispose: () => ps.dispose() };
   }
-  const cfgPath = join(adapterDir, 'adapter_config.json');
-  const wPath = join(adapterDir, 'adapter_model.safetensors');
-  for (const p of [cfgPath, wPath])
-    if (!existsSync(p)) throw new Error(`--adapter ${adapterDir}: no ${p.slice(adapterDir.length + 1)}`);
+  const { cfgPath, wPath } = adapterFiles(adapterDir);
   const read = (n: string) => base.values(n);
   // Planned (options checked against the model) before anything is allocated.
   const { method, options } = withFile(cfgPath, () => savedMethod(readFileSync(cfgPath, 'utf8'), config));
@@ -86,17 +98,7 @@ export async function loadWithAdapterOnBase<S, I>(
   checkTrainableDtypes(plan, method.info.label);
   const ps = await paramSetOnBase(be, plan, base);
   const adapter = new Adapter(method, plan, config, ps, read);
-  const dispose = () => {
-    adapter.dispose();
-    ps.dispose();
-  };
-  try {
-    adapter.load(new Uint8Array(readFileSync(wPath)), wPath);
-  } catch (e) {
-    dispose();
-    throw e;
-  }
-  return { ps, hooks: adapter.hooks, method: method.info.name, dispose };
+  return withSavedWeights(adapter, ps, wPath);
 }
 
 /** Runs `f`, naming `file` first in its error (the method's option checks speak of the option alone). */

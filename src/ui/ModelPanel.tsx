@@ -4,7 +4,8 @@
 // opened in the worker; one that fails to load (a Hub error, a bad file, a model that does not fit) shows
 // its message beside the model that stays loaded.
 import { useState } from 'react';
-import { cancelHubModel, checkHubModel, downloadHubModel, loadModelFiles } from '../app/engine';
+import { loadModelFiles } from '../app/engine';
+import { cancelHubModel, checkHubModel, downloadHubModel } from '../app/hub';
 import { estimateWeightBytes, parseModelConfig } from '../formats/model-config';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
