@@ -217,7 +217,10 @@ export type ToWorker =
     }
   /** Runs go one after another when their predicted bytes together exceed budgetBytes. */
   | { type: 'start'; runs: RunSpec[]; budgetBytes: number }
-  /** Continue a run interrupted by a reload from its last checkpoint (its dataset is kept with it). */
+  /**
+   * Continue a run interrupted by a reload, or ended by a lost device, from its last checkpoint (its dataset
+   * is kept with it).
+   */
   | { type: 'resumeInterrupted'; spec: RunSpec }
   /** baseDtype: the base model's dtype for the 'base' target (default: the first run's, else f32). */
   | {
@@ -242,7 +245,9 @@ export type ToWorker =
   | { type: 'deleteRun'; runId: string; datasetId?: string }
   | { type: 'pause'; runId: string }
   | { type: 'resume'; runId: string }
-  | { type: 'stop'; runId: string };
+  | { type: 'stop'; runId: string }
+  /** Dev and test builds only (the worker ignores it otherwise): destroys the shared device, as a loss. */
+  | { type: 'debugLoseDevice' };
 
 export type FromWorker =
   | DatasetFromWorker
@@ -264,6 +269,8 @@ export type FromWorker =
       info?: RunInfo;
       /** Set when the run continues from a checkpoint: points after this step are superseded. */
       resumedFrom?: number;
+      /** An error the run can be resumed from (a lost device): its last checkpoint is kept. */
+      resumable?: boolean;
     }
   | { type: 'runResults'; runId: string; results: RunResults }
   | { type: 'planResult'; plan: MethodPlan }

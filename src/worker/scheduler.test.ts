@@ -399,7 +399,8 @@ describe('Scheduler', () => {
       w.posted.find((m) => m.type === 'runState' && m.runId === 'a' && m.state === 'error'),
     ).toMatchObject({
       message:
-        'The GPU device was lost (destroyed: the driver was reset). Work finished before this point is kept; reload the page (or restart the command) to get a new device. The other runs go on; start this one again.',
+        'The GPU device was lost (destroyed: the driver was reset) at step 5; the last checkpoint at step 4 is kept; Resume continues from it on a new device. The other runs go on.',
+      resumable: true,
     });
     expect(w.runners.get('a')?.disposed).toBe(true);
     expect(w.devices[0]?.destroyed).toBe(true);
@@ -441,12 +442,20 @@ describe('Scheduler', () => {
       1000,
     );
     await settled(s, ['a', 'b', 'c']);
-    const sentence =
-      'The GPU device was lost (destroyed: the driver was reset). Work finished before this point is kept; reload the page (or restart the command) to get a new device. Every run on this device stopped with it; resume each from its last checkpoint.';
-    for (const id of ['a', 'b']) {
-      expect(
-        w.posted.find((m) => m.type === 'runState' && m.runId === id && m.state === 'error'),
-      ).toMatchObject({ message: sentence });
+    // Each is told the step it was at and the checkpoint Resume continues from.
+    const sentence = (step: number, ck: number) =>
+      `The GPU device was lost (destroyed: the driver was reset) at step ${step}; the last checkpoint at step ${ck} is kept; Resume continues from it on a new device. Every run on this device stopped with it.`;
+    for (const [id, step, ck] of [
+      ['a', 5, 4],
+      ['b', 2, 2],
+    ] as const) {
+      expect(w.posted.find((m) => m.type === 'runState' && m.runId === id && m.state === 'error')).toEqual({
+        type: 'runState',
+        runId: id,
+        state: 'error',
+        message: sentence(step, ck),
+        resumable: true,
+      });
       expect(w.runners.get(id)?.disposed).toBe(true);
     }
     expect(w.states('b')).toEqual(['queued', 'loading', 'running', 'paused', 'error']);
@@ -462,6 +471,49 @@ describe('Scheduler', () => {
     // The checkpoints saved before the loss stay: a at step 4, b at step 2.
     expect(w.store.get('a')?.ck.step).toBe(4);
     expect(w.store.get('b')?.ck.step).toBe(2);
+    // The same page resumes both on a new device: each from its checkpoint, to its end.
+    w.shared = {};
+    w.onStep.delete('a');
+    await s.resumeInterrupted(spec('a', 6, { checkpointEvery: 2 }));
+    await s.resumeInterrupted(spec('b', 6, { checkpointEvery: 2 }));
+    await settled(s, ['a', 'b']);
+    const resumed = w.posted.filter((m) => m.type === 'runState' && m.state === 'running' && m.resumedFrom);
+    expect(resumed).toMatchObject([
+      { runId: 'a', resumedFrom: 4 },
+      { runId: 'b', resumedFrom: 2 },
+    ]);
+    expect(w.states('a').slice(-3)).toEqual(['loading', 'running', 'done']);
+    expect(w.states('b').slice(-3)).toEqual(['loading', 'running', 'done']);
+    expect(w.steps.slice(-6).sort()).toEqual(['a5', 'a6', 'b3', 'b4', 'b5', 'b6']);
+    expect(w.devices.length).toBe(5);
+  });
+
+  it('a run lost before its first checkpoint is told Resume starts it again from step 0', async () => {
+    const w = new World();
+    w.shared = {};
+    const s = scheduler(w);
+    w.onStep.set('a', (step) => {
+      if (step === 3) throw new GpuDeviceLostError('unknown', '');
+    });
+    await s.start([spec('a', 6, { checkpointEvery: 4 })], 1000);
+    await settled(s, ['a']);
+    expect(w.posted.find((m) => m.type === 'runState' && m.state === 'error')).toMatchObject({
+      message:
+        'The GPU device was lost (unknown) at step 3; no checkpoint had been saved yet; Resume starts it again from step 0 on a new device. Every run on this device stopped with it.',
+      resumable: true,
+    });
+    // Any other failure is not offered a resume.
+    w.onStep.set('b', () => {
+      throw new Error('boom');
+    });
+    await s.start([spec('b', 2)], 1000);
+    await settled(s, ['b']);
+    expect(w.posted.find((m) => m.type === 'runState' && m.runId === 'b' && m.state === 'error')).toEqual({
+      type: 'runState',
+      runId: 'b',
+      state: 'error',
+      message: 'boom',
+    });
   });
 
   it('resumes an interrupted run from its checkpoint, and from step 0 with a notice when there is none', async () => {
@@ -485,7 +537,7 @@ describe('Scheduler', () => {
     expect(w2.posted).toContainEqual({
       type: 'runError',
       runId: 'z',
-      message: 'no checkpoint was saved before the reload: it starts again from step 0',
+      message: 'no checkpoint was saved before it stopped: it starts again from step 0',
     });
     expect(w2.steps).toEqual(['a5', 'z1', 'z2']);
   });

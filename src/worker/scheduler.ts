@@ -3,7 +3,8 @@
 // predicted memory together exceeds the budget), pause / resume / stop / forget, a checkpoint every K steps,
 // the metrics outbox sent in batches at most every 250 ms, the end of a run (flush, eval, exact match,
 // last checkpoint) and the release of its device. A failing run ends only itself, with its reason, except
-// a lost device: every run holding the same device (RunDevice.shared) fails with it, their checkpoints kept.
+// a lost device: every run holding the same device (RunDevice.shared) fails with it, their checkpoints kept,
+// each told the step it was at and the checkpoint it can resume from (resumeInterrupted, on a new device).
 // Everything it does to the world is injected (SchedulerEffects): posting a message, acquiring a device,
 // building a runner, the checkpoint store, the clock and the timer, so it runs in Node under test.
 import type { ByCategory } from '../gpu/arena';
@@ -85,6 +86,8 @@ export interface Run<D extends RunDevice, R extends SteppedRunner> {
   resolveFinished: () => void;
   /** A generation, measurement or export is using the adapter's state: steps wait. */
   busy: boolean;
+  /** Step of the last checkpoint saved (or resumed from) since this record started; null: none yet. */
+  checkpointStep: number | null;
 }
 
 type Batch = Extract<FromWorker, { type: 'metrics' }>['batch'];
@@ -109,6 +112,29 @@ export function explainFailure(e: unknown, sharedDevice = false): string {
 }
 
 const isDeviceLost = (e: unknown) => e instanceof Error && e.name === 'GpuDeviceLostError';
+
+/**
+ * The sentence a run ended by a lost device shows: why the device went (the GPU layer's reason and detail),
+ * the step the run was at, the checkpoint kept and what Resume does with it.
+ */
+export function deviceLostMessage(
+  e: Error,
+  step: number,
+  checkpointStep: number | null,
+  sharedDevice: boolean,
+): string {
+  // GpuDeviceLostError's message is "The GPU device was lost (<reason>[: <detail>]). Work finished ...".
+  const why =
+    /^The GPU device was lost \((.*)\)\. Work finished/s.exec(e.message)?.[1] ??
+    (e as { reason?: string }).reason ??
+    'unknown reason';
+  const kept =
+    checkpointStep !== null
+      ? `the last checkpoint at step ${checkpointStep} is kept; Resume continues from it on a new device.`
+      : 'no checkpoint had been saved yet; Resume starts it again from step 0 on a new device.';
+  const others = sharedDevice ? ' Every run on this device stopped with it.' : ' The other runs go on.';
+  return `The GPU device was lost (${why}) at step ${step}; ${kept}${others}`;
+}
 
 /** The schedule for a start: one after another when the runs' predicted bytes together exceed the budget. */
 export function planSchedule(
@@ -171,7 +197,10 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     }
   }
 
-  /** Continues a run interrupted by a reload from its last checkpoint (from step 0 when none was saved). */
+  /**
+   * Continues a run interrupted by a reload, or ended by a lost device, from its last checkpoint (from step 0
+   * when none was saved); a lost device is replaced by a new one when the run acquires its device.
+   */
   async resumeInterrupted(spec: RunSpec): Promise<void> {
     // A copy brought back for generation or export gives way to the run that trains on.
     const old = this.runs.get(spec.id);
@@ -185,7 +214,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
         this.fx.post({
           type: 'runError',
           runId: spec.id,
-          message: 'no checkpoint was saved before the reload: it starts again from step 0',
+          message: 'no checkpoint was saved before it stopped: it starts again from step 0',
         });
     } catch (e) {
       this.fail(run, e);
@@ -289,12 +318,19 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       finished,
       resolveFinished,
       busy: false,
+      checkpointStep: null,
     };
   }
 
-  private setState(run: Run<D, R>, state: RunState, message?: string): void {
+  private setState(run: Run<D, R>, state: RunState, message?: string, resumable?: boolean): void {
     run.state = state;
-    this.fx.post({ type: 'runState', runId: run.spec.id, state, message });
+    this.fx.post({
+      type: 'runState',
+      runId: run.spec.id,
+      state,
+      message,
+      ...(resumable ? { resumable } : {}),
+    });
     if (TERMINAL.has(state)) run.resolveFinished();
   }
 
@@ -311,19 +347,34 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
 
   private fail(run: Run<D, R>, e: unknown): void {
     const shared = run.device?.shared;
-    this.release(run);
+    const lost = isDeviceLost(e);
+    /** Ends a run that was on a lost device: told where it was and which checkpoint Resume continues from. */
+    const endLost = (r: Run<D, R>, live: boolean) => {
+      const step = r.runner?.step ?? 0;
+      this.release(r);
+      if (live)
+        this.setState(
+          r,
+          'error',
+          deviceLostMessage(e as Error, step, r.checkpointStep, shared !== undefined),
+          true,
+        );
+    };
     // A run stopped while a step was in flight stays stopped: the step's error is the stop's doing.
-    if (run.state !== 'stopped') this.setState(run, 'error', explainFailure(e, shared !== undefined));
+    if (lost) endLost(run, run.state !== 'stopped');
+    else {
+      this.release(run);
+      if (run.state !== 'stopped') this.setState(run, 'error', explainFailure(e, shared !== undefined));
+    }
     // A lost shared device takes every run on it down now (a paused one too), not at its next step.
-    if (shared === undefined || !isDeviceLost(e)) return;
+    if (shared === undefined || !lost) return;
     for (const other of this.runs.values()) {
       if (other === run || other.device?.shared !== shared) continue;
       const live = !TERMINAL.has(other.state);
-      this.release(other);
-      if (live) this.setState(other, 'error', explainFailure(e, true));
+      endLost(other, live);
       // A finished run's trained state went with the device: it is brought back from its last checkpoint
       // on a new device when generation or an export asks for it (idleRunner → revive).
-      else if (other.state === 'done') this.runs.delete(other.spec.id);
+      if (!live && other.state === 'done') this.runs.delete(other.spec.id);
     }
   }
 
@@ -337,6 +388,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     run.runner = made.runner;
     run.eosIds = made.eosIds;
     if (resume) made.runner.restore(resume);
+    run.checkpointStep = resume?.step ?? null;
     if (run.state !== 'loading') return this.release(run); // stopped while loading
     if (revive) {
       run.state = 'done';
@@ -452,6 +504,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       this.fx.post({ type: 'runError', runId: run.spec.id, message });
       return message;
     }
+    run.checkpointStep = ck.step;
     this.fx.post({ type: 'runResults', runId: run.spec.id, results: { checkpointStep: ck.step } });
     return null;
   }
