@@ -50,18 +50,21 @@ export function makeBatch(
   for (let b = 0; b < B; b++) {
     const r = rows[b];
     if (!r) continue;
-    const len = Math.min(r.inputIds.length, T);
+    // Read once: a row may build its ids when read (token-arena.ts's ArenaRow).
+    const rowIds = r.inputIds;
+    const rowLabels = r.labels;
+    const len = Math.min(rowIds.length, T);
     for (let t = 0; t < len; t++) {
       const seg = r.segmentIds ? r.segmentIds[t] : 1;
       if (seg === 0) continue;
       const o = b * T + t;
-      inputIds[o] = r.inputIds[t];
-      labels[o] = r.labels[t];
+      inputIds[o] = rowIds[t];
+      labels[o] = rowLabels[t];
       positionIds[o] = r.positionIds ? r.positionIds[t] : t;
       segmentIds[o] = seg;
       attentionMask[o] = 1;
       tokens++;
-      if (t > 0 && r.labels[t] !== IGNORE_INDEX) targets++;
+      if (t > 0 && rowLabels[t] !== IGNORE_INDEX) targets++;
     }
   }
   const used = ids ?? rows.map((r, i) => (r ? i : -1));

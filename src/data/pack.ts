@@ -92,10 +92,12 @@ function buildRow(
   const positionIds: number[] = [];
   const segmentIds: number[] = [];
   members.forEach((i, k) => {
-    const s = seqs[i];
+    // Read once: a row may build its ids when read (token-arena.ts's ArenaRow).
+    const ids = seqs[i].inputIds;
+    const labs = seqs[i].labels;
     for (let t = 0; t < lens[i]; t++) {
-      inputIds.push(s.inputIds[t]);
-      labels.push(t === 0 ? IGNORE_INDEX : s.labels[t]);
+      inputIds.push(ids[t]);
+      labels.push(t === 0 ? IGNORE_INDEX : labs[t]);
       positionIds.push(t);
       segmentIds.push(k + 1);
     }

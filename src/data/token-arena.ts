@@ -184,3 +184,69 @@ export function sftExamples(
   }
   return { examples, skipped: log.skipped, issues: log.issues };
 }
+
+/** Rows whose ids were built last, per sftRows call: a batch reads each of its rows' ids many times. */
+const CACHED_ROWS = 256;
+
+/**
+ * One example of the arena at a sequence length, as a TokenizedExample whose ids and labels are built from
+ * the arena when read (a few hundred kept), so a run's rows cost an object each, not 16 bytes a token.
+ */
+export class ArenaRow {
+  constructor(
+    private readonly arena: TokenArena,
+    readonly index: number,
+    private readonly maxLength: number,
+    private readonly cache: Map<ArenaRow, { inputIds: number[]; labels: number[] }>,
+  ) {}
+
+  get inputIds(): number[] {
+    return this.sequence().inputIds;
+  }
+
+  get labels(): number[] {
+    return this.sequence().labels;
+  }
+
+  get source(): SourceLocation {
+    return this.arena.source(this.index);
+  }
+
+  get fullLength(): number {
+    return this.arena.length(this.index);
+  }
+
+  get truncated(): boolean {
+    return this.fullLength > this.maxLength;
+  }
+
+  private sequence(): { inputIds: number[]; labels: number[] } {
+    let s = this.cache.get(this);
+    if (s) return s;
+    s = this.arena.sequence(this.index, this.maxLength);
+    this.cache.set(this, s);
+    // A Map iterates in insertion order: the first key is the oldest.
+    if (this.cache.size > CACHED_ROWS) this.cache.delete(this.cache.keys().next().value as ArenaRow);
+    return s;
+  }
+}
+
+/**
+ * sftExamples' examples, kept in the arena: the same examples, skips and reasons in the same order, each an
+ * ArenaRow (what a run trains on, so starting a run on a large dataset adds no copy of its tokens).
+ */
+export function sftRows(
+  arena: TokenArena,
+  maxLength: number,
+  o: { onError?: OnError; maxIssues?: number } = {},
+): TokenizedDataset<ArenaRow> {
+  const log = new IssueLog(o.onError ?? 'skip', o.maxIssues ?? 20);
+  const cache = new Map<ArenaRow, { inputIds: number[]; labels: number[] }>();
+  const examples: ArenaRow[] = [];
+  for (let i = 0; i < arena.count; i++) {
+    const why = arena.problem(i, maxLength);
+    if (why !== null) log.add(issue(arena.source(i), why));
+    else examples.push(new ArenaRow(arena, i, maxLength, cache));
+  }
+  return { examples, skipped: log.skipped, issues: log.issues };
+}

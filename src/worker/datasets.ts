@@ -1,7 +1,9 @@
 // The worker's datasets: files read, checked and tokenised in chunks (data/ingest.ts) under the page's ids,
 // with progress told to the page and a cancel that keeps what was loaded before; their token-length
-// histogram for the page from the compact token arena; the file (a dropped File stays on disk) kept for a
-// hand-made column mapping, another bad-row policy, or the examples a run builds from it; and a
+// histogram for the page from the compact token arena, which is also what an SFT run trains on (its rows
+// read their ids from it: starting a run adds no copy of a large dataset's tokens); the file (a dropped File
+// stays on disk) kept for a hand-made column mapping, another bad-row policy, or the examples an RL run or a
+// recipe export builds from it whole; and a
 // copy saved with a run that checkpoints (or an RL run), so the run can go on after a reload, when the
 // page's datasets have new ids. The examples carry the dataset's prompt template (data/template.ts), and
 // the page gets the first ones rendered as training tokenises them (what the model sees).
@@ -38,7 +40,17 @@ export interface DatasetEntry {
 }
 
 /** What the worker holds for a loaded dataset: the file, its tokens, and (once a run asked) its examples. */
-type Held = Omit<DatasetEntry, 'prepared'> & { prepared?: PreparedDataset; tokens?: TokenArena };
+type Held = Omit<DatasetEntry, 'prepared'> & {
+  prepared?: PreparedDataset;
+  tokens?: Tokens;
+};
+
+/** A dataset's token arena, the model it was tokenised for, and whether it holds prompts (RL data). */
+interface Tokens {
+  arena: TokenArena;
+  model: LoadedModel;
+  promptsOnly: boolean;
+}
 
 /** Examples the page previews. */
 const PREVIEWED = 3;
@@ -143,7 +155,7 @@ export class Datasets {
         onError: msg.onError,
         template: ing.template,
         saved: false,
-        tokens: ing.tokens,
+        tokens: { arena: ing.tokens, model: m, promptsOnly: ing.shape.kind === 'prompt_only' },
       });
       this.post({
         type: 'datasetReady',
@@ -201,17 +213,42 @@ export class Datasets {
 
   /**
    * The run's dataset: loaded on this page, or (after a reload, when the page's datasets are new) the copy
-   * saved when the run started. A run that checkpoints, or an RL run (which restarts after a reload), gets
-   * its copy saved now.
+   * saved when the run started, its examples built whole (an RL run's prompts and pairs, a recipe export).
+   * A run that checkpoints, or an RL run (which restarts after a reload), gets its copy saved now.
    */
   async forRun(spec: RunSpec): Promise<DatasetEntry> {
-    const ds = this.loaded.get(spec.datasetId) ?? (await this.fromSaved(spec.datasetId));
+    const ds = await this.held(spec);
     ds.prepared ??= await prepareDataset(ds.name, new Uint8Array(await ds.bytes.arrayBuffer()), {
       onError: ds.onError,
       mapping: ds.mapping,
       template: ds.template,
     });
-    const entry = ds as DatasetEntry;
+    return ds as DatasetEntry;
+  }
+
+  /**
+   * What an SFT run trains on: the dataset's token arena, tokenised (untruncated) when it loaded, or now,
+   * in chunks, from its file (after a reload, or when another model was loaded since); null for
+   * prompt-only data, which SFT reads through forRun's examples (and their reasons) as before.
+   */
+  async tokensForRun(spec: RunSpec): Promise<TokenArena | null> {
+    const ds = await this.held(spec);
+    const m = await this.model();
+    if (ds.tokens?.model !== m) {
+      const ing = await ingestDataset(ds.name, ds.bytes, {
+        onError: ds.onError,
+        mapping: ds.mapping,
+        template: ds.template,
+        tokenizer: dataTokenizer(m.tokenizer, m.config),
+      });
+      ds.tokens = { arena: ing.tokens, model: m, promptsOnly: ing.shape.kind === 'prompt_only' };
+    }
+    return ds.tokens.promptsOnly ? null : ds.tokens.arena;
+  }
+
+  /** The run's dataset as held, its copy saved for a run that checkpoints or an RL run. */
+  private async held(spec: RunSpec): Promise<Held> {
+    const ds = this.loaded.get(spec.datasetId) ?? (await this.fromSaved(spec.datasetId));
     if (!ds.saved && (spec.checkpointEvery > 0 || spec.rl)) {
       ds.saved = true;
       const { name, bytes, mapping, onError, template } = ds;
@@ -219,20 +256,25 @@ export class Datasets {
         .save(spec.datasetId, { name, bytes, mapping, onError, template })
         .catch((e: unknown) => console.warn('dataset not saved:', e));
     }
-    return entry;
+    return ds;
   }
 
+  /** A saved copy (after a reload), its tokens and examples built when a run asks for them. */
   private async fromSaved(id: string): Promise<Held> {
     const saved = await this.storage.load(id);
     if (!saved) throw new Error(`dataset ${id} is neither loaded nor saved; drop it again`);
-    // The copy's template where the database keeps it, else the mapping's default.
     const bytes = asBlob(saved.bytes);
-    const prepared = await prepareDataset(saved.name, new Uint8Array(await bytes.arrayBuffer()), {
-      onError: saved.onError,
-      mapping: saved.mapping,
-      template: saved.template,
-    });
-    const e: Held = { ...saved, bytes, prepared, template: prepared.template, saved: true };
+    // The copy's template where the database keeps it, else the mapping's default (found by reading it).
+    let template = saved.template;
+    let prepared: PreparedDataset | undefined;
+    if (template === undefined) {
+      prepared = await prepareDataset(saved.name, new Uint8Array(await bytes.arrayBuffer()), {
+        onError: saved.onError,
+        mapping: saved.mapping,
+      });
+      template = prepared.template;
+    }
+    const e: Held = { ...saved, bytes, prepared, template, saved: true };
     this.loaded.set(id, e);
     return e;
   }

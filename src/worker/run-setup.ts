@@ -1,11 +1,12 @@
 // How the worker builds a run's runner on the page's shared device: the model loaded now, its frozen base in
-// the run's dtype (one per model and dtype, device.ts), the run's dataset, then sftData(...) and
-// SftRunner.create(...) for SFT (the same pair the CLI uses, so page and CLI train on the same rows with the
-// same losses), or createRlRun for an RL run (src/worker/rl-runs.ts). The run's allocations are counted under
+// the run's dtype (one per model and dtype, device.ts), the run's dataset, then sftDataFromArena(...) (the
+// rows read from the dataset's token arena, the same rows sftData gives: no copy of a large dataset's
+// tokens) and SftRunner.create(...) for SFT (the pair the CLI uses, so page and CLI train on the same rows
+// with the same losses), or createRlRun for an RL run (src/worker/rl-runs.ts). The run's allocations are counted under
 // its id, so its memory figures leave the shared base out. The scheduler gets this as its createRunner effect.
 import type { FrozenBase } from '../tensor/frozen-base';
 import { SftRunner } from '../train/sft';
-import { sftData } from '../train/sft-data';
+import { sftData, sftDataFromArena } from '../train/sft-data';
 import type { Datasets } from './datasets';
 import type { DeviceLease, SharedDevice } from './device';
 import { eosIdsOf, type LoadedModel, methodCtxOf } from './model';
@@ -23,9 +24,9 @@ export function runnerFactory(
     const ctx = lease.ctx;
     const m = await model();
     const base = device.base(ctx, m, spec.config.baseDtype ?? 'f32');
-    const ds = await datasets.forRun(spec);
     const eosIds = eosIdsOf(m);
     if (spec.rl) {
+      const ds = await datasets.forRun(spec);
       const runner = await createRlRun(
         spec,
         ctx,
@@ -37,11 +38,11 @@ export function runnerFactory(
       return { runner, trainExamples: runner.counts.train, evalExamples: runner.counts.eval, eosIds };
     }
     const c = spec.config;
-    const data = sftData(m.tokenizer, m.config, ds.prepared.examples, {
-      seqLen: c.seqLen,
-      evalFraction: spec.evalFraction,
-      seed: c.seed,
-    });
+    const o = { seqLen: c.seqLen, evalFraction: spec.evalFraction, seed: c.seed };
+    const arena = await datasets.tokensForRun(spec);
+    const data = arena
+      ? sftDataFromArena(m.tokenizer, m.config, arena, o)
+      : sftData(m.tokenizer, m.config, (await datasets.forRun(spec)).prepared.examples, o);
     const runner = await SftRunner.create(ctx, m.config, m.reader, data, c, {
       methodCtx: methodCtxOf(m),
       base,
