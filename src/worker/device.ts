@@ -2,8 +2,10 @@
 // exports use the same device, and each (model, base dtype) is held on it once, as a FrozenBase the runs
 // borrow from (tensor/frozen-base.ts). A run takes a lease on the device when it starts and gives it back
 // when it ends (the arena's reuse pool is trimmed when a run finishes training and when it ends, so runs of
-// different shapes one after another do not grow it without bound). A lost device takes every run on it down (the scheduler fails them together,
-// their last checkpoints kept); the next run gets a fresh device and re-reads the base onto it.
+// different shapes one after another do not grow it without bound). A lost device takes every run on it
+// down (the scheduler fails them together, their last checkpoints kept); the next need (a new run, a run
+// resumed from its checkpoint, generation) gets a fresh device and re-reads the base onto it, so the page
+// trains on without a reload (scheduler-real.test.ts destroys the device mid-run and resumes).
 import type { GpuRegion } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
 import { checkpointBaseSource } from '../model/load';
@@ -107,6 +109,16 @@ export class SharedDevice {
   /** Posts the bases' bytes (after a run starts or ends, or generation loads the base). */
   report(): void {
     this.post({ type: 'baseMemory', bases: this.baseMemory() });
+  }
+
+  /**
+   * Destroys the device as a driver reset would end it (GPUDevice.destroy(): the device reports itself lost),
+   * for the dev build's forced loss (train.worker.ts's debugLoseDevice) and tests; the next need acquires
+   * a new one.
+   */
+  async loseForTest(): Promise<void> {
+    const ctx = this.ctx ? await this.ctx.catch(() => null) : null;
+    ctx?.device.destroy();
   }
 
   private dropBases(): void {

@@ -2,7 +2,10 @@
 // step by step, and one paused and resumed, give the same losses as each run alone (no state leaks between
 // runs sharing the loop), and a run resumed from its step-2 checkpoint by a new scheduler (a reload)
 // continues with the losses of the uninterrupted run. Then as the worker runs them: one device and one
-// frozen base for every run (device.ts's SharedDevice), the same losses, the base's bytes posted once.
+// frozen base for every run (device.ts's SharedDevice), the same losses, the base's bytes posted once; and
+// that device destroyed mid-run (Dawn reports it lost): both runs end with the step and checkpoint named,
+// the same page gets a new device and base, and each run resumed there trains on with the losses of a run
+// restored from the same checkpoint on a device of its own.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchRow } from '../data/batch';
 import { estimateWeightBytes } from '../formats/model-config';
@@ -42,7 +45,7 @@ function rows(n: number, seed: number): BatchRow[] {
 const data = { train: rows(8, 1), eval: rows(2, 2), padId: 0 };
 
 /** Two different runs (method and seed), so losses mixed up between them would show. */
-function spec(id: string, checkpointEvery = 0): RunSpec {
+function spec(id: string, checkpointEvery = 0, steps = 4): RunSpec {
   const lora = id.startsWith('a');
   return {
     id,
@@ -53,7 +56,7 @@ function spec(id: string, checkpointEvery = 0): RunSpec {
       method: lora ? 'lora' : 'top_layers',
       options: lora ? { r: 2, target_modules: 'q_proj,v_proj' } : { num_layers: 1 },
       lr: 3e-2,
-      steps: 4,
+      steps,
       batch: 2,
       seqLen: 8,
       seed: lora ? 1 : 2,
@@ -72,7 +75,7 @@ afterAll(() => {
 });
 
 /** A scheduler with real runners; `checkpoints` collects every checkpoint saved, by run. */
-function world(resumeFrom?: SftCheckpoint) {
+function world(resumeFrom?: SftCheckpoint | null) {
   const posted: FromWorker[] = [];
   const checkpoints: { runId: string; ck: SftCheckpoint }[] = [];
   const s = new Scheduler<GpuContext, SftRunner>({
@@ -227,5 +230,121 @@ describe('Scheduler with real SFT runners on Dawn', () => {
     s.forget(['a', 'b']);
     expect(device.baseMemory()).toEqual([{ model: 'tiny', dtype: 'f32', bytes: 0, users: 0 }]);
     expect(device.users).toBe(0);
+  });
+
+  it('after a lost device the same page trains on: a new device and base, each run resumed from its checkpoint', async () => {
+    const posted: FromWorker[] = [];
+    const post = (m: FromWorker) => posted.push(m);
+    let acquired = 0;
+    const device = new SharedDevice(async () => {
+      acquired++;
+      const d = await acquireNodeGpu({ quiet: true });
+      devices.push(d);
+      return d;
+    }, post);
+    const model = {
+      name: 'tiny',
+      config: cfg,
+      reader: await SafetensorsFile.open(bytesSource(file, 'model.safetensors')),
+    } as unknown as LoadedModel;
+    const saved = new Map<string, SftCheckpoint>();
+    let lostAt: GpuContext | null = null;
+    const s = new Scheduler<DeviceLease, SftRunner>({
+      post,
+      acquireDevice: () => device.lease(),
+      createRunner: async (sp, lease) => {
+        const base = device.base(lease.ctx, model, sp.config.baseDtype);
+        const runner = await SftRunner.create(lease.ctx, cfg, model.reader, data, sp.config, {
+          base,
+          owner: sp.id,
+        });
+        // The first step taken once both runs have a checkpoint destroys the device, as a driver reset would;
+        // a waits at its step 4 for b's first checkpoint (b compiles its pipelines meanwhile), so that a is
+        // still training then, whatever the machine's speed.
+        const step = runner.stepOnce.bind(runner);
+        runner.stepOnce = () => {
+          step();
+          if (sp.id === 'a' && runner.step === 4 && !saved.has('b')) s.pause('a');
+          if (!lostAt && saved.has('a') && saved.has('b')) {
+            lostAt = lease.ctx;
+            lease.ctx.device.destroy();
+          }
+        };
+        return { runner, trainExamples: data.train.length, evalExamples: data.eval.length, eosIds: [] };
+      },
+      saveCheckpoint: async (runId, ck) => {
+        saved.set(runId, ck);
+        if (runId === 'b') setTimeout(() => s.resume('a'), 0);
+      },
+      loadCheckpoint: async (runId) => saved.get(runId) ?? null,
+      loadSavedRun: async () => null,
+      deleteCheckpoint: async () => {},
+      now: () => performance.now(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+    const steps = 8;
+    const specs = [spec('a', 2, steps), spec('b', 2, steps)];
+    await s.start(specs, 1e12);
+    await s.get('a')?.finished;
+    await s.get('b')?.finished;
+    expect(lostAt).not.toBeNull();
+    // Both runs on the lost device end as errors naming the step they were at and the checkpoint kept.
+    const kept = new Map<string, SftCheckpoint | null>();
+    for (const id of ['a', 'b']) {
+      const ck = saved.get(id) ?? null;
+      expect(ck).not.toBeNull();
+      kept.set(id, ck);
+      const error = posted.find((m) => m.type === 'runState' && m.runId === id && m.state === 'error');
+      expect(error).toMatchObject({ resumable: true });
+      const message = error?.type === 'runState' ? (error.message ?? '') : '';
+      const m =
+        /^The GPU device was lost \(destroyed[^)]*\) at step (\d+); (the last checkpoint at step (\d+) is kept; Resume continues from it|no checkpoint had been saved yet; Resume starts it again from step 0) on a new device\. Every run on this device stopped with it\.$/.exec(
+          message,
+        );
+      expect(m, message).not.toBeNull();
+      expect(m?.[3] === undefined ? null : Number(m[3])).toBe(ck?.step ?? null);
+      if (ck) expect(Number(m?.[1])).toBeGreaterThanOrEqual(ck.step);
+    }
+    expect(device.users).toBe(0);
+
+    // Resume both on the same page: a new device, the base uploaded again, each from its checkpoint.
+    const from = posted.length;
+    await s.resumeInterrupted(specs[0]);
+    await s.resumeInterrupted(specs[1]);
+    await s.get('a')?.finished;
+    await s.get('b')?.finished;
+    expect(acquired).toBe(2);
+    expect(s.get('a')?.state).toBe('done');
+    expect(s.get('b')?.state).toBe('done');
+    expect(device.baseMemory()).toEqual([
+      { model: 'tiny', dtype: 'f32', bytes: estimateWeightBytes(cfg, 'f32'), users: 2 },
+    ]);
+    const after = (runId: string) => {
+      const out: Record<number, number> = {};
+      for (const m of posted.slice(from))
+        if (m.type === 'metrics')
+          for (const b of m.batch)
+            if (b.runId === runId) for (const p of b.points) if (p.loss !== null) out[p.step] = p.loss;
+      return out;
+    };
+    // The reference: each run restored from the same checkpoint by a scheduler with a device of its own.
+    for (const sp of specs) {
+      const ck = kept.get(sp.id) ?? null;
+      const ref = world(ck);
+      await ref.s.resumeInterrupted(sp);
+      await ref.s.get(sp.id)?.finished;
+      const want = ref.losses(sp.id);
+      const got = after(sp.id);
+      const first = (ck?.step ?? 0) + 1;
+      expect(Object.keys(want)).toEqual(
+        Array.from({ length: steps + 1 - first }, (_, i) => String(first + i)),
+      );
+      expect(Object.keys(got)).toEqual(Object.keys(want));
+      for (const k of Object.keys(want))
+        expect(
+          Math.abs((got[Number(k)] ?? Number.NaN) - (want[Number(k)] ?? Number.NaN)),
+        ).toBeLessThanOrEqual(1e-6);
+    }
+    s.forget(['a', 'b']);
   });
 });

@@ -2,8 +2,8 @@
 // scheduler of runs with its effects wired to this worker, generation, exports) and dispatches each message
 // from the page to one of them. The worker owns the one GPUDevice the playground uses (device.ts): every run
 // and generation share it and the frozen base on it, each run's memory counted under its own id by the arena,
-// the base's once; a lost device ends every run on it (their checkpoints kept). The page never runs engine
-// code.
+// the base's once; a lost device ends every run on it (their checkpoints kept), and the next need gets a new
+// device, so those runs resume from their checkpoints on the same page. The page never runs engine code.
 /// <reference lib="webworker" />
 import { listMethods } from '../peft/registry';
 import type { MethodInfo } from '../peft/types';
@@ -111,6 +111,10 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       break;
     case 'stop':
       scheduler.stop(msg.runId);
+      break;
+    case 'debugLoseDevice':
+      // A forced loss for the e2e (e2e/device-loss.spec.ts); a production build leaves this out.
+      if (import.meta.env.DEV) void device.loseForTest();
       break;
   }
 };
