@@ -19,7 +19,13 @@ import {
   saveMetrics,
   saveRuns,
 } from '../store/persist';
-import { DELETABLE, datasetCopyToDrop, exportFactsOf, type RunRecord } from '../store/runs';
+import {
+  canResumeFromCheckpoint,
+  DELETABLE,
+  datasetCopyToDrop,
+  exportFactsOf,
+  type RunRecord,
+} from '../store/runs';
 import { sftRunConfig } from '../train/sft-config';
 import { TrainingClient } from '../worker/client';
 import type { FromWorker, RunSpec } from '../worker/protocol';
@@ -166,7 +172,8 @@ function apply(m: FromWorker): void {
       // This tab's worker has the run live: hold its lock so another tab does not resume it.
       if (LIVE_STATES.has(m.state)) holdRun(m.runId);
       else releaseRun(m.runId);
-      const patch: Partial<RunRecord> = { state: m.state, message: m.message };
+      // resumable: a lost device ended it, its checkpoint kept (any other state clears it).
+      const patch: Partial<RunRecord> = { state: m.state, message: m.message, resumable: m.resumable };
       if (m.info) {
         patch.info = m.info;
         patch.method = m.info.method;
@@ -259,6 +266,10 @@ export function startEngine(): void {
     store().setGpu({ state: 'error', name: 'WorkerError', message }),
   );
   client.send({ type: 'init' });
+  // Dev server and tests only (a production build drops it): e2e/device-loss.spec.ts forces a device loss.
+  if (import.meta.env.DEV)
+    (window as unknown as { __loseGpuDevice?: () => void }).__loseGpuDevice = () =>
+      client?.send({ type: 'debugLoseDevice' });
   client.send({
     type: 'loadModel',
     source: { kind: 'builtin', name: BUILTIN_MODEL_NAME },
@@ -584,10 +595,13 @@ export async function deleteRun(runId: string): Promise<void> {
   await deleteSaved(runId).catch((e: unknown) => console.warn('saved run not deleted:', e));
 }
 
-/** Continues a run the reload interrupted, from its last checkpoint (kept by the worker). */
+/**
+ * Continues a run the reload interrupted, or a lost GPU device ended, from its last checkpoint (kept by the
+ * worker; after a loss the worker gets a new device first).
+ */
 export function resumeInterrupted(runId: string): void {
   const r = store().runs.find((x) => x.spec.id === runId);
-  if (r?.state !== 'interrupted') return;
+  if (!r || !canResumeFromCheckpoint(r)) return;
   if (r.spec.rl) {
     // RL runs keep no checkpoints: the run starts again from step 0, so its old points would be drawn twice.
     store().setMetrics({ ...store().metrics, [runId]: [] });

@@ -1,9 +1,10 @@
 // Deleting one run in the store (its record and its points, the others untouched), which saved dataset copy
-// may go with it, and the figures an export's model card gets from a run's record and points.
+// may go with it, the figures an export's model card gets from a run's record and points, and which runs
+// Resume continues from a checkpoint.
 import { describe, expect, it } from 'vitest';
 import type { MetricPoint } from '../train/sft-config';
 import { useAppStore } from '.';
-import { datasetCopyToDrop, exportFactsOf, type RunRecord } from './runs';
+import { canResumeFromCheckpoint, datasetCopyToDrop, exportFactsOf, type RunRecord } from './runs';
 
 const run = (id: string, datasetId: string, state: RunRecord['state'] = 'done'): RunRecord =>
   ({
@@ -58,5 +59,25 @@ describe('exportFactsOf', () => {
     });
     const measured = { ...r, results: { evalLoss: 3.25, exactMatch: 0.5 } };
     expect(exportFactsOf(measured, pts, 'lora')).toMatchObject({ evalLoss: 3.25, exactMatch: 0.5 });
+  });
+});
+
+describe('resuming from a checkpoint', () => {
+  it('is offered for a run interrupted by a reload or ended by a lost device, and no other', () => {
+    const states: RunRecord['state'][] = [
+      'queued',
+      'loading',
+      'running',
+      'paused',
+      'done',
+      'stopped',
+      'error',
+      'interrupted',
+      'elsewhere',
+    ];
+    const offered = states.filter((state) => canResumeFromCheckpoint({ state }));
+    expect(offered).toEqual(['interrupted']);
+    const lost = states.filter((state) => canResumeFromCheckpoint({ state, resumable: true }));
+    expect(lost).toEqual(['error', 'interrupted']);
   });
 });

@@ -1,6 +1,7 @@
 // The runs slice: one record per run (its spec, state, message, measured counts, last memory, time left,
 // and what it measured at the end: eval loss, task metric, inference latency, last checkpoint), and its tag
-// when a fair comparison started it. Metrics
+// when a fair comparison started it; which runs Resume continues from a checkpoint (after a reload or a
+// lost device). Metrics
 // points live in the metrics slice so the charts' updates do not touch this one.
 import type { StateCreator } from 'zustand';
 import type { ByCategory } from '../gpu/arena';
@@ -44,6 +45,8 @@ export interface RunRecord {
   memory: ByCategory | null;
   etaS: number | null;
   results?: RunResults;
+  /** An error it can be resumed from (a lost GPU device): its last checkpoint is kept in the worker. */
+  resumable?: boolean;
 }
 
 export interface RunsSlice {
@@ -68,6 +71,14 @@ export const createRunsSlice: StateCreator<RunsSlice, [], [], RunsSlice> = (set)
   setRuns: (runs) => set({ runs }),
   removeRun: (id) => set((s) => ({ runs: s.runs.filter((r) => r.spec.id !== id) })),
 });
+
+/**
+ * Whether Resume continues the run from its last checkpoint: one interrupted by a reload, or one a lost GPU
+ * device ended (the worker marks those resumable; any other error is not).
+ */
+export function canResumeFromCheckpoint(run: Pick<RunRecord, 'state' | 'resumable'>): boolean {
+  return run.state === 'interrupted' || (run.state === 'error' && run.resumable === true);
+}
 
 /** States a run can be deleted in: nothing of it is training or about to. */
 export const DELETABLE = new Set<RunState>(['done', 'stopped', 'error', 'interrupted']);

@@ -1,5 +1,5 @@
 // One card per run: state, progress, time left, its message (why it stopped), pause/resume/stop, resume
-// after a reload (from the last checkpoint), and the trained run's tools: measure inference latency,
+// from the last checkpoint after a reload or a lost GPU device, and the trained run's tools: measure inference latency,
 // export the adapter (a zip: PEFT's folder and a model card), the merged model (a zip: HF layout with the
 // tokenizer) and an ONNX deploy preview where mergeable, every file named after the run as the charts name it;
 // any run's TRL + PEFT + Accelerate recipe (recipe.zip) to train it on a cluster; Delete for a run that is
@@ -25,7 +25,7 @@ import {
 } from '../app/engine';
 import { formatBytes } from '../gpu/errors';
 import { useAppStore } from '../store';
-import { DELETABLE } from '../store/runs';
+import { canResumeFromCheckpoint, DELETABLE } from '../store/runs';
 import { COLORS } from './Charts';
 import { chartNames } from './run-names';
 import { SaveRefusedDownload } from './SaveRefusedDownload';
@@ -119,7 +119,7 @@ const RunCard = memo(function RunCard({ id, index }: { id: string; index: number
           Resume
         </button>
       )}
-      {run.state === 'interrupted' && (
+      {canResumeFromCheckpoint(run) && (
         <button type="button" data-testid="resume-interrupted" onClick={() => resumeInterrupted(id)}>
           Resume from checkpoint
         </button>
