@@ -357,6 +357,88 @@ export function storedTensorBytes(n: number, dtype: StorageDtype, outChannels = 
   }
 }
 
+const ELEMS_PER_WORD: Record<StorageDtype, number> = { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 8 };
+/** Elements a part must be a whole multiple of: a u32 word of 16-bit or int8 values, an NF4 block of 64. */
+const PART_QUANTUM: Record<StorageDtype, number> = { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 64 };
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * The largest of the buffers (values, scales) that `rows` rows of a [rows, cols] tensor take in `dtype`,
+ * 16-byte aligned as the arena allocates them: what must fit the per-buffer binding limit.
+ */
+export function largestBufferBytes(
+  rows: number,
+  cols: number,
+  dtype: StorageDtype,
+  layout: WeightLayout,
+): number {
+  const n = rows * cols;
+  const values = aligned16(Math.ceil(n / ELEMS_PER_WORD[dtype]) * 4);
+  const scales =
+    dtype === 'int8'
+      ? aligned16((layout === 'out_in' ? rows : cols) * 4)
+      : dtype === 'nf4'
+        ? aligned16(Math.ceil(n / 64) * 4)
+        : 0;
+  return Math.max(values, scales);
+}
+
+/**
+ * Rows of each part a frozen tensor is held in so that every buffer fits `maxBufferBytes` (WebGPU's
+ * maxStorageBufferBindingSize): [rows] when it fits whole, else parts along the first axis, as even as
+ * whole row blocks allow, each starting on a whole word (16-bit, int8) or NF4 block of 64 so the stored
+ * values of every part are exactly those of the whole tensor (int8's per-row scales split with their rows).
+ * Throws, saying why, what cannot be split: a vector, a per-column int8 matrix (its scales span all rows),
+ * a row block that alone exceeds the limit.
+ */
+export function frozenPartRows(
+  shape: readonly number[],
+  dtype: StorageDtype,
+  layout: WeightLayout,
+  maxBufferBytes: number,
+): number[] {
+  const rows = shape[0] ?? 1;
+  const cols = shape.slice(1).reduce((a, b) => a * b, 1);
+  if (largestBufferBytes(rows, cols, dtype, layout) <= maxBufferBytes) return [rows];
+  if (shape.length !== 2) throw new Error(`a ${shape.length}-D tensor cannot be split into row parts`);
+  if (dtype === 'int8' && layout === 'in_out')
+    throw new Error('an int8 matrix with per-column scales cannot be split into row parts');
+  const q = PART_QUANTUM[dtype];
+  const unit = q / gcd(cols, q);
+  let most = Math.floor((maxBufferBytes * ELEMS_PER_WORD[dtype]) / ((4 * cols) / 1));
+  most -= most % unit;
+  while (most > 0 && largestBufferBytes(most, cols, dtype, layout) > maxBufferBytes) most -= unit;
+  if (most <= 0)
+    throw new Error(
+      `${unit} row(s) of ${cols} values already exceed ${maxBufferBytes} bytes, the smallest part it could be split into`,
+    );
+  const parts = Math.ceil(rows / most);
+  const even = Math.ceil(rows / parts / unit) * unit;
+  const out: number[] = [];
+  for (let r = 0; r < rows; r += even) out.push(Math.min(even, rows - r));
+  return out;
+}
+
+/** Bytes a frozen tensor takes held in the parts frozenPartRows gives (the sum of each part's buffers). */
+export function storedPartsBytes(
+  shape: readonly number[],
+  dtype: StorageDtype,
+  layout: WeightLayout,
+  maxBufferBytes = Number.POSITIVE_INFINITY,
+): number {
+  if (shape.length !== 2)
+    return storedTensorBytes(
+      shape.reduce((a, b) => a * b, 1),
+      dtype,
+      1,
+    );
+  const cols = shape[1];
+  return frozenPartRows(shape, dtype, layout, maxBufferBytes).reduce(
+    (sum, r) => sum + storedTensorBytes(r * cols, dtype, layout === 'out_in' ? r : cols),
+    0,
+  );
+}
+
 /** One frozen tensor of the base as the device holds it: its dtype, and the output axis of a matrix. */
 export interface FrozenTensorPlan {
   shape: number[];
@@ -391,15 +473,14 @@ export function frozenTensorPlan(config: ModelConfig, dtype: StorageDtype): Map<
 export function estimateWeightBytes(
   config: ModelConfig,
   dtype: 'F32' | 'F16' | 'BF16' | StorageDtype = 'F32',
+  /** The per-buffer limit: a tensor above it counts as the parts it is held in (frozenPartRows). */
+  maxBufferBytes = Number.POSITIVE_INFINITY,
 ): number {
   if (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16')
     return countParameters(config) * BYTES_PER[dtype];
   let bytes = 0;
-  for (const p of frozenTensorPlan(config, dtype).values()) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const out = p.shape.length === 2 ? p.shape[p.layout === 'out_in' ? 0 : 1] : 1;
-    bytes += storedTensorBytes(n, p.dtype, out);
-  }
+  for (const p of frozenTensorPlan(config, dtype).values())
+    bytes += storedPartsBytes(p.shape, p.dtype, p.layout, maxBufferBytes);
   return bytes;
 }
 

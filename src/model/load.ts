@@ -8,7 +8,9 @@ import { FormatError } from '../formats/errors';
 import {
   estimateWeightBytes,
   expectedTensorShapes,
+  frozenPartRows,
   frozenTensorPlan,
+  largestBufferBytes,
   type ModelConfig,
   readerShapes,
   validateCheckpointShapes,
@@ -26,39 +28,56 @@ export interface DeviceBudget {
   budgetBytes: number;
 }
 
-/** Bytes of a tensor's packed values in `dtype` (u32 words: 1, 2, 4 or 8 elements each), scales aside. */
-const valueBytes = (n: number, dtype: BaseDtype): number =>
-  Math.ceil(n / { f32: 1, f16: 2, bf16: 2, int8: 4, nf4: 8 }[dtype]) * 4;
+export interface FitOptions {
+  /**
+   * Base tensors the run trains (full fine-tuning): held whole in f32 in the flat trainable buffer, so one
+   * above the per-buffer limit is refused; a frozen one is split into row parts instead.
+   */
+  trainable?: (name: string) => boolean;
+}
 
-/** Refuses, with the figures, a model whose weights (in the base dtype) or largest tensor cannot fit. */
+/**
+ * Refuses, with the figures, a model whose weights (in the base dtype) cannot fit the budget, or a tensor
+ * that cannot fit the per-buffer limit: a frozen [rows, cols] tensor above it is held in row parts
+ * (frozenPartRows, split-weight.ts) and accepted; a trained one, or one that cannot be split, is refused by
+ * name with its size and the limit.
+ */
 export function checkModelFits(
   config: ModelConfig,
   budget: DeviceBudget,
   name = 'model',
   dtype: BaseDtype = 'f32',
+  opts: FitOptions = {},
 ): void {
-  const weights = estimateWeightBytes(config, dtype);
-  let largest = 0;
-  let largestKey = '';
+  const limit = budget.maxBufferBytes;
   for (const [key, p] of frozenTensorPlan(config, dtype)) {
-    // The values' buffer is the one that must fit the binding limit (scales are a small buffer of their own).
-    const b = valueBytes(
-      p.shape.reduce((a, x) => a * x, 1),
-      p.dtype,
-    );
-    if (b > largest) {
-      largest = b;
-      largestKey = key;
+    const trained = opts.trainable?.(key) ?? false;
+    // A trained tensor is f32 whatever the base dtype; a frozen one is held in its plan's dtype.
+    const held = trained ? 'f32' : p.dtype;
+    const rows = p.shape[0] ?? 1;
+    const cols = p.shape.slice(1).reduce((a, x) => a * x, 1);
+    const bytes = largestBufferBytes(rows, cols, held, p.layout);
+    if (bytes <= limit) continue;
+    const what = `tensor "${key}" [${p.shape}] needs ${formatBytes(bytes)} in one buffer (${held}) but this GPU allows at most ${formatBytes(limit)} per buffer`;
+    if (trained)
+      throw new FormatError(
+        name,
+        `${what}; a trained tensor is one f32 buffer and cannot be split: train with LoRA (or another method ` +
+          'that keeps it frozen: a frozen tensor is held in parts, in any base dtype, and a 16-bit base halves it) ' +
+          'or choose a smaller model',
+        key,
+      );
+    try {
+      frozenPartRows(p.shape, held, p.layout, limit);
+    } catch (e) {
+      throw new FormatError(
+        name,
+        `${what}, and it cannot be split (${(e as Error).message}); choose a smaller model`,
+        key,
+      );
     }
   }
-  if (largest > budget.maxBufferBytes) {
-    throw new FormatError(
-      name,
-      `tensor "${largestKey}" needs ${formatBytes(largest)} in one buffer but this GPU allows at most ` +
-        `${formatBytes(budget.maxBufferBytes)} per buffer; choose a smaller model`,
-      largestKey,
-    );
-  }
+  const weights = estimateWeightBytes(config, dtype, limit);
   if (weights > budget.budgetBytes) {
     throw new FormatError(
       name,

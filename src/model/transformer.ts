@@ -5,13 +5,16 @@
 // imports nothing from the methods themselves. With a KV cache (kvcache.ts) in the input, the same forward runs
 // generation's prefill and decode steps: new keys/values go into the cache and attention reads all filled rows;
 // the training path (no cache) is unchanged. Packed rows (several examples per row) pass their positions and
-// segment ids: attention then stays within each example, so each sees what it would alone.
+// segment ids: attention then stays within each example, so each sees what it would alone. A frozen
+// embedding or head held in row parts (tensor/split-weight.ts: above the device's per-buffer limit) is read
+// part by part here, in the lookup and in the logits.
 
 import { type LinearSite, type LinearTensors, modelTensors, type NormTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
 import { checkpoint } from '../tensor/checkpoint';
 import * as op from '../tensor/ops';
 import type { ParamSet } from '../tensor/params';
+import { splitEmbedding, splitLinear, splitOf } from '../tensor/split-weight';
 import type { Tape, Tensor } from '../tensor/tape';
 import type { KvCache } from './kvcache';
 
@@ -86,8 +89,21 @@ export function forward<S, I>(
 ): ForwardResult<S> {
   const { hidden, virtual } = forwardHidden(tp, c, ps, input, hooks);
   const Tout = input.lastOnly ? 1 : input.T + virtual;
-  const logits = op.linear(tp, hidden, ps.get(modelTensors(c).head), null, 'out_in', 'lm_head');
+  const logits = headLogits(tp, hidden, ps.get(modelTensors(c).head));
   return { logits: tp.reshape(logits, [input.B, Tout, c.vocabSize]), virtual, hidden };
+}
+
+/** Logits [N, V] = hidden [N, d] · headᵀ, the head whole or (frozen, above the buffer limit) in row parts. */
+export function headLogits<S, I>(tp: Tape<S, I>, hidden: Tensor<S>, head: Tensor<S>): Tensor<S> {
+  const split = splitOf(head);
+  if (split) return splitLinear(tp, hidden, split, 'lm_head');
+  return op.linear(tp, hidden, head, null, 'out_in', 'lm_head');
+}
+
+/** The token embedding of ids, from a table whole or (frozen, above the buffer limit) in row parts. */
+function embed<S, I>(tp: Tape<S, I>, table: Tensor<S>, ids: Int32Array, name: string): Tensor<S> {
+  const split = splitOf(table);
+  return split ? splitEmbedding(tp, split, ids, name) : op.embedding(tp, table, ids, name);
 }
 
 export interface HiddenOptions {
@@ -127,7 +143,7 @@ export function forwardHidden<S, I>(
   const param = (name: string) => ps.get(name);
 
   // Embeddings, with virtual tokens (prompt tuning) prepended per batch item (after its padding, with a cache).
-  let x = op.embedding(tp, param(t.embed), input.ids, 'embed');
+  let x = embed(tp, param(t.embed), input.ids, 'embed');
   const virt = !cache || cache.length === 0 ? (hooks.virtualTokens?.(tp) ?? null) : null;
   const nv = virt ? virt.shape[0] : 0;
   const Tt = T + nv;
@@ -159,7 +175,7 @@ export function forwardHidden<S, I>(
       );
   }
   const customPositions = off > 0 || nv > 0 || input.positions !== undefined || !!cache;
-  if (t.positions) x = op.add(tp, x, op.embedding(tp, param(t.positions), positions, 'wpe'), 'embed+pos');
+  if (t.positions) x = op.add(tp, x, embed(tp, param(t.positions), positions, 'wpe'), 'embed+pos');
   const posDev = c.positional === 'rope' && customPositions ? tp.ints(positions, 'positions') : null;
   const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 

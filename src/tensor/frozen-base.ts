@@ -3,10 +3,12 @@
 // uploaded on first use, one at a time from the source (read one tensor, upload it, drop the host copy: no
 // whole-model f32 copy on the host), in the dtype the user chose (weight-format.ts), and counted per tensor:
 // a tensor is freed when the last lease that uses it is given back, so a tensor only full fine-tuning would
-// read (it trains its own f32 copy) is never uploaded as frozen at all.
+// read (it trains its own f32 copy) is never uploaded as frozen at all. A tensor whose buffer would exceed
+// the device's per-buffer limit is held in row parts (split-weight.ts); its readers find the parts.
 
 import type { Backend } from './backend';
-import { freeFrozen, type SharedFrozen, uploadFrozen } from './params';
+import type { SharedFrozen } from './params';
+import { backendBufferLimit, freeFrozenSplit, readFrozen, uploadFrozenSplit } from './split-weight';
 import type { BaseDtype, WeightFormat, WeightLayout } from './weight-format';
 
 /** One base tensor as the source describes it: its dtype and layout on the device. */
@@ -22,6 +24,15 @@ export interface BaseSource {
   readonly tensors: readonly BaseTensorInfo[];
   /** One tensor's values (f32); the caller drops them once uploaded. */
   read(name: string): Promise<ArrayLike<number>>;
+}
+
+export interface FrozenBaseOptions {
+  /**
+   * The largest buffer the device allows (WebGPU's maxStorageBufferBindingSize, or maxBufferSize when
+   * smaller): a tensor above it is uploaded in row parts. Default: the backend's `maxBufferBytes` when it
+   * states one, else no limit.
+   */
+  maxBufferBytes?: number;
 }
 
 interface Held<S> {
@@ -48,9 +59,14 @@ export class FrozenBase<S, I> {
     readonly dtype: BaseDtype,
     /** Whose allocations the base's are, for an arena that counts per owner (see gpu/arena.ts). */
     private readonly withOwner: <T>(f: () => T) => T = (f) => f(),
+    opts: FrozenBaseOptions = {},
   ) {
     for (const t of source.tensors) this.infos.set(t.name, t);
+    this.maxBufferBytes = opts.maxBufferBytes ?? backendBufferLimit(be);
   }
+
+  /** The per-buffer limit above which a tensor is held in row parts. */
+  readonly maxBufferBytes: number;
 
   names(): string[] {
     return [...this.infos.keys()];
@@ -124,7 +140,9 @@ export class FrozenBase<S, I> {
         if (this.held.has(name)) return;
         const info = this.info(name);
         let data: ArrayLike<number> | null = await this.source.read(name);
-        const up = this.withOwner(() => uploadFrozen(this.be, { ...info, data }, 'frozen'));
+        const up = this.withOwner(() =>
+          uploadFrozenSplit(this.be, { ...info, data }, this.maxBufferBytes, 'frozen'),
+        );
         data = null;
         this.held.set(name, { shape: info.shape, store: up.store, format: up.format, refs: 0 });
       });
@@ -143,7 +161,7 @@ export class FrozenBase<S, I> {
       h.refs--;
       if (h.refs <= 0) {
         this.held.delete(name);
-        freeFrozen(this.be, h.store, h.format);
+        freeFrozenSplit(this.be, h.store, h.format);
       }
     }
   }
@@ -152,7 +170,8 @@ export class FrozenBase<S, I> {
   async values(name: string): Promise<ArrayLike<number>> {
     const h = this.held.get(name);
     if (!h) return this.source.read(name);
-    return this.be.readWeight(
+    return readFrozen(
+      this.be,
       h.store,
       h.format,
       h.shape.reduce((a, b) => a * b, 1),
@@ -165,7 +184,7 @@ export class FrozenBase<S, I> {
     this.disposed = true;
     for (const h of this.held.values()) {
       try {
-        freeFrozen(this.be, h.store, h.format);
+        freeFrozenSplit(this.be, h.store, h.format);
       } catch {
         // A lost device cannot free buffers; its destruction frees them.
       }

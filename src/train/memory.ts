@@ -4,13 +4,17 @@
 // state them). What it cannot see is kernels' own brief workspace (reduction partials, the attention
 // backward's row sums), which is small next to activations. A packed step (shape.pack) also uploads its
 // positions and segment ids, as the runner does. Specs may carry no values (data null): the meter reads
-// none, so a 1.5B model is predicted in well under a second from its config alone (train/plan.ts).
+// none, so a 1.5B model is predicted in well under a second from its config alone (train/plan.ts). With a
+// per-buffer limit, frozen tensors above it are held in row parts exactly as a FrozenBase uploads them
+// (split-weight.ts), so the prediction counts each part's buffers and the split head's scratch.
 
 import type { ModelConfig } from '../formats/model-config';
 import { causalLmLoss } from '../model/loss';
 import type { ModelHooks } from '../model/transformer';
+import type { Backend } from '../tensor/backend';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
 import { ParamSet, type ParamSpec } from '../tensor/params';
+import { splitFrozenSet } from '../tensor/split-weight';
 import { Tape } from '../tensor/tape';
 import { ADAMW_DEFAULTS, AdamW, type AdamWConfig } from './optimizer';
 
@@ -26,6 +30,32 @@ export interface StepShape {
 export interface TrainingMemoryOptions extends Partial<Pick<AdamWConfig, 'maxGradNorm'>> {
   /** Activation checkpointing per block, passed to causalLmLoss as the runner passes it. */
   checkpointing?: boolean;
+  /**
+   * The device's per-buffer limit: frozen tensors above it are held in row parts (as the run's FrozenBase
+   * holds them); a trained tensor above it is refused. Default: no limit.
+   */
+  maxBufferBytes?: number;
+}
+
+/**
+ * The set a step runs on: with a finite per-buffer limit the frozen tensors come from a set that splits
+ * those above it (refusing a trained one above it by name), else the specs go in as they are.
+ */
+function paramsFor<S, I>(
+  be: Backend<S, I>,
+  specs: readonly ParamSpec[],
+  maxBufferBytes = Number.POSITIVE_INFINITY,
+): ParamSet<S, I> {
+  if (!Number.isFinite(maxBufferBytes)) return new ParamSet(be, specs);
+  for (const s of specs) {
+    const bytes = Math.max(16, Math.ceil((s.shape.reduce((a, b) => a * b, 1) * 4) / 16) * 16);
+    if (s.trainable && bytes > maxBufferBytes)
+      throw new Error(
+        `${s.name} [${s.shape}] is trained and needs ${bytes} bytes in one f32 buffer, over the ` +
+          `${maxBufferBytes}-byte per-buffer limit; a trained tensor cannot be split (LoRA keeps it frozen, held in parts)`,
+      );
+  }
+  return new ParamSet(be, specs, { base: splitFrozenSet(be, specs, maxBufferBytes) });
 }
 
 /** Peak and per-category bytes of one training step; `hooks` builds the method's hooks on the meter's params. */
@@ -37,7 +67,7 @@ export function predictTrainingMemory(
   opts: TrainingMemoryOptions = {},
 ): MeterStats {
   const be = meterBackend();
-  const ps = new ParamSet(be, specs);
+  const ps = paramsFor(be, specs, opts.maxBufferBytes);
   // The meter reads no values: the hyperparameters do not change what is allocated.
   const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: opts.maxGradNorm ?? 1 });
   const ids = new Int32Array(shape.B * shape.T);
@@ -57,12 +87,13 @@ export function predictTrainingMemory(
   return be.stats();
 }
 
-/** Bytes a set of frozen tensors takes on the device, as the meter counts their upload. */
-export function frozenBytes(specs: readonly ParamSpec[]): number {
+/** Bytes a set of frozen tensors takes on the device, as the meter counts their upload (in parts above the limit). */
+export function frozenBytes(specs: readonly ParamSpec[], maxBufferBytes = Number.POSITIVE_INFINITY): number {
   const be = meterBackend();
-  const ps = new ParamSet(
+  const ps = paramsFor(
     be,
     specs.map((s) => ({ ...s, trainable: false, data: null })),
+    maxBufferBytes,
   );
   const bytes = be.stats().current.frozen;
   ps.dispose();

@@ -32,6 +32,11 @@ export interface PlanChoice {
   pack: boolean;
   checkpointing: boolean;
   baseDtype: BaseDtype;
+  /**
+   * The device's per-buffer limit (maxStorageBufferBindingSize): frozen tensors above it are planned in the
+   * row parts the run holds them in; a trained one above it is refused. Absent: no limit.
+   */
+  maxBufferBytes?: number;
 }
 
 export const PLAN_DEFAULTS: Omit<PlanChoice, 'batch' | 'seqLen'> = {
@@ -114,11 +119,11 @@ export function predictRun(c: ModelConfig, run: PlanRun, choice: PlanChoice): Ru
     specs,
     (ps) => new Adapter(method, { ...plan, specs }, c, ps).hooks,
     { B: choice.batch, T: choice.seqLen, pack: choice.pack },
-    { checkpointing: choice.checkpointing },
+    { checkpointing: choice.checkpointing, maxBufferBytes: choice.maxBufferBytes },
   );
   // The base tensors it reads frozen are leased from the shared base; any other frozen tensor is its own.
   const leased = specs.filter((s) => byName.has(s.name) && !s.trainable);
-  const leasedBytes = frozenBytes(leased);
+  const leasedBytes = frozenBytes(leased, choice.maxBufferBytes);
   const at = stats.atPeak;
   const ownFrozen = at.frozen - leasedBytes;
   const persistentBytes = ownFrozen + at.trainable + at.gradients + at.optimizer;
@@ -142,7 +147,10 @@ export function planTraining(c: ModelConfig, runs: readonly PlanRun[], choice: P
   if (runs.length === 0) throw new Error('plan: no method given');
   const preds = runs.map((r) => predictRun(c, r, choice));
   const union = new Set(preds.flatMap((p) => p.leased));
-  const shared = frozenBytes(baseSpecsOf(c, choice.baseDtype).filter((s) => union.has(s.name)));
+  const shared = frozenBytes(
+    baseSpecsOf(c, choice.baseDtype).filter((s) => union.has(s.name)),
+    choice.maxBufferBytes,
+  );
   const byCategory = zeroByCategory();
   byCategory.frozen = shared;
   const persistent: readonly (keyof ByCategory)[] = ['trainable', 'gradients', 'optimizer'];

@@ -26,9 +26,22 @@ export function embeddingBackwardRef(
   return dTable;
 }
 
-/** The twin of the embedding op (reads the CPU ids). */
+/** The twin of the embedding op (reads the CPU ids); a part of a split table (rowOffset/rows) writes only its ids. */
 export function embeddingTwin(p: EmbeddingOpArgs<Float64Array, Int32Array>): void {
-  putInto(p.out, embeddingRef(p.table, p.idsCpu, p.dim), p.accumulate);
+  if (p.rows === undefined && p.rowOffset === undefined) {
+    putInto(p.out, embeddingRef(p.table, p.idsCpu, p.dim), p.accumulate);
+    return;
+  }
+  const off = p.rowOffset ?? 0;
+  const rows = p.rows ?? p.table.length / p.dim;
+  for (let i = 0; i < p.N; i++) {
+    const id = p.idsCpu[i] - off;
+    if (id < 0 || id >= rows) continue;
+    for (let j = 0; j < p.dim; j++) {
+      const v = p.table[id * p.dim + j];
+      p.out[i * p.dim + j] = p.accumulate ? p.out[i * p.dim + j] + v : v;
+    }
+  }
 }
 
 /** The twin of the embedding backward: dTable += the gathered rows of dOut. */

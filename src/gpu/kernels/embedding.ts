@@ -24,6 +24,14 @@ export interface EmbeddingArgs<S = GpuRegion, I = S> {
    * The CPU twin's store already holds the dequantized values and ignores it.
    */
   tableFormat?: WeightFormat<S> | null;
+  /**
+   * The table holds only rows [rowOffset, rowOffset + rows) of the whole vocabulary (one part of a table
+   * split along its rows because it exceeds the per-buffer limit, tensor/split-weight.ts): an id in that
+   * range reads the part's row id − rowOffset, any other id writes (or adds) nothing, so running every part
+   * over the same output fills each position exactly once. Absent: the table is whole.
+   */
+  rowOffset?: number;
+  rows?: number;
 }
 
 /** The tape's embedding op: the kernel's arguments plus the ids on the CPU (the twin reads those). */
@@ -48,7 +56,8 @@ export function embedding(ctx: GpuContext, args: EmbeddingArgs): void {
   const dtype: BaseDtype = args.tableFormat?.dtype ?? 'f32';
   const rowChannels = (args.tableFormat?.layout ?? 'out_in') === 'out_in';
   const accumulate = args.accumulate ?? false;
-  const label = `embedding${dtype === 'f32' ? '' : `_${dtype}`}${dtype === 'int8' && !rowChannels ? '_cols' : ''}${accumulate ? '_acc' : ''}`;
+  const ranged = args.rows !== undefined || args.rowOffset !== undefined;
+  const label = `embedding${dtype === 'f32' ? '' : `_${dtype}`}${dtype === 'int8' && !rowChannels ? '_cols' : ''}${accumulate ? '_acc' : ''}${ranged ? '_part' : ''}`;
   if (total === 0) return;
   const bindings: BindingSpec[] = [
     { name: 'table', region: args.table, write: false, type: weightArrayType(dtype) },
@@ -64,9 +73,17 @@ export function embedding(ctx: GpuContext, args: EmbeddingArgs): void {
   );
   const L = planBindings(label, bindings);
   ctx.dispatch({
-    kernel: memoKernel(`${label}:${L.sig}`, label, () => embeddingWgsl(L, dtype, rowChannels, accumulate)),
+    kernel: memoKernel(`${label}:${L.sig}`, label, () =>
+      embeddingWgsl(L, dtype, rowChannels, accumulate, ranged),
+    ),
     buffers: L.buffers,
-    uniforms: new Uniforms().u32(total).u32(args.dim).data,
+    uniforms: ranged
+      ? new Uniforms()
+          .u32(total)
+          .u32(args.dim)
+          .u32(args.rowOffset ?? 0)
+          .u32(args.rows ?? 0x7fffffff).data
+      : new Uniforms().u32(total).u32(args.dim).data,
     workgroups: grid1d(total),
   });
 }

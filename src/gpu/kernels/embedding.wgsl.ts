@@ -9,16 +9,25 @@ import type { KernelLayout } from './bindings';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 import { weightReaderDecls, weightReaderFn } from './dequant.wgsl';
 
-/** out[i·dim + j] (+)= table[ids[i]·dim + j], one thread per output element. */
+/**
+ * out[i·dim + j] (+)= table[ids[i]·dim + j], one thread per output element. `ranged`: the table is rows
+ * [offset, offset + rows) of a split table; an id outside them leaves its output untouched.
+ */
 export const embeddingWgsl = (
   L: KernelLayout,
   dtype: BaseDtype,
   rowChannels: boolean,
   accumulate: boolean,
+  ranged = false,
 ) => {
   const { table, ids, out } = L.id;
+  const idLine = ranged
+    ? `let rel = ${ids}[row] - i32(p.offset);
+  if (rel < 0 || rel >= i32(p.rows)) { return; }
+  let id = u32(rel);`
+    : `let id = u32(${ids}[row]);`;
   return `
-struct P { total: u32, dim: u32 };
+struct P { total: u32, dim: u32${ranged ? ', offset: u32, rows: u32' : ''} };
 ${L.decls('P')}
 ${weightReaderDecls(dtype)}
 ${weightReaderFn('readTable', dtype, table, L.id.scales ?? null)}
@@ -28,7 +37,7 @@ fn main(${FLAT_BUILTINS}) {
   if (t >= p.total) { return; }
   let row = t / p.dim;
   let col = t - row * p.dim;
-  let id = u32(${ids}[row]);
+  ${idLine}
   let val = readTable(id * p.dim + col, ${rowChannels ? 'id' : 'col'});
   ${accumulate ? `${out}[t] = ${out}[t] + val;` : `${out}[t] = val;`}
 }`;
