@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
-import { parseModelConfig } from '../formats/model-config';
+import { estimateWeightBytes, frozenPartRows, parseModelConfig } from '../formats/model-config';
 import { fileSource } from '../formats/node-source';
 import { SafetensorsFile } from '../formats/safetensors';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -69,12 +69,50 @@ describe('built-in model against PyTorch', () => {
 
   it('refuses a model that does not fit, with the figures', () => {
     const config = parseModelConfig(readFileSync(`${DIR}/config.json`, 'utf8'));
-    expect(() => checkModelFits(config, { maxBufferBytes: 1 << 20, budgetBytes: 1 << 30 }, 'tiny')).toThrow(
-      /model\.embed_tokens\.weight.*4\.00 MiB.*1\.00 MiB per buffer/,
+    // A frozen embedding above the limit is held in row parts (split-weight.ts); trained, it is refused.
+    expect(() =>
+      checkModelFits(config, { maxBufferBytes: 1 << 20, budgetBytes: 1 << 30 }, 'tiny'),
+    ).not.toThrow();
+    const trained = { trainable: (n: string) => n === 'model.embed_tokens.weight' };
+    expect(() =>
+      checkModelFits(config, { maxBufferBytes: 1 << 20, budgetBytes: 1 << 30 }, 'tiny', 'f32', trained),
+    ).toThrow(
+      /model\.embed_tokens\.weight.*4\.00 MiB.*1\.00 MiB per buffer.*cannot be split: train with LoRA/,
     );
     expect(() => checkModelFits(config, { maxBufferBytes: 1 << 30, budgetBytes: 1 << 20 }, 'tiny')).toThrow(
       /weights need .* but the memory budget is 1\.00 MiB/,
     );
     expect(() => checkModelFits(config, { maxBufferBytes: 1 << 30, budgetBytes: 1 << 30 })).not.toThrow();
+    // Below the MLP's 688 KiB: a linear weight is not read in parts, so the model is refused, naming it.
+    expect(() => checkModelFits(config, { maxBufferBytes: 512 << 10, budgetBytes: 1 << 30 }, 'tiny')).toThrow(
+      /mlp\.(gate|up|down)_proj\.weight.*688\.0 KiB.*512\.0 KiB per buffer, and it cannot be split \(only the embedding and the LM head/,
+    );
+  });
+
+  it("accepts Llama-3.2-1B's f32 embedding in row parts under a 128 MiB binding limit; refuses it trained", () => {
+    const dir = 'test/fixtures/configs/Llama-3.2-1B';
+    const raw = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')) as Record<string, unknown>;
+    // Its llama3 RoPE scaling is not supported (parseModelConfig says so); shapes and bytes do not depend on it.
+    raw.rope_scaling = null;
+    const config = parseModelConfig(raw);
+    // WebGPU's default maxStorageBufferBindingSize: the [128256, 2048] f32 table (1002 MiB) needs 8 parts.
+    const budget = { maxBufferBytes: 128 * 2 ** 20, budgetBytes: 8 * 2 ** 30 };
+    expect(frozenPartRows([128256, 2048], 'f32', 'out_in', budget.maxBufferBytes)).toEqual([
+      ...Array(7).fill(16032),
+      128256 - 7 * 16032,
+    ]);
+    expect(() => checkModelFits(config, budget, 'Llama-3.2-1B', 'f32')).not.toThrow();
+    expect(() => checkModelFits(config, budget, 'Llama-3.2-1B', 'nf4')).not.toThrow();
+    // f32 rows are whole 16-byte multiples: the parts take exactly the whole table's bytes.
+    expect(estimateWeightBytes(config, 'f32', budget.maxBufferBytes)).toBe(
+      estimateWeightBytes(config, 'f32'),
+    );
+    expect(() => checkModelFits(config, budget, 'Llama-3.2-1B', 'f32', { trainable: () => true })).toThrow(
+      /tensor "model\.embed_tokens\.weight" \[128256,2048\] needs 1002\.0 MiB in one buffer \(f32\) but this GPU allows at most 128\.0 MiB per buffer; a trained tensor .* cannot be split: train with LoRA/,
+    );
+    // A limit no row block fits (one 8 KiB f32 row) is refused for the table itself.
+    expect(() => checkModelFits(config, { ...budget, maxBufferBytes: 4096 }, 'Llama-3.2-1B', 'f32')).toThrow(
+      /model\.embed_tokens\.weight.*cannot be split/,
+    );
   });
 });

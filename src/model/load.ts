@@ -4,6 +4,7 @@
 // checkpointBaseSource is the streaming form a FrozenBase uploads from: shapes checked up front, then one
 // tensor read when asked, so the host never holds the whole model in f32.
 
+import { modelTensors } from '../formats/architecture';
 import { FormatError } from '../formats/errors';
 import {
   estimateWeightBytes,
@@ -50,6 +51,10 @@ export function checkModelFits(
   opts: FitOptions = {},
 ): void {
   const limit = budget.maxBufferBytes;
+  const t = modelTensors(config);
+  // The tensors whose readers take row parts (the lookups and the head, model/transformer.ts,
+  // tensor/ops-lmhead.ts): the vocabulary tables, the only ones that grow this large.
+  const splittable = new Set([t.embed, t.head, t.positions ?? t.embed]);
   for (const [key, p] of frozenTensorPlan(config, dtype)) {
     const trained = opts.trainable?.(key) ?? false;
     // A trained tensor is f32 whatever the base dtype; a frozen one is held in its plan's dtype.
@@ -68,6 +73,7 @@ export function checkModelFits(
         key,
       );
     try {
+      if (!splittable.has(key)) throw new Error('only the embedding and the LM head are read in row parts');
       frozenPartRows(p.shape, held, p.layout, limit);
     } catch (e) {
       throw new FormatError(
