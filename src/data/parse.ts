@@ -19,7 +19,10 @@ export interface ParseOptions {
   maxIssues?: number;
   /** JSON: the field of the root object that holds the rows, when it has several lists. */
   jsonField?: string;
-  /** JSONL: longer lines are bad rows (skipped and counted, or the stop), never parsed (default 4 Mi chars). */
+  /**
+   * JSONL lines, CSV records and JSON array items longer than this are bad rows (skipped and counted, or
+   * the stop), never parsed (default 4 Mi chars).
+   */
   maxRowChars?: number;
 }
 
@@ -40,6 +43,11 @@ const EXTENSIONS: Record<string, DatasetFormat> = {
   text: 'text',
   md: 'text',
 };
+
+/** A .tsv file is tab-separated; other CSV files have their delimiter guessed from the header. */
+export function csvDelimiterOf(name: string): string | undefined {
+  return extensionOf(name) === 'tsv' ? '\t' : undefined;
+}
 
 function extensionOf(name: string): string {
   const base = name.slice(name.lastIndexOf('/') + 1);
@@ -98,8 +106,7 @@ export async function parseDataset(
     const text = decodeText(name, bytes);
     if (format === 'jsonl') parsed = parseJsonl(name, text, log, options.maxRowChars);
     else if (format === 'json') parsed = parseJson(name, text, log, options.jsonField);
-    else if (format === 'csv')
-      parsed = parseCsv(name, text, log, extensionOf(name) === 'tsv' ? '\t' : undefined);
+    else if (format === 'csv') parsed = parseCsv(name, text, log, csvDelimiterOf(name), options.maxRowChars);
     else parsed = parseText(name, text, options.textMode ?? 'line');
   }
   if (parsed.rows.length === 0) {
@@ -201,6 +208,12 @@ export function parseJsonl(
 export function oversizeRow(chars: number, maxRowChars: number): string {
   const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} M` : String(n));
   return `a row of ${mb(chars)} characters, over the ${mb(maxRowChars)} limit for one row`;
+}
+
+/** The message for a CSV record longer than the limit (the streaming reader never holds it to count it). */
+export function oversizeCsvRow(maxRowChars: number): string {
+  const mb = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} M` : String(n));
+  return `a row of more than ${mb(maxRowChars)} characters, over the limit for one row`;
 }
 
 /** One JSONL line (its '\r' still on) into `out`, or its problem into `log`; blank lines are ignored. */
@@ -307,6 +320,7 @@ export function parseCsv(
   text: string,
   log: IssueLog,
   delimiter?: string,
+  maxRowChars = MAX_ROW_CHARS,
 ): { columns: string[]; rows: Row[]; locations: SourceLocation[] } {
   let header: string[] | null = null;
   const rows: Row[] = [];
@@ -335,6 +349,11 @@ export function parseCsv(
     const loc: SourceLocation = { file: name, row: dataRow, line: lines[i] };
     if (errors.length > 0) {
       log.add(issue(loc, describeCsvError(errors[0])));
+      continue;
+    }
+    // Its size from its start to the next record's (csv-stream.ts measures it the same way).
+    if ((records[i + 1]?.start ?? text.length) - records[i].start > maxRowChars) {
+      log.add(issue(loc, oversizeCsvRow(maxRowChars)));
       continue;
     }
     if (fields.length !== header.length) {
@@ -401,7 +420,7 @@ function csvRecords(text: string, delimiter: string): CsvRecord[] {
  * is a one-column file, whose fields may then hold unquoted commas; papaparse's own guess looks at
  * the data rows and splits those.
  */
-function guessDelimiter(text: string): string {
+export function guessDelimiter(text: string): string {
   const counts = new Map<string, number>([
     [',', 0],
     ['\t', 0],
@@ -427,12 +446,12 @@ function guessDelimiter(text: string): string {
   return most > 0 ? best : '\u001f';
 }
 
-function describeCsvError(e: Papa.ParseError): string {
+export function describeCsvError(e: Papa.ParseError): string {
   return CSV_MESSAGES[e.code] ?? e.message.charAt(0).toLowerCase() + e.message.slice(1);
 }
 
 /** Header names made non-empty and unique (`col3`, `name_2`), so no column shadows another. */
-function uniqueNames(fields: string[]): string[] {
+export function uniqueNames(fields: string[]): string[] {
   const seen = new Set<string>();
   return fields.map((f, i) => {
     let n = f.trim() === '' ? `col${i + 1}` : f.trim();
