@@ -1,14 +1,15 @@
 // Tests for embedding.ts: lookup from f32 tables and from frozen tables in every stored format (odd dims,
 // so rows straddle u32 words and NF4 blocks),
 // accumulate, the position-table case, and the atomics-free backward with repeated ids against the twin;
-// the twin's backward against central differences.
+// the twin's backward against central differences; a table uploaded in row parts (rowOffset/rows: ids
+// outside a part write nothing) gives exactly what the whole table gives, in every format.
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn, rng } from '../../../test/helpers/numeric';
 import { BASE_DTYPES, roundTripWeight } from '../../util/quant';
 import { freeWeightGpu, uploadWeightGpu } from './dequant';
 import { embedding, embeddingBackward, embeddingGradPlan } from './embedding';
-import { embeddingBackwardRef, embeddingRef } from './embedding.ref';
+import { embeddingBackwardRef, embeddingRef, embeddingTwin } from './embedding.ref';
 
 /** N ids in [0, V) drawn from a few hot values so most ids repeat. */
 function randomIds(N: number, V: number, seed: number): Int32Array {
@@ -66,6 +67,73 @@ describe('embedding forward', () => {
       expect(ctx.arena.stats().liveBuffers).toBe(0);
     });
   }
+
+  it('a table in row parts gives exactly the whole table, every format, plain and accumulate (GPU and twin)', async () => {
+    const ctx = await testGpu();
+    // Parts start on whole u32 words and NF4 blocks (8 rows of 24 = 3 blocks), as frozenPartRows makes them.
+    const [V, dim, N] = [48, 24, 61];
+    const parts: Array<[number, number]> = [
+      [0, 24],
+      [24, 16],
+      [40, 8],
+    ];
+    const table = randn(V * dim, 41);
+    const ids = randomIds(N, V, 9);
+    ids.set([0, V - 1, 23, 24, 39, 40]);
+    const gIds = ctx.upload(ids, 'activations', 'ids');
+    const prior = randn(N * dim, 3);
+    const out = up(ctx, prior, 'activations');
+    for (const dtype of BASE_DTYPES) {
+      const whole = uploadWeightGpu(ctx, table, [V, dim], dtype, 'out_in', 'frozen', 'whole');
+      const pieces = parts.map(([r0, rows]) =>
+        uploadWeightGpu(
+          ctx,
+          table.subarray(r0 * dim, (r0 + rows) * dim),
+          [rows, dim],
+          dtype,
+          'out_in',
+          'frozen',
+          'part',
+        ),
+      );
+      for (const accumulate of [false, true]) {
+        ctx.write(out, Float32Array.from(prior));
+        embedding(ctx, { out, table: whole.store, tableFormat: whole.format, ids: gIds, N, dim, accumulate });
+        const want = await ctx.readF32(out, N * dim);
+        // Poisoned first: a position no part writes would show.
+        if (!accumulate) ctx.write(out, new Float32Array(N * dim).fill(Number.NaN));
+        else ctx.write(out, Float32Array.from(prior));
+        for (const [i, [rowOffset, rows]] of parts.entries()) {
+          const p = pieces[i];
+          embedding(ctx, {
+            out,
+            table: p.store,
+            tableFormat: p.format,
+            ids: gIds,
+            N,
+            dim,
+            accumulate,
+            rowOffset,
+            rows,
+          });
+        }
+        expect(Array.from(await ctx.readF32(out, N * dim)), `${dtype} accumulate=${accumulate}`).toEqual(
+          Array.from(want),
+        );
+      }
+      freeWeightGpu(ctx, whole.store, whole.format);
+      for (const p of pieces) freeWeightGpu(ctx, p.store, p.format);
+    }
+    // The twin: each part writes only its ids; together they are the whole lookup.
+    const got = new Float64Array(N * dim).fill(Number.NaN);
+    for (const [rowOffset, rows] of parts) {
+      const t = table.subarray(rowOffset * dim, (rowOffset + rows) * dim);
+      embeddingTwin({ out: got, table: t, ids, idsCpu: ids, N, dim, rowOffset, rows });
+    }
+    expect(Array.from(got)).toEqual(Array.from(embeddingRef(table, ids, dim)));
+    for (const b of [gIds, out]) ctx.arena.free(b);
+    expect(ctx.arena.stats().liveBuffers).toBe(0);
+  });
 
   it('looks up a position table with ids = positions', async () => {
     const ctx = await testGpu();
