@@ -2,7 +2,7 @@
 // tensors' host copies), per-tensor counting across leases (a tensor two sets borrow is held once, freed
 // with the last lease; the GPU arena's frozen bytes are checked exactly), ParamSets borrowing it (the same
 // storage, writes refused, a merge's private copy leaving the shared tensor as it was), null specs (zeros,
-// and none on the host) and a 16-bit tensor's exact bytes.
+// and none on the host), a 16-bit tensor's exact bytes, and a tensor above the buffer limit held in row parts.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { alignBytes } from '../gpu/arena';
@@ -11,6 +11,7 @@ import { cpuBackend } from './cpu-backend';
 import { type BaseSource, FrozenBase } from './frozen-base';
 import { gpuBackend } from './gpu-backend';
 import { ParamSet, type ParamSpec } from './params';
+import { splitOf } from './split-weight';
 
 const SHAPES: Record<string, number[]> = { a: [3, 4], b: [5], c: [2, 6], d: [7, 3] };
 const valuesOf = (name: string) => {
@@ -147,5 +148,46 @@ describe('FrozenBase', () => {
       () =>
         new ParamSet(cpuBackend(), [{ name: 'w', shape: [4], trainable: true, data: null, dtype: 'nf4' }]),
     ).toThrow(/held as nf4 and cannot be trained/);
+  });
+
+  it('holds a tensor above the buffer limit in row parts: values read back, parts counted and freed (GPU)', async () => {
+    const ctx = await testGpu();
+    const log: string[] = [];
+    // d [7, 3] is 84 bytes in f32: a 48-byte limit holds it as 4 + 3 rows (48 + 36 → 48 + 48 aligned).
+    const be = recordingBackend(gpuBackend(ctx), log, { now: 0 });
+    const f0 = ctx.arena.stats().current.frozen;
+    const base = new FrozenBase(be, recordingSource([], { now: 0, max: 0 }), 'f32', undefined, {
+      maxBufferBytes: 48,
+    });
+    const lease = await base.lease(['a', 'd']);
+    expect(log).toEqual(['upload a', 'upload d[0:4]', 'upload d[4:7]']);
+    const d = lease.get('d');
+    expect(d.shape).toEqual([7, 3]);
+    expect(splitOf(d)?.parts.map((p) => [p.row0, p.rows])).toEqual([
+      [0, 4],
+      [4, 3],
+    ]);
+    expect(splitOf(lease.get('a'))).toBeNull();
+    expect(ctx.arena.stats().current.frozen - f0).toBe(alignBytes(48) + 2 * alignBytes(48));
+    expect(Array.from(await base.values('d'))).toEqual([...valuesOf('d')]);
+    lease.release();
+    expect(ctx.arena.stats().current.frozen).toBe(f0);
+    expect(splitOf(d)).toBeNull();
+    // A tensor no row block of which fits is refused by name, nothing left uploaded.
+    const tight = new FrozenBase(be, recordingSource([], { now: 0, max: 0 }), 'f32', undefined, {
+      maxBufferBytes: 8,
+    });
+    await expect(tight.lease(['d'])).rejects.toThrow(
+      /d \[7,3\] \(f32\) exceeds the 8-byte buffer limit: 1 row/,
+    );
+    expect(ctx.arena.stats().current.frozen).toBe(f0);
+  });
+
+  it("takes the backend's stated per-buffer limit when given none", () => {
+    const be = { ...cpuBackend(), maxBufferBytes: 1024 };
+    expect(new FrozenBase(be, recordingSource([], { now: 0, max: 0 }), 'f32').maxBufferBytes).toBe(1024);
+    expect(new FrozenBase(cpuBackend(), recordingSource([], { now: 0, max: 0 }), 'f32').maxBufferBytes).toBe(
+      Number.POSITIVE_INFINITY,
+    );
   });
 });
