@@ -3,6 +3,8 @@
 // however the bytes are cut; progress only goes up and ends at the file's size and row count; a cancel
 // ends it with IngestCancelled; an oversize JSONL row is counted with its line; a column first seen after
 // the shape was decided makes a second reading that still gives the whole-file answer.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IngestCancelled, type IngestProgress, ingestDataset, UnmappedColumns } from './ingest';
 import { prepareDataset } from './prepare';
@@ -20,6 +22,8 @@ function charTokenizer(offset = 3): TextTokenizer {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
+const fixture = (f: string) =>
+  new Uint8Array(readFileSync(join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'data', f)));
 const blob = (s: string) => new Blob([enc(s)]);
 const noPause = () => Promise.resolve();
 
@@ -34,10 +38,11 @@ const JSONL = [
   ...Array.from({ length: 70 }, (_, i) => JSON.stringify({ prompt: `Say ${i}:`, completion: ` ${i}!` })),
 ].join('\n');
 
-async function compare(name: string, text: string, chunkBytes: number, o = {}) {
+async function compare(name: string, text: string | Uint8Array, chunkBytes: number, o = {}) {
   const tok = charTokenizer();
-  const whole = await prepareDataset(name, enc(text), { onError: 'skip', ...o });
-  const got = await ingestDataset(name, blob(text), {
+  const bytes = typeof text === 'string' ? enc(text) : text;
+  const whole = await prepareDataset(name, bytes, { onError: 'skip', ...o });
+  const got = await ingestDataset(name, new Blob([new Uint8Array(bytes)]), {
     onError: 'skip',
     tokenizer: tok,
     chunkBytes,
@@ -93,6 +98,27 @@ describe('chunked ingest', () => {
     );
     await compare('m.json', json, 11);
     await compare('noext', JSONL, 33, { maxRowChars: 200 });
+  });
+
+  it('Parquet read a row group at a time equals the whole-file path', async () => {
+    // Three row groups (4, 4, 3 rows; one completion missing), and files of one group.
+    const got = await compare('rg.parquet', fixture('row_groups.parquet'), 64, { batchRows: 3 });
+    expect([got.rows, got.skipped]).toEqual([11, 1]);
+    await compare('pc.parquet', fixture('prompt_completion.snappy.parquet'), 64);
+    await compare('m.parquet', fixture('messages.snappy.parquet'), 64);
+  });
+
+  it('JSON objects with a list field, CSV with CRLF and TSV equal the whole-file path', async () => {
+    const rows = Array.from({ length: 70 }, (_, i) => ({ prompt: `p${i} é😀`, completion: ` c${i}` }));
+    await compare('o.json', JSON.stringify({ version: 1, data: rows }, null, 2), 13);
+    await compare('big.json', JSON.stringify(rows), 7, { maxRowChars: 40 });
+    const crlf = `prompt,completion\r\n${rows.map((r) => `"${r.prompt}",${r.completion}`).join('\r\n')}\r\n`;
+    await compare('c.csv', crlf, 3);
+    await compare(
+      't.tsv',
+      `prompt\tcompletion\n${rows.map((r) => `${r.prompt}\t${r.completion}`).join('\n')}`,
+      5,
+    );
   });
 
   it('conversational data whose first rows have no answer: the shape looks past them, as the whole path does', async () => {
@@ -168,13 +194,16 @@ describe('chunked ingest', () => {
     for (const [name, text] of [
       ['a.jsonl', JSONL],
       ['c.csv', `prompt,completion\n${Array.from({ length: 100 }, (_, i) => `${i},${i}`).join('\n')}`],
+      ['j.json', JSON.stringify(Array.from({ length: 100 }, (_, i) => (i % 7 ? { text: `t${i}` } : i)))],
+      ['rg.parquet', fixture('row_groups.parquet')],
     ] as const) {
       const seen: IngestProgress[] = [];
-      const got = await ingestDataset(name, blob(text), {
+      const bytes = typeof text === 'string' ? enc(text) : text;
+      const got = await ingestDataset(name, new Blob([new Uint8Array(bytes)]), {
         onError: 'skip',
         tokenizer: charTokenizer(),
         chunkBytes: 50,
-        batchRows: 10,
+        batchRows: name.endsWith('.parquet') ? 1 : 10,
         maxRowChars: 200,
         onProgress: (p) => seen.push(p),
         pause: noPause,
@@ -186,27 +215,38 @@ describe('chunked ingest', () => {
         expect(seen[i].skipped).toBeGreaterThanOrEqual(seen[i - 1].skipped);
       }
       const last = seen[seen.length - 1];
-      expect(last.bytesTotal).toBe(enc(text).length);
+      expect(last.bytesTotal).toBe(bytes.length);
       expect(last.bytesDone).toBe(last.bytesTotal);
       expect(last.rows).toBe(got.rows);
+      expect(last.skipped).toBe(got.skipped);
     }
   });
 
-  it('a cancel ends it between chunks', async () => {
-    const ctl = new AbortController();
-    let chunks = 0;
-    const run = ingestDataset('a.jsonl', blob(JSONL), {
-      onError: 'skip',
-      tokenizer: charTokenizer(),
-      chunkBytes: 64,
-      maxRowChars: 200,
-      signal: ctl.signal,
-      onProgress: () => {
-        if (++chunks === 3) ctl.abort();
-      },
-      pause: noPause,
-    });
-    await expect(run).rejects.toThrow(IngestCancelled);
-    expect(chunks).toBe(3);
+  it('a cancel ends it between chunks, in every format', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({ prompt: `p${i}`, completion: ` c${i}` }));
+    const files: [string, Uint8Array][] = [
+      ['a.jsonl', enc(JSONL)],
+      ['c.csv', enc(`prompt,completion\n${rows.map((r) => `${r.prompt},${r.completion}`).join('\n')}`)],
+      ['j.json', enc(JSON.stringify(rows))],
+      ['rg.parquet', fixture('row_groups.parquet')],
+    ];
+    for (const [name, bytes] of files) {
+      const ctl = new AbortController();
+      let told = 0;
+      const run = ingestDataset(name, new Blob([new Uint8Array(bytes)]), {
+        onError: 'skip',
+        tokenizer: charTokenizer(),
+        chunkBytes: 64,
+        batchRows: 2,
+        maxRowChars: 200,
+        signal: ctl.signal,
+        onProgress: () => {
+          if (++told === 3) ctl.abort();
+        },
+        pause: noPause,
+      });
+      await expect(run, name).rejects.toThrow(IngestCancelled);
+      expect(told, name).toBe(3);
+    }
   });
 });

@@ -1,17 +1,22 @@
 // A dataset file read, checked and tokenised in chunks, for files too large to hold as text, rows and
-// tokens at once (the page's worker; a File or Blob is read a slice at a time). JSONL and line-per-row text
-// stream through JsonlStreamReader: no more than one chunk of text and one batch of rows is alive, and what
-// stays is the token arena (token-arena.ts), the first rows and examples for the preview, and the counts.
-// JSON, CSV and Parquet are parsed whole by parse.ts (their syntax is not line by line), then checked and
-// tokenised in batches the same way. Progress (bytes and rows done) is told after every chunk and batch,
-// and an AbortSignal ends it between two (IngestCancelled).
+// tokens at once (the page's worker and the CLI; a File or Blob is read a slice at a time). JSONL and
+// line-per-row text stream through JsonlStreamReader, CSV through CsvStreamReader, JSON through
+// JsonStreamReader, Parquet a row group at a time (parquet.ts): no more than one chunk of text (or one row
+// group) and one batch of rows is alive, and what stays is the token arena (token-arena.ts), the first rows
+// and examples for the preview, and the counts. Plain text in paragraphs is parsed whole, then checked and
+// tokenised in batches the same way. Progress (bytes and rows done, rows left out) is told after every
+// chunk and batch, and an AbortSignal ends it between two (IngestCancelled).
 //
 // The result is what prepareDataset + tokenizeForSft give for the same bytes: the same rows, skips,
 // reasons, shape and tokens. The shape is decided on the first rows with the columns seen so far; if the
 // whole file's columns would have given another shape, the file is read a second time with them.
+
+import { CsvStreamReader } from './csv-stream';
 import { DataError, issue } from './errors';
-import { JsonlStreamReader } from './jsonl-stream';
-import { detectFormat, type ParseOptions, parseDataset } from './parse';
+import { JsonStreamReader } from './json-stream';
+import { JsonlStreamReader, type StreamEnd } from './jsonl-stream';
+import { parquetRowGroups } from './parquet';
+import { csvDelimiterOf, detectFormat, type ParseOptions, parseDataset } from './parse';
 import type { PrepareOptions } from './prepare';
 import { type DetectedShape, detectShape } from './shape';
 import { applyTemplate, defaultTemplate, type PromptTemplate } from './template';
@@ -124,31 +129,30 @@ export async function ingestDataset(
   let rows: number;
   let parseSkipped: number;
   let parseIssues: DataIssue[];
-  const lineByLine = format === 'jsonl' || (format === 'text' && (o.textMode ?? 'line') === 'line');
-  if (lineByLine) {
+  const batch = o.batchRows ?? 2048;
+  /** A batch of rows to the sink, a batch at a time, told, with a pause (and a cancel) between. */
+  const feed = async (taken: Batch, cols: readonly string[], done: (k: number) => void) => {
+    for (let i = 0; i === 0 || i < taken.rows.length; i += batch) {
+      if (i > 0) {
+        await pause();
+        check();
+      }
+      sink.add(
+        { rows: taken.rows.slice(i, i + batch), locations: taken.locations.slice(i, i + batch) },
+        cols,
+      );
+      done(Math.min(taken.rows.length, i + batch));
+    }
+  };
+  const reader = textReader(name, format, o);
+  if (reader) {
     refuseUtf16(name, head);
-    const reader = new JsonlStreamReader(name, {
-      onError: o.onError,
-      maxIssues: o.maxIssues,
-      maxRowChars: o.maxRowChars,
-      lines: format === 'jsonl' ? 'jsonl' : 'text',
-    });
-    const batch = o.batchRows ?? 2048;
     for (let at = 0; at < src.size; at += chunk) {
       check();
       reader.push(await read(at, Math.min(src.size, at + chunk)));
-      // A chunk's rows are tokenised a batch at a time, each told, with a pause (and a cancel) between.
       const taken = reader.takeRows();
       const before = reader.rows - taken.rows.length;
-      for (let i = 0; i === 0 || i < taken.rows.length; i += batch) {
-        if (i > 0) {
-          await pause();
-          check();
-        }
-        const cut = { rows: taken.rows.slice(i, i + batch), locations: taken.locations.slice(i, i + batch) };
-        sink.add(cut, reader.columns);
-        tell(reader.bytesRead, before + Math.min(taken.rows.length, i + batch), reader.skipped);
-      }
+      await feed(taken, reader.columns, (k) => tell(reader.bytesRead, before + k, reader.skipped));
       await pause();
     }
     check();
@@ -156,8 +160,26 @@ export async function ingestDataset(
     sink.add(end, end.columns);
     ({ columns, total: rows, skipped: parseSkipped, issues: parseIssues } = end);
     tell(src.size, rows, parseSkipped);
+  } else if (format === 'parquet') {
+    // A row group at a time, its column chunks read from the file's byte ranges.
+    columns = [];
+    rows = 0;
+    parseSkipped = 0;
+    parseIssues = [];
+    for await (const g of parquetRowGroups(name, src)) {
+      check();
+      columns = g.columns;
+      const before = rows;
+      const bytes = Math.round((src.size * g.rowsDone) / Math.max(1, g.totalRows));
+      await feed(g, columns, (k) => tell(bytes, before + k, 0));
+      rows = g.rowsDone;
+      await pause();
+    }
+    check();
+    if (rows === 0) throw new DataError(issue({ file: name }, 'no rows found'));
+    tell(src.size, rows, 0);
   } else {
-    // Parsed whole: the bytes go once the rows exist, then the rows are checked a batch at a time.
+    // Paragraphs of plain text: parsed whole (a paragraph may run across any chunk), then checked in batches.
     let bytes: Uint8Array | null = new Uint8Array(src.size);
     for (let at = 0; at < src.size; at += chunk) {
       check();
@@ -169,7 +191,6 @@ export async function ingestDataset(
     bytes = null;
     ({ columns, skipped: parseSkipped, issues: parseIssues } = parsed);
     rows = parsed.rows.length;
-    const batch = o.batchRows ?? 2048;
     for (let i = 0; i < rows; i += batch) {
       check();
       const cut = {
@@ -188,6 +209,8 @@ export async function ingestDataset(
     tell(src.size, again.rows, again.skipped - sink.skipped);
     return again;
   }
+  // Rows held until the shape was decided (a file of fewer than SHAPE_SAMPLE) are checked only now.
+  tell(src.size, rows, parseSkipped);
   const maxIssues = o.maxIssues ?? 20;
   return {
     name,
@@ -202,6 +225,27 @@ export async function ingestDataset(
     firstExamples: sink.firstExamples,
     tokens: sink.arena,
   };
+}
+
+/** What reads a text format in chunks (every one but plain text in paragraphs). */
+interface TextRowReader {
+  readonly bytesRead: number;
+  readonly rows: number;
+  readonly columns: string[];
+  readonly skipped: number;
+  push(bytes: Uint8Array): void;
+  takeRows(): Batch;
+  endStream(): StreamEnd;
+}
+
+function textReader(name: string, format: DatasetFormat, o: IngestOptions): TextRowReader | null {
+  const common = { onError: o.onError, maxIssues: o.maxIssues, maxRowChars: o.maxRowChars };
+  if (format === 'jsonl') return new JsonlStreamReader(name, { ...common, lines: 'jsonl' });
+  if (format === 'text' && (o.textMode ?? 'line') === 'line')
+    return new JsonlStreamReader(name, { ...common, lines: 'text' });
+  if (format === 'csv') return new CsvStreamReader(name, { ...common, delimiter: csvDelimiterOf(name) });
+  if (format === 'json') return new JsonStreamReader(name, { ...common, field: o.jsonField });
+  return null;
 }
 
 /** A UTF-16 file is named as such, as parse.ts's whole-file decoding does. */
