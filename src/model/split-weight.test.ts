@@ -29,7 +29,7 @@ import { Tape, Tensor } from '../tensor/tape';
 import type { BaseDtype } from '../tensor/weight-format';
 import { frozenBytes, predictTrainingMemory } from '../train/memory';
 import { ADAMW_DEFAULTS, AdamW } from '../train/optimizer';
-import { baseSpecsOf } from '../train/plan';
+import { baseSpecsOf, PLAN_DEFAULTS, planTraining } from '../train/plan';
 import { generate } from './generate';
 import { randomModelParams } from './init';
 import { causalLmLoss, shiftLabels } from './loss';
@@ -296,6 +296,26 @@ describe('the meter counts the parts as the arena holds them', () => {
     expect(split.measured).toBeLessThanOrEqual(split.predicted * 1.01);
   });
 
+  it('plan: a split base counted once in its parts; a linear weight above the limit refused by name', () => {
+    const c = TINY_LLAMA;
+    const run = { method: 'lora', options: LORA };
+    for (const baseDtype of ['f32', 'nf4'] as const) {
+      const limit = lowLimit(c, baseDtype);
+      const choice = { ...PLAN_DEFAULTS, batch: B, seqLen: T, baseDtype, maxBufferBytes: limit };
+      const plan = planTraining(c, [run, run], choice);
+      expect(plan.sharedFrozenBytes).toBe(estimateWeightBytes(c, baseDtype, limit));
+      const whole = planTraining(c, [run, run], { ...choice, maxBufferBytes: undefined });
+      // The split costs its parts' alignment and the head's part scratch, nothing else.
+      expect(plan.predictedPeakBytes).toBeGreaterThanOrEqual(whole.predictedPeakBytes);
+      expect(plan.predictedPeakBytes - whole.predictedPeakBytes).toBeLessThan(4 * B * T * c.vocabSize + 1024);
+    }
+    // Under the MLP's 1536 bytes (above q_proj's 1024): the MLP weights would need parts, which only the tables' readers take.
+    const tight = { ...PLAN_DEFAULTS, batch: B, seqLen: T, maxBufferBytes: 1100 };
+    expect(() => planTraining(c, [run], tight)).toThrow(
+      /mlp\.(gate|up|down)_proj\.weight \[\d+,\d+\] needs 1536 bytes .*only the embedding and the LM head are read in row parts/,
+    );
+  });
+
   it('a trained tensor above the limit is refused by the plan, naming it', () => {
     const c = TINY_LLAMA;
     const m = getMethod('full');
@@ -310,6 +330,8 @@ describe('the meter counts the parts as the arena holds them', () => {
           maxBufferBytes: lowLimit(c, 'f32'),
         },
       ),
-    ).toThrow(/model\.embed_tokens\.weight \[41,16\] is trained .* cannot be split/);
+    ).toThrow(
+      /model\.embed_tokens\.weight \[41,16\] needs 2624 bytes in one f32 buffer.*; it is trained, and a trained tensor cannot be split/,
+    );
   });
 });

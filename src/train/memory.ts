@@ -8,7 +8,8 @@
 // per-buffer limit, frozen tensors above it are held in row parts exactly as a FrozenBase uploads them
 // (split-weight.ts), so the prediction counts each part's buffers and the split head's scratch.
 
-import type { ModelConfig } from '../formats/model-config';
+import { modelTensors } from '../formats/architecture';
+import { largestBufferBytes, type ModelConfig } from '../formats/model-config';
 import { causalLmLoss } from '../model/loss';
 import type { ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
@@ -45,15 +46,22 @@ function paramsFor<S, I>(
   be: Backend<S, I>,
   specs: readonly ParamSpec[],
   maxBufferBytes = Number.POSITIVE_INFINITY,
+  /** The frozen tensors whose readers take row parts (the model's tables); absent: any may be split. */
+  splittable: ReadonlySet<string> | null = null,
 ): ParamSet<S, I> {
   if (!Number.isFinite(maxBufferBytes)) return new ParamSet(be, specs);
   for (const s of specs) {
-    const bytes = Math.max(16, Math.ceil((s.shape.reduce((a, b) => a * b, 1) * 4) / 16) * 16);
-    if (s.trainable && bytes > maxBufferBytes)
+    const cols = s.shape.slice(1).reduce((a, b) => a * b, 1);
+    const dtype = s.trainable ? 'f32' : (s.dtype ?? 'f32');
+    const bytes = largestBufferBytes(s.shape[0] ?? 1, cols, dtype, s.layout ?? 'out_in');
+    if (bytes <= maxBufferBytes) continue;
+    const what = `${s.name} [${s.shape}] needs ${bytes} bytes in one ${dtype} buffer, over the ${maxBufferBytes}-byte per-buffer limit`;
+    if (s.trainable)
       throw new Error(
-        `${s.name} [${s.shape}] is trained and needs ${bytes} bytes in one f32 buffer, over the ` +
-          `${maxBufferBytes}-byte per-buffer limit; a trained tensor cannot be split (LoRA keeps it frozen, held in parts)`,
+        `${what}; it is trained, and a trained tensor cannot be split (LoRA keeps it frozen, held in parts)`,
       );
+    if (splittable && !splittable.has(s.name))
+      throw new Error(`${what}; only the embedding and the LM head are read in row parts`);
   }
   return new ParamSet(be, specs, { base: splitFrozenSet(be, specs, maxBufferBytes) });
 }
@@ -67,7 +75,9 @@ export function predictTrainingMemory(
   opts: TrainingMemoryOptions = {},
 ): MeterStats {
   const be = meterBackend();
-  const ps = paramsFor(be, specs, opts.maxBufferBytes);
+  const t = modelTensors(config);
+  const tables = new Set([t.embed, t.head, t.positions ?? t.embed]);
+  const ps = paramsFor(be, specs, opts.maxBufferBytes, tables);
   // The meter reads no values: the hyperparameters do not change what is allocated.
   const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: opts.maxGradNorm ?? 1 });
   const ids = new Int32Array(shape.B * shape.T);
