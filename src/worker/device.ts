@@ -8,6 +8,7 @@
 // trains on without a reload (scheduler-real.test.ts destroys the device mid-run and resumes).
 import type { GpuRegion } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
+import { GpuDeviceLostError } from '../gpu/errors';
 import { checkpointBaseSource } from '../model/load';
 import { FrozenBase } from '../tensor/frozen-base';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -25,6 +26,25 @@ export interface DeviceLease {
   destroy(): void;
   /** The run finished: the pooled buffers its steps left go back to the device. */
   finished(): void;
+  /** The device's loss, when a run's failure came from one (the scheduler's RunDevice.lossBehind). */
+  lossBehind(): Promise<Error | null>;
+}
+
+/**
+ * How long a failure waits for the device to report itself lost: the report follows the failed read within
+ * a few tasks; only failures wait, and a failure on a live device is shown this much later.
+ */
+const LOSS_GRACE_MS = 1000;
+
+/** The device's loss as the GPU layer words it, or null if it is still alive after LOSS_GRACE_MS. */
+async function lossOf(ctx: GpuContext): Promise<Error | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const alive = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), LOSS_GRACE_MS);
+  });
+  const info = await Promise.race([ctx.device.lost, alive]);
+  clearTimeout(timer);
+  return info ? new GpuDeviceLostError(info.reason, info.message) : null;
 }
 
 /** The arena owner a base's allocations are counted under. */
@@ -64,6 +84,7 @@ export class SharedDevice {
       ctx,
       shared: ctx,
       finished: () => ctx.trimPool(),
+      lossBehind: () => lossOf(ctx),
       destroy: () => {
         if (!held) return;
         held = false;

@@ -27,6 +27,8 @@ class World {
   readonly failSave = new Set<string>();
   /** Set: every run's device is a hold on this one device (as in the worker). */
   shared: object | undefined = undefined;
+  /** Set: the devices report this loss when a failure asks whether one is behind it (lossBehind). */
+  loss: Error | null = null;
 
   states(runId: string): RunState[] {
     return this.posted.flatMap((m) => (m.type === 'runState' && m.runId === runId ? [m.state] : []));
@@ -54,7 +56,13 @@ class FakeDevice {
     this.finishes++;
   }
   /** The device behind the run's hold when the world shares one (the worker's SharedDevice). */
-  constructor(readonly shared?: object) {}
+  constructor(
+    readonly shared?: object,
+    private readonly world?: World,
+  ) {}
+  async lossBehind(): Promise<Error | null> {
+    return this.world?.loss ?? null;
+  }
   destroy(): void {
     this.destroyed = true;
   }
@@ -149,7 +157,7 @@ function scheduler(w: World): Scheduler<FakeDevice, FakeRunner> {
   const fx: SchedulerEffects<FakeDevice, FakeRunner> = {
     post: (m) => w.posted.push(m),
     acquireDevice: async () => {
-      const d = new FakeDevice(w.shared);
+      const d = new FakeDevice(w.shared, w);
       w.devices.push(d);
       return d;
     },
@@ -502,6 +510,24 @@ describe('Scheduler', () => {
         'The GPU device was lost (unknown) at step 3; no checkpoint had been saved yet; Resume starts it again from step 0 on a new device. Every run on this device stopped with it.',
       resumable: true,
     });
+    // A failed read that beat the device's report of its loss (Chromium rejects the map first) is the loss.
+    w.onStep.set('c', (step) => {
+      if (step === 2) {
+        w.loss = new GpuDeviceLostError('destroyed', 'Device was destroyed.');
+        throw new Error("Failed to execute 'mapAsync' on 'GPUBuffer': Buffer was unmapped");
+      }
+    });
+    await s.start([spec('c', 4)], 1000);
+    await settled(s, ['c']);
+    expect(w.posted.find((m) => m.type === 'runState' && m.runId === 'c' && m.state === 'error')).toEqual({
+      type: 'runState',
+      runId: 'c',
+      state: 'error',
+      message:
+        'The GPU device was lost (destroyed: Device was destroyed.) at step 2; no checkpoint had been saved yet; Resume starts it again from step 0 on a new device. Every run on this device stopped with it.',
+      resumable: true,
+    });
+    w.loss = null;
     // Any other failure is not offered a resume.
     w.onStep.set('b', () => {
       throw new Error('boom');

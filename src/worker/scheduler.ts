@@ -43,6 +43,12 @@ export interface RunDevice {
    * go back to the device (the reuse pool of a shared device, which the next run's shapes may not fit).
    */
   finished?(): void;
+  /**
+   * The device's loss behind a failure, if it was lost: a read that fails because the device went can beat
+   * the device's own report of the loss by a few tasks (Chromium rejects the pending map first), so the
+   * failure alone does not say. Resolves null when the device is alive.
+   */
+  lossBehind?(): Promise<Error | null>;
 }
 
 /** A runner made for a run, with the figures the page shows when the run starts. */
@@ -187,7 +193,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       try {
         await this.prepare(run);
       } catch (e) {
-        this.fail(run, e);
+        await this.failRun(run, e);
         continue;
       }
       void this.loop();
@@ -217,7 +223,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
           message: 'no checkpoint was saved before it stopped: it starts again from step 0',
         });
     } catch (e) {
-      this.fail(run, e);
+      await this.failRun(run, e);
       return;
     }
     if (run.state !== 'running') return;
@@ -225,7 +231,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       try {
         await this.finishRun(run);
       } catch (e) {
-        this.fail(run, e);
+        await this.failRun(run, e);
       }
       return;
     }
@@ -343,6 +349,12 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     run.runner = null;
     run.device?.destroy();
     run.device = null;
+  }
+
+  /** Ends a failed run, as a device loss when its device turns out lost (see RunDevice.lossBehind). */
+  private async failRun(run: Run<D, R>, e: unknown): Promise<void> {
+    const loss = isDeviceLost(e) ? null : await run.device?.lossBehind?.().catch(() => null);
+    this.fail(run, loss ?? e);
   }
 
   private fail(run: Run<D, R>, e: unknown): void {
@@ -556,7 +568,7 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
             await this.stepRun(run);
           } catch (e) {
             this.flushOutbox(true);
-            this.fail(run, e);
+            await this.failRun(run, e);
           }
           this.flushOutbox();
           // A macrotask between steps lets pause/stop messages in.
