@@ -1,7 +1,9 @@
-// Matmul variants in Node (Dawn): GFLOP/s of naive, regblock and tiled at square sizes, with ratios to the
-// naive kernel measured in the same run. Usage: node --import tsx bench/matmul-node.ts [sizes...]
-// (default 256 512). Timing is wall clock around ctx.sync(), after a warm-up that compiles the pipeline.
+// Matmul variants in Node (Dawn): GFLOP/s of every variant (MATMUL_VARIANTS) at square sizes, with ratios
+// to the naive kernel measured in the same run, then the autotune's choice per shape class (untimed by
+// cache: it tunes afresh). Usage: node --import tsx bench/matmul-node.ts [sizes...] (default 256 512).
+// Timing is wall clock around ctx.sync(), after a warm-up that compiles the pipeline.
 
+import { autotune } from '../src/gpu/autotune';
 import { MATMUL_VARIANTS, type MatmulVariant, matmul, matmulFlops } from '../src/gpu/kernels/matmul';
 import { acquireNodeGpu } from '../src/gpu/node';
 import { bestSecondsPerCall } from './timing';
@@ -36,4 +38,9 @@ for (const n of sizes) {
   console.log(`${n}³: ${line}`);
   for (const buf of [a, b, out]) ctx.arena.free(buf);
 }
+const t0 = performance.now();
+const choice = await autotune(ctx);
+console.log(
+  `autotune per class (${((performance.now() - t0) / 1000).toFixed(1)} s): ${JSON.stringify(choice)}`,
+);
 ctx.destroy();

@@ -1,7 +1,14 @@
-// The matmul case: square n×n·n×n in each of our variants, our autotuned choice (what the engine ships
-// with), TF.js's WebGPU matMul and jax-js's jit matmul, on the same inputs. Also checks that every side
+// The matmul case: square n×n·n×n in each of our variants, our autotuned choice for the 'square' shape
+// class (what the engine ships with), TF.js's WebGPU matMul and jax-js's jit matmul, on the same inputs. Also checks that every side
 // computed the same product, so a fast wrong kernel cannot win.
-import { isMatmulVariant, type MatmulVariant, matmul, matmulFlops } from '../../src/gpu/kernels/matmul';
+import {
+  isMatmulVariant,
+  type MatmulVariant,
+  matmul,
+  matmulClass,
+  matmulFlops,
+  matmulVariantKey,
+} from '../../src/gpu/kernels/matmul';
 import { gflops, measure } from '../timing';
 import type { CaseResult } from '../types';
 import { type BenchEnv, randomF32 } from './env';
@@ -33,8 +40,11 @@ export async function matmulCase(env: BenchEnv, n: number, variants: string[]): 
       extra[v] = await oursWith(v);
       env.log(`  matmul ${n} ours ${v}: ${extra[v].toFixed(2)} GFLOP/s`);
     }
-    // Ours as shipped: no variant argument, so matmul takes ctx.variants (the autotune's choice).
-    const chosen = ctx.variants.get('matmul') ?? 'regblock (default)';
+    // Ours as shipped: no variant argument, so matmul takes ctx.variants (the autotune's choice for the
+    // call's shape class: 'square' here).
+    const cls = matmulClass(n, n, n);
+    const chosen =
+      ctx.variants.get(matmulVariantKey(cls)) ?? ctx.variants.get('matmul') ?? 'regblock (default)';
     const auto = chosen in extra ? extra[chosen] : await oursWith(undefined);
     env.log(`  matmul ${n} ours auto (${chosen}): ${auto.toFixed(2)} GFLOP/s`);
 
@@ -64,7 +74,7 @@ export async function matmulCase(env: BenchEnv, n: number, variants: string[]): 
     const rel = relDiff(n, 'ours', ours, theirs);
     const relJax = jaxC ? relDiff(n, 'jax-js', jaxC, theirs) : null;
     notes.push(
-      `matmul_${n}: auto = ${chosen}; max |diff|/max |TF.js|: ours ${rel.toExponential(1)}` +
+      `matmul_${n}: auto (${cls}) = ${chosen}; max |diff|/max |TF.js|: ours ${rel.toExponential(1)}` +
         (relJax === null ? '' : `, jax-js ${relJax.toExponential(1)}`),
     );
     return { name: `matmul_${n}`, ours_gflops: auto, tfjs_gflops: tfjs, jaxjs_gflops: jaxjs, extra, notes };

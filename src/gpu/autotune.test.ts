@@ -1,13 +1,24 @@
-// Tests of the per-adapter autotune: it picks one of the matmul variants, stores it under the adapter's
-// key, and a second start with the cache dispatches nothing. Also the two cache backends. No timing
-// assertions: which variant wins depends on the machine.
+// Tests of the per-adapter autotune: per shape class it picks the variant its timer says is fastest (a
+// fake timer makes that deterministic), stores the choices under the adapter's key, and a second start
+// with the cache dispatches nothing; unusable cached values are re-measured. Also the real GPU timer's
+// bookkeeping and the two cache backends. No timing assertions: which variant wins depends on the machine.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
-import { type AutotuneCache, autotune, autotuneKey, fileCache, localStorageCache } from './autotune';
-import { MATMUL_VARIANTS } from './kernels/matmul';
+import {
+  AUTOTUNE_VERSION,
+  type AutotuneCache,
+  autotune,
+  autotuneKey,
+  fileCache,
+  localStorageCache,
+  parseCached,
+  tuneProbes,
+} from './autotune';
+import { MATMUL_CLASSES, MATMUL_VARIANTS, matmulVariantKey } from './kernels/matmul';
+import { createGpuTimer } from './timestamps';
 
 class MemoryCache implements AutotuneCache {
   readonly map = new Map<string, string>();
@@ -21,39 +32,140 @@ class MemoryCache implements AutotuneCache {
   }
 }
 
+/** A fake timer: seconds by label from `table` (default 1 s), recording the labels it was asked for. */
+function fakeTimer(table: Record<string, number>) {
+  const asked: string[] = [];
+  const timer = async (_run: () => void, label?: string) => {
+    asked.push(label ?? '?');
+    return table[label ?? ''] ?? 1;
+  };
+  return { timer, asked };
+}
+
+const clearMatmulVariants = (variants: Map<string, string>) => {
+  for (const k of [...variants.keys()]) if (k.startsWith('matmul')) variants.delete(k);
+};
+
 describe('autotune', () => {
-  it('chooses a variant, caches it per adapter, and skips timing on the second start', async () => {
+  it("picks per class the variant the timer calls fastest, and times exactly the probes' candidates", async () => {
+    const ctx = await testGpu();
+    const probes = tuneProbes(ctx.adapter.software);
+    // Every class's fastest is its last candidate, except square, whose first wins.
+    const table: Record<string, number> = {};
+    const want: Record<string, string> = {};
+    for (const p of probes) {
+      p.candidates.forEach((v, i) => {
+        table[`matmul/${p.cls}/${v}`] = p.cls === 'square' ? 1 + i : 10 - i;
+      });
+      want[matmulVariantKey(p.cls)] =
+        p.cls === 'square' ? p.candidates[0] : p.candidates[p.candidates.length - 1];
+    }
+    const { timer, asked } = fakeTimer(table);
+    const cache = new MemoryCache();
+    const dispatches = ctx.dispatches;
+    const result = await autotune(ctx, cache, { timer });
+    expect(result).toEqual(want);
+    expect(asked).toEqual(probes.flatMap((p) => p.candidates.map((v) => `matmul/${p.cls}/${v}`)));
+    for (const [k, v] of Object.entries(want)) expect(ctx.variants.get(k)).toBe(v);
+    expect(JSON.parse(cache.map.get(autotuneKey(ctx)) ?? 'null')).toEqual(want);
+    // The fake never ran the work; the buffers it allocated went back to the arena.
+    expect(ctx.dispatches).toBe(dispatches);
+    expect(ctx.arena.stats().current.workspace).toBe(0);
+    clearMatmulVariants(ctx.variants);
+  });
+
+  it('every class has a probe of its own class, and the candidates are real variants', () => {
+    for (const software of [true, false]) {
+      const probes = tuneProbes(software);
+      expect(probes.map((p) => p.cls).sort()).toEqual([...MATMUL_CLASSES].sort());
+      for (const p of probes) for (const v of p.candidates) expect(MATMUL_VARIANTS).toContain(v);
+    }
+    // Software adapters skip the barrier-heavy variants (SwiftShader pays for every barrier).
+    expect(tuneProbes(true).flatMap((p) => p.candidates)).not.toContain('tiled4');
+    expect(tuneProbes(false).flatMap((p) => p.candidates)).toContain('tiled4');
+  });
+
+  it('a cached choice dispatches nothing and times nothing', async () => {
+    const ctx = await testGpu();
+    const cache = new MemoryCache();
+    const stored = Object.fromEntries(MATMUL_CLASSES.map((c) => [matmulVariantKey(c), 'skinny']));
+    cache.map.set(autotuneKey(ctx), JSON.stringify(stored));
+    const { timer, asked } = fakeTimer({});
+    const dispatches = ctx.dispatches;
+    const result = await autotune(ctx, cache, { timer });
+    expect(result).toEqual(stored);
+    expect(asked).toEqual([]);
+    expect(ctx.dispatches).toBe(dispatches);
+    expect(ctx.variants.get('matmul/square')).toBe('skinny');
+    clearMatmulVariants(ctx.variants);
+  });
+
+  it('ignores unusable cached values (old format, unknown variant, a class missing, not JSON) and re-measures', async () => {
+    const ctx = await testGpu();
+    const full = Object.fromEntries(MATMUL_CLASSES.map((c) => [matmulVariantKey(c), 'regblock']));
+    const bad = [
+      JSON.stringify({ matmul: 'regblock' }),
+      JSON.stringify({ ...full, 'matmul/square': 'bogus' }),
+      JSON.stringify({ ...full, 'matmul/transA': undefined }),
+      JSON.stringify({ ...full, attention: 3 }),
+      '{not json',
+      JSON.stringify([full]),
+    ];
+    for (const value of bad) {
+      expect(parseCached(value)).toBeNull();
+      const cache = new MemoryCache();
+      cache.map.set(autotuneKey(ctx), value);
+      const { timer, asked } = fakeTimer({});
+      await autotune(ctx, cache, { timer });
+      expect(asked.length).toBeGreaterThan(0);
+      expect(parseCached(cache.map.get(autotuneKey(ctx)) ?? null)).not.toBeNull();
+    }
+    // Extra string entries (another op's choice) are kept.
+    expect(parseCached(JSON.stringify({ ...full, attention: 'rows' }))).toEqual({
+      ...full,
+      attention: 'rows',
+    });
+    expect(autotuneKey(ctx)).toContain(`/v${AUTOTUNE_VERSION}/`);
+    clearMatmulVariants(ctx.variants);
+  });
+
+  it('the real tune chooses a candidate per class, caches it, and frees what it allocated', async () => {
     const ctx = await testGpu();
     const cache = new MemoryCache();
     const t0 = performance.now();
     const first = await autotune(ctx, cache);
     const seconds = (performance.now() - t0) / 1000;
-    expect(MATMUL_VARIANTS).toContain(first.matmul);
-    expect(ctx.variants.get('matmul')).toBe(first.matmul);
+    for (const p of tuneProbes(ctx.adapter.software)) {
+      expect(p.candidates).toContain(first[matmulVariantKey(p.cls)]);
+      expect(ctx.variants.get(matmulVariantKey(p.cls))).toBe(first[matmulVariantKey(p.cls)]);
+    }
     const key = autotuneKey(ctx);
     expect(key).toContain(ctx.adapter.description);
-    expect(key).toMatch(/\/v\d+\//);
     expect(JSON.parse(cache.map.get(key) ?? 'null')).toEqual(first);
-    // Everything it allocated went back to the arena.
     expect(ctx.arena.stats().current.workspace).toBe(0);
-
-    ctx.variants.delete('matmul');
+    clearMatmulVariants(ctx.variants);
     const dispatches = ctx.dispatches;
-    const second = await autotune(ctx, cache);
+    expect(await autotune(ctx, cache)).toEqual(first);
     expect(ctx.dispatches).toBe(dispatches);
-    expect(second).toEqual(first);
-    expect(ctx.variants.get('matmul')).toBe(first.matmul);
-    console.log(`autotune chose ${first.matmul} in ${seconds.toFixed(2)} s on ${ctx.adapter.description}`);
+    console.log(
+      `autotune chose ${JSON.stringify(first)} in ${seconds.toFixed(2)} s on ${ctx.adapter.description}`,
+    );
+    clearMatmulVariants(ctx.variants);
   });
 
-  it('re-measures when the cached value is unusable', async () => {
+  it('the GPU timer runs warm-up plus reps × runs calls, with timestamps when the device has them', async () => {
     const ctx = await testGpu();
-    const cache = new MemoryCache();
-    cache.map.set(autotuneKey(ctx), JSON.stringify({ matmul: 'bogus' }));
-    const dispatches = ctx.dispatches;
-    const result = await autotune(ctx, cache);
-    expect(ctx.dispatches).toBeGreaterThan(dispatches);
-    expect(MATMUL_VARIANTS).toContain(result.matmul);
+    const timer = createGpuTimer(ctx, { reps: 3, runs: 2 });
+    let calls = 0;
+    const s = await timer.timeSeconds(() => {
+      calls++;
+    });
+    expect(calls).toBe(1 + 3 * 2);
+    expect(s).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(s)).toBe(true);
+    expect(timer.usesTimestamps).toBe(ctx.features.timestampQuery);
+    timer.dispose();
+    expect(timer.usesTimestamps).toBe(false);
   });
 });
 

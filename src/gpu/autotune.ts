@@ -1,20 +1,35 @@
-// Per-adapter autotune: times each matmul variant once per adapter and records the fastest in
-// ctx.variants ('matmul' → 'naive' | 'regblock' | 'tiled'), which matmul() reads when a call names no
-// variant. The result is cached under a key naming the adapter and AUTOTUNE_VERSION, so later starts skip
-// the timing. Cache backends: localStorage (browser) and a JSON file (Node); callers pick one.
+// Per-adapter autotune: for each matmul shape class (kernels/matmul.ts MATMUL_CLASSES: smallM, skinnyN,
+// skinnyK, transA, square) it times the candidate variants on one representative shape and records the
+// fastest in ctx.variants under 'matmul/<class>', which matmul() reads when a call names no variant.
+// Timing is GPU timestamps where the device has them, else wall clock (timestamps.ts). The result is
+// cached under a key naming the adapter and AUTOTUNE_VERSION, so later starts skip the timing. Cache
+// backends: localStorage (browser) and a JSON file (Node); callers pick one.
 // Kernels themselves live in kernels/; this file only measures and remembers.
 
 import type { GpuContext } from './context';
-import { isMatmulVariant, type MatmulArgs, type MatmulVariant, matmul } from './kernels/matmul';
+import {
+  isMatmulVariant,
+  MATMUL_CLASSES,
+  type MatmulClass,
+  type MatmulVariant,
+  matmul,
+  matmulVariantKey,
+} from './kernels/matmul';
+import { createGpuTimer, type TimeSeconds } from './timestamps';
 
-/** Bump when kernels change enough that an old choice should be re-measured. */
-export const AUTOTUNE_VERSION = 1;
+export type { TimeSeconds } from './timestamps';
 
-const TUNE_ORDER: readonly MatmulVariant[] = ['regblock', 'tiled', 'naive'];
+/** Bump when kernels change enough that an old choice should be re-measured (2: per shape class). */
+export const AUTOTUNE_VERSION = 2;
 
 export interface AutotuneCache {
   get(key: string): Promise<string | null> | string | null;
   set(key: string, value: string): Promise<void> | void;
+}
+
+export interface AutotuneOptions {
+  /** Replaces the GPU timer (tests: fake timings by label 'matmul/<class>/<variant>'). */
+  timer?: TimeSeconds;
 }
 
 /** The cache key: version plus everything the adapter says about itself. */
@@ -23,58 +38,73 @@ export function autotuneKey(ctx: GpuContext): string {
   return `peft-playground/autotune/v${AUTOTUNE_VERSION}/${a.runtime}/${a.vendor}/${a.architecture}/${a.device}/${a.description}`;
 }
 
-/** A cached value is a JSON object of op → variant; anything else (or an unknown variant) is ignored. */
-function parseCached(value: string | null): Record<string, string> | null {
+/**
+ * A cached value is a JSON object holding a valid variant for every matmul class (other keys are kept
+ * when they are strings); anything else is ignored, and the tune runs again.
+ */
+export function parseCached(value: string | null): Record<string, string> | null {
   if (!value) return null;
   try {
     const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null) return null;
-    const matmulChoice = (parsed as Record<string, unknown>).matmul;
-    if (!isMatmulVariant(matmulChoice)) return null;
-    return { matmul: matmulChoice };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+    const rec = parsed as Record<string, unknown>;
+    const out: Record<string, string> = {};
+    for (const c of MATMUL_CLASSES) {
+      const v = rec[matmulVariantKey(c)];
+      if (!isMatmulVariant(v)) return null;
+    }
+    for (const [k, v] of Object.entries(rec)) {
+      if (typeof v !== 'string') return null;
+      out[k] = v;
+    }
+    return out;
   } catch {
     return null;
   }
 }
 
-/**
- * Software adapters run ~0.1-3 GFLOP/s, so a small problem keeps the whole tune well under 2 s there;
- * real GPUs need a larger one, repeated, for the work to outweigh the submit-and-wait latency.
- */
-function tuneSize(ctx: GpuContext): { n: number; reps: number; runs: number } {
-  return ctx.adapter.software ? { n: 128, reps: 1, runs: 3 } : { n: 512, reps: 8, runs: 3 };
+/** One class's representative call and the variants worth timing on it. */
+export interface ClassProbe {
+  cls: MatmulClass;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  candidates: readonly MatmulVariant[];
 }
 
-/** Seconds per matmul of one variant: a warm-up (compiles the pipeline), then the best of a few runs. */
-async function timeVariant(
-  ctx: GpuContext,
-  variant: MatmulVariant,
-  bufs: Pick<MatmulArgs, 'a' | 'b' | 'out'>,
-  size: { n: number; reps: number; runs: number },
-  bestSoFar: number,
-): Promise<number> {
-  const { n, reps, runs } = size;
-  const call = () => matmul(ctx, { ...bufs, M: n, N: n, K: n, variant });
-  call();
-  await ctx.sync();
-  let best = Number.POSITIVE_INFINITY;
-  for (let r = 0; r < runs; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) call();
-    await ctx.sync();
-    best = Math.min(best, (performance.now() - t0) / reps);
-    // Clearly slower than a variant already timed: more runs cannot change the choice.
-    if (best > 2 * bestSoFar * 1000) break;
-  }
-  return best / 1000;
+/**
+ * The probes for this adapter. Software adapters (SwiftShader: ~1-3 GFLOP/s, barriers costly, each
+ * pipeline compile takes a second) time small shapes and only the barrier-free variants, which share
+ * pipelines across classes, so the whole tune stays a few seconds; hardware GPUs time shapes large enough
+ * for the work to dominate, and every variant but naive.
+ */
+export function tuneProbes(software: boolean): ClassProbe[] {
+  const n = software ? 128 : 1024;
+  const r = 16;
+  const all: readonly MatmulVariant[] = software
+    ? ['regblock', 'lanes']
+    : ['regblock', 'lanes', 'skinny', 'tiled', 'tiled4'];
+  const skinny: readonly MatmulVariant[] = software ? ['regblock', 'skinny'] : all;
+  return [
+    { cls: 'smallM', M: 16, N: 4 * n, K: n, transA: false, candidates: skinny },
+    { cls: 'skinnyN', M: 2 * n, N: r, K: n, transA: false, candidates: skinny },
+    { cls: 'skinnyK', M: 2 * n, N: n, K: r, transA: false, candidates: all },
+    { cls: 'transA', M: n, N: n, K: 2 * n, transA: true, candidates: all },
+    { cls: 'square', M: n, N: n, K: n, transA: false, candidates: all },
+  ];
 }
 
 /**
  * Chooses kernel variants for this adapter and sets them on ctx.variants. With a cache holding a valid
  * choice for this adapter it dispatches nothing; otherwise it measures and stores the result.
- * Returns op → variant (today only 'matmul').
+ * Returns key → variant ('matmul/<class>' for each class).
  */
-export async function autotune(ctx: GpuContext, cache?: AutotuneCache): Promise<Record<string, string>> {
+export async function autotune(
+  ctx: GpuContext,
+  cache?: AutotuneCache,
+  options: AutotuneOptions = {},
+): Promise<Record<string, string>> {
   const key = autotuneKey(ctx);
   const cached = cache ? parseCached(await cache.get(key)) : null;
   if (cached) {
@@ -82,30 +112,43 @@ export async function autotune(ctx: GpuContext, cache?: AutotuneCache): Promise<
     return cached;
   }
 
-  const size = tuneSize(ctx);
-  const { n } = size;
-  // Deterministic, bounded data: the timing must not depend on denormals or infinities.
-  const data = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 255) / 255 - 0.5);
-  const a = ctx.upload(data, 'workspace', 'autotune-a');
-  const b = ctx.upload(data, 'workspace', 'autotune-b');
-  const out = ctx.arena.alloc(n * n * 4, 'workspace', 'autotune-out');
-  let best: MatmulVariant = 'regblock';
-  let bestTime = Number.POSITIVE_INFINITY;
+  const software = ctx.adapter.software;
+  const probes = tuneProbes(software);
+  const gpuTimer = options.timer
+    ? null
+    : createGpuTimer(ctx, software ? { reps: 1, runs: 2 } : { reps: 8, runs: 3 });
+  const time: TimeSeconds = options.timer ?? (gpuTimer as { timeSeconds: TimeSeconds }).timeSeconds;
+  // One set of buffers big enough for every probe. Deterministic, bounded data: the timing must not
+  // depend on denormals or infinities.
+  const most = (f: (p: ClassProbe) => number) => Math.max(...probes.map(f));
+  const fill = (len: number) => Float32Array.from({ length: len }, (_, i) => ((i * 7919) % 255) / 255 - 0.5);
+  const a = ctx.upload(fill(most((p) => p.M * p.K)), 'workspace', 'autotune-a');
+  const b = ctx.upload(fill(most((p) => p.K * p.N)), 'workspace', 'autotune-b');
+  const out = ctx.arena.alloc(most((p) => p.M * p.N) * 4, 'workspace', 'autotune-out');
+  const result: Record<string, string> = {};
   try {
-    // The likely winners first, so a slow variant can stop after one run (see timeVariant).
-    for (const variant of TUNE_ORDER) {
-      const t = await timeVariant(ctx, variant, { a, b, out }, size, bestTime);
-      if (t < bestTime) {
-        bestTime = t;
-        best = variant;
+    for (const p of probes) {
+      let best: MatmulVariant = p.candidates[0];
+      let bestTime = Number.POSITIVE_INFINITY;
+      for (const variant of p.candidates) {
+        const { M, N, K, transA } = p;
+        const t = await time(
+          () => matmul(ctx, { a, b, out, M, N, K, transA, variant }),
+          `${matmulVariantKey(p.cls)}/${variant}`,
+        );
+        if (t < bestTime) {
+          bestTime = t;
+          best = variant;
+        }
       }
+      result[matmulVariantKey(p.cls)] = best;
     }
   } finally {
+    gpuTimer?.dispose();
     for (const buf of [a, b, out]) ctx.arena.free(buf);
   }
 
-  const result = { matmul: best };
-  ctx.variants.set('matmul', best);
+  for (const [op, v] of Object.entries(result)) ctx.variants.set(op, v);
   if (cache) await cache.set(key, JSON.stringify(result));
   return result;
 }

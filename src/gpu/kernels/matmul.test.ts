@@ -1,4 +1,6 @@
-// Tests of the matmul family: every variant × every transpose against the float64 twin at edge shapes,
+// Tests of the matmul family: every variant (MATMUL_VARIANTS, so new ones join every loop) × every
+// transpose against the float64 twin at edge shapes, the choice by shape class and the GEMV hand-off,
+// tiled4's vec4 and element loads,
 // batching with and without broadcast, accumulate, alpha, B stored in every frozen-weight format, backward computed with trans
 // flags on the GPU, and the twin's backward against central differences. Shapes stay small: this runs
 // on SwiftShader.
@@ -9,7 +11,15 @@ import { roundTripWeight } from '../../util/quant';
 import { type GpuBuf, viewOf } from '../arena';
 import type { GpuContext } from '../context';
 import { freeWeightGpu, uploadWeightGpu } from './dequant';
-import { MATMUL_VARIANTS, matmul, matmulFlops } from './matmul';
+import {
+  MATMUL_VARIANTS,
+  matmul,
+  matmulClass,
+  matmulFlops,
+  matmulVariantKey,
+  SKINNY,
+  SMALL_M,
+} from './matmul';
 import { type MatmulDims, matmulBackwardRef, matmulRef, matmulTwin } from './matmul.ref';
 
 const SHAPES: Array<[number, number, number]> = [
@@ -262,28 +272,84 @@ describe('matmul options', () => {
     freeAll(ctx, [ga, gb, out]);
   });
 
-  it('uses ctx.variants when no variant is given, and rejects short buffers', async () => {
+  it('uses ctx.variants by shape class when no variant is given, GEMV for a few rows, and rejects short buffers', async () => {
     const ctx = await testGpu();
-    const a = up(ctx, randn(4, 1));
-    const b = up(ctx, randn(4, 2));
-    const out = ctx.arena.alloc(16, 'activations', 'out');
+    // M = 40 rows, N = K = 2: class skinnyN (M past SMALL_M and GEMV_MAX_ROWS).
+    const [M, N, K] = [40, 2, 2];
+    expect(matmulClass(M, N, K)).toBe('skinnyN');
+    const a = up(ctx, randn(M * K, 1));
+    const b = up(ctx, randn(K * N, 2));
+    const out = ctx.arena.alloc(M * N * 4, 'activations', 'out');
     const spy = vi.spyOn(ctx, 'dispatch');
     ctx.variants.set('matmul', 'naive');
-    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2 });
+    matmul(ctx, { a, b, out, M, N, K });
+    // The class's own choice wins over the legacy one-for-all entry.
+    ctx.variants.set(matmulVariantKey('skinnyN'), 'lanes');
+    matmul(ctx, { a, b, out, M, N, K });
+    ctx.variants.delete(matmulVariantKey('skinnyN'));
     ctx.variants.delete('matmul');
-    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2, transB: true });
-    matmul(ctx, { a, b, out, M: 2, N: 2, K: 2, variant: 'tiled' });
-    expect(spy.mock.calls.map(([d]) => d.kernel.label)).toEqual([
+    matmul(ctx, { a, b, out, M, N, K, transB: true });
+    matmul(ctx, { a, b, out, M, N, K, variant: 'tiled' });
+    // Two rows and no variant named: the GEMV path; naming a variant skips it.
+    matmul(ctx, { a, b, out, M: 2, N, K });
+    matmul(ctx, { a, b, out, M: 2, N, K, variant: 'naive' });
+    const labels = spy.mock.calls.map(([d]) => d.kernel.label);
+    expect(labels.slice(0, 4)).toEqual([
       'matmul_naive_nn',
+      'matmul_lanes_nn',
       'matmul_regblock_nt',
       'matmul_tiled_nn',
     ]);
+    expect(labels[4]).toMatch(/^gemv/);
+    expect(labels[5]).toBe('matmul_naive_nn');
     spy.mockRestore();
     await ctx.sync();
-    expect(() => matmul(ctx, { a, b, out, M: 8, N: 8, K: 8 })).toThrow(/holds 16 bytes/);
+    expect(() => matmul(ctx, { a, b, out, M: 80, N: 8, K: 8 })).toThrow(/holds 320 bytes/);
     expect(() => matmul(ctx, { a, b, out, M: 1, N: 1, K: 1, batch: 2, strideOut: 0 })).toThrow(/strideOut/);
     expect(matmulFlops(2, 3, 4, 5)).toBe(240);
     freeAll(ctx, [a, b, out]);
+  });
+
+  it('shape classes: few rows, a rank on N or K, transposed A, else square', () => {
+    expect(matmulClass(1, 4096, 4096)).toBe('smallM');
+    expect(matmulClass(SMALL_M, 4096, 4096)).toBe('smallM');
+    expect(matmulClass(SMALL_M + 1, 8, 4096)).toBe('skinnyN');
+    expect(matmulClass(512, 4096, SKINNY)).toBe('skinnyK');
+    expect(matmulClass(512, 512, 512, true)).toBe('transA');
+    expect(matmulClass(512, 512, 512)).toBe('square');
+    expect(matmulClass(512, SKINNY + 1, SKINNY + 1)).toBe('square');
+  });
+
+  it('tiled4 reads A and B as vec4 where aligned (batched, strided, broadcast, every transpose), else by element', async () => {
+    const ctx = await testGpu();
+    const [M, N, K, batch] = [20, 36, 44, 3];
+    const spy = vi.spyOn(ctx, 'dispatch');
+    for (const [transA, transB] of TRANSPOSES) {
+      const layouts: MatmulDims[] = [
+        { M, N, K, batch, transA, transB },
+        { M, N, K, batch, transA, transB, strideB: 0 },
+        { M, N, K, batch, transA, transB, strideA: M * K + 8, strideB: K * N + 4 },
+        { M, N, K, batch, transA, transB, strideA: M * K + 1 }, // A's items start mid-quad: element reads
+      ];
+      const cases = layouts.map((d, i) => makeCase(ctx, d, 200 + i));
+      for (const c of cases) matmul(ctx, { ...c.dims, a: c.ga, b: c.gb, out: c.out, variant: 'tiled4' });
+      for (const [i, c] of cases.entries())
+        close(
+          await ctx.readF32(c.out, batch * M * N),
+          matmulRef(c.a, c.b, c.dims),
+          K,
+          `${tn(transA)}${tn(transB)} ${i}`,
+        );
+      for (const c of cases) freeAll(ctx, [c.ga, c.gb, c.out]);
+    }
+    const labels = spy.mock.calls.map(([d]) => d.kernel.label);
+    spy.mockRestore();
+    expect(labels).toEqual(
+      TRANSPOSES.flatMap(([ta, tb]) => {
+        const base = `matmul_tiled4_${tn(ta)}${tn(tb)}`;
+        return [`${base}_vab`, `${base}_vab`, `${base}_vab`, `${base}_vb`];
+      }),
+    );
   });
 });
 

@@ -1,7 +1,10 @@
 // Dispatch for the matmul family: out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N], batched with strides
 // (0 = broadcast), any transpose, B plain f32 or a frozen weight in any stored format (bFormat: f16, bf16,
-// int8 per output channel, nf4; util/quant.ts), widened to f32 inside every variant. It picks the variant (the caller's, else the
-// autotune's choice in ctx.variants, else 'regblock'), checks the regions are large enough, and records
+// int8 per output channel, nf4; util/quant.ts), widened to f32 inside every variant. A call with at most
+// GEMV_MAX_ROWS rows that names no variant goes to the GEMV path (gemv.ts) when it takes it. Otherwise it
+// picks the variant (the caller's, else the autotune's choice for the call's shape class in ctx.variants
+// under 'matmul/<class>', else the legacy 'matmul' entry, else 'regblock'), checks the regions are large
+// enough, and records
 // the dispatch with its bindings planned and its kernel memoised by the shared helpers (bindings.ts), like
 // every kernel; the caller allocates `out`. MatmulArgs is the one definition of the arguments (the tape's
 // backend and the twin take it too). The shader text is in matmul.wgsl.ts, the CPU twin in matmul.ref.ts,
@@ -16,19 +19,62 @@ import { regionParts } from '../arena';
 import { type GpuContext, type KernelSource, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
 import { type KernelLayout, memoKernel, planBindings } from './bindings';
+import { GEMV_MAX_ROWS, gemv } from './gemv';
 import {
+  LANES_SHAPE,
   type MatmulTemplate,
+  matmulLanesWgsl,
   matmulNaiveWgsl,
   matmulRegblockWgsl,
   matmulTiledWgsl,
   NAIVE_WG,
   REGBLOCK_SHAPE,
+  type RegblockShape,
+  SKINNY_SHAPE,
   TILED_SHAPE,
 } from './matmul.wgsl';
+import { matmulTiled4Wgsl, TILED4_SHAPE } from './matmul-tiled4.wgsl';
 
-export type MatmulVariant = 'naive' | 'regblock' | 'tiled';
+/**
+ * naive: one output per invocation. regblock: 8×8 register blocks, no workgroup memory (SwiftShader's
+ * pick). skinny: regblock shaped 8 columns wide for LoRA's N = r. lanes: register blocks with columns
+ * interleaved across neighbouring invocations (contiguous B loads per SIMD group / warp). tiled: scalar
+ * workgroup-memory tiles. tiled4: vec4 global and workgroup loads, double-buffered (hardware GPUs).
+ */
+export type MatmulVariant = 'naive' | 'regblock' | 'tiled' | 'lanes' | 'skinny' | 'tiled4';
 
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'regblock', 'tiled'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
+  'naive',
+  'regblock',
+  'tiled',
+  'lanes',
+  'skinny',
+  'tiled4',
+];
+
+/**
+ * Shape classes the autotune chooses a variant for, each under ctx.variants 'matmul/<class>'. smallM:
+ * few rows (decode past the GEMV path, short batches); skinnyN / skinnyK: a LoRA rank on the output or
+ * the reduced axis; transA: weight gradients (op(A) = xᵀ); square: everything else.
+ */
+export type MatmulClass = 'smallM' | 'skinnyN' | 'skinnyK' | 'transA' | 'square';
+
+export const MATMUL_CLASSES: readonly MatmulClass[] = ['smallM', 'skinnyN', 'skinnyK', 'transA', 'square'];
+
+/** Below these sizes an axis counts as small (a LoRA rank is ≤ 64; decode batches are a few rows). */
+export const SMALL_M = 32;
+export const SKINNY = 64;
+
+/** The shape class of one call (first match in MATMUL_CLASSES order). */
+export function matmulClass(M: number, N: number, K: number, transA = false): MatmulClass {
+  if (M <= SMALL_M) return 'smallM';
+  if (N <= SKINNY) return 'skinnyN';
+  if (K <= SKINNY) return 'skinnyK';
+  return transA ? 'transA' : 'square';
+}
+
+/** The ctx.variants key of a class. */
+export const matmulVariantKey = (c: MatmulClass): string => `matmul/${c}`;
 
 /** The matmul's arguments on any storage S (the tape's op, the CPU twin): see MatmulGpuOptions for the rest. */
 export interface MatmulArgs<S = GpuRegion> {
@@ -62,16 +108,22 @@ export interface MatmulArgs<S = GpuRegion> {
 
 /** Options only the GPU dispatch has: which variant runs. */
 export interface MatmulGpuOptions {
-  /** Overrides ctx.variants.get('matmul') (set by the autotune); default 'regblock' when unset. */
+  /**
+   * Overrides the autotune's choice (ctx.variants 'matmul/<class>', then 'matmul'); default 'regblock'
+   * when unset. Naming a variant also skips the GEMV path.
+   */
   variant?: MatmulVariant;
 }
 
 export const isMatmulVariant = (v: unknown): v is MatmulVariant =>
   typeof v === 'string' && (MATMUL_VARIANTS as readonly string[]).includes(v);
 
-/** The kernel's name in labels and errors, e.g. matmul_regblock_nt_f16b or matmul_tiled_nn_int8b_k. */
+/**
+ * The kernel's name in labels and errors, e.g. matmul_regblock_nt_f16b, matmul_tiled_nn_int8b_k or
+ * matmul_tiled4_nn_vab (vec4 loads of A and B).
+ */
 const matmulLabel = (variant: MatmulVariant, t: MatmulTemplate) =>
-  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}`;
+  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}${t.vecA || t.vecB ? `_v${t.vecA ? 'a' : ''}${t.vecB ? 'b' : ''}` : ''}`;
 
 /**
  * Which index of op(B) is B's output channel: B's storage rows are n when transposed and k when not, and
@@ -87,9 +139,15 @@ export const bChannel = (transB: boolean, layout: 'in_out' | 'out_in'): 'k' | 'n
  */
 function matmulLayout(label: string, t: MatmulTemplate, args: MatmulArgs): KernelLayout {
   const scales = args.bFormat?.scales;
+  const vec4 = 'array<vec4<f32>>';
   const L = planBindings(label, [
-    { name: 'A', region: args.a, write: false },
-    { name: 'B', region: args.b, write: false, type: t.bDtype === 'f32' ? 'array<f32>' : 'array<u32>' },
+    { name: 'A', region: args.a, write: false, type: t.vecA ? vec4 : 'array<f32>' },
+    {
+      name: 'B',
+      region: args.b,
+      write: false,
+      type: t.bDtype !== 'f32' ? 'array<u32>' : t.vecB ? vec4 : 'array<f32>',
+    },
     ...(scales ? [{ name: 'S', region: scales, write: false }] : []),
     { name: 'O', region: args.out, write: true },
   ]);
@@ -101,21 +159,60 @@ function matmulLayout(label: string, t: MatmulTemplate, args: MatmulArgs): Kerne
 /** The kernel for one variant, template and binding layout, generated once (the context caches pipelines). */
 export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate, L: KernelLayout): KernelSource {
   const label = matmulLabel(variant, t);
-  return memoKernel(`${label}:${L.sig}`, label, () =>
-    variant === 'naive'
-      ? matmulNaiveWgsl(t, L)
-      : variant === 'regblock'
-        ? matmulRegblockWgsl(t, L)
-        : matmulTiledWgsl(t, L),
-  );
+  const source = (): string => {
+    switch (variant) {
+      case 'naive':
+        return matmulNaiveWgsl(t, L);
+      case 'regblock':
+        return matmulRegblockWgsl(t, L);
+      case 'skinny':
+        return matmulRegblockWgsl(t, L, SKINNY_SHAPE);
+      case 'lanes':
+        return matmulLanesWgsl(t, L);
+      case 'tiled':
+        return matmulTiledWgsl(t, L);
+      case 'tiled4':
+        return matmulTiled4Wgsl(t, L);
+    }
+  };
+  return memoKernel(`${label}:${L.sig}`, label, source);
 }
+
+const blockTile = (s: RegblockShape): [number, number] => [s.wgX * s.rn, s.wgY * s.rm];
 
 /** Output elements covered by one workgroup along x (columns) and y (rows). */
 function workgroupTile(variant: MatmulVariant): [number, number] {
-  if (variant === 'naive') return [NAIVE_WG, NAIVE_WG];
-  if (variant === 'regblock')
-    return [REGBLOCK_SHAPE.wgX * REGBLOCK_SHAPE.rn, REGBLOCK_SHAPE.wgY * REGBLOCK_SHAPE.rm];
-  return [TILED_SHAPE.wg * TILED_SHAPE.rb, TILED_SHAPE.wg * TILED_SHAPE.rb];
+  switch (variant) {
+    case 'naive':
+      return [NAIVE_WG, NAIVE_WG];
+    case 'regblock':
+      return blockTile(REGBLOCK_SHAPE);
+    case 'skinny':
+      return blockTile(SKINNY_SHAPE);
+    case 'lanes':
+      return blockTile(LANES_SHAPE);
+    case 'tiled':
+      return [TILED_SHAPE.wg * TILED_SHAPE.rb, TILED_SHAPE.wg * TILED_SHAPE.rb];
+    case 'tiled4':
+      return [TILED4_SHAPE.wg * 4, TILED4_SHAPE.wg * 4];
+  }
+}
+
+/**
+ * Whether an operand can be read as vec4<f32>: its contiguous axis and its batch stride are multiples of
+ * 4 (so a 4-element quad never straddles a row or the edge, and every quad starts on a 16-byte boundary)
+ * and its binding starts and ends on 16 bytes.
+ */
+function vec4Readable(r: GpuRegion, contiguous: number, stride: number, batch: number): boolean {
+  const { offset, size } = regionParts(r);
+  return contiguous % 4 === 0 && (batch === 1 || stride % 4 === 0) && offset % 16 === 0 && size % 16 === 0;
+}
+
+/** True when two regions share bytes of one buffer. */
+function overlapping(x: GpuRegion, y: GpuRegion): boolean {
+  const a = regionParts(x);
+  const b = regionParts(y);
+  return a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
 }
 
 const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
@@ -123,6 +220,8 @@ const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
 /** out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N]. */
 export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): void {
   const { M, N, K } = args;
+  // Decode-sized calls: the GEMV path when it takes the call (it records nothing when it does not).
+  if (args.variant === undefined && M <= GEMV_MAX_ROWS && gemv(ctx, args)) return;
   const transA = args.transA ?? false;
   const transB = args.transB ?? false;
   const bDtype: BaseDtype = args.bFormat?.dtype ?? 'f32';
@@ -130,10 +229,16 @@ export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): vo
   const strideA = args.strideA ?? M * K;
   const strideB = args.strideB ?? K * N;
   const strideOut = args.strideOut ?? M * N;
-  const chosen = args.variant ?? ctx.variants.get('matmul') ?? 'regblock';
+  const cls = matmulClass(M, N, K, transA);
+  const chosen =
+    args.variant ?? ctx.variants.get(matmulVariantKey(cls)) ?? ctx.variants.get('matmul') ?? 'regblock';
   const variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
   const bChan = bDtype === 'int8' ? bChannel(transB, args.bFormat?.layout ?? 'out_in') : 'n';
-  const template: MatmulTemplate = { transA, transB, bDtype, bChan };
+  let vecA = variant === 'tiled4' && vec4Readable(args.a, transA ? M : K, strideA, batch);
+  let vecB = variant === 'tiled4' && bDtype === 'f32' && vec4Readable(args.b, transB ? K : N, strideB, batch);
+  // One region bound under two element types would be two overlapping bindings: read both alike.
+  if (vecA !== vecB && overlapping(args.a, args.b)) vecA = vecB = false;
+  const template: MatmulTemplate = { transA, transB, bDtype, bChan, vecA, vecB };
   const label = matmulLabel(variant, template);
   const fail = (msg: string) => new GpuKernelError(label, msg);
 

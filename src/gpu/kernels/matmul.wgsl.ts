@@ -1,5 +1,6 @@
-// WGSL for the matmul family: out[b] (+)= alpha · op(A[b]) · op(B[b]) in three variants (naive, regblock,
-// tiled), each templated by the transpose flags and by how B is stored (f32, or a frozen weight's format:
+// WGSL for the matmul family: out[b] (+)= alpha · op(A[b]) · op(B[b]) in the barrier-free and scalar
+// variants (naive, regblock and its shapes, lanes, tiled; the vec4 double-buffered 'tiled4' is in
+// matmul-tiled4.wgsl.ts), each templated by the transpose flags and by how B is stored (f32, or a frozen weight's format:
 // f16/bf16/int8/nf4, widened to f32 as it is loaded, dequant.wgsl.ts). The dispatch side
 // (grid sizes, uniforms, validation) lives in matmul.ts; this file only writes shader text.
 //
@@ -17,6 +18,9 @@ export interface MatmulTemplate {
   bDtype: BaseDtype;
   /** Which index of op(B) is B's output channel (int8 reads its scale by it); 'n' unless int8. */
   bChan: 'k' | 'n';
+  /** tiled4 only: A / B bound as array<vec4<f32>> and loaded four elements at a time (matmul.ts decides). */
+  vecA?: boolean;
+  vecB?: boolean;
 }
 
 /** Register block per invocation (rows × columns) for the tiled variant. */
@@ -34,12 +38,16 @@ export const TK = 8;
 // Uniform layout shared by all variants; matmul.ts packs it in this order. The bindings (A, B and B's
 // scales S when its format has them, read; O written; then p: P) are declared by the shared planner (L, from matmul.ts); when B is the same region as
 // A the planner binds it once and L.id.B names A.
-const HEADER = (t: MatmulTemplate, L: KernelLayout) => `
+export const matmulHeader = (t: MatmulTemplate, L: KernelLayout): string => `
 struct P { M: u32, N: u32, K: u32, batch0: u32, sA: u32, sB: u32, sO: u32, acc: u32, alpha: f32 };
 ${L.decls('P')}
 
 ${weightReaderDecls(t.bDtype)}
-${weightReaderFn('readB', t.bDtype, L.id.B, L.id.S ?? null)}
+${
+  t.vecB
+    ? `fn readB(i: u32, ch: u32) -> f32 { return ${L.id.B}[i >> 2u][i & 3u]; }`
+    : weightReaderFn('readB', t.bDtype, L.id.B, L.id.S ?? null)
+}
 // B(k, n) stored at flat index i; int8's scale is that of channel k or n (t.bChan).
 fn loadB(i: u32, k: u32, n: u32) -> f32 {
   return readB(i, ${t.bChan});
@@ -61,16 +69,16 @@ fn store4(row: u32, n: u32, v: vec4<f32>) {
 `;
 
 /** Offsets of A(m,0) and the step from k to k+1, as WGSL expressions over `aOff`, `m`. */
-function aAddr(t: MatmulTemplate, m: string): { base: string; step: string } {
+export function aAddr(t: MatmulTemplate, m: string): { base: string; step: string } {
   return t.transA ? { base: `aOff + ${m}`, step: 'p.M' } : { base: `aOff + ${m} * p.K`, step: '1u' };
 }
 
 /** Offsets of B(0,n) and the step from k to k+1. */
-function bAddr(t: MatmulTemplate, n: string): { base: string; step: string } {
+export function bAddr(t: MatmulTemplate, n: string): { base: string; step: string } {
   return t.transB ? { base: `bOff + ${n} * p.K`, step: '1u' } : { base: `bOff + ${n}`, step: 'p.N' };
 }
 
-const OFFSETS = `
+export const OFFSETS = `
   let b = wid.z + p.batch0;
   let aOff = b * p.sA;
   let bOff = b * p.sB;
@@ -80,7 +88,7 @@ const OFFSETS = `
 export function matmulNaiveWgsl(t: MatmulTemplate, L: KernelLayout): string {
   const a = aAddr(t, 'm');
   const bb = bAddr(t, 'n');
-  return `${HEADER(t, L)}
+  return `${matmulHeader(t, L)}
 @compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n = wid.x * ${NAIVE_WG}u + lid.x;
@@ -99,14 +107,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
  * Stores the rm×rn block held in `c` (vec4s along columns) at rows m0.., columns n0.., skipping what
  * falls outside M×N. Rows are unrolled so `c` is only indexed by constants: a dynamically indexed private
  * array is spilled to memory by GPU compilers (indexing a vec4 value, as store4 does, is not).
  */
-function storeBlock(rm: number, rn: number): string {
+export function storeBlock(rm: number, rn: number): string {
   const lines: string[] = [];
   for (let i = 0; i < rm; i++) {
     const quads = range(rn / 4).map((q) => `store4(row, n0 + ${4 * q}u, c[${i * (rn / 4) + q}]);`);
@@ -131,6 +139,16 @@ export interface RegblockShape {
 export const REGBLOCK_SHAPE: RegblockShape = { wgX: 8, wgY: 8, rm: 8, rn: 8 };
 
 /**
+ * 'skinny': the regblock kernel shaped for LoRA's narrow products (N = r ≤ 64, x·A and its gradients): a
+ * workgroup covers 8 columns × 128 rows, so at N = 8 every invocation has work (REGBLOCK_SHAPE's 64
+ * columns leave 7 of 8 idle there), and 4×4 blocks keep many workgroups in flight.
+ */
+export const SKINNY_SHAPE: RegblockShape = { wgX: 2, wgY: 32, rm: 4, rn: 4 };
+
+/** 'lanes' shape: invocation x of a row of wgX owns columns nTile + x + wgX·j (j < rn), rows m0..m0+rm. */
+export const LANES_SHAPE: RegblockShape = { wgX: 4, wgY: 16, rm: 8, rn: 8 };
+
+/**
  * Each invocation computes an rm×rn block straight from global memory, with no workgroup memory and no
  * barriers. Rows and columns past the edge are clamped for loading (always in range, so the inner loop
  * has no branches) and dropped at the store.
@@ -146,7 +164,7 @@ export function matmulRegblockWgsl(
   const rows = range(rm);
   const cols = range(rn);
   const quads = range(rn / 4);
-  return `${HEADER(t, L)}
+  return `${matmulHeader(t, L)}
 @compute @workgroup_size(${wgX}, ${wgY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n0 = (wid.x * ${wgX}u + lid.x) * ${rn}u;
@@ -206,7 +224,7 @@ export function matmulTiledWgsl(t: MatmulTemplate, L: KernelLayout, shape: Tiled
   const rows = range(rb);
   const quads = range(rb / 4);
   const guard = exact ? '' : `if (e >= ${tile * tk}u) { break; }`;
-  return `${HEADER(t, L)}
+  return `${matmulHeader(t, L)}
 var<workgroup> As: array<f32, ${tile * tk}>; // [k][m]
 var<workgroup> Bs: array<f32, ${tile * tk}>; // [k][n]
 
@@ -260,5 +278,59 @@ ${rows.map((i) => `      let a${i} = vec4<f32>(As[ar + ${i}u]);\n${quads.map((q)
   let m0 = mBase + tm;
   let n0 = nBase + tn;
 ${storeBlock(rb, rb)}
+}`;
+}
+
+/**
+ * 'lanes': the barrier-free register block with columns interleaved across invocations. Invocation x of a
+ * row of wgX computes rows m0..m0+rm and columns nTile + x + wgX·j, so at each k the invocations that run
+ * side by side (SwiftShader packs 4 consecutive invocations into one SIMD group) read 4 consecutive words
+ * of a B row (one vector load instead of a 4-way gather when B is not transposed) and the same A word
+ * (one load, broadcast). On hardware GPUs the same layout makes every B load of a warp contiguous.
+ */
+export function matmulLanesWgsl(
+  t: MatmulTemplate,
+  L: KernelLayout,
+  shape: RegblockShape = LANES_SHAPE,
+): string {
+  const { wgX, wgY, rm, rn } = shape;
+  const a = aAddr(t, 'm0');
+  const bb = bAddr(t, 'nT');
+  const rows = range(rm);
+  const cols = range(rn);
+  const quads = range(rn / 4);
+  const stores = rows.map(
+    (i) =>
+      `  if (m0 + ${i}u < p.M) {\n    let row = oOff + (m0 + ${i}u) * p.N;\n${cols
+        .map(
+          (j) =>
+            `    if (nT + ${wgX * j}u < p.N) { store(row + nT + ${wgX * j}u, c[${i * (rn / 4) + (j >> 2)}][${j & 3}]); }`,
+        )
+        .join('\n')}\n  }`,
+  );
+  return `${matmulHeader(t, L)}
+@compute @workgroup_size(${wgX}, ${wgY})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let nT = wid.x * ${wgX * rn}u + lid.x;
+  let m0 = (wid.y * ${wgY}u + lid.y) * ${rm}u;
+  if (m0 >= p.M || nT >= p.N) { return; }
+  ${OFFSETS}
+${rows.map((i) => `  var ia${i} = ${aAddr(t, `min(m0 + ${i}u, p.M - 1u)`).base};`).join('\n')}
+${cols.map((j) => `  let cn${j} = min(nT + ${wgX * j}u, p.N - 1u);\n  var ib${j} = ${bAddr(t, `cn${j}`).base};`).join('\n')}
+  var c: array<vec4<f32>, ${rm * (rn / 4)}>;
+  for (var k = 0u; k < p.K; k = k + 1u) {
+${quads
+  .map(
+    (q) =>
+      `    let b${q} = vec4<f32>(${range(4)
+        .map((j) => `loadB(ib${4 * q + j}, k, cn${4 * q + j})`)
+        .join(', ')});`,
+  )
+  .join('\n')}
+${rows.map((i) => `    let a${i} = vec4<f32>(A[ia${i}]);\n${quads.map((q) => `    c[${i * (rn / 4) + q}] = fma(a${i}, b${q}, c[${i * (rn / 4) + q}]);`).join('\n')}`).join('\n')}
+${rows.map((i) => `    ia${i} = ia${i} + ${a.step};`).join('\n')}
+${cols.map((j) => `    ib${j} = ib${j} + ${bb.step};`).join('\n')}
+  }
+${stores.join('\n')}
 }`;
 }
