@@ -394,13 +394,14 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
   private async prepare(run: Run<D, R>, resume: SftCheckpoint | null = null, revive = false): Promise<void> {
     if (revive) run.state = 'loading';
     else this.setState(run, 'loading');
+    // Set before the device is acquired: a loss while loading still names the checkpoint Resume would use.
+    run.checkpointStep = resume?.step ?? null;
     run.device = await this.fx.acquireDevice();
     if (run.state !== 'loading') return this.release(run); // stopped while acquiring
     const made = await this.fx.createRunner(run.spec, run.device);
     run.runner = made.runner;
     run.eosIds = made.eosIds;
     if (resume) made.runner.restore(resume);
-    run.checkpointStep = resume?.step ?? null;
     if (run.state !== 'loading') return this.release(run); // stopped while loading
     if (revive) {
       run.state = 'done';
