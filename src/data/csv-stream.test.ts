@@ -58,6 +58,8 @@ describe('streaming CSV', () => {
       ['b.csv', `prompt,completion\n"bad "x" quote",c\nok,fine\n${rowsOf(10)}`],
       ['t.tsv', `prompt\tcompletion\n${rowsOf(12, '\t')}\n"tab\tinside"\tz\n`],
       ['one.csv', `text\nhello, world\n"quoted, text"\n${rowsOf(5)}\n`],
+      // A quote not closed on its line, closed by the next row's opening quote: read again from its next line.
+      ['q.csv', `prompt,completion\n"never closed,1\n"next",2\n"after",3\n${rowsOf(8)}\n`],
       ['dup.csv', `a,a,,b\n1,2,3,4\n5,6,7,8\n`],
     ];
     for (const [name, text] of files) {
@@ -72,6 +74,15 @@ describe('streaming CSV', () => {
   });
 
   it('names an unterminated quote by its line and counts the rows after it', async () => {
+    const closedLater = `prompt,completion\n"never closed,1\n"next",2\n"after",3\n`;
+    const w = await whole('q.csv', closedLater);
+    expect(w.issues.map((i) => [i.line, i.message])).toEqual([
+      [2, 'q.csv row 1 (line 2): a quoted field is not closed'],
+    ]);
+    expect(w.rows).toEqual([
+      { prompt: 'next', completion: '2' },
+      { prompt: 'after', completion: '3' },
+    ]);
     const text = `prompt,completion\nok,1\n"never closed,2\nnext,3\n${rowsOf(5)}\n`;
     const want = await whole('u.csv', text);
     expect(want.issues[0]).toMatchObject({

@@ -13,7 +13,14 @@
 import Papa from 'papaparse';
 import { DataError, IssueLog, issue } from './errors';
 import type { StreamEnd } from './jsonl-stream';
-import { describeCsvError, guessDelimiter, MAX_ROW_CHARS, oversizeCsvRow, uniqueNames } from './parse';
+import {
+  describeCsvError,
+  guessDelimiter,
+  MAX_ROW_CHARS,
+  oversizeCsvRow,
+  unclosedOnItsLine,
+  uniqueNames,
+} from './parse';
 import { Utf8Stream } from './text-stream';
 import type { OnError, Row, SourceLocation } from './types';
 
@@ -42,11 +49,20 @@ interface CsvRecord {
 /** papaparse reads this much of a text to guess its line ending. */
 const NEWLINE_SAMPLE = 2 ** 20;
 
-/** The records of `text` from its start, up to the first whose quote is not closed (then the last). */
-function records(text: string, delimiter: string, newline: Newline): { recs: CsvRecord[]; broken: boolean } {
+/**
+ * The records of `text` from its start, up to the first whose quote is not closed (then the last; `closed`
+ * when that quote was closed on a later line, which unclosedOnItsLine reads as not closed, and the record
+ * ended before the text: it is complete whatever comes next).
+ */
+function records(
+  text: string,
+  delimiter: string,
+  newline: Newline,
+): { recs: CsvRecord[]; broken: boolean; closed: boolean } {
   const recs: CsvRecord[] = [];
   let prev = 0;
   let broken = false;
+  let closed = false;
   Papa.parse<string[]>(text, {
     delimiter,
     newline,
@@ -54,19 +70,24 @@ function records(text: string, delimiter: string, newline: Newline): { recs: Csv
       if (broken) return;
       const start = prev;
       prev = res.meta.cursor;
-      const errors = res.errors.filter((e) => e.code !== 'UndetectableDelimiter');
+      const errors = unclosedOnItsLine(
+        res.errors.filter((e) => e.code !== 'UndetectableDelimiter'),
+        text.slice(start, res.meta.cursor),
+      );
       // A file with mixed line endings leaves a '\r' on the last field when papaparse took '\n'.
       const fields = res.data;
       const last = fields.length - 1;
       if (last >= 0 && fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1);
       recs.push({ fields, start, errors });
       if (errors.some((e) => e.code === 'MissingQuotes')) {
+        // Closed further on (unclosedOnItsLine) and ended before the text does: complete as it is.
+        closed = res.errors.some((e) => e.code === 'InvalidQuotes') && res.meta.cursor < text.length;
         broken = true;
         parser.abort();
       }
     },
   });
-  return { recs, broken };
+  return { recs, broken, closed };
 }
 
 /** Whether the header line is complete: a line break outside quotes (guessDelimiter reads up to it). */
@@ -227,9 +248,10 @@ export class CsvStreamReader {
         const head = this.pending.slice(0, this.newlineSample);
         this.newline = Papa.parse(head, { delimiter: this.delimiter, preview: 1 }).meta.linebreak as Newline;
       }
-      const { recs, broken } = records(this.pending, this.delimiter, this.newline);
+      const { recs, broken, closed } = records(this.pending, this.delimiter, this.newline);
       if (final) {
-        recs.forEach((r, i) => this.emit(r, (recs[i + 1]?.start ?? this.pending.length) - r.start));
+        for (let i = 0; i < recs.length; i++)
+          this.emit(recs[i], (recs[i + 1]?.start ?? this.pending.length) - recs[i].start);
         if (!broken || !this.restart(recs[recs.length - 1])) {
           this.cut(this.pending.length);
           return;
@@ -238,6 +260,13 @@ export class CsvStreamReader {
       }
       // The last record may be cut by the chunk's end: it waits, unless it is already over the limit.
       const last = recs.length - 1;
+      if (closed) {
+        for (let i = 0; i < recs.length; i++)
+          this.emit(recs[i], (recs[i + 1]?.start ?? this.pending.length) - recs[i].start);
+        if (this.restart(recs[last])) continue;
+        this.cut(this.pending.length);
+        return;
+      }
       for (let i = 0; i < last; i++) this.emit(recs[i], recs[i + 1].start - recs[i].start);
       if (last > 0 || recs.length === 0 || this.pending.length <= this.maxRowChars) {
         if (last > 0) this.cut(recs[last].start);

@@ -19,6 +19,7 @@ import { parquetRowGroups } from './parquet';
 import { csvDelimiterOf, detectFormat, type ParseOptions, parseDataset } from './parse';
 import type { PrepareOptions } from './prepare';
 import { type DetectedShape, detectShape } from './shape';
+import { type ByteSource, refuseUtf16, textReader } from './stream-parse';
 import { applyTemplate, defaultTemplate, type PromptTemplate } from './template';
 import { TokenArena } from './token-arena';
 import {
@@ -31,11 +32,7 @@ import {
 import type { DataIssue, DatasetFormat, Example, Row, SourceLocation } from './types';
 import { validateRows } from './validate';
 
-/** What ingest reads from: a Blob or File (browser and Node both have them). */
-export interface ByteSource {
-  readonly size: number;
-  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
-}
+export type { ByteSource } from './stream-parse';
 
 export interface IngestProgress {
   bytesDone: number;
@@ -225,38 +222,6 @@ export async function ingestDataset(
     firstExamples: sink.firstExamples,
     tokens: sink.arena,
   };
-}
-
-/** What reads a text format in chunks (every one but plain text in paragraphs). */
-interface TextRowReader {
-  readonly bytesRead: number;
-  readonly rows: number;
-  readonly columns: string[];
-  readonly skipped: number;
-  push(bytes: Uint8Array): void;
-  takeRows(): Batch;
-  endStream(): StreamEnd;
-}
-
-function textReader(name: string, format: DatasetFormat, o: IngestOptions): TextRowReader | null {
-  const common = { onError: o.onError, maxIssues: o.maxIssues, maxRowChars: o.maxRowChars };
-  if (format === 'jsonl') return new JsonlStreamReader(name, { ...common, lines: 'jsonl' });
-  if (format === 'text' && (o.textMode ?? 'line') === 'line')
-    return new JsonlStreamReader(name, { ...common, lines: 'text' });
-  if (format === 'csv') return new CsvStreamReader(name, { ...common, delimiter: csvDelimiterOf(name) });
-  if (format === 'json') return new JsonStreamReader(name, { ...common, field: o.jsonField });
-  return null;
-}
-
-/** A UTF-16 file is named as such, as parse.ts's whole-file decoding does. */
-function refuseUtf16(name: string, b: Uint8Array): void {
-  if (b.length >= 2 && ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)))
-    throw new DataError(
-      issue(
-        { file: name },
-        'the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8',
-      ),
-    );
 }
 
 type Batch = { rows: Row[]; locations: SourceLocation[] };

@@ -387,13 +387,17 @@ function csvRecords(text: string, delimiter: string): CsvRecord[] {
   while (base < text.length) {
     let prevCursor = 0;
     let broken = -1;
-    Papa.parse<string[]>(text.slice(base), {
+    const segment = text.slice(base);
+    Papa.parse<string[]>(segment, {
       delimiter,
       step: (res, parser) => {
         if (broken >= 0) return;
         const start = prevCursor;
         prevCursor = res.meta.cursor;
-        const errors = res.errors.filter((e) => e.code !== 'UndetectableDelimiter');
+        const errors = unclosedOnItsLine(
+          res.errors.filter((e) => e.code !== 'UndetectableDelimiter'),
+          segment.slice(start, res.meta.cursor),
+        );
         // A file with mixed line endings leaves a '\r' on the last field when papaparse took '\n'.
         const fields = res.data;
         const last = fields.length - 1;
@@ -413,6 +417,18 @@ function csvRecords(text: string, delimiter: string): CsvRecord[] {
     base = nl + 1;
   }
   return records;
+}
+
+/**
+ * A record whose quoted field ran past a line break to a quote with more text after it (papaparse's
+ * InvalidQuotes) had a quote that was not closed on its line, which then took the rows below it: it is
+ * read as a quote not closed (MissingQuotes), so the reading starts again on its next line and the rows
+ * after it are read and counted.
+ */
+export function unclosedOnItsLine(errors: Papa.ParseError[], recordText: string): Papa.ParseError[] {
+  if (!errors.some((e) => e.code === 'InvalidQuotes')) return errors;
+  if (!/[\r\n]/.test(recordText.replace(/[\r\n]+$/, ''))) return errors;
+  return [{ ...errors[0], type: 'Quotes', code: 'MissingQuotes' }];
 }
 
 /**
