@@ -4,6 +4,7 @@
 // line, so stdout holds only the text. Loading, sampling and stopping are the engine's; this file maps flags.
 // With --adapter DIR the model generates with that saved adapter (adapter-dir.ts).
 
+import { gpuDecodeAccel } from '../gpu/decode-accel';
 import { formatBytes } from '../gpu/errors';
 import { acquireNodeGpu } from '../gpu/node';
 import { generate } from '../model/generate';
@@ -70,6 +71,7 @@ export async function generateCommand(a: Args): Promise<void> {
     if (!json) process.stdout.write(chat ? '' : texts[0]);
     const res = await generate(be, md.config, model.ps, prompts, {
       hooks: model.hooks,
+      accel: gpuDecodeAccel(ctx),
       maxNewTokens: a.int('max-new-tokens', 64),
       temperature: a.num('temperature', 0),
       topK,

@@ -3,11 +3,13 @@
 // 1e-4) the per-step logits of recomputing the whole sequence without a cache; a batch of left-padded prompts
 // of different lengths gives what each prompt gives alone; the cache's arena bytes are exactly
 // 2·layers·B·capacity·Hkv·D·4 while generating and 0 after; method hooks (a linear hook, a prefix, virtual
-// tokens) apply in generation as in the plain forward; EOS, stop strings and seeded sampling per row.
+// tokens) apply in generation as in the plain forward; EOS, stop strings and seeded sampling per row; the fast
+// decode path (GEMV matmuls, top-candidate sampling) gives the reference path's tokens, greedy and seeded.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
+import { gpuDecodeAccel } from '../gpu/decode-accel';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -15,7 +17,7 @@ import * as op from '../tensor/ops';
 import { ParamSet } from '../tensor/params';
 import { Tape, Tensor } from '../tensor/tape';
 import { randn } from '../util/rng';
-import { type GenerateOptions, generate } from './generate';
+import { type DecodeAccel, type GenerateOptions, generate } from './generate';
 import { randomModelParams } from './init';
 import { argmax } from './sampling';
 import { TINY_GPT2, TINY_LLAMA } from './testing';
@@ -193,6 +195,73 @@ describe('method hooks apply during generation', () => {
         ctx.variants.delete('attention');
       }
     });
+});
+
+describe("the fast decode path gives the reference path's tokens", () => {
+  const modes: Array<[string, GenerateOptions<unknown, unknown>]> = [
+    ['greedy', { maxNewTokens: NEW }],
+    ['greedy, penalty', { maxNewTokens: NEW, repetitionPenalty: 1.3 }],
+    ['seeded top-k/top-p', { maxNewTokens: NEW, temperature: 1.5, topK: 5, topP: 0.9, seed: 7 }],
+    ['seeded, penalty', { maxNewTokens: NEW, temperature: 0.8, topK: 8, repetitionPenalty: 1.2, seed: 3 }],
+  ];
+  for (const c of [TINY_GPT2, TINY_LLAMA])
+    it(`${c.family} GPU: GEMV steps (3 padded rows) and top-candidate sampling, logits within 1e-4`, async () => {
+      const ctx = await testGpu();
+      const be = gpuBackend(ctx);
+      const ps = new ParamSet(be, params(c, 4));
+      const inner = gpuDecodeAccel(ctx);
+      let taken = 0;
+      const accel: DecodeAccel<unknown> = {
+        matmul: (p) => {
+          const took = inner.matmul(p as Parameters<typeof inner.matmul>[0]);
+          if (took) taken++;
+          return took;
+        },
+      };
+      try {
+        for (const [name, o] of modes) {
+          const logits: Float64Array[][] = [[], []];
+          // The reference path as it was: matmul() kept off its GEMV route too.
+          ctx.variants.set('gemv', 'off');
+          const ref = await generate(be, c, ps, PROMPTS, {
+            ...o,
+            decodePath: 'reference',
+            onLogits: (_, l) => logits[0].push(l),
+          });
+          ctx.variants.delete('gemv');
+          const fast = await generate(be, c, ps, PROMPTS, {
+            ...o,
+            accel,
+            onLogits: (_, l) => logits[1].push(l),
+          });
+          expect(
+            fast.rows.map((r) => r.tokens),
+            name,
+          ).toEqual(ref.rows.map((r) => r.tokens));
+          for (const [i, l] of logits[1].entries())
+            expectClose(l, logits[0][i], 1e-4, 1e-4, `${name} step ${i}`);
+        }
+        expect(taken).toBeGreaterThan(0);
+      } finally {
+        ctx.variants.delete('gemv');
+        ps.dispose();
+      }
+    });
+
+  it('CPU twin: top-candidate sampling draws exactly the reference tokens', async () => {
+    const be = cpuBackend();
+    const ps = new ParamSet(be, params(TINY_LLAMA, 5));
+    for (const [name, o] of modes) {
+      for (const seed of [1, 2, 3]) {
+        const ref = await generate(be, TINY_LLAMA, ps, PROMPTS, { ...o, seed, decodePath: 'reference' });
+        const fast = await generate(be, TINY_LLAMA, ps, PROMPTS, { ...o, seed });
+        expect(
+          fast.rows.map((r) => r.tokens),
+          `${name} seed ${seed}`,
+        ).toEqual(ref.rows.map((r) => r.tokens));
+      }
+    }
+  });
 });
 
 describe('stopping and sampling', () => {

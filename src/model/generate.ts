@@ -5,15 +5,17 @@
 // a stop string (finished rows ride along on padding until the batch is done); text is streamed per token as
 // deltas that never split a multi-byte character or show a possible start of a stop string. Fine-tuning methods
 // apply through the same ModelHooks as in training. The cache lives in the arena's 'kvcache' category for the
-// call and is freed before it returns.
+// call and is freed before it returns. The fast decode path (the default) runs the steps' matmuls through the
+// device's GEMV (DecodeAccel) and picks tokens from the top candidates (nextTokenFast: the same token).
 
 import type { ModelConfig } from '../formats/model-config';
+import type { MatmulArgs } from '../gpu/kernels/matmul';
 import type { Backend } from '../tensor/backend';
 import type { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
 import { rng } from '../util/rng';
 import { KvCache } from './kvcache';
-import { checkSamplingParams, nextToken, type SamplingParams } from './sampling';
+import { checkSamplingParams, nextToken, nextTokenFast, type SamplingParams } from './sampling';
 import { forward, type ModelHooks } from './transformer';
 
 export interface TokenEvent {
@@ -24,6 +26,22 @@ export interface TokenEvent {
   token: number;
   /** New text since the last event of this row; may be empty (held back: a partial character or stop string). */
   text: string;
+}
+
+/**
+ * 'fast' (default): decode steps take the fast path (GEMV matmuls, the token chosen on the device when the
+ * sampling options allow). 'reference': every step reads all V logits back and samples on the CPU, as before;
+ * kept so the bench and the tests can compare the two.
+ */
+export type DecodePath = 'reference' | 'fast';
+
+/**
+ * Device kernels the fast decode path uses where the backend has them (the GPU: gpuDecodeAccel in
+ * gpu/decode-accel.ts); without them the fast path is the reference path.
+ */
+export interface DecodeAccel<S> {
+  /** Tried before the backend's matmul during generation; true when it took the call (GEMV for few rows). */
+  matmul?(p: MatmulArgs<S>): boolean;
 }
 
 export interface GenerateOptions<S, I> extends SamplingParams {
@@ -46,6 +64,10 @@ export interface GenerateOptions<S, I> extends SamplingParams {
   onLogits?: (step: number, logits: Float64Array) => void;
   /** Added to every position (methods whose real tokens start after n positions). Default 0. */
   positionOffset?: number;
+  /** Which decode path runs (see DecodePath); default 'fast'. */
+  decodePath?: DecodePath;
+  /** The device's decode kernels for the fast path. */
+  accel?: DecodeAccel<S>;
 }
 
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -136,6 +158,15 @@ export class TextStream {
   }
 }
 
+/** The backend with `first` tried before its own matmul (an object delegating everything else to `be`). */
+function withMatmul<S, I>(be: Backend<S, I>, first: (p: MatmulArgs<S>) => boolean): Backend<S, I> {
+  const out: Backend<S, I> = Object.create(be);
+  out.matmul = (p) => {
+    if (!first(p)) be.matmul(p);
+  };
+  return out;
+}
+
 /** Row b's sampling stream: mulberry32 seeded from (seed, b), so a row's draws don't depend on the others. */
 const rowStream = (seed: number, b: number) => rng((seed ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0);
 
@@ -203,8 +234,13 @@ export async function generate<S, I>(
     positionOffset: offset,
   });
   let forwards = 0;
+  const fast = (opts.decodePath ?? 'fast') === 'fast';
+  const accel = fast ? opts.accel : undefined;
+  const beStep = accel?.matmul ? withMatmul(be, accel.matmul) : be;
+  // The same token either way (sampling.ts proves when the top candidates decide it); fast skips sorting V.
+  const pick = fast ? nextTokenFast : nextToken;
   const step1 = async (ids: Int32Array, T: number): Promise<Float64Array> => {
-    const tp = new Tape(be, false);
+    const tp = new Tape(beStep, false);
     try {
       const { logits } = forward(tp, config, ps, { ids, B, T, cache, lastOnly: true }, hooks);
       forwards++;
@@ -225,7 +261,7 @@ export async function generate<S, I>(
       const feed = new Int32Array(B).fill(padId);
       for (const [b, r] of rows.entries()) {
         if (r.finish) continue;
-        const tok = nextToken(logits.subarray(b * V, (b + 1) * V), r.seen, opts, r.rand);
+        const tok = pick(logits.subarray(b * V, (b + 1) * V), r.seen, opts, r.rand);
         r.tokens.push(tok);
         r.seen.add(tok);
         feed[b] = tok;

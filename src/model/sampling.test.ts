@@ -1,6 +1,6 @@
 // Tests for sampling.ts and generate.ts's TextStream, on the CPU only: each filter's distribution against one
 // computed by hand (HF semantics: penalty, then temperature, top-k, top-p), draws against their distribution,
-// seeded reproducibility, and streamed text that never splits a UTF-8 character or shows part of a stop string.
+// seeded reproducibility, nextTokenFast against nextToken (same token, same draws), and streamed text that never splits a UTF-8 character or shows part of a stop string.
 import { describe, expect, it } from 'vitest';
 import { expectClose } from '../../test/helpers/numeric';
 import { rng } from '../util/rng';
@@ -10,7 +10,10 @@ import {
   argmax,
   checkSamplingParams,
   drawFrom,
+  fastCandidates,
   nextToken,
+  nextTokenFast,
+  type SamplingParams,
   samplingDistribution,
 } from './sampling';
 
@@ -153,5 +156,62 @@ describe('TextStream', () => {
     expect(s.push(33)).toBe('');
     expect(s.flush()).toBe('!');
     expect(() => new TextStream(bytes, [''])).toThrow(/empty/);
+  });
+});
+
+describe("nextTokenFast gives nextToken's token from the top candidates", () => {
+  // Logits rounded to a coarse grid so ties (at the top, at the k-th, at the candidate cut) are common.
+  const logitsOf = (V: number, seed: number, grid: number) => {
+    const u = rng(seed);
+    return Float64Array.from({ length: V }, () => Math.round((u() * 8 - 4) / grid) * grid);
+  };
+  const cases: SamplingParams[] = [
+    {},
+    { repetitionPenalty: 1.3 },
+    { repetitionPenalty: 0.7 }, // raises seen tokens: the full path
+    { temperature: 1, topK: 1 },
+    { temperature: 0.7, topK: 5 },
+    { temperature: 1.5, topK: 40, topP: 0.9 },
+    { temperature: 0.8, topK: 10, topP: 0.5, repetitionPenalty: 1.2 },
+    { temperature: 1.2, topP: 0.9 }, // no top-k: the full path
+    { temperature: 1 },
+    { temperature: 1, topK: 5, repetitionPenalty: 3 }, // with most tokens seen below: the k-th falls under τ
+    { repetitionPenalty: 3 },
+  ];
+
+  it('same token and the same number of draws, over grids with ties, penalties and every option', () => {
+    let shortcuts = 0;
+    for (const [ci, p] of cases.entries())
+      for (const grid of [1e-9, 0.05, 0.5])
+        for (let trial = 0; trial < 20; trial++) {
+          const V = 300 + trial;
+          const logits = logitsOf(V, 1000 * ci + trial, grid);
+          // In half the trials the 24 best tokens are seen: the penalty pushes most candidates under the cut.
+          const best = Array.from(logits.keys()).sort((x, y) => logits[y] - logits[x]);
+          const seen = new Set(
+            trial % 2 ? Array.from({ length: 30 }, (_, i) => (i * 37 + trial) % V) : best.slice(0, 24),
+          );
+          // Seen tokens among the best, so the penalty reorders the top.
+          for (let i = 0; i < 3; i++) seen.add(argmax(logits.map((x, j) => (seen.has(j) ? -99 : x))));
+          const a = rng(trial + 1);
+          const b = rng(trial + 1);
+          const want = nextToken(logits, seen, p, a);
+          const got = nextTokenFast(logits, seen, p, b);
+          expect(got, `case ${ci} grid ${grid} trial ${trial}`).toBe(want);
+          expect(b(), 'draws consumed').toBe(a());
+          if (fastCandidates(p) < V && grid > 1e-9) shortcuts++;
+        }
+    expect(shortcuts).toBeGreaterThan(0);
+  });
+
+  it('a top-k draw that the candidates decide differs from the unfiltered draw (the check can fail)', () => {
+    const logits = logitsOf(400, 3, 1e-9);
+    let differs = 0;
+    for (let s = 0; s < 20; s++) {
+      const fast = nextTokenFast(logits, new Set(), { temperature: 1, topK: 3 }, rng(s));
+      const plain = nextToken(logits, new Set(), { temperature: 1 }, rng(s));
+      if (fast !== plain) differs++;
+    }
+    expect(differs).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,9 @@
 // Choosing the next token from one row of logits, on the CPU (generation reads back one row per sequence), with
 // Hugging Face's semantics and order: repetition penalty, then temperature, top-k and top-p (the order in which
 // transformers' generate applies its logits processors and warpers), then greedy argmax or a seeded draw. Every
-// function works in float64 on a copy or in place as documented; nothing here touches the GPU.
+// function works in float64 on a copy or in place as documented; nothing here touches the GPU. nextTokenFast
+// gives nextToken's token, bit for bit and with the same draw, from the few highest logits only where it can
+// prove the rest cannot matter (greedy, or top-k sampling), so a decode step does not sort all V of them.
 
 export interface SamplingParams {
   /** ≤ 0 or absent: greedy (argmax). Otherwise scores are divided by it and a token is drawn. */
@@ -131,4 +133,71 @@ export function nextToken(
   const s = processScores(logits, seen, p);
   if ((p.temperature ?? 0) <= 0) return argmax(s);
   return drawFrom(softmax(s), rand());
+}
+
+/** Candidates nextTokenFast keeps: enough above the top-k that penalised ones rarely force the full path. */
+export const fastCandidates = (p: SamplingParams): number =>
+  (p.temperature ?? 0) > 0 ? 2 * (p.topK ?? 0) + 16 : 8;
+
+/**
+ * The value of the r-th largest of `xs` (r ≥ 1), in one pass keeping the r largest sorted; NaN if any value is
+ * NaN (the caller then takes the full path).
+ */
+function rthLargest(xs: ArrayLike<number>, r: number): number {
+  const top = new Float64Array(r).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    if (Number.isNaN(v)) return Number.NaN;
+    if (v <= top[r - 1]) continue;
+    let j = r - 1;
+    while (j > 0 && top[j - 1] < v) {
+      top[j] = top[j - 1];
+      j--;
+    }
+    top[j] = v;
+  }
+  return top[r - 1];
+}
+
+/**
+ * nextToken's result, computed from the logits ≥ τ (the r-th largest, r = fastCandidates) when that provably
+ * gives the same token with the same draw, else by nextToken itself. Why it is exact: with a penalty ≥ 1 every
+ * other token's processed score is ≤ its logit (÷ the temperature) < τ (÷ it). Greedy: if the best candidate
+ * scores ≥ τ, no other token reaches it. Top-k: if the k-th best candidate scores > τ/t, every other token is
+ * below the cut and gets −∞, i.e. probability exactly 0; the candidates kept in id order then go through the
+ * same float64 steps (top-p's ascending order, softmax sums and the draw only ever add those zeros), so every
+ * number matches. Anything else (top-p or temperature alone, a penalty < 1, NaN) takes the full path.
+ */
+export function nextTokenFast(
+  logits: ArrayLike<number>,
+  seen: ReadonlySet<number>,
+  p: SamplingParams,
+  rand: () => number,
+): number {
+  const V = logits.length;
+  const t = p.temperature ?? 0;
+  const k = p.topK ?? 0;
+  const sampled = t > 0;
+  const r = fastCandidates(p);
+  const shortcut = (p.repetitionPenalty ?? 1) >= 1 && (!sampled || k > 0) && r < V;
+  const tau = shortcut ? rthLargest(logits, r) : Number.NaN;
+  if (Number.isNaN(tau)) return nextToken(logits, seen, p, rand);
+  const ids: number[] = [];
+  for (let i = 0; i < V; i++) if (logits[i] >= tau) ids.push(i);
+  const compact = ids.map((i) => logits[i]);
+  const seenAt: number[] = [];
+  for (const [j, id] of ids.entries()) if (seen.has(id)) seenAt.push(j);
+  const s = processScores(compact, seenAt, p);
+  if (!sampled) {
+    const best = argmax(s);
+    return s[best] >= tau ? ids[best] : nextToken(logits, seen, p, rand);
+  }
+  // The k-th best candidate as applyTopK finds it (after the penalty and the temperature, before the cut); the
+  // bound on every other token is divided as processScores divides (not at all when t is 1).
+  const pre = Float64Array.from(compact);
+  applyRepetitionPenalty(pre, seenAt, p.repetitionPenalty ?? 1);
+  if (t !== 1) for (let i = 0; i < pre.length; i++) pre[i] /= t;
+  const bound = t !== 1 ? tau / t : tau;
+  if (ids.length <= k || !(pre.sort().at(ids.length - k)! > bound)) return nextToken(logits, seen, p, rand);
+  return ids[drawFrom(softmax(s), rand())];
 }

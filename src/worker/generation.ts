@@ -2,7 +2,9 @@
 // base of the asked dtype: no copy of its own) and each asked-for run's adapted model in turn, streamed token
 // by token. A run's steps wait while its adapter generates; a run of an earlier page is brought back from its
 // checkpoint first.
-import { generate } from '../model/generate';
+import type { GpuContext } from '../gpu/context';
+import { gpuDecodeAccel } from '../gpu/decode-accel';
+import { type DecodeAccel, generate } from '../model/generate';
 import { gpuBackend } from '../tensor/gpu-backend';
 import { ParamSet } from '../tensor/params';
 import type { BaseDtype } from '../tensor/weight-format';
@@ -31,12 +33,12 @@ export class Generation {
   ) {}
 
   /** The base model in `dtype` (made again for another model or dtype, or after the device was lost). */
-  private async baseModel(dtype: BaseDtype): Promise<AnyParamSet> {
+  private async baseModel(dtype: BaseDtype): Promise<{ ps: AnyParamSet; ctx: GpuContext }> {
     const m = await this.model();
     const held = this.baseGen;
     if (held && held.model === m && held.dtype === dtype) {
       const got = await held.made.catch(() => null);
-      if (got && !got.lease.ctx.lost) return got.ps;
+      if (got && !got.lease.ctx.lost) return { ps: got.ps, ctx: got.lease.ctx };
     }
     if (held) this.dropBase(held.made);
     const made = (async () => {
@@ -54,7 +56,8 @@ export class Generation {
       }
     })();
     this.baseGen = { model: m, dtype, made };
-    return (await made).ps;
+    const got = await made;
+    return { ps: got.ps, ctx: got.lease.ctx };
   }
 
   private dropBase(made: Promise<{ lease: DeviceLease; ps: AnyParamSet }>): void {
@@ -98,13 +101,16 @@ export class Generation {
         if (ids.length === 0) throw new Error('the prompt encodes to no tokens');
         let ps: AnyParamSet;
         let hooks = {};
-        if (target === 'base') ps = await this.baseModel(msg.baseDtype ?? this.dtypeOf(msg.runIds));
+        let ctx: GpuContext;
+        if (target === 'base')
+          ({ ps, ctx } = await this.baseModel(msg.baseDtype ?? this.dtypeOf(msg.runIds)));
         else {
           const r = await this.scheduler.idleRunner(target);
           run = r.run;
           run.busy = true;
           ps = r.runner.ps as unknown as AnyParamSet;
           hooks = r.runner.adapter.hooks;
+          ctx = r.runner.ctx;
         }
         await generate(ps.be, m.config, ps, [ids], {
           maxNewTokens: s.maxNewTokens,
@@ -115,6 +121,8 @@ export class Generation {
           eosIds,
           hooks,
           decode,
+          // The decode step's GEMV kernels on the device the parameters live on.
+          accel: gpuDecodeAccel(ctx) as DecodeAccel<unknown>,
           onToken: (e) => {
             if (e.text) this.post({ type: 'genToken', reqId: msg.reqId, target, text: e.text });
           },

@@ -23,6 +23,8 @@ export interface GemvTemplate {
   bChan: 'k' | 'n';
   /** Four stored elements of B per load (see the header); false: one at a time. */
   vec: boolean;
+  /** Vector path with B transposed: vec4 loads per loop trip (K is a multiple of 4·unroll). */
+  unroll: 1 | 4;
 }
 
 /** Invocations per workgroup (one column each, or four columns on the untransposed vector path). */
@@ -112,22 +114,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let oOff = wid.z * p.sO;`;
 
   if (t.vec && t.transB) {
-    // Column n of op(B) is row n of B: contiguous along K, read as vec4s; A's rows likewise.
+    // Column n of op(B) is row n of B: contiguous along K, read as vec4s; A's rows likewise. The loop takes
+    // `unroll` vec4s per trip (SwiftShader ran the 4× unrolled head ~1.5× faster): fewer loop branches.
+    const u = t.unroll;
+    const loads = range(u)
+      .map(
+        (j) =>
+          `    let w${j} = chunkB(e + ${4 * j}u, k + ${4 * j}u, n);
+${rows.map((m) => `    c${m} = fma(${A}[a4 + ${m}u * K4 + k4 + ${j}u], w${j}, c${m});`).join('\n')}`,
+      )
+      .join('\n');
     return `${header}
 ${entry}
   let n = wid.x * ${GEMV_WG}u + lid.x;
   if (n >= p.N) { return; }
   let K4 = p.K >> 2u;
   let a4 = aOff >> 2u;
-${rows.map((m) => `  var c${m} = 0.0;`).join('\n')}
+${rows.map((m) => `  var c${m} = vec4<f32>();`).join('\n')}
   var e = bOff + n * p.K;
-  for (var k = 0u; k < p.K; k = k + 4u) {
-    let w = chunkB(e, k, n);
+  for (var k = 0u; k < p.K; k = k + ${4 * u}u) {
     let k4 = k >> 2u;
-${rows.map((m) => `    c${m} = c${m} + dot(${A}[a4 + ${m}u * K4 + k4], w);`).join('\n')}
-    e = e + 4u;
+${loads}
+    e = e + ${4 * u}u;
   }
-${rows.map((m) => `  store(oOff + ${m}u * p.N + n, c${m});`).join('\n')}
+${rows.map((m) => `  store(oOff + ${m}u * p.N + n, (c${m}.x + c${m}.y) + (c${m}.z + c${m}.w));`).join('\n')}
 }`;
   }
   if (t.vec) {
