@@ -21,6 +21,11 @@ import type { ClipScaleArgs, SumSquaresArgs } from '../gpu/kernels/gradnorm';
 import type { KronArgs, KronBackwardArgs } from '../gpu/kernels/kron';
 import type { LayerNormArgs, LayerNormBackwardArgs } from '../gpu/kernels/layernorm';
 import type { LineNormsArgs, ScaleLinesArgs } from '../gpu/kernels/lines';
+import type {
+  LoraBackwardRowsArgs,
+  LoraBackwardWeightsArgs,
+  LoraForwardArgs,
+} from '../gpu/kernels/lora-linear';
 import type { MatmulArgs } from '../gpu/kernels/matmul';
 import type { NmGradInputArgs, NmGradValuesArgs, NmMatmulArgs } from '../gpu/kernels/nm';
 import type { SumArgs } from '../gpu/kernels/reduce';
@@ -82,6 +87,12 @@ export interface Backend<S, I> {
   mulVec(p: MulVecArgs<S>): void;
   mulVecBackward(p: MulVecBackwardArgs<S>): void;
   matmul(p: MatmulArgs<S>): void;
+  /** LoRA's rank-r path fused (lora-linear.ts, r ≤ 64): y += s·t·Bᵀ with t = x·Aᵀ written out. */
+  loraForward(p: LoraForwardArgs<S>): void;
+  /** u = s·dy·B written out; dx (+)= u·A when given. */
+  loraBackwardRows(p: LoraBackwardRowsArgs<S>): void;
+  /** dA (+)= uᵀ·x and dB (+)= s·dyᵀ·t, each when given, in one pass. */
+  loraBackwardWeights(p: LoraBackwardWeightsArgs<S>): void;
   biasAdd(p: BiasAddArgs<S>): void;
   biasGrad(p: BiasGradArgs<S>): void;
   layerNorm(p: LayerNormArgs<S>): void;

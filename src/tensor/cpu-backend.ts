@@ -19,6 +19,11 @@ import { clipScaleTwin, sumSquaresTwin } from '../gpu/kernels/gradnorm.ref';
 import { kronBackwardTwin, kronTwin } from '../gpu/kernels/kron.ref';
 import { layerNormBackwardTwin, layerNormTwin } from '../gpu/kernels/layernorm.ref';
 import { lineNormsTwin, scaleLinesTwin } from '../gpu/kernels/lines.ref';
+import {
+  loraBackwardRowsTwin,
+  loraBackwardWeightsTwin,
+  loraForwardTwin,
+} from '../gpu/kernels/lora-linear.ref';
 import { matmulTwin } from '../gpu/kernels/matmul.ref';
 import { nmGradInputTwin, nmGradValuesTwin, nmMatmulTwin } from '../gpu/kernels/nm.ref';
 import { sumTwin } from '../gpu/kernels/reduce.ref';
@@ -88,6 +93,9 @@ export function cpuBackend(): CpuBackend {
     kron: kronTwin,
     kronBackward: kronBackwardTwin,
     matmul: matmulTwin,
+    loraForward: loraForwardTwin,
+    loraBackwardRows: loraBackwardRowsTwin,
+    loraBackwardWeights: loraBackwardWeightsTwin,
     biasAdd: biasAddTwin,
     biasGrad: biasGradTwin,
     layerNorm: layerNormTwin,

@@ -86,10 +86,12 @@ describe('a lean LoRA step', () => {
 
 /**
  * One steady LoRA step on TINY_LLAMA (batch 2×8, r 2, q/v sites), pinned so a regression shows. Before the
- * fused LoRA path and the tape's ordered hand-back (issue 11): 106 dispatches, 3 bind groups, 9 scopes.
+ * LoRA sum on the matmul's accumulate and the tape's ordered hand-back (issue 11): 106 dispatches, 3 bind
+ * groups, 9 scopes; then 94 (LoRA on matmuls: 2 forward and 4 backward per site, 3 in the first layer);
+ * now 84 with the fused LoRA kernels (1 forward, 2 backward per site: lora-linear.ts).
  */
 const STEADY = {
-  dispatches: 94,
+  dispatches: 84,
   bindGroupsCreated: 0,
   uniformWrites: 2,
   errorScopes: 6,

@@ -7,6 +7,7 @@
 // conventions: shapes checked here with names, gradients written only where needed.
 
 import type { ActivationKind } from '../gpu/kernels/activation.wgsl';
+import { LORA_FUSED_MAX_R } from '../gpu/kernels/lora-linear.wgsl';
 import type { NmDims } from '../gpu/kernels/nm';
 import type { SparseDims } from '../gpu/kernels/sparse';
 import { elementwise } from './ops-elementwise';
@@ -323,11 +324,12 @@ export function phmWeight<S, I>(
 
 /**
  * LoRA's extra path added into the base output in place: y += s·(x·Aᵀ)·Bᵀ, with A [r, in] and B [out, r]
- * (PEFT's nn.Linear layouts). The scale rides on the matmuls (alpha) and the sum is the second matmul's
- * accumulate, so neither s·(x·A)·B nor y + it is ever a tensor: the only new storage is x·Aᵀ [N, r]. The
- * result shares y's storage and gradient (y's producer, a linear, never reads its own output); its backward
- * reads that gradient (before y's producer, which was recorded first) and writes dA, dB, dx with s folded
- * into alpha again: no scaled copies.
+ * (PEFT's nn.Linear layouts). Neither s·(x·A)·B nor y + it is ever a tensor: the only new storage is
+ * t = x·Aᵀ [N, r]. The result shares y's storage and gradient (y's producer, a linear, never reads its own
+ * output); its backward reads that gradient (before y's producer, which was recorded first) and writes
+ * dA, dB, dx with s folded in: no scaled copies. Up to rank LORA_FUSED_MAX_R the fused kernels
+ * (lora-linear.ts) do it in one pass forward and two backward (t and the sum in one kernel; u = s·dy·B
+ * with dx; dA with dB); above it, matmuls with s as alpha and the sum as accumulate (2 and 4).
  */
 export function loraAddInto<S, I>(
   tp: Tape<S, I>,
@@ -345,65 +347,132 @@ export function loraAddInto<S, I>(
     x.shape[x.shape.length - 1] === inF && B.shape[1] === r && y.size === N * outF,
     () => `${name}: x [${x.shape}], A [${A.shape}], B [${B.shape}] and y [${y.shape}] do not chain`,
   );
+  const dims = { M: N, inF, outF, r, s };
+  const fused = r <= LORA_FUSED_MAX_R;
   const xa = tp.scratch(N * r, `${name}.xA`);
-  tp.be.matmul({ out: xa, a: x.store, b: A.store, M: N, N: r, K: inF, transB: true });
-  tp.be.matmul({
-    out: y.store,
-    a: xa,
-    b: B.store,
-    M: N,
-    N: outF,
-    K: r,
-    transB: true,
-    alpha: s,
-    accumulate: true,
-  });
+  if (fused) tp.be.loraForward({ ...dims, y: y.store, t: xa, x: x.store, A: A.store, B: B.store });
+  else {
+    tp.be.matmul({ out: xa, a: x.store, b: A.store, M: N, N: r, K: inF, transB: true });
+    tp.be.matmul({
+      out: y.store,
+      a: xa,
+      b: B.store,
+      M: N,
+      N: outF,
+      K: r,
+      transB: true,
+      alpha: s,
+      accumulate: true,
+    });
+  }
   const root = y.base ?? y;
   const out = new Tensor<S>(y.shape, y.store, tp.needsGrad(y, x, A, B), name, false, root);
   if (!out.requiresGrad) return out;
   tp.record(name, () => {
     const dy = tp.gradOf(out);
     if (!dy) return;
-    if (B.requiresGrad) {
-      // dB [out, r] (+)= s·dyᵀ·xA.
-      const g = tp.gradTarget(B);
-      tp.be.matmul({
-        out: g.buf,
-        a: dy,
-        b: xa,
-        M: outF,
-        N: r,
-        K: N,
-        transA: true,
-        alpha: s,
-        accumulate: g.accumulate,
-      });
-      tp.wrote(B);
-    }
-    if (!A.requiresGrad && !x.requiresGrad) return;
-    // d(xA) [N, r] = s·dy·B.
-    const dxa = tp.be.alloc(N * r, 'workspace', `d${name}.xA`);
-    tp.be.matmul({ out: dxa, a: dy, b: B.store, M: N, N: r, K: outF, alpha: s });
-    if (A.requiresGrad) {
-      const g = tp.gradTarget(A);
-      tp.be.matmul({
-        out: g.buf,
-        a: dxa,
-        b: x.store,
-        M: r,
-        N: inF,
-        K: N,
-        transA: true,
-        accumulate: g.accumulate,
-      });
-      tp.wrote(A);
-    }
-    if (x.requiresGrad) {
-      const g = tp.gradTarget(x);
-      tp.be.matmul({ out: g.buf, a: dxa, b: A.store, M: N, N: inF, K: r, accumulate: g.accumulate });
-      tp.wrote(x);
-    }
-    tp.be.free(dxa);
+    if (fused) loraBackwardFused(tp, dims, dy, xa, x, A, B, name);
+    else loraBackwardMatmuls(tp, dims, dy, xa, x, A, B, name);
   });
   return out;
+}
+
+/** The fused backward: u = s·dy·B with dx (+)= u·A in one pass, then dA and dB in one more. */
+function loraBackwardFused<S, I>(
+  tp: Tape<S, I>,
+  dims: { M: number; inF: number; outF: number; r: number; s: number },
+  dy: S,
+  xa: S,
+  x: Tensor<S>,
+  A: Tensor<S>,
+  B: Tensor<S>,
+  name: string,
+): void {
+  const needU = A.requiresGrad || x.requiresGrad;
+  const u = needU ? tp.be.alloc(dims.M * dims.r, 'workspace', `d${name}.xA`) : null;
+  if (u) {
+    const gx = x.requiresGrad ? tp.gradTarget(x) : null;
+    tp.be.loraBackwardRows({
+      ...dims,
+      u,
+      dx: gx ? gx.buf : null,
+      accumulateDx: gx?.accumulate,
+      dy,
+      A: A.store,
+      B: B.store,
+    });
+    if (gx) tp.wrote(x);
+  }
+  const gA = A.requiresGrad ? tp.gradTarget(A) : null;
+  const gB = B.requiresGrad ? tp.gradTarget(B) : null;
+  if (gA || gB) {
+    tp.be.loraBackwardWeights({
+      ...dims,
+      dA: gA ? gA.buf : null,
+      accumulateDA: gA?.accumulate,
+      dB: gB ? gB.buf : null,
+      accumulateDB: gB?.accumulate,
+      u: u ?? xa,
+      x: x.store,
+      dy,
+      t: xa,
+    });
+    if (gA) tp.wrote(A);
+    if (gB) tp.wrote(B);
+  }
+  if (u) tp.be.free(u);
+}
+
+/** The matmul backward (ranks above the fused kernels'): dB, d(xA), dA, dx, s as alpha. */
+function loraBackwardMatmuls<S, I>(
+  tp: Tape<S, I>,
+  dims: { M: number; inF: number; outF: number; r: number; s: number },
+  dy: S,
+  xa: S,
+  x: Tensor<S>,
+  A: Tensor<S>,
+  B: Tensor<S>,
+  name: string,
+): void {
+  const { M: N, inF, outF, r, s } = dims;
+  if (B.requiresGrad) {
+    // dB [out, r] (+)= s·dyᵀ·xA.
+    const g = tp.gradTarget(B);
+    tp.be.matmul({
+      out: g.buf,
+      a: dy,
+      b: xa,
+      M: outF,
+      N: r,
+      K: N,
+      transA: true,
+      alpha: s,
+      accumulate: g.accumulate,
+    });
+    tp.wrote(B);
+  }
+  if (!A.requiresGrad && !x.requiresGrad) return;
+  // d(xA) [N, r] = s·dy·B.
+  const dxa = tp.be.alloc(N * r, 'workspace', `d${name}.xA`);
+  tp.be.matmul({ out: dxa, a: dy, b: B.store, M: N, N: r, K: outF, alpha: s });
+  if (A.requiresGrad) {
+    const g = tp.gradTarget(A);
+    tp.be.matmul({
+      out: g.buf,
+      a: dxa,
+      b: x.store,
+      M: r,
+      N: inF,
+      K: N,
+      transA: true,
+      accumulate: g.accumulate,
+    });
+    tp.wrote(A);
+  }
+  if (x.requiresGrad) {
+    const g = tp.gradTarget(x);
+    tp.be.matmul({ out: g.buf, a: dxa, b: A.store, M: N, N: inF, K: r, accumulate: g.accumulate });
+    tp.wrote(x);
+  }
+  tp.be.free(dxa);
 }
