@@ -76,6 +76,9 @@ export class JsonStreamReader {
   // The root object's keys.
   private key = '';
   private keyEscape = false;
+  /** Where the key's opening quote is. */
+  private keyLine = 1;
+  private keyColumn = 1;
   private readonly lists: string[] = [];
   private fieldValue: unknown;
   private fieldSeen = false;
@@ -227,6 +230,8 @@ export class JsonStreamReader {
         if (ch !== '"') this.fail(`unexpected ${show(ch)}, expected a quoted property name`);
         this.key = '';
         this.keyEscape = false;
+        this.keyLine = this.line;
+        this.keyColumn = this.pos - this.lineStart + 1;
         this.mode = 'key';
         return true;
       case 'colon':
@@ -274,14 +279,16 @@ export class JsonStreamReader {
       this.key += `\\${ch}`;
     } else if (ch === '\\') this.keyEscape = true;
     else if (ch === '"') {
-      // The key's text as JSON reads it (escapes resolved); a bad one is the scanner's to name.
+      // The key's text as JSON reads it (escapes resolved); a bad escape named as the scanner names it.
       try {
         this.key = JSON.parse(`"${this.key}"`) as string;
       } catch {
-        // Left as written: the whole document is invalid and scanJson names where below.
+        const err = scanJson(`"${this.key}"`).error ?? { offset: 0, message: 'invalid JSON' };
+        this.fail(err.message, this.keyLine, this.keyColumn + err.offset);
       }
       this.mode = 'colon';
     } else if (ch === '\n') this.fail('unescaped line break in string');
+    else if (ch.charCodeAt(0) < 0x20) this.fail('control character in string');
     else this.key += ch;
   }
 
@@ -440,7 +447,7 @@ export class JsonStreamReader {
         this.fail("unexpected end of input, expected a property name or '}'");
         break;
       case 'key':
-        this.fail('unterminated string');
+        this.fail('unterminated string', this.keyLine, this.keyColumn);
         break;
       case 'colon':
         this.fail("unexpected end of input, expected ':'");

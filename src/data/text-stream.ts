@@ -11,6 +11,8 @@ export class Utf8Stream {
   /** Lines begun before the current chunk (1-based) and the byte offset where the last one starts. */
   private line = 1;
   private lineStartByte = 0;
+  /** The previous chunk's last bytes when they begin a character not yet complete (the decoder holds them). */
+  private tail = new Uint8Array(0);
   bytesRead = 0;
 
   constructor(readonly name: string) {}
@@ -28,6 +30,7 @@ export class Utf8Stream {
       this.lineStartByte = this.bytesRead + i + 1;
     }
     this.bytesRead += bytes.length;
+    this.tail = incompleteTail(this.tail, bytes);
     if (this.first && text !== '') {
       this.first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -44,16 +47,21 @@ export class Utf8Stream {
     }
   }
 
-  private fail(bytes: Uint8Array): never {
+  private fail(chunk: Uint8Array): never {
+    // The bad byte may be a character begun in the previous chunk: look from where it starts.
+    const bytes = new Uint8Array(this.tail.length + chunk.length);
+    bytes.set(this.tail);
+    bytes.set(chunk, this.tail.length);
+    const from = this.bytesRead - this.tail.length;
     const at = firstInvalidUtf8(bytes);
     let line = this.line;
     let start = this.lineStartByte;
     for (let i = 0; i < at; i++)
       if (bytes[i] === 0x0a) {
         line++;
-        start = this.bytesRead + i + 1;
+        start = from + i + 1;
       }
-    const offset = this.bytesRead + at;
+    const offset = from + at;
     const hex = bytes[at]?.toString(16).padStart(2, '0') ?? 'end';
     throw new DataError(
       issue(
@@ -62,4 +70,16 @@ export class Utf8Stream {
       ),
     );
   }
+}
+
+/** The bytes at the end of `prev` + `bytes` that begin a character not complete yet (at most 3). */
+function incompleteTail(prev: Uint8Array, bytes: Uint8Array): Uint8Array {
+  const all = bytes.length >= 3 ? bytes : Uint8Array.of(...prev, ...bytes);
+  for (let k = 1; k <= Math.min(3, all.length); k++) {
+    const c = all[all.length - k];
+    if ((c & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > k ? all.slice(all.length - k) : new Uint8Array(0);
+  }
+  return new Uint8Array(0);
 }
