@@ -13,6 +13,7 @@ import type { ColumnMapping } from '../data/types';
 import { loadCheckpointSpecs } from '../model/load';
 import { dirModelSource } from '../model/sources/node-dir';
 import { SFT_DEFAULTS } from '../train/sft-config';
+import { sftData, sftDataFromArena } from '../train/sft-data';
 import { dataTokenizer } from '../train/tokenizer-adapter';
 import type { SavedDataset } from './checkpoints';
 import { Datasets, renderPreview } from './datasets';
@@ -140,6 +141,46 @@ describe('worker datasets', () => {
     await expect(reloaded.ds.forRun(spec('nope', 5))).rejects.toThrow(
       'dataset nope is neither loaded nor saved; drop it again',
     );
+  });
+
+  it("an SFT run's rows come from the arena: sftData's rows over forRun's examples, after a reload and a new model too", async () => {
+    const { ds, store } = setup();
+    await ds.add({
+      type: 'addDataset',
+      id: 'p',
+      name: 'p.jsonl',
+      bytes: enc(JSONL),
+      onError: 'skip',
+      seqLen: 32,
+    });
+    const m = await builtin();
+    const o = { seqLen: 16, evalFraction: 0.2, seed: 3 };
+    const plain = (rows: readonly { inputIds: readonly number[]; labels: readonly number[] }[]) =>
+      rows.map((r) => [[...r.inputIds], [...r.labels]]);
+    const want = sftData(m.tokenizer, m.config, (await ds.forRun(spec('p', 5))).prepared.examples, o);
+    const arena = await ds.tokensForRun(spec('p', 5));
+    expect(arena).not.toBeNull();
+    const got = sftDataFromArena(m.tokenizer, m.config, arena!, o);
+    expect([plain(got.train), plain(got.eval)]).toEqual([plain(want.train), plain(want.eval)]);
+    expect(await ds.tokensForRun(spec('p', 5))).toBe(arena);
+    await new Promise((r) => setTimeout(r, 0));
+    // A new page (the saved copy) and another model object: tokenised again, the same rows.
+    const reloaded = setup(store);
+    const again = await reloaded.ds.tokensForRun(spec('p', 5));
+    expect(plain(sftDataFromArena(m.tokenizer, m.config, again!, o).train)).toEqual(plain(want.train));
+    // Another model loaded since: the arena is made again for it (here with the same tokenizer: same rows).
+    let current: LoadedModel = m;
+    const other = new Datasets(
+      () => undefined,
+      async () => current,
+      { save: async () => {}, load: async (id) => store.get(id) ?? null },
+    );
+    const before = await other.tokensForRun(spec('p', 5));
+    expect(await other.tokensForRun(spec('p', 5))).toBe(before);
+    current = { ...m };
+    const after = await other.tokensForRun(spec('p', 5));
+    expect(after).not.toBe(before);
+    expect(plain(sftDataFromArena(m.tokenizer, m.config, after!, o).train)).toEqual(plain(want.train));
   });
 
   it('renders what the model sees with the tokenizer training uses: Alpaca rows through the Alpaca template', async () => {
