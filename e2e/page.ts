@@ -4,6 +4,9 @@ import { expect, type Page } from '@playwright/test';
 
 /** Opens `url` with the page's IndexedDB emptied (earlier runs would make counts ambiguous), model ready. */
 export async function openFresh(page: Page, url = '/'): Promise<void> {
+  // Vite's dev server reloads the page through its websocket whenever a source file changes; a test must
+  // not be reloaded by someone else's edit, so the socket is answered here and never reaches the server.
+  await page.routeWebSocket(/./, () => {});
   await page.goto(url);
   await page.evaluate(() => indexedDB.deleteDatabase('peft-playground'));
   await page.reload();
