@@ -86,7 +86,8 @@ export function tuneProbes(software: boolean): ClassProbe[] {
   const all: readonly MatmulVariant[] = software
     ? ['regblock', 'lanes']
     : ['regblock', 'lanes', 'skinny', 'tiled', 'tiled4'];
-  const skinny: readonly MatmulVariant[] = software ? ['regblock', 'skinny'] : all;
+  // Few outputs: split-K spreads a long reduction over a workgroup (a barrier: hardware only).
+  const skinny: readonly MatmulVariant[] = software ? ['regblock', 'skinny'] : [...all, 'splitk'];
   return [
     { cls: 'smallM', M: 16, N: 4 * n, K: n, transA: false, candidates: skinny },
     { cls: 'skinnyN', M: 2 * n, N: r, K: n, transA: false, candidates: skinny },

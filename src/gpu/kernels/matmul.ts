@@ -33,6 +33,7 @@ import {
   SKINNY_SHAPE,
   TILED_SHAPE,
 } from './matmul.wgsl';
+import { matmulSplitKWgsl, SPLITK_SHAPE } from './matmul-splitk.wgsl';
 import { matmulTiled4Wgsl, TILED4_SHAPE } from './matmul-tiled4.wgsl';
 
 /**
@@ -40,8 +41,9 @@ import { matmulTiled4Wgsl, TILED4_SHAPE } from './matmul-tiled4.wgsl';
  * pick). skinny: regblock shaped 8 columns wide for LoRA's N = r. lanes: register blocks with columns
  * interleaved across neighbouring invocations (contiguous B loads per SIMD group / warp). tiled: scalar
  * workgroup-memory tiles. tiled4: vec4 global and workgroup loads, double-buffered (hardware GPUs).
+ * splitk: a 4×64 output tile per workgroup with K split over its invocations (few outputs, long K).
  */
-export type MatmulVariant = 'naive' | 'regblock' | 'tiled' | 'lanes' | 'skinny' | 'tiled4';
+export type MatmulVariant = 'naive' | 'regblock' | 'tiled' | 'lanes' | 'skinny' | 'tiled4' | 'splitk';
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'naive',
@@ -50,6 +52,7 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'lanes',
   'skinny',
   'tiled4',
+  'splitk',
 ];
 
 /**
@@ -173,6 +176,8 @@ export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate, L: Kerne
         return matmulTiledWgsl(t, L);
       case 'tiled4':
         return matmulTiled4Wgsl(t, L);
+      case 'splitk':
+        return matmulSplitKWgsl(t, L);
     }
   };
   return memoKernel(`${label}:${L.sig}`, label, source);
@@ -195,6 +200,8 @@ function workgroupTile(variant: MatmulVariant): [number, number] {
       return [TILED_SHAPE.wg * TILED_SHAPE.rb, TILED_SHAPE.wg * TILED_SHAPE.rb];
     case 'tiled4':
       return [TILED4_SHAPE.wg * 4, TILED4_SHAPE.wg * 4];
+    case 'splitk':
+      return [SPLITK_SHAPE.quads * 4, SPLITK_SHAPE.rows];
   }
 }
 
