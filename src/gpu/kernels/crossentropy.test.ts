@@ -1,11 +1,12 @@
 // Tests for crossentropy.ts: loss, gradient (separate and in place) and log-prob gathering against the
 // float64 twin at row lengths around the workgroup size and a large V, with ignored (-100) rows, all-ignored
-// batches and large logit offsets; the twins' gradients against central differences.
-import { describe, expect, it } from 'vitest';
+// batches and large logit offsets, with the row's partials combined by the workgroup tree and by subgroup
+// operations (where the device has them); the twins' gradients against central differences.
+import { afterEach, describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn, rng } from '../../../test/helpers/numeric';
 import { viewOf } from '../arena';
-import { crossEntropy, logSoftmaxGather } from './crossentropy';
+import { ceReduce, crossEntropy, logSoftmaxGather } from './crossentropy';
 import { crossEntropyRef, logSoftmaxGatherRef } from './crossentropy.ref';
 
 function randomTargets(N: number, V: number, seed: number, ignoreRate = 0.25): Int32Array {
@@ -57,46 +58,50 @@ describe('crossEntropy kernel', () => {
     [5, 1000],
     [3, 5000],
   ];
-  for (const [N, V] of shapes) {
-    it(`matches the twin (N=${N}, V=${V}): loss only, gradient, in place, log-probs`, async () => {
-      const ctx = await testGpu();
-      const logits = randomLogits(N, V, N * V);
-      const targets = randomTargets(N, V, V);
-      const scale = 1 / N;
-      const ref = crossEntropyRef(logits, targets, N, V, scale);
-      const gl = ctx.upload(logits, 'activations', 'logits');
-      const gt = ctx.upload(targets, 'activations', 'targets');
-      const losses = up(ctx, new Float64Array(N).fill(9));
-      const dLogits = ctx.arena.alloc(N * V * 4, 'activations', 'dLogits');
-      const lossTol = (what: string, got: Float32Array) => expectClose(got, ref.losses, 1e-4, 1e-5, what);
+  afterEach(async () => (await testGpu()).variants.delete('crossentropy'));
+  for (const [N, V] of shapes)
+    for (const reduce of ['tree', 'subgroup'] as const) {
+      it(`${reduce}: matches the twin (N=${N}, V=${V}): loss only, gradient, in place, log-probs`, async () => {
+        const ctx = await testGpu();
+        ctx.variants.set('crossentropy', reduce);
+        expect(ceReduce(ctx)).toBe(reduce === 'subgroup' && !ctx.features.subgroups ? 'tree' : reduce);
+        const logits = randomLogits(N, V, N * V);
+        const targets = randomTargets(N, V, V);
+        const scale = 1 / N;
+        const ref = crossEntropyRef(logits, targets, N, V, scale);
+        const gl = ctx.upload(logits, 'activations', 'logits');
+        const gt = ctx.upload(targets, 'activations', 'targets');
+        const losses = up(ctx, new Float64Array(N).fill(9));
+        const dLogits = ctx.arena.alloc(N * V * 4, 'activations', 'dLogits');
+        const lossTol = (what: string, got: Float32Array) => expectClose(got, ref.losses, 1e-4, 1e-5, what);
 
-      crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale });
-      lossTol('losses (loss only)', await ctx.readF32(losses, N));
+        crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale });
+        lossTol('losses (loss only)', await ctx.readF32(losses, N));
 
-      ctx.write(losses, new Float32Array(N).fill(9));
-      crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale, dLogits });
-      lossTol('losses (with gradient)', await ctx.readF32(losses, N));
-      expectClose(await ctx.readF32(dLogits, N * V), ref.dLogits, 1e-4, 1e-7 * scale, 'dLogits');
+        ctx.write(losses, new Float32Array(N).fill(9));
+        crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale, dLogits });
+        lossTol('losses (with gradient)', await ctx.readF32(losses, N));
+        expectClose(await ctx.readF32(dLogits, N * V), ref.dLogits, 1e-4, 1e-7 * scale, 'dLogits');
 
-      const out = up(ctx, new Float64Array(N).fill(9));
-      logSoftmaxGather(ctx, { out, logits: gl, targets: gt, N, V });
-      expectClose(
-        await ctx.readF32(out, N),
-        logSoftmaxGatherRef(logits, targets, N, V),
-        1e-4,
-        1e-5,
-        'log-probs',
-      );
+        const out = up(ctx, new Float64Array(N).fill(9));
+        logSoftmaxGather(ctx, { out, logits: gl, targets: gt, N, V });
+        expectClose(
+          await ctx.readF32(out, N),
+          logSoftmaxGatherRef(logits, targets, N, V),
+          1e-4,
+          1e-5,
+          'log-probs',
+        );
 
-      ctx.write(losses, new Float32Array(N).fill(9));
-      crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale, inPlace: true });
-      lossTol('losses (in place)', await ctx.readF32(losses, N));
-      expectClose(await ctx.readF32(gl, N * V), ref.dLogits, 1e-4, 1e-7 * scale, 'dLogits in place');
+        ctx.write(losses, new Float32Array(N).fill(9));
+        crossEntropy(ctx, { losses, logits: gl, targets: gt, N, V, scale, inPlace: true });
+        lossTol('losses (in place)', await ctx.readF32(losses, N));
+        expectClose(await ctx.readF32(gl, N * V), ref.dLogits, 1e-4, 1e-7 * scale, 'dLogits in place');
 
-      for (const b of [gl, gt, losses, dLogits, out]) ctx.arena.free(b);
-      expect(ctx.arena.stats().liveBuffers).toBe(0);
-    });
-  }
+        for (const b of [gl, gt, losses, dLogits, out]) ctx.arena.free(b);
+        expect(ctx.arena.stats().liveBuffers).toBe(0);
+      });
+    }
 
   it('an all-ignored batch gives zero losses, zero gradients and zero log-probs', async () => {
     const ctx = await testGpu();

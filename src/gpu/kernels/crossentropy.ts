@@ -6,13 +6,23 @@ import { type GpuRegion, regionParts } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { type BindingSpec, memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
-import { crossEntropyWgsl } from './crossentropy.wgsl';
+import { type CeReduce, crossEntropyWgsl } from './crossentropy.wgsl';
 
 const sameRegion = (a: GpuRegion, b: GpuRegion): boolean => {
   const ra = regionParts(a);
   const rb = regionParts(b);
   return ra.buffer === rb.buffer && ra.offset === rb.offset && ra.size === rb.size;
 };
+
+/**
+ * Subgroup operations combine the row's partials where the device has them (1 barrier instead of 9);
+ * `ctx.variants.get('crossentropy')` forces 'tree' or 'subgroup' (the latter only with the feature).
+ */
+export function ceReduce(ctx: GpuContext): CeReduce {
+  const forced = ctx.variants.get('crossentropy');
+  if (forced === 'tree') return 'tree';
+  return ctx.features.subgroups ? 'subgroup' : 'tree';
+}
 
 function record(
   ctx: GpuContext,
@@ -31,8 +41,10 @@ function record(
   if (io.dLogits) specs.push({ name: 'dLogits', region: io.dLogits, write: true });
   const L = planBindings(label, specs);
   const withGrad = !!io.dLogits;
+  const reduce = ceReduce(ctx);
+  const name = reduce === 'subgroup' ? `${label}_sg` : label;
   ctx.dispatch({
-    kernel: memoKernel(`${label}:${L.sig}`, label, () => crossEntropyWgsl(L, withGrad)),
+    kernel: memoKernel(`${name}:${L.sig}`, name, () => crossEntropyWgsl(L, withGrad, reduce)),
     buffers: L.buffers,
     uniforms: new Uniforms().u32(N).u32(V).f32(scale).f32(sign).data,
     // One workgroup per row; grid1d with 1 "thread" per group folds N past 65535 into y.

@@ -1,4 +1,4 @@
-// LayerNorm: GPU against the float64 twin in both row variants (thread and workgroup per row), null
+// LayerNorm: GPU against the float64 twin in the three row variants (thread, workgroup, subgroup), null
 // outputs skipped, accumulation, and the twin's backward against central differences.
 import { afterEach, describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
@@ -8,6 +8,7 @@ import type { GpuContext } from '../context';
 import { layerNorm, layerNormBackward } from './layernorm';
 import { layerNormBackwardRef, layerNormRef } from './layernorm.ref';
 import { rowGrid, rowVariant } from './rows';
+import { normGrid, normVariant } from './rows-subgroup';
 
 const EPS = 1e-5;
 // rows = 1, cols = 1, cols not a multiple of 64, rows past 256 (two-stage dGamma), a wide row.
@@ -30,7 +31,7 @@ function freeAll(ctx: GpuContext, bufs: GpuBuf[]): void {
 }
 
 describe('layerNorm kernels', () => {
-  for (const variant of ['thread', 'workgroup'] as const) {
+  for (const variant of ['thread', 'workgroup', 'subgroup'] as const) {
     for (const [rows, cols] of SHAPES) {
       it(`${variant}: forward and backward match the twin at ${rows}×${cols}`, async () => {
         const ctx = await testGpu();
@@ -124,6 +125,18 @@ describe('layerNorm kernels', () => {
     // checked on the GPU once at 65537 rows, too slow on SwiftShader to keep as a test)
     expect(rowGrid('workgroup', 70000)).toEqual([35000, 2]);
     expect(rowGrid('thread', 70000)).toEqual([1094, 1]);
+  });
+
+  it('takes the subgroup reduction where a row would take a workgroup and the device has subgroups', async () => {
+    const ctx = await testGpu();
+    const sg = ctx.features.subgroups;
+    expect(normVariant(ctx, 256, 64)).toBe('thread');
+    expect(normVariant(ctx, 1, 4096)).toBe(sg ? 'subgroup' : 'workgroup');
+    ctx.variants.set('rowreduce', 'workgroup');
+    expect(normVariant(ctx, 1, 4096)).toBe('workgroup');
+    ctx.variants.set('rowreduce', 'subgroup');
+    expect(normVariant(ctx, 256, 64)).toBe(sg ? 'subgroup' : 'workgroup');
+    expect(normGrid('subgroup', 70000)).toEqual([35000, 2]);
   });
 
   it('twin backward matches central differences for x, gamma and beta', () => {

@@ -5,7 +5,8 @@ import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { memoKernel, planBindings } from './bindings';
 import { layerNormDxWgsl, layerNormWgsl } from './layernorm.wgsl';
-import { type ColTerm, colReduce, rowGrid, rowVariant } from './rows';
+import { type ColTerm, colReduce } from './rows';
+import { normGrid, normVariant } from './rows-subgroup';
 
 export interface LayerNormArgs<S = GpuRegion> {
   out: S;
@@ -23,7 +24,7 @@ export interface LayerNormArgs<S = GpuRegion> {
 export function layerNorm(ctx: GpuContext, args: LayerNormArgs): void {
   const { rows, cols } = args;
   if (rows === 0 || cols === 0) return;
-  const v = rowVariant(ctx, rows, cols);
+  const v = normVariant(ctx, rows, cols);
   const L = planBindings('layernorm', [
     { name: 'x', region: args.x, write: false },
     { name: 'gamma', region: args.gamma, write: false },
@@ -36,7 +37,7 @@ export function layerNorm(ctx: GpuContext, args: LayerNormArgs): void {
     kernel: memoKernel(`layernorm:${v}:${L.sig}`, `layernorm_${v}`, () => layerNormWgsl(L, v)),
     buffers: L.buffers,
     uniforms: new Uniforms().u32(rows).u32(cols).f32(args.eps).u32(0).data,
-    workgroups: rowGrid(v, rows),
+    workgroups: normGrid(v, rows),
   });
 }
 
@@ -63,7 +64,7 @@ export interface LayerNormBackwardArgs<S = GpuRegion> {
 export function layerNormBackward(ctx: GpuContext, args: LayerNormBackwardArgs): void {
   const { rows, cols } = args;
   if (args.dx && rows > 0 && cols > 0) {
-    const v = rowVariant(ctx, rows, cols);
+    const v = normVariant(ctx, rows, cols);
     const L = planBindings('layernorm_dx', [
       { name: 'dOut', region: args.dOut, write: false },
       { name: 'x', region: args.x, write: false },
@@ -80,7 +81,7 @@ export function layerNormBackward(ctx: GpuContext, args: LayerNormBackwardArgs):
         .u32(cols)
         .u32(args.accumulateDx ? 1 : 0)
         .u32(0).data,
-      workgroups: rowGrid(v, rows),
+      workgroups: normGrid(v, rows),
     });
   }
   // dGamma[c] = Σ_r dOut·xhat, dBeta[c] = Σ_r dOut: one column pass for both when both train.

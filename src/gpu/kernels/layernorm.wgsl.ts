@@ -1,21 +1,21 @@
-// WGSL for LayerNorm forward and its input gradient, built on rows.ts's row-reduction frame (thread per
-// row or workgroup per row, both deterministic). dGamma/dBeta are column sums and go through rows.ts's
-// column reduction.
+// WGSL for LayerNorm forward and its input gradient, built on the row-reduction frame (thread per row or
+// workgroup per row from rows.ts, subgroup sums from rows-subgroup.ts; all deterministic). dGamma/dBeta
+// are column sums and go through rows.ts's column reduction.
 import type { KernelLayout } from './bindings';
-import { FLAT_BUILTINS } from './common';
-import { ROW_WG, type RowVariant, rowFrame } from './rows';
+import { ROW_WG } from './rows';
+import { type NormVariant, normFrame } from './rows-subgroup';
 
 /** out = (x − mean)·rstd·gamma + beta per row; mean and rstd saved. Two passes for the variance (accurate
  * when |mean| ≫ std, which a one-pass E[x²] − mean² is not in f32). */
-export const layerNormWgsl = (L: KernelLayout, v: RowVariant) => {
-  const F = rowFrame(v);
+export const layerNormWgsl = (L: KernelLayout, v: NormVariant) => {
+  const F = normFrame(v);
   const { x, gamma, beta, out, mean, rstd } = L.id;
-  return `
+  return `${F.enable}
 struct P { rows: u32, cols: u32, eps: f32, pad: u32 };
 ${L.decls('P')}
 ${F.decls}
 @compute @workgroup_size(${ROW_WG})
-fn main(${FLAT_BUILTINS}) {
+fn main(${F.builtins}) {
   let row = ${F.row};
   if (row >= p.rows) { return; }
   let base = row * p.cols;
@@ -34,15 +34,15 @@ fn main(${FLAT_BUILTINS}) {
 };
 
 /** dx (+)= rstd·(g − mean(g) − xhat·mean(g·xhat)) with g = gamma·dOut, xhat = (x − mean)·rstd. */
-export const layerNormDxWgsl = (L: KernelLayout, v: RowVariant) => {
-  const F = rowFrame(v);
+export const layerNormDxWgsl = (L: KernelLayout, v: NormVariant) => {
+  const F = normFrame(v);
   const { dOut, x, mean, rstd, gamma, dx } = L.id;
-  return `
+  return `${F.enable}
 struct P { rows: u32, cols: u32, acc: u32, pad: u32 };
 ${L.decls('P')}
 ${F.decls}
 @compute @workgroup_size(${ROW_WG})
-fn main(${FLAT_BUILTINS}) {
+fn main(${F.builtins}) {
   let row = ${F.row};
   if (row >= p.rows) { return; }
   let base = row * p.cols;

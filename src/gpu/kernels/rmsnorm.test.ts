@@ -1,4 +1,4 @@
-// RMSNorm: GPU against the float64 twin in both row variants, null outputs skipped, accumulation, and the
+// RMSNorm: GPU against the float64 twin in the three row variants (thread, workgroup, subgroup), null outputs skipped, accumulation, and the
 // twin's backward against central differences.
 import { afterEach, describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
@@ -21,7 +21,7 @@ const SHAPES: Array<[number, number]> = [
 afterEach(async () => (await testGpu()).variants.delete('rowreduce'));
 
 describe('rmsNorm kernels', () => {
-  for (const variant of ['thread', 'workgroup'] as const) {
+  for (const variant of ['thread', 'workgroup', 'subgroup'] as const) {
     for (const [rows, cols] of SHAPES) {
       it(`${variant}: forward and backward match the twin at ${rows}×${cols}`, async () => {
         const ctx = await testGpu();

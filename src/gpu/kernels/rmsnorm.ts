@@ -4,7 +4,8 @@ import type { GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { memoKernel, planBindings } from './bindings';
 import { rmsNormDxWgsl, rmsNormWgsl } from './rmsnorm.wgsl';
-import { colReduce, rowGrid, rowVariant } from './rows';
+import { colReduce } from './rows';
+import { normGrid, normVariant } from './rows-subgroup';
 
 export interface RmsNormArgs<S = GpuRegion> {
   out: S;
@@ -20,7 +21,7 @@ export interface RmsNormArgs<S = GpuRegion> {
 export function rmsNorm(ctx: GpuContext, args: RmsNormArgs): void {
   const { rows, cols } = args;
   if (rows === 0 || cols === 0) return;
-  const v = rowVariant(ctx, rows, cols);
+  const v = normVariant(ctx, rows, cols);
   const L = planBindings('rmsnorm', [
     { name: 'x', region: args.x, write: false },
     { name: 'gamma', region: args.gamma, write: false },
@@ -31,7 +32,7 @@ export function rmsNorm(ctx: GpuContext, args: RmsNormArgs): void {
     kernel: memoKernel(`rmsnorm:${v}:${L.sig}`, `rmsnorm_${v}`, () => rmsNormWgsl(L, v)),
     buffers: L.buffers,
     uniforms: new Uniforms().u32(rows).u32(cols).f32(args.eps).u32(0).data,
-    workgroups: rowGrid(v, rows),
+    workgroups: normGrid(v, rows),
   });
 }
 
@@ -55,7 +56,7 @@ export interface RmsNormBackwardArgs<S = GpuRegion> {
 export function rmsNormBackward(ctx: GpuContext, args: RmsNormBackwardArgs): void {
   const { rows, cols } = args;
   if (args.dx && rows > 0 && cols > 0) {
-    const v = rowVariant(ctx, rows, cols);
+    const v = normVariant(ctx, rows, cols);
     const L = planBindings('rmsnorm_dx', [
       { name: 'dOut', region: args.dOut, write: false },
       { name: 'x', region: args.x, write: false },
@@ -71,7 +72,7 @@ export function rmsNormBackward(ctx: GpuContext, args: RmsNormBackwardArgs): voi
         .u32(cols)
         .u32(args.accumulateDx ? 1 : 0)
         .u32(0).data,
-      workgroups: rowGrid(v, rows),
+      workgroups: normGrid(v, rows),
     });
   }
   if (!args.dGamma) return;

@@ -1,19 +1,20 @@
 // WGSL for RMSNorm (HF LlamaRMSNorm: x·rsqrt(mean(x²) + eps)·weight) forward and its input gradient.
-// Rows reduce through rows.ts's row frame (thread or workgroup per row); dGamma is a column sum (rows.ts).
+// Rows reduce through the row frame (rows.ts: thread or workgroup per row; rows-subgroup.ts: subgroupAdd);
+// dGamma is a column sum (rows.ts).
 import type { KernelLayout } from './bindings';
-import { FLAT_BUILTINS } from './common';
-import { ROW_WG, type RowVariant, rowFrame } from './rows';
+import { ROW_WG } from './rows';
+import { type NormVariant, normFrame } from './rows-subgroup';
 
 /** out = x·rstd·gamma with rstd = 1/sqrt(mean(x²) + eps), saved per row for the backward. */
-export const rmsNormWgsl = (L: KernelLayout, v: RowVariant) => {
-  const F = rowFrame(v);
+export const rmsNormWgsl = (L: KernelLayout, v: NormVariant) => {
+  const F = normFrame(v);
   const { x, gamma, out, rstd } = L.id;
-  return `
+  return `${F.enable}
 struct P { rows: u32, cols: u32, eps: f32, pad: u32 };
 ${L.decls('P')}
 ${F.decls}
 @compute @workgroup_size(${ROW_WG})
-fn main(${FLAT_BUILTINS}) {
+fn main(${F.builtins}) {
   let row = ${F.row};
   if (row >= p.rows) { return; }
   let base = row * p.cols;
@@ -26,15 +27,15 @@ fn main(${FLAT_BUILTINS}) {
 };
 
 /** dx (+)= rstd·(g − xhat·mean(g·xhat)) with g = gamma·dOut, xhat = x·rstd. */
-export const rmsNormDxWgsl = (L: KernelLayout, v: RowVariant) => {
-  const F = rowFrame(v);
+export const rmsNormDxWgsl = (L: KernelLayout, v: NormVariant) => {
+  const F = normFrame(v);
   const { dOut, x, rstd, gamma, dx } = L.id;
-  return `
+  return `${F.enable}
 struct P { rows: u32, cols: u32, acc: u32, pad: u32 };
 ${L.decls('P')}
 ${F.decls}
 @compute @workgroup_size(${ROW_WG})
-fn main(${FLAT_BUILTINS}) {
+fn main(${F.builtins}) {
   let row = ${F.row};
   if (row >= p.rows) { return; }
   let base = row * p.cols;
