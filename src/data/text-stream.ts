@@ -12,7 +12,7 @@ export class Utf8Stream {
   private line = 1;
   private lineStartByte = 0;
   /** The previous chunk's last bytes when they begin a character not yet complete (the decoder holds them). */
-  private tail = new Uint8Array(0);
+  private tail: Uint8Array = new Uint8Array(0);
   bytesRead = 0;
 
   constructor(readonly name: string) {}
