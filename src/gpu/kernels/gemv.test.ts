@@ -37,9 +37,11 @@ async function check(ctx: GpuContext, dims: MatmulDims, seed: number, what: stri
 }
 
 describe('gemv against the twin', () => {
-  // K = 68 / N = 68: the vector path for transposed / plain B (K = 32: 4 vec4s per loop trip); 67: scalar.
+  // K = 68 / N = 68: the vector path for transposed / plain B (N = 67, K = 68: its last four columns ragged);
+  // 67: the scalar path.
   for (const [N, K] of [
     [20, 32],
+    [67, 68],
     [68, 68],
     [67, 67],
     [5, 3],
@@ -97,9 +99,10 @@ describe('gemv against the twin', () => {
 
   it('B stored f16/bf16/int8/nf4 (both layouts, both transposes, both paths) against the twin', async () => {
     const ctx = await testGpu();
-    // Past 64 so NF4 blocks straddle rows; 68 takes the vector path (K = 80: 4 vec4s per trip), 67 the scalar one.
+    // Past 64 so NF4 blocks straddle rows; 68 takes the vector path (N = 67, K = 72: ragged last columns with B
+    // transposed), 67 and 70 the scalar one.
     for (const [N, K] of [
-      [68, 80],
+      [67, 72],
       [68, 68],
       [67, 70],
     ])

@@ -27,7 +27,7 @@ function overlaps(a: GpuRegion, b: GpuRegion): boolean {
 }
 
 const label = (t: GemvTemplate) =>
-  `gemv${t.rows}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}${t.vec ? '_v4' : ''}${t.unroll > 1 ? `_u${t.unroll}` : ''}`;
+  `gemv${t.rows}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}${t.vec ? '_v4' : ''}`;
 
 /** out[b][M,N] (+)= alpha · op(A)[M,K] · op(B)[K,N] for M ≤ GEMV_MAX_ROWS; false if the call is not taken. */
 export function gemv(ctx: GpuContext, args: MatmulArgs): boolean {
@@ -74,8 +74,7 @@ export function gemv(ctx: GpuContext, args: MatmulArgs): boolean {
   const vec = transB
     ? !transA && aligned(K) && (batch === 1 || (aligned(strideA) && aligned(strideB)))
     : aligned(N) && (batch === 1 || aligned(strideB));
-  const unroll = vec && transB && K % 16 === 0 ? 4 : 1;
-  const t: GemvTemplate = { rows: M, transA, transB, bDtype, bChan, vec, unroll };
+  const t: GemvTemplate = { rows: M, transA, transB, bDtype, bChan, vec };
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const groups = Math.ceil(N / gemvColsPerThread(t) / GEMV_WG);
   if (groups > maxDim || batch > maxDim) return false;

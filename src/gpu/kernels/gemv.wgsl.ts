@@ -1,6 +1,6 @@
 // WGSL for the GEMV path of the matmul family: out[b] (+)= alpha · op(A[b]) · op(B[b]) when A has only a
 // few rows (M ≤ GEMV_MAX_ROWS, generation's decode step: one row per sequence). Each invocation owns one
-// output column (or four, when B is not transposed) for every row of A, so no work is spent on the empty
+// output column (four on the vector path) for every row of A, so no work is spent on the empty
 // rows a tiled matmul would pad M up to, and B, the big operand, is read once per column. The rows are
 // unrolled (the template fixes M), so the accumulators stay in registers. Dispatch and validation: gemv.ts.
 //
@@ -23,15 +23,13 @@ export interface GemvTemplate {
   bChan: 'k' | 'n';
   /** Four stored elements of B per load (see the header); false: one at a time. */
   vec: boolean;
-  /** Vector path with B transposed: vec4 loads per loop trip (K is a multiple of 4·unroll). */
-  unroll: 1 | 4;
 }
 
-/** Invocations per workgroup (one column each, or four columns on the untransposed vector path). */
+/** Invocations per workgroup (one column each, or four on the vector path). */
 export const GEMV_WG = 64;
 
 /** Columns one invocation computes. */
-export const gemvColsPerThread = (t: GemvTemplate) => (t.vec && !t.transB ? 4 : 1);
+export const gemvColsPerThread = (t: GemvTemplate) => (t.vec ? 4 : 1);
 
 /** WGSL array types of A and B as the template binds them. */
 export function gemvBindingTypes(t: GemvTemplate): { a: string; b: string } {
@@ -114,30 +112,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let oOff = wid.z * p.sO;`;
 
   if (t.vec && t.transB) {
-    // Column n of op(B) is row n of B: contiguous along K, read as vec4s; A's rows likewise. The loop takes
-    // `unroll` vec4s per trip (SwiftShader ran the 4× unrolled head ~1.5× faster): fewer loop branches.
-    const u = t.unroll;
-    const loads = range(u)
-      .map(
-        (j) =>
-          `    let w${j} = chunkB(e + ${4 * j}u, k + ${4 * j}u, n);
-${rows.map((m) => `    c${m} = fma(${A}[a4 + ${m}u * K4 + k4 + ${j}u], w${j}, c${m});`).join('\n')}`,
-      )
-      .join('\n');
+    // Column n of op(B) is row n of B: contiguous along K, read as vec4s; A's rows likewise. Four columns per
+    // invocation share each load of A (on SwiftShader every load is a gather: 1.3-1.5× faster than one column
+    // per invocation); columns past N load the last one and are not stored.
+    const cols = range(4);
     return `${header}
 ${entry}
-  let n = wid.x * ${GEMV_WG}u + lid.x;
+  let n = (wid.x * ${GEMV_WG}u + lid.x) * 4u;
   if (n >= p.N) { return; }
   let K4 = p.K >> 2u;
-  let a4 = aOff >> 2u;
-${rows.map((m) => `  var c${m} = vec4<f32>();`).join('\n')}
-  var e = bOff + n * p.K;
-  for (var k = 0u; k < p.K; k = k + ${4 * u}u) {
+  let aBase = aOff >> 2u;
+${cols.map((j) => `  let n${j} = min(n + ${j}u, p.N - 1u);\n  let e${j} = bOff + n${j} * p.K;`).join('\n')}
+${rows.map((m) => cols.map((j) => `  var c${m}_${j} = vec4<f32>();`).join('\n')).join('\n')}
+  for (var k = 0u; k < p.K; k = k + 4u) {
     let k4 = k >> 2u;
-${loads}
-    e = e + ${4 * u}u;
+${cols.map((j) => `    let w${j} = chunkB(e${j} + k, k, n${j});`).join('\n')}
+${rows.map((m) => `    let x${m} = ${A}[aBase + ${m}u * K4 + k4];\n${cols.map((j) => `    c${m}_${j} = fma(x${m}, w${j}, c${m}_${j});`).join('\n')}`).join('\n')}
   }
-${rows.map((m) => `  store(oOff + ${m}u * p.N + n, (c${m}.x + c${m}.y) + (c${m}.z + c${m}.w));`).join('\n')}
+${rows.map((m) => cols.map((j) => `  if (n + ${j}u < p.N) { store(oOff + ${m}u * p.N + n + ${j}u, (c${m}_${j}.x + c${m}_${j}.y) + (c${m}_${j}.z + c${m}_${j}.w)); }`).join('\n')).join('\n')}
 }`;
   }
   if (t.vec) {
