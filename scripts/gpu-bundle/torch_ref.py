@@ -12,6 +12,7 @@
 #   python3 torch_ref.py results/bench.jsonl
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -53,6 +54,9 @@ def best_seconds_per_call(run, sync):
 
 
 def main():
+    # The GPU machine has no network: transformers must not try the Hub for anything.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
 
     ours = bench_line(sys.argv[1])
@@ -184,7 +188,7 @@ def time_train(model, t, dev, sync):
     pm = get_peft_model(model, cfg)
     params = [p for p in pm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=t["lr"], weight_decay=0.0)
-    ids = bench_ids(pm.config.vocab_size, t["batch"], t["seq"], dev)
+    ids = bench_ids(model.config.vocab_size, t["batch"], t["seq"], dev)
     losses = []
 
     def step():
@@ -211,18 +215,23 @@ def time_train(model, t, dev, sync):
     }
 
 
+def sig(x):
+    """Four significant figures: a ratio of 0.0004 must not print as 0."""
+    return float(f"{x:.4g}")
+
+
 def ratios(ours, torch_info):
     r = {"bench": "ratios_vs_torch", "device": torch_info["device"], "gpu": torch_info["gpu"]}
     for o, t in zip(ours["matmul"], torch_info["matmul"]):
         if t.get("gflops"):
-            r[f"matmul_{o['size']}_vs_torch"] = round(o["gflops"] / t["gflops"], 3)
+            r[f"matmul_{o['size']}_vs_torch"] = sig(o["gflops"] / t["gflops"])
         if t.get("tf32_gflops"):
-            r[f"matmul_{o['size']}_vs_torch_tf32"] = round(o["gflops"] / t["tf32_gflops"], 3)
+            r[f"matmul_{o['size']}_vs_torch_tf32"] = sig(o["gflops"] / t["tf32_gflops"])
     tt = {t["model"]: t for t in torch_info["train"]}
     for o in ours["train"]:
         t = tt.get(o["model"], {})
         if t.get("tokens_per_s"):
-            r[f"train_{o['model']}_vs_torch"] = round(o["tokens_per_s"] / t["tokens_per_s"], 3)
+            r[f"train_{o['model']}_vs_torch"] = sig(o["tokens_per_s"] / t["tokens_per_s"])
         if t.get("trainable_params") is not None:
             r[f"train_{o['model']}_trainable_same"] = t["trainable_params"] == o["trainable_params"]
         # Same weights only for a model loaded from a folder (GPT-2's random init differs between the two).
@@ -233,7 +242,7 @@ def ratios(ours, torch_info):
         t = td.get(o["model"], {})
         if t.get("ms_per_token") and o["ms_per_token"] > 0:
             # Speed ratio, as the others: torch's time over ours.
-            r[f"decode_{o['model']}_vs_torch"] = round(t["ms_per_token"] / o["ms_per_token"], 3)
+            r[f"decode_{o['model']}_vs_torch"] = sig(t["ms_per_token"] / o["ms_per_token"])
     return r
 
 
