@@ -43,6 +43,12 @@ import {
   attentionForwardTiledWgsl,
   attentionForwardWgsl,
 } from './attention.wgsl';
+import {
+  attentionDkvFlashWgsl,
+  attentionDqFlashWgsl,
+  attentionForwardFlashWgsl,
+  FLASH_SHAPE,
+} from './attention-flash.wgsl';
 import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
@@ -64,7 +70,7 @@ export interface AttentionDims {
 /** The largest head_dim the private-array kernels accept (rows live in registers or spill beyond this). */
 export const ATTENTION_MAX_D = 256;
 
-export const ATTENTION_VARIANTS = ['rows', 'tiled'] as const;
+export const ATTENTION_VARIANTS = ['rows', 'tiled', 'flash'] as const;
 export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
 
 /** The forward's arguments on any storage (S floats, I i32 ids): the kernel's, the tape op's and the twin's. */
@@ -228,12 +234,15 @@ function variantOf(ctx: GpuContext, what: string): AttentionVariant {
   return v as AttentionVariant;
 }
 
-/** Grid of the tiled kernels: blocks of `rows` own rows, by head, by batch item. */
-const tiledGrid = (rows: number, heads: number, batch: number): [number, number, number] => [
-  Math.ceil(rows / ATTENTION_TILE_ROWS),
-  heads,
-  batch,
-];
+/**
+ * Grid of a kernel owning `rows` rows per (head, batch item): 'rows' one invocation each (flat), 'flash' one
+ * per block of FLASH_SHAPE.R (flat), 'tiled' one workgroup per ATTENTION_TILE_ROWS, by head, by batch item.
+ */
+function grid(variant: AttentionVariant, rows: number, heads: number, batch: number): [number, number, number?] {
+  if (variant === 'tiled') return [Math.ceil(rows / ATTENTION_TILE_ROWS), heads, batch];
+  if (variant === 'flash') return grid1d(batch * heads * Math.ceil(rows / FLASH_SHAPE.R), FLASH_SHAPE.wg);
+  return grid1d(batch * heads * rows, ATTENTION_WG);
+}
 
 /**
  * out = softmax(scale·q·kᵀ, causal, prefix unmasked)·v per head; lse saved for the backward. `kvStart` (i32 [B],
@@ -241,20 +250,22 @@ const tiledGrid = (rows: number, heads: number, batch: number): [number, number,
  */
 export function attention(ctx: GpuContext, args: AttentionArgs): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
-  const tiled = variantOf(ctx, 'attention') === 'tiled';
+  const variant = variantOf(ctx, 'attention');
   const prefix = c.P > 0;
   const start = !!args.kvStart;
   const seg = checkSegments('attention', c, args.segments, start);
-  const name = `attention_fwd${tiled ? '_tiled' : ''}`;
+  const name = `attention_fwd${variant === 'rows' ? '' : `_${variant}`}`;
   const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
   run(
     ctx,
     key,
     `${name}(D=${c.D})`,
     (declare) =>
-      tiled
+      variant === 'tiled'
         ? attentionForwardTiledWgsl(c.D, prefix, start, seg, declare)
-        : attentionForwardWgsl(c.D, prefix, start, seg, declare),
+        : variant === 'flash'
+          ? attentionForwardFlashWgsl(c.D, prefix, start, seg, declare)
+          : attentionForwardWgsl(c.D, prefix, start, seg, declare),
     {
       q: args.q,
       k: args.k,
@@ -267,7 +278,7 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
       lse: args.lse,
     },
     uniforms(c),
-    tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(c.B * c.Hq * c.T, ATTENTION_WG),
+    grid(variant, c.T, c.Hq, c.B),
   );
 }
 
@@ -287,7 +298,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     throw new Error(
       `attentionBackward: kvStride = ${c.kvStride} (a KV cache view) is forward-only; need S = ${c.S}`,
     );
-  const tiled = variantOf(ctx, 'attentionBackward') === 'tiled';
+  const variant = variantOf(ctx, 'attentionBackward');
   const prefix = c.P > 0;
   const wantPk = prefix && !!args.dPrefixK;
   const wantPv = prefix && !!args.dPrefixV;
@@ -325,7 +336,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
       grid1d(rows, ATTENTION_WG),
     );
   }
-  const t = tiled ? '_tiled' : '';
+  const t = variant === 'rows' ? '' : `_${variant}`;
   const sg = seg ? '_seg' : '';
   if (args.dq) {
     run(
@@ -333,10 +344,14 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
       `attention_dq${t}_d${D}${prefix ? '_prefix' : ''}${sg}`,
       `attention_dq${t}(D=${D})`,
       (declare) =>
-        tiled ? attentionDqTiledWgsl(D, prefix, seg, declare) : attentionDqWgsl(D, prefix, seg, declare),
+        variant === 'tiled'
+          ? attentionDqTiledWgsl(D, prefix, seg, declare)
+          : variant === 'flash'
+            ? attentionDqFlashWgsl(D, prefix, seg, declare)
+            : attentionDqWgsl(D, prefix, seg, declare),
       bufs,
       u,
-      tiled ? tiledGrid(c.T, c.Hq, c.B) : grid1d(rows, ATTENTION_WG),
+      grid(variant, c.T, c.Hq, c.B),
     );
   }
   const dkv = (isPrefix: boolean, wantDk: boolean, wantDv: boolean) => {
@@ -352,12 +367,14 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
       `attention_${tag}_d${D}${masked ? '_seg' : ''}`,
       `attention_${tag}(D=${D})`,
       (declare) =>
-        tiled
+        variant === 'tiled'
           ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
-          : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
+          : variant === 'flash'
+            ? attentionDkvFlashWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
+            : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
       bufs,
       u,
-      tiled ? tiledGrid(nrows, c.Hkv, batch) : grid1d(batch * nrows * c.Hkv, ATTENTION_WG),
+      grid(variant, nrows, c.Hkv, batch),
     );
   };
   dkv(false, !!args.dk, !!args.dv);

@@ -51,7 +51,7 @@ export const plainAttentionDecls: AttentionDeclare = (bindings) =>
     .concat(`@group(0) @binding(${bindings.length}) var<uniform> p: Params;`)
     .join('\n');
 
-function preamble(D: number, W: number, decls: string): string {
+export function preamble(D: number, W: number, decls: string): string {
   const vt = W === 4 ? 'vec4<f32>' : 'f32';
   return `
 alias VT = ${vt};
@@ -72,7 +72,7 @@ export const attentionWidth = (D: number): number => (D % 4 === 0 ? 4 : 1);
  * negative (tokens shared by all the row's examples, e.g. prompt tuning's virtual tokens). Prefix keys are
  * never masked. Without segments none of this is emitted: the kernels are byte-for-byte the unmasked ones.
  */
-const SEG_BINDING: AttentionBinding = { name: 'seg', write: false, int: true };
+export const SEG_BINDING: AttentionBinding = { name: 'seg', write: false, int: true };
 
 /** Wraps a key-loop body so it runs only for keys of the query's segment (id sq) or shared ones. */
 const segGuard = (seg: boolean, key: string, body: string): string =>
