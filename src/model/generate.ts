@@ -29,15 +29,16 @@ export interface TokenEvent {
 }
 
 /**
- * 'fast' (default): decode steps take the fast path (GEMV matmuls, the token chosen on the device when the
- * sampling options allow). 'reference': every step reads all V logits back and samples on the CPU, as before;
- * kept so the bench and the tests can compare the two.
+ * 'fast' (default): the steps' matmuls go through `accel` (GEMV at the decode step's few rows) and each token is
+ * picked from the top candidates (nextTokenFast: nextToken's token and draw, without sorting all V).
+ * 'reference': the general matmuls and nextToken over all V, as before; kept so the bench and the tests can
+ * compare the two.
  */
 export type DecodePath = 'reference' | 'fast';
 
 /**
  * Device kernels the fast decode path uses where the backend has them (the GPU: gpuDecodeAccel in
- * gpu/decode-accel.ts); without them the fast path is the reference path.
+ * gpu/decode-accel.ts); without them the fast path changes only how tokens are picked.
  */
 export interface DecodeAccel<S> {
   /** Tried before the backend's matmul during generation; true when it took the call (GEMV for few rows). */
