@@ -8,6 +8,7 @@
 // A decode step's time is the generation's decodeMs / (tokens − 1): prefill and its pipeline compiles are
 // outside it, and a warm-up generation per path compiles every kernel first.
 
+import { loadavg } from 'node:os';
 import { loadWithAdapterOnBase } from '../src/cli/adapter-dir';
 import { openModelDir } from '../src/cli/model-dir';
 import { gpuDecodeAccel } from '../src/gpu/decode-accel';
@@ -44,6 +45,7 @@ async function run(path: DecodePath, mode: string) {
   // The reference path also keeps matmul() off its GEMV route, as it was before the fast path existed.
   if (path === 'reference') ctx.variants.set('gemv', 'off');
   else ctx.variants.delete('gemv');
+  const d0 = ctx.dispatches;
   const res = await generate(be, md.config, model.ps, [prompt], {
     ...modes[mode],
     maxNewTokens: newTokens,
@@ -51,10 +53,15 @@ async function run(path: DecodePath, mode: string) {
     accel,
   });
   const steps = res.forwards - 1;
-  return { msPerToken: res.decodeMs / steps, tokens: res.rows[0].tokens };
+  return {
+    msPerToken: res.decodeMs / steps,
+    tokens: res.rows[0].tokens,
+    dispatchesPerForward: (ctx.dispatches - d0) / res.forwards,
+  };
 }
 
-const summary: Record<string, number | boolean> = {};
+// The machine's load beside the figures: on a shared SwiftShader machine only same-run ratios compare.
+const summary: Record<string, number | boolean> = { load_before: Number(loadavg()[0].toFixed(1)) };
 for (const mode of Object.keys(modes)) {
   const best = new Map<DecodePath, number>();
   const tokens = new Map<DecodePath, number[]>();
@@ -67,6 +74,9 @@ for (const mode of Object.keys(modes)) {
         throw new Error(`${mode} ${path}: tokens differ between runs`);
     }
   const same = tokens.get('reference')?.join() === tokens.get('fast')?.join();
+  summary[`${mode}_dispatches_per_forward`] = Number(
+    (await run('fast', mode)).dispatchesPerForward.toFixed(1),
+  );
   const ref = best.get('reference') ?? 0;
   const fast = best.get('fast') ?? 0;
   console.log(
@@ -77,6 +87,7 @@ for (const mode of Object.keys(modes)) {
   summary[`${mode}_speedup`] = Number((ref / fast).toFixed(2));
   summary[`${mode}_same_tokens`] = same;
 }
+summary.load_after = Number(loadavg()[0].toFixed(1));
 console.log(
   JSON.stringify({ bench: 'decode', new_tokens: newTokens, prompt_tokens: prompt.length, ...summary }),
 );
