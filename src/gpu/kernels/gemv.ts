@@ -41,7 +41,7 @@ export function gemv(ctx: GpuContext, args: MatmulArgs): boolean {
   const strideB = args.strideB ?? K * N;
   const strideOut = args.strideOut ?? M * N;
   for (const v of [M, N, K, batch, strideA, strideB, strideOut]) if (!isUint(v)) return false;
-  if (M < 1 || M > GEMV_MAX_ROWS || N === 0 || batch === 0) return false;
+  if (M < 1 || M > GEMV_MAX_ROWS || N === 0 || K === 0 || batch === 0) return false;
   if (batch > 1 && strideOut < M * N) return false;
   // B's output channel (matmul.ts's bChannel): its storage rows are n when transposed and k when not, and
   // an 'out_in' weight's channels are its rows.
