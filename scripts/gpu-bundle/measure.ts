@@ -83,7 +83,8 @@ export async function benchMatmul(ctx: GpuContext, n: number): Promise<MatmulRes
     size: n,
     gflops: round(matmulFlops(n, n, n) / secs / 1e9, 3),
     ms: round(secs * 1000, 3),
-    variant: ctx.variants.get('matmul') ?? 'default',
+    // The autotune's pick for square shapes (per shape class since issue 12; one 'matmul' entry before).
+    variant: ctx.variants.get('matmul/square') ?? ctx.variants.get('matmul') ?? 'default',
     checked: entries.length,
     max_abs_err: maxAbs,
     max_rel_err: maxRel,
