@@ -162,13 +162,15 @@ describe('frozen embedding and head in row parts: a LoRA step', () => {
 
   for (const [what, c] of MODELS) {
     for (const dtype of ['f32', 'bf16', 'nf4'] as const) {
-      it(`${what}, ${dtype} base: GPU split = GPU unsplit (1e-6) and = the float64 twin`, async () => {
+      it(`${what}, ${dtype} base: GPU split = GPU unsplit (f32 roundings) and = the float64 twin`, async () => {
         const be = gpuBackend(await testGpu());
         const twin = await step(cpuBackend(), c, dtype, Number.POSITIVE_INFINITY, false);
         const whole = await step(be, c, dtype, Number.POSITIVE_INFINITY, false);
         const split = await step(be, c, dtype, lowLimit(c, dtype), false);
         expect(split.parts).toBeGreaterThanOrEqual(2);
-        same(split, whole, 1e-6, 1e-6);
+        // f32 on both sides: only dH's sum over the vocabulary runs in another order (per part), which moves a
+        // gradient by a few f32 roundings through two layers of backward: 5e-6 of each tensor's scale.
+        same(split, whole, 1e-6, 5e-6);
         same(split, twin, 1e-4, 1e-4);
         if (dtype === 'f32') {
           const logits = await step(be, c, dtype, lowLimit(c, dtype), true);
