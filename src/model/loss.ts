@@ -9,7 +9,13 @@ import * as op from '../tensor/ops';
 import { lmHeadLoss } from '../tensor/ops-lmhead';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
-import { type ForwardInput, type ForwardResult, forwardHidden, type ModelHooks } from './transformer';
+import {
+  type ForwardInput,
+  type ForwardResult,
+  forwardHidden,
+  headLogits,
+  type ModelHooks,
+} from './transformer';
 
 /** HF-style causal LM targets: targets[b,t] = labels[b,t+1], the last position ignored. */
 export function shiftLabels(labels: Int32Array, B: number, T: number, virtual = 0): Int32Array {
@@ -84,11 +90,7 @@ export function causalLmLoss<S, I>(
     virtual,
     hidden,
     get logits(): Tensor<S> {
-      logits ??= tp.reshape(op.linear(tp, hidden, head, null, 'out_in', 'lm_head'), [
-        input.B,
-        Tt,
-        c.vocabSize,
-      ]);
+      logits ??= tp.reshape(headLogits(tp, hidden, head), [input.B, Tt, c.vocabSize]);
       return logits;
     },
   };

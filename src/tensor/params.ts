@@ -8,6 +8,7 @@
 
 import type { MemoryCategory } from '../gpu/arena';
 import type { Backend } from './backend';
+import { readFrozen, splitOf } from './split-weight';
 import { Tensor } from './tape';
 import type { BaseDtype, WeightFormat, WeightLayout } from './weight-format';
 
@@ -205,6 +206,9 @@ export class ParamSet<S, I> {
     const t = this.get(name);
     // A packed (16-bit or quantized) tensor cannot take a merge's ΔW either, shared or the set's own.
     if (!this.isShared(name) && !(t.format && !this.own.has(name))) return;
+    // Merges target linear weights; a table held in row parts is only ever read.
+    if (splitOf(t))
+      throw new Error(`cannot write "${name}": it is held in row parts above the GPU's buffer limit`);
     const store = this.be.alloc(t.size, 'frozen', `${name}.own`);
     this.be.dequant({ out: store, values: t.store, format: t.format, shape: t.shape });
     const copy = new Tensor<S>(t.shape, store, false, name, true);
@@ -278,7 +282,8 @@ export class ParamSet<S, I> {
   /** A tensor's values (a 16-bit or quantized one dequantized). */
   async read(name: string): Promise<Float64Array> {
     const t = this.get(name);
-    return this.be.readWeight(t.store, t.format, t.size);
+    // A table above the buffer limit is held in row parts: read them all, in order.
+    return readFrozen(this.be, t.store, t.format, t.size);
   }
 
   /** Overwrites a tensor's values (loading an adapter, resetting a method); never a shared base's. */
