@@ -195,7 +195,10 @@ export async function trainCommand(a: Args): Promise<void> {
     throw new Error(noUsableExamples(dataPath, prepared.examples.length, data, data.eval.length));
   const ctx = await acquireNodeGpu({ tune: true });
   try {
-    checkModelFits(md.config, nodeBudget(ctx), md.dir, run.baseDtype);
+    // Full fine-tuning trains every base tensor whole in f32: one above the buffer limit is refused here, not split.
+    checkModelFits(md.config, nodeBudget(ctx), md.dir, run.baseDtype, {
+      trainable: run.method === 'full' ? () => true : undefined,
+    });
     // The runner streams the base onto the GPU in --base-dtype, one tensor at a time.
     const runner = await SftRunner.create(ctx, md.config, md.reader, data, run, {
       methodCtx: {
