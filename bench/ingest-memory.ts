@@ -196,6 +196,7 @@ if (WHOLE) {
   const view = sftView(ds.tokens, SEQ);
   sample();
   summary = `chunked ingest: ${ds.rows} rows, ${ds.skipped} skipped, ${view.examples} examples at ${SEQ} tokens, ${ds.tokens.tokens} tokens in an arena of ${mib(ds.tokens.byteLength)}`;
+  summary += `\n  peak extra RSS while ingesting ${mib(peakRss - base.rss)}`;
   if (RUN) {
     const data = sftDataFromArena(tokenizer, config, ds.tokens, { seqLen: SEQ, evalFraction: 0.1, seed: 0 });
     sample();
