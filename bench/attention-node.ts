@@ -2,10 +2,12 @@
 // attention shape (B8 T128 d64, one head; other shapes as arguments), timed alone in one process, with
 // ratios to 'rows' measured in the same run. Usage:
 //   node --import tsx bench/attention-node.ts [B T D H]
+// FLASH_SHAPES=4x4x16,4x8x16 (R×C×workgroup) also times the flash variant at those block shapes.
 // Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts); on a shared machine only the
 // ratios mean anything.
 
 import { ATTENTION_VARIANTS, attention, attentionBackward } from '../src/gpu/kernels/attention';
+import { FLASH_SHAPE } from '../src/gpu/kernels/attention-flash.wgsl';
 import { acquireNodeGpu } from '../src/gpu/node';
 import { bestSecondsPerCall } from './timing';
 
@@ -28,7 +30,7 @@ const [dq, dk, dv] = [0, 1, 2].map((i) => ctx.arena.alloc(rows * 4, 'workspace',
 const dims = { B, T, S: T, Hq: H, Hkv: H, D };
 
 const timings = new Map<string, { fwd: number; bwd: number }>();
-for (const variant of ATTENTION_VARIANTS) {
+for (const variant of process.env.VARIANTS?.split(',') ?? ATTENTION_VARIANTS) {
   ctx.variants.set('attention', variant);
   const fwd = () => attention(ctx, { ...dims, out, lse, q, k, v });
   const bwd = () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
@@ -36,6 +38,16 @@ for (const variant of ATTENTION_VARIANTS) {
   const f = await bestSecondsPerCall(fwd, () => ctx.sync());
   const b = await bestSecondsPerCall(bwd, () => ctx.sync());
   timings.set(variant, { fwd: f, bwd: b });
+}
+for (const shape of (process.env.FLASH_SHAPES ?? '').split(',').filter(Boolean)) {
+  const [R, C, wg] = shape.split('x').map(Number);
+  Object.assign(FLASH_SHAPE, { R, C, wg });
+  ctx.variants.set('attention', 'flash');
+  const fwd = () => attention(ctx, { ...dims, out, lse, q, k, v });
+  const bwd = () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
+  const f = await bestSecondsPerCall(fwd, () => ctx.sync());
+  const b = await bestSecondsPerCall(bwd, () => ctx.sync());
+  timings.set(`flash ${shape}`, { fwd: f, bwd: b });
 }
 const base = timings.get('rows') ?? { fwd: 1, bwd: 1 };
 for (const [variant, t] of timings) {

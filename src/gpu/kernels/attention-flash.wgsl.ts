@@ -89,7 +89,9 @@ ${each(R, (r) => `      let q${r} = qs[${r * (D / W)}u + d];\n${each(C, (c) => `
     }
 ${each(
   R,
-  (r) => `    let mx${r} = max(m${r}, ${MAXOF(range(C).map((c) => `select(${MASKED}, s${r}_${c}, vis${r}_${c})`))});
+  (
+    r,
+  ) => `    let mx${r} = max(m${r}, ${MAXOF(range(C).map((c) => `select(${MASKED}, s${r}_${c}, vis${r}_${c})`))});
     let cr${r} = exp(m${r} - mx${r});
 ${each(C, (c) => `    let e${r}_${c} = select(0.0, exp(s${r}_${c} - mx${r}), vis${r}_${c});`)}
     l${r} = l${r} * cr${r} + ${range(C)
@@ -99,7 +101,13 @@ ${each(C, (c) => `    let e${r}_${c} = select(0.0, exp(s${r}_${c} - mx${r}), vis
 )}
     for (var d = 0u; d < DW; d++) {
 ${each(C, (c) => `      let v${c} = ${vb}[ko${c} + d];`)}
-${each(R, (r) => `      let a${r} = ${r * (D / W)}u + d;\n      acc[a${r}] = acc[a${r}] * cr${r} + ${range(C).map((c) => `e${r}_${c} * v${c}`).join(' + ')};`)}
+${each(
+  R,
+  (r) =>
+    `      let a${r} = ${r * (D / W)}u + d;\n      acc[a${r}] = acc[a${r}] * cr${r} + ${range(C)
+      .map((c) => `e${r}_${c} * v${c}`)
+      .join(' + ')};`,
+)}
     }`;
   const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${wg})
@@ -198,7 +206,13 @@ ${each(
 ${pairs(R, C, (r, c) => `    let ds${r}_${c} = select(0.0, exp(s${r}_${c} - L${r}) * (dp${r}_${c} - dl${r}), vis${r}_${c});`)}
     for (var d = 0u; d < DW; d++) {
 ${each(C, (c) => `      let k${c} = ${kb}[ko${c} + d];`)}
-${each(R, (r) => `      let a${r} = ${r * DW}u + d;\n      acc[a${r}] += ${range(C).map((c) => `ds${r}_${c} * k${c}`).join(' + ')};`)}
+${each(
+  R,
+  (r) =>
+    `      let a${r} = ${r * DW}u + d;\n      acc[a${r}] += ${range(C)
+      .map((c) => `ds${r}_${c} * k${c}`)
+      .join(' + ')};`,
+)}
     }`;
   const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${wg})
@@ -301,9 +315,10 @@ ${each(
   for (var d = 0u; d < DW; d++) {
 ${each(
   R,
-  (r) => `    ks[${r * DW}u + d] = ${kb}[ko${r} + d] * p.scale;${
-    wantDk ? `\n    vr[${r * DW}u + d] = ${vb}[ko${r} + d];\n    gk[${r * DW}u + d] = VT(0.0);` : ''
-  }${wantDv ? `\n    gv[${r * DW}u + d] = VT(0.0);` : ''}`,
+  (r) =>
+    `    ks[${r * DW}u + d] = ${kb}[ko${r} + d] * p.scale;${
+      wantDk ? `\n    vr[${r * DW}u + d] = ${vb}[ko${r} + d];\n    gk[${r * DW}u + d] = VT(0.0);` : ''
+    }${wantDv ? `\n    gv[${r * DW}u + d] = VT(0.0);` : ''}`,
 )}
   }
   // Prefix rows are shared by the batch and seen by every query; real key j by queries t + S − T >= j, so
@@ -342,8 +357,18 @@ ${each(C, (c) => `${wantDk ? `          let q${c} = q[qo${c} + d];\n` : ''}${wan
 ${each(
   R,
   (r) =>
-    `          let a${r} = ${r * DW}u + d;${wantDk ? `\n          gk[a${r}] += ${range(C).map((c) => `ds${r}_${c} * q${c}`).join(' + ')};` : ''}${
-      wantDv ? `\n          gv[a${r}] += ${range(C).map((c) => `pr${r}_${c} * o${c}`).join(' + ')};` : ''
+    `          let a${r} = ${r * DW}u + d;${
+      wantDk
+        ? `\n          gk[a${r}] += ${range(C)
+            .map((c) => `ds${r}_${c} * q${c}`)
+            .join(' + ')};`
+        : ''
+    }${
+      wantDv
+        ? `\n          gv[a${r}] += ${range(C)
+            .map((c) => `pr${r}_${c} * o${c}`)
+            .join(' + ')};`
+        : ''
     }`,
 )}
         }

@@ -21,10 +21,12 @@
 // Padding (id 0) attends to padding, so every query still sees itself: no 0/0. Without segments the kernels and
 // their cache keys are exactly the unmasked ones; with them each kernel is a separate '_seg' pipeline.
 //
-// Two variants, chosen by ctx.variants.get('attention'): 'rows' (default; barrier-free, one invocation per
-// query or key row, what SwiftShader runs fastest) and 'tiled' (the same per-row arithmetic, with the rows
-// every invocation loops over shared through workgroup memory tiles: fewer global reads on real GPUs). Both
-// are deterministic and use no atomics; Δ is computed by the same small kernel in both.
+// Three variants, chosen by ctx.variants.get('attention') (the autotune stores attention-tune.ts's pick):
+// 'flash' (default; register-blocked FlashAttention-2 in attention-flash.wgsl.ts: a block of FLASH_SHAPE.R
+// queries or keys per invocation, tiles of the rows it loops over, no barriers; 1.7-1.9× 'rows' on SwiftShader
+// at B8 T128 D64), 'rows' (barrier-free, one invocation per query or key row) and 'tiled' (the per-row
+// arithmetic with the looped-over rows shared through workgroup memory tiles: fewer global reads on real
+// GPUs). All are deterministic and use no atomics; Δ is computed by the same small kernel in all.
 import { alignBytes, type GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
@@ -228,17 +230,27 @@ function uniforms(c: Checked): ArrayBuffer {
 }
 
 function variantOf(ctx: GpuContext, what: string): AttentionVariant {
-  const v = ctx.variants.get('attention') ?? 'rows';
+  // 'flash' unless the autotune chose: it beats 'rows' on SwiftShader (bench/attention-node.ts).
+  const v = ctx.variants.get('attention') ?? 'flash';
   if (!(ATTENTION_VARIANTS as readonly string[]).includes(v))
     throw new Error(`${what}: unknown variant "${v}" (have ${ATTENTION_VARIANTS.join(', ')})`);
   return v as AttentionVariant;
 }
 
+/** The flash block shape in kernel cache keys, so a bench that changes FLASH_SHAPE gets new kernels. */
+const shapeTag = (variant: AttentionVariant): string =>
+  variant === 'flash' ? `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}` : '';
+
 /**
  * Grid of a kernel owning `rows` rows per (head, batch item): 'rows' one invocation each (flat), 'flash' one
  * per block of FLASH_SHAPE.R (flat), 'tiled' one workgroup per ATTENTION_TILE_ROWS, by head, by batch item.
  */
-function grid(variant: AttentionVariant, rows: number, heads: number, batch: number): [number, number, number?] {
+function grid(
+  variant: AttentionVariant,
+  rows: number,
+  heads: number,
+  batch: number,
+): [number, number, number?] {
   if (variant === 'tiled') return [Math.ceil(rows / ATTENTION_TILE_ROWS), heads, batch];
   if (variant === 'flash') return grid1d(batch * heads * Math.ceil(rows / FLASH_SHAPE.R), FLASH_SHAPE.wg);
   return grid1d(batch * heads * rows, ATTENTION_WG);
@@ -255,7 +267,7 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
   const start = !!args.kvStart;
   const seg = checkSegments('attention', c, args.segments, start);
   const name = `attention_fwd${variant === 'rows' ? '' : `_${variant}`}`;
-  const key = `${name}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
+  const key = `${name}${shapeTag(variant)}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
   run(
     ctx,
     key,
@@ -341,7 +353,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   if (args.dq) {
     run(
       ctx,
-      `attention_dq${t}_d${D}${prefix ? '_prefix' : ''}${sg}`,
+      `attention_dq${t}${shapeTag(variant)}_d${D}${prefix ? '_prefix' : ''}${sg}`,
       `attention_dq${t}(D=${D})`,
       (declare) =>
         variant === 'tiled'
@@ -364,7 +376,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     const batch = isPrefix ? 1 : c.B;
     run(
       ctx,
-      `attention_${tag}_d${D}${masked ? '_seg' : ''}`,
+      `attention_${tag}${shapeTag(variant)}_d${D}${masked ? '_seg' : ''}`,
       `attention_${tag}(D=${D})`,
       (declare) =>
         variant === 'tiled'
