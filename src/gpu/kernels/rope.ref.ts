@@ -6,7 +6,7 @@ import { putInto } from './common';
 import type { RopeArgs } from './rope';
 
 /** The rope's sizes and positions, as the kernel takes them (positions on the CPU). */
-export type RopeDimsRef = Omit<RopeArgs<unknown, ArrayLike<number>>, 'out' | 'x'>;
+export type RopeDimsRef = Omit<RopeArgs<unknown, ArrayLike<number>>, 'out' | 'x' | 'pair'>;
 
 function position(p: RopeDimsRef, b: number, t: number): number {
   return p.positions ? p.positions[b * p.T + t] : (p.posOffset ?? 0) + t;
@@ -66,7 +66,18 @@ export function ropeBackwardRef(dOut: ArrayLike<number>, p: RopeDimsRef): Float6
   return dx;
 }
 
-/** The twin of rope(). */
+/** The twin of rope(), its pair (batch items strideB apart) included. */
 export function ropeTwin(p: RopeArgs<Float64Array, Int32Array>): void {
-  putInto(p.out, ropeRef(p.x, p));
+  const { pair, ...dims } = p;
+  putInto(p.out, ropeRef(p.x, dims));
+  if (!pair) return;
+  const { B, T, D } = p;
+  const item = T * pair.H * D;
+  const stride = pair.strideB ?? item;
+  for (let b = 0; b < B; b++) {
+    const xs = pair.x.subarray(b * stride, b * stride + item);
+    const pos = p.positions ? p.positions.subarray(b * T, (b + 1) * T) : undefined;
+    const y = ropeRef(xs, { ...dims, B: 1, H: pair.H, positions: pos });
+    pair.out.set(y, b * stride);
+  }
 }

@@ -1,12 +1,13 @@
 // RoPE: GPU against the float64 twin (odd D/2, a positions buffer with restarts, posOffset, long positions,
 // in place), the inverse undoing the forward, and the twin's backward (the transposed rotation) against
-// central differences and against the inverse rotation the GPU backward uses.
+// central differences and against the inverse rotation the GPU backward uses; a pair (a second tensor of
+// other heads, batch items strided as in a KV cache, rotated in place) in the same dispatch against the twin.
 import { describe, expect, it } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../../test/helpers/numeric';
 import type { GpuBuf } from '../arena';
 import { rope } from './rope';
-import { type RopeDimsRef, ropeBackwardRef, ropeRef } from './rope.ref';
+import { type RopeDimsRef, ropeBackwardRef, ropeRef, ropeTwin } from './rope.ref';
 
 interface Case {
   B: number;
@@ -80,6 +81,68 @@ describe('rope kernel', () => {
     ctx.arena.free(gx);
     ctx.arena.free(out);
   });
+
+  for (const withPos of [false, true]) {
+    it(`rotates a strided pair in place in the same dispatch${withPos ? ' (positions)' : ''}`, async () => {
+      const ctx = await testGpu();
+      // q [B, T, 4 heads, D]; k: 2 heads in 5-row cache slots per item.
+      const c = { B: 2, T: 2, H: 4, D: 8, theta: 10000, posOffset: withPos ? 0 : 3 };
+      const positions = withPos ? [3, 4, 1, 2] : null;
+      const H2 = 2;
+      const rowW = H2 * c.D;
+      const stride = 5 * rowW;
+      const nq = c.B * c.T * c.H * c.D;
+      const nk = c.B * stride;
+      const q = randn(nq, 5);
+      const k = randn(nk, 6);
+      const gq = up(ctx, q);
+      const gk = up(ctx, k);
+      const outQ = ctx.arena.alloc(nq * 4, 'activations', 'outQ');
+      const pos = positions ? ctx.upload(Int32Array.from(positions), 'workspace', 'pos') : null;
+      // The pair: each item's T rows lead its 5-row slot, items `stride` apart; rotated in place.
+      rope(ctx, {
+        out: outQ,
+        x: gq,
+        ...c,
+        positions: pos,
+        pair: { out: gk, x: gk, H: H2, strideB: stride },
+      });
+      // Twin: the same call on float64 copies; and item by item with ropeRef (the twin's own check).
+      const tq = new Float64Array(nq);
+      const tk = Float64Array.from(k);
+      ropeTwin({
+        out: tq,
+        x: Float64Array.from(q),
+        ...c,
+        positions: positions ? Int32Array.from(positions) : null,
+        pair: { out: tk, x: tk, H: H2, strideB: stride },
+      });
+      const dims: RopeDimsRef = { ...c, positions };
+      expectClose(tq, ropeRef(q, dims), 1e-12, 1e-12, 'twin q');
+      for (let b = 0; b < c.B; b++) {
+        const item = k.slice(b * stride, b * stride + c.T * rowW);
+        const want = ropeRef(item, {
+          ...dims,
+          B: 1,
+          H: H2,
+          positions: positions ? positions.slice(b * c.T, (b + 1) * c.T) : null,
+        });
+        expectClose(tk.subarray(b * stride, b * stride + c.T * rowW), want, 1e-12, 1e-12, `twin k ${b}`);
+        // Rows outside the pair's T rows are untouched.
+        expectClose(
+          tk.subarray(b * stride + c.T * rowW, (b + 1) * stride),
+          k.slice(b * stride + c.T * rowW, (b + 1) * stride),
+          0,
+          0,
+          `twin k ${b} rest`,
+        );
+      }
+      expectClose(await ctx.readF32(outQ, nq), tq, 1e-4, 2e-5, 'gpu q');
+      expectClose(await ctx.readF32(gk, nk), tk, 1e-4, 2e-5, 'gpu k (strided, in place)');
+      for (const b of [gq, gk, outQ]) ctx.arena.free(b);
+      if (pos) ctx.arena.free(pos);
+    });
+  }
 
   it('refuses an odd head dim', async () => {
     const ctx = await testGpu();

@@ -36,25 +36,49 @@ fn sincos(a: f32) -> vec2<f32> {
  * integer part of the exponent goes to ldexp and only the fraction to exp2, so invFreq carries exp2's own
  * error (~1e-7) instead of the ~1e-6 an f32 exponent near −13 would add.
  */
-export const ropeWgsl = (L: KernelLayout, withPositions: boolean) => `
-struct P { n: u32, T: u32, H: u32, half: u32, D: u32, posOffset: u32, inverse: u32, l2hi: f32, l2lo: f32 };
+export const ropeWgsl = (L: KernelLayout, withPositions: boolean, withPair = false) => `
+struct P { n: u32, T: u32, H: u32, half: u32, D: u32, posOffset: u32, inverse: u32, l2hi: f32, l2lo: f32,
+  n1: u32, H2: u32, stride2: u32 };
 ${L.decls('P')}
 ${SINCOS}
-@compute @workgroup_size(256)
-fn main(${FLAT_BUILTINS}) {
-  let idx = ${FLAT_INDEX()};
-  if (idx >= p.n) { return; }
-  let j = idx % p.half;
-  let row = idx / p.half; // (b, t, h) flattened
-  let bt = row / p.H;     // b·T + t
+fn angle(bt: u32, j: u32) -> vec2<f32> {
   let pos = ${withPositions ? `f32(${L.id.positions}[bt])` : 'f32(p.posOffset + bt % p.T)'};
   let th = f32(j) * p.l2hi;
   let whole = floor(th);
   let invFreq = ldexp(exp2(-((th - whole) + f32(j) * p.l2lo)), -i32(whole));
-  let a = pos * invFreq;
-  let sc = sincos(a);
-  let cs = sc.y;
-  let sn = select(sc.x, -sc.x, p.inverse != 0u);
+  let sc = sincos(pos * invFreq);
+  return vec2<f32>(select(sc.x, -sc.x, p.inverse != 0u), sc.y);
+}
+@compute @workgroup_size(256)
+fn main(${FLAT_BUILTINS}) {
+  let idx = ${FLAT_INDEX()};
+  if (idx >= p.n) { return; }${
+    withPair
+      ? `
+  if (idx >= p.n1) {
+    // The pair: its own heads H2, batch items stride2 apart (e.g. rows of a KV cache).
+    let i = idx - p.n1;
+    let j2 = i % p.half;
+    let row2 = i / p.half; // (b, t, h) flattened over H2 heads
+    let bt2 = row2 / p.H2;
+    let b = bt2 / p.T;
+    let k1 = b * p.stride2 + (row2 - b * p.T * p.H2) * p.D + j2;
+    let k2 = k1 + p.half;
+    let r = angle(bt2, j2);
+    let y1 = ${L.id.x2}[k1];
+    let y2 = ${L.id.x2}[k2];
+    ${L.id.out2}[k1] = y1 * r.y - y2 * r.x;
+    ${L.id.out2}[k2] = y2 * r.y + y1 * r.x;
+    return;
+  }`
+      : ''
+  }
+  let j = idx % p.half;
+  let row = idx / p.half; // (b, t, h) flattened
+  let bt = row / p.H;     // b·T + t
+  let r = angle(bt, j);
+  let cs = r.y;
+  let sn = r.x;
   let i1 = row * p.D + j;
   let i2 = i1 + p.half;
   let x1 = ${L.id.x}[i1];
