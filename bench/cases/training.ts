@@ -1,8 +1,9 @@
 // Two small training steps timed on all three sides (ours on the tape, TF.js with tf.grads, jax-js with
 // jit(valueAndGrad) in jaxjs.ts), same shapes and inputs:
 // - lora_mlp: x [N,d] → relu(x·W1 + s·(x·A1)·B1) → ·W2 + s·(·A2)·B2, MSE against a target; W1, W2 frozen
-//   d×d, rank-r adapters on both, gradients of the four adapter matrices. Ours seeds backward with the
-//   MSE gradient 2(y−t)/(N·d) (two elementwise dispatches) instead of reducing the loss value.
+//   d×d, rank-r adapters on both, gradients of the four adapter matrices. Ours is the engine's LoRA
+//   (loraAddInto: the fused kernels) and seeds backward with the MSE gradient 2(y−t)/(N·d) (two
+//   elementwise dispatches) instead of reducing the loss value.
 // - attention: x [B,T,d] → q, k, v projections, causal multi-head attention, output projection; backward
 //   seeded with a fixed dy, gradients of the four projection weights.
 import type * as tfjs from '@tensorflow/tfjs-core';
@@ -10,7 +11,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { GpuRegion } from '../../src/gpu/arena';
 import { gpuBackend } from '../../src/tensor/gpu-backend';
 import * as op from '../../src/tensor/ops';
-import { activation } from '../../src/tensor/ops-peft';
+import { activation, loraAddInto } from '../../src/tensor/ops-peft';
 import { Tape, Tensor } from '../../src/tensor/tape';
 import { gflops, measure, type Timing } from '../timing';
 import type { CaseResult } from '../types';
@@ -138,17 +139,26 @@ function leaves(env: BenchEnv, specs: Array<[string, number[], Float32Array, boo
   return { be, ts, free, fresh };
 }
 
+/** [rows, cols] row-major → [cols, rows]: the peers' in_out adapters in PEFT's nn.Linear layouts. */
+function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
+  return t;
+}
+
 export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Side> {
   const { N, d, r, alpha } = s;
+  // The engine's LoRA (loraAddInto, fused kernels): A [r, d] and B [d, r], the transposes of the peers'
+  // A [d, r] and B [r, d] holding the same values; the gradient compared is read back transposed.
   const { be, ts, free, fresh } = leaves(env, [
     ['x', [N, d], randomF32(N * d, 30), false],
     ['negT', [N, d], randomF32(N * d, 31).map((v) => -v), false],
     ['w1', [d, d], scaled(d * d, 32, 0.05), false],
     ['w2', [d, d], scaled(d * d, 33, 0.05), false],
-    ['a1', [d, r], scaled(d * r, 34, 0.05), true],
-    ['b1', [r, d], scaled(r * d, 35, 0.05), true],
-    ['a2', [d, r], scaled(d * r, 36, 0.05), true],
-    ['b2', [r, d], scaled(r * d, 37, 0.05), true],
+    ['a1', [r, d], transposed(scaled(d * r, 34, 0.05), d, r), true],
+    ['b1', [d, r], transposed(scaled(r * d, 35, 0.05), r, d), true],
+    ['a2', [r, d], transposed(scaled(d * r, 36, 0.05), d, r), true],
+    ['b2', [d, r], transposed(scaled(r * d, 37, 0.05), r, d), true],
   ]);
   const [x, negT, w1, w2, a1, b1, a2, b2] = ts;
   const k = alpha / r;
@@ -164,18 +174,7 @@ export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Side> {
         a: Tensor<GpuRegion>,
         b: Tensor<GpuRegion>,
         nm: string,
-      ) => {
-        const base = op.linear(tp, inp, w, null, 'in_out', `${nm}.base`);
-        const low = op.linear(
-          tp,
-          op.linear(tp, inp, a, null, 'in_out', `${nm}.a`),
-          b,
-          null,
-          'in_out',
-          `${nm}.b`,
-        );
-        return op.add(tp, base, op.scale(tp, low, k, `${nm}.s`), `${nm}.out`);
-      };
+      ) => loraAddInto(tp, op.linear(tp, inp, w, null, 'in_out', `${nm}.base`), inp, a, b, k, `${nm}.lora`);
       const h = activation(tp, lora(x, w1, a1, b1, 'l1'), 'relu', 'h');
       const y = lora(h, w2, a2, b2, 'l2');
       // d(mean (y−t)²)/dy = 2(y−t)/n
@@ -186,7 +185,7 @@ export async function oursLoraMlp(env: BenchEnv, s = LORA_MLP): Promise<Side> {
       await env.ctx.sync();
       const grad = keep ? await env.ctx.readF32(tp.gradOf(a1) as GpuRegion, a1.size) : null;
       tp.dispose();
-      return grad;
+      return grad && transposed(grad, r, d);
     };
     const t = await measure(async () => {
       await run(false);

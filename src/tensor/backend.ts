@@ -87,6 +87,8 @@ export interface Backend<S, I> {
   mulVec(p: MulVecArgs<S>): void;
   mulVecBackward(p: MulVecBackwardArgs<S>): void;
   matmul(p: MatmulArgs<S>): void;
+  /** Whether loraAddInto takes the three fused kernels below for these shapes (else matmuls). */
+  loraFused(d: { M: number; r: number }): boolean;
   /** LoRA's rank-r path fused (lora-linear.ts, r ≤ 64): y += s·t·Bᵀ with t = x·Aᵀ written out. */
   loraForward(p: LoraForwardArgs<S>): void;
   /** u = s·dy·B written out; dx (+)= u·A when given. */

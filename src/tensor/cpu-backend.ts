@@ -24,6 +24,7 @@ import {
   loraBackwardWeightsTwin,
   loraForwardTwin,
 } from '../gpu/kernels/lora-linear.ref';
+import { LORA_FUSED_MAX_R } from '../gpu/kernels/lora-linear.wgsl';
 import { matmulTwin } from '../gpu/kernels/matmul.ref';
 import { nmGradInputTwin, nmGradValuesTwin, nmMatmulTwin } from '../gpu/kernels/nm.ref';
 import { sumTwin } from '../gpu/kernels/reduce.ref';
@@ -93,6 +94,8 @@ export function cpuBackend(): CpuBackend {
     kron: kronTwin,
     kronBackward: kronBackwardTwin,
     matmul: matmulTwin,
+    // The twin takes the fused path wherever the kernels can: their twins are what model tests check.
+    loraFused: (d) => d.r <= LORA_FUSED_MAX_R,
     loraForward: loraForwardTwin,
     loraBackwardRows: loraBackwardRowsTwin,
     loraBackwardWeights: loraBackwardWeightsTwin,

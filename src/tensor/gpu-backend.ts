@@ -19,7 +19,12 @@ import { clipScale, sumSquares } from '../gpu/kernels/gradnorm';
 import { kron, kronBackward } from '../gpu/kernels/kron';
 import { layerNorm, layerNormBackward } from '../gpu/kernels/layernorm';
 import { lineNorms, scaleLines } from '../gpu/kernels/lines';
-import { loraBackwardRows, loraBackwardWeights, loraForward } from '../gpu/kernels/lora-linear';
+import {
+  loraBackwardRows,
+  loraBackwardWeights,
+  loraForward,
+  loraFusedPays,
+} from '../gpu/kernels/lora-linear';
 import { matmul } from '../gpu/kernels/matmul';
 import { nmGradInput, nmGradValues, nmMatmul } from '../gpu/kernels/nm';
 import { sum } from '../gpu/kernels/reduce';
@@ -83,6 +88,7 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     kronBackward: (p) => kronBackward(ctx, p),
     mulVecBackward: (p) => mulVecBackward(ctx, p),
     matmul: (p) => matmul(ctx, p),
+    loraFused: (d) => loraFusedPays(ctx, d),
     loraForward: (p) => loraForward(ctx, p),
     loraBackwardRows: (p) => loraBackwardRows(ctx, p),
     loraBackwardWeights: (p) => loraBackwardWeights(ctx, p),

@@ -17,81 +17,89 @@ import * as op from './ops';
 import { Tape } from './tape';
 
 describe('a lean LoRA step', () => {
-  it('reuses bind groups, writes uniforms once per submit and routes gradients without copies', async () => {
-    const ctx = await testGpu();
-    const cfg = TINY_LLAMA;
-    const specs = randomModelParams(cfg, 7, () => false, 0.2);
-    const file = writeSafetensors(
-      Object.fromEntries(specs.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: s.data }])),
-    );
-    const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
-    const ids = Array.from({ length: 8 }, (_, i) => (i * 7 + 3) % cfg.vocabSize);
-    const rows = [0, 1].map((b) => ({ inputIds: ids.map((t) => (t + b) % cfg.vocabSize), labels: ids }));
-    const run: SftRunConfig = {
-      ...SFT_DEFAULTS,
-      method: 'lora',
-      options: { r: 2, lora_alpha: 4 },
-      lr: 1e-2,
-      steps: 6,
-      batch: 2,
-      seqLen: 8,
-      gradAccum: 1,
-      logEvery: 100,
-      evalEvery: 0,
-    };
-    const r = await SftRunner.create(ctx, cfg, reader, { train: rows, eval: [], padId: 0 }, run);
-    const labels = new Map<string, number>();
-    const dispatch = ctx.dispatch.bind(ctx);
-    ctx.dispatch = (a) => {
-      labels.set(a.kernel.label, (labels.get(a.kernel.label) ?? 0) + 1);
-      dispatch(a);
-    };
-    try {
-      // Two warm-up steps: pipelines compiled, and the arena's pool hands buffers back in the order the
-      // steps after it will see again.
-      for (let i = 0; i < 2; i++) {
-        r.stepOnce();
-        await r.settle(0);
+  // Both LoRA paths (ops-peft.ts loraAddInto): SwiftShader's default, matmuls, and the fused kernels that
+  // hardware adapters take.
+  for (const variant of ['matmul', 'fused'] as const)
+    it(`reuses bind groups, writes uniforms once per submit and routes gradients without copies (${variant})`, async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('lora', variant);
+      const cfg = TINY_LLAMA;
+      const specs = randomModelParams(cfg, 7, () => false, 0.2);
+      const file = writeSafetensors(
+        Object.fromEntries(
+          specs.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: s.data }]),
+        ),
+      );
+      const reader = await SafetensorsFile.open(bytesSource(file, 'model.safetensors'));
+      const ids = Array.from({ length: 8 }, (_, i) => (i * 7 + 3) % cfg.vocabSize);
+      const rows = [0, 1].map((b) => ({ inputIds: ids.map((t) => (t + b) % cfg.vocabSize), labels: ids }));
+      const run: SftRunConfig = {
+        ...SFT_DEFAULTS,
+        method: 'lora',
+        options: { r: 2, lora_alpha: 4 },
+        lr: 1e-2,
+        steps: 6,
+        batch: 2,
+        seqLen: 8,
+        gradAccum: 1,
+        logEvery: 100,
+        evalEvery: 0,
+      };
+      const r = await SftRunner.create(ctx, cfg, reader, { train: rows, eval: [], padId: 0 }, run);
+      const labels = new Map<string, number>();
+      const dispatch = ctx.dispatch.bind(ctx);
+      ctx.dispatch = (a) => {
+        labels.set(a.kernel.label, (labels.get(a.kernel.label) ?? 0) + 1);
+        dispatch(a);
+      };
+      try {
+        // Two warm-up steps: pipelines compiled, and the arena's pool hands buffers back in the order the
+        // steps after it will see again.
+        for (let i = 0; i < 2; i++) {
+          r.stepOnce();
+          await r.settle(0);
+        }
+        const steps = [];
+        for (let i = 0; i < 2; i++) {
+          labels.clear();
+          const c0 = ctx.counters();
+          r.stepOnce();
+          await r.settle(0);
+          steps.push({ c: counterDelta(c0, ctx.counters()), scale: labels.get('scale') ?? 0 });
+        }
+        expect(steps[1]).toEqual(steps[0]);
+        const { c, scale } = steps[0];
+        const sites = r.adapter.plan.specs.filter((s) => s.name.includes('lora_A')).length;
+        // LoRA's default targets on this model: q and v of each layer.
+        expect(sites).toBe(2 * cfg.numLayers);
+        // Before: a `scale` copy for every input of every add in backward (residuals and LoRA sums); then
+        // LoRA's own scaling, forward and backward (2 per site); now none: s rides on LoRA's matmuls (alpha).
+        expect(scale).toBe(0);
+        // Before: one bind group and one uniform write per dispatch, one error scope per dispatch plus two
+        // per submit. Then: bind groups only for the step's freshly uploaded ids (embedding, loss) and one
+        // norm over a buffer the pool hands out in another order. Now none: the tape hands its buffers (ids
+        // included) back in the reverse of the order it took them, so every step gets the same buffers in the
+        // same roles; uniforms one write per submit that has any; error scopes per creation and per submit.
+        // Counts, not timings: deterministic.
+        expect(c).toEqual({ ...STEADY, dispatches: STEADY_DISPATCHES[variant] });
+        expect(c.errorScopes).toBe(2 * c.submits + c.bindGroupsCreated);
+      } finally {
+        ctx.dispatch = dispatch;
+        ctx.variants.delete('lora');
+        r.dispose();
       }
-      const steps = [];
-      for (let i = 0; i < 2; i++) {
-        labels.clear();
-        const c0 = ctx.counters();
-        r.stepOnce();
-        await r.settle(0);
-        steps.push({ c: counterDelta(c0, ctx.counters()), scale: labels.get('scale') ?? 0 });
-      }
-      expect(steps[1]).toEqual(steps[0]);
-      const { c, scale } = steps[0];
-      const sites = r.adapter.plan.specs.filter((s) => s.name.includes('lora_A')).length;
-      // LoRA's default targets on this model: q and v of each layer.
-      expect(sites).toBe(2 * cfg.numLayers);
-      // Before: a `scale` copy for every input of every add in backward (residuals and LoRA sums); then
-      // LoRA's own scaling, forward and backward (2 per site); now none: s rides on LoRA's matmuls (alpha).
-      expect(scale).toBe(0);
-      // Before: one bind group and one uniform write per dispatch, one error scope per dispatch plus two
-      // per submit. Then: bind groups only for the step's freshly uploaded ids (embedding, loss) and one
-      // norm over a buffer the pool hands out in another order. Now none: the tape hands its buffers (ids
-      // included) back in the reverse of the order it took them, so every step gets the same buffers in the
-      // same roles; uniforms one write per submit that has any; error scopes per creation and per submit.
-      // Counts, not timings: deterministic.
-      expect(c).toEqual(STEADY);
-      expect(c.errorScopes).toBe(2 * c.submits + c.bindGroupsCreated);
-    } finally {
-      ctx.dispatch = dispatch;
-      r.dispose();
-    }
-  });
+    });
 });
 
 /**
  * One steady LoRA step on TINY_LLAMA (batch 2×8, r 2, q/v sites), pinned so a regression shows. Before the
  * LoRA sum on the matmul's accumulate and the tape's ordered hand-back (issue 11): 106 dispatches, 3 bind
- * groups, 9 scopes; then 94 (LoRA on matmuls: 2 forward and 4 backward per site, 3 in the first layer);
- * now 84 with the fused LoRA kernels (1 forward, 2 backward per site: lora-linear.ts).
+ * groups, 9 scopes. Dispatches per LoRA path: matmuls 94 (2 forward and 4 backward per site, 3 in the
+ * first layer), the fused kernels 84 (1 forward, 2 backward per site: lora-linear.ts).
  */
+const STEADY_DISPATCHES = { matmul: 94, fused: 84 };
+/** The rest of the step's counters, the same on both paths. */
 const STEADY = {
-  dispatches: 84,
   bindGroupsCreated: 0,
   uniformWrites: 2,
   errorScopes: 6,

@@ -1,6 +1,6 @@
 // LoRA added into a base output (ops-peft.ts loraAddInto) on both of its paths: the fused kernels (rank
-// ≤ 64) and the matmul one (above). On the float64 twin: the output against the plain product and every
-// gradient (y, x, A, B) against central differences of Σ w·out; on the GPU: the fused path against the twin.
+// ≤ 64 where the backend takes them) and the matmul one. On the float64 twin: the output against the plain product and every
+// gradient (x, A, B) against central differences of Σ w·out; on the GPU: both paths against the twin.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { dot, expectClose, expectGradMatches, randn } from '../../test/helpers/numeric';
@@ -96,15 +96,25 @@ describe('loraAddInto', () => {
     });
   }
 
-  it('gives the twin output and gradients on the GPU (fused path)', async () => {
-    const ctx = await testGpu();
-    const c: Case = { N: 19, inF: 24, outF: 40, r: 8, s: 2 };
-    const v = values(c, 3);
-    const want = await run(cpuBackend(), c, v, true);
-    const before = ctx.counters().dispatches;
-    const got = await run(gpuBackend(ctx), c, v, true);
-    // One pass forward, two backward (u with dx, dA with dB), and nothing else.
-    expect(ctx.counters().dispatches - before).toBe(3);
-    for (const k of Object.keys(want)) expectClose(got[k], want[k], 1e-4, 1e-4, k);
-  });
+  // Fused: one pass forward, two backward (u with dx, dA with dB). Matmuls: 2 forward, 4 backward.
+  for (const [variant, dispatches] of [
+    ['fused', 3],
+    ['matmul', 6],
+  ] as const) {
+    it(`gives the twin output and gradients on the GPU (${variant} path)`, async () => {
+      const ctx = await testGpu();
+      ctx.variants.set('lora', variant);
+      try {
+        const c: Case = { N: 19, inF: 24, outF: 40, r: 8, s: 2 };
+        const v = values(c, 3);
+        const want = await run(cpuBackend(), c, v, true);
+        const before = ctx.counters().dispatches;
+        const got = await run(gpuBackend(ctx), c, v, true);
+        expect(ctx.counters().dispatches - before).toBe(dispatches);
+        for (const k of Object.keys(want)) expectClose(got[k], want[k], 1e-4, 1e-4, k);
+      } finally {
+        ctx.variants.delete('lora');
+      }
+    });
+  }
 });

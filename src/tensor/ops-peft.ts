@@ -327,9 +327,10 @@ export function phmWeight<S, I>(
  * (PEFT's nn.Linear layouts). Neither s·(x·A)·B nor y + it is ever a tensor: the only new storage is
  * t = x·Aᵀ [N, r]. The result shares y's storage and gradient (y's producer, a linear, never reads its own
  * output); its backward reads that gradient (before y's producer, which was recorded first) and writes
- * dA, dB, dx with s folded in: no scaled copies. Up to rank LORA_FUSED_MAX_R the fused kernels
- * (lora-linear.ts) do it in one pass forward and two backward (t and the sum in one kernel; u = s·dy·B
- * with dx; dA with dB); above it, matmuls with s as alpha and the sum as accumulate (2 and 4).
+ * dA, dB, dx with s folded in: no scaled copies. Where the backend says the fused kernels pay
+ * (lora-linear.ts loraFusedPays: rank ≤ 64 on a hardware GPU) they do it in one pass forward and two
+ * backward (t and the sum in one kernel; u = s·dy·B with dx; dA with dB); else matmuls with s as alpha
+ * and the sum as accumulate (2 forward, 4 backward).
  */
 export function loraAddInto<S, I>(
   tp: Tape<S, I>,
@@ -348,7 +349,8 @@ export function loraAddInto<S, I>(
     () => `${name}: x [${x.shape}], A [${A.shape}], B [${B.shape}] and y [${y.shape}] do not chain`,
   );
   const dims = { M: N, inF, outF, r, s };
-  const fused = r <= LORA_FUSED_MAX_R;
+  // The meter backend answers undefined: either path allocates the same.
+  const fused = r <= LORA_FUSED_MAX_R && !!tp.be.loraFused({ M: N, r });
   const xa = tp.scratch(N * r, `${name}.xA`);
   if (fused) tp.be.loraForward({ ...dims, y: y.store, t: xa, x: x.store, A: A.store, B: B.store });
   else {

@@ -57,6 +57,21 @@ export interface LoraBackwardWeightsArgs<S = GpuRegion> extends LoraDims {
   t: S;
 }
 
+/**
+ * Whether the fused kernels take a LoRA site: ranks up to LORA_FUSED_MAX_R on a hardware adapter, where
+ * a step's CPU recording (per-dispatch cost) weighs against kernels that are fast anyway. On SwiftShader
+ * they lose in GPU time to the tuned matmuls (M 512, 256→256, r 8: forward 49 ms against 11, rows 53
+ * against 10, weights 46 against 4; M 64: 13 ms against 4 per site all told), so the matmuls stay there.
+ * Not yet timed on a hardware GPU. `ctx.variants.get('lora')` forces 'fused' or 'matmul' (tests, bench).
+ */
+export function loraFusedPays(ctx: GpuContext, d: Pick<LoraDims, 'M' | 'r'>): boolean {
+  if (d.r < 1 || d.r > LORA_FUSED_MAX_R || d.M === 0) return false;
+  const forced = ctx.variants.get('lora');
+  if (forced === 'fused') return true;
+  if (forced === 'matmul') return false;
+  return !ctx.adapter.software;
+}
+
 function checkRank(label: string, d: LoraDims): void {
   if (d.r < 1 || d.r > LORA_FUSED_MAX_R)
     throw new Error(`${label}: rank ${d.r} outside 1..${LORA_FUSED_MAX_R} of the fused LoRA kernels`);
