@@ -30,8 +30,10 @@ export interface TokenEvent {
 
 /**
  * 'fast' (default): the steps' matmuls go through `accel` (GEMV at the decode step's few rows) and each token is
- * picked from the top candidates (nextTokenFast: nextToken's token and draw, without sorting all V).
- * 'reference': the general matmuls and nextToken over all V, as before; kept so the bench and the tests can
+ * picked from the top candidates (nextTokenFast: nextToken's token and draw, without sorting all V); the forward
+ * runs transformer.ts's lean step (keys/values projected into the cache, q/k RoPE in one dispatch, residuals
+ * accumulated in the output projections). 'reference': the general matmuls, the training path's kernels and
+ * nextToken over all V, as before; kept so the bench and the tests can
  * compare the two.
  */
 export type DecodePath = 'reference' | 'fast';
@@ -243,7 +245,9 @@ export async function generate<S, I>(
   const step1 = async (ids: Int32Array, T: number): Promise<Float64Array> => {
     const tp = new Tape(beStep, false);
     try {
-      const { logits } = forward(tp, config, ps, { ids, B, T, cache, lastOnly: true }, hooks);
+      // The reference path also keeps the training path's kernels (transformer.ts's `plain`).
+      const input = { ids, B, T, cache, lastOnly: true, plain: !fast };
+      const { logits } = forward(tp, config, ps, input, hooks);
       forwards++;
       return await be.read(logits.store, B * V);
     } finally {

@@ -2,8 +2,9 @@
 // category (on the CPU twin, plain float64 arrays of the same layout), how many rows are filled, and each batch
 // item's first valid row (left padding, so prompts of different lengths end together and decode in step). It
 // owns the rows' positions (row − first valid row, so RoPE and learned positions start at 0 at each item's first
-// real token) and the copy of a forward call's new keys/values into the cache. The transformer's cache path
-// (transformer.ts) calls it; generate.ts creates and disposes it.
+// real token) and the copy of a forward call's new keys/values into the cache, or (`slots`) views of the rows
+// they go to, so the key/value projections write there directly and RoPE rotates the keys in place. The
+// transformer's cache path (transformer.ts) calls it; generate.ts creates and disposes it.
 
 import type { ModelConfig } from '../formats/model-config';
 import type { Backend } from '../tensor/backend';
@@ -119,6 +120,27 @@ export class KvCache<S, I> {
         dstStride: this.capacity * w,
         dstOffset: this.length * w,
       });
+    return { k: this.k[i], v: this.v[i] };
+  }
+
+  /**
+   * Views of layer i's K and V from row `length` on: this call's T rows of item b lie at b·strideB + [0, T·w).
+   * A projection writes its output there (batched, output stride strideB) instead of write() copying it. Null
+   * when the row is not a view boundary of the backend (GPU views start on 256 bytes); then use write().
+   */
+  slots(i: number, T: number): { k: S; v: S; strideB: number } | null {
+    this.assertLive();
+    const w = this.width;
+    const off = this.length * w;
+    if (off % this.be.viewAlign !== 0) return null;
+    const strideB = this.capacity * w;
+    const n = (this.B - 1) * strideB + T * w;
+    return { k: this.be.view(this.k[i].store, off, n), v: this.be.view(this.v[i].store, off, n), strideB };
+  }
+
+  /** Layer i's whole K and V [B, capacity, Hkv·D] (attention reads the first length + T rows). */
+  layer(i: number): { k: Tensor<S>; v: Tensor<S> } {
+    this.assertLive();
     return { k: this.k[i], v: this.v[i] };
   }
 

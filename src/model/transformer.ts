@@ -66,6 +66,11 @@ export interface ForwardInput<S = unknown, I = unknown> {
   cache?: KvCache<S, I>;
   /** Logits of each item's last position only, [B, 1, V] (what generation reads); no gradients. */
   lastOnly?: boolean;
+  /**
+   * With a cache: run the training path's kernels (k/v copied into the cache, separate RoPE and residual
+   * adds) instead of the lean step: the reference the lean step is tested and timed against.
+   */
+  plain?: boolean;
 }
 
 export interface HiddenResult<S> {
@@ -179,7 +184,7 @@ export function forwardHidden<S, I>(
   const posDev = c.positional === 'rope' && customPositions ? tp.ints(positions, 'positions') : null;
   const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 
-  const dims = { B, T: Tt, positions: posDev, segments: segDev, cache };
+  const dims = { B, T: Tt, positions: posDev, segments: segDev, cache, plain: input.plain };
   const ckpt = !!opts.checkpointing && tp.grad && !cache;
   for (let i = 0; i < c.numLayers; i++) {
     x = ckpt
@@ -199,7 +204,15 @@ export function block<S, I>(
   ps: ParamSet<S, I>,
   x: Tensor<S>,
   i: number,
-  dims: { B: number; T: number; positions: I | null; segments?: I | null; cache?: KvCache<S, I> },
+  dims: {
+    B: number;
+    T: number;
+    positions: I | null;
+    segments?: I | null;
+    cache?: KvCache<S, I>;
+    /** With a cache: the training path's kernels (no lean step). */
+    plain?: boolean;
+  },
   hooks: ModelHooks<S, I> = {},
 ): Tensor<S> {
   const { B, T: Tt, positions: posDev, cache } = dims;
@@ -210,53 +223,194 @@ export function block<S, I>(
   const b = modelTensors(c).blocks[i];
   const lin = (l: LinearTensors, xx: Tensor<S>): Tensor<S> => linearAt(tp, ps, l, xx, hooks);
   const { attnPath, mlpPath, path: lp } = b;
+  // Generation's lean step (no gradients, a KV cache): keys and values go straight into the cache rows, q and
+  // k rotate in one dispatch, and residuals accumulate into x inside the output projections — 5 dispatches
+  // fewer per Llama layer. Each part needs the plain linear there (no linear hook) and the residual part no
+  // sublayer hook (it needs the un-added output); `plain` keeps the training path's kernels throughout.
+  const lean = !!cache && !tp.grad && !dims.plain;
+  const leanLinear = lean && !hooks.linear;
   const norm1 = norm(tp, c, ps, x, b.attnNorm);
   let q: Tensor<S>;
-  let k: Tensor<S>;
-  let v: Tensor<S>;
+  let k: Tensor<S> | null = null;
+  let v: Tensor<S> | null = null;
+  // This call's cache rows, when the projections can write there.
+  const slot = leanLinear && cache ? cache.slots(i, Tt) : null;
+  let inCache = false;
   if ('fused' in b.attnIn) {
     // GPT-2's c_attn: one projection whose output columns are [q | k | v].
     const qkv = lin(b.attnIn.fused, norm1);
     q = op.sliceCols(tp, qkv, 0, d, `${attnPath}.q`);
-    k = op.sliceCols(tp, qkv, d, d, `${attnPath}.k`);
-    v = op.sliceCols(tp, qkv, 2 * d, d, `${attnPath}.v`);
+    if (slot && (B === 1 || Tt === 1)) {
+      // k and v columns copied from qkv straight into the cache rows (one strided copy each).
+      for (const [col, dst] of [
+        [d, slot.k],
+        [2 * d, slot.v],
+      ] as const)
+        tp.be.copy2d({
+          out: dst,
+          x: qkv.store,
+          rows: B * Tt,
+          cols: d,
+          srcStride: 3 * d,
+          srcOffset: col,
+          dstStride: Tt === 1 ? slot.strideB : d,
+          dstOffset: 0,
+        });
+      inCache = true;
+    } else {
+      k = op.sliceCols(tp, qkv, d, d, `${attnPath}.k`);
+      v = op.sliceCols(tp, qkv, 2 * d, d, `${attnPath}.v`);
+    }
   } else {
     q = lin(b.attnIn.q, norm1);
-    k = lin(b.attnIn.k, norm1);
-    v = lin(b.attnIn.v, norm1);
+    if (slot && projectInto(tp, ps, b.attnIn.k, norm1, slot.k, B, Tt, slot.strideB)) {
+      if (!projectInto(tp, ps, b.attnIn.v, norm1, slot.v, B, Tt, slot.strideB))
+        throw new Error(`${attnPath}: v is not projected into the cache where k is`);
+      inCache = true;
+    } else {
+      k = lin(b.attnIn.k, norm1);
+      v = lin(b.attnIn.v, norm1);
+    }
   }
   if (c.positional === 'rope') {
     const rp = { B, T: Tt, D, theta: c.ropeTheta ?? 10000, positions: posDev };
-    q = op.rope(tp, q, { ...rp, H }, `${attnPath}.q_rope`);
-    k = op.rope(tp, k, { ...rp, H: Hkv }, `${attnPath}.k_rope`);
+    if (lean) {
+      // q and k in one dispatch: q into a new tensor, k in place in the cache rows (or into a new tensor).
+      const qr = tp.tensor(q.shape, false, `${attnPath}.q_rope`);
+      const kr = k ? tp.tensor(k.shape, false, `${attnPath}.k_rope`) : null;
+      const pair =
+        k && kr
+          ? { x: k.store, out: kr.store, H: Hkv }
+          : { x: slotOf(slot).k, out: slotOf(slot).k, H: Hkv, strideB: slotOf(slot).strideB };
+      tp.be.rope({ out: qr.store, x: q.store, ...rp, H, pair });
+      q = qr;
+      if (kr) k = kr;
+    } else {
+      q = op.rope(tp, q, { ...rp, H }, `${attnPath}.q_rope`);
+      k = op.rope(tp, tensorOf(k), { ...rp, H: Hkv }, `${attnPath}.k_rope`);
+    }
   }
   const prefix = hooks.prefix?.(tp, i) ?? null;
   let a: Tensor<S>;
   if (cache) {
-    // Generation: append this call's keys/values, then attend over every filled row of the cache.
-    const kv = cache.write(tp, i, k, v, Tt);
+    // Generation: append this call's keys/values (unless written there already), then attend over every
+    // filled row of the cache.
+    const kv = inCache ? cache.layer(i) : cache.write(tp, i, tensorOf(k), tensorOf(v), Tt);
     const dimsC = { B, T: Tt, S: cache.length + Tt, Hq: H, Hkv, D, kvStride: cache.capacity };
     a = op.attention(tp, q, kv.k, kv.v, dimsC, prefix, `${attnPath}.attention`, cache.kvStart);
   } else {
     const dimsA = { B, T: Tt, S: Tt, Hq: H, Hkv, D };
-    a = op.attention(tp, q, k, v, dimsA, prefix, `${attnPath}.attention`, null, dims.segments ?? null);
+    a = op.attention(
+      tp,
+      q,
+      tensorOf(k),
+      tensorOf(v),
+      dimsA,
+      prefix,
+      `${attnPath}.attention`,
+      null,
+      dims.segments ?? null,
+    );
   }
-  let o = lin(b.attnOut, a);
-  if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
-  x = op.add(tp, x, o, `${lp}.resid_attn`);
+  // Lean: x += a·W_o (+ bias) in the projection itself; x is this call's own activation, updated in place.
+  const leanResid = leanLinear && !hooks.sublayer;
+  if (leanResid) linearAddInto(tp, ps, b.attnOut, a, x);
+  else {
+    let o = lin(b.attnOut, a);
+    if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
+    x = op.add(tp, x, o, `${lp}.resid_attn`);
+  }
 
   const h = norm(tp, c, ps, x, b.mlpNorm);
-  let m: Tensor<S>;
+  let mIn: Tensor<S>;
   if ('fc' in b.mlpIn) {
-    m = lin(b.mlpOut, op.gelu(tp, lin(b.mlpIn.fc, h), `${mlpPath}.gelu`));
+    mIn = op.gelu(tp, lin(b.mlpIn.fc, h), `${mlpPath}.gelu`);
   } else {
     const gt = lin(b.mlpIn.gate, h);
     const upp = lin(b.mlpIn.up, h);
-    m = lin(b.mlpOut, op.swiglu(tp, gt, upp, `${mlpPath}.swiglu`));
+    mIn = op.swiglu(tp, gt, upp, `${mlpPath}.swiglu`);
   }
+  if (leanResid) {
+    linearAddInto(tp, ps, b.mlpOut, mIn, x);
+    return x;
+  }
+  let m = lin(b.mlpOut, mIn);
   if (hooks.sublayer) m = hooks.sublayer(tp, { layer: i, kind: 'mlp', path: mlpPath }, m);
   x = op.add(tp, x, m, `${lp}.resid_mlp`);
   return x;
+}
+
+/** A tensor the code path guarantees (k and v exist unless they went into the cache). */
+function tensorOf<S>(t: Tensor<S> | null): Tensor<S> {
+  if (!t) throw new Error('transformer: k/v were written into the KV cache');
+  return t;
+}
+
+function slotOf<S>(s: { k: S; v: S; strideB: number } | null): { k: S; v: S; strideB: number } {
+  if (!s) throw new Error('transformer: no KV cache rows to rotate in');
+  return s;
+}
+
+/** A linear site's weight, bias and sizes, as op.linear reads them. */
+function linearParts<S, I>(ps: ParamSet<S, I>, l: LinearTensors) {
+  const { site } = l;
+  const w = ps.get(`${site.path}.weight`);
+  const [w0, w1] = w.shape;
+  const transB = site.layout === 'out_in';
+  return {
+    w,
+    bias: l.bias ? ps.get(`${site.path}.bias`) : null,
+    inF: transB ? w1 : w0,
+    outF: transB ? w0 : w1,
+    transB,
+  };
+}
+
+/**
+ * Generation's k or v projection written straight into KV cache rows: item b's T rows of x·W (+ bias) go to
+ * out + b·strideOut (batched matmul, W broadcast). False (nothing recorded) for a bias with B > 1 (the rows
+ * are not contiguous for biasAdd); the caller then projects and copies.
+ */
+function projectInto<S, I>(
+  tp: Tape<S, I>,
+  ps: ParamSet<S, I>,
+  l: LinearTensors,
+  x: Tensor<S>,
+  out: S,
+  B: number,
+  T: number,
+  strideOut: number,
+): boolean {
+  const { w, bias, inF, outF, transB } = linearParts(ps, l);
+  if (bias && B > 1) return false;
+  const batched = B > 1 ? { batch: B, strideA: T * inF, strideB: 0, strideOut } : {};
+  tp.be.matmul({ out, a: x.store, b: w.store, bFormat: w.format, M: T, N: outF, K: inF, transB, ...batched });
+  if (bias) tp.be.biasAdd({ x: out, bias: bias.store, rows: T, cols: outF });
+  return true;
+}
+
+/** Generation's residual inside the projection: x += a·W (+ bias), no separate add (no gradients). */
+function linearAddInto<S, I>(
+  tp: Tape<S, I>,
+  ps: ParamSet<S, I>,
+  l: LinearTensors,
+  a: Tensor<S>,
+  x: Tensor<S>,
+): void {
+  const { w, bias, inF, outF, transB } = linearParts(ps, l);
+  const rows = x.size / outF;
+  tp.be.matmul({
+    out: x.store,
+    a: a.store,
+    b: w.store,
+    bFormat: w.format,
+    M: rows,
+    N: outF,
+    K: inF,
+    transB,
+    accumulate: true,
+  });
+  if (bias) tp.be.biasAdd({ x: x.store, bias: bias.store, rows, cols: outF });
 }
 
 /** The config's norm (LayerNorm with its bias, or RMSNorm) over x with a norm's tensors. */
