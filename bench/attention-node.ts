@@ -30,7 +30,7 @@ const [dq, dk, dv] = [0, 1, 2].map((i) => ctx.arena.alloc(rows * 4, 'workspace',
 const dims = { B, T, S: T, Hq: H, Hkv: H, D };
 
 const timings = new Map<string, { fwd: number; bwd: number }>();
-for (const variant of process.env.VARIANTS?.split(',') ?? ATTENTION_VARIANTS) {
+for (const variant of (process.env.VARIANTS ?? ATTENTION_VARIANTS.join(',')).split(',').filter(Boolean)) {
   ctx.variants.set('attention', variant);
   const fwd = () => attention(ctx, { ...dims, out, lse, q, k, v });
   const bwd = () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
@@ -48,6 +48,14 @@ for (const shape of (process.env.FLASH_SHAPES ?? '').split(',').filter(Boolean))
   const f = await bestSecondsPerCall(fwd, () => ctx.sync());
   const b = await bestSecondsPerCall(bwd, () => ctx.sync());
   timings.set(`flash ${shape}`, { fwd: f, bwd: b });
+  // The backward's two passes alone (each with the Δ kernel): where its time goes.
+  const onlyDq = () => attentionBackward(ctx, { ...dims, dq, dk: null, dv: null, dOut, q, k, v, out, lse });
+  const onlyDkv = () => attentionBackward(ctx, { ...dims, dq: null, dk, dv, dOut, q, k, v, out, lse });
+  const a = await bestSecondsPerCall(onlyDq, () => ctx.sync());
+  const c = await bestSecondsPerCall(onlyDkv, () => ctx.sync());
+  console.log(
+    `flash ${shape}: bwd dQ pass ${(a * 1e3).toFixed(2)} ms, dK/dV pass ${(c * 1e3).toFixed(2)} ms`,
+  );
 }
 const base = timings.get('rows') ?? { fwd: 1, bwd: 1 };
 for (const [variant, t] of timings) {
