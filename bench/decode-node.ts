@@ -77,6 +77,9 @@ for (const mode of Object.keys(modes)) {
   summary[`${mode}_dispatches_per_forward`] = Number(
     (await run('fast', mode)).dispatchesPerForward.toFixed(1),
   );
+  summary[`${mode}_reference_dispatches_per_forward`] = Number(
+    (await run('reference', mode)).dispatchesPerForward.toFixed(1),
+  );
   const ref = best.get('reference') ?? 0;
   const fast = best.get('fast') ?? 0;
   console.log(
