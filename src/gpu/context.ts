@@ -131,6 +131,7 @@ export class GpuContext {
   private readonly shapes = new Map<string, BindShape | null>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private readonly shapeKeys = new WeakMap<BindShape, string>();
   private nextBufferId = 1;
 
   constructor(
@@ -272,6 +273,16 @@ export class GpuContext {
     return shape;
   }
 
+  /** shapeKey once per binding shape (shapes are the cached objects shapeOf returns). */
+  private shapeKeyOf(shape: BindShape): string {
+    let k = this.shapeKeys.get(shape);
+    if (k === undefined) {
+      k = shapeKey(shape);
+      this.shapeKeys.set(shape, k);
+    }
+    return k;
+  }
+
   private bufferId(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) {
@@ -320,26 +331,27 @@ export class GpuContext {
       this.uniformSlot++;
     }
     const parts = args.buffers.map(regionParts);
-    const entries: GPUBindGroupEntry[] = parts.map(({ buffer, offset, size }, i) => ({
-      binding: i,
-      resource: { buffer, offset, size },
-    }));
+    // The entries are built only when a group is created: a steady step finds every group cached.
+    const storageEntries = (): GPUBindGroupEntry[] =>
+      parts.map(({ buffer, offset, size }, i) => ({ binding: i, resource: { buffer, offset, size } }));
     let bindGroup: GPUBindGroup;
     if (shape) {
       // The uniform binds at offset 0 of the ring with a dynamic offset per dispatch: the group is the
       // same for the same storage buffers, whatever the uniforms hold.
-      if (data)
-        entries.push({ binding: parts.length, resource: { buffer: this.uniformRing, size: UNIFORM_SLOT } });
-      let key = shapeKey(shape);
+      let key = this.shapeKeyOf(shape);
       for (const p of parts) key += `|${this.bufferId(p.buffer)}:${p.offset}:${p.size}`;
       const cached = this.bindGroups.get(key);
       if (cached) bindGroup = cached;
       else {
+        const entries = storageEntries();
+        if (data)
+          entries.push({ binding: parts.length, resource: { buffer: this.uniformRing, size: UNIFORM_SLOT } });
         if (this.bindGroups.size >= BIND_GROUP_CACHE_MAX) this.bindGroups.clear();
         bindGroup = this.createBindGroup(kernel, this.layoutFor(shape).bind, entries);
         this.bindGroups.set(key, bindGroup);
       }
     } else {
+      const entries = storageEntries();
       if (data)
         entries.push({
           binding: parts.length,
