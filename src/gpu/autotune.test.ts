@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
+import { attentionCandidates } from './attention-tune';
 import {
   AUTOTUNE_VERSION,
   type AutotuneCache,
@@ -72,6 +73,32 @@ describe('autotune', () => {
     expect(ctx.dispatches).toBe(dispatches);
     expect(ctx.arena.stats().current.workspace).toBe(0);
     clearMatmulVariants(ctx.variants);
+  });
+
+  it('times the attention variants when asked and stores the fastest under attention', async () => {
+    const ctx = await testGpu();
+    const candidates = attentionCandidates(ctx);
+    // The last candidate is the fastest by the fake timer; matmul classes all default to 1 s.
+    const table: Record<string, number> = {};
+    candidates.forEach((v, i) => {
+      table[`attention/${v}`] = 10 - i;
+    });
+    const { timer, asked } = fakeTimer(table);
+    const cache = new MemoryCache();
+    const before = ctx.variants.get('attention');
+    const result = await autotune(ctx, cache, { timer, attention: true });
+    const want = candidates[candidates.length - 1];
+    expect(result.attention).toBe(want);
+    expect(ctx.variants.get('attention')).toBe(want);
+    expect(asked.filter((l) => l.startsWith('attention/'))).toEqual(candidates.map((v) => `attention/${v}`));
+    expect(JSON.parse(cache.map.get(autotuneKey(ctx)) ?? 'null').attention).toBe(want);
+    // A cached unknown attention variant is not trusted: the tune runs again.
+    const bad = JSON.parse(cache.map.get(autotuneKey(ctx)) ?? '{}');
+    expect(parseCached(JSON.stringify({ ...bad, attention: 'nope' }))).toBeNull();
+    expect(parseCached(JSON.stringify(bad))).toEqual(bad);
+    clearMatmulVariants(ctx.variants);
+    if (before === undefined) ctx.variants.delete('attention');
+    else ctx.variants.set('attention', before);
   });
 
   it('every class has a probe of its own class, and the candidates are real variants', () => {

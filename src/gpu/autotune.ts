@@ -6,7 +6,9 @@
 // backends: localStorage (browser) and a JSON file (Node); callers pick one.
 // Kernels themselves live in kernels/; this file only measures and remembers.
 
+import { tuneAttention } from './attention-tune';
 import type { GpuContext } from './context';
+import { ATTENTION_VARIANTS } from './kernels/attention';
 import {
   isMatmulVariant,
   MATMUL_CLASSES,
@@ -28,8 +30,14 @@ export interface AutotuneCache {
 }
 
 export interface AutotuneOptions {
-  /** Replaces the GPU timer (tests: fake timings by label 'matmul/<class>/<variant>'). */
+  /** Replaces the GPU timer (tests: fake timings by label 'matmul/<class>/<variant>', 'attention/<variant>'). */
   timer?: TimeSeconds;
+  /**
+   * Times the attention variants too (gpu/attention-tune.ts) and stores the winner under 'attention'.
+   * Default: on hardware adapters only. On SwiftShader 'flash' (the kernel's default) measured 1.7-1.9×
+   * 'rows', and compiling both variants' backward passes would add seconds to every start.
+   */
+  attention?: boolean;
 }
 
 /** The cache key: version plus everything the adapter says about itself. */
@@ -53,6 +61,9 @@ export function parseCached(value: string | null): Record<string, string> | null
       const v = rec[matmulVariantKey(c)];
       if (!isMatmulVariant(v)) return null;
     }
+    const attention = rec.attention;
+    if (attention !== undefined && !(ATTENTION_VARIANTS as readonly unknown[]).includes(attention))
+      return null;
     for (const [k, v] of Object.entries(rec)) {
       if (typeof v !== 'string') return null;
       out[k] = v;
@@ -100,7 +111,7 @@ export function tuneProbes(software: boolean): ClassProbe[] {
 /**
  * Chooses kernel variants for this adapter and sets them on ctx.variants. With a cache holding a valid
  * choice for this adapter it dispatches nothing; otherwise it measures and stores the result.
- * Returns key → variant ('matmul/<class>' for each class).
+ * Returns key → variant ('matmul/<class>' for each class; 'attention' when it was timed).
  */
 export async function autotune(
   ctx: GpuContext,
@@ -145,6 +156,7 @@ export async function autotune(
       }
       result[matmulVariantKey(p.cls)] = best;
     }
+    if (options.attention ?? !software) result.attention = await tuneAttention(ctx, time);
   } finally {
     gpuTimer?.dispose();
     for (const buf of [a, b, out]) ctx.arena.free(buf);
