@@ -2,11 +2,14 @@
 // cache rows, q and k rotated in one dispatch, residuals accumulated inside the output projections) against
 // the training path: per-step logits equal a full forward without a cache (float64 twin to 1e-10, GPU to 1e-5)
 // and the plain cached path (the kernels it replaces; twin 1e-10, GPU 1e-4 as generate.test.ts); dispatches per decode step fall by exactly the
-// dispatches it removes (5 per Llama layer, 4 per GPT-2 layer), counted by the GPU context.
+// dispatches it removes (5 per Llama layer, 4 per GPT-2 layer; 3 more per Llama layer with gemv-multi.ts's
+// q/k/v and gate/up in one dispatch each), counted by the GPU context.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import { type ModelConfig, parseModelConfig } from '../formats/model-config';
+import type { GpuRegion } from '../gpu/arena';
+import { type GemvMultiArgs, gemvMulti } from '../gpu/kernels/gemv-multi';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -63,6 +66,7 @@ async function cached<S, I>(
   run: Run,
   plain: boolean,
   count: () => number = () => 0,
+  linears?: (p: GemvMultiArgs<S>) => boolean,
 ): Promise<{ logits: Float64Array[]; dispatches: number[] }> {
   const B = run.prompts.length;
   const L = Math.max(...run.prompts.map((p) => p.length));
@@ -76,7 +80,7 @@ async function cached<S, I>(
   const step = async (ids: Int32Array, T: number) => {
     const tp = new Tape(be, false);
     const d0 = count();
-    const r = forward(tp, c, ps, { ids, B, T, cache, lastOnly: true, plain });
+    const r = forward(tp, c, ps, { ids, B, T, cache, lastOnly: true, plain, linears });
     dispatches.push(count() - d0);
     logits.push(await be.read(r.logits.store, B * c.vocabSize));
     tp.dispose();
@@ -172,6 +176,16 @@ describe('the lean decode step', () => {
           // The prefill saves as many (GPT-2's batched prompt keeps its k/v slices: rows are not uniform).
           const prefillSaved = c.family === 'gpt2' && run.prompts.length > 1 ? 2 : saved;
           expect(plain.dispatches[0] - lean.dispatches[0]).toBe(prefillSaved * c.numLayers);
+          if (c.family !== 'llama') continue;
+          // With the multi-projection (q/k/v in one dispatch, gate/up in one): 3 fewer per layer and decode
+          // step again; the prefill (T > 1) is as without it.
+          const multi = await cached(be, c, ps, run, false, count, (p: GemvMultiArgs<GpuRegion>) =>
+            gemvMulti(ctx, p),
+          );
+          for (const [s, l] of multi.logits.entries())
+            expectClose(l, want[s], 1e-5, 1e-5, `multi B${run.prompts.length} step ${s} vs training path`);
+          expect(multi.dispatches[0]).toBe(lean.dispatches[0]);
+          for (const n of multi.dispatches.slice(1)) expect(leanSteps[0] - n).toBe(3 * c.numLayers);
         }
       } finally {
         ps.dispose();

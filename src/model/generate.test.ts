@@ -4,12 +4,14 @@
 // of different lengths gives what each prompt gives alone; the cache's arena bytes are exactly
 // 2·layers·B·capacity·Hkv·D·4 while generating and 0 after; method hooks (a linear hook, a prefix, virtual
 // tokens) apply in generation as in the plain forward; EOS, stop strings and seeded sampling per row; the fast
-// decode path (GEMV matmuls, top-candidate sampling) gives the reference path's tokens, greedy and seeded.
+// decode path (GEMV matmuls, multi-projection GEMVs, the lean step, top-candidate sampling) gives the
+// reference path's tokens, greedy and seeded.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
 import { gpuDecodeAccel } from '../gpu/decode-accel';
+import { gemvMulti } from '../gpu/kernels/gemv-multi';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -211,10 +213,16 @@ describe("the fast decode path gives the reference path's tokens", () => {
       const ps = new ParamSet(be, params(c, 4));
       const inner = gpuDecodeAccel(ctx);
       let taken = 0;
+      let multi = 0;
       const accel: DecodeAccel<unknown> = {
         matmul: (p) => {
           const took = inner.matmul(p as Parameters<typeof inner.matmul>[0]);
           if (took) taken++;
+          return took;
+        },
+        linears: (p) => {
+          const took = gemvMulti(ctx, p as Parameters<typeof gemvMulti>[1]);
+          if (took) multi++;
           return took;
         },
       };
@@ -242,6 +250,8 @@ describe("the fast decode path gives the reference path's tokens", () => {
             expectClose(l, logits[0][i], 1e-4, 1e-4, `${name} step ${i}`);
         }
         expect(taken).toBeGreaterThan(0);
+        // The multi-projection runs for gate/up (TINY_LLAMA is Qwen2: q/k/v have biases); GPT-2 has none.
+        expect(multi > 0).toBe(c === TINY_LLAMA);
       } finally {
         ctx.variants.delete('gemv');
         ps.dispose();

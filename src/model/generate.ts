@@ -9,6 +9,7 @@
 // device's GEMV (DecodeAccel) and picks tokens from the top candidates (nextTokenFast: the same token).
 
 import type { ModelConfig } from '../formats/model-config';
+import type { GemvMultiArgs } from '../gpu/kernels/gemv-multi';
 import type { MatmulArgs } from '../gpu/kernels/matmul';
 import type { Backend } from '../tensor/backend';
 import type { ParamSet } from '../tensor/params';
@@ -45,6 +46,8 @@ export type DecodePath = 'reference' | 'fast';
 export interface DecodeAccel<S> {
   /** Tried before the backend's matmul during generation; true when it took the call (GEMV for few rows). */
   matmul?(p: MatmulArgs<S>): boolean;
+  /** Several single-row projections of one input in one dispatch (gemv-multi.ts); true when it took the call. */
+  linears?(p: GemvMultiArgs<S>): boolean;
 }
 
 export interface GenerateOptions<S, I> extends SamplingParams {
@@ -246,7 +249,8 @@ export async function generate<S, I>(
     const tp = new Tape(beStep, false);
     try {
       // The reference path also keeps the training path's kernels (transformer.ts's `plain`).
-      const input = { ids, B, T, cache, lastOnly: true, plain: !fast };
+      const linears = accel?.linears ? (p: GemvMultiArgs<S>) => accel.linears?.(p) ?? false : undefined;
+      const input = { ids, B, T, cache, lastOnly: true, plain: !fast, linears };
       const { logits } = forward(tp, config, ps, input, hooks);
       forwards++;
       return await be.read(logits.store, B * V);

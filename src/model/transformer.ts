@@ -11,6 +11,7 @@
 
 import { type LinearSite, type LinearTensors, modelTensors, type NormTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
+import type { GemvMultiArgs, GemvMultiPart } from '../gpu/kernels/gemv-multi';
 import { checkpoint } from '../tensor/checkpoint';
 import * as op from '../tensor/ops';
 import type { ParamSet } from '../tensor/params';
@@ -71,6 +72,11 @@ export interface ForwardInput<S = unknown, I = unknown> {
    * adds) instead of the lean step: the reference the lean step is tested and timed against.
    */
   plain?: boolean;
+  /**
+   * With a cache, lean: several single-row projections of one input in one dispatch (q/k/v, gate/up) where
+   * the device has it (generate.ts's DecodeAccel); false when it does not take a call (separate matmuls).
+   */
+  linears?: (p: GemvMultiArgs<S>) => boolean;
 }
 
 export interface HiddenResult<S> {
@@ -184,7 +190,15 @@ export function forwardHidden<S, I>(
   const posDev = c.positional === 'rope' && customPositions ? tp.ints(positions, 'positions') : null;
   const segDev = input.segments ? tp.ints(rowSegments(input.segments, B, T, nv), 'segments') : null;
 
-  const dims = { B, T: Tt, positions: posDev, segments: segDev, cache, plain: input.plain };
+  const dims = {
+    B,
+    T: Tt,
+    positions: posDev,
+    segments: segDev,
+    cache,
+    plain: input.plain,
+    linears: input.linears,
+  };
   const ckpt = !!opts.checkpointing && tp.grad && !cache;
   for (let i = 0; i < c.numLayers; i++) {
     x = ckpt
@@ -212,6 +226,8 @@ export function block<S, I>(
     cache?: KvCache<S, I>;
     /** With a cache: the training path's kernels (no lean step). */
     plain?: boolean;
+    /** ForwardInput.linears. */
+    linears?: (p: GemvMultiArgs<S>) => boolean;
   },
   hooks: ModelHooks<S, I> = {},
 ): Tensor<S> {
@@ -236,6 +252,16 @@ export function block<S, I>(
   // This call's cache rows, when the projections can write there.
   const slot = leanLinear && cache ? cache.slots(i, Tt) : null;
   let inCache = false;
+  // One dispatch for several single-row projections of one input (decode steps, where the device has it).
+  const multi = leanLinear && Tt === 1 ? (dims.linears ?? null) : null;
+  const fused =
+    multi && !('fused' in b.attnIn)
+      ? multiLinear(tp, ps, multi, norm1, B, [
+          [b.attnIn.q, H * D, `${attnPath}.q`],
+          [b.attnIn.k, Hkv * D, `${attnPath}.k`, slot?.k, slot?.strideB],
+          [b.attnIn.v, Hkv * D, `${attnPath}.v`, slot?.v, slot?.strideB],
+        ])
+      : null;
   if ('fused' in b.attnIn) {
     // GPT-2's c_attn: one projection whose output columns are [q | k | v].
     const qkv = lin(b.attnIn.fused, norm1);
@@ -261,6 +287,11 @@ export function block<S, I>(
       k = op.sliceCols(tp, qkv, d, d, `${attnPath}.k`);
       v = op.sliceCols(tp, qkv, 2 * d, d, `${attnPath}.v`);
     }
+  } else if (fused) {
+    q = tensorOf(fused[0]);
+    k = fused[1];
+    v = fused[2];
+    inCache = !!slot;
   } else {
     q = lin(b.attnIn.q, norm1);
     if (slot && projectInto(tp, ps, b.attnIn.k, norm1, slot.k, B, Tt, slot.strideB)) {
@@ -323,8 +354,18 @@ export function block<S, I>(
 
   const h = norm(tp, c, ps, x, b.mlpNorm);
   let mIn: Tensor<S>;
+  const I = c.intermediateSize;
+  const gu =
+    multi && !('fc' in b.mlpIn)
+      ? multiLinear(tp, ps, multi, h, B, [
+          [b.mlpIn.gate, I, `${mlpPath}.gate`],
+          [b.mlpIn.up, I, `${mlpPath}.up`],
+        ])
+      : null;
   if ('fc' in b.mlpIn) {
     mIn = op.gelu(tp, lin(b.mlpIn.fc, h), `${mlpPath}.gelu`);
+  } else if (gu) {
+    mIn = op.swiglu(tp, tensorOf(gu[0]), tensorOf(gu[1]), `${mlpPath}.swiglu`);
   } else {
     const gt = lin(b.mlpIn.gate, h);
     const upp = lin(b.mlpIn.up, h);
@@ -349,6 +390,32 @@ function tensorOf<S>(t: Tensor<S> | null): Tensor<S> {
 function slotOf<S>(s: { k: S; v: S; strideB: number } | null): { k: S; v: S; strideB: number } {
   if (!s) throw new Error('transformer: no KV cache rows to rotate in');
   return s;
+}
+
+/**
+ * Generation's single-row projections of one input x [B, d] in one dispatch through `multi`: per part [site,
+ * N, name, out?, rowStride?], written into `out` (cache rows) when given, else into a new tensor [B, N]
+ * (returned; null for `out` parts). Null (nothing recorded) when a site has a bias, a stored format or the
+ * 'in_out' layout, or the device declines: the caller then projects part by part.
+ */
+function multiLinear<S, I>(
+  tp: Tape<S, I>,
+  ps: ParamSet<S, I>,
+  multi: (p: GemvMultiArgs<S>) => boolean,
+  x: Tensor<S>,
+  B: number,
+  parts: Array<[LinearTensors, number, string, S?, number?]>,
+): Array<Tensor<S> | null> | null {
+  const sites = parts.map(([l]) => linearParts(ps, l));
+  if (sites.some((p, j) => p.bias || p.w.format || !p.transB || p.outF !== parts[j][1])) return null;
+  const outs = parts.map(([, N, name, out]) => (out ? null : tp.tensor([B, N], false, name)));
+  const specs: GemvMultiPart<S>[] = parts.map(([, N, , out, rowStride], j) => ({
+    w: sites[j].w.store,
+    N,
+    out: out ?? tensorOf(outs[j]).store,
+    rowStride,
+  }));
+  return multi({ a: x.store, M: B, K: sites[0].inF, parts: specs }) ? outs : null;
 }
 
 /** A linear site's weight, bias and sizes, as op.linear reads them. */

@@ -15,7 +15,7 @@ describe('gemvMulti', () => {
   ] as const)
     it(`M${M} parts [${Ns}]${strided ? ', strided rows' : ''}: matches the twin and plain dot products`, async () => {
       const ctx = await testGpu();
-      const K = 20;
+      const K = 18 + M; // K mod 4 ≠ 0: the tail after the 4-wide steps too
       const a = randn(M * K, 1);
       const ws = Ns.map((N, j) => randn(N * K, 2 + j));
       const strides = Ns.map((N) => (strided ? N + 7 : N));
