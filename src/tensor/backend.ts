@@ -50,6 +50,11 @@ import type { BaseDtype, WeightFormat, WeightLayout } from './weight-format';
 /** Integer storage (token ids, targets, positions): GpuRegion of i32 on the GPU, Int32Array on the CPU. */
 export interface Backend<S, I> {
   readonly kind: 'gpu' | 'cpu';
+  /**
+   * The largest buffer the device binds, where there is one (GPU: maxStorageBufferBindingSize and
+   * maxBufferSize): frozen tables above it are uploaded in row parts (split-weight.ts).
+   */
+  readonly maxBufferBytes?: number;
   alloc(n: number, category: MemoryCategory, label: string): S;
   free(s: S): void;
   upload(data: ArrayLike<number>, category: MemoryCategory, label: string): S;

@@ -54,6 +54,7 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
   return {
     kind: 'gpu',
     viewAlign: 64,
+    maxBufferBytes: Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize),
     alloc: (n: number, category: MemoryCategory, label: string) => ctx.arena.alloc(n * 4, category, label),
     free: (s) => {
       const b = own(s);
