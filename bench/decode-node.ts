@@ -28,7 +28,7 @@ const [newTokens = 64, rounds = 3] = process.argv
 const md = await openModelDir('public/models/tiny-llama-brown');
 const ctx = await acquireNodeGpu({ quiet: true, tune: true });
 console.log(
-  `adapter: ${ctx.adapter.description} (${ctx.adapter.runtime}${ctx.adapter.software ? ', software' : ''}); matmul variant ${ctx.variants.get('matmul') ?? 'regblock'}`,
+  `adapter: ${ctx.adapter.description} (${ctx.adapter.runtime}${ctx.adapter.software ? ', software' : ''}); matmul variant ${ctx.variants.get('matmul/smallM') ?? 'regblock'} (smallM; decode steps take GEMV)`,
 );
 const be = gpuBackend(ctx);
 const base = new FrozenBase(be, checkpointBaseSource(md.config, md.reader, 'f32'), 'f32');

@@ -10,7 +10,7 @@
 import type { ModelConfig } from '../formats/model-config';
 import { counterDelta, type GpuContext, type GpuCounters } from '../gpu/context';
 import { loraFusedPays } from '../gpu/kernels/lora-linear';
-import { MATMUL_VARIANTS, matmul, matmulFlops } from '../gpu/kernels/matmul';
+import { MATMUL_VARIANTS, matmul, matmulClass, matmulFlops, matmulVariantKey } from '../gpu/kernels/matmul';
 import { acquireNodeGpu } from '../gpu/node';
 import { loadCheckpointSpecs } from '../model/load';
 import { allreduceBytesOf } from '../peft/allreduce';
@@ -213,7 +213,12 @@ export async function benchCommand(a: Args): Promise<void> {
   for (const n of sizes) {
     const rates: Record<string, number> = {};
     for (const v of MATMUL_VARIANTS) rates[v] = await timeMatmul(ctx, n, v);
-    print({ bench: 'matmul', size: n, gflops: rates, chosen: ctx.variants.get('matmul') ?? 'regblock' });
+    print({
+      bench: 'matmul',
+      size: n,
+      gflops: rates,
+      chosen: ctx.variants.get(matmulVariantKey(matmulClass(n, n, n))) ?? 'regblock',
+    });
     for (const v of MATMUL_VARIANTS)
       if (v !== 'naive') ratios[`matmul_${n}_${v}_vs_naive`] = rates[v] / rates.naive;
   }
