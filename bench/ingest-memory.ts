@@ -2,12 +2,14 @@
 // and the CLI call) on a generated file of prompt/completion rows, with the built-in model's tokenizer. The
 // file is a disk-backed Blob (fs.openAsBlob), as a dropped File is in the browser, so reading it costs only
 // the chunk. Usage:
-//   node --expose-gc --import tsx bench/ingest-memory.ts [MB] [--format jsonl|csv|json|parquet] [--run] [--whole]
+//   node --expose-gc --import tsx bench/ingest-memory.ts [MB] [--format jsonl|csv|json|parquet]
+//     [--run [--every-row]] [--whole]
 // MB defaults to 200 (the text of the rows; a Parquet file of the same rows is smaller, compressed).
 // --format picks the file's format (default jsonl). --run also builds what an SFT run starts from
-// (train/sft-data.ts's sftDataFromArena: the train/eval rows read from the token arena) and makes a
-// batch from every row, as the page's worker does when a run starts. --whole runs the previous path instead
-// (bytes → prepareDataset → sftData / tokenizeForSft, all held at once) for the comparison. Memory is
+// (train/sft-data.ts's sftDataFromArena: the train/eval rows read from the token arena) and makes its
+// first 1,000 batches of 8 × 128, as a run's first steps do (--every-row: a batch of every row, in a tight
+// loop). --whole runs the previous path instead (bytes → prepareDataset → sftData / tokenizeForSft, all
+// held at once) for the comparison. Memory is
 // process RSS sampled every 20 ms and at every progress report, minus the RSS after loading the tokenizer
 // and a GC; heap figures are V8's heapUsed + arrayBuffers. Writing the Parquet file needs hyparquet-writer
 // (not a project dependency): `npm install --prefix /tmp/hpw hyparquet-writer` (or HPW=<its node_modules>).
@@ -151,11 +153,12 @@ const timer = setInterval(sample, 20);
 const t0 = performance.now();
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
 
-/** A batch from every row, as a run's first epoch reads them (rows built from the arena as they are read). */
+/** Batches as a run's first steps read them (rows built from the arena as they are read): STEPS, or every row. */
+const STEPS = process.argv.includes('--every-row') ? Number.POSITIVE_INFINITY : 1000;
 function batchAll(rows: ConstructorParameters<typeof Batcher>[0]): number {
   const b = new Batcher(rows, { batchSize: 8, seqLen: SEQ, padId: 0, seed: 0 });
   let tokens = 0;
-  for (let k = 0; k < b.batchesPerEpoch; k++) {
+  for (let k = 0; k < Math.min(STEPS, b.batchesPerEpoch); k++) {
     tokens += b.batchAt(k).tokens;
     if (k % 256 === 0) sample();
   }

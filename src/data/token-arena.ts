@@ -213,8 +213,12 @@ export function sftExamples(
   return { examples, skipped: log.skipped, issues: log.issues };
 }
 
-/** Rows whose ids were built last, per sftRows call: a batch reads each of its rows' ids many times. */
-const CACHED_ROWS = 256;
+/**
+ * Rows whose ids were built last, per sftRows call: a batch or a pack reads a row's ids and then its
+ * labels, so a few suffice; more would keep their arrays alive long enough to be promoted to V8's old
+ * generation, which a tight loop over every row fills with garbage (a peak, not a live set).
+ */
+const CACHED_ROWS = 4;
 
 /**
  * One example of the arena at a sequence length, as a TokenizedExample whose ids and labels are built from
