@@ -1,8 +1,8 @@
 // Several GEMVs that read one input, in one dispatch: out_j[m, n] = Σ_k a[m, k] · W_j[n, k] for 2 or 3 plain
-// f32 weights W_j stored [N_j, K] (the 'out_in' layout, transB), M ≤ GEMV_MAX_ROWS rows. Generation's decode
+// f32 weights W_j stored [N_j, K] (the 'out_in' layout, transB; N_j a multiple of 4), M ≤ GEMV_MAX_ROWS rows. Generation's decode
 // step projects q, k and v (or gate and up) of the same normed row: one dispatch instead of three (two),
 // and each part's rows may lie `rowStride` apart (k and v straight into KV cache rows, items capacity·w apart).
-// One invocation per output column over all parts. `gemvMulti` returns false, recording nothing, for a call
+// One invocation per four output columns over all parts. `gemvMulti` returns false, recording nothing, for a call
 // it does not take (more rows, a formatted weight, a region too small or shared with the input); the caller
 // then runs separate matmuls. The twin is gemvMultiRef.
 
@@ -37,34 +37,39 @@ function sameBuffer(a: GpuRegion, b: GpuRegion): boolean {
   return regionParts(a).buffer === regionParts(b).buffer;
 }
 
-const wgsl = (J: number, id: Record<string, string>, decls: string) => {
-  // Four interleaved partial sums per row (k mod 4), then paired: f32 error closer to the tiled kernels'
-  // than one running sum over K, and four independent multiply-adds per step.
-  const part = (j: number) => `
-    let n = col - off;
-    let wr = n * p.K;
-    var acc: array<vec4<f32>, ${GEMV_MAX_ROWS}>;
-    var tail: array<f32, ${GEMV_MAX_ROWS}>;
+// Rows are unrolled (M is fixed per kernel, as gemv.wgsl.ts does): accumulators in registers, not a private
+// array indexed at run time, which SwiftShader keeps in memory. Each invocation computes four neighbouring
+// columns (N_j % 4 = 0), so each A element it loads serves four weights. Four interleaved partial sums per
+// row and column (k mod 4), paired at the end: f32 error closer to the tiled kernels' than one running sum.
+const wgsl = (J: number, M: number, id: Record<string, string>, decls: string) => {
+  const rows = [...Array(M).keys()];
+  const cols = [0, 1, 2, 3];
+  const each = (f: (m: number, c: number) => string) =>
+    rows.flatMap((m) => cols.map((c) => f(m, c))).join('\n');
+  const part = (j: number) => {
+    const w = id[`w${j}`];
+    const a = (m: number, d: string) => `${id.a}[${m}u * p.K + k${d}]`;
+    const wl = (c: number, d: string) => `${w}[wr${c} + k${d}]`;
+    return `
+    let n = (col - off) * 4u;
+${cols.map((c) => `    let wr${c} = (n + ${c}u) * p.K;`).join('\n')}
+${each((m, c) => `    var acc${m}_${c} = vec4<f32>(0.0);\n    var tail${m}_${c} = 0.0;`)}
     let K4 = p.K / 4u;
     for (var q = 0u; q < K4; q++) {
       let k = q * 4u;
-      let wv = vec4<f32>(${id[`w${j}`]}[wr + k], ${id[`w${j}`]}[wr + k + 1u], ${id[`w${j}`]}[wr + k + 2u], ${id[`w${j}`]}[wr + k + 3u]);
-      for (var m = 0u; m < p.M; m++) {
-        let ar = m * p.K + k;
-        acc[m] += vec4<f32>(${id.a}[ar], ${id.a}[ar + 1u], ${id.a}[ar + 2u], ${id.a}[ar + 3u]) * wv;
-      }
+${cols.map((c) => `      let wv${c} = vec4<f32>(${wl(c, '')}, ${wl(c, ' + 1u')}, ${wl(c, ' + 2u')}, ${wl(c, ' + 3u')});`).join('\n')}
+${rows.map((m) => `      let av${m} = vec4<f32>(${a(m, '')}, ${a(m, ' + 1u')}, ${a(m, ' + 2u')}, ${a(m, ' + 3u')});`).join('\n')}
+${each((m, c) => `      acc${m}_${c} += av${m} * wv${c};`)}
     }
     for (var k = K4 * 4u; k < p.K; k++) {
-      let wv = ${id[`w${j}`]}[wr + k];
-      for (var m = 0u; m < p.M; m++) { tail[m] += ${id.a}[m * p.K + k] * wv; }
+${each((m, c) => `      tail${m}_${c} += ${a(m, '')} * ${wl(c, '')};`)}
     }
-    for (var m = 0u; m < p.M; m++) {
-      let s = acc[m];
-      ${id[`o${j}`]}[m * p.s${j} + n] = ((s.x + s.y) + (s.z + s.w)) + tail[m];
-    }
+${each((m, c) => `    ${id[`o${j}`]}[${m}u * p.s${j} + n + ${c}u] = ((acc${m}_${c}.x + acc${m}_${c}.y) + (acc${m}_${c}.z + acc${m}_${c}.w)) + tail${m}_${c};`)}
     return;`;
+  };
   let body = '  var off = 0u;\n';
-  for (let j = 0; j < J; j++) body += `  if (col < off + p.n${j}) {${part(j)}\n  }\n  off += p.n${j};\n`;
+  for (let j = 0; j < J; j++)
+    body += `  if (col < off + p.n${j} / 4u) {${part(j)}\n  }\n  off += p.n${j} / 4u;\n`;
   return `
 struct P { M: u32, K: u32, n0: u32, n1: u32, n2: u32, s0: u32, s1: u32, s2: u32 };
 ${decls}
@@ -83,7 +88,13 @@ export function gemvMulti(ctx: GpuContext, args: GemvMultiArgs): boolean {
   const strides: number[] = [];
   for (const q of parts) {
     const s = q.rowStride ?? q.N;
-    if (q.N < 1 || s < q.N || bytes(q.w) < q.N * K * 4 || bytes(q.out) < ((M - 1) * s + q.N) * 4)
+    if (
+      q.N < 1 ||
+      q.N % 4 !== 0 ||
+      s < q.N ||
+      bytes(q.w) < q.N * K * 4 ||
+      bytes(q.out) < ((M - 1) * s + q.N) * 4
+    )
       return false;
     if (sameBuffer(q.out, a) || sameBuffer(q.out, q.w)) return false;
     strides.push(s);
@@ -98,7 +109,9 @@ export function gemvMulti(ctx: GpuContext, args: GemvMultiArgs): boolean {
   const n = parts.map((q) => q.N);
   const total = n.reduce((x, y) => x + y, 0);
   ctx.dispatch({
-    kernel: memoKernel(`gemv_multi${J}:${L.sig}`, 'gemv_multi', () => wgsl(J, L.id, L.decls('P'))),
+    kernel: memoKernel(`gemv_multi${J}_m${M}_c4:${L.sig}`, 'gemv_multi', () =>
+      wgsl(J, M, L.id, L.decls('P')),
+    ),
     buffers: L.buffers,
     uniforms: new Uniforms()
       .u32(M)
@@ -109,7 +122,7 @@ export function gemvMulti(ctx: GpuContext, args: GemvMultiArgs): boolean {
       .u32(strides[0])
       .u32(strides[1])
       .u32(strides[2] ?? 0).data,
-    workgroups: grid1d(total, WG),
+    workgroups: grid1d(total / 4, WG),
   });
   return true;
 }
