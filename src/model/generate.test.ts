@@ -183,7 +183,7 @@ describe('method hooks apply during generation', () => {
       });
     }
 
-  for (const variant of ['rows', 'tiled'])
+  for (const variant of ['rows', 'tiled', 'flash'])
     it(`llama GPU (${variant} attention) with a prefix and virtual tokens over left-padded prompts`, async () => {
       const ctx = await testGpu();
       ctx.variants.set('attention', variant);
