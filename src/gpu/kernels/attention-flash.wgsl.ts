@@ -11,13 +11,14 @@
 // Own rows past the end are clamped to the last row (loads stay in bounds) and never stored; a looped-over row
 // that is masked (causal, kvstart, segment, past the end) gets probability exactly 0 through a select.
 import {
-  type AttentionBinding,
   type AttentionDeclare,
   type AttentionShader,
   attentionWidth,
+  dkvBindings,
+  dqBindings,
+  forwardBindings,
   plainAttentionDecls,
   preamble,
-  SEG_BINDING,
 } from './attention.wgsl';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
@@ -65,21 +66,7 @@ export function attentionForwardFlashWgsl(
 ): AttentionShader {
   const { R, C, wg } = shape;
   const W = attentionWidth(D);
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: 'k', write: false },
-    { name: 'v', write: false },
-    ...(prefix
-      ? [
-          { name: 'pk', write: false },
-          { name: 'pv', write: false },
-        ]
-      : []),
-    ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
-    ...(seg ? [SEG_BINDING] : []),
-    { name: 'out', write: true },
-    { name: 'lse', write: true, scalar: true },
-  ];
+  const bindings = forwardBindings(prefix, start, seg);
   // One tile of C keys whose row offsets are ko0..ko{C-1} and visibility vis{r}_{c}.
   const tile = (kb: string, vb: string) => `
 ${pairs(R, C, (r, c) => `    var s${r}_${c} = 0.0;`)}
@@ -177,22 +164,7 @@ export function attentionDqFlashWgsl(
   const { R, C, wg } = shape;
   const W = attentionWidth(D);
   const DW = D / W;
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: 'k', write: false },
-    { name: 'v', write: false },
-    ...(prefix
-      ? [
-          { name: 'pk', write: false },
-          { name: 'pv', write: false },
-        ]
-      : []),
-    ...(seg ? [SEG_BINDING] : []),
-    { name: 'dout', write: false },
-    { name: 'lse', write: false, scalar: true },
-    { name: 'delta', write: false, scalar: true },
-    { name: 'dq', write: true },
-  ];
+  const bindings = dqBindings(prefix, seg);
   const tile = (kb: string, vb: string) => `
 ${pairs(R, C, (r, c) => `    var s${r}_${c} = 0.0;\n    var dp${r}_${c} = 0.0;`)}
     for (var d = 0u; d < DW; d++) {
@@ -287,17 +259,7 @@ export function attentionDkvFlashWgsl(
   const vb = prefix ? 'pv' : 'v';
   const gkb = prefix ? 'dpk' : 'dk';
   const gvb = prefix ? 'dpv' : 'dv';
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: kb, write: false },
-    ...(wantDk ? [{ name: vb, write: false }] : []),
-    ...(masked ? [SEG_BINDING] : []),
-    { name: 'dout', write: false },
-    { name: 'lse', write: false, scalar: true },
-    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
-    ...(wantDk ? [{ name: gkb, write: true }] : []),
-    ...(wantDv ? [{ name: gvb, write: true }] : []),
-  ];
+  const bindings = dkvBindings(prefix, wantDk, wantDv, masked);
   const nrows = prefix ? 'p.P' : 'p.S';
   const code = `${preamble(D, W, declare(bindings))}
 @compute @workgroup_size(${wg})

@@ -74,6 +74,65 @@ export const attentionWidth = (D: number): number => (D % 4 === 0 ? 4 : 1);
  */
 export const SEG_BINDING: AttentionBinding = { name: 'seg', write: false, int: true };
 
+// Each pass binds the same names in every variant (rows, tiled, flash), so attention.ts dispatches any of
+// them with one binding plan.
+
+/** The forward's bindings: q, k, v, the prefix's keys and values, left-padding starts, segments, out, lse. */
+export function forwardBindings(prefix: boolean, start: boolean, seg: boolean): AttentionBinding[] {
+  return [
+    ...QKV_BINDINGS(prefix),
+    ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
+    ...(seg ? [SEG_BINDING] : []),
+    { name: 'out', write: true },
+    { name: 'lse', write: true, scalar: true },
+  ];
+}
+
+/** dQ's bindings: the forward's inputs, dO, lse and Δ in; dq out. */
+export function dqBindings(prefix: boolean, seg: boolean): AttentionBinding[] {
+  return [
+    ...QKV_BINDINGS(prefix),
+    ...(seg ? [SEG_BINDING] : []),
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    { name: 'delta', write: false, scalar: true },
+    { name: 'dq', write: true },
+  ];
+}
+
+/** dK/dV's bindings, over the real keys (k, v → dk, dv) or the prefix's (pk, pv → dpk, dpv). */
+export function dkvBindings(
+  prefix: boolean,
+  wantDk: boolean,
+  wantDv: boolean,
+  masked: boolean,
+): AttentionBinding[] {
+  const [kb, vb, gk, gv] = prefix ? ['pk', 'pv', 'dpk', 'dpv'] : ['k', 'v', 'dk', 'dv'];
+  return [
+    { name: 'q', write: false },
+    { name: kb, write: false },
+    ...(wantDk ? [{ name: vb, write: false }] : []),
+    ...(masked ? [SEG_BINDING] : []),
+    { name: 'dout', write: false },
+    { name: 'lse', write: false, scalar: true },
+    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
+    ...(wantDk ? [{ name: gk, write: true }] : []),
+    ...(wantDv ? [{ name: gv, write: true }] : []),
+  ];
+}
+
+const QKV_BINDINGS = (prefix: boolean): AttentionBinding[] => [
+  { name: 'q', write: false },
+  { name: 'k', write: false },
+  { name: 'v', write: false },
+  ...(prefix
+    ? [
+        { name: 'pk', write: false },
+        { name: 'pv', write: false },
+      ]
+    : []),
+];
+
 /** Wraps a key-loop body so it runs only for keys of the query's segment (id sq) or shared ones. */
 const segGuard = (seg: boolean, key: string, body: string): string =>
   seg
@@ -110,21 +169,7 @@ export function attentionForwardWgsl(
   declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   const W = attentionWidth(D);
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: 'k', write: false },
-    { name: 'v', write: false },
-    ...(prefix
-      ? [
-          { name: 'pk', write: false },
-          { name: 'pv', write: false },
-        ]
-      : []),
-    ...(start ? [{ name: 'kvstart', write: false, int: true }] : []),
-    ...(seg ? [SEG_BINDING] : []),
-    { name: 'out', write: true },
-    { name: 'lse', write: true, scalar: true },
-  ];
+  const bindings = forwardBindings(prefix, start, seg);
   const step = (kb: string, vb: string, ko: string) => `
     {
       let ko = ${ko};
@@ -196,22 +241,7 @@ export function attentionDqWgsl(
   declare: AttentionDeclare = plainAttentionDecls,
 ): AttentionShader {
   const W = attentionWidth(D);
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: 'k', write: false },
-    { name: 'v', write: false },
-    ...(prefix
-      ? [
-          { name: 'pk', write: false },
-          { name: 'pv', write: false },
-        ]
-      : []),
-    ...(seg ? [SEG_BINDING] : []),
-    { name: 'dout', write: false },
-    { name: 'lse', write: false, scalar: true },
-    { name: 'delta', write: false, scalar: true },
-    { name: 'dq', write: true },
-  ];
+  const bindings = dqBindings(prefix, seg);
   const step = (kb: string, vb: string, ko: string) => `
     {
       let ko = ${ko};
@@ -270,17 +300,7 @@ export function attentionDkvWgsl(
   const vb = prefix ? 'pv' : 'v';
   const gk = prefix ? 'dpk' : 'dk';
   const gv = prefix ? 'dpv' : 'dv';
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: kb, write: false },
-    ...(wantDk ? [{ name: vb, write: false }] : []),
-    ...(masked ? [SEG_BINDING] : []),
-    { name: 'dout', write: false },
-    { name: 'lse', write: false, scalar: true },
-    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
-    ...(wantDk ? [{ name: gk, write: true }] : []),
-    ...(wantDv ? [{ name: gv, write: true }] : []),
-  ];
+  const bindings = dkvBindings(prefix, wantDk, wantDv, masked);
   const locate = prefix
     ? `
   let n = p.P * p.Hkv;
@@ -565,17 +585,7 @@ export function attentionDkvTiledWgsl(
   const vb = prefix ? 'pv' : 'v';
   const gkb = prefix ? 'dpk' : 'dk';
   const gvb = prefix ? 'dpv' : 'dv';
-  const bindings: AttentionBinding[] = [
-    { name: 'q', write: false },
-    { name: kb, write: false },
-    ...(wantDk ? [{ name: vb, write: false }] : []),
-    ...(masked ? [SEG_BINDING] : []),
-    { name: 'dout', write: false },
-    { name: 'lse', write: false, scalar: true },
-    ...(wantDk ? [{ name: 'delta', write: false, scalar: true }] : []),
-    ...(wantDk ? [{ name: gkb, write: true }] : []),
-    ...(wantDv ? [{ name: gvb, write: true }] : []),
-  ];
+  const bindings = dkvBindings(prefix, wantDk, wantDv, masked);
   const locate = prefix
     ? `
   let nrows = p.P;
