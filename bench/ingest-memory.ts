@@ -166,6 +166,8 @@ function batchAll(rows: ConstructorParameters<typeof Batcher>[0]): number {
 }
 
 let summary: string;
+/** What the run holds, kept to the end so the GC below leaves it (the live set). */
+const held: unknown[] = [];
 if (WHOLE) {
   const bytes = new Uint8Array(readFileSync(path));
   sample();
@@ -197,17 +199,23 @@ if (WHOLE) {
     },
   });
   const view = sftView(ds.tokens, SEQ);
+  held.push(ds);
   sample();
   summary = `chunked ingest: ${ds.rows} rows, ${ds.skipped} skipped, ${view.examples} examples at ${SEQ} tokens, ${ds.tokens.tokens} tokens in an arena of ${mib(ds.tokens.byteLength)}`;
   summary += `\n  peak extra RSS while ingesting ${mib(peakRss - base.rss)}`;
   if (RUN) {
     const data = sftDataFromArena(tokenizer, config, ds.tokens, { seqLen: SEQ, evalFraction: 0.1, seed: 0 });
+    held.push(data);
     sample();
     const tokens = batchAll(data.train);
     summary += `; run: ${data.train.length} train + ${data.eval.length} eval rows from the arena, ${tokens} tokens batched`;
   }
 }
 clearInterval(timer);
+// What stays (the live set: the arena, and the run's rows with --run) once V8 has collected.
+gc?.();
+const after = process.memoryUsage();
+summary += `\n  after a GC, ${held.length} results held: extra RSS ${mib(after.rss - base.rss)}, extra heap+arrayBuffers ${mib(after.heapUsed + after.arrayBuffers - base.heapUsed - base.arrayBuffers)}`;
 console.log(`file: ${path} (${mib(size)}, ${format})`);
 console.log(summary);
 console.log(
