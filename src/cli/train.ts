@@ -27,11 +27,11 @@ import {
   type SftRunSettings,
   sftRunConfig,
 } from '../train/sft-config';
-import { sftData } from '../train/sft-data';
-import { specialIds } from '../train/tokenizer-adapter';
+import { type SftDataResult, sftData, sftDataFromArena } from '../train/sft-data';
+import { dataTokenizer, specialIds } from '../train/tokenizer-adapter';
 import { writeAdapterFolder } from './adapter-dir';
 import { type Args, baseDtypeFlag, type FlagSpecs } from './args';
-import { noUsableExamples, prepareDataFile } from './data-file';
+import { ingestDataFile, noUsableExamples, prepareDataFile } from './data-file';
 import { prepareOutDir } from './files';
 import { nodeBudget, openModelDir } from './model-dir';
 import { interruptible, loadTrainState, saveTrainState } from './train-state';
@@ -180,19 +180,33 @@ export async function trainCommand(a: Args): Promise<void> {
   if (saveEvery > 0 && out === undefined) throw new Error('--save-every needs --out (where the state goes)');
   const resume = a.opt('resume');
   const dataPath = a.str('data');
-  const template = a.choice(
+  const templateName = a.choice(
     'template',
     PROMPT_TEMPLATES.map((t) => t.name),
   );
-  const prepared = await prepareDataFile(dataPath, '--data', undefined, template);
-  for (const issue of prepared.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
-  const data = sftData(md.tokenizer, md.config, prepared.examples, {
+  const dataOpts = {
     seqLen: run.seqLen,
     evalFraction: a.num('eval-fraction', SFT_EVAL_FRACTION),
     seed: run.seed,
+  };
+  // The file streams into a compact token arena, as in the page: a 200 MB dataset is never held as
+  // rows or per-example arrays, only as tokens. Prompt-only data keeps the example path (its prompts are
+  // what the arena stores, and SFT reports them as unusable there).
+  const ing = await ingestDataFile(dataPath, dataTokenizer(md.tokenizer, md.config), {
+    template: templateName,
   });
-  if (data.train.length === 0)
-    throw new Error(noUsableExamples(dataPath, prepared.examples.length, data, data.eval.length));
+  for (const issue of ing.issues.slice(0, 5)) process.stderr.write(`skipped: ${issue.message}\n`);
+  let data: SftDataResult;
+  let examples: number;
+  if (ing.shape.kind === 'prompt_only') {
+    const prepared = await prepareDataFile(dataPath, '--data', undefined, templateName);
+    data = sftData(md.tokenizer, md.config, prepared.examples, dataOpts);
+    examples = prepared.examples.length;
+  } else {
+    data = sftDataFromArena(md.tokenizer, md.config, ing.tokens, dataOpts);
+    examples = ing.tokens.count;
+  }
+  if (data.train.length === 0) throw new Error(noUsableExamples(dataPath, examples, data, data.eval.length));
   const ctx = await acquireNodeGpu({ tune: true });
   try {
     // Full fine-tuning trains every base tensor whole in f32: one above the buffer limit is refused here, not split.
