@@ -18,7 +18,7 @@ import {
   parseCached,
   tuneProbes,
 } from './autotune';
-import { MATMUL_CLASSES, MATMUL_VARIANTS, matmulVariantKey } from './kernels/matmul';
+import { MATMUL_CLASSES, MATMUL_VARIANTS, matmul, matmulVariantKey } from './kernels/matmul';
 import { createGpuTimer } from './timestamps';
 
 class MemoryCache implements AutotuneCache {
@@ -183,10 +183,18 @@ describe('autotune', () => {
   it('the GPU timer runs warm-up plus reps × runs calls, with timestamps when the device has them', async () => {
     const ctx = await testGpu();
     const timer = createGpuTimer(ctx, { reps: 3, runs: 2 });
+    // Real work between the marks: an empty interval can read as zero on a coarse clock, and a figure that
+    // is not positive makes the timer fall back to wall clock (timing that batch once more).
+    const n = 64;
+    const a = ctx.upload(new Float32Array(n * n).fill(0.5), 'workspace', 'timer-a');
+    const out = ctx.arena.alloc(n * n * 4, 'workspace', 'timer-out');
     let calls = 0;
     const s = await timer.timeSeconds(() => {
       calls++;
+      matmul(ctx, { a, b: a, out, M: n, N: n, K: n, variant: 'naive' });
     });
+    ctx.arena.free(a);
+    ctx.arena.free(out);
     expect(calls).toBe(1 + 3 * 2);
     expect(s).toBeGreaterThanOrEqual(0);
     expect(Number.isFinite(s)).toBe(true);
