@@ -12,7 +12,7 @@
 // record over the row limit for another reason is skipped to its end, counted with its line.
 import Papa from 'papaparse';
 import { DataError, IssueLog, issue } from './errors';
-import type { StreamEnd } from './jsonl-stream';
+import { type StreamEnd, streamEnd } from './jsonl-stream';
 import {
   describeCsvError,
   guessDelimiter,
@@ -118,7 +118,6 @@ export class CsvStreamReader {
   private readonly maxRowChars: number;
   private readonly utf8: Utf8Stream;
   private out = { rows: [] as Row[], locations: [] as SourceLocation[] };
-  private readonly cols = new Set<string>();
   private total = 0;
   private pending = '';
   /** The line pending[0] is on. */
@@ -181,21 +180,7 @@ export class CsvStreamReader {
 
   endStream(): StreamEnd {
     this.take(this.utf8.end(), true);
-    if (this.total === 0) {
-      const first = this.log.issues.slice(0, 3).map((i) => i.message);
-      const why =
-        this.log.skipped > 0
-          ? `no usable rows (${this.log.skipped} skipped); the first: ${first.join('; ')}`
-          : 'no rows found';
-      throw new DataError(issue({ file: this.name }, why));
-    }
-    return {
-      ...this.takeRows(),
-      columns: this.columns,
-      total: this.total,
-      skipped: this.log.skipped,
-      issues: this.log.issues,
-    };
+    return streamEnd(this.name, this.log, this.total, this.columns, () => this.takeRows());
   }
 
   private take(text: string, final: boolean): void {

@@ -8,7 +8,7 @@
 // limit is never held: it is skipped and counted with its line, as a JSONL line is.
 import { DataError, describeType, IssueLog, issue } from './errors';
 import { scanJson } from './json-scan';
-import type { StreamEnd } from './jsonl-stream';
+import { type StreamEnd, streamEnd } from './jsonl-stream';
 import { MAX_ROW_CHARS, oversizeRow } from './parse';
 import { Utf8Stream } from './text-stream';
 import type { OnError, Row, SourceLocation } from './types';
@@ -124,21 +124,7 @@ export class JsonStreamReader {
   endStream(): StreamEnd {
     this.take(this.utf8.end());
     this.finish();
-    if (this.total === 0) {
-      const first = this.log.issues.slice(0, 3).map((i) => i.message);
-      const why =
-        this.log.skipped > 0
-          ? `no usable rows (${this.log.skipped} skipped); the first: ${first.join('; ')}`
-          : 'no rows found';
-      throw new DataError(issue({ file: this.name }, why));
-    }
-    return {
-      ...this.takeRows(),
-      columns: this.columns,
-      total: this.total,
-      skipped: this.log.skipped,
-      issues: this.log.issues,
-    };
+    return streamEnd(this.name, this.log, this.total, this.columns, () => this.takeRows());
   }
 
   private fail(message: string, line = this.line, column = this.pos - this.lineStart + 1): never {

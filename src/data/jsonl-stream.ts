@@ -30,6 +30,28 @@ export interface StreamEnd {
   issues: ParsedDataset['issues'];
 }
 
+/**
+ * A stream reader's end: its last rows and the totals, or, when no row was read at all, an error naming the
+ * file with the first reasons rows were skipped (every reader words it alike).
+ */
+export function streamEnd(
+  name: string,
+  log: IssueLog,
+  total: number,
+  columns: string[],
+  takeRows: () => { rows: Row[]; locations: SourceLocation[] },
+): StreamEnd {
+  if (total === 0) {
+    const first = log.issues.slice(0, 3).map((i) => i.message);
+    const why =
+      log.skipped > 0
+        ? `no usable rows (${log.skipped} skipped); the first: ${first.join('; ')}`
+        : 'no rows found';
+    throw new DataError(issue({ file: name }, why));
+  }
+  return { ...takeRows(), columns, total, skipped: log.skipped, issues: log.issues };
+}
+
 export class JsonlStreamReader {
   private readonly log: IssueLog;
   private readonly maxRowChars: number;
@@ -117,21 +139,7 @@ export class JsonlStreamReader {
     }
     this.take(tail);
     this.finishLine();
-    if (this.total === 0) {
-      const first = this.log.issues.slice(0, 3).map((i) => i.message);
-      const why =
-        this.log.skipped > 0
-          ? `no usable rows (${this.log.skipped} skipped); the first: ${first.join('; ')}`
-          : 'no rows found';
-      throw new DataError(issue({ file: this.name }, why));
-    }
-    return {
-      ...this.takeRows(),
-      columns: this.columns,
-      total: this.total,
-      skipped: this.log.skipped,
-      issues: this.log.issues,
-    };
+    return streamEnd(this.name, this.log, this.total, this.columns, () => this.takeRows());
   }
 
   private take(text: string): void {
