@@ -11,12 +11,9 @@
 // reasons, shape and tokens. The shape is decided on the first rows with the columns seen so far; if the
 // whole file's columns would have given another shape, the file is read a second time with them.
 
-import { CsvStreamReader } from './csv-stream';
 import { DataError, issue } from './errors';
-import { JsonStreamReader } from './json-stream';
-import { JsonlStreamReader, type StreamEnd } from './jsonl-stream';
 import { parquetRowGroups } from './parquet';
-import { csvDelimiterOf, detectFormat, type ParseOptions, parseDataset } from './parse';
+import { detectFormat, type ParseOptions, parseDataset } from './parse';
 import type { PrepareOptions } from './prepare';
 import { type DetectedShape, detectShape } from './shape';
 import { type ByteSource, refuseUtf16, textReader } from './stream-parse';
