@@ -5,7 +5,6 @@
 
 import { modelTensors } from '../formats/architecture';
 import type { ModelConfig } from '../formats/model-config';
-import * as op from '../tensor/ops';
 import { lmHeadLoss } from '../tensor/ops-lmhead';
 import type { ParamSet } from '../tensor/params';
 import type { Tape, Tensor } from '../tensor/tape';
