@@ -11,9 +11,7 @@
 import { loadavg } from 'node:os';
 import { loadWithAdapterOnBase } from '../src/cli/adapter-dir';
 import { openModelDir } from '../src/cli/model-dir';
-import type { GpuRegion } from '../src/gpu/arena';
 import { gpuDecodeAccel } from '../src/gpu/decode-accel';
-import { type GemvMultiArgs, gemvMulti } from '../src/gpu/kernels/gemv-multi';
 import { acquireNodeGpu } from '../src/gpu/node';
 import { type DecodePath, generate } from '../src/model/generate';
 import { checkpointBaseSource } from '../src/model/load';
@@ -33,8 +31,8 @@ console.log(
 const be = gpuBackend(ctx);
 const base = new FrozenBase(be, checkpointBaseSource(md.config, md.reader, 'f32'), 'f32');
 const model = await loadWithAdapterOnBase(be, md.config, base, undefined);
-// q/k/v and gate/up in one dispatch each (gemv-multi.ts), beside the GEMV matmul route.
-const accel = { ...gpuDecodeAccel(ctx), linears: (p: GemvMultiArgs<GpuRegion>) => gemvMulti(ctx, p) };
+// q/k/v and gate/up in one dispatch each (gemv-multi.ts), beside matmul()'s GEMV route.
+const accel = gpuDecodeAccel(ctx);
 const prompt = md.tokenizer.encode('The jury said it did find that the city');
 prompt.unshift(md.config.bosTokenId ?? 4095);
 

@@ -10,7 +10,6 @@
 
 import type { ModelConfig } from '../formats/model-config';
 import type { GemvMultiArgs } from '../gpu/kernels/gemv-multi';
-import type { MatmulArgs } from '../gpu/kernels/matmul';
 import type { Backend } from '../tensor/backend';
 import type { ParamSet } from '../tensor/params';
 import { Tape } from '../tensor/tape';
@@ -30,7 +29,7 @@ export interface TokenEvent {
 }
 
 /**
- * 'fast' (default): the steps' matmuls go through `accel` (GEMV at the decode step's few rows) and each token is
+ * 'fast' (default): the decode step's few-row matmuls run as GEMV (the GPU's matmul() routes them) and each token is
  * picked from the top candidates (nextTokenFast: nextToken's token and draw, without sorting all V); the forward
  * runs transformer.ts's lean step (keys/values projected into the cache, q/k RoPE in one dispatch, residuals
  * accumulated in the output projections). 'reference': the general matmuls, the training path's kernels and
@@ -41,11 +40,9 @@ export type DecodePath = 'reference' | 'fast';
 
 /**
  * Device kernels the fast decode path uses where the backend has them (the GPU: gpuDecodeAccel in
- * gpu/decode-accel.ts); without them the fast path changes only how tokens are picked.
+ * gpu/decode-accel.ts). Few-row matmuls need no hook: the GPU's matmul() hands them to GEMV itself.
  */
 export interface DecodeAccel<S> {
-  /** Tried before the backend's matmul during generation; true when it took the call (GEMV for few rows). */
-  matmul?(p: MatmulArgs<S>): boolean;
   /** Several single-row projections of one input in one dispatch (gemv-multi.ts); true when it took the call. */
   linears?(p: GemvMultiArgs<S>): boolean;
 }
@@ -165,14 +162,6 @@ export class TextStream {
 }
 
 /** The backend with `first` tried before its own matmul (an object delegating everything else to `be`). */
-function withMatmul<S, I>(be: Backend<S, I>, first: (p: MatmulArgs<S>) => boolean): Backend<S, I> {
-  const out: Backend<S, I> = Object.create(be);
-  out.matmul = (p) => {
-    if (!first(p)) be.matmul(p);
-  };
-  return out;
-}
-
 /** Row b's sampling stream: mulberry32 seeded from (seed, b), so a row's draws don't depend on the others. */
 const rowStream = (seed: number, b: number) => rng((seed ^ Math.imul(b + 1, 0x9e3779b1)) >>> 0);
 
@@ -242,11 +231,10 @@ export async function generate<S, I>(
   let forwards = 0;
   const fast = (opts.decodePath ?? 'fast') === 'fast';
   const accel = fast ? opts.accel : undefined;
-  const beStep = accel?.matmul ? withMatmul(be, accel.matmul) : be;
   // The same token either way (sampling.ts proves when the top candidates decide it); fast skips sorting V.
   const pick = fast ? nextTokenFast : nextToken;
   const step1 = async (ids: Int32Array, T: number): Promise<Float64Array> => {
-    const tp = new Tape(beStep, false);
+    const tp = new Tape(be, false);
     try {
       // The reference path also keeps the training path's kernels (transformer.ts's `plain`).
       const linears = accel?.linears ? (p: GemvMultiArgs<S>) => accel.linears?.(p) ?? false : undefined;
