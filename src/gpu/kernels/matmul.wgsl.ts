@@ -149,6 +149,35 @@ export const SKINNY_SHAPE: RegblockShape = { wgX: 2, wgY: 32, rm: 4, rn: 4 };
 export const LANES_SHAPE: RegblockShape = { wgX: 4, wgY: 16, rm: 8, rn: 8 };
 
 /**
+ * The K loop of the barrier-free register blocks (regblock, lanes): rm accumulator rows of rn columns as
+ * vec4s, A read one word per row (ia0..), B through loadB at clamped columns cn0.. (ib0..), each address
+ * advanced by its step per k.
+ */
+function registerBlockLoop(rm: number, rn: number, aStep: string, bStep: string): string {
+  const rows = range(rm);
+  const quads = range(rn / 4);
+  const loadsB = quads.map(
+    (q) =>
+      `    let b${q} = vec4<f32>(${range(4)
+        .map((j) => `loadB(ib${4 * q + j}, k, cn${4 * q + j})`)
+        .join(', ')});`,
+  );
+  const fmas = rows.map(
+    (i) =>
+      `    let a${i} = vec4<f32>(A[ia${i}]);\n${quads.map((q) => `    c[${i * (rn / 4) + q}] = fma(a${i}, b${q}, c[${i * (rn / 4) + q}]);`).join('\n')}`,
+  );
+  return `  var c: array<vec4<f32>, ${rm * (rn / 4)}>;
+  for (var k = 0u; k < p.K; k = k + 1u) {
+${loadsB.join('\n')}
+${fmas.join('\n')}
+${rows.map((i) => `    ia${i} = ia${i} + ${aStep};`).join('\n')}
+${range(rn)
+  .map((j) => `    ib${j} = ib${j} + ${bStep};`)
+  .join('\n')}
+  }`;
+}
+
+/**
  * Each invocation computes an rm×rn block straight from global memory, with no workgroup memory and no
  * barriers. Rows and columns past the edge are clamped for loading (always in range, so the inner loop
  * has no branches) and dropped at the store.
@@ -163,7 +192,7 @@ export function matmulRegblockWgsl(
   const bb = bAddr(t, 'n0');
   const rows = range(rm);
   const cols = range(rn);
-  const quads = range(rn / 4);
+  const _quads = range(rn / 4);
   return `${matmulHeader(t, L)}
 @compute @workgroup_size(${wgX}, ${wgY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -173,20 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${OFFSETS}
 ${rows.map((i) => `  var ia${i} = ${aAddr(t, `min(m0 + ${i}u, p.M - 1u)`).base};`).join('\n')}
 ${cols.map((j) => `  let cn${j} = min(n0 + ${j}u, p.N - 1u);\n  var ib${j} = ${bAddr(t, `cn${j}`).base};`).join('\n')}
-  var c: array<vec4<f32>, ${rm * (rn / 4)}>;
-  for (var k = 0u; k < p.K; k = k + 1u) {
-${quads
-  .map(
-    (q) =>
-      `    let b${q} = vec4<f32>(${range(4)
-        .map((j) => `loadB(ib${4 * q + j}, k, cn${4 * q + j})`)
-        .join(', ')});`,
-  )
-  .join('\n')}
-${rows.map((i) => `    let a${i} = vec4<f32>(A[ia${i}]);\n${quads.map((q) => `    c[${i * (rn / 4) + q}] = fma(a${i}, b${q}, c[${i * (rn / 4) + q}]);`).join('\n')}`).join('\n')}
-${rows.map((i) => `    ia${i} = ia${i} + ${a.step};`).join('\n')}
-${cols.map((j) => `    ib${j} = ib${j} + ${bb.step};`).join('\n')}
-  }
+${registerBlockLoop(rm, rn, a.step, bb.step)}
 ${storeBlock(rm, rn)}
 }`;
 }
@@ -298,7 +314,7 @@ export function matmulLanesWgsl(
   const bb = bAddr(t, 'nT');
   const rows = range(rm);
   const cols = range(rn);
-  const quads = range(rn / 4);
+  const _quads = range(rn / 4);
   const stores = rows.map(
     (i) =>
       `  if (m0 + ${i}u < p.M) {\n    let row = oOff + (m0 + ${i}u) * p.N;\n${cols
@@ -317,20 +333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${OFFSETS}
 ${rows.map((i) => `  var ia${i} = ${aAddr(t, `min(m0 + ${i}u, p.M - 1u)`).base};`).join('\n')}
 ${cols.map((j) => `  let cn${j} = min(nT + ${wgX * j}u, p.N - 1u);\n  var ib${j} = ${bAddr(t, `cn${j}`).base};`).join('\n')}
-  var c: array<vec4<f32>, ${rm * (rn / 4)}>;
-  for (var k = 0u; k < p.K; k = k + 1u) {
-${quads
-  .map(
-    (q) =>
-      `    let b${q} = vec4<f32>(${range(4)
-        .map((j) => `loadB(ib${4 * q + j}, k, cn${4 * q + j})`)
-        .join(', ')});`,
-  )
-  .join('\n')}
-${rows.map((i) => `    let a${i} = vec4<f32>(A[ia${i}]);\n${quads.map((q) => `    c[${i * (rn / 4) + q}] = fma(a${i}, b${q}, c[${i * (rn / 4) + q}]);`).join('\n')}`).join('\n')}
-${rows.map((i) => `    ia${i} = ia${i} + ${a.step};`).join('\n')}
-${cols.map((j) => `    ib${j} = ib${j} + ${bb.step};`).join('\n')}
-  }
+${registerBlockLoop(rm, rn, a.step, bb.step)}
 ${stores.join('\n')}
 }`;
 }
