@@ -233,11 +233,11 @@ export async function generate<S, I>(
   const accel = fast ? opts.accel : undefined;
   // The same token either way (sampling.ts proves when the top candidates decide it); fast skips sorting V.
   const pick = fast ? nextTokenFast : nextToken;
+  const linears = accel?.linears?.bind(accel);
   const step1 = async (ids: Int32Array, T: number): Promise<Float64Array> => {
     const tp = new Tape(be, false);
     try {
       // The reference path also keeps the training path's kernels (transformer.ts's `plain`).
-      const linears = accel?.linears ? (p: GemvMultiArgs<S>) => accel.linears?.(p) ?? false : undefined;
       const input = { ids, B, T, cache, lastOnly: true, plain: !fast, linears };
       const { logits } = forward(tp, config, ps, input, hooks);
       forwards++;
