@@ -40,10 +40,10 @@ export function splitOf<S>(t: { store: S }): SplitWeight<S> | null {
   return (registry.get(s) as SplitWeight<S> | undefined) ?? null;
 }
 
-/** The per-buffer limit a backend states (an optional `maxBufferBytes`), else none. */
-export function backendBufferLimit(be: object): number {
-  const v = (be as { maxBufferBytes?: unknown }).maxBufferBytes;
-  return typeof v === 'number' && v > 0 ? v : Number.POSITIVE_INFINITY;
+/** The per-buffer limit a backend states (Backend.maxBufferBytes: the GPU's), else none. */
+export function backendBufferLimit(be: { readonly maxBufferBytes?: number }): number {
+  const v = be.maxBufferBytes;
+  return v !== undefined && v > 0 ? v : Number.POSITIVE_INFINITY;
 }
 
 /** Rows [r0, r1) of row-major values with `cols` columns, without a copy when the values are a typed array. */
