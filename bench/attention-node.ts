@@ -1,66 +1,121 @@
-// Attention kernels in Node (Dawn): the forward and the backward of each variant at the benchmark page's
-// attention shape (B8 T128 d64, one head; other shapes as arguments), timed alone in one process, with
-// ratios to 'rows' measured in the same run. Usage:
+// Attention kernels in Node (Dawn): the benchmark page's attention shape (B8 T128 d64, one head; other shapes
+// as arguments), each variant's passes timed alone — forward, the dQ pass (with Δ: its own kernel, or inside
+// dQ for 'quad'), the dK/dV pass (with the Δ kernel), forward+backward — and the page's whole step (q/k/v
+// projections, attention, output projection, backward to the 4 weights) per variant. Variants are timed
+// alternately in rounds in one process and the medians given with ratios to the first variant, since on a
+// shared machine only ratios mean anything. Usage:
 //   node --import tsx bench/attention-node.ts [B T D H]
-// FLASH_SHAPES=4x4x16,4x8x16 (R×C×workgroup) also times the flash variant at those block shapes.
-// Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts); on a shared machine only the
-// ratios mean anything.
+// VARIANTS=flash,quad picks variants (default: all but 'tiled'); ROUNDS=5; STEP=0 skips the whole step.
+// FLASH_SHAPES=4x4x16 / QUAD_SHAPES=4x4x16 (R×C×workgroup) add those block shapes as variants.
+// Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts).
 
+import type { GpuRegion } from '../src/gpu/arena';
 import { ATTENTION_VARIANTS, attention, attentionBackward } from '../src/gpu/kernels/attention';
 import { FLASH_SHAPE } from '../src/gpu/kernels/attention-flash.wgsl';
+import { QUAD_SHAPE } from '../src/gpu/kernels/attention-quad.wgsl';
 import { acquireNodeGpu } from '../src/gpu/node';
+import { gpuBackend } from '../src/tensor/gpu-backend';
+import * as op from '../src/tensor/ops';
+import { Tape, Tensor } from '../src/tensor/tape';
 import { bestSecondsPerCall } from './timing';
 
 const [B, T, D, H] = (() => {
   const a = process.argv.slice(2).map(Number);
   return a.length === 4 ? a : [8, 128, 64, 1];
 })();
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 
 const ctx = await acquireNodeGpu({ quiet: true });
 console.log(
-  `adapter: ${ctx.adapter.description} (${ctx.adapter.runtime}${ctx.adapter.software ? ', software' : ''})`,
+  `adapter: ${ctx.adapter.description} (${ctx.adapter.runtime}${ctx.adapter.software ? ', software' : ''}, subgroups ${ctx.features.subgroups})`,
 );
-console.log(`shape: B${B} T${T} D${D} H${H}`);
-const rows = B * T * H * D;
-const data = (seed: number) => Float32Array.from({ length: rows }, (_, i) => Math.sin(i * 0.37 + seed));
-const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => ctx.upload(data(s), 'workspace', `bench-${s}`));
-const out = ctx.arena.alloc(rows * 4, 'workspace', 'bench-out');
+console.log(`shape: B${B} T${T} D${D} H${H}, ${ROUNDS} rounds`);
+const n = B * T * H * D;
+const data = (len: number, seed: number, s = 1) =>
+  Float32Array.from({ length: len }, (_, i) => s * Math.sin(i * 0.37 + seed));
+const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => ctx.upload(data(n, s), 'workspace', `bench-${s}`));
+const out = ctx.arena.alloc(n * 4, 'workspace', 'bench-out');
 const lse = ctx.arena.alloc(B * H * T * 4, 'workspace', 'bench-lse');
-const [dq, dk, dv] = [0, 1, 2].map((i) => ctx.arena.alloc(rows * 4, 'workspace', `bench-g${i}`));
+const [dq, dk, dv] = [0, 1, 2].map((i) => ctx.arena.alloc(n * 4, 'workspace', `bench-g${i}`));
 const dims = { B, T, S: T, Hq: H, Hkv: H, D };
 
-const timings = new Map<string, { fwd: number; bwd: number }>();
-for (const variant of (process.env.VARIANTS ?? ATTENTION_VARIANTS.join(',')).split(',').filter(Boolean)) {
-  ctx.variants.set('attention', variant);
-  const fwd = () => attention(ctx, { ...dims, out, lse, q, k, v });
-  const bwd = () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
-  fwd();
-  const f = await bestSecondsPerCall(fwd, () => ctx.sync());
-  const b = await bestSecondsPerCall(bwd, () => ctx.sync());
-  timings.set(variant, { fwd: f, bwd: b });
+// The page's step (bench/cases/training.ts oursAttention), model width H·D.
+const be = gpuBackend(ctx);
+const d = H * D;
+const leaf = (name: string, shape: number[], x: Float32Array, grad: boolean) =>
+  new Tensor<GpuRegion>(shape, be.upload(x, 'workspace', `bench.${name}`), grad, name);
+const x = leaf('x', [B * T, d], data(B * T * d, 40), false);
+const dy = leaf('dy', [B * T, d], data(B * T * d, 41), false);
+const ws = [0, 1, 2, 3].map((i) => leaf(`w${i}`, [d, d], data(d * d, 42 + i, 0.1), true));
+const step = () => {
+  for (const w of ws) {
+    w.grad = null;
+    w.gradInit = false;
+  }
+  const tp = new Tape(gpuBackend(ctx), true);
+  const qq = op.linear(tp, x, ws[0], null, 'in_out', 'q');
+  const kk = op.linear(tp, x, ws[1], null, 'in_out', 'k');
+  const vv = op.linear(tp, x, ws[2], null, 'in_out', 'v');
+  const att = op.attention(tp, qq, kk, vv, { B, T, S: T, Hq: H, Hkv: H, D }, null, 'att');
+  const o = op.linear(tp, att, ws[3], null, 'in_out', 'o');
+  tp.seedGrad(o, dy.store);
+  tp.backward();
+  tp.dispose();
+};
+
+type Variant = { name: string; variant: string; shape?: () => void };
+const variants: Variant[] = (
+  process.env.VARIANTS ?? ATTENTION_VARIANTS.filter((x) => x !== 'tiled').join(',')
+)
+  .split(',')
+  .filter(Boolean)
+  .map((variant) => ({ name: variant, variant }));
+const shapes = (env: string | undefined, variant: string, target: { R: number; C: number; wg: number }) => {
+  for (const s of (env ?? '').split(',').filter(Boolean)) {
+    const [R, C, wg] = s.split('x').map(Number);
+    variants.push({ name: `${variant} ${s}`, variant, shape: () => Object.assign(target, { R, C, wg }) });
+  }
+};
+const flash0 = { ...FLASH_SHAPE };
+const quad0 = { ...QUAD_SHAPE };
+shapes(process.env.FLASH_SHAPES, 'flash', FLASH_SHAPE);
+shapes(process.env.QUAD_SHAPES, 'quad', QUAD_SHAPE);
+
+const passes: Record<string, () => void> = {
+  fwd: () => attention(ctx, { ...dims, out, lse, q, k, v }),
+  dQ: () => attentionBackward(ctx, { ...dims, dq, dk: null, dv: null, dOut, q, k, v, out, lse }),
+  dKV: () => attentionBackward(ctx, { ...dims, dq: null, dk, dv, dOut, q, k, v, out, lse }),
+  'fwd+bwd': () => {
+    attention(ctx, { ...dims, out, lse, q, k, v });
+    attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
+  },
+  ...(process.env.STEP === '0' ? {} : { step }),
+};
+
+const times = new Map<string, Map<string, number[]>>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const vr of variants) {
+    Object.assign(FLASH_SHAPE, flash0);
+    Object.assign(QUAD_SHAPE, quad0);
+    vr.shape?.();
+    ctx.variants.set('attention', vr.variant);
+    const per = times.get(vr.name) ?? new Map<string, number[]>();
+    times.set(vr.name, per);
+    for (const [pass, run] of Object.entries(passes)) {
+      const s = await bestSecondsPerCall(run, () => ctx.sync());
+      per.set(pass, [...(per.get(pass) ?? []), s * 1e3]);
+    }
+  }
 }
-for (const shape of (process.env.FLASH_SHAPES ?? '').split(',').filter(Boolean)) {
-  const [R, C, wg] = shape.split('x').map(Number);
-  Object.assign(FLASH_SHAPE, { R, C, wg });
-  ctx.variants.set('attention', 'flash');
-  const fwd = () => attention(ctx, { ...dims, out, lse, q, k, v });
-  const bwd = () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
-  const f = await bestSecondsPerCall(fwd, () => ctx.sync());
-  const b = await bestSecondsPerCall(bwd, () => ctx.sync());
-  timings.set(`flash ${shape}`, { fwd: f, bwd: b });
-  // The backward's two passes alone (each with the Δ kernel): where its time goes.
-  const onlyDq = () => attentionBackward(ctx, { ...dims, dq, dk: null, dv: null, dOut, q, k, v, out, lse });
-  const onlyDkv = () => attentionBackward(ctx, { ...dims, dq: null, dk, dv, dOut, q, k, v, out, lse });
-  const a = await bestSecondsPerCall(onlyDq, () => ctx.sync());
-  const c = await bestSecondsPerCall(onlyDkv, () => ctx.sync());
-  console.log(
-    `flash ${shape}: bwd dQ pass ${(a * 1e3).toFixed(2)} ms, dK/dV pass ${(c * 1e3).toFixed(2)} ms`,
-  );
-}
-const base = timings.get('rows') ?? { fwd: 1, bwd: 1 };
-for (const [variant, t] of timings) {
-  console.log(
-    `${variant.padEnd(8)} fwd ${(t.fwd * 1e3).toFixed(2)} ms (×${(base.fwd / t.fwd).toFixed(2)})  bwd ${(t.bwd * 1e3).toFixed(2)} ms (×${(base.bwd / t.bwd).toFixed(2)})  total ×${((base.fwd + base.bwd) / (t.fwd + t.bwd)).toFixed(2)}`,
-  );
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const base = times.get(variants[0].name);
+console.log(`medians in ms (×speed-up over ${variants[0].name})`);
+for (const [name, per] of times) {
+  const cells = [...per].map(([pass, xs]) => {
+    const m = median(xs);
+    const b = base ? median(base.get(pass) ?? xs) : m;
+    return `${pass} ${m.toFixed(2)} (×${(b / m).toFixed(2)})`;
+  });
+  console.log(`${name.padEnd(14)} ${cells.join('  ')}`);
 }
 ctx.destroy();

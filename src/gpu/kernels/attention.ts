@@ -51,6 +51,12 @@ import {
   attentionForwardFlashWgsl,
   FLASH_SHAPE,
 } from './attention-flash.wgsl';
+import {
+  attentionDkvQuadWgsl,
+  attentionDqQuadWgsl,
+  attentionForwardQuadWgsl,
+  QUAD_SHAPE,
+} from './attention-quad.wgsl';
 import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
@@ -72,7 +78,7 @@ export interface AttentionDims {
 /** The largest head_dim the private-array kernels accept (rows live in registers or spill beyond this). */
 export const ATTENTION_MAX_D = 256;
 
-export const ATTENTION_VARIANTS = ['rows', 'tiled', 'flash'] as const;
+export const ATTENTION_VARIANTS = ['rows', 'tiled', 'flash', 'quad'] as const;
 export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
 
 /** The forward's arguments on any storage (S floats, I i32 ids): the kernel's, the tape op's and the twin's. */
@@ -229,17 +235,26 @@ function uniforms(c: Checked): ArrayBuffer {
     .u32(c.kvStride).data;
 }
 
-function variantOf(ctx: GpuContext, what: string): AttentionVariant {
-  // 'flash' unless the autotune chose: it beats 'rows' on SwiftShader (bench/attention-node.ts).
-  const v = ctx.variants.get('attention') ?? 'flash';
+/**
+ * The autotune's pick, else the default: 'quad' on a software adapter with subgroups (SwiftShader: its lanes'
+ * loads become vector loads; fastest there by bench/attention-node.ts), else 'flash'. 'quad' needs the
+ * `subgroups` feature: without it (a pick cached elsewhere) 'flash' runs instead.
+ */
+export function attentionVariantOf(ctx: GpuContext, what = 'attention'): AttentionVariant {
+  const v =
+    ctx.variants.get('attention') ?? (ctx.adapter.software && ctx.features.subgroups ? 'quad' : 'flash');
   if (!(ATTENTION_VARIANTS as readonly string[]).includes(v))
     throw new Error(`${what}: unknown variant "${v}" (have ${ATTENTION_VARIANTS.join(', ')})`);
-  return v as AttentionVariant;
+  return v === 'quad' && !ctx.features.subgroups ? 'flash' : (v as AttentionVariant);
 }
 
 /** The flash block shape in kernel cache keys, so a bench that changes FLASH_SHAPE gets new kernels. */
 const shapeTag = (variant: AttentionVariant): string =>
-  variant === 'flash' ? `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}` : '';
+  variant === 'flash'
+    ? `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}`
+    : variant === 'quad'
+      ? `_${QUAD_SHAPE.R}x${QUAD_SHAPE.C}w${QUAD_SHAPE.wg}`
+      : '';
 
 /**
  * Grid of a kernel owning `rows` rows per (head, batch item): 'rows' one invocation each (flat), 'flash' one
@@ -253,6 +268,7 @@ function grid(
 ): [number, number, number?] {
   if (variant === 'tiled') return [Math.ceil(rows / ATTENTION_TILE_ROWS), heads, batch];
   if (variant === 'flash') return grid1d(batch * heads * Math.ceil(rows / FLASH_SHAPE.R), FLASH_SHAPE.wg);
+  if (variant === 'quad') return grid1d(4 * batch * heads * Math.ceil(rows / QUAD_SHAPE.R), QUAD_SHAPE.wg);
   return grid1d(batch * heads * rows, ATTENTION_WG);
 }
 
@@ -262,7 +278,7 @@ function grid(
  */
 export function attention(ctx: GpuContext, args: AttentionArgs): void {
   const c = check('attention', args, args.prefixK, args.prefixV);
-  const variant = variantOf(ctx, 'attention');
+  const variant = attentionVariantOf(ctx, 'attention');
   const prefix = c.P > 0;
   const start = !!args.kvStart;
   const seg = checkSegments('attention', c, args.segments, start);
@@ -277,7 +293,9 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
         ? attentionForwardTiledWgsl(c.D, prefix, start, seg, declare)
         : variant === 'flash'
           ? attentionForwardFlashWgsl(c.D, prefix, start, seg, declare)
-          : attentionForwardWgsl(c.D, prefix, start, seg, declare),
+          : variant === 'quad'
+            ? attentionForwardQuadWgsl(c.D, prefix, start, seg, declare)
+            : attentionForwardWgsl(c.D, prefix, start, seg, declare),
     {
       q: args.q,
       k: args.k,
@@ -310,7 +328,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     throw new Error(
       `attentionBackward: kvStride = ${c.kvStride} (a KV cache view) is forward-only; need S = ${c.S}`,
     );
-  const variant = variantOf(ctx, 'attentionBackward');
+  const variant = attentionVariantOf(ctx, 'attentionBackward');
   const prefix = c.P > 0;
   const wantPk = prefix && !!args.dPrefixK;
   const wantPv = prefix && !!args.dPrefixV;
@@ -337,7 +355,8 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     seg: args.segments,
   };
   const D = c.D;
-  if (delta) {
+  // The quad dQ kernel computes Δ itself (and writes it for dK/dV, recorded after it).
+  if (delta && !(variant === 'quad' && args.dq)) {
     run(
       ctx,
       `attention_delta_d${D}`,
@@ -360,7 +379,9 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
           ? attentionDqTiledWgsl(D, prefix, seg, declare)
           : variant === 'flash'
             ? attentionDqFlashWgsl(D, prefix, seg, declare)
-            : attentionDqWgsl(D, prefix, seg, declare),
+            : variant === 'quad'
+              ? attentionDqQuadWgsl(D, prefix, seg, declare)
+              : attentionDqWgsl(D, prefix, seg, declare),
       bufs,
       u,
       grid(variant, c.T, c.Hq, c.B),
@@ -383,7 +404,9 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
           ? attentionDkvTiledWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
           : variant === 'flash'
             ? attentionDkvFlashWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
-            : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
+            : variant === 'quad'
+              ? attentionDkvQuadWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
+              : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
       bufs,
       u,
       grid(variant, nrows, c.Hkv, batch),
