@@ -133,6 +133,8 @@ export class GpuContext {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private readonly shapeKeys = new WeakMap<BindShape, string>();
   private nextBufferId = 1;
+  /** Work a recorder holds back to batch it (tensor/matmul-queue.ts); recorded before anything else is. */
+  private deferred: (() => void) | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -306,9 +308,28 @@ export class GpuContext {
     return bindGroup;
   }
 
+  /**
+   * Holds `record` back until the next dispatch, copy, clear, submit or read, which records it first: a
+   * caller batching work (matmul-queue.ts groups independent matmuls) keeps stream order whoever records
+   * next. One at a time; `record` must record what it holds (it runs once, then the slot is empty).
+   */
+  defer(record: () => void): void {
+    if (this.deferred && this.deferred !== record) this.drainDeferred();
+    this.deferred = record;
+  }
+
+  /** Records held-back work now (see defer). */
+  drainDeferred(): void {
+    const f = this.deferred;
+    if (!f) return;
+    this.deferred = null;
+    f();
+  }
+
   /** Records one kernel dispatch. Buffers bind in order; uniforms (if any) bind last. */
   dispatch(args: DispatchArgs): void {
     this.assertAlive();
+    if (this.deferred) this.drainDeferred();
     const { kernel } = args;
     const [x, y = 1, z = 1] = args.workgroups;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -377,6 +398,7 @@ export class GpuContext {
     bytes: number,
   ): void {
     this.assertAlive();
+    this.drainDeferred();
     const s = regionParts(src);
     const d = regionParts(dst);
     this.endPass().copyBufferToBuffer(s.buffer, s.offset + srcOffset, d.buffer, d.offset + dstOffset, bytes);
@@ -386,6 +408,7 @@ export class GpuContext {
   /** Zero-fills a buffer (or a range of it) in order with the dispatches around it. */
   clear(buf: GpuRegion | GPUBuffer, offset = 0, bytes?: number): void {
     this.assertAlive();
+    this.drainDeferred();
     const r = regionParts(buf);
     this.endPass().clearBuffer(r.buffer, r.offset + offset, bytes ?? r.size - offset);
     this.count.copies++;
@@ -393,6 +416,7 @@ export class GpuContext {
 
   /** Submits what has been recorded. Validation errors are collected for the next `sync`. */
   flush(): void {
+    if (this.deferred && !this.lost) this.drainDeferred();
     if (!this.encoder) return;
     this.assertAlive();
     const enc = this.endPass();
@@ -455,6 +479,7 @@ export class GpuContext {
   /** Reads bytes back to the CPU (the only GPU→CPU path), after everything recorded so far. */
   async readBytes(buf: GpuRegion | GPUBuffer, bytes?: number, offset = 0): Promise<ArrayBuffer> {
     this.assertAlive();
+    this.drainDeferred();
     const r = regionParts(buf);
     const src = r.buffer;
     const size = Math.ceil((bytes ?? r.size - offset) / 4) * 4;
@@ -512,6 +537,7 @@ export class GpuContext {
   }
 
   destroy(): void {
+    this.deferred = null;
     this.arena.destroyAll();
     this.uniformRing.destroy();
     this.device.destroy();

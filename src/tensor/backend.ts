@@ -27,6 +27,7 @@ import type {
   LoraForwardArgs,
 } from '../gpu/kernels/lora-linear';
 import type { MatmulArgs } from '../gpu/kernels/matmul';
+import type { MatmulMultiArgs } from '../gpu/kernels/matmul-multi';
 import type { NmGradInputArgs, NmGradValuesArgs, NmMatmulArgs } from '../gpu/kernels/nm';
 import type { SumArgs } from '../gpu/kernels/reduce';
 import type {
@@ -92,6 +93,12 @@ export interface Backend<S, I> {
   mulVec(p: MulVecArgs<S>): void;
   mulVecBackward(p: MulVecBackwardArgs<S>): void;
   matmul(p: MatmulArgs<S>): void;
+  /**
+   * Independent matmul jobs, each out (+)= addend + bias + Σ alpha·op(A)·op(B) (matmul-multi.ts): one
+   * dispatch on the GPU where the bindings fit. The GPU backend may also group plain matmul calls so
+   * (matmul-queue.ts); either way every job's result is what separate matmuls would give.
+   */
+  matmulMulti(p: MatmulMultiArgs<S>): void;
   /** Whether loraAddInto takes the three fused kernels below for these shapes (else matmuls). */
   loraFused(d: { M: number; r: number }): boolean;
   /** LoRA's rank-r path fused (lora-linear.ts, r ≤ 64): y += s·t·Bᵀ with t = x·Aᵀ written out. */

@@ -26,6 +26,7 @@ import {
 } from '../gpu/kernels/lora-linear.ref';
 import { LORA_FUSED_MAX_R } from '../gpu/kernels/lora-linear.wgsl';
 import { matmulTwin } from '../gpu/kernels/matmul.ref';
+import { matmulMultiRef } from '../gpu/kernels/matmul-multi.ref';
 import { nmGradInputTwin, nmGradValuesTwin, nmMatmulTwin } from '../gpu/kernels/nm.ref';
 import { sumTwin } from '../gpu/kernels/reduce.ref';
 import {
@@ -94,6 +95,7 @@ export function cpuBackend(): CpuBackend {
     kron: kronTwin,
     kronBackward: kronBackwardTwin,
     matmul: matmulTwin,
+    matmulMulti: matmulMultiRef,
     // The twin takes the fused path wherever the kernels can: their twins are what model tests check.
     loraFused: (d) => d.r <= LORA_FUSED_MAX_R,
     loraForward: loraForwardTwin,

@@ -25,7 +25,6 @@ import {
   loraForward,
   loraFusedPays,
 } from '../gpu/kernels/lora-linear';
-import { matmul } from '../gpu/kernels/matmul';
 import { nmGradInput, nmGradValues, nmMatmul } from '../gpu/kernels/nm';
 import { sum } from '../gpu/kernels/reduce';
 import {
@@ -45,12 +44,15 @@ import { gather, scatterAdd } from '../gpu/kernels/sparse';
 import { swiglu, swigluBackward } from '../gpu/kernels/swiglu';
 import { tanh, tanhBackward } from '../gpu/kernels/tanh';
 import type { Backend } from './backend';
+import { matmulQueue } from './matmul-queue';
 
 export type GpuBackend = Backend<GpuRegion, GpuRegion>;
 
 const own = (s: GpuRegion): GpuBuf | null => (isView(s) ? null : s);
 
 export function gpuBackend(ctx: GpuContext): GpuBackend {
+  // Matmuls go through the context's queue, which groups independent ones into fewer dispatches.
+  const mm = matmulQueue(ctx);
   return {
     kind: 'gpu',
     viewAlign: 64,
@@ -88,7 +90,8 @@ export function gpuBackend(ctx: GpuContext): GpuBackend {
     kron: (p) => kron(ctx, p),
     kronBackward: (p) => kronBackward(ctx, p),
     mulVecBackward: (p) => mulVecBackward(ctx, p),
-    matmul: (p) => matmul(ctx, p),
+    matmul: (p) => mm.matmul(p),
+    matmulMulti: (p) => mm.multi(p),
     loraFused: (d) => loraFusedPays(ctx, d),
     loraForward: (p) => loraForward(ctx, p),
     loraBackwardRows: (p) => loraBackwardRows(ctx, p),

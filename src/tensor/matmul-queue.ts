@@ -1,0 +1,211 @@
+// Groups the tape's matmuls into fewer dispatches. The GPU backend hands each matmul (and each job of a
+// matmulMulti) here instead of recording it; the queue is held back with ctx.defer, so whatever the
+// context records next (another kernel, a copy, a clear, a submit, a read) records the queue first and
+// stream order is kept. At that point the queued jobs are levelled by their data dependencies (a job
+// reading or writing what an earlier one writes, or writing what an earlier one reads, runs after it):
+// each level's jobs are independent and go out as few matmul-multi dispatches as the device's storage
+// bindings allow. A job that accumulates into exactly the output an earlier job writes joins that job
+// as one more term (a sum of products: dx through q, k and v) when nothing in between depends on it.
+// A level of one plain matmul is recorded as the plain matmul (its tuned variant, the GEMV path).
+//
+// Only matmuls the barrier-free register-block style serves are queued (the variant the autotune chose
+// for the shape class is regblock, skinny or lanes: SwiftShader's picks), unbatched, and not decode-sized
+// (M ≤ GEMV_MAX_ROWS without transA goes straight to the GEMV path); the rest are recorded at once. On a
+// hardware adapter whose autotune picks the tiled kernels nothing is queued.
+
+import { type GpuRegion, regionParts } from '../gpu/arena';
+import type { GpuContext } from '../gpu/context';
+import { GEMV_MAX_ROWS } from '../gpu/kernels/gemv';
+import {
+  isMatmulVariant,
+  type MatmulArgs,
+  matmul,
+  matmulClass,
+  matmulVariantKey,
+} from '../gpu/kernels/matmul';
+import {
+  type MatmulJob,
+  type MatmulMultiArgs,
+  MULTI_MAX_JOBS,
+  MULTI_MAX_TERMS,
+  matmulMulti,
+  multiBindingLimit,
+  multiUniformBytes,
+} from '../gpu/kernels/matmul-multi';
+
+interface Span {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+interface Pending {
+  job: MatmulJob;
+  /** The plain call it came from (recorded as such when it runs alone). */
+  plain: MatmulArgs | null;
+  reads: Span[];
+  write: Span;
+  level: number;
+  /** Later jobs merged into this one as terms (their reads count as this job's). */
+  merged: boolean;
+}
+
+const span = (r: GpuRegion): Span => regionParts(r);
+const meets = (a: Span, b: Span) =>
+  a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+const same = (a: Span, b: Span) => a.buffer === b.buffer && a.offset === b.offset && a.size === b.size;
+
+const BARRIER_FREE = new Set(['regblock', 'skinny', 'lanes']);
+
+function readsOf(job: MatmulJob): Span[] {
+  const rs: Span[] = [];
+  for (const t of job.terms) {
+    rs.push(span(t.a), span(t.b));
+    if (t.bFormat?.scales) rs.push(span(t.bFormat.scales));
+  }
+  if (job.addend) rs.push(span(job.addend));
+  if (job.bias) rs.push(span(job.bias));
+  if (job.accumulate) rs.push(span(job.out));
+  return rs;
+}
+
+export class MatmulQueue {
+  private pending: Pending[] = [];
+  private readonly record = () => this.flush();
+
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Whether a plain matmul call is queued (see the header) rather than recorded at once. */
+  private queues(p: MatmulArgs): boolean {
+    if ((p.batch ?? 1) !== 1) return false;
+    if (p.M <= GEMV_MAX_ROWS && !p.transA) return false;
+    if (p.M === 0 || p.N === 0 || p.K === 0) return false;
+    const v =
+      this.ctx.variants.get(matmulVariantKey(matmulClass(p.M, p.N, p.K, p.transA))) ??
+      this.ctx.variants.get('matmul') ??
+      'regblock';
+    return isMatmulVariant(v) && BARRIER_FREE.has(v);
+  }
+
+  matmul(p: MatmulArgs): void {
+    if (!this.queues(p)) {
+      matmul(this.ctx, p);
+      return;
+    }
+    const job: MatmulJob = {
+      out: p.out,
+      M: p.M,
+      N: p.N,
+      accumulate: p.accumulate,
+      terms: [
+        { a: p.a, b: p.b, K: p.K, transA: p.transA, transB: p.transB, alpha: p.alpha, bFormat: p.bFormat },
+      ],
+    };
+    this.push(job, p);
+  }
+
+  multi(p: MatmulMultiArgs): void {
+    for (const job of p.jobs) this.push(job, null);
+  }
+
+  private push(job: MatmulJob, plain: MatmulArgs | null): void {
+    const reads = readsOf(job);
+    const write = span(job.out);
+    // Levels: after every earlier job this one conflicts with.
+    let after = 0;
+    let into: Pending | null = null;
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const e = this.pending[i];
+      const conflict =
+        reads.some((r) => meets(r, e.write)) || meets(write, e.write) || e.reads.some((r) => meets(r, write));
+      if (!conflict) continue;
+      // The latest writer of exactly this output, which this job only adds to: a term of that job.
+      if (
+        into === null &&
+        after === 0 &&
+        job.accumulate &&
+        !job.addend &&
+        !job.bias &&
+        same(write, e.write) &&
+        e.job.M === job.M &&
+        e.job.N === job.N &&
+        e.job.terms.length + job.terms.length <= MULTI_MAX_TERMS &&
+        !reads.some((r) => r !== reads[reads.length - 1] && meets(r, e.write))
+      ) {
+        into = e;
+        continue;
+      }
+      after = Math.max(after, e.level);
+    }
+    if (into && after < into.level) {
+      into.job = { ...into.job, terms: [...into.job.terms, ...job.terms] };
+      into.reads.push(...reads.slice(0, -1));
+      into.plain = null;
+      into.merged = true;
+      this.schedule();
+      return;
+    }
+    if (into) after = Math.max(after, into.level);
+    this.pending.push({ job, plain, reads, write, level: after + 1, merged: false });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    this.ctx.defer(this.record);
+  }
+
+  /** Records everything queued, level by level. */
+  flush(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    const top = pending.reduce((m, e) => Math.max(m, e.level), 0);
+    const limit = multiBindingLimit(this.ctx);
+    for (let level = 1; level <= top; level++) {
+      const jobs = pending.filter((e) => e.level === level);
+      // Greedy packing under the binding, job and uniform limits; a partial overlap between two jobs'
+      // regions (views of one buffer) cannot share a dispatch either.
+      const groups: Pending[][] = [];
+      for (const e of jobs) {
+        const g = groups.find((grp) => fits(grp, e, limit));
+        if (g) g.push(e);
+        else groups.push([e]);
+      }
+      for (const g of groups) {
+        const plain = g.length === 1 ? g[0].plain : null;
+        if (plain) matmul(this.ctx, plain);
+        else matmulMulti(this.ctx, { jobs: g.map((e) => e.job) });
+      }
+    }
+  }
+}
+
+function spansOf(e: Pending): Span[] {
+  return [...e.reads, e.write];
+}
+
+function fits(group: Pending[], e: Pending, limit: number): boolean {
+  if (group.length >= MULTI_MAX_JOBS) return false;
+  const all = [...group, e];
+  if (multiUniformBytes(all.map((x) => x.job)) > 256) return false;
+  const distinct: Span[] = [];
+  for (const x of all)
+    for (const s of spansOf(x)) {
+      if (distinct.some((d) => same(d, s))) continue;
+      if (distinct.some((d) => meets(d, s))) return false;
+      distinct.push(s);
+    }
+  return distinct.length <= limit;
+}
+
+const queues = new WeakMap<GpuContext, MatmulQueue>();
+
+/** The context's queue (one per context: its defer slot is one). */
+export function matmulQueue(ctx: GpuContext): MatmulQueue {
+  let q = queues.get(ctx);
+  if (!q) {
+    q = new MatmulQueue(ctx);
+    queues.set(ctx, q);
+  }
+  return q;
+}
