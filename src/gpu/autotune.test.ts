@@ -16,6 +16,7 @@ import {
   fileCache,
   localStorageCache,
   parseCached,
+  quadKernelsAgree,
   tuneProbes,
 } from './autotune';
 import { MATMUL_CLASSES, MATMUL_VARIANTS, matmul, matmulVariantKey } from './kernels/matmul';
@@ -50,7 +51,7 @@ const clearMatmulVariants = (variants: Map<string, string>) => {
 describe('autotune', () => {
   it("picks per class the variant the timer calls fastest, and times exactly the probes' candidates", async () => {
     const ctx = await testGpu();
-    const probes = tuneProbes(ctx.adapter.software);
+    const probes = tuneProbes(ctx.adapter.software, ctx.features.subgroups);
     // Every class's fastest is its last candidate, except square, whose first wins.
     const table: Record<string, number> = {};
     const want: Record<string, string> = {};
@@ -69,8 +70,9 @@ describe('autotune', () => {
     expect(asked).toEqual(probes.flatMap((p) => p.candidates.map((v) => `matmul/${p.cls}/${v}`)));
     for (const [k, v] of Object.entries(want)) expect(ctx.variants.get(k)).toBe(v);
     expect(JSON.parse(cache.map.get(autotuneKey(ctx)) ?? 'null')).toEqual(want);
-    // The fake never ran the work; the buffers it allocated went back to the arena.
-    expect(ctx.dispatches).toBe(dispatches);
+    // The fake never ran the work: the only dispatches are the quad kernels' check against regblock (4
+    // transposes × 3 variants); the buffers it allocated went back to the arena.
+    expect(ctx.dispatches - dispatches).toBe(ctx.features.subgroups ? 12 : 0);
     expect(ctx.arena.stats().current.workspace).toBe(0);
     clearMatmulVariants(ctx.variants);
   });
@@ -110,6 +112,17 @@ describe('autotune', () => {
     // Software adapters skip the barrier-heavy variants (SwiftShader pays for every barrier).
     expect(tuneProbes(true).flatMap((p) => p.candidates)).not.toContain('tiled4');
     expect(tuneProbes(false).flatMap((p) => p.candidates)).toContain('tiled4');
+    // The quad variants compete only where quad operations were found to work.
+    expect(tuneProbes(true).flatMap((p) => p.candidates)).not.toContain('quad');
+    expect(tuneProbes(true, true).filter((p) => p.candidates.includes('quad')).length).toBe(5);
+  });
+
+  it('the quad kernels agree with regblock on this device (the check the tune runs before offering them)', async () => {
+    const ctx = await testGpu();
+    // SwiftShader has quad operations; quadKernelsAgree compares exact integer products in all transposes.
+    expect(ctx.features.subgroups).toBe(true);
+    expect(await quadKernelsAgree(ctx)).toBe(true);
+    expect(ctx.arena.stats().current.workspace).toBe(0);
   });
 
   it('a cached choice dispatches nothing and times nothing', async () => {
@@ -162,7 +175,7 @@ describe('autotune', () => {
     const t0 = performance.now();
     const first = await autotune(ctx, cache);
     const seconds = (performance.now() - t0) / 1000;
-    for (const p of tuneProbes(ctx.adapter.software)) {
+    for (const p of tuneProbes(ctx.adapter.software, ctx.features.subgroups)) {
       expect(p.candidates).toContain(first[matmulVariantKey(p.cls)]);
       expect(ctx.variants.get(matmulVariantKey(p.cls))).toBe(first[matmulVariantKey(p.cls)]);
     }

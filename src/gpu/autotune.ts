@@ -21,8 +21,8 @@ import { createGpuTimer, type TimeSeconds } from './timestamps';
 
 export type { TimeSeconds } from './timestamps';
 
-/** Bump when kernels change enough that an old choice should be re-measured (2: per shape class). */
-export const AUTOTUNE_VERSION = 2;
+/** Bump when kernels change enough that an old choice should be re-measured (2: per shape class; 3: quad). */
+export const AUTOTUNE_VERSION = 3;
 
 export interface AutotuneCache {
   get(key: string): Promise<string | null> | string | null;
@@ -89,16 +89,18 @@ export interface ClassProbe {
  * pipeline compile takes a second) time small shapes and only the barrier-free variants, which share
  * pipelines across classes, so the whole tune stays a few seconds; hardware GPUs time shapes large enough
  * for the work to dominate (≈5 GFLOP per candidate across the classes, 9 calls each: about 2 s at
- * 100 GFLOP/s), and every variant but naive.
+ * 100 GFLOP/s), and every variant but naive. `quad`: the device has quad operations (the `subgroups`
+ * feature) and they behave as the quad kernels assume (quadKernelsAgree), so those variants compete too.
  */
-export function tuneProbes(software: boolean): ClassProbe[] {
+export function tuneProbes(software: boolean, quad = false): ClassProbe[] {
   const n = software ? 128 : 1024;
   const r = 16;
+  const q: readonly MatmulVariant[] = quad ? ['quad', 'quadnarrow'] : [];
   const all: readonly MatmulVariant[] = software
-    ? ['regblock', 'lanes']
-    : ['regblock', 'lanes', 'skinny', 'tiled', 'tiled4'];
+    ? ['regblock', 'lanes', ...q]
+    : ['regblock', 'lanes', 'skinny', 'tiled', 'tiled4', ...q];
   // Few outputs: split-K spreads a long reduction over a workgroup (a barrier: hardware only).
-  const skinny: readonly MatmulVariant[] = software ? ['regblock', 'skinny'] : [...all, 'splitk'];
+  const skinny: readonly MatmulVariant[] = software ? ['regblock', 'skinny', ...q] : [...all, 'splitk'];
   return [
     { cls: 'smallM', M: 16, N: 4 * n, K: n, transA: false, candidates: skinny },
     { cls: 'skinnyN', M: 2 * n, N: r, K: n, transA: false, candidates: skinny },
@@ -126,7 +128,7 @@ export async function autotune(
   }
 
   const software = ctx.adapter.software;
-  const probes = tuneProbes(software);
+  const probes = tuneProbes(software, ctx.features.subgroups && (await quadKernelsAgree(ctx)));
   const gpuTimer = options.timer
     ? null
     : createGpuTimer(ctx, software ? { reps: 1, runs: 2 } : { reps: 4, runs: 2 });
@@ -165,6 +167,38 @@ export async function autotune(
   for (const [op, v] of Object.entries(result)) ctx.variants.set(op, v);
   if (cache) await cache.set(key, JSON.stringify(result));
   return result;
+}
+
+/**
+ * Whether the quad kernels give regblock's results here. They take a quad to be the invocations
+ * 4q..4q+3 of a workgroup row (true of every implementation we know, SwiftShader included); a device
+ * that groups lanes otherwise would compute wrong products, so it is checked before they may be chosen.
+ * Small edge shapes in every transpose; integer-valued data, so both kernels are exact.
+ */
+export async function quadKernelsAgree(ctx: GpuContext): Promise<boolean> {
+  const [M, N, K] = [37, 45, 23];
+  const ints = (len: number, mul: number) =>
+    Float32Array.from({ length: len }, (_, i) => ((i * mul) % 7) - 3);
+  const a = ctx.upload(ints(M * K, 5), 'workspace', 'quad-check-a');
+  const b = ctx.upload(ints(K * N, 3), 'workspace', 'quad-check-b');
+  const out = ctx.arena.alloc(M * N * 4, 'workspace', 'quad-check-out');
+  try {
+    for (const transA of [false, true])
+      for (const transB of [false, true]) {
+        const run = async (variant: MatmulVariant) => {
+          matmul(ctx, { a, b, out, M, N, K, transA, transB, variant });
+          return ctx.readF32(out, M * N);
+        };
+        const want = await run('regblock');
+        for (const variant of ['quad', 'quadnarrow'] as const) {
+          const got = await run(variant);
+          if (got.some((v, i) => v !== want[i])) return false;
+        }
+      }
+    return true;
+  } finally {
+    for (const buf of [a, b, out]) ctx.arena.free(buf);
+  }
 }
 
 /** Browser cache in localStorage; a no-op where it is missing or throws (workers, private modes). */

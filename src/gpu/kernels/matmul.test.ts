@@ -19,6 +19,7 @@ import {
   matmulVariantKey,
   SKINNY,
   SMALL_M,
+  untunedVariant,
 } from './matmul';
 import { type MatmulDims, matmulBackwardRef, matmulRef, matmulTwin } from './matmul.ref';
 
@@ -253,7 +254,7 @@ describe('matmul options', () => {
     matmul(ctx, { a: ga, b: bView, out: outView, M, N, K });
     close(await ctx.readF32(outView, M * N), matmulRef(a, b, { M, N, K }), K, 'views');
     expect(() => matmul(ctx, { a: ga, b: bView, out: outView, M, N: N + 1, K })).toThrow(
-      /"matmul_regblock_nn"/,
+      `"matmul_${untunedVariant(ctx, 'smallM')}_nn"`,
     );
     freeAll(ctx, [gflat, ga, gout]);
   });
@@ -294,10 +295,14 @@ describe('matmul options', () => {
     matmul(ctx, { a, b, out, M: 2, N, K });
     matmul(ctx, { a, b, out, M: 2, N, K, variant: 'naive' });
     const labels = spy.mock.calls.map(([d]) => d.kernel.label);
+    // Nothing tuned: untunedVariant (SwiftShader, which has quad operations: quadnarrow for skinnyN).
+    expect(untunedVariant(ctx, 'skinnyN')).toBe(
+      ctx.adapter.software && ctx.features.subgroups ? 'quadnarrow' : 'regblock',
+    );
     expect(labels.slice(0, 4)).toEqual([
       'matmul_naive_nn',
       'matmul_lanes_nn',
-      'matmul_regblock_nt',
+      `matmul_${untunedVariant(ctx, 'skinnyN')}_nt`,
       'matmul_tiled_nn',
     ]);
     expect(labels[4]).toMatch(/^gemv/);

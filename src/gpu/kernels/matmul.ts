@@ -3,7 +3,7 @@
 // int8 per output channel, nf4; util/quant.ts), widened to f32 inside every variant. A call with at most
 // GEMV_MAX_ROWS rows that names no variant goes to the GEMV path (gemv.ts) when it takes it. Otherwise it
 // picks the variant (the caller's, else the autotune's choice for the call's shape class in ctx.variants
-// under 'matmul/<class>', else the legacy 'matmul' entry, else 'regblock'), checks the regions are large
+// under 'matmul/<class>', else the legacy 'matmul' entry, else untunedVariant), checks the regions are large
 // enough, and records
 // the dispatch with its bindings planned and its kernel memoised by the shared helpers (bindings.ts), like
 // every kernel; the caller allocates `out`. MatmulArgs is the one definition of the arguments (the tape's
@@ -33,6 +33,7 @@ import {
   SKINNY_SHAPE,
   TILED_SHAPE,
 } from './matmul.wgsl';
+import { matmulQuadWgsl, QUAD_NARROW_SHAPE, QUAD_SHAPE, quadTile } from './matmul-quad.wgsl';
 import { matmulSplitKWgsl, SPLITK_SHAPE } from './matmul-splitk.wgsl';
 import { matmulTiled4Wgsl, TILED4_SHAPE } from './matmul-tiled4.wgsl';
 
@@ -42,8 +43,20 @@ import { matmulTiled4Wgsl, TILED4_SHAPE } from './matmul-tiled4.wgsl';
  * interleaved across neighbouring invocations (contiguous B loads per SIMD group / warp). tiled: scalar
  * workgroup-memory tiles. tiled4: vec4 global and workgroup loads, double-buffered (hardware GPUs).
  * splitk: a 4×64 output tile per workgroup with K split over its invocations (few outputs, long K).
+ * quad / quadnarrow: register blocks shared by the four lanes of a subgroup quad, every load four
+ * consecutive words (matmul-quad.wgsl.ts; SwiftShader's pick; needs `subgroups` and an f32 B, else the
+ * call runs 'lanes'); quadnarrow is 8 columns wide for N = r.
  */
-export type MatmulVariant = 'naive' | 'regblock' | 'tiled' | 'lanes' | 'skinny' | 'tiled4' | 'splitk';
+export type MatmulVariant =
+  | 'naive'
+  | 'regblock'
+  | 'tiled'
+  | 'lanes'
+  | 'skinny'
+  | 'tiled4'
+  | 'splitk'
+  | 'quad'
+  | 'quadnarrow';
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'naive',
@@ -53,6 +66,8 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'skinny',
   'tiled4',
   'splitk',
+  'quad',
+  'quadnarrow',
 ];
 
 /**
@@ -112,7 +127,7 @@ export interface MatmulArgs<S = GpuRegion> {
 /** Options only the GPU dispatch has: which variant runs. */
 export interface MatmulGpuOptions {
   /**
-   * Overrides the autotune's choice (ctx.variants 'matmul/<class>', then 'matmul'); default 'regblock'
+   * Overrides the autotune's choice (ctx.variants 'matmul/<class>', then 'matmul'); default untunedVariant's
    * when unset. Naming a variant also skips the GEMV path.
    */
   variant?: MatmulVariant;
@@ -178,6 +193,10 @@ export function matmulKernel(variant: MatmulVariant, t: MatmulTemplate, L: Kerne
         return matmulTiled4Wgsl(t, L);
       case 'splitk':
         return matmulSplitKWgsl(t, L);
+      case 'quad':
+        return matmulQuadWgsl(t, L, QUAD_SHAPE);
+      case 'quadnarrow':
+        return matmulQuadWgsl(t, L, QUAD_NARROW_SHAPE);
     }
   };
   return memoKernel(`${label}:${L.sig}`, label, source);
@@ -202,8 +221,27 @@ function workgroupTile(variant: MatmulVariant): [number, number] {
       return [TILED4_SHAPE.wg * 4, TILED4_SHAPE.wg * 4];
     case 'splitk':
       return [SPLITK_SHAPE.quads * 4, SPLITK_SHAPE.rows];
+    case 'quad':
+      return quadTile(QUAD_SHAPE);
+    case 'quadnarrow':
+      return quadTile(QUAD_NARROW_SHAPE);
   }
 }
+
+/**
+ * The variant of a call when nothing was tuned (tests, the page before a tune): on a software adapter with
+ * quad operations (SwiftShader) the quad kernels, measured 1.6-2× every other variant there in every class
+ * (bench/matmul-node.ts); elsewhere regblock, which never loses badly.
+ */
+export function untunedVariant(
+  ctx: Pick<GpuContext, 'adapter' | 'features'>,
+  cls: MatmulClass,
+): MatmulVariant {
+  if (!(ctx.adapter.software && ctx.features.subgroups)) return 'regblock';
+  return cls === 'skinnyN' ? 'quadnarrow' : 'quad';
+}
+
+const isQuad = (v: MatmulVariant) => v === 'quad' || v === 'quadnarrow';
 
 /**
  * Whether an operand can be read as vec4<f32>: its contiguous axis and its batch stride are multiples of
@@ -238,8 +276,14 @@ export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): vo
   const strideOut = args.strideOut ?? M * N;
   const cls = matmulClass(M, N, K, transA);
   const chosen =
-    args.variant ?? ctx.variants.get(matmulVariantKey(cls)) ?? ctx.variants.get('matmul') ?? 'regblock';
-  const variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
+    args.variant ??
+    ctx.variants.get(matmulVariantKey(cls)) ??
+    ctx.variants.get('matmul') ??
+    untunedVariant(ctx, cls);
+  let variant: MatmulVariant = isMatmulVariant(chosen) ? chosen : 'regblock';
+  // The quad kernels need quad operations and read B as plain f32 words (a packed weight's lanes would
+  // share words: gathers again); anything else takes the lanes kernel, their nearest relative.
+  if (isQuad(variant) && (bDtype !== 'f32' || !ctx.features.subgroups)) variant = 'lanes';
   const bChan = bDtype === 'int8' ? bChannel(transB, args.bFormat?.layout ?? 'out_in') : 'n';
   let vecA = variant === 'tiled4' && vec4Readable(args.a, transA ? M : K, strideA, batch);
   let vecB = variant === 'tiled4' && bDtype === 'f32' && vec4Readable(args.b, transB ? K : N, strideB, batch);
