@@ -2,7 +2,7 @@
 // limits the engine needs up to what the adapter offers, records features, and builds the GpuContext.
 // Runtime-specific discovery (Node's SwiftShader fallback) lives in node.ts; this file imports no Node code.
 
-import { autotune, localStorageCache } from './autotune';
+import { type AutotuneCache, autotune, localStorageCache } from './autotune';
 import { type GpuAdapterSummary, GpuContext, type GpuFeatures } from './context';
 import { NoWebGpuError } from './errors';
 
@@ -84,11 +84,16 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
 
 /**
  * The browser's device (main thread or worker). With `tune`, kernel variants are chosen for this adapter
- * by a short timing run, cached in localStorage so later visits skip it.
+ * by a short timing run, cached (localStorage by default; a worker passes its IndexedDB cache) so later
+ * visits skip it. 'hardware' tunes only a hardware adapter: on a software one (SwiftShader) the untuned
+ * defaults are the measured best and the tune's compiles would cost seconds at every start.
  */
-export async function acquireBrowserGpu(options: { tune?: boolean } = {}): Promise<GpuContext> {
+export async function acquireBrowserGpu(
+  options: { tune?: boolean | 'hardware'; cache?: AutotuneCache } = {},
+): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   const ctx = await acquireFromGpu(gpu, { runtime: 'browser' });
-  if (options.tune) await autotune(ctx, localStorageCache());
+  const tune = options.tune === 'hardware' ? !ctx.adapter.software : (options.tune ?? false);
+  if (tune) await autotune(ctx, options.cache ?? localStorageCache());
   return ctx;
 }

@@ -13,6 +13,7 @@ import { baseSpecsOf, checkpointBaseSource } from '../model/load';
 import { BUILTIN_MODEL_PATH, builtinModelSource, filesModelSource } from '../model/sources';
 import type { MethodContext } from '../peft/types';
 import type { ParamSpec } from '../tensor/params';
+import { indexedDbAutotuneCache } from './autotune-cache';
 import type { FromWorker, ModelSource } from './protocol';
 
 export interface LoadedModel {
@@ -42,6 +43,12 @@ export const eosIdsOf = (m: LoadedModel): number[] => [
   ...new Set([...m.config.eosTokenIds, ...(m.tokenizer.eosId !== null ? [m.tokenizer.eosId] : [])]),
 ];
 
+/**
+ * The worker's device: kernel variants tuned on a hardware GPU (once per adapter, kept in IndexedDB);
+ * SwiftShader keeps its untuned defaults (gpu/device.ts).
+ */
+const TUNE = { tune: 'hardware', cache: indexedDbAutotuneCache() } as const;
+
 export class ModelHolder {
   private model: Promise<LoadedModel> | null = null;
   private maxBufferBytes = Number.POSITIVE_INFINITY;
@@ -57,14 +64,14 @@ export class ModelHolder {
     await this.gpuProbe;
     const ctx = this.probed;
     this.probed = null;
-    return ctx && !ctx.lost ? ctx : acquireBrowserGpu();
+    return ctx && !ctx.lost ? ctx : acquireBrowserGpu(TUNE);
   }
 
   /** Acquires the device to report the adapter and learn its buffer limit (for the model fit check). */
   probeGpu(): void {
     this.gpuProbe = (async () => {
       try {
-        const ctx = await acquireBrowserGpu();
+        const ctx = await acquireBrowserGpu(TUNE);
         this.maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
         this.post({ type: 'gpu', info: summarizeGpu(ctx) });
         this.probed = ctx;
