@@ -14,6 +14,7 @@ import type { ModelConfig } from '../formats/model-config';
 import type { GemvMultiArgs, GemvMultiPart } from '../gpu/kernels/gemv-multi';
 import { checkpoint } from '../tensor/checkpoint';
 import * as op from '../tensor/ops';
+import { linearResidual, ropePair } from '../tensor/ops-multi';
 import type { ParamSet } from '../tensor/params';
 import { splitEmbedding, splitLinear, splitOf } from '../tensor/split-weight';
 import type { Tape, Tensor } from '../tensor/tape';
@@ -33,6 +34,11 @@ export interface SublayerSite {
 export interface ModelHooks<S, I> {
   /** Replaces a linear layer's forward; `base` runs the frozen layer (so LoRA adds to it, IA3 scales it). */
   linear?(tp: Tape<S, I>, site: LinearSite, x: Tensor<S>, base: (x: Tensor<S>) => Tensor<S>): Tensor<S>;
+  /**
+   * True when `linear` only adds to what `base` returns (LoRA): base's output may then carry more than the
+   * projection (the residual, folded into its dispatch), and the sum is unchanged.
+   */
+  additiveLinear?: boolean;
   /** Transforms a sublayer's output before the residual add (bottleneck adapters). */
   sublayer?(tp: Tape<S, I>, site: SublayerSite, h: Tensor<S>): Tensor<S>;
   /** Extra keys/values seen by every query of a layer (prefix tuning), each [P, Hkv·D]. */
@@ -68,8 +74,8 @@ export interface ForwardInput<S = unknown, I = unknown> {
   /** Logits of each item's last position only, [B, 1, V] (what generation reads); no gradients. */
   lastOnly?: boolean;
   /**
-   * With a cache: run the training path's kernels (k/v copied into the cache, separate RoPE and residual
-   * adds) instead of the lean step: the reference the lean step is tested and timed against.
+   * With a cache: run the plain kernels (k/v copied into the cache, separate RoPE and residual adds)
+   * instead of the lean step: the reference the lean step is tested and timed against.
    */
   plain?: boolean;
   /**
@@ -316,9 +322,12 @@ export function block<S, I>(
       tp.be.rope({ out: qr.store, x: q.store, ...rp, H, pair });
       q = qr;
       if (kr) k = kr;
-    } else {
+    } else if (dims.plain) {
       q = op.rope(tp, q, { ...rp, H }, `${attnPath}.q_rope`);
       k = op.rope(tp, tensorOf(k), { ...rp, H: Hkv }, `${attnPath}.k_rope`);
+    } else {
+      // Training: q and k in one dispatch, forward and backward.
+      [q, k] = ropePair(tp, q, tensorOf(k), rp, H, Hkv, [`${attnPath}.q_rope`, `${attnPath}.k_rope`]);
     }
   }
   const prefix = hooks.prefix?.(tp, i) ?? null;
@@ -345,7 +354,11 @@ export function block<S, I>(
   }
   // Lean: x += a·W_o (+ bias) in the projection itself; x is this call's own activation, updated in place.
   const leanResid = leanLinear && !hooks.sublayer;
+  // Training (and the plain cache path): y = x + a·W_o (+ bias) in one dispatch, into a new tensor (x is
+  // saved for the norm's backward), where the linear hook only adds to the projection (or there is none).
+  const foldResid = !leanResid && !dims.plain && !hooks.sublayer && (!hooks.linear || !!hooks.additiveLinear);
   if (leanResid) linearAddInto(tp, ps, b.attnOut, a, x);
+  else if (foldResid) x = residualLinear(tp, ps, b.attnOut, a, x, hooks, `${lp}.resid_attn`);
   else {
     let o = lin(b.attnOut, a);
     if (hooks.sublayer) o = hooks.sublayer(tp, { layer: i, kind: 'attn', path: attnPath }, o);
@@ -375,6 +388,7 @@ export function block<S, I>(
     linearAddInto(tp, ps, b.mlpOut, mIn, x);
     return x;
   }
+  if (foldResid) return residualLinear(tp, ps, b.mlpOut, mIn, x, hooks, `${lp}.resid_mlp`);
   let m = lin(b.mlpOut, mIn);
   if (hooks.sublayer) m = hooks.sublayer(tp, { layer: i, kind: 'mlp', path: mlpPath }, m);
   x = op.add(tp, x, m, `${lp}.resid_mlp`);
@@ -492,6 +506,33 @@ function norm<S, I>(
   if (c.norm === 'rmsnorm') return op.rmsNorm(tp, x, w, c.normEps, n.path);
   // LayerNorm's tensors always include the bias (GPT-2's ln_1, ln_2, ln_f).
   return op.layerNorm(tp, x, w, ps.get(`${n.path}.bias`), c.normEps, n.path);
+}
+
+/**
+ * x + (the linear layer at a site)(a), the residual folded into the projection's dispatch: the hook (which
+ * only adds to its base, ModelHooks.additiveLinear) gets a base that includes x.
+ */
+function residualLinear<S, I>(
+  tp: Tape<S, I>,
+  ps: ParamSet<S, I>,
+  l: LinearTensors,
+  a: Tensor<S>,
+  x: Tensor<S>,
+  hooks: ModelHooks<S, I>,
+  name: string,
+): Tensor<S> {
+  const { site } = l;
+  const base = (aa: Tensor<S>) =>
+    linearResidual(
+      tp,
+      x,
+      aa,
+      ps.get(`${site.path}.weight`),
+      l.bias ? ps.get(`${site.path}.bias`) : null,
+      site.layout,
+      name,
+    );
+  return hooks.linear ? hooks.linear(tp, site, a, base) : base(a);
 }
 
 /** A linear layer at a site, through the method's hook when there is one. */

@@ -25,6 +25,8 @@ import {
   loraForward,
   loraFusedPays,
 } from '../gpu/kernels/lora-linear';
+import { type MatmulArgs, matmul } from '../gpu/kernels/matmul';
+import { type MatmulMultiArgs, matmulMulti } from '../gpu/kernels/matmul-multi';
 import { nmGradInput, nmGradValues, nmMatmul } from '../gpu/kernels/nm';
 import { sum } from '../gpu/kernels/reduce';
 import {
@@ -50,9 +52,21 @@ export type GpuBackend = Backend<GpuRegion, GpuRegion>;
 
 const own = (s: GpuRegion): GpuBuf | null => (isView(s) ? null : s);
 
-export function gpuBackend(ctx: GpuContext): GpuBackend {
+export interface GpuBackendOptions {
+  /**
+   * Group independent matmuls into matmul-multi dispatches (matmul-queue.ts; default true). Off, every
+   * matmul is its own dispatch: what tests that count another change's dispatches compare against.
+   */
+  groupMatmuls?: boolean;
+}
+
+export function gpuBackend(ctx: GpuContext, opts: GpuBackendOptions = {}): GpuBackend {
   // Matmuls go through the context's queue, which groups independent ones into fewer dispatches.
-  const mm = matmulQueue(ctx);
+  const queue = opts.groupMatmuls === false ? null : matmulQueue(ctx);
+  const mm = queue ?? {
+    matmul: (p: MatmulArgs) => matmul(ctx, p),
+    multi: (p: MatmulMultiArgs) => matmulMulti(ctx, p),
+  };
   return {
     kind: 'gpu',
     viewAlign: 64,

@@ -94,10 +94,13 @@ describe('a lean LoRA step', () => {
 /**
  * One steady LoRA step on TINY_LLAMA (batch 2×8, r 2, q/v sites), pinned so a regression shows. Before the
  * LoRA sum on the matmul's accumulate and the tape's ordered hand-back (issue 11): 106 dispatches, 3 bind
- * groups, 9 scopes. Dispatches per LoRA path: matmuls 94 (2 forward and 4 backward per site, 3 in the
- * first layer), the fused kernels 84 (1 forward, 2 backward per site: lora-linear.ts).
+ * groups, 9 scopes. Then per LoRA path: matmuls 94 (2 forward and 4 backward per site, 3 in the first
+ * layer), the fused kernels 84 (1 forward, 2 backward per site: lora-linear.ts). Now 71 and 74: the matmul
+ * queue (matmul-queue.ts) groups independent matmuls (q/k/v with LoRA's x·Aᵀ, gate/up, the sites' weight
+ * gradients) and sums into one gradient (dx through q, k, v and the LoRA paths), and q and k rotate in one
+ * dispatch forward and backward (ops-multi.ts).
  */
-const STEADY_DISPATCHES = { matmul: 94, fused: 84 };
+const STEADY_DISPATCHES = { matmul: 71, fused: 74 };
 /** The rest of the step's counters, the same on both paths. */
 const STEADY = {
   bindGroupsCreated: 0,

@@ -8,10 +8,11 @@
 // as one more term (a sum of products: dx through q, k and v) when nothing in between depends on it.
 // A level of one plain matmul is recorded as the plain matmul (its tuned variant, the GEMV path).
 //
-// Only matmuls the barrier-free register-block style serves are queued (the variant the autotune chose
-// for the shape class is regblock, skinny or lanes: SwiftShader's picks), unbatched, and not decode-sized
-// (M ≤ GEMV_MAX_ROWS without transA goes straight to the GEMV path); the rest are recorded at once. On a
-// hardware adapter whose autotune picks the tiled kernels nothing is queued.
+// Only matmuls the barrier-free register blocks serve are queued (the variant matmul.ts would pick for the
+// shape class is regblock, skinny, lanes, quad or quadnarrow: SwiftShader's picks; the multi kernel then
+// runs the matching loop style), unbatched, and not decode-sized (M ≤ GEMV_MAX_ROWS without transA goes
+// straight to the GEMV path); the rest are recorded at once. On a hardware adapter whose autotune picks
+// the tiled kernels nothing is queued.
 
 import { type GpuRegion, regionParts } from '../gpu/arena';
 import type { GpuContext } from '../gpu/context';
@@ -22,12 +23,14 @@ import {
   matmul,
   matmulClass,
   matmulVariantKey,
+  untunedVariant,
 } from '../gpu/kernels/matmul';
 import {
   type MatmulJob,
   type MatmulMultiArgs,
   MULTI_MAX_JOBS,
   MULTI_MAX_TERMS,
+  type MultiStyle,
   matmulMulti,
   multiBindingLimit,
   multiUniformBytes,
@@ -46,6 +49,7 @@ interface Pending {
   reads: Span[];
   write: Span;
   level: number;
+  style: MultiStyle;
   /** Later jobs merged into this one as terms (their reads count as this job's). */
   merged: boolean;
 }
@@ -55,7 +59,8 @@ const meets = (a: Span, b: Span) =>
   a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
 const same = (a: Span, b: Span) => a.buffer === b.buffer && a.offset === b.offset && a.size === b.size;
 
-const BARRIER_FREE = new Set(['regblock', 'skinny', 'lanes']);
+/** The variants whose calls are queued: the barrier-free register blocks (SwiftShader's picks). */
+const BARRIER_FREE = new Set(['regblock', 'skinny', 'lanes', 'quad', 'quadnarrow']);
 
 function readsOf(job: MatmulJob): Span[] {
   const rs: Span[] = [];
@@ -75,20 +80,32 @@ export class MatmulQueue {
 
   constructor(private readonly ctx: GpuContext) {}
 
-  /** Whether a plain matmul call is queued (see the header) rather than recorded at once. */
-  private queues(p: MatmulArgs): boolean {
-    if ((p.batch ?? 1) !== 1) return false;
-    if (p.M <= GEMV_MAX_ROWS && !p.transA) return false;
-    if (p.M === 0 || p.N === 0 || p.K === 0) return false;
+  /**
+   * The multi kernel's style for a call, or null when it is recorded at once (see the header): 'quad'
+   * (the quad variants' loops, SwiftShader's fastest) where the device has quad operations and B is plain
+   * f32, else 'block'. One style for every job keeps jobs of any shape class groupable.
+   */
+  private styleOf(p: {
+    M: number;
+    N: number;
+    K: number;
+    transA?: boolean;
+    packedB: boolean;
+  }): MultiStyle | null {
+    if (p.M === 0 || p.N === 0 || p.K === 0) return null;
+    const cls = matmulClass(p.M, p.N, p.K, p.transA);
     const v =
-      this.ctx.variants.get(matmulVariantKey(matmulClass(p.M, p.N, p.K, p.transA))) ??
+      this.ctx.variants.get(matmulVariantKey(cls)) ??
       this.ctx.variants.get('matmul') ??
-      'regblock';
-    return isMatmulVariant(v) && BARRIER_FREE.has(v);
+      untunedVariant(this.ctx, cls);
+    if (!isMatmulVariant(v) || !BARRIER_FREE.has(v)) return null;
+    return this.ctx.features.subgroups && !p.packedB ? 'quad' : 'block';
   }
 
   matmul(p: MatmulArgs): void {
-    if (!this.queues(p)) {
+    const plainOnly = (p.batch ?? 1) !== 1 || (p.M <= GEMV_MAX_ROWS && !p.transA);
+    const style = plainOnly ? null : this.styleOf({ ...p, packedB: (p.bFormat?.dtype ?? 'f32') !== 'f32' });
+    if (!style) {
       matmul(this.ctx, p);
       return;
     }
@@ -101,14 +118,21 @@ export class MatmulQueue {
         { a: p.a, b: p.b, K: p.K, transA: p.transA, transB: p.transB, alpha: p.alpha, bFormat: p.bFormat },
       ],
     };
-    this.push(job, p);
+    this.push(job, p, style);
   }
 
+  /** A matmulMulti call: its jobs join the queue, each in the style its first term's shape picks. */
   multi(p: MatmulMultiArgs): void {
-    for (const job of p.jobs) this.push(job, null);
+    for (const job of p.jobs) {
+      const t = job.terms[0];
+      const packedB = job.terms.some((x) => (x.bFormat?.dtype ?? 'f32') !== 'f32');
+      const style =
+        p.style ?? this.styleOf({ M: job.M, N: job.N, K: t.K, transA: t.transA, packedB }) ?? 'block';
+      this.push(job, null, style === 'quad' && packedB ? 'block' : style);
+    }
   }
 
-  private push(job: MatmulJob, plain: MatmulArgs | null): void {
+  private push(job: MatmulJob, plain: MatmulArgs | null, style: MultiStyle): void {
     const reads = readsOf(job);
     const write = span(job.out);
     // Levels: after every earlier job this one conflicts with.
@@ -123,6 +147,7 @@ export class MatmulQueue {
       if (
         into === null &&
         after === 0 &&
+        e.style === style &&
         job.accumulate &&
         !job.addend &&
         !job.bias &&
@@ -146,7 +171,7 @@ export class MatmulQueue {
       return;
     }
     if (into) after = Math.max(after, into.level);
-    this.pending.push({ job, plain, reads, write, level: after + 1, merged: false });
+    this.pending.push({ job, plain, reads, write, level: after + 1, merged: false, style });
     this.schedule();
   }
 
@@ -174,7 +199,7 @@ export class MatmulQueue {
       for (const g of groups) {
         const plain = g.length === 1 ? g[0].plain : null;
         if (plain) matmul(this.ctx, plain);
-        else matmulMulti(this.ctx, { jobs: g.map((e) => e.job) });
+        else matmulMulti(this.ctx, { jobs: g.map((e) => e.job), style: g[0].style });
       }
     }
   }
@@ -185,7 +210,7 @@ function spansOf(e: Pending): Span[] {
 }
 
 function fits(group: Pending[], e: Pending, limit: number): boolean {
-  if (group.length >= MULTI_MAX_JOBS) return false;
+  if (group.length >= MULTI_MAX_JOBS || group[0].style !== e.style) return false;
   const all = [...group, e];
   if (multiUniformBytes(all.map((x) => x.job)) > 256) return false;
   const distinct: Span[] = [];

@@ -370,11 +370,16 @@ export function loraAddInto<S, I>(
   const root = y.base ?? y;
   const out = new Tensor<S>(y.shape, y.store, tp.needsGrad(y, x, A, B), name, false, root);
   if (!out.requiresGrad) return out;
+  // The matmul backward's d(xA), taken now (N·r, small) so each site has its own: a buffer freed by one
+  // site's backward and taken again by the next would order their matmuls (matmul-queue.ts groups
+  // independent ones into one dispatch).
+  const dxa =
+    !fused && (A.requiresGrad || x.requiresGrad) ? tp.scratch(N * r, `d${name}.xA`, 'workspace') : null;
   tp.record(name, () => {
     const dy = tp.gradOf(out);
     if (!dy) return;
     if (fused) loraBackwardFused(tp, dims, dy, xa, x, A, B, name);
-    else loraBackwardMatmuls(tp, dims, dy, xa, x, A, B, name);
+    else loraBackwardMatmuls(tp, dims, dy, xa, dxa, x, A, B);
   });
   return out;
 }
@@ -425,16 +430,16 @@ function loraBackwardFused<S, I>(
   if (u) tp.be.free(u);
 }
 
-/** The matmul backward (ranks above the fused kernels'): dB, d(xA), dA, dx, s as alpha. */
+/** The matmul backward (ranks above the fused kernels'): dB, d(xA) into `dxa`, dA, dx, s as alpha. */
 function loraBackwardMatmuls<S, I>(
   tp: Tape<S, I>,
   dims: { M: number; inF: number; outF: number; r: number; s: number },
   dy: S,
   xa: S,
+  dxa: S | null,
   x: Tensor<S>,
   A: Tensor<S>,
   B: Tensor<S>,
-  name: string,
 ): void {
   const { M: N, inF, outF, r, s } = dims;
   if (B.requiresGrad) {
@@ -453,9 +458,8 @@ function loraBackwardMatmuls<S, I>(
     });
     tp.wrote(B);
   }
-  if (!A.requiresGrad && !x.requiresGrad) return;
+  if (!dxa) return;
   // d(xA) [N, r] = s·dy·B.
-  const dxa = tp.be.alloc(N * r, 'workspace', `d${name}.xA`);
   tp.be.matmul({ out: dxa, a: dy, b: B.store, M: N, N: r, K: outF, alpha: s });
   if (A.requiresGrad) {
     const g = tp.gradTarget(A);
@@ -476,5 +480,4 @@ function loraBackwardMatmuls<S, I>(
     tp.be.matmul({ out: g.buf, a: dxa, b: A.store, M: N, N: inF, K: r, accumulate: g.accumulate });
     tp.wrote(x);
   }
-  tp.be.free(dxa);
 }

@@ -11,100 +11,115 @@ import { freeWeightGpu, uploadWeightGpu } from './dequant';
 import { type MatmulJob, matmulMulti } from './matmul-multi';
 import { matmulMultiRef } from './matmul-multi.ref';
 
+// 'quad' (quad operations) where the device has subgroups, as on this machine's SwiftShader.
+const STYLES = ['block', 'quad'] as const;
+
 const tol = (K: number) => [1e-4, 1e-5 * Math.sqrt(K)] as const;
 
 describe('matmulMulti', () => {
-  it('shared input, three outputs of different N (q/k/v), edges past the tile', async () => {
-    const ctx = await testGpu();
-    const [M, K] = [70, 37];
-    const Ns = [67, 33, 5];
-    const x = randn(M * K, 1);
-    const ws = Ns.map((N, i) => randn(N * K, 2 + i));
-    const gx = up(ctx, x);
-    const gws = ws.map((w) => up(ctx, w));
-    const outs = Ns.map((N) => ctx.arena.alloc(M * N * 4, 'activations', 'o'));
-    matmulMulti(ctx, {
-      jobs: Ns.map((N, i) => ({ out: outs[i], M, N, terms: [{ a: gx, b: gws[i], K, transB: true }] })),
-    });
-    for (let i = 0; i < Ns.length; i++) {
-      const ref = {
-        out: new Float64Array(M * Ns[i]),
-        M,
-        N: Ns[i],
-        terms: [{ a: x, b: ws[i], K, transB: true }],
-      };
-      matmulMultiRef({ jobs: [ref] as MatmulJob<Float64Array>[] });
-      expectClose(await ctx.readF32(outs[i], M * Ns[i]), ref.out, ...tol(K), `job ${i}`);
-    }
-    for (const b of [gx, ...gws, ...outs]) ctx.arena.free(b);
-  });
-
-  for (const transA of [false, true])
-    for (const transB of [false, true])
-      it(`sum of products, K differing, alpha, accumulate (trans ${transA ? 't' : 'n'}${transB ? 't' : 'n'})`, async () => {
-        const ctx = await testGpu();
-        const [M, N] = [9, 66];
-        const Ks = [13, 70, 3];
-        const as = Ks.map((K, i) => randn(M * K, 10 + i));
-        const bs = Ks.map((K, i) => randn(K * N, 20 + i));
-        const alphas = [1, 0.5, -2];
-        const init = randn(M * N, 30);
-        const ga = as.map((a) => up(ctx, a));
-        const gb = bs.map((b) => up(ctx, b));
-        const out = up(ctx, init);
-        matmulMulti(ctx, {
-          jobs: [
-            {
-              out,
-              M,
-              N,
-              accumulate: true,
-              terms: Ks.map((K, i) => ({ a: ga[i], b: gb[i], K, transA, transB, alpha: alphas[i] })),
-            },
-          ],
-        });
-        const ref = {
-          out: Float64Array.from(init),
-          M,
-          N,
-          accumulate: true,
-          terms: Ks.map((K, i) => ({ a: as[i], b: bs[i], K, transA, transB, alpha: alphas[i] })),
-        };
-        matmulMultiRef({ jobs: [ref] });
-        expectClose(await ctx.readF32(out, M * N), ref.out, ...tol(70), 'sum');
-        for (const b of [...ga, ...gb, out]) ctx.arena.free(b);
+  for (const style of STYLES) {
+    it(`shared input, three outputs of different N (q/k/v), edges past the tile (${style})`, async () => {
+      const ctx = await testGpu();
+      const [M, K] = [70, 37];
+      const Ns = [67, 33, 5];
+      const x = randn(M * K, 1);
+      const ws = Ns.map((N, i) => randn(N * K, 2 + i));
+      const gx = up(ctx, x);
+      const gws = ws.map((w) => up(ctx, w));
+      const outs = Ns.map((N) => ctx.arena.alloc(M * N * 4, 'activations', 'o'));
+      matmulMulti(ctx, {
+        style,
+        jobs: Ns.map((N, i) => ({ out: outs[i], M, N, terms: [{ a: gx, b: gws[i], K, transB: true }] })),
       });
-
-  it('addend (separate and in place) and bias, beside an independent job', async () => {
-    const ctx = await testGpu();
-    const [M, N, K] = [65, 20, 31];
-    const a = randn(M * K, 40);
-    const w = randn(N * K, 41);
-    const r = randn(M * N, 42);
-    const bias = randn(N, 43);
-    const r2 = randn(M * N, 44);
-    const [ga, gw, gr, gbias, gr2] = [a, w, r, bias, r2].map((v) => up(ctx, v));
-    const out = ctx.arena.alloc(M * N * 4, 'activations', 'o');
-    matmulMulti(ctx, {
-      jobs: [
-        { out, M, N, addend: gr, bias: gbias, terms: [{ a: ga, b: gw, K, transB: true }] },
-        // In place: out = out + a·W (the addend is the output itself).
-        { out: gr2, M, N, addend: gr2, terms: [{ a: ga, b: gw, K, transB: true, alpha: 3 }] },
-      ],
+      for (let i = 0; i < Ns.length; i++) {
+        const ref = {
+          out: new Float64Array(M * Ns[i]),
+          M,
+          N: Ns[i],
+          terms: [{ a: x, b: ws[i], K, transB: true }],
+        };
+        matmulMultiRef({ jobs: [ref] as MatmulJob<Float64Array>[] });
+        expectClose(await ctx.readF32(outs[i], M * Ns[i]), ref.out, ...tol(K), `job ${i}`);
+      }
+      for (const b of [gx, ...gws, ...outs]) ctx.arena.free(b);
     });
-    const j0 = { out: new Float64Array(M * N), M, N, addend: r, bias, terms: [{ a, b: w, K, transB: true }] };
-    const j1 = {
-      out: new Float64Array(M * N),
-      M,
-      N,
-      addend: r2,
-      terms: [{ a, b: w, K, transB: true, alpha: 3 }],
-    };
-    matmulMultiRef({ jobs: [j0, j1] });
-    expectClose(await ctx.readF32(out, M * N), j0.out, ...tol(K), 'addend+bias');
-    expectClose(await ctx.readF32(gr2, M * N), j1.out, ...tol(K), 'in place');
-    for (const b of [ga, gw, gr, gbias, gr2, out]) ctx.arena.free(b);
-  });
+
+    for (const transA of [false, true])
+      for (const transB of [false, true])
+        it(`sum of products, K differing, alpha, accumulate (trans ${transA ? 't' : 'n'}${transB ? 't' : 'n'}, ${style})`, async () => {
+          const ctx = await testGpu();
+          const [M, N] = [9, 66];
+          const Ks = [13, 70, 3];
+          const as = Ks.map((K, i) => randn(M * K, 10 + i));
+          const bs = Ks.map((K, i) => randn(K * N, 20 + i));
+          const alphas = [1, 0.5, -2];
+          const init = randn(M * N, 30);
+          const ga = as.map((a) => up(ctx, a));
+          const gb = bs.map((b) => up(ctx, b));
+          const out = up(ctx, init);
+          matmulMulti(ctx, {
+            style,
+            jobs: [
+              {
+                out,
+                M,
+                N,
+                accumulate: true,
+                terms: Ks.map((K, i) => ({ a: ga[i], b: gb[i], K, transA, transB, alpha: alphas[i] })),
+              },
+            ],
+          });
+          const ref = {
+            out: Float64Array.from(init),
+            M,
+            N,
+            accumulate: true,
+            terms: Ks.map((K, i) => ({ a: as[i], b: bs[i], K, transA, transB, alpha: alphas[i] })),
+          };
+          matmulMultiRef({ jobs: [ref] });
+          expectClose(await ctx.readF32(out, M * N), ref.out, ...tol(70), 'sum');
+          for (const b of [...ga, ...gb, out]) ctx.arena.free(b);
+        });
+
+    it(`addend (separate and in place) and bias, beside an independent job (${style})`, async () => {
+      const ctx = await testGpu();
+      const [M, N, K] = [65, 20, 31];
+      const a = randn(M * K, 40);
+      const w = randn(N * K, 41);
+      const r = randn(M * N, 42);
+      const bias = randn(N, 43);
+      const r2 = randn(M * N, 44);
+      const [ga, gw, gr, gbias, gr2] = [a, w, r, bias, r2].map((v) => up(ctx, v));
+      const out = ctx.arena.alloc(M * N * 4, 'activations', 'o');
+      matmulMulti(ctx, {
+        style,
+        jobs: [
+          { out, M, N, addend: gr, bias: gbias, terms: [{ a: ga, b: gw, K, transB: true }] },
+          // In place: out = out + a·W (the addend is the output itself).
+          { out: gr2, M, N, addend: gr2, terms: [{ a: ga, b: gw, K, transB: true, alpha: 3 }] },
+        ],
+      });
+      const j0 = {
+        out: new Float64Array(M * N),
+        M,
+        N,
+        addend: r,
+        bias,
+        terms: [{ a, b: w, K, transB: true }],
+      };
+      const j1 = {
+        out: new Float64Array(M * N),
+        M,
+        N,
+        addend: r2,
+        terms: [{ a, b: w, K, transB: true, alpha: 3 }],
+      };
+      matmulMultiRef({ jobs: [j0, j1] });
+      expectClose(await ctx.readF32(out, M * N), j0.out, ...tol(K), 'addend+bias');
+      expectClose(await ctx.readF32(gr2, M * N), j1.out, ...tol(K), 'in place');
+      for (const b of [ga, gw, gr, gbias, gr2, out]) ctx.arena.free(b);
+    });
+  }
 
   it('B stored f16/bf16/int8/nf4 (both transposes) against the twin of the stored values', async () => {
     const ctx = await testGpu();

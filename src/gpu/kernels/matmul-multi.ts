@@ -14,8 +14,17 @@ import { regionParts } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
 import { type BindingSpec, memoKernel, planBindings } from './bindings';
-import { bChannel } from './matmul';
-import { type JobTemplate, jobsKey, MULTI_TILE, matmulMultiWgsl, names } from './matmul-multi.wgsl';
+import { bChannel, SKINNY } from './matmul';
+import {
+  type JobTemplate,
+  jobsKey,
+  type MultiStyle,
+  matmulMultiWgsl,
+  multiTile,
+  names,
+} from './matmul-multi.wgsl';
+
+export type { MultiStyle };
 
 /** One product of a job: alpha·op(A)[M,K]·op(B)[K,N]. */
 export interface MatmulTerm<S = GpuRegion> {
@@ -47,6 +56,11 @@ export interface MatmulJob<S = GpuRegion> {
 
 export interface MatmulMultiArgs<S = GpuRegion> {
   jobs: MatmulJob<S>[];
+  /**
+   * GPU only: the loops' style (matmul-multi.wgsl.ts), default 'block'; 'quad' needs the `subgroups`
+   * feature and every B plain f32 (what matmul.ts's quad variants need).
+   */
+  style?: MultiStyle;
 }
 
 /** Terms per job: each is its own generated K loop. */
@@ -125,12 +139,18 @@ function template(job: MatmulJob): JobTemplate {
     accumulate: !!job.accumulate,
     addend: !!job.addend,
     bias: !!job.bias,
+    narrow: job.N <= SKINNY,
   };
 }
 
 /** Checks sizes, formats and independence; throws naming the kernel. */
-function validate(ctx: GpuContext, jobs: MatmulJob[]): void {
+function validate(ctx: GpuContext, jobs: MatmulJob[], style: MultiStyle): void {
   const fail = (msg: string) => new GpuKernelError('matmul_multi', msg);
+  if (style === 'quad') {
+    if (!ctx.features.subgroups) throw fail("the 'quad' style needs the subgroups feature");
+    if (jobs.some((j) => j.terms.some((t) => (t.bFormat?.dtype ?? 'f32') !== 'f32')))
+      throw fail("the 'quad' style reads B as plain f32 words");
+  }
   if (jobs.length < 1 || jobs.length > MULTI_MAX_JOBS)
     throw fail(`${jobs.length} jobs (1..${MULTI_MAX_JOBS} per dispatch)`);
   const check = (what: string, r: GpuRegion, elems: number, perWord = 1) => {
@@ -197,19 +217,21 @@ function validate(ctx: GpuContext, jobs: MatmulJob[]): void {
 /** Records the jobs as one dispatch. */
 export function matmulMulti(ctx: GpuContext, args: MatmulMultiArgs): void {
   const { jobs } = args;
-  validate(ctx, jobs);
+  const style = args.style ?? 'block';
+  validate(ctx, jobs, style);
   const templates = jobs.map(template);
   const L = planBindings('matmul_multi', bindingSpecs(jobs));
-  const key = jobsKey(templates);
+  const key = jobsKey(style, templates);
   const kernel = memoKernel(`matmul_multi:${key}:${L.sig}`, 'matmul_multi', () =>
-    matmulMultiWgsl(templates, L),
+    matmulMultiWgsl(style, templates, L),
   );
   let tiles = 0;
   const u = new Uniforms();
   const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const perJob = jobs.map((job) => {
-    const gx = Math.ceil(job.N / MULTI_TILE);
-    const gy = Math.ceil(job.M / MULTI_TILE);
+  const perJob = jobs.map((job, j) => {
+    const [tx, ty] = multiTile(style, templates[j]);
+    const gx = Math.ceil(job.N / tx);
+    const gy = Math.ceil(job.M / ty);
     tiles += gx * gy;
     return { gx, end: tiles };
   });

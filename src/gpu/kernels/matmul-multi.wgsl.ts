@@ -28,6 +28,25 @@ export interface JobTemplate {
   accumulate: boolean;
   addend: boolean;
   bias: boolean;
+  /** Quad style only: 2 columns per lane (8 per quad) for LoRA's narrow outputs, else 8 (32 per quad). */
+  narrow?: boolean;
+}
+
+/**
+ * 'block': 8×8 invocations, each an 8×8 register block (matmul.wgsl.ts's regblock). 'quad': 4×8
+ * invocations whose quads share rows and interleave columns, every load four consecutive words, A words
+ * handed round by quadBroadcast (matmul-quad.wgsl.ts's layout; needs `subgroups`, f32 B only).
+ */
+export type MultiStyle = 'block' | 'quad';
+
+/** Quad style: rows per invocation, invocations along y, columns per lane (wide / narrow). */
+export const QUAD_RM = 16;
+export const QUAD_WGY = 8;
+export const quadRn = (narrow: boolean | undefined): number => (narrow ? 2 : 8);
+
+/** Output columns and rows one workgroup of a job covers. */
+export function multiTile(style: MultiStyle, job: JobTemplate): [number, number] {
+  return style === 'quad' ? [4 * quadRn(job.narrow), QUAD_WGY * QUAD_RM] : [MULTI_TILE, MULTI_TILE];
 }
 
 /** Invocations per workgroup (x = columns, y = rows) and outputs per invocation (rows, columns). */
@@ -48,11 +67,13 @@ export const names = {
 };
 
 /** Kernel-key text of a job structure: two structures with one key generate the same WGSL. */
-export const jobsKey = (jobs: JobTemplate[]): string =>
+export const jobsKey = (style: MultiStyle, jobs: JobTemplate[]): string =>
+  style +
+  ':' +
   jobs
     .map(
       (j) =>
-        `${j.terms.map((t) => `${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype}${t.bDtype === 'int8' ? t.bChan : ''}${t.scaled ? 's' : ''}`).join('+')}${j.accumulate ? 'a' : ''}${j.addend ? 'r' : ''}${j.bias ? 'b' : ''}`,
+        `${j.terms.map((t) => `${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype}${t.bDtype === 'int8' ? t.bChan : ''}${t.scaled ? 's' : ''}`).join('+')}${j.accumulate ? 'a' : ''}${j.addend ? 'r' : ''}${j.bias ? 'b' : ''}${j.narrow ? 'w' : ''}`,
     )
     .join('|');
 
@@ -115,14 +136,22 @@ ${range(MULTI_RN)
   }`;
 }
 
-/** One job's function: its tile from the job-local tile index, its terms, its stores. */
-function jobFn(j: number, job: JobTemplate, id: Record<string, string>): string {
+/** Stores one output of job j: the product plus the old value, the addend and the bias as it has them. */
+function putFn(j: number, job: JobTemplate, id: Record<string, string>): string {
   const O = id[names.out(j)];
   const extra = [
     job.accumulate ? `v = v + ${O}[i];` : '',
     job.addend ? `v = v + ${id[names.addend(j)]}[i];` : '',
     job.bias ? `v = v + ${id[names.bias(j)]}[col];` : '',
   ].join(' ');
+  return `fn put${j}(i: u32, col: u32, x: f32) {
+  var v = x; ${extra}
+  ${O}[i] = v;
+}`;
+}
+
+/** Block style: one job's function: its tile from the job-local tile index, its terms, its stores. */
+function jobFn(j: number, job: JobTemplate, id: Record<string, string>): string {
   const quads = range(MULTI_RN / 4);
   const stores = range(MULTI_RM).map(
     (i) =>
@@ -131,10 +160,7 @@ function jobFn(j: number, job: JobTemplate, id: Record<string, string>): string 
         .join(' ')} }`,
   );
   return `
-fn put${j}(i: u32, col: u32, x: f32) {
-  var v = x; ${extra}
-  ${O}[i] = v;
-}
+${putFn(j, job, id)}
 fn st${j}(row: u32, n: u32, v: vec4<f32>) {
   for (var x = 0u; x < 4u; x = x + 1u) {
     if (n + x < p.n${j}) { put${j}(row + n + x, n + x, v[x]); }
@@ -155,7 +181,116 @@ ${stores.join('\n')}
 }`;
 }
 
-export function matmulMultiWgsl(jobs: JobTemplate[], L: KernelLayout): string {
+/**
+ * Quad style: one term's K loop (four k per step) into the accumulators c{i}_{j}. Lane l of a quad reads
+ * A(row i, k+l) (transA: A(k+kk, row 4g+l)) and quadBroadcast hands each word round; B [K,N] is read at
+ * the lane's own column, B [N,K] along K and turned into columns by a 4×4 transpose in the quad.
+ */
+function quadTermLoop(
+  j: number,
+  t: number,
+  tt: TermTemplate,
+  id: Record<string, string>,
+  rn: number,
+): string {
+  const M = `p.m${j}`;
+  const N = `p.n${j}`;
+  const K = `p.k${j}_${t}`;
+  const A = id[names.a(j, t)];
+  const B = id[names.b(j, t)];
+  const rm = QUAD_RM;
+  const rows = range(rm);
+  const cols = range(rn);
+  const aStarts = tt.transA
+    ? range(rm / 4).map((g) => `    let ra${g} = min(m0 + ${4 * g}u + l, ${M} - 1u);`)
+    : rows.map((i) => `    let ra${i} = min(m0 + ${i}u, ${M} - 1u) * ${K};`);
+  const bStarts = tt.transB
+    ? range(4 * rn).map((c) => `    let rb${c} = min(nBase + ${c}u, ${N} - 1u) * ${K};`)
+    : cols.map((c) => `    let cn${c} = min(nBase + ${4 * c}u + l, ${N} - 1u);`);
+  const aLoads = tt.transA
+    ? range(4)
+        .flatMap((kk) =>
+          range(rm / 4).map(
+            (g) =>
+              `      let at${g}_${kk} = select(0.0, ${A}[min(k + ${kk}u, ${K} - 1u) * ${M} + ra${g}], k + ${kk}u < ${K});`,
+          ),
+        )
+        .join('\n')
+    : rows.map((i) => `      let av${i} = select(0.0, ${A}[ra${i} + kl], kin);`).join('\n');
+  const aWord = (i: number, kk: number) =>
+    tt.transA ? `quadBroadcast(at${i >> 2}_${kk}, ${i & 3}u)` : `quadBroadcast(av${i}, ${kk}u)`;
+  const bLoads = tt.transB
+    ? cols
+        .map((c) => {
+          const x = range(4).map((q) => `select(0.0, ${B}[rb${4 * c + q} + kl], kin)`);
+          return `      let x${c}_0 = ${x[0]}; let x${c}_1 = ${x[1]}; let x${c}_2 = ${x[2]}; let x${c}_3 = ${x[3]};
+      let r${c}_0 = quadSwapX(select(x${c}_0, x${c}_1, ev)); let r${c}_2 = quadSwapX(select(x${c}_2, x${c}_3, ev));
+      let z${c}_0 = select(r${c}_0, x${c}_0, ev); let z${c}_1 = select(x${c}_1, r${c}_0, ev);
+      let z${c}_2 = select(r${c}_2, x${c}_2, ev); let z${c}_3 = select(x${c}_3, r${c}_2, ev);
+      let s${c}_0 = quadSwapY(select(z${c}_0, z${c}_2, lo)); let s${c}_1 = quadSwapY(select(z${c}_1, z${c}_3, lo));
+      let bt${c} = vec4<f32>(select(s${c}_0, z${c}_0, lo), select(s${c}_1, z${c}_1, lo), select(z${c}_2, s${c}_0, lo), select(z${c}_3, s${c}_1, lo));`;
+        })
+        .join('\n')
+    : range(4)
+        .flatMap((kk) =>
+          cols.map(
+            (c) =>
+              `      let bn${c}_${kk} = select(0.0, ${B}[min(k + ${kk}u, ${K} - 1u) * ${N} + cn${c}], k + ${kk}u < ${K});`,
+          ),
+        )
+        .join('\n');
+  const bWord = (c: number, kk: number) => (tt.transB ? `bt${c}[${kk}]` : `bn${c}_${kk}`);
+  const fmas = range(4)
+    .map((kk) =>
+      rows
+        .map(
+          (i) =>
+            `      { let a = ${aWord(i, kk)}${tt.scaled ? ' * al' : ''}; ${cols.map((c) => `c${i}_${c} = fma(a, ${bWord(c, kk)}, c${i}_${c});`).join(' ')} }`,
+        )
+        .join('\n'),
+    )
+    .join('\n');
+  return `  {
+${tt.scaled ? `    let al = p.al${j}_${t};` : ''}
+${aStarts.join('\n')}
+${bStarts.join('\n')}
+    for (var k = 0u; k < ${K}; k = k + 4u) {
+      let kl = min(k + l, ${K} - 1u);
+      let kin = k + l < ${K};
+${aLoads}
+${bLoads}
+${fmas}
+    }
+  }`;
+}
+
+/** Quad style: one job's function. A quad returns early only as a whole (its lanes share m0). */
+function quadJobFn(j: number, job: JobTemplate, id: Record<string, string>): string {
+  const rn = quadRn(job.narrow);
+  const rows = range(QUAD_RM);
+  const cols = range(rn);
+  const stores = rows.map(
+    (i) =>
+      `  if (m0 + ${i}u < p.m${j}) { let row = (m0 + ${i}u) * p.n${j}; ${cols.map((c) => `if (nBase + ${4 * c}u + l < p.n${j}) { put${j}(row + nBase + ${4 * c}u + l, nBase + ${4 * c}u + l, c${i}_${c}); }`).join(' ')} }`,
+  );
+  return `
+${putFn(j, job, id)}
+fn job${j}(tile: u32, lid: vec3<u32>) {
+  let l = lid.x;
+  let ev = (l & 1u) == 0u;
+  let lo = (l & 2u) == 0u;
+  let tx = tile % p.g${j};
+  let ty = tile / p.g${j};
+  let nBase = tx * ${4 * rn}u;
+  let m0 = (ty * ${QUAD_WGY}u + lid.y) * ${QUAD_RM}u;
+  if (m0 >= p.m${j}) { return; }
+${rows.map((i) => `  var ${cols.map((c) => `c${i}_${c} = 0.0`).join('; var ')};`).join('\n')}
+${job.terms.map((tt, t) => quadTermLoop(j, t, tt, id, rn)).join('\n')}
+${stores.join('\n')}
+}`;
+}
+
+export function matmulMultiWgsl(style: MultiStyle, jobs: JobTemplate[], L: KernelLayout): string {
   const dtypes = new Set<BaseDtype>();
   const readers: string[] = [];
   jobs.forEach((job, j) => {
@@ -168,13 +303,15 @@ export function matmulMultiWgsl(jobs: JobTemplate[], L: KernelLayout): string {
   const dispatchJobs = jobs
     .map((_, j) => `  if (w < p.e${j}) { job${j}(w${j === 0 ? '' : ` - p.e${j - 1}`}, lid); return; }`)
     .join('\n');
-  return `${uniformStruct(jobs)}
+  const quad = style === 'quad';
+  // As in matmul-quad.wgsl.ts: quads return as a whole, all quad operations need.
+  return `${quad ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}${uniformStruct(jobs)}
 ${L.decls('P')}
-${[...dtypes].map(weightReaderDecls).join('\n')}
-${readers.join('\n')}
-${jobs.map((job, j) => jobFn(j, job, L.id)).join('\n')}
+${quad ? '' : [...dtypes].map(weightReaderDecls).join('\n')}
+${quad ? '' : readers.join('\n')}
+${jobs.map((job, j) => (quad ? quadJobFn(j, job, L.id) : jobFn(j, job, L.id))).join('\n')}
 
-@compute @workgroup_size(${MULTI_WG}, ${MULTI_WG})
+@compute @workgroup_size(${quad ? `4, ${QUAD_WGY}` : `${MULTI_WG}, ${MULTI_WG}`})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let w = wid.y * p.gridX + wid.x;
 ${dispatchJobs}

@@ -159,6 +159,8 @@ export const lora: PeftMethod<LoraOptions> = {
     const s = loraScale(o);
     let dropoutStream = 0;
     return {
+      // LoRA adds s·B(A·x) to whatever base returns: the model may fold its residual into base.
+      additiveLinear: true,
       linear(tp, site, x, base) {
         const y = base(x);
         if (!targeted.has(site.path)) return y;
