@@ -115,12 +115,19 @@ export function matmulQuadWgsl(t: MatmulTemplate, L: KernelLayout, shape: QuadSh
       )
       .join('\n'),
   );
-  const stores = rows.map(
-    (i) =>
-      `  if (m0 + ${i}u < p.M) { let row = oOff + (m0 + ${i}u) * p.N; ${cols.map((j) => `if (nBase + ${4 * j}u + l < p.N) { store(row + nBase + ${4 * j}u + l, c${i}_${j}); }`).join(' ')} }`,
-  );
-  // The uniformity analysis would refuse quad operations after the early return below; a quad returns as
-  // a whole (its four lanes share m0), which is all quad operations need.
+  // Stores. SwiftShader measured any control flow after the k loop (an edge test per row or element, or
+  // one around the block, or the accumulate test) at 2-4× the cost of straight stores when K is small
+  // (x·A·B's K = r), so matmul.ts specialises on what it knows: whole tiles store unchecked, and the
+  // accumulate flag is code, not a test. Ragged outputs keep the per-element checks.
+  const at = (i: number, j: number) => `oOff + (m0 + ${i}u) * p.N + nBase + ${4 * j}u + l`;
+  const value = (i: number, j: number) =>
+    t.acc ? `p.alpha * c${i}_${j} + O[${at(i, j)}]` : `p.alpha * c${i}_${j}`;
+  const stores = t.exact
+    ? rows.map((i) => `  ${cols.map((j) => `O[${at(i, j)}] = ${value(i, j)};`).join(' ')}`)
+    : rows.map(
+        (i) =>
+          `  if (m0 + ${i}u < p.M) { ${cols.map((j) => `if (nBase + ${4 * j}u + l < p.N) { O[${at(i, j)}] = ${value(i, j)}; }`).join(' ')} }`,
+      );
   return `enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${matmulHeader(t, L)}
@@ -131,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let lo = (l & 2u) == 0u;
   let nBase = wid.x * ${4 * rn}u;
   let m0 = (wid.y * ${wgY}u + lid.y) * ${rm}u;
-  if (m0 >= p.M) { return; }
+  ${t.exact ? '' : 'if (m0 >= p.M) { return; }'}
   ${OFFSETS}
 ${aStarts.join('\n')}
 ${bStarts.join('\n')}

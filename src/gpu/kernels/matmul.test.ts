@@ -92,6 +92,59 @@ describe('matmul kernels against the twin', () => {
   }
 });
 
+describe('matmul quad kernels on whole tiles', () => {
+  // Shapes that are whole workgroup tiles (128 rows; 32 columns for quad, 8 for quadnarrow) take the
+  // unchecked stores (label _x) and, with accumulate, the add as code (_acc): both against the twin, in
+  // every transpose, batched with a gap between output items that must stay untouched.
+  for (const variant of ['quad', 'quadnarrow'] as const) {
+    it(`${variant}: whole tiles, plain and accumulated, every transpose`, async () => {
+      const ctx = await testGpu();
+      const [M, N, K, batch] = [128, variant === 'quad' ? 64 : 16, 10, 2];
+      const strideOut = M * N + 8;
+      const spy = vi.spyOn(ctx, 'dispatch');
+      for (const [transA, transB] of TRANSPOSES) {
+        const a = randn(batch * M * K, 7);
+        const b = randn(batch * K * N, 8);
+        const old = randn(batch * strideOut, 9);
+        const [ga, gb, out] = [up(ctx, a), up(ctx, b), up(ctx, old)];
+        const dims = { M, N, K, batch, transA, transB };
+        const prod = matmulRef(a, b, dims);
+        matmul(ctx, { ...dims, a: ga, b: gb, out, strideOut, alpha: 0.5, accumulate: true, variant });
+        const expected = Float64Array.from(old);
+        for (let t = 0; t < batch; t++)
+          for (let i = 0; i < M * N; i++) expected[t * strideOut + i] += 0.5 * prod[t * M * N + i];
+        close(await ctx.readF32(out, batch * strideOut), expected, K, `${tn(transA)}${tn(transB)} acc`);
+        matmul(ctx, { ...dims, a: ga, b: gb, out, strideOut, alpha: -1, variant });
+        const got = await ctx.readF32(out, batch * strideOut);
+        for (let t = 0; t < batch; t++) {
+          close(
+            got.subarray(t * strideOut, t * strideOut + M * N),
+            prod.subarray(t * M * N, (t + 1) * M * N).map((v) => -v),
+            K,
+            `${tn(transA)}${tn(transB)} item ${t}`,
+          );
+          expectClose(
+            got.subarray(t * strideOut + M * N, (t + 1) * strideOut),
+            Float32Array.from(old.subarray(t * strideOut + M * N, (t + 1) * strideOut)),
+            0,
+            0,
+            'gap',
+          );
+        }
+        freeAll(ctx, [ga, gb, out]);
+      }
+      const labels = spy.mock.calls.map(([d]) => d.kernel.label);
+      spy.mockRestore();
+      expect(labels).toEqual(
+        TRANSPOSES.flatMap(([ta, tb]) => [
+          `matmul_${variant}_${tn(ta)}${tn(tb)}_x_acc`,
+          `matmul_${variant}_${tn(ta)}${tn(tb)}_x`,
+        ]),
+      );
+    });
+  }
+});
+
 describe('matmul options', () => {
   for (const variant of MATMUL_VARIANTS) {
     it(`${variant}: batched, dense and broadcast strides`, async () => {

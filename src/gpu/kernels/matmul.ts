@@ -141,7 +141,7 @@ export const isMatmulVariant = (v: unknown): v is MatmulVariant =>
  * matmul_tiled4_nn_vab (vec4 loads of A and B).
  */
 const matmulLabel = (variant: MatmulVariant, t: MatmulTemplate) =>
-  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}${t.vecA || t.vecB ? `_v${t.vecA ? 'a' : ''}${t.vecB ? 'b' : ''}` : ''}`;
+  `matmul_${variant}_${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype === 'f32' ? '' : `_${t.bDtype}b`}${t.bDtype === 'int8' ? `_${t.bChan}` : ''}${t.vecA || t.vecB ? `_v${t.vecA ? 'a' : ''}${t.vecB ? 'b' : ''}` : ''}${t.exact ? '_x' : ''}${t.acc ? '_acc' : ''}`;
 
 /**
  * Which index of op(B) is B's output channel: B's storage rows are n when transposed and k when not, and
@@ -290,6 +290,11 @@ export function matmul(ctx: GpuContext, args: MatmulArgs & MatmulGpuOptions): vo
   // One region bound under two element types would be two overlapping bindings: read both alike.
   if (vecA !== vecB && overlapping(args.a, args.b)) vecA = vecB = false;
   const template: MatmulTemplate = { transA, transB, bDtype, bChan, vecA, vecB };
+  if (isQuad(variant)) {
+    const [tx, ty] = workgroupTile(variant);
+    template.exact = M % ty === 0 && N % tx === 0;
+    template.acc = args.accumulate ?? false;
+  }
   const label = matmulLabel(variant, template);
   const fail = (msg: string) => new GpuKernelError(label, msg);
 

@@ -21,6 +21,13 @@ export interface MatmulTemplate {
   /** tiled4 only: A / B bound as array<vec4<f32>> and loaded four elements at a time (matmul.ts decides). */
   vecA?: boolean;
   vecB?: boolean;
+  /**
+   * quad only (matmul-quad.wgsl.ts), both known on the host: `exact`, the output is whole workgroup tiles
+   * (no edge checks at the store); `acc`, the result is added to out (the accumulate flag as code, not as
+   * a per-element test of the uniform).
+   */
+  exact?: boolean;
+  acc?: boolean;
 }
 
 /** Register block per invocation (rows × columns) for the tiled variant. */
