@@ -40,6 +40,13 @@ function plan(o: BenchOptions, software: boolean): BenchCase[] {
 }
 
 async function runAutotune(ctx: GpuContext, log: (m: string) => void): Promise<string> {
+  // As the page's worker does (src/worker/model.ts): a software adapter keeps the untuned defaults, the
+  // measured best there, which a two-run tune on a loaded 2-core machine can miss.
+  if (ctx.adapter.software) {
+    const note = 'software adapter: untuned defaults (matmul untunedVariant), as the page runs';
+    log(note);
+    return note;
+  }
   const t0 = performance.now();
   // No cache: every bench run tunes afresh, so the choice reflects this adapter under this load.
   const choice = await autotune(ctx);

@@ -8,6 +8,7 @@ import {
   matmulClass,
   matmulFlops,
   matmulVariantKey,
+  untunedVariant,
 } from '../../src/gpu/kernels/matmul';
 import { gflops, measure } from '../timing';
 import type { CaseResult } from '../types';
@@ -41,10 +42,10 @@ export async function matmulCase(env: BenchEnv, n: number, variants: string[]): 
       env.log(`  matmul ${n} ours ${v}: ${extra[v].toFixed(2)} GFLOP/s`);
     }
     // Ours as shipped: no variant argument, so matmul takes ctx.variants (the autotune's choice for the
-    // call's shape class: 'square' here).
+    // call's shape class: 'square' here), else the untuned default.
     const cls = matmulClass(n, n, n);
     const chosen =
-      ctx.variants.get(matmulVariantKey(cls)) ?? ctx.variants.get('matmul') ?? 'regblock (default)';
+      ctx.variants.get(matmulVariantKey(cls)) ?? ctx.variants.get('matmul') ?? untunedVariant(ctx, cls);
     const auto = chosen in extra ? extra[chosen] : await oursWith(undefined);
     env.log(`  matmul ${n} ours auto (${chosen}): ${auto.toFixed(2)} GFLOP/s`);
 
