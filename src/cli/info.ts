@@ -1,5 +1,7 @@
 // `npm run cli -- info`: what the engine found in Node: the adapter, its features and limits, and the
-// kernel variants the autotuner chose, as one JSON line.
+// kernel variants each matmul shape class runs (the autotuner's choice, else the untuned default), as one
+// JSON line.
+import { MATMUL_CLASSES, matmulVariantKey, untunedVariant } from '../gpu/kernels/matmul';
 import { acquireNodeGpu } from '../gpu/node';
 
 export const INFO_USAGE =
@@ -18,7 +20,12 @@ export async function infoCommand(): Promise<void> {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
-    variants: Object.fromEntries(ctx.variants),
+    variants: {
+      ...Object.fromEntries(
+        MATMUL_CLASSES.map((c) => [matmulVariantKey(c), untunedVariant(ctx, c)] as const),
+      ),
+      ...Object.fromEntries(ctx.variants),
+    },
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   ctx.destroy();

@@ -54,7 +54,8 @@ export const AUTOTUNE_CACHE_FILE = join(tmpdir(), 'peft-playground-autotune.json
 
 /**
  * A Dawn device for Node (CLI, tests, benchmarks). `tune` runs the kernel-variant autotune, cached in
- * AUTOTUNE_CACHE_FILE; tests leave it off and get the default variants.
+ * AUTOTUNE_CACHE_FILE, on a hardware adapter; a software one (SwiftShader) keeps the untuned defaults, the
+ * measured best there, as the page does (device.ts). Tests leave it off and get the defaults.
  */
 export async function acquireNodeGpu(options: { quiet?: boolean; tune?: boolean } = {}): Promise<GpuContext> {
   const mod = await loadDawn();
@@ -83,6 +84,6 @@ export async function acquireNodeGpu(options: { quiet?: boolean; tune?: boolean 
   }
   // Re-request through acquireFromGpu so limits and features are asked for the same way as in the browser.
   const ctx = await acquireFromGpu(newInstance(mod), { runtime: 'dawn', notes });
-  if (options.tune) await autotune(ctx, fileCache(AUTOTUNE_CACHE_FILE));
+  if (options.tune && !ctx.adapter.software) await autotune(ctx, fileCache(AUTOTUNE_CACHE_FILE));
   return ctx;
 }
