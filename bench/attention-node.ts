@@ -5,8 +5,9 @@
 // alternately in rounds in one process and the medians given with ratios to the first variant, since on a
 // shared machine only ratios mean anything. Usage:
 //   node --import tsx bench/attention-node.ts [B T D H]
-// VARIANTS=flash,quad picks variants (default: all but 'tiled'); ROUNDS=5; STEP=0 skips the whole step.
-// FLASH_SHAPES=4x4x16 / QUAD_SHAPES=4x4x16 (R×C×workgroup) add those block shapes as variants.
+// VARIANTS=flash,quad picks variants (default: all but 'tiled'); ROUNDS=5; STEP=0 skips the whole step;
+// CPU=1 times process CPU instead of wall clock (steadier on a loaded machine).
+// FLASH_SHAPES=4x4x16 / QUAD_SHAPES=4x4x16u0 (R×C×workgroup, quad: unroll) add those block shapes as variants.
 // Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts).
 
 import type { GpuRegion } from '../src/gpu/arena';
@@ -70,10 +71,12 @@ const variants: Variant[] = (
   .split(',')
   .filter(Boolean)
   .map((variant) => ({ name: variant, variant }));
-const shapes = (env: string | undefined, variant: string, target: { R: number; C: number; wg: number }) => {
+/** R×C×wg, for quad optionally uN (unroll lane loops while D ≤ 4·N; u0 never). */
+const shapes = (env: string | undefined, variant: string, target: object) => {
   for (const s of (env ?? '').split(',').filter(Boolean)) {
-    const [R, C, wg] = s.split('x').map(Number);
-    variants.push({ name: `${variant} ${s}`, variant, shape: () => Object.assign(target, { R, C, wg }) });
+    const [R, C, wg, unroll] = s.split(/[xu]/).map(Number);
+    const set = { R, C, wg, ...(Number.isFinite(unroll) ? { unroll } : {}) };
+    variants.push({ name: `${variant} ${s}`, variant, shape: () => Object.assign(target, set) });
   }
 };
 const flash0 = { ...FLASH_SHAPE };
@@ -92,6 +95,25 @@ const passes: Record<string, () => void> = {
   ...(process.env.STEP === '0' ? {} : { step }),
 };
 
+/**
+ * CPU=1: process CPU seconds (all threads: SwiftShader's workers and the recording) per call instead of wall
+ * clock, steadier when other processes share the cores. Best of 3 batches of 5 after a warm call.
+ */
+const CPU = process.env.CPU === '1';
+async function cpuSecondsPerCall(run: () => void): Promise<number> {
+  run();
+  await ctx.sync();
+  let best = Number.POSITIVE_INFINITY;
+  for (let trial = 0; trial < 3; trial++) {
+    const c0 = process.cpuUsage();
+    for (let r = 0; r < 5; r++) run();
+    await ctx.sync();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1e6 / 5);
+  }
+  return best;
+}
+
 const times = new Map<string, Map<string, number[]>>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const vr of variants) {
@@ -102,14 +124,14 @@ for (let round = 0; round < ROUNDS; round++) {
     const per = times.get(vr.name) ?? new Map<string, number[]>();
     times.set(vr.name, per);
     for (const [pass, run] of Object.entries(passes)) {
-      const s = await bestSecondsPerCall(run, () => ctx.sync());
+      const s = CPU ? await cpuSecondsPerCall(run) : await bestSecondsPerCall(run, () => ctx.sync());
       per.set(pass, [...(per.get(pass) ?? []), s * 1e3]);
     }
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
 const base = times.get(variants[0].name);
-console.log(`medians in ms (×speed-up over ${variants[0].name})`);
+console.log(`medians in ${CPU ? 'CPU ' : ''}ms (×speed-up over ${variants[0].name})`);
 for (const [name, per] of times) {
   const cells = [...per].map(([pass, xs]) => {
     const m = median(xs);

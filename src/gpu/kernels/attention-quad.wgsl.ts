@@ -26,17 +26,19 @@ import {
 } from './attention.wgsl';
 import { FLAT_BUILTINS, FLAT_INDEX } from './common';
 
-/** Block shape: R own rows and C looped-over rows per tile, per quad; wg invocations (wg/4 quads) per group. */
+/**
+ * Block shape: R own rows and C looped-over rows per tile, per quad; wg invocations (wg/4 quads) per group;
+ * lane loops unrolled while a lane holds at most `unroll` elements (D ≤ 4·unroll), else looped (large heads
+ * compile much faster).
+ */
 export interface QuadShape {
   R: number;
   C: number;
   wg: number;
+  unroll: number;
 }
 
-export const QUAD_SHAPE: QuadShape = { R: 4, C: 4, wg: 16 };
-
-/** Per-lane elements past which the lane loops are not unrolled (D > 4·this: large heads compile faster). */
-export const QUAD_UNROLL_MAX = 16;
+export const QUAD_SHAPE: QuadShape = { R: 4, C: 4, wg: 16, unroll: 16 };
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const each = (n: number, f: (i: number) => string, sep = '\n'): string => range(n).map(f).join(sep);
@@ -55,26 +57,35 @@ function maxOf(xs: string[]): string {
 
 /**
  * The lane loop over i < NI = ⌈D/4⌉: unrolled with literal indices (private arrays then stay in registers) up to
- * QUAD_UNROLL_MAX, else a loop. `e(i)` is the element this lane holds at step i, clamped when D % 4 ≠ 0;
+ * `unroll` (QuadShape), else a loop. `e(i)` is the element this lane holds at step i, clamped when D % 4 ≠ 0;
  * `live(i)` whether it is a real element (own-row loads are zeroed where it is not).
  */
 interface Lanes {
   NI: number;
-  loop(body: (i: string) => string, indent?: string): string;
+  /** The loop; `t` tags names declared by `shared` (`_i` unrolled, '' looped). */
+  loop(body: (i: string, t: string) => string, indent?: string): string;
+  /**
+   * Loads a tile's two passes both read: unrolled, declared once per i before the passes (tagged names, so
+   * the second pass reuses them instead of loading again); looped, `inLoop` declares them in each pass.
+   */
+  shared(decl: (i: string, t: string) => string): string;
+  inLoop(decl: (i: string, t: string) => string, i: string, t: string): string;
   e(i: string): string;
   live(i: string): string | null;
 }
 
-function lanes(D: number): Lanes {
+function lanes(D: number, unrollMax: number): Lanes {
   const NI = Math.ceil(D / 4);
   const ragged = D % 4 !== 0;
-  const unroll = NI <= QUAD_UNROLL_MAX;
+  const unroll = NI <= unrollMax;
   return {
     NI,
     loop: (body, indent = '    ') =>
       unroll
-        ? each(NI, (i) => `${indent}{\n${body(`${i}u`)}\n${indent}}`)
-        : `${indent}for (var ii = 0u; ii < ${NI}u; ii++) {\n${body('ii')}\n${indent}}`,
+        ? each(NI, (i) => `${indent}{\n${body(`${i}u`, `_${i}`)}\n${indent}}`)
+        : `${indent}for (var ii = 0u; ii < ${NI}u; ii++) {\n${body('ii', '')}\n${indent}}`,
+    shared: (decl) => (unroll ? each(NI, (i) => decl(`${i}u`, `_${i}`)) : ''),
+    inLoop: (decl, i, t) => (unroll ? '' : decl(i, t)),
     e: (i) => (ragged ? `min(4u * ${i} + lane, ${D - 1}u)` : `4u * ${i} + lane`),
     live: (i) => (ragged ? `4u * ${i} + lane < ${D}u` : null),
   };
@@ -119,7 +130,7 @@ export function attentionForwardQuadWgsl(
   shape: QuadShape = QUAD_SHAPE,
 ): AttentionShader {
   const { R, C, wg } = shape;
-  const L = lanes(D);
+  const L = lanes(D, shape.unroll);
   const NI = L.NI;
   const bindings = forwardBindings(prefix, start, seg);
   const tile = (kb: string, vb: string) => `
@@ -221,26 +232,31 @@ export function attentionDqQuadWgsl(
   shape: QuadShape = QUAD_SHAPE,
 ): AttentionShader {
   const { R, C, wg } = shape;
-  const L = lanes(D);
+  const L = lanes(D, shape.unroll);
   const NI = L.NI;
   const bindings = dqQuadBindings(prefix, seg);
-  const tile = (kb: string, vb: string) => `
+  const tile = (kb: string, vb: string) => {
+    const kOnly = (i: string, t: string) =>
+      each(C, (c) => `      let k${c}${t} = ${kb}[ko${c} + ${L.e(i)}];`);
+    const kv = (i: string, t: string) =>
+      `${kOnly(i, t)}\n${each(C, (c) => `      let v${c}${t} = ${vb}[ko${c} + ${L.e(i)}];`)}`;
+    return `
 ${pairs(R, C, (r, c) => `    var s${r}_${c} = 0.0;\n    var dp${r}_${c} = 0.0;`)}
+${L.shared(kv)}
 ${L.loop(
-  (
-    i,
-  ) => `${each(C, (c) => `      let k${c} = ${kb}[ko${c} + ${L.e(i)}];\n      let v${c} = ${vb}[ko${c} + ${L.e(i)}];`)}
+  (i, t) => `${L.inLoop(kv, i, t)}
 ${each(
   R,
   (r) =>
-    `      let q${r} = qs[${r * NI}u + ${i}];\n      let o${r} = dor[${r * NI}u + ${i}];\n${each(C, (c) => `      s${r}_${c} += q${r} * k${c};\n      dp${r}_${c} += o${r} * v${c};`)}`,
+    `      let q${r} = qs[${r * NI}u + ${i}];\n      let o${r} = dor[${r * NI}u + ${i}];\n${each(C, (c) => `      s${r}_${c} += q${r} * k${c}${t};\n      dp${r}_${c} += o${r} * v${c}${t};`)}`,
 )}`,
 )}
 ${pairs(R, C, (r, c) => `    let ds${r}_${c} = select(0.0, exp(qsum(s${r}_${c}) - L${r}) * (qsum(dp${r}_${c}) - dl${r}), vis${r}_${c});`)}
 ${L.loop(
-  (i) => `${each(C, (c) => `      let k${c} = ${kb}[ko${c} + ${L.e(i)}];`)}
-${each(R, (r) => `      acc[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `ds${r}_${c} * k${c}`))};`)}`,
+  (i, t) => `${L.inLoop(kOnly, i, t)}
+${each(R, (r) => `      acc[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `ds${r}_${c} * k${c}${t}`))};`)}`,
 )}`;
+  };
   const code = `${header(D, declare(bindings))}
 @compute @workgroup_size(${wg})
 fn main(${FLAT_BUILTINS}) {${locate(wg, 'p.T', 'p.Hq', 'p.B', R)}
@@ -322,7 +338,7 @@ export function attentionDkvQuadWgsl(
 ): AttentionShader {
   if (!wantDk && !wantDv) throw new Error('attentionDkvQuadWgsl: nothing to compute');
   const { R, C, wg } = shape;
-  const L = lanes(D);
+  const L = lanes(D, shape.unroll);
   const NI = L.NI;
   const masked = seg && !prefix;
   const kb = prefix ? 'pk' : 'k';
@@ -331,6 +347,13 @@ export function attentionDkvQuadWgsl(
   const gvb = prefix ? 'dpv' : 'dv';
   const bindings = dkvBindings(prefix, wantDk, wantDv, masked);
   const nrows = prefix ? 'p.P' : 'p.S';
+  // The query tile's q and dO elements, read by both passes (dO's by the first only when dk is wanted).
+  const qo = (i: string, t: string) =>
+    each(
+      C,
+      (c) =>
+        `          let q${c}${t} = q[qo${c} + ${L.e(i)}];\n          let o${c}${t} = dout[qo${c} + ${L.e(i)}];`,
+    );
   const code = `${header(D, declare(bindings))}
 @compute @workgroup_size(${wg})
 fn main(${FLAT_BUILTINS}) {${locate(wg, nrows, 'p.Hkv', prefix ? '1u' : 'p.B', R)}
@@ -377,27 +400,26 @@ ${each(
 )}`,
 )}
 ${pairs(R, C, (r, c) => `        var s${r}_${c} = 0.0;${wantDk ? `\n        var dp${r}_${c} = 0.0;` : ''}`)}
+${L.shared(qo)}
 ${L.loop(
-  (
-    i,
-  ) => `${each(C, (c) => `          let q${c} = q[qo${c} + ${L.e(i)}];${wantDk ? `\n          let o${c} = dout[qo${c} + ${L.e(i)}];` : ''}`)}
+  (i, t) => `${L.inLoop(qo, i, t)}
 ${each(
   R,
   (r) =>
-    `          let kk${r} = ks[${r * NI}u + ${i}];${wantDk ? `\n          let vv${r} = vr[${r * NI}u + ${i}];` : ''}\n${each(C, (c) => `          s${r}_${c} += kk${r} * q${c};${wantDk ? `\n          dp${r}_${c} += vv${r} * o${c};` : ''}`)}`,
+    `          let kk${r} = ks[${r * NI}u + ${i}];${wantDk ? `\n          let vv${r} = vr[${r * NI}u + ${i}];` : ''}\n${each(C, (c) => `          s${r}_${c} += kk${r} * q${c}${t};${wantDk ? `\n          dp${r}_${c} += vv${r} * o${c}${t};` : ''}`)}`,
 )}`,
   '        ',
 )}
 ${pairs(R, C, (r, c) => `        let pr${r}_${c} = select(0.0, exp(qsum(s${r}_${c}) - L${c}), vis${r}_${c});${wantDk ? `\n        let ds${r}_${c} = pr${r}_${c} * (qsum(dp${r}_${c}) - dl${c});` : ''}`)}
 ${L.loop(
-  (
-    i,
-  ) => `${each(C, (c) => `${wantDk ? `          let q${c} = q[qo${c} + ${L.e(i)}];\n` : ''}${wantDv ? `          let o${c} = dout[qo${c} + ${L.e(i)}];` : ''}`)}
+  (i, t) => `${L.inLoop(qo, i, t)}
 ${each(
   R,
   (r) =>
-    `${wantDk ? `          gk[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `ds${r}_${c} * q${c}`))};\n` : ''}${
-      wantDv ? `          gv[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `pr${r}_${c} * o${c}`))};` : ''
+    `${wantDk ? `          gk[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `ds${r}_${c} * q${c}${t}`))};\n` : ''}${
+      wantDv
+        ? `          gv[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `pr${r}_${c} * o${c}${t}`))};`
+        : ''
     }`,
 )}`,
   '        ',

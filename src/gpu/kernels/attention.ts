@@ -253,7 +253,7 @@ const shapeTag = (variant: AttentionVariant): string =>
   variant === 'flash'
     ? `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}`
     : variant === 'quad'
-      ? `_${QUAD_SHAPE.R}x${QUAD_SHAPE.C}w${QUAD_SHAPE.wg}`
+      ? `_${QUAD_SHAPE.R}x${QUAD_SHAPE.C}w${QUAD_SHAPE.wg}u${QUAD_SHAPE.unroll}`
       : '';
 
 /**
