@@ -23,11 +23,12 @@ describe('tuneAttention', () => {
     const ctx = await testGpu();
     ctx.variants.set('attention', 'rows');
     const live = ctx.arena.stats().liveBuffers;
-    for (const fastest of ['rows', 'flash'] as const) {
+    for (const fastest of ['rows', 'flash', ...(ctx.features.subgroups ? ['quad' as const] : [])]) {
       const seen: string[] = [];
       const table = {
         'attention/rows': 2,
         'attention/flash': 2,
+        'attention/quad': 2,
         'attention/tiled': 3,
         [`attention/${fastest}`]: 1,
       };
@@ -60,5 +61,10 @@ describe('tuneAttention', () => {
     const ctx = await testGpu();
     expect(attentionCandidates(ctx).includes('tiled')).toBe(!ctx.adapter.software);
     expect(attentionCandidates(ctx)).toContain('flash');
+  });
+
+  it("offers 'quad' exactly where the subgroups feature is", async () => {
+    const ctx = await testGpu();
+    expect(attentionCandidates(ctx).includes('quad')).toBe(ctx.features.subgroups);
   });
 });

@@ -18,10 +18,13 @@ export const ATTENTION_TUNE_DIMS: AttentionDims = { B: 2, T: 128, S: 128, Hq: 4,
 
 /**
  * The variants worth timing here: on a software adapter (SwiftShader) the workgroup-memory 'tiled' kernels
- * are slowest (barriers are what it is worst at) and take seconds each to compile, so they are left out.
+ * are slowest (barriers are what it is worst at) and take seconds each to compile, so they are left out;
+ * 'quad' needs the `subgroups` feature (quad swaps).
  */
 export function attentionCandidates(ctx: GpuContext): AttentionVariant[] {
-  return ATTENTION_VARIANTS.filter((v) => !(ctx.adapter.software && v === 'tiled'));
+  return ATTENTION_VARIANTS.filter(
+    (v) => !(ctx.adapter.software && v === 'tiled') && !(v === 'quad' && !ctx.features.subgroups),
+  );
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type AttentionVariant,
   attention,
   attentionBackward,
+  attentionVariantOf,
   attentionWorkspaceBytes,
 } from './attention';
 import { attentionBackwardRef, attentionBackwardTwin, attentionRef, attentionTwin } from './attention.ref';
@@ -300,3 +301,26 @@ for (const variant of ATTENTION_VARIANTS)
       ctx.arena.free(lse);
     });
   });
+
+describe('attention variant selection', () => {
+  /** Just what the selection reads: the variant map, the adapter kind and the subgroups feature. */
+  const fake = (software: boolean, subgroups: boolean, pick?: string) =>
+    ({
+      variants: new Map(pick ? [['attention', pick]] : []),
+      adapter: { software },
+      features: { subgroups },
+    }) as unknown as GpuContext;
+
+  it("defaults to 'quad' on a software adapter with subgroups, else to 'flash'", () => {
+    expect(attentionVariantOf(fake(true, true))).toBe('quad');
+    expect(attentionVariantOf(fake(true, false))).toBe('flash');
+    expect(attentionVariantOf(fake(false, true))).toBe('flash');
+  });
+
+  it("keeps the autotune's pick, running 'flash' for 'quad' without subgroups, and refuses unknown names", () => {
+    expect(attentionVariantOf(fake(true, true, 'rows'))).toBe('rows');
+    expect(attentionVariantOf(fake(false, true, 'quad'))).toBe('quad');
+    expect(attentionVariantOf(fake(false, false, 'quad'))).toBe('flash');
+    expect(() => attentionVariantOf(fake(true, true, 'nope'))).toThrow(/unknown variant "nope"/);
+  });
+});

@@ -21,12 +21,15 @@
 // Padding (id 0) attends to padding, so every query still sees itself: no 0/0. Without segments the kernels and
 // their cache keys are exactly the unmasked ones; with them each kernel is a separate '_seg' pipeline.
 //
-// Three variants, chosen by ctx.variants.get('attention') (the autotune stores attention-tune.ts's pick):
-// 'flash' (default; register-blocked FlashAttention-2 in attention-flash.wgsl.ts: a block of FLASH_SHAPE.R
-// queries or keys per invocation, tiles of the rows it loops over, no barriers; 1.7-1.9× 'rows' on SwiftShader
-// at B8 T128 D64), 'rows' (barrier-free, one invocation per query or key row) and 'tiled' (the per-row
-// arithmetic with the looped-over rows shared through workgroup memory tiles: fewer global reads on real
-// GPUs). All are deterministic and use no atomics; Δ is computed by the same small kernel in all.
+// Four variants, chosen by ctx.variants.get('attention') (the autotune stores attention-tune.ts's pick; see
+// attentionVariantOf for the default): 'flash' (default on hardware; register-blocked FlashAttention-2 in
+// attention-flash.wgsl.ts: a block of FLASH_SHAPE.R queries or keys per invocation, tiles of the rows it loops
+// over, no barriers), 'quad' (default on a software adapter with subgroups; attention-quad.wgsl.ts: the flash
+// blocks owned by a quad of invocations splitting head_dim, so SwiftShader's loads are vector loads; ~1.7-2×
+// 'flash' there at B8 T128 D64, bench/attention-node.ts), 'rows' (barrier-free, one invocation per query or
+// key row) and 'tiled' (the per-row arithmetic with the looped-over rows shared through workgroup memory
+// tiles: fewer global reads on real GPUs). All are deterministic and use no atomics; Δ is computed by one
+// small kernel, or by 'quad''s dQ kernel when dq is wanted.
 import { alignBytes, type GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
