@@ -212,6 +212,8 @@ export class SftRunner {
   private stepsDone = 0;
   private tokens = 0;
   private activeMs = 0;
+  /** Timed by the scheduler from the device queue (queueClock) rather than by this runner's own clock. */
+  private byQueue = false;
   /** Time and tokens when the first logged step's loss arrived: the start of steady-state speed. */
   private warm: { ms: number; tokens: number; step: number } | null = null;
   private readonly ready: MetricPoint[] = [];
@@ -382,7 +384,7 @@ export class SftRunner {
     }
     this.opt.update(lr);
     this.stepsDone = step;
-    this.activeMs += performance.now() - t0;
+    if (!this.byQueue) this.activeMs += performance.now() - t0;
     if (log) {
       const base = this.point(null, null, lr);
       // Chained on the previous read: mappings may resolve out of order, points must not.
@@ -425,22 +427,40 @@ export class SftRunner {
   /**
    * Waits until at most `max` loss reads are outstanding, so a scheduler can keep each device's queue
    * short (bounded latency for pause and stop) without draining it every step; 0 drains it. The wait
-   * counts as this run's time: it is its GPU work finishing.
+   * counts as this run's time (it is its GPU work finishing), unless the queue clock is on.
    */
   async settle(max: number): Promise<void> {
     const t0 = performance.now();
     while (this.reads.length > max) await this.reads.shift();
     // 0: the device idle, also after a step that logged nothing (no read to wait on).
     if (max === 0) await this.ctx.sync();
-    this.activeMs += performance.now() - t0;
+    if (!this.byQueue) this.activeMs += performance.now() - t0;
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * The queue clock (worker/scheduler.ts, runs interleaved on one device): while on, recording and waits
+   * stop counting as this run's time, and the scheduler adds each step's slice of the device's timeline.
+   */
+  queueClock(on: boolean): void {
+    this.byQueue = on;
+  }
+
+  addActiveMs(ms: number): void {
+    this.activeMs += ms;
+  }
+
+  /** Submits what this runner recorded; resolves when the device has run all work submitted so far. */
+  submitted(): Promise<void> {
+    this.ctx.flush();
+    return this.ctx.device.queue.onSubmittedWorkDone();
   }
 
   /** Waits for every started loss read (and rethrows a failure they found). */
   async flush(): Promise<MetricPoint[]> {
     const t0 = performance.now();
     await Promise.all(this.reads.splice(0));
-    this.activeMs += performance.now() - t0;
+    if (!this.byQueue) this.activeMs += performance.now() - t0;
     if (this.failure) throw this.failure;
     return this.takePoints();
   }

@@ -205,10 +205,23 @@ describe('Scheduler with real SFT runners on Dawn', () => {
       now: () => performance.now(),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     });
+    const t0 = performance.now();
     await s.start([spec('a'), spec('b')], 1e12);
     await s.get('a')?.finished;
     await s.get('b')?.finished;
+    const wall = performance.now() - t0;
     expect(acquired).toBe(1);
+    // Interleaved on one device, each run is timed by its slices of the device's timeline (no drain per
+    // step): both runs' times are positive and together fit in the wall time, with no overlap counted.
+    const lastTime = (runId: string) =>
+      posted
+        .flatMap((m) =>
+          m.type === 'metrics' ? m.batch.filter((b) => b.runId === runId).flatMap((b) => b.points) : [],
+        )
+        .at(-1)?.timeMs ?? 0;
+    expect(lastTime('a')).toBeGreaterThan(0);
+    expect(lastTime('b')).toBeGreaterThan(0);
+    expect(lastTime('a') + lastTime('b')).toBeLessThanOrEqual(wall);
     // Finished runs gave their steps' pooled buffers back to the device (the next run may have other shapes).
     expect(devices.at(-1)?.arena.stats().pooledBytes).toBe(0);
     const losses = (runId: string) => {

@@ -9,7 +9,14 @@ import { GpuDeviceLostError } from '../gpu/errors';
 import type { MetricPoint, SftCheckpoint } from '../train/sft-config';
 import { SFT_DEFAULTS } from '../train/sft-config';
 import type { FromWorker, RunSpec, RunState } from './protocol';
-import { OUTBOX_MS, planSchedule, Scheduler, type SchedulerEffects, type SteppedRunner } from './scheduler';
+import {
+  OUTBOX_MS,
+  planSchedule,
+  QueueTimeline,
+  Scheduler,
+  type SchedulerEffects,
+  type SteppedRunner,
+} from './scheduler';
 
 /** The test's world: a clock that moves only when a step runs, the messages posted, the steps taken. */
 class World {
@@ -27,6 +34,10 @@ class World {
   readonly failSave = new Set<string>();
   /** Set: every run's device is a hold on this one device (as in the worker). */
   shared: object | undefined = undefined;
+  /** Set: runners have a queue clock, and each step's GPU work takes this long after its recording. */
+  gpuMs: number | null = null;
+  /** When the simulated device finishes what was submitted so far. */
+  gpuDone = 0;
   /** Set: the devices report this loss when a failure asks whether one is behind it (lossBehind). */
   loss: Error | null = null;
 
@@ -140,6 +151,33 @@ class FakeRunner implements SteppedRunner {
   }
 }
 
+/**
+ * A runner with a queue clock (as SftRunner): its work is submitted at the end of each step and finishes
+ * world.gpuMs later, in submission order; the world's clock jumps to that moment when it resolves.
+ */
+class QueueRunner extends FakeRunner {
+  readonly clock: boolean[] = [];
+  readonly slices: number[] = [];
+  constructor(id: string, steps: number, world: World) {
+    super(id, steps, world);
+    this.w = world;
+  }
+  private readonly w: World;
+  submitted(): Promise<void> {
+    const finish = Math.max(this.w.t, this.w.gpuDone) + (this.w.gpuMs ?? 0);
+    this.w.gpuDone = finish;
+    return Promise.resolve().then(() => {
+      this.w.t = Math.max(this.w.t, finish);
+    });
+  }
+  queueClock(on: boolean): void {
+    this.clock.push(on);
+  }
+  addActiveMs(ms: number): void {
+    this.slices.push(ms);
+  }
+}
+
 function spec(id: string, steps: number, extra: Partial<RunSpec> = {}): RunSpec {
   return {
     id,
@@ -163,7 +201,8 @@ function scheduler(w: World): Scheduler<FakeDevice, FakeRunner> {
     },
     createRunner: async (s) => {
       if (w.failCreate.has(s.id)) throw new Error(`dataset of ${s.id} is neither loaded nor saved`);
-      const runner = new FakeRunner(s.id, s.config.steps, w);
+      const runner =
+        w.gpuMs === null ? new FakeRunner(s.id, s.config.steps, w) : new QueueRunner(s.id, s.config.steps, w);
       w.runners.set(s.id, runner);
       return { runner, trainExamples: 9, evalExamples: 1, eosIds: [2] };
     },
@@ -232,6 +271,37 @@ describe('Scheduler', () => {
     expect(w.runners.get('b')?.settles).toEqual([0, 2, 2]);
     expect(w.states('a').at(-1)).toBe('done');
     expect(w.states('b').at(-1)).toBe('done');
+  });
+
+  it('times interleaved steps by the device queue (no drain): each step its slice of the timeline', async () => {
+    const w = new World();
+    w.gpuMs = 300;
+    const s = scheduler(w);
+    await s.start([spec('a', 3), spec('b', 3)], 1000);
+    await settled(s, ['a', 'b']);
+    expect(w.steps).toEqual(['a1', 'a2', 'b1', 'a3', 'b2', 'b3']);
+    const a = w.runners.get('a') as QueueRunner;
+    const b = w.runners.get('b') as QueueRunner;
+    // Alone, a run keeps its own clock; interleaved, the queue's, and nothing is drained (settle 2).
+    expect(a.clock).toEqual([false, true, true]);
+    expect(b.clock).toEqual([true, false, false]);
+    expect(a.settles).toEqual([2, 2, 2]);
+    expect(b.settles).toEqual([2, 2, 2]);
+    // Each interleaved step: 100 ms of recording, then 300 ms of its own GPU work.
+    expect(a.slices).toEqual([400, 400]);
+    expect(b.slices).toEqual([400]);
+  });
+
+  it('QueueTimeline: slices tile the busy time of one device without overlap', () => {
+    const t = new QueueTimeline();
+    expect(t.slice(0, 500)).toBe(500);
+    // Began recording at 100 while the first was still running: its slice starts when that one finished.
+    expect(t.slice(100, 800)).toBe(300);
+    // An idle gap (800 → 900) belongs to no step.
+    expect(t.slice(900, 950)).toBe(50);
+    // Finished no later than the one before it: nothing of its own.
+    expect(t.slice(920, 940)).toBe(0);
+    expect(t.slice(1000, 1200)).toBe(200);
   });
 
   it('counts the frozen base the runs share once when it decides between interleaving and one after another', () => {

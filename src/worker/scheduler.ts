@@ -28,6 +28,15 @@ export interface SteppedRunner {
   restore(ck: SftCheckpoint): void;
   exactMatch(eosIds: readonly number[]): Promise<number | null>;
   dispose(): void;
+  /**
+   * Optional (SftRunner): timing from the device queue instead of the runner's own clock, for interleaved
+   * runs. `submitted` flushes what the runner recorded and resolves once the device has run everything
+   * submitted so far; while `queueClock(true)` holds, the runner's recording and waits stop counting as its
+   * time and the scheduler adds each step's share of the queue through `addActiveMs`.
+   */
+  submitted?(): Promise<void>;
+  queueClock?(on: boolean): void;
+  addActiveMs?(ms: number): void;
 }
 
 /**
@@ -529,12 +538,18 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     const now = this.fx.now();
     run.wallMs += now - run.lastTick;
     run.lastTick = now;
+    const interleaved = this.interleaved();
+    const byQueue = interleaved && !!(r.submitted && r.queueClock && r.addActiveMs);
+    r.queueClock?.(byQueue);
+    const t0 = this.fx.now();
     r.stepOnce();
     // Keep at most two loss reads in flight per device: the queue stays short, so pause and stop act fast.
-    // Interleaved with other runs, each step is drained before the next run's is queued: devices share the
-    // machine, so a run's time would otherwise include the others' work in flight (its tokens/s and ms/step
-    // are one of the five things compared). Alone, two steps stay in flight to keep the GPU busy.
-    await r.settle(this.interleaved() ? 0 : 2);
+    // Interleaved with other runs, a run's wall time would include the others' work in flight (its tokens/s
+    // and ms/step are one of the five things compared). So each step's time is its slice of the device's
+    // timeline: from when it began recording (or the previous step's work finished, if later) to when its
+    // work finished. The queue is never drained for it. A runner without a queue clock is drained each step.
+    if (byQueue) this.timeStep(r, t0);
+    await r.settle(interleaved && !byQueue ? 0 : 2);
     this.queuePoints(run, r.takePoints());
     const c = run.spec.config;
     if (r.done) return this.finishRun(run);
@@ -545,6 +560,17 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
     }
     if (run.spec.checkpointEvery > 0 && r.step % run.spec.checkpointEvery === 0)
       await this.checkpointRun(run);
+  }
+
+  private readonly timeline = new QueueTimeline();
+
+  /** Adds the step's slice of the device timeline to its run once its work has finished. */
+  private timeStep(r: R, t0: number): void {
+    r.submitted?.().then(
+      () => r.addActiveMs?.(this.timeline.slice(t0, this.fx.now())),
+      // A failed device surfaces through the step's own reads (settle), which fail the run.
+      () => undefined,
+    );
   }
 
   /** More than one run is stepping now. */
@@ -581,6 +607,22 @@ export class Scheduler<D extends RunDevice, R extends SteppedRunner> {
       this.flushOutbox(true);
       this.loopRunning = false;
     }
+  }
+}
+
+/**
+ * One device's timeline for steps timed by the queue. Work on a device finishes in submission order, so a
+ * step's slice runs from when it began recording (or when the previous step's work finished, if later) to
+ * when its own work finished: the slices of interleaved runs tile the busy time without overlap.
+ */
+export class QueueTimeline {
+  private lastDone = Number.NEGATIVE_INFINITY;
+
+  /** The slice of a step that began at `start` and whose work finished at `done` (calls in finish order). */
+  slice(start: number, done: number): number {
+    const ms = Math.max(0, done - Math.max(start, this.lastDone));
+    this.lastDone = Math.max(this.lastDone, done);
+    return ms;
   }
 }
 
