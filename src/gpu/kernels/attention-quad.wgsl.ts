@@ -38,7 +38,9 @@ export interface QuadShape {
   unroll: number;
 }
 
-export const QUAD_SHAPE: QuadShape = { R: 4, C: 4, wg: 16, unroll: 16 };
+// 8×2: at B8 T128 D64 on SwiftShader ~1.5× the 4×4 block (one looped-over load per 8 FMAs, 16 scores live);
+// 8×4 and larger take minutes to compile there (bench/attention-node.ts QUAD_SHAPES).
+export const QUAD_SHAPE: QuadShape = { R: 8, C: 2, wg: 16, unroll: 16 };
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const each = (n: number, f: (i: number) => string, sep = '\n'): string => range(n).map(f).join(sep);

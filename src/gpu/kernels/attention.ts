@@ -59,6 +59,7 @@ import {
   attentionDqQuadWgsl,
   attentionForwardQuadWgsl,
   QUAD_SHAPE,
+  type QuadShape,
 } from './attention-quad.wgsl';
 import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
@@ -251,13 +252,21 @@ export function attentionVariantOf(ctx: GpuContext, what = 'attention'): Attenti
   return v === 'quad' && !ctx.features.subgroups ? 'flash' : (v as AttentionVariant);
 }
 
-/** The flash block shape in kernel cache keys, so a bench that changes FLASH_SHAPE gets new kernels. */
-const shapeTag = (variant: AttentionVariant): string =>
-  variant === 'flash'
-    ? `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}`
-    : variant === 'quad'
-      ? `_${QUAD_SHAPE.R}x${QUAD_SHAPE.C}w${QUAD_SHAPE.wg}u${QUAD_SHAPE.unroll}`
-      : '';
+/**
+ * The quad block for a kernel owning `rows` rows per (head, batch item): QUAD_SHAPE, with R cut to the next
+ * power of two ≥ rows when there are fewer (a decode step's T = 1 computes 1 row, not R copies of it).
+ */
+export function quadShapeFor(rows: number): QuadShape {
+  return { ...QUAD_SHAPE, R: Math.min(QUAD_SHAPE.R, 2 ** Math.ceil(Math.log2(Math.max(1, rows)))) };
+}
+
+/** The block shape in kernel cache keys, so a bench that changes FLASH_SHAPE / QUAD_SHAPE gets new kernels. */
+const shapeTag = (variant: AttentionVariant, rows: number): string => {
+  if (variant === 'flash') return `_${FLASH_SHAPE.R}x${FLASH_SHAPE.C}w${FLASH_SHAPE.wg}`;
+  if (variant !== 'quad') return '';
+  const q = quadShapeFor(rows);
+  return `_${q.R}x${q.C}w${q.wg}u${q.unroll}`;
+};
 
 /**
  * Grid of a kernel owning `rows` rows per (head, batch item): 'rows' one invocation each (flat), 'flash' one
@@ -271,7 +280,10 @@ function grid(
 ): [number, number, number?] {
   if (variant === 'tiled') return [Math.ceil(rows / ATTENTION_TILE_ROWS), heads, batch];
   if (variant === 'flash') return grid1d(batch * heads * Math.ceil(rows / FLASH_SHAPE.R), FLASH_SHAPE.wg);
-  if (variant === 'quad') return grid1d(4 * batch * heads * Math.ceil(rows / QUAD_SHAPE.R), QUAD_SHAPE.wg);
+  if (variant === 'quad') {
+    const q = quadShapeFor(rows);
+    return grid1d(4 * batch * heads * Math.ceil(rows / q.R), q.wg);
+  }
   return grid1d(batch * heads * rows, ATTENTION_WG);
 }
 
@@ -286,7 +298,7 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
   const start = !!args.kvStart;
   const seg = checkSegments('attention', c, args.segments, start);
   const name = `attention_fwd${variant === 'rows' ? '' : `_${variant}`}`;
-  const key = `${name}${shapeTag(variant)}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
+  const key = `${name}${shapeTag(variant, c.T)}_d${c.D}${prefix ? '_prefix' : ''}${start ? '_start' : ''}${seg ? '_seg' : ''}`;
   run(
     ctx,
     key,
@@ -297,7 +309,7 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
         : variant === 'flash'
           ? attentionForwardFlashWgsl(c.D, prefix, start, seg, declare)
           : variant === 'quad'
-            ? attentionForwardQuadWgsl(c.D, prefix, start, seg, declare)
+            ? attentionForwardQuadWgsl(c.D, prefix, start, seg, declare, quadShapeFor(c.T))
             : attentionForwardWgsl(c.D, prefix, start, seg, declare),
     {
       q: args.q,
@@ -375,7 +387,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   if (args.dq) {
     run(
       ctx,
-      `attention_dq${t}${shapeTag(variant)}_d${D}${prefix ? '_prefix' : ''}${sg}`,
+      `attention_dq${t}${shapeTag(variant, c.T)}_d${D}${prefix ? '_prefix' : ''}${sg}`,
       `attention_dq${t}(D=${D})`,
       (declare) =>
         variant === 'tiled'
@@ -383,7 +395,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
           : variant === 'flash'
             ? attentionDqFlashWgsl(D, prefix, seg, declare)
             : variant === 'quad'
-              ? attentionDqQuadWgsl(D, prefix, seg, declare)
+              ? attentionDqQuadWgsl(D, prefix, seg, declare, quadShapeFor(c.T))
               : attentionDqWgsl(D, prefix, seg, declare),
       bufs,
       u,
@@ -400,7 +412,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     const batch = isPrefix ? 1 : c.B;
     run(
       ctx,
-      `attention_${tag}${shapeTag(variant)}_d${D}${masked ? '_seg' : ''}`,
+      `attention_${tag}${shapeTag(variant, nrows)}_d${D}${masked ? '_seg' : ''}`,
       `attention_${tag}(D=${D})`,
       (declare) =>
         variant === 'tiled'
@@ -408,7 +420,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
           : variant === 'flash'
             ? attentionDkvFlashWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
             : variant === 'quad'
-              ? attentionDkvQuadWgsl(D, isPrefix, wantDk, wantDv, masked, declare)
+              ? attentionDkvQuadWgsl(D, isPrefix, wantDk, wantDv, masked, declare, quadShapeFor(nrows))
               : attentionDkvWgsl(D, isPrefix, wantDk, wantDv, masked, declare),
       bufs,
       u,
