@@ -33,7 +33,6 @@ import {
   type MultiStyle,
   matmulMulti,
   multiBindingLimit,
-  multiUniformBytes,
 } from '../gpu/kernels/matmul-multi';
 
 interface Span {
@@ -190,37 +189,50 @@ export class MatmulQueue {
       const jobs = pending.filter((e) => e.level === level);
       // Greedy packing under the binding, job and uniform limits; a partial overlap between two jobs'
       // regions (views of one buffer) cannot share a dispatch either.
-      const groups: Pending[][] = [];
+      const groups: Group[] = [];
       for (const e of jobs) {
-        const g = groups.find((grp) => fits(grp, e, limit));
-        if (g) g.push(e);
-        else groups.push([e]);
+        if (!groups.some((g) => tryAdd(g, e, limit))) {
+          const g: Group = { jobs: [], spans: [], uniformBytes: 4, style: e.style };
+          tryAdd(g, e, Number.POSITIVE_INFINITY);
+          groups.push(g);
+        }
       }
-      for (const g of groups) {
+      for (const { jobs: g, style } of groups) {
         const plain = g.length === 1 ? g[0].plain : null;
         if (plain) matmul(this.ctx, plain);
-        else matmulMulti(this.ctx, { jobs: g.map((e) => e.job), style: g[0].style });
+        else matmulMulti(this.ctx, { jobs: g.map((e) => e.job), style });
       }
     }
   }
 }
 
-function spansOf(e: Pending): Span[] {
-  return [...e.reads, e.write];
+/** Jobs bound for one dispatch, with their distinct regions and uniform bytes so far. */
+interface Group {
+  jobs: Pending[];
+  spans: Span[];
+  uniformBytes: number;
+  style: MultiStyle;
 }
 
-function fits(group: Pending[], e: Pending, limit: number): boolean {
-  if (group.length >= MULTI_MAX_JOBS || group[0].style !== e.style) return false;
-  const all = [...group, e];
-  if (multiUniformBytes(all.map((x) => x.job)) > 256) return false;
-  const distinct: Span[] = [];
-  for (const x of all)
-    for (const s of spansOf(x)) {
-      if (distinct.some((d) => same(d, s))) continue;
-      if (distinct.some((d) => meets(d, s))) return false;
-      distinct.push(s);
-    }
-  return distinct.length <= limit;
+/** Adds e to g when the dispatch stays within the limits (bindings ≤ limit); false, g unchanged, if not. */
+function tryAdd(g: Group, e: Pending, limit: number): boolean {
+  if (g.jobs.length >= MULTI_MAX_JOBS || g.style !== e.style) return false;
+  const bytes = g.uniformBytes + 4 * (4 + 2 * e.job.terms.length);
+  if (bytes > 256) return false;
+  const fresh: Span[] = [];
+  const consider = (s: Span): boolean => {
+    for (const d of g.spans) if (meets(d, s)) return same(d, s);
+    for (const d of fresh) if (meets(d, s)) return same(d, s);
+    fresh.push(s);
+    return true;
+  };
+  for (const s of e.reads) if (!consider(s)) return false;
+  if (!consider(e.write)) return false;
+  if (g.spans.length + fresh.length > limit) return false;
+  g.jobs.push(e);
+  for (const s of fresh) g.spans.push(s);
+  g.uniformBytes = bytes;
+  return true;
 }
 
 const queues = new WeakMap<GpuContext, MatmulQueue>();

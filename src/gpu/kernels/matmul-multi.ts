@@ -6,7 +6,7 @@
 // plus the residual folded into a projection (x + a·W, the addend). A training step records far fewer
 // dispatches that way (tensor/matmul-queue.ts groups the tape's matmuls into these calls). Jobs must be
 // independent: no job may read or write what another writes. Distinct storage bindings are limited by the
-// device (maxStorageBuffersPerShaderStage); `multiBindings` counts them so callers can pack jobs.
+// device (maxStorageBuffersPerShaderStage), which callers packing jobs (matmul-queue.ts) respect.
 
 import { elemsPerWord, NF4_BLOCK, type WeightFormat } from '../../util/quant';
 import type { GpuRegion } from '../arena';
@@ -87,27 +87,6 @@ function bindingSpecs(jobs: MatmulJob[]): BindingSpec[] {
   return specs;
 }
 
-/** Distinct bindings a call needs (identical regions bound once): what the device limit applies to. */
-export function multiBindings(jobs: MatmulJob[]): number {
-  const seen = new Set<string>();
-  for (const s of bindingSpecs(jobs)) {
-    const { buffer, offset, size } = regionParts(s.region);
-    seen.add(`${idOf(buffer)}:${offset}:${size}:${s.type ?? ''}`);
-  }
-  return seen.size;
-}
-
-const bufferIds = new WeakMap<GPUBuffer, number>();
-let nextId = 1;
-function idOf(b: GPUBuffer): number {
-  let id = bufferIds.get(b);
-  if (id === undefined) {
-    id = nextId++;
-    bufferIds.set(b, id);
-  }
-  return id;
-}
-
 /** Bytes of a call's uniforms (4 per field: gridX; per job M, N, tiles, end; per term K, alpha). */
 export const multiUniformBytes = (jobs: ReadonlyArray<{ terms: readonly unknown[] }>): number =>
   4 * (1 + jobs.reduce((n, j) => n + 4 + 2 * j.terms.length, 0));
@@ -117,11 +96,12 @@ export const multiBindingLimit = (ctx: GpuContext): number => ctx.limits.maxStor
 
 const isUint = (v: number) => Number.isInteger(v) && v >= 0 && v < 2 ** 32;
 
-function overlaps(x: GpuRegion, y: GpuRegion): boolean {
-  const a = regionParts(x);
-  const b = regionParts(y);
-  return a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
-}
+type Parts = ReturnType<typeof regionParts>;
+
+const meets = (a: Parts, b: Parts): boolean =>
+  a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+
+const overlaps = (x: GpuRegion, y: GpuRegion): boolean => meets(regionParts(x), regionParts(y));
 
 function template(job: MatmulJob): JobTemplate {
   return {
@@ -195,23 +175,28 @@ function validate(ctx: GpuContext, jobs: MatmulJob[], style: MultiStyle): void {
       regionParts(job.addend).offset !== regionParts(job.out).offset
     )
       throw fail(`job ${j}: the addend partly overlaps the output`);
-    // Independence: no other job reads or writes what this one writes.
-    jobs.forEach((other, o) => {
-      if (o === j) return;
-      const reads = [
-        ...other.terms.flatMap((t) => [t.a, t.b, ...(t.bFormat?.scales ? [t.bFormat.scales] : [])]),
-        ...(other.addend ? [other.addend] : []),
-        ...(other.bias ? [other.bias] : []),
-        other.out,
-      ];
-      if (reads.some((r) => overlaps(r, job.out)))
-        throw fail(`job ${o} touches job ${j}'s output: jobs of one dispatch must be independent`);
-    });
   });
+  if (jobs.length > 1) {
+    // Independence: no job reads or writes what another writes.
+    const touched = jobs.map((job) => {
+      const rs: GpuRegion[] = [job.out];
+      for (const t of job.terms) {
+        rs.push(t.a, t.b);
+        if (t.bFormat?.scales) rs.push(t.bFormat.scales);
+      }
+      if (job.addend) rs.push(job.addend);
+      if (job.bias) rs.push(job.bias);
+      return rs.map(regionParts);
+    });
+    for (let j = 0; j < jobs.length; j++) {
+      const w = touched[j][0];
+      for (let o = 0; o < jobs.length; o++) {
+        if (o !== j && touched[o].some((r) => meets(r, w)))
+          throw fail(`job ${o} touches job ${j}'s output: jobs of one dispatch must be independent`);
+      }
+    }
+  }
   if (multiUniformBytes(jobs) > 256) throw fail(`uniforms of ${multiUniformBytes(jobs)} bytes exceed 256`);
-  const limit = multiBindingLimit(ctx);
-  const n = multiBindings(jobs);
-  if (n > limit) throw fail(`${n} storage bindings; the device binds ${limit} per stage`);
 }
 
 /** Records the jobs as one dispatch. */
@@ -221,6 +206,12 @@ export function matmulMulti(ctx: GpuContext, args: MatmulMultiArgs): void {
   validate(ctx, jobs, style);
   const templates = jobs.map(template);
   const L = planBindings('matmul_multi', bindingSpecs(jobs));
+  const limit = multiBindingLimit(ctx);
+  if (L.buffers.length > limit)
+    throw new GpuKernelError(
+      'matmul_multi',
+      `${L.buffers.length} storage bindings; the device binds ${limit} per stage`,
+    );
   const key = jobsKey(style, templates);
   const kernel = memoKernel(`matmul_multi:${key}:${L.sig}`, 'matmul_multi', () =>
     matmulMultiWgsl(style, templates, L),
