@@ -6,12 +6,13 @@
 // shared machine only ratios mean anything. Usage:
 //   node --import tsx bench/attention-node.ts [B T D H]
 // VARIANTS=flash,quad picks variants (default: all but 'tiled'); ROUNDS=5; STEP=0 skips the whole step;
-// CPU=1 times process CPU instead of wall clock (steadier on a loaded machine).
+// CPU=1 times process CPU instead of wall clock (steadier on a loaded machine); QUAD_RECOMPUTE=1 adds 'quad'
+// without its stored-P/dS backward (QUAD_STORED.maxBytes = 0).
 // FLASH_SHAPES=4x4x16 / QUAD_SHAPES=4x4x16u0 (R×C×workgroup, quad: unroll) add those block shapes as variants.
 // Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts).
 
 import type { GpuRegion } from '../src/gpu/arena';
-import { ATTENTION_VARIANTS, attention, attentionBackward } from '../src/gpu/kernels/attention';
+import { ATTENTION_VARIANTS, attention, attentionBackward, QUAD_STORED } from '../src/gpu/kernels/attention';
 import { FLASH_SHAPE } from '../src/gpu/kernels/attention-flash.wgsl';
 import { QUAD_SHAPE } from '../src/gpu/kernels/attention-quad.wgsl';
 import { acquireNodeGpu } from '../src/gpu/node';
@@ -83,11 +84,19 @@ const flash0 = { ...FLASH_SHAPE };
 const quad0 = { ...QUAD_SHAPE };
 shapes(process.env.FLASH_SHAPES, 'flash', FLASH_SHAPE);
 shapes(process.env.QUAD_SHAPES, 'quad', QUAD_SHAPE);
+const stored0 = QUAD_STORED.maxBytes;
+if (process.env.QUAD_RECOMPUTE === '1')
+  variants.push({
+    name: 'quad recompute',
+    variant: 'quad',
+    shape: () => Object.assign(QUAD_STORED, { maxBytes: 0 }),
+  });
 
 const passes: Record<string, () => void> = {
   fwd: () => attention(ctx, { ...dims, out, lse, q, k, v }),
   dQ: () => attentionBackward(ctx, { ...dims, dq, dk: null, dv: null, dOut, q, k, v, out, lse }),
   dKV: () => attentionBackward(ctx, { ...dims, dq: null, dk, dv, dOut, q, k, v, out, lse }),
+  bwd: () => attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse }),
   'fwd+bwd': () => {
     attention(ctx, { ...dims, out, lse, q, k, v });
     attentionBackward(ctx, { ...dims, dq, dk, dv, dOut, q, k, v, out, lse });
@@ -119,6 +128,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const vr of variants) {
     Object.assign(FLASH_SHAPE, flash0);
     Object.assign(QUAD_SHAPE, quad0);
+    QUAD_STORED.maxBytes = stored0;
     vr.shape?.();
     ctx.variants.set('attention', vr.variant);
     const per = times.get(vr.name) ?? new Map<string, number[]>();

@@ -8,7 +8,8 @@
 // reads contiguous words per quad; 'flash' stays the default there.
 //
 // The dQ kernel also computes Δ for its queries (each quad loads its dO and out rows anyway) and writes it for
-// the dK/dV kernel, which runs after it: the separate Δ pass is not needed when dq is wanted.
+// the dK/dV kernel, which runs after it: the separate Δ pass is not needed when dq is wanted. With `store` it
+// also writes every visited pair's P and dS for the stored-path dK/dV (attention-quad-stored.wgsl.ts).
 //
 // Features and layouts are those of attention.wgsl.ts (prefix keys, KV-cache stride and kvstart, segments,
 // GQA); own rows past the end are clamped (loads in bounds) and never stored, masked looped-over rows get
@@ -42,13 +43,13 @@ export interface QuadShape {
 // 8×4 and larger take minutes to compile there (bench/attention-node.ts QUAD_SHAPES).
 export const QUAD_SHAPE: QuadShape = { R: 8, C: 2, wg: 16, unroll: 16 };
 
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const each = (n: number, f: (i: number) => string, sep = '\n'): string => range(n).map(f).join(sep);
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+export const each = (n: number, f: (i: number) => string, sep = '\n'): string => range(n).map(f).join(sep);
 const pairs = (R: number, C: number, f: (r: number, c: number) => string): string =>
   range(R)
     .flatMap((r) => range(C).map((c) => f(r, c)))
     .join('\n');
-const sum = (xs: string[]): string => xs.join(' + ');
+export const sum = (xs: string[]): string => xs.join(' + ');
 
 const MASKED = '-3.0e38';
 
@@ -62,7 +63,7 @@ function maxOf(xs: string[]): string {
  * `unroll` (QuadShape), else a loop. `e(i)` is the element this lane holds at step i, clamped when D % 4 ≠ 0;
  * `live(i)` whether it is a real element (own-row loads are zeroed where it is not).
  */
-interface Lanes {
+export interface Lanes {
   NI: number;
   /** The loop; `t` tags names declared by `shared` (`_i` unrolled, '' looped). */
   loop(body: (i: string, t: string) => string, indent?: string): string;
@@ -76,7 +77,7 @@ interface Lanes {
   live(i: string): string | null;
 }
 
-function lanes(D: number, unrollMax: number): Lanes {
+export function lanes(D: number, unrollMax: number): Lanes {
   const NI = Math.ceil(D / 4);
   const ragged = D % 4 !== 0;
   const unroll = NI <= unrollMax;
@@ -101,7 +102,7 @@ const ownLoad = (L: Lanes, buf: string, base: string, i: string): string => {
 };
 
 /** Module header: subgroups, the quad sum, the shared preamble with scalar rows (VT = f32). */
-function header(D: number, decls: string): string {
+export function header(D: number, decls: string): string {
   return `enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${preamble(D, 1, decls)}
@@ -113,7 +114,7 @@ fn qsum(x: f32) -> f32 {
 }
 
 /** Flat index → quad → (blk, head, b), blocks fastest; a quad's lanes return together. */
-const locate = (wg: number, rows: string, heads: string, batch: string, R: number) => `
+export const locate = (wg: number, rows: string, heads: string, batch: string, R: number) => `
   let lane = lid.x & 3u;
   let qi = (${FLAT_INDEX(wg)}) >> 2u;
   let nblk = (${rows} + ${R - 1}u) / ${R}u;
@@ -214,15 +215,46 @@ ${L.loop((i) => {
 }
 
 /** dQ's bindings in this variant: as dqBindings, plus out (read) and Δ written, not read. */
-export function dqQuadBindings(prefix: boolean, seg: boolean): AttentionBinding[] {
+export function dqQuadBindings(prefix: boolean, seg: boolean, store = false): AttentionBinding[] {
   return dqBindings(prefix, seg).flatMap((b) =>
     b.name === 'delta'
       ? [
           { name: 'out', write: false },
           { name: 'delta', write: true, scalar: true },
         ]
-      : [b],
+      : b.name === 'dq' && store
+        ? [b, ...STORED_BINDINGS.map((s) => ({ ...s, write: true }))]
+        : [b],
   );
+}
+
+/** The stored probabilities and score gradients (see attention-quad-stored.wgsl.ts for their layout). */
+export const STORED_BINDINGS: AttentionBinding[] = [
+  { name: 'pmat', write: false, scalar: true },
+  { name: 'dsmat', write: false, scalar: true },
+];
+
+/**
+ * Stores of a tile's P and dS (R even, C even) into pmat/dsmat, laid out [b, h, t/2, j, t%2] so the quad's
+ * 4 lanes write 4 consecutive words: lane l takes row 2·rr + (l & 1) and key c0 + (l >> 1).
+ */
+function storeTile(R: number, C: number): string {
+  const out: string[] = [];
+  for (let rr = 0; rr < R / 2; rr++)
+    for (let c0 = 0; c0 < C; c0 += 2) {
+      const pick = (m: string) =>
+        `select(select(${m}${2 * rr}_${c0}, ${m}${2 * rr + 1}_${c0}, odd), select(${m}${2 * rr}_${c0 + 1}, ${m}${2 * rr + 1}_${c0 + 1}, odd), hi)`;
+      out.push(`    {
+      let st = tb + ${2 * rr}u + (lane & 1u);
+      let sj = jt + ${c0}u + (lane >> 1u);
+      if (st < p.T && sj < p.S) {
+        let so = (((b * p.Hq + h) * ((p.T + 1u) / 2u) + st / 2u) * p.S + sj) * 2u + (st & 1u);
+        pmat[so] = ${pick('pr')};
+        dsmat[so] = ${pick('ds')};
+      }
+    }`);
+    }
+  return out.join('\n');
 }
 
 /** dQ for R queries of one (b, head), with their Δ = rowsum(dO ⊙ out) computed here and written out. */
@@ -232,12 +264,15 @@ export function attentionDqQuadWgsl(
   seg = false,
   declare: AttentionDeclare = plainAttentionDecls,
   shape: QuadShape = QUAD_SHAPE,
+  store = false,
 ): AttentionShader {
   const { R, C, wg } = shape;
+  if (store && (prefix || R % 2 !== 0 || C % 2 !== 0))
+    throw new Error('attentionDqQuadWgsl: storing P and dS needs no prefix and even R and C');
   const L = lanes(D, shape.unroll);
   const NI = L.NI;
-  const bindings = dqQuadBindings(prefix, seg);
-  const tile = (kb: string, vb: string) => {
+  const bindings = dqQuadBindings(prefix, seg, store);
+  const tile = (kb: string, vb: string, keep = false) => {
     const kOnly = (i: string, t: string) =>
       each(C, (c) => `      let k${c}${t} = ${kb}[ko${c} + ${L.e(i)}];`);
     const kv = (i: string, t: string) =>
@@ -253,7 +288,8 @@ ${each(
     `      let q${r} = qs[${r * NI}u + ${i}];\n      let o${r} = dor[${r * NI}u + ${i}];\n${each(C, (c) => `      s${r}_${c} += q${r} * k${c}${t};\n      dp${r}_${c} += o${r} * v${c}${t};`)}`,
 )}`,
 )}
-${pairs(R, C, (r, c) => `    let ds${r}_${c} = select(0.0, exp(qsum(s${r}_${c}) - L${r}) * (qsum(dp${r}_${c}) - dl${r}), vis${r}_${c});`)}
+${pairs(R, C, (r, c) => `    let pr${r}_${c} = select(0.0, exp(qsum(s${r}_${c}) - L${r}), vis${r}_${c});\n    let ds${r}_${c} = pr${r}_${c} * (qsum(dp${r}_${c}) - dl${r});`)}
+${keep ? `    let odd = (lane & 1u) == 1u;\n    let hi = lane >= 2u;\n${storeTile(R, C)}` : ''}
 ${L.loop(
   (i, t) => `${L.inLoop(kOnly, i, t)}
 ${each(R, (r) => `      acc[${r * NI}u + ${i}] += ${sum(range(C).map((c) => `ds${r}_${c} * k${c}${t}`))};`)}`,
@@ -309,7 +345,7 @@ ${each(
     let ko${c} = ((b * p.S + j${c}) * p.Hkv + kh) * DW;${seg ? `\n    let sk${c} = seg[b * p.S + j${c}];` : ''}
 ${each(R, (r) => `    let vis${r}_${c} = jt + ${c}u <= last${r}${seg ? ` && (sk${c} == sq${r} || sk${c} < 0)` : ''};`)}`,
 )}
-${tile('k', 'v')}
+${tile('k', 'v', store)}
   }
 ${each(
   R,

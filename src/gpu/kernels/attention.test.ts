@@ -21,6 +21,7 @@ import {
   attentionBackward,
   attentionVariantOf,
   attentionWorkspaceBytes,
+  QUAD_STORED,
 } from './attention';
 import { attentionBackwardRef, attentionBackwardTwin, attentionRef, attentionTwin } from './attention.ref';
 
@@ -158,6 +159,21 @@ for (const variant of ATTENTION_VARIANTS)
         await checkGpu(variant, d, 100 + 10 * i);
       });
     }
+
+    if (variant === 'quad')
+      it('stores P and dS for dK/dV with any subset of them, and recomputes them past its size limit', async () => {
+        // No prefix and dq wanted: the stored path (dk or dv alone reads one matrix). Odd T ends a row pair.
+        const d: AttentionDims = { B: 2, T: 11, S: 13, Hq: 4, Hkv: 2, D: 12 };
+        await checkGpu(variant, d, 11, ['dq', 'dk']);
+        await checkGpu(variant, d, 12, ['dq', 'dv']);
+        const limit = QUAD_STORED.maxBytes;
+        QUAD_STORED.maxBytes = 0;
+        try {
+          await checkGpu(variant, d, 13);
+        } finally {
+          QUAD_STORED.maxBytes = limit;
+        }
+      });
 
     it('skips null gradients and still gets the others right', async () => {
       const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };

@@ -29,7 +29,8 @@
 // 'flash' there at B8 T128 D64, bench/attention-node.ts), 'rows' (barrier-free, one invocation per query or
 // key row) and 'tiled' (the per-row arithmetic with the looped-over rows shared through workgroup memory
 // tiles: fewer global reads on real GPUs). All are deterministic and use no atomics; Δ is computed by one
-// small kernel, or by 'quad''s dQ kernel when dq is wanted.
+// small kernel, or by 'quad''s dQ kernel when dq is wanted. 'quad' also stores P and dS from dQ for dK/dV
+// while both matrices fit QUAD_STORED.maxBytes (attention-quad-stored.wgsl.ts; ~1.15× its backward).
 import { alignBytes, type GpuRegion } from '../arena';
 import { type GpuContext, Uniforms } from '../context';
 import { GpuKernelError } from '../errors';
@@ -61,6 +62,7 @@ import {
   QUAD_SHAPE,
   type QuadShape,
 } from './attention-quad.wgsl';
+import { attentionDkvStoredWgsl, storedMatrixBytes } from './attention-quad-stored.wgsl';
 import { memoKernel, planBindings } from './bindings';
 import { grid1d } from './common';
 
@@ -327,9 +329,25 @@ export function attention(ctx: GpuContext, args: AttentionArgs): void {
   );
 }
 
-/** Bytes attentionBackward borrows from the arena while recording: Δ, one f32 per query row and head. */
+/**
+ * The stored-P/dS backward's limit (both matrices together): above it the quad dK/dV recomputes the scores,
+ * so long sequences keep memory linear in T. Mutable for benches and tests (0 turns the path off).
+ */
+export const QUAD_STORED = { maxBytes: 8 << 20 };
+
+/**
+ * Bytes attentionBackward borrows from the arena while recording, at most: Δ, one f32 per query row and head,
+ * plus the 'quad' variant's stored P and dS where their size is within QUAD_STORED.maxBytes (see storedBytes).
+ */
 export function attentionWorkspaceBytes(dims: AttentionDims): number {
-  return alignBytes(dims.B * dims.Hq * dims.T * 4);
+  return alignBytes(dims.B * dims.Hq * dims.T * 4) + storedBytes(dims);
+}
+
+/** Both stored matrices' bytes (arena-aligned) when the stored path may take them, else 0. */
+function storedBytes(dims: AttentionDims): number {
+  if ((dims.P ?? 0) > 0) return 0;
+  const bytes = 2 * alignBytes(storedMatrixBytes(dims.B, dims.Hq, dims.T, dims.S));
+  return bytes <= QUAD_STORED.maxBytes ? bytes : 0;
 }
 
 /**
@@ -370,6 +388,24 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     seg: args.segments,
   };
   const D = c.D;
+  // 'quad' with dq and real-key gradients wanted, no prefix and small shapes: dQ stores P and dS and dK/dV
+  // reads them (attention-quad-stored.wgsl.ts), two products per pair fewer. The matrices are T×S per head.
+  const qs = quadShapeFor(c.T);
+  const matBytes = storedMatrixBytes(c.B, c.Hq, c.T, c.S);
+  const stored =
+    variant === 'quad' &&
+    !!args.dq &&
+    (!!args.dk || !!args.dv) &&
+    qs.R % 2 === 0 &&
+    qs.C % 2 === 0 &&
+    storedBytes(c) > 0;
+  const mats = stored
+    ? [
+        ctx.arena.alloc(matBytes, 'workspace', 'attention.p'),
+        ctx.arena.alloc(matBytes, 'workspace', 'attention.ds'),
+      ]
+    : [];
+  [bufs.pmat, bufs.dsmat] = mats;
   // The quad dQ kernel computes Δ itself (and writes it for dK/dV, recorded after it).
   if (delta && !(variant === 'quad' && args.dq)) {
     run(
@@ -387,7 +423,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   if (args.dq) {
     run(
       ctx,
-      `attention_dq${t}${shapeTag(variant, c.T)}_d${D}${prefix ? '_prefix' : ''}${sg}`,
+      `attention_dq${t}${shapeTag(variant, c.T)}_d${D}${prefix ? '_prefix' : ''}${sg}${stored ? '_pds' : ''}`,
       `attention_dq${t}(D=${D})`,
       (declare) =>
         variant === 'tiled'
@@ -395,7 +431,7 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
           : variant === 'flash'
             ? attentionDqFlashWgsl(D, prefix, seg, declare)
             : variant === 'quad'
-              ? attentionDqQuadWgsl(D, prefix, seg, declare, quadShapeFor(c.T))
+              ? attentionDqQuadWgsl(D, prefix, seg, declare, qs, stored)
               : attentionDqWgsl(D, prefix, seg, declare),
       bufs,
       u,
@@ -410,6 +446,18 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     // Prefix rows are shared by the batch: their kernels loop over it instead of spreading it on the grid.
     const nrows = isPrefix ? c.P : c.S;
     const batch = isPrefix ? 1 : c.B;
+    if (stored && !isPrefix) {
+      run(
+        ctx,
+        `attention_${tag}_pds${shapeTag(variant, nrows)}_d${D}`,
+        `attention_${tag}_pds(D=${D})`,
+        (declare) => attentionDkvStoredWgsl(D, wantDk, wantDv, declare, quadShapeFor(nrows)),
+        bufs,
+        u,
+        grid(variant, nrows, c.Hkv, batch),
+      );
+      return;
+    }
     run(
       ctx,
       `attention_${tag}${shapeTag(variant, nrows)}_d${D}${masked ? '_seg' : ''}`,
@@ -431,4 +479,5 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   if (prefix) dkv(true, wantPk, wantPv);
   // Safe to free now: the arena only recycles it for dispatches recorded later, which run after these.
   if (delta) ctx.arena.free(delta);
+  for (const m of mats) ctx.arena.free(m);
 }
