@@ -9,8 +9,8 @@
 // A level of one plain matmul is recorded as the plain matmul (its tuned variant, the GEMV path).
 //
 // Only matmuls the barrier-free register blocks serve are queued (the variant matmul.ts would pick for the
-// shape class is regblock, skinny, lanes, quad or quadnarrow: SwiftShader's picks; the multi kernel then
-// runs the matching loop style), unbatched, and not decode-sized (M ≤ GEMV_MAX_ROWS without transA goes
+// shape class is regblock, skinny, lanes, quad or quadnarrow: SwiftShader's picks; the multi kernel runs
+// the quad loops where the device has subgroups and B is plain f32, else the regblock ones), unbatched, and not decode-sized (M ≤ GEMV_MAX_ROWS without transA goes
 // straight to the GEMV path); the rest are recorded at once. On a hardware adapter whose autotune picks
 // the tiled kernels nothing is queued.
 
@@ -45,12 +45,11 @@ interface Pending {
   job: MatmulJob;
   /** The plain call it came from (recorded as such when it runs alone). */
   plain: MatmulArgs | null;
+  /** What it reads (later jobs merged into it as terms add theirs), and what it writes. */
   reads: Span[];
   write: Span;
   level: number;
   style: MultiStyle;
-  /** Later jobs merged into this one as terms (their reads count as this job's). */
-  merged: boolean;
 }
 
 const span = (r: GpuRegion): Span => regionParts(r);
@@ -165,12 +164,11 @@ export class MatmulQueue {
       into.job = { ...into.job, terms: [...into.job.terms, ...job.terms] };
       into.reads.push(...reads.slice(0, -1));
       into.plain = null;
-      into.merged = true;
       this.schedule();
       return;
     }
     if (into) after = Math.max(after, into.level);
-    this.pending.push({ job, plain, reads, write, level: after + 1, merged: false, style });
+    this.pending.push({ job, plain, reads, write, level: after + 1, style });
     this.schedule();
   }
 

@@ -1,9 +1,11 @@
 // WGSL for several matmul *jobs* in one dispatch (matmul-multi.ts): job j writes O_j [M_j, N_j] =
 // (O_j if accumulating) + (R_j if it has an addend) + (bias_j per column) + Σ_t alpha_t · op(A_t)·op(B_t),
 // each term with its own transposes, K and B storage format. The workgroups are split among the jobs
-// (job j owns a contiguous run of tiles, its end in the uniforms); each invocation computes an 8×8 block of
-// one job straight from global memory, the barrier-free register-block style of matmul.wgsl.ts's regblock,
-// with edge rows/columns clamped for loading and dropped at the store. Every job and term is generated as
+// (job j owns a contiguous run of tiles, its end in the uniforms); each invocation computes a register block
+// of one job straight from global memory, barrier-free, in one of two loop styles: 'block' (matmul.wgsl.ts's
+// regblock: 8×8 per invocation, any B format) or 'quad' (matmul-quad.wgsl.ts's layout: the lanes of a
+// subgroup quad share rows and interleave columns, every load four consecutive words; f32 B). Edge rows,
+// columns (and, in quads, k) are clamped or zeroed for loading and dropped at the store. Every job and term is generated as
 // its own code (no binding chosen at run time), so the kernel text depends on the jobs' structure only;
 // sizes, K and alphas are uniforms.
 
