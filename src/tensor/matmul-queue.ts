@@ -190,9 +190,13 @@ export class MatmulQueue {
       const groups: Group[] = [];
       for (const e of jobs) {
         if (!groups.some((g) => tryAdd(g, e, limit))) {
-          const g: Group = { jobs: [], spans: [], uniformBytes: 4, style: e.style };
-          tryAdd(g, e, Number.POSITIVE_INFINITY);
-          groups.push(g);
+          // Alone: a dispatch of its own whatever its regions (a lone plain call is the plain matmul).
+          groups.push({
+            jobs: [e],
+            spans: [...e.reads, e.write],
+            uniformBytes: 4 + 4 * (4 + 2 * e.job.terms.length),
+            style: e.style,
+          });
         }
       }
       for (const { jobs: g, style } of groups) {
