@@ -6,13 +6,19 @@
 // shared machine only ratios mean anything. Usage:
 //   node --import tsx bench/attention-node.ts [B T D H]
 // VARIANTS=flash,quad picks variants (default: all but 'tiled'); ROUNDS=5; STEP=0 skips the whole step;
-// CPU=1 times process CPU instead of wall clock (steadier on a loaded machine); QUAD_RECOMPUTE=1 adds 'quad'
-// without its stored-P/dS backward (QUAD_STORED.maxBytes = 0).
+// CPU=1 times process CPU instead of wall clock (steadier on a loaded machine); QUAD_STORED=1 adds 'quad'
+// with its stored-P/dS backward (off by default: see QUAD_STORED in attention.ts).
 // FLASH_SHAPES=4x4x16 / QUAD_SHAPES=4x4x16u0 (R×C×workgroup, quad: unroll) add those block shapes as variants.
 // Timing is wall clock around ctx.sync() after a warm-up (bench/timing.ts).
 
 import type { GpuRegion } from '../src/gpu/arena';
-import { ATTENTION_VARIANTS, attention, attentionBackward, QUAD_STORED } from '../src/gpu/kernels/attention';
+import {
+  ATTENTION_VARIANTS,
+  attention,
+  attentionBackward,
+  QUAD_STORED,
+  STORED_LIMIT,
+} from '../src/gpu/kernels/attention';
 import { FLASH_SHAPE } from '../src/gpu/kernels/attention-flash.wgsl';
 import { QUAD_SHAPE } from '../src/gpu/kernels/attention-quad.wgsl';
 import { acquireNodeGpu } from '../src/gpu/node';
@@ -85,11 +91,11 @@ const quad0 = { ...QUAD_SHAPE };
 shapes(process.env.FLASH_SHAPES, 'flash', FLASH_SHAPE);
 shapes(process.env.QUAD_SHAPES, 'quad', QUAD_SHAPE);
 const stored0 = QUAD_STORED.maxBytes;
-if (process.env.QUAD_RECOMPUTE === '1')
+if (process.env.QUAD_STORED === '1')
   variants.push({
-    name: 'quad recompute',
+    name: 'quad stored',
     variant: 'quad',
-    shape: () => Object.assign(QUAD_STORED, { maxBytes: 0 }),
+    shape: () => Object.assign(QUAD_STORED, { maxBytes: STORED_LIMIT }),
   });
 
 const passes: Record<string, () => void> = {

@@ -22,6 +22,7 @@ import {
   attentionVariantOf,
   attentionWorkspaceBytes,
   QUAD_STORED,
+  STORED_LIMIT,
 } from './attention';
 import { attentionBackwardRef, attentionBackwardTwin, attentionRef, attentionTwin } from './attention.ref';
 
@@ -164,11 +165,13 @@ for (const variant of ATTENTION_VARIANTS)
       it('stores P and dS for dK/dV with any subset of them, and recomputes them past its size limit', async () => {
         // No prefix and dq wanted: the stored path (dk or dv alone reads one matrix). Odd T ends a row pair.
         const d: AttentionDims = { B: 2, T: 11, S: 13, Hq: 4, Hkv: 2, D: 12 };
-        await checkGpu(variant, d, 11, ['dq', 'dk']);
-        await checkGpu(variant, d, 12, ['dq', 'dv']);
         const limit = QUAD_STORED.maxBytes;
-        QUAD_STORED.maxBytes = 0;
         try {
+          QUAD_STORED.maxBytes = STORED_LIMIT;
+          await checkGpu(variant, d, 11, ['dq', 'dk']);
+          await checkGpu(variant, d, 12, ['dq', 'dv']);
+          await checkGpu(variant, { ...d, T: 9, S: 9 }, 14);
+          QUAD_STORED.maxBytes = 0;
           await checkGpu(variant, d, 13);
         } finally {
           QUAD_STORED.maxBytes = limit;
