@@ -2,7 +2,7 @@
 // with different K, every transpose pair, alpha, accumulate, an addend (in place too) and a bias, B in
 // every stored format, edges where M and N are not multiples of the 64×64 workgroup tile, and the
 // refusals (dependent jobs, too many bindings). Shapes stay small: this runs on SwiftShader.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testGpu, up } from '../../../test/helpers/gpu';
 import { expectClose, randn } from '../../../test/helpers/numeric';
 import { roundTripWeight } from '../../util/quant';
@@ -120,6 +120,66 @@ describe('matmulMulti', () => {
       for (const b of [ga, gw, gr, gbias, gr2, out]) ctx.arena.free(b);
     });
   }
+
+  it('quad style on whole tiles (unchecked stores): sums, accumulate, addend, bias, a narrow job', async () => {
+    const ctx = await testGpu();
+    // 128 rows and N a multiple of 32 (8 for the narrow job): every job's output is whole quad tiles.
+    const [M, K1, K2] = [128, 12, 40];
+    const a1 = randn(M * K1, 60);
+    const a2 = randn(K2 * M, 61); // stored [K, M]: transA
+    const w1 = randn(64 * K1, 62);
+    const w2 = randn(K2 * 64, 63);
+    const wn = randn(8 * K1, 64);
+    const init = randn(M * 64, 65);
+    const r = randn(M * 8, 66);
+    const bias = randn(8, 67);
+    const [ga1, ga2, gw1, gw2, gwn, gr, gbias] = [a1, a2, w1, w2, wn, r, bias].map((v) => up(ctx, v));
+    const out = up(ctx, init);
+    const outN = ctx.arena.alloc(M * 8 * 4, 'activations', 'o');
+    const spy = vi.spyOn(ctx, 'dispatch');
+    matmulMulti(ctx, {
+      style: 'quad',
+      jobs: [
+        {
+          out,
+          M,
+          N: 64,
+          accumulate: true,
+          terms: [
+            { a: ga1, b: gw1, K: K1, transB: true, alpha: 0.5 },
+            { a: ga2, b: gw2, K: K2, transA: true },
+          ],
+        },
+        { out: outN, M, N: 8, addend: gr, bias: gbias, terms: [{ a: ga1, b: gwn, K: K1, transB: true }] },
+      ],
+    });
+    const kernel = spy.mock.calls[0][0].kernel;
+    spy.mockRestore();
+    // Both jobs took the unchecked stores: no edge test in the shader text.
+    expect(kernel.code).not.toMatch(/if \(m0 \+ \d+u < p\.m/);
+    const j0 = {
+      out: Float64Array.from(init),
+      M,
+      N: 64,
+      accumulate: true,
+      terms: [
+        { a: a1, b: w1, K: K1, transB: true, alpha: 0.5 },
+        { a: a2, b: w2, K: K2, transA: true },
+      ],
+    };
+    const j1 = {
+      out: new Float64Array(M * 8),
+      M,
+      N: 8,
+      addend: r,
+      bias,
+      terms: [{ a: a1, b: wn, K: K1, transB: true }],
+    };
+    matmulMultiRef({ jobs: [j0, j1] });
+    expectClose(await ctx.readF32(out, M * 64), j0.out, ...tol(K2), 'whole tiles, sum');
+    expectClose(await ctx.readF32(outN, M * 8), j1.out, ...tol(K1), 'whole tiles, narrow');
+    for (const b of [ga1, ga2, gw1, gw2, gwn, gr, gbias, out, outN]) ctx.arena.free(b);
+  });
 
   it('B stored f16/bf16/int8/nf4 (both transposes) against the twin of the stored values', async () => {
     const ctx = await testGpu();

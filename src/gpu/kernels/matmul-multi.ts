@@ -204,7 +204,12 @@ export function matmulMulti(ctx: GpuContext, args: MatmulMultiArgs): void {
   const { jobs } = args;
   const style = args.style ?? 'block';
   validate(ctx, jobs, style);
-  const templates = jobs.map(template);
+  const templates = jobs.map((job) => {
+    const t = template(job);
+    if (style !== 'quad') return t;
+    const [tx, ty] = multiTile(style, t);
+    return { ...t, exact: job.M % ty === 0 && job.N % tx === 0 };
+  });
   const L = planBindings('matmul_multi', bindingSpecs(jobs));
   const limit = multiBindingLimit(ctx);
   if (L.buffers.length > limit)

@@ -32,6 +32,11 @@ export interface JobTemplate {
   bias: boolean;
   /** Quad style only: 2 columns per lane (8 per quad) for LoRA's narrow outputs, else 8 (32 per quad). */
   narrow?: boolean;
+  /**
+   * Quad style only: the job's output is whole tiles, so its stores go unchecked (SwiftShader runs any
+   * test after the k loop at 2-4× the cost of straight stores when K is small; matmul-quad.wgsl.ts).
+   */
+  exact?: boolean;
 }
 
 /**
@@ -75,7 +80,7 @@ export const jobsKey = (style: MultiStyle, jobs: JobTemplate[]): string =>
   jobs
     .map(
       (j) =>
-        `${j.terms.map((t) => `${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype}${t.bDtype === 'int8' ? t.bChan : ''}${t.scaled ? 's' : ''}`).join('+')}${j.accumulate ? 'a' : ''}${j.addend ? 'r' : ''}${j.bias ? 'b' : ''}${j.narrow ? 'w' : ''}`,
+        `${j.terms.map((t) => `${t.transA ? 't' : 'n'}${t.transB ? 't' : 'n'}${t.bDtype}${t.bDtype === 'int8' ? t.bChan : ''}${t.scaled ? 's' : ''}`).join('+')}${j.accumulate ? 'a' : ''}${j.addend ? 'r' : ''}${j.bias ? 'b' : ''}${j.narrow ? 'w' : ''}${j.exact ? 'x' : ''}`,
     )
     .join('|');
 
@@ -271,10 +276,15 @@ function quadJobFn(j: number, job: JobTemplate, id: Record<string, string>): str
   const rn = quadRn(job.narrow);
   const rows = range(QUAD_RM);
   const cols = range(rn);
-  const stores = rows.map(
-    (i) =>
-      `  if (m0 + ${i}u < p.m${j}) { let row = (m0 + ${i}u) * p.n${j}; ${cols.map((c) => `if (nBase + ${4 * c}u + l < p.n${j}) { put${j}(row + nBase + ${4 * c}u + l, nBase + ${4 * c}u + l, c${i}_${c}); }`).join(' ')} }`,
-  );
+  const stores = job.exact
+    ? rows.map(
+        (i) =>
+          `  { let row = (m0 + ${i}u) * p.n${j}; ${cols.map((c) => `put${j}(row + nBase + ${4 * c}u + l, nBase + ${4 * c}u + l, c${i}_${c});`).join(' ')} }`,
+      )
+    : rows.map(
+        (i) =>
+          `  if (m0 + ${i}u < p.m${j}) { let row = (m0 + ${i}u) * p.n${j}; ${cols.map((c) => `if (nBase + ${4 * c}u + l < p.n${j}) { put${j}(row + nBase + ${4 * c}u + l, nBase + ${4 * c}u + l, c${i}_${c}); }`).join(' ')} }`,
+      );
   return `
 ${putFn(j, job, id)}
 fn job${j}(tile: u32, lid: vec3<u32>) {
@@ -285,7 +295,7 @@ fn job${j}(tile: u32, lid: vec3<u32>) {
   let ty = tile / p.g${j};
   let nBase = tx * ${4 * rn}u;
   let m0 = (ty * ${QUAD_WGY}u + lid.y) * ${QUAD_RM}u;
-  if (m0 >= p.m${j}) { return; }
+  ${job.exact ? '' : `if (m0 >= p.m${j}) { return; }`}
 ${rows.map((i) => `  var ${cols.map((c) => `c${i}_${c} = 0.0`).join('; var ')};`).join('\n')}
 ${job.terms.map((tt, t) => quadTermLoop(j, t, tt, id, rn)).join('\n')}
 ${stores.join('\n')}
