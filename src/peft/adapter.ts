@@ -235,7 +235,6 @@ export class Adapter<S, I, O> {
       prefix: inner.prefix && ((tp, layer) => (on() ? inner.prefix!(tp, layer) : null)),
       virtualTokens: inner.virtualTokens && ((tp) => (on() ? inner.virtualTokens!(tp) : null)),
       positionOffset: inner.positionOffset && (() => (on() ? inner.positionOffset!() : 0)),
-      additiveLinear: inner.additiveLinear,
     };
   }
 
