@@ -165,7 +165,9 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
   await expect(cards).toHaveCount(3);
   await expect(cards.nth(2)).toHaveAttribute('data-state', 'done');
   const imported = table.locator('tbody tr', { hasText: 'imported' }).first();
-  expect(await n(imported, 'evalLoss')).toBeCloseTo(await n(lora, 'evalLoss'), 4);
+  // The row fills in from the run's results, which can render a moment after its card turns done.
+  const loraEval = await n(lora, 'evalLoss');
+  await expect.poll(() => n(imported, 'evalLoss')).toBeCloseTo(loraEval, 4);
   await page.screenshot({ path: 'test-results/playground-generated.png', fullPage: true });
 
   await page.reload();
