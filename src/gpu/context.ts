@@ -133,6 +133,11 @@ export class GpuContext {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private readonly shapeKeys = new WeakMap<BindShape, string>();
   private nextBufferId = 1;
+  /** Per kernel object (kernels are memoised), the binding shape and pipeline of its last dispatch. */
+  private readonly lastUse = new WeakMap<
+    KernelSource,
+    { buffers: number; uniform: boolean; shape: BindShape | null; pipeline: GPUComputePipeline }
+  >();
   /** Work a recorder holds back to batch it (tensor/matmul-queue.ts); recorded before anything else is. */
   private deferred: (() => void) | null = null;
 
@@ -339,8 +344,16 @@ export class GpuContext {
     const data = args.uniforms;
     if (data && data.byteLength > UNIFORM_SLOT)
       throw new GpuKernelError(kernel.label, `uniforms of ${data.byteLength} bytes exceed 256`);
-    const shape = this.shapeOf(kernel, args.buffers.length, data !== undefined);
-    const pipeline = this.pipeline(kernel, shape);
+    // The kernel object's last shape and pipeline: a steady step looks up no string keys for them.
+    const nb = args.buffers.length;
+    const withU = data !== undefined;
+    let hit = this.lastUse.get(kernel);
+    if (!hit || hit.buffers !== nb || hit.uniform !== withU) {
+      const s = this.shapeOf(kernel, nb, withU);
+      hit = { buffers: nb, uniform: withU, shape: s, pipeline: this.pipeline(kernel, s) };
+      this.lastUse.set(kernel, hit);
+    }
+    const { shape, pipeline } = hit;
     if (data && this.uniformSlot >= UNIFORM_SLOTS) this.flush();
     let uniformOffset = -1;
     if (data) {
