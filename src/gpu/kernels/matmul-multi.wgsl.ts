@@ -13,6 +13,7 @@ import type { BaseDtype } from '../../util/quant';
 import type { KernelLayout } from './bindings';
 import { weightReaderDecls, weightReaderFn } from './dequant.wgsl';
 import { range } from './matmul.wgsl';
+import { quadTransposeB } from './matmul-quad.wgsl';
 
 /** One product of a job as the kernel text sees it. */
 export interface TermTemplate {
@@ -228,15 +229,13 @@ function quadTermLoop(
     tt.transA ? `quadBroadcast(at${i >> 2}_${kk}, ${i & 3}u)` : `quadBroadcast(av${i}, ${kk}u)`;
   const bLoads = tt.transB
     ? cols
-        .map((c) => {
-          const x = range(4).map((q) => `select(0.0, ${B}[rb${4 * c + q} + kl], kin)`);
-          return `      let x${c}_0 = ${x[0]}; let x${c}_1 = ${x[1]}; let x${c}_2 = ${x[2]}; let x${c}_3 = ${x[3]};
-      let r${c}_0 = quadSwapX(select(x${c}_0, x${c}_1, ev)); let r${c}_2 = quadSwapX(select(x${c}_2, x${c}_3, ev));
-      let z${c}_0 = select(r${c}_0, x${c}_0, ev); let z${c}_1 = select(x${c}_1, r${c}_0, ev);
-      let z${c}_2 = select(r${c}_2, x${c}_2, ev); let z${c}_3 = select(x${c}_3, r${c}_2, ev);
-      let s${c}_0 = quadSwapY(select(z${c}_0, z${c}_2, lo)); let s${c}_1 = quadSwapY(select(z${c}_1, z${c}_3, lo));
-      let bt${c} = vec4<f32>(select(s${c}_0, z${c}_0, lo), select(s${c}_1, z${c}_1, lo), select(z${c}_2, s${c}_0, lo), select(z${c}_3, s${c}_1, lo));`;
-        })
+        .map((c) =>
+          quadTransposeB(
+            c,
+            range(4).map((q) => `select(0.0, ${B}[rb${4 * c + q} + kl], kin)`),
+            '      ',
+          ),
+        )
         .join('\n')
     : range(4)
         .flatMap((kk) =>

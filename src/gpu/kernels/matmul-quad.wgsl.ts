@@ -78,20 +78,33 @@ function loadB(t: MatmulTemplate, rn: number): { loads: string; word: (j: number
     );
     return { loads: loads.join('\n'), word: (j, kk) => `bn${j}_${kk}` };
   }
-  // Transpose: X[lane][c] = B(col 4j+c, k+lane) → Y[lane][kk] = X[kk][lane], by swapping across lane bit 0
-  // (quadSwapX) then bit 1 (quadSwapY); `ev` / `lo` are lane bit 0 / bit 1 clear.
-  const loads = range(rn).map((j) => {
-    const x = range(4).map(
-      (c) => `select(0.0, loadB(rb${4 * j + c} + kl, k + l, nBase + ${4 * j + c}u), kin)`,
-    );
-    return `    let x${j}_0 = ${x[0]}; let x${j}_1 = ${x[1]}; let x${j}_2 = ${x[2]}; let x${j}_3 = ${x[3]};
-    let r${j}_0 = quadSwapX(select(x${j}_0, x${j}_1, ev)); let r${j}_2 = quadSwapX(select(x${j}_2, x${j}_3, ev));
-    let z${j}_0 = select(r${j}_0, x${j}_0, ev); let z${j}_1 = select(x${j}_1, r${j}_0, ev);
-    let z${j}_2 = select(r${j}_2, x${j}_2, ev); let z${j}_3 = select(x${j}_3, r${j}_2, ev);
-    let s${j}_0 = quadSwapY(select(z${j}_0, z${j}_2, lo)); let s${j}_1 = quadSwapY(select(z${j}_1, z${j}_3, lo));
-    let bt${j} = vec4<f32>(select(s${j}_0, z${j}_0, lo), select(s${j}_1, z${j}_1, lo), select(z${j}_2, s${j}_0, lo), select(z${j}_3, s${j}_1, lo));`;
-  });
+  const loads = range(rn).map((j) =>
+    quadTransposeB(
+      j,
+      range(4).map((c) => `select(0.0, loadB(rb${4 * j + c} + kl, k + l, nBase + ${4 * j + c}u), kin)`),
+      '    ',
+    ),
+  );
   return { loads: loads.join('\n'), word: (j, kk) => `bt${j}[${kk}]` };
+}
+
+/**
+ * One column group j of a B stored [N,K], turned into the lanes' columns (also matmul-multi.wgsl.ts's quad
+ * loops): `x` are the four loads X[lane][c] = B(col 4j+c, k+lane); the result bt{j} holds, in lane l, its
+ * own column's four k: Y[lane][kk] = X[kk][lane], by swapping across lane bit 0 (quadSwapX) then bit 1
+ * (quadSwapY). Needs `ev` / `lo` (lane bit 0 / bit 1 clear) in scope.
+ */
+export function quadTransposeB(j: number, x: string[], indent: string): string {
+  return [
+    `let x${j}_0 = ${x[0]}; let x${j}_1 = ${x[1]}; let x${j}_2 = ${x[2]}; let x${j}_3 = ${x[3]};`,
+    `let r${j}_0 = quadSwapX(select(x${j}_0, x${j}_1, ev)); let r${j}_2 = quadSwapX(select(x${j}_2, x${j}_3, ev));`,
+    `let z${j}_0 = select(r${j}_0, x${j}_0, ev); let z${j}_1 = select(x${j}_1, r${j}_0, ev);`,
+    `let z${j}_2 = select(r${j}_2, x${j}_2, ev); let z${j}_3 = select(x${j}_3, r${j}_2, ev);`,
+    `let s${j}_0 = quadSwapY(select(z${j}_0, z${j}_2, lo)); let s${j}_1 = quadSwapY(select(z${j}_1, z${j}_3, lo));`,
+    `let bt${j} = vec4<f32>(select(s${j}_0, z${j}_0, lo), select(s${j}_1, z${j}_1, lo), select(z${j}_2, s${j}_0, lo), select(z${j}_3, s${j}_1, lo));`,
+  ]
+    .map((line) => indent + line)
+    .join('\n');
 }
 
 export function matmulQuadWgsl(t: MatmulTemplate, L: KernelLayout, shape: QuadShape = QUAD_SHAPE): string {
