@@ -20,7 +20,7 @@ function fakeTimer(seconds: Record<string, number>, seen: string[]) {
 
 describe('tuneAttention', () => {
   it('returns the variant the timer says is fastest and restores ctx.variants', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     ctx.variants.set('attention', 'rows');
     const live = ctx.arena.stats().liveBuffers;
     for (const fastest of ['rows', 'flash', ...(ctx.features.subgroups ? ['quad' as const] : [])]) {
@@ -41,7 +41,7 @@ describe('tuneAttention', () => {
   });
 
   it('ranks every candidate at a given shape, fastest first', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     ctx.variants.delete('attention');
     const seen: string[] = [];
     const ranked = await timeAttentionVariants(
@@ -58,13 +58,13 @@ describe('tuneAttention', () => {
   });
 
   it("leaves 'tiled' out on a software adapter only", async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     expect(attentionCandidates(ctx).includes('tiled')).toBe(!ctx.adapter.software);
     expect(attentionCandidates(ctx)).toContain('flash');
   });
 
   it("offers 'quad' exactly where the subgroups feature is", async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     expect(attentionCandidates(ctx).includes('quad')).toBe(ctx.features.subgroups);
   });
 });

@@ -50,7 +50,7 @@ const clearMatmulVariants = (variants: Map<string, string>) => {
 
 describe('autotune', () => {
   it("picks per class the variant the timer calls fastest, and times exactly the probes' candidates", async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const probes = tuneProbes(ctx.adapter.software, ctx.features.subgroups);
     // Every class's fastest is its last candidate, except square, whose first wins.
     const table: Record<string, number> = {};
@@ -78,7 +78,7 @@ describe('autotune', () => {
   });
 
   it('times the attention variants when asked and stores the fastest under attention', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const candidates = attentionCandidates(ctx);
     // The last candidate is the fastest by the fake timer; matmul classes all default to 1 s.
     const table: Record<string, number> = {};
@@ -118,7 +118,7 @@ describe('autotune', () => {
   });
 
   it('the quad kernels agree with regblock on this device (the check the tune runs before offering them)', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     // SwiftShader has quad operations; quadKernelsAgree compares exact integer products in all transposes.
     expect(ctx.features.subgroups).toBe(true);
     expect(await quadKernelsAgree(ctx)).toBe(true);
@@ -126,7 +126,7 @@ describe('autotune', () => {
   });
 
   it('a cached choice dispatches nothing and times nothing', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const cache = new MemoryCache();
     const stored = Object.fromEntries(MATMUL_CLASSES.map((c) => [matmulVariantKey(c), 'skinny']));
     cache.map.set(autotuneKey(ctx), JSON.stringify(stored));
@@ -141,7 +141,7 @@ describe('autotune', () => {
   });
 
   it('ignores unusable cached values (old format, unknown variant, a class missing, not JSON) and re-measures', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const full = Object.fromEntries(MATMUL_CLASSES.map((c) => [matmulVariantKey(c), 'regblock']));
     const bad = [
       JSON.stringify({ matmul: 'regblock' }),
@@ -170,7 +170,7 @@ describe('autotune', () => {
   });
 
   it('the real tune chooses a candidate per class, caches it, and frees what it allocated', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const cache = new MemoryCache();
     const t0 = performance.now();
     const first = await autotune(ctx, cache);
@@ -194,7 +194,7 @@ describe('autotune', () => {
   });
 
   it('the GPU timer runs warm-up plus reps × runs calls, with timestamps when the device has them', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const timer = createGpuTimer(ctx, { reps: 3, runs: 2 });
     // Real work between the marks: an empty interval can read as zero on a coarse clock, and a figure that
     // is not positive makes the timer fall back to wall clock (timing that batch once more).

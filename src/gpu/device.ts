@@ -24,7 +24,16 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Notes from discovery (e.g. "fell back to SwiftShader") to carry into the summary. */
   notes?: string[];
+  /**
+   * Optional features not to ask for even where the adapter has them, so the engine runs as it would on a
+   * device without them (Node's PEFT_GPU_WITHOUT; e.g. 'subgroups': the portable kernels a browser without
+   * subgroups gets, which also compile several times faster on SwiftShader).
+   */
+  withoutFeatures?: readonly string[];
 }
+
+/** The optional features the engine asks for where the adapter has them. */
+export const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
 const SOFTWARE_NAMES = /swiftshader|lavapipe|llvmpipe|software|microsoft basic render/i;
 
@@ -52,8 +61,11 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
     if (typeof v === 'number') requiredLimits[name] = v;
   }
   const requiredFeatures: GPUFeatureName[] = [];
-  for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]) {
-    if (adapter.features.has(f)) requiredFeatures.push(f);
+  const withheld: string[] = [];
+  for (const f of OPTIONAL_FEATURES) {
+    if (!adapter.features.has(f)) continue;
+    if (opts.withoutFeatures?.includes(f)) withheld.push(f);
+    else requiredFeatures.push(f as GPUFeatureName);
   }
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'peft-playground' });
   const features: GpuFeatures = {
@@ -69,6 +81,7 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
     SOFTWARE_NAMES.test(`${description} ${info.vendor} ${info.architecture} ${info.device}`) ||
     opts.notes?.some((n) => /swiftshader/i.test(n)) === true;
   if (software) notes.push('Running on a software GPU (SwiftShader): correct but slow; keep models tiny.');
+  if (withheld.length) notes.push(`Features the adapter has but were not asked for: ${withheld.join(', ')}.`);
   if (!features.shaderF16) notes.push('No shader-f16: frozen weights are stored as f32.');
   const summary: GpuAdapterSummary = {
     vendor: info.vendor,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autotune, fileCache } from './autotune';
 import type { GpuContext } from './context';
-import { acquireFromGpu } from './device';
+import { acquireFromGpu, OPTIONAL_FEATURES } from './device';
 import { NoWebGpuError } from './errors';
 
 const SWIFTSHADER_ICDS = [
@@ -53,11 +53,34 @@ function hasSystemVulkanIcd(): boolean {
 export const AUTOTUNE_CACHE_FILE = join(tmpdir(), 'peft-playground-autotune.json');
 
 /**
+ * Optional features named in PEFT_GPU_WITHOUT (comma-separated, e.g. `subgroups`), withheld from the device
+ * so it runs as one without them would. The test suite sets `subgroups` (vitest.config.ts); unknown names are
+ * an error rather than silently ignored.
+ */
+export function withheldFeatures(env: string | undefined = process.env.PEFT_GPU_WITHOUT): string[] {
+  const names = (env ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const known: readonly string[] = OPTIONAL_FEATURES;
+  const bad = names.filter((n) => !known.includes(n));
+  if (bad.length)
+    throw new Error(
+      `PEFT_GPU_WITHOUT names ${bad.map((b) => `"${b}"`).join(', ')}; it takes a comma-separated list of ` +
+        `${OPTIONAL_FEATURES.join(', ')}.`,
+    );
+  return names;
+}
+
+/**
  * A Dawn device for Node (CLI, tests, benchmarks). `tune` runs the kernel-variant autotune, cached in
  * AUTOTUNE_CACHE_FILE, on a hardware adapter; a software one (SwiftShader) keeps the untuned defaults, the
  * measured best there, as the page does (device.ts). Tests leave it off and get the defaults.
  */
-export async function acquireNodeGpu(options: { quiet?: boolean; tune?: boolean } = {}): Promise<GpuContext> {
+export async function acquireNodeGpu(
+  options: { quiet?: boolean; tune?: boolean; withoutFeatures?: readonly string[] } = {},
+): Promise<GpuContext> {
+  const withoutFeatures = options.withoutFeatures ?? withheldFeatures();
   const mod = await loadDawn();
   const notes: string[] = [];
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
@@ -83,7 +106,7 @@ export async function acquireNodeGpu(options: { quiet?: boolean; tune?: boolean 
     );
   }
   // Re-request through acquireFromGpu so limits and features are asked for the same way as in the browser.
-  const ctx = await acquireFromGpu(newInstance(mod), { runtime: 'dawn', notes });
+  const ctx = await acquireFromGpu(newInstance(mod), { runtime: 'dawn', notes, withoutFeatures });
   if (options.tune && !ctx.adapter.software) await autotune(ctx, fileCache(AUTOTUNE_CACHE_FILE));
   return ctx;
 }

@@ -1,9 +1,13 @@
 // Whole-model checks on the tape: the CPU twin's gradients against central differences, the GPU's logits
 // and gradients against the twin, and a 5-step training run whose GPU losses match the twin's within 1e-4.
+// The GPU checks run on two devices: the suite's portable one (subgroups withheld, vitest.config.ts) and one
+// with every feature, whose defaults on SwiftShader are the quad matmul and attention kernels and the
+// matmul queue's grouped quad dispatches: the path the page takes there.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/helpers/gpu';
 import { expectClose } from '../../test/helpers/numeric';
 import type { ModelConfig } from '../formats/model-config';
+import { untunedVariant } from '../gpu/kernels/matmul';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { gpuBackend } from '../tensor/gpu-backend';
@@ -84,57 +88,63 @@ for (const c of [TINY_GPT2, TINY_LLAMA]) {
       }
     });
 
-    it('GPU logits and gradients match the CPU twin', async () => {
-      const ctx = await testGpu();
-      const specs = randomModelParams(c, 5, all, 0.2, true);
-      const b = batch(c, 2, 7, 9);
-      const cpu = cpuBackend();
-      const gpu = gpuBackend(ctx);
-      const pc = new ParamSet(cpu, specs);
-      const pg = new ParamSet(gpu, specs);
-      const rc = lossAndGrads(cpu, c, pc, b);
-      const rg = lossAndGrads(gpu, c, pg, b);
-      const n = rc.logits.size;
-      expectClose(await gpu.read(rg.logits.store, n), rc.logits.store, 1e-4, 1e-5, 'logits');
-      expectClose(await gpu.read(rg.loss.store, 1), rc.loss.store, 1e-5, 1e-6, 'loss');
-      for (const t of pc.trainable()) {
-        expectClose(await pg.readGrad(t.name), t.grad!, 2e-3, 2e-5, `grad ${t.name}`);
-      }
-      rg.tp.dispose();
-      pg.dispose();
-      expect(ctx.arena.stats().liveBuffers).toBe(0);
-    });
-
-    it('trains 5 steps on the GPU with the losses of the twin (1e-4 relative)', async () => {
-      const ctx = await testGpu();
-      const specs = randomModelParams(c, 21, all, 0.1);
-      const runOn = async <S, I>(be: Backend<S, I>) => {
-        const ps = new ParamSet(be, specs);
-        const opt = new AdamW(ps, {
-          lr: 1e-2,
-          beta1: 0.9,
-          beta2: 0.999,
-          eps: 1e-8,
-          weightDecay: 0.01,
-          maxGradNorm: 1,
-        });
-        const losses: number[] = [];
-        for (let step = 0; step < 5; step++) {
-          const b = batch(c, 2, 8, 100 + step);
-          const { tp, loss } = lossAndGrads(be, c, ps, b);
-          opt.update();
-          losses.push((await be.read(loss.store, 1))[0]);
-          tp.dispose();
+    for (const allFeatures of [false, true]) {
+      const kernels = allFeatures ? 'every feature: quad kernels' : 'portable kernels';
+      it(`GPU logits and gradients match the CPU twin (${kernels})`, async () => {
+        const ctx = await testGpu({ allFeatures });
+        // What this case is for: on SwiftShader the two devices take different kernels.
+        if (ctx.adapter.software)
+          expect(untunedVariant(ctx, 'square')).toBe(allFeatures ? 'quad' : 'regblock');
+        const specs = randomModelParams(c, 5, all, 0.2, true);
+        const b = batch(c, 2, 7, 9);
+        const cpu = cpuBackend();
+        const gpu = gpuBackend(ctx);
+        const pc = new ParamSet(cpu, specs);
+        const pg = new ParamSet(gpu, specs);
+        const rc = lossAndGrads(cpu, c, pc, b);
+        const rg = lossAndGrads(gpu, c, pg, b);
+        const n = rc.logits.size;
+        expectClose(await gpu.read(rg.logits.store, n), rc.logits.store, 1e-4, 1e-5, 'logits');
+        expectClose(await gpu.read(rg.loss.store, 1), rc.loss.store, 1e-5, 1e-6, 'loss');
+        for (const t of pc.trainable()) {
+          expectClose(await pg.readGrad(t.name), t.grad!, 2e-3, 2e-5, `grad ${t.name}`);
         }
-        opt.dispose();
-        ps.dispose();
-        return losses;
-      };
-      const cpuLosses = await runOn(cpuBackend());
-      const gpuLosses = await runOn(gpuBackend(ctx));
-      expectClose(gpuLosses, cpuLosses, 1e-4, 0, 'losses');
-      // The run must actually learn something for the comparison to mean anything.
-      expect(cpuLosses[4]).toBeLessThan(cpuLosses[0]);
-    });
+        rg.tp.dispose();
+        pg.dispose();
+        expect(ctx.arena.stats().liveBuffers).toBe(0);
+      });
+
+      it(`trains 5 steps on the GPU with the losses of the twin (1e-4 relative, ${kernels})`, async () => {
+        const ctx = await testGpu({ allFeatures });
+        const specs = randomModelParams(c, 21, all, 0.1);
+        const runOn = async <S, I>(be: Backend<S, I>) => {
+          const ps = new ParamSet(be, specs);
+          const opt = new AdamW(ps, {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay: 0.01,
+            maxGradNorm: 1,
+          });
+          const losses: number[] = [];
+          for (let step = 0; step < 5; step++) {
+            const b = batch(c, 2, 8, 100 + step);
+            const { tp, loss } = lossAndGrads(be, c, ps, b);
+            opt.update();
+            losses.push((await be.read(loss.store, 1))[0]);
+            tp.dispose();
+          }
+          opt.dispose();
+          ps.dispose();
+          return losses;
+        };
+        const cpuLosses = await runOn(cpuBackend());
+        const gpuLosses = await runOn(gpuBackend(ctx));
+        expectClose(gpuLosses, cpuLosses, 1e-4, 0, 'losses');
+        // The run must actually learn something for the comparison to mean anything.
+        expect(cpuLosses[4]).toBeLessThan(cpuLosses[0]);
+      });
+    }
   });
 }

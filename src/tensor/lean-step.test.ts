@@ -21,7 +21,7 @@ describe('a lean LoRA step', () => {
   // hardware adapters take.
   for (const variant of ['matmul', 'fused'] as const)
     it(`reuses bind groups, writes uniforms once per submit and routes gradients without copies (${variant})`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       ctx.variants.set('lora', variant);
       const cfg = TINY_LLAMA;
       const specs = randomModelParams(cfg, 7, () => false, 0.2);

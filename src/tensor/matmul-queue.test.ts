@@ -34,7 +34,7 @@ async function sequence<S, I>(be: Backend<S, I>): Promise<Float64Array[]> {
 
 describe('the matmul queue', () => {
   it('keeps every hazard and sums into one output, in the dispatches its levels predict', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const want = await sequence(cpuBackend());
     for (const [groupMatmuls, dispatches] of [
       [true, 3],

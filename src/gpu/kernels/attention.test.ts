@@ -76,7 +76,7 @@ async function checkGpu(
   seed: number,
   want: Grad[] = ['dq', 'dk', 'dv', 'dPrefixK', 'dPrefixV'],
 ) {
-  const ctx = await testGpu();
+  const ctx = await testGpu({ allFeatures: true });
   ctx.variants.set('attention', variant);
   const x = inputs(d, seed);
   const ref = attentionRef(x.q, x.k, x.v, d, x.pk, x.pv);
@@ -188,7 +188,7 @@ for (const variant of ATTENTION_VARIANTS)
     });
 
     it('with no prefix, the first query attends only to itself', async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       ctx.variants.set('attention', variant);
       const d: AttentionDims = { B: 2, T: 3, S: 3, Hq: 2, Hkv: 1, D: 4 };
       const x = inputs(d, 3);
@@ -212,7 +212,7 @@ for (const variant of ATTENTION_VARIANTS)
     });
 
     it('rejects bad shapes with a sentence', async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       ctx.variants.set('attention', variant);
       const buf = ctx.arena.alloc(16, 'workspace', 'x');
       const base = { out: buf, lse: buf, q: buf, k: buf, v: buf };
@@ -249,7 +249,7 @@ function packed(ctx: GpuContext, parts: Array<Float64Array | number>): { buf: Gp
 for (const variant of ATTENTION_VARIANTS)
   describe(`attention (${variant}) binds inputs and outputs that share a buffer`, () => {
     it('forward and backward with q, k, v, out, lse in one buffer and dOut, dq, dk, dv in another', async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       ctx.variants.set('attention', variant);
       const d: AttentionDims = { B: 2, T: 4, S: 5, Hq: 4, Hkv: 2, D: 8, P: 2 };
       const x = inputs(d, 21);
@@ -308,7 +308,7 @@ for (const variant of ATTENTION_VARIANTS)
     });
 
     it('refuses one region bound to two arguments, naming the kernel', async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       ctx.variants.set('attention', variant);
       const d: AttentionDims = { B: 1, T: 2, S: 2, Hq: 1, Hkv: 1, D: 4 };
       const buf = ctx.arena.alloc(256, 'workspace', 'x');

@@ -58,11 +58,11 @@ describe('crossEntropy kernel', () => {
     [5, 1000],
     [3, 5000],
   ];
-  afterEach(async () => (await testGpu()).variants.delete('crossentropy'));
+  afterEach(async () => (await testGpu({ allFeatures: true })).variants.delete('crossentropy'));
   for (const [N, V] of shapes)
     for (const reduce of ['tree', 'subgroup'] as const) {
       it(`${reduce}: matches the twin (N=${N}, V=${V}): loss only, gradient, in place, log-probs`, async () => {
-        const ctx = await testGpu();
+        const ctx = await testGpu({ allFeatures: true });
         ctx.variants.set('crossentropy', reduce);
         expect(ceReduce(ctx)).toBe(reduce === 'subgroup' && !ctx.features.subgroups ? 'tree' : reduce);
         const logits = randomLogits(N, V, N * V);
@@ -104,7 +104,7 @@ describe('crossEntropy kernel', () => {
     }
 
   it('an all-ignored batch gives zero losses, zero gradients and zero log-probs', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [N, V] = [3, 300];
     const gl = ctx.upload(randomLogits(N, V, 4), 'activations', 'logits');
     const gt = ctx.upload(new Int32Array(N).fill(-100), 'activations', 'targets');
@@ -119,7 +119,7 @@ describe('crossEntropy kernel', () => {
   });
 
   it('refuses a separate dLogits together with inPlace', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const a = up(ctx, [0, 0]);
     const b = up(ctx, [0, 0]);
     const t = ctx.upload(Int32Array.from([0]), 'activations', 't');
@@ -142,7 +142,7 @@ describe('crossEntropy kernel', () => {
 
 describe('crossEntropy aliasing', () => {
   it('losses may live in the same buffer as dLogits', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [N, V] = [3, 60];
     const logits = randomLogits(N, V, 8);
     const targets = Int32Array.from([5, -100, 59]);

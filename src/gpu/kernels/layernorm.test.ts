@@ -23,7 +23,7 @@ const SHAPES: Array<[number, number]> = [
   [2, 1000],
 ];
 
-afterEach(async () => (await testGpu()).variants.delete('rowreduce'));
+afterEach(async () => (await testGpu({ allFeatures: true })).variants.delete('rowreduce'));
 
 function freeAll(ctx: GpuContext, bufs: GpuBuf[]): void {
   for (const b of bufs) ctx.arena.free(b);
@@ -34,7 +34,7 @@ describe('layerNorm kernels', () => {
   for (const variant of ['thread', 'workgroup', 'subgroup'] as const) {
     for (const [rows, cols] of SHAPES) {
       it(`${variant}: forward and backward match the twin at ${rows}×${cols}`, async () => {
-        const ctx = await testGpu();
+        const ctx = await testGpu({ allFeatures: true });
         ctx.variants.set('rowreduce', variant);
         // An offset mean checks the two-pass variance.
         const x = randn(rows * cols, 1).map((v) => 3 + 2 * v);
@@ -78,7 +78,7 @@ describe('layerNorm kernels', () => {
   }
 
   it('null outputs are skipped and leave the others alone', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const rows = 3;
     const cols = 70;
     const x = randn(rows * cols, 5);
@@ -115,7 +115,7 @@ describe('layerNorm kernels', () => {
   });
 
   it('picks the row variant from the adapter and the shape unless forced', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     expect(rowVariant(ctx, 256, 64)).toBe('thread');
     expect(rowVariant(ctx, 256, 768)).toBe(ctx.adapter.software ? 'thread' : 'workgroup');
     expect(rowVariant(ctx, 1, 4096)).toBe('workgroup');
@@ -128,7 +128,7 @@ describe('layerNorm kernels', () => {
   });
 
   it('takes the subgroup reduction where a row would take a workgroup and the device has subgroups', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const sg = ctx.features.subgroups;
     expect(normVariant(ctx, 256, 64)).toBe('thread');
     expect(normVariant(ctx, 1, 4096)).toBe(sg ? 'subgroup' : 'workgroup');

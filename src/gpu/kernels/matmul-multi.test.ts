@@ -19,7 +19,7 @@ const tol = (K: number) => [1e-4, 1e-5 * Math.sqrt(K)] as const;
 describe('matmulMulti', () => {
   for (const style of STYLES) {
     it(`shared input, three outputs of different N (q/k/v), edges past the tile (${style})`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, K] = [70, 37];
       const Ns = [67, 33, 5];
       const x = randn(M * K, 1);
@@ -47,7 +47,7 @@ describe('matmulMulti', () => {
     for (const transA of [false, true])
       for (const transB of [false, true])
         it(`sum of products, K differing, alpha, accumulate (trans ${transA ? 't' : 'n'}${transB ? 't' : 'n'}, ${style})`, async () => {
-          const ctx = await testGpu();
+          const ctx = await testGpu({ allFeatures: true });
           const [M, N] = [9, 66];
           const Ks = [13, 70, 3];
           const as = Ks.map((K, i) => randn(M * K, 10 + i));
@@ -82,7 +82,7 @@ describe('matmulMulti', () => {
         });
 
     it(`addend (separate and in place) and bias, beside an independent job (${style})`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, N, K] = [65, 20, 31];
       const a = randn(M * K, 40);
       const w = randn(N * K, 41);
@@ -122,7 +122,7 @@ describe('matmulMulti', () => {
   }
 
   it('quad style on whole tiles (unchecked stores): sums, accumulate, addend, bias, a narrow job', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     // 128 rows and N a multiple of 32 (8 for the narrow job): every job's output is whole quad tiles.
     const [M, K1, K2] = [128, 12, 40];
     const a1 = randn(M * K1, 60);
@@ -182,7 +182,7 @@ describe('matmulMulti', () => {
   });
 
   it('B stored f16/bf16/int8/nf4 (both transposes) against the twin of the stored values', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K] = [10, 67, 70];
     const a = randn(M * K, 50);
     const ga = up(ctx, a);
@@ -226,7 +226,7 @@ describe('matmulMulti', () => {
   });
 
   it('refuses dependent jobs and a term reading its own output', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K] = [4, 4, 4];
     const bufs: GpuBuf[] = [0, 1, 2].map(() => up(ctx, randn(16, 60)));
     const [x, y, z] = bufs;

@@ -78,7 +78,7 @@ describe('matmul kernels against the twin', () => {
   for (const variant of MATMUL_VARIANTS) {
     for (const [transA, transB] of TRANSPOSES) {
       it(`${variant} ${tn(transA)}${tn(transB)} at edge shapes`, async () => {
-        const ctx = await testGpu();
+        const ctx = await testGpu({ allFeatures: true });
         const cases = SHAPES.map(([M, N, K], i) => makeCase(ctx, { M, N, K, transA, transB }, 10 * i + 1));
         for (const c of cases) matmul(ctx, { ...c.dims, a: c.ga, b: c.gb, out: c.out, variant });
         for (const c of cases) {
@@ -98,7 +98,7 @@ describe('matmul quad kernels on whole tiles', () => {
   // every transpose, batched with a gap between output items that must stay untouched.
   for (const variant of ['quad', 'quadnarrow'] as const) {
     it(`${variant}: whole tiles, plain and accumulated, every transpose`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, N, K, batch] = [128, variant === 'quad' ? 64 : 16, 10, 2];
       const strideOut = M * N + 8;
       const spy = vi.spyOn(ctx, 'dispatch');
@@ -148,7 +148,7 @@ describe('matmul quad kernels on whole tiles', () => {
 describe('matmul options', () => {
   for (const variant of MATMUL_VARIANTS) {
     it(`${variant}: batched, dense and broadcast strides`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, N, K, batch] = [19, 13, 21, 3];
       const layouts: MatmulDims[] = [
         { M, N, K, batch },
@@ -166,7 +166,7 @@ describe('matmul options', () => {
     });
 
     it(`${variant}: accumulate and alpha, with an output stride`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, N, K, batch] = [7, 9, 11, 2];
       const strideOut = M * N + 4;
       const a = randn(batch * M * K, 1);
@@ -216,7 +216,7 @@ describe('matmul options', () => {
     });
 
     it(`${variant}: B stored f16/bf16/int8/nf4 (both layouts, both transposes, batched) against the twin`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       // N and K past 64 so NF4 blocks straddle rows; odd sizes so words straddle rows too.
       const [M, N, K] = [5, 67, 70];
       for (const dtype of ['f16', 'bf16', 'int8', 'nf4'] as const)
@@ -292,7 +292,7 @@ describe('matmul options', () => {
   }
 
   it('reads and writes views into larger buffers (weights inside a flat parameter buffer)', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K] = [5, 6, 7];
     const a = randn(M * K, 1);
     const b = randn(K * N, 2);
@@ -313,7 +313,7 @@ describe('matmul options', () => {
   });
 
   it('splits a batch past the 65535-workgroup limit into several dispatches', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const batch = ctx.limits.maxComputeWorkgroupsPerDimension + 3;
     const a = randn(batch, 1);
     const b = randn(batch, 2);
@@ -327,7 +327,7 @@ describe('matmul options', () => {
   });
 
   it('uses ctx.variants by shape class when no variant is given, GEMV for a few rows, and rejects short buffers', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     // M = 40 rows, N = K = 2: class skinnyN (M past SMALL_M and GEMV_MAX_ROWS).
     const [M, N, K] = [40, 2, 2];
     expect(matmulClass(M, N, K)).toBe('skinnyN');
@@ -379,7 +379,7 @@ describe('matmul options', () => {
   });
 
   it('tiled4 reads A and B as vec4 where aligned (batched, strided, broadcast, every transpose), else by element', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K, batch] = [20, 36, 44, 3];
     const spy = vi.spyOn(ctx, 'dispatch');
     for (const [transA, transB] of TRANSPOSES) {
@@ -413,7 +413,7 @@ describe('matmul options', () => {
 
 describe('matmul backward', () => {
   it('dA and dB are matmul calls with trans flags (all four layouts, batched)', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K, batch] = [9, 14, 6, 2];
     for (const [transA, transB] of TRANSPOSES) {
       const dims = { M, N, K, transA, transB, batch };
@@ -438,7 +438,7 @@ describe('matmul backward', () => {
   });
 
   it('a broadcast weight gradient sums over the batch in one call (rows folded into K)', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K, batch] = [5, 6, 7, 3];
     const dims = { M, N, K, batch, strideB: 0 };
     const a = randn(batch * M * K, 4);
@@ -456,7 +456,7 @@ describe('matmul backward', () => {
 describe('matmul bindings through the shared planner', () => {
   for (const variant of MATMUL_VARIANTS) {
     it(`${variant}: an input and the output as views of one buffer, and B the same region as A`, async () => {
-      const ctx = await testGpu();
+      const ctx = await testGpu({ allFeatures: true });
       const [M, K] = [6, 5];
       const a = randn(M * K, 7);
       // One flat buffer: A at 0, out 256 bytes in (a gradient written next to the weight it reads).
@@ -482,7 +482,7 @@ describe('matmul bindings through the shared planner', () => {
   }
 
   it('refuses the output bound to an input region, naming the kernel', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const g = up(ctx, randn(16, 1));
     expect(() => matmul(ctx, { a: g, b: g, out: g, M: 4, N: 4, K: 4, variant: 'tiled' })).toThrow(
       /"matmul_tiled_nn".*in place/,
@@ -491,7 +491,7 @@ describe('matmul bindings through the shared planner', () => {
   });
 
   it('the twin entry point matches the GPU with alpha, accumulate and an output stride', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const [M, N, K, batch, strideOut] = [3, 4, 5, 2, 15];
     const a = randn(batch * M * K, 8);
     const b = randn(K * N, 9);

@@ -18,13 +18,13 @@ const SHAPES: Array<[number, number]> = [
   [2, 1000],
 ];
 
-afterEach(async () => (await testGpu()).variants.delete('rowreduce'));
+afterEach(async () => (await testGpu({ allFeatures: true })).variants.delete('rowreduce'));
 
 describe('rmsNorm kernels', () => {
   for (const variant of ['thread', 'workgroup', 'subgroup'] as const) {
     for (const [rows, cols] of SHAPES) {
       it(`${variant}: forward and backward match the twin at ${rows}×${cols}`, async () => {
-        const ctx = await testGpu();
+        const ctx = await testGpu({ allFeatures: true });
         ctx.variants.set('rowreduce', variant);
         const x = randn(rows * cols, 1, 2);
         const gamma = randn(cols, 2).map((v) => 1 + 0.3 * v);
@@ -58,7 +58,7 @@ describe('rmsNorm kernels', () => {
   }
 
   it('null outputs are skipped and leave the others alone', async () => {
-    const ctx = await testGpu();
+    const ctx = await testGpu({ allFeatures: true });
     const rows = 3;
     const cols = 70;
     const x = randn(rows * cols, 5);
