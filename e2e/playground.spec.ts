@@ -29,7 +29,7 @@ test('drop data, train two methods side by side, compare, reload', async ({ page
       for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
   });
-  await openFresh(page);
+  await openFresh(page, '/', 'defaults'); // the page's own kernels (quad on SwiftShader)
   await expect(page.getByTestId('gpu-status')).toHaveAttribute('data-state', 'ready');
 
   const drop = page.getByTestId('dataset-drop').locator('input[type=file]');

@@ -27,6 +27,19 @@ test('the page shows a WebGPU adapter', async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
+test('?gpu_without=subgroups withholds the feature and says so; an unknown name is the device error', async ({
+  page,
+}) => {
+  await page.goto('/?gpu_without=subgroups');
+  const box = page.getByTestId('gpu-status');
+  await expect(box).toHaveAttribute('data-state', 'ready');
+  await expect(box.locator('[data-feature="subgroups"]')).toHaveAttribute('data-on', 'false');
+  await expect(box).toContainText('not asked for: subgroups');
+  await page.goto('/?gpu_without=subgroup');
+  await expect(box).toHaveAttribute('data-state', 'error');
+  await expect(page.getByTestId('gpu-error')).toContainText('"subgroup"');
+});
+
 test('kernels in the page match their CPU twins', async ({ page }) => {
   await page.goto('/');
   const n = 1031; // not a multiple of the 256-wide workgroup

@@ -5,7 +5,7 @@
 // holds a Web Lock per run its worker trains (src/app/run-locks.ts), and a loading tab shows a run whose
 // lock another tab holds as trained elsewhere. docs/reliability.md lists it.
 import { expect, test } from '@playwright/test';
-import { fillHyper, openFresh, pickMethods } from './page';
+import { fillHyper, flowUrl, openFresh, pickMethods } from './page';
 
 test('a second tab does not offer to resume a run the first tab is training', async ({ page, context }) => {
   test.setTimeout(240_000);
@@ -18,7 +18,7 @@ test('a second tab does not offer to resume a run the first tab is training', as
   await expect(card).toHaveAttribute('data-checkpoint', /^\d+$/, { timeout: 200_000 });
   const b = await context.newPage();
   try {
-    await b.goto('/');
+    await b.goto(flowUrl());
     await expect(b.getByTestId('model-panel')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
     const cardB = b.getByTestId('run-card');
     await expect(cardB).toHaveCount(1);

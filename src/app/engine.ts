@@ -265,7 +265,11 @@ export function startEngine(): void {
   client = new TrainingClient(apply, (message) =>
     store().setGpu({ state: 'error', name: 'WorkerError', message }),
   );
-  client.send({ type: 'init' });
+  // `?gpu_without=subgroups` runs the page as a browser without that feature would (the portable kernels).
+  client.send({
+    type: 'init',
+    gpuWithout: new URLSearchParams(globalThis.location?.search ?? '').get('gpu_without'),
+  });
   // Dev server and tests only (a production build drops it): e2e/device-loss.spec.ts forces a device loss.
   if (import.meta.env.DEV)
     (window as unknown as { __loseGpuDevice?: () => void }).__loseGpuDevice = () =>

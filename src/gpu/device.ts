@@ -35,6 +35,25 @@ export interface AcquireOptions {
 /** The optional features the engine asks for where the adapter has them. */
 export const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
+/**
+ * A comma-separated list of optional features to withhold (Node's PEFT_GPU_WITHOUT, the page's
+ * `?gpu_without=`); `where` names the source in the error an unknown name gets.
+ */
+export function parseWithheldFeatures(text: string | null | undefined, where: string): string[] {
+  const names = (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const known: readonly string[] = OPTIONAL_FEATURES;
+  const bad = names.filter((n) => !known.includes(n));
+  if (bad.length)
+    throw new Error(
+      `${where} names ${bad.map((b) => `"${b}"`).join(', ')}; it takes a comma-separated list of ` +
+        `${OPTIONAL_FEATURES.join(', ')}.`,
+    );
+  return names;
+}
+
 const SOFTWARE_NAMES = /swiftshader|lavapipe|llvmpipe|software|microsoft basic render/i;
 
 export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions): Promise<GpuContext> {
@@ -102,10 +121,10 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
  * defaults are the measured best and the tune's compiles would cost seconds at every start.
  */
 export async function acquireBrowserGpu(
-  options: { tune?: boolean | 'hardware'; cache?: AutotuneCache } = {},
+  options: { tune?: boolean | 'hardware'; cache?: AutotuneCache; withoutFeatures?: readonly string[] } = {},
 ): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  const ctx = await acquireFromGpu(gpu, { runtime: 'browser' });
+  const ctx = await acquireFromGpu(gpu, { runtime: 'browser', withoutFeatures: options.withoutFeatures });
   const tune = options.tune === 'hardware' ? !ctx.adapter.software : (options.tune ?? false);
   if (tune) await autotune(ctx, options.cache ?? localStorageCache());
   return ctx;

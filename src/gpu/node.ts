@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autotune, fileCache } from './autotune';
 import type { GpuContext } from './context';
-import { acquireFromGpu, OPTIONAL_FEATURES } from './device';
+import { acquireFromGpu, parseWithheldFeatures } from './device';
 import { NoWebGpuError } from './errors';
 
 const SWIFTSHADER_ICDS = [
@@ -58,18 +58,7 @@ export const AUTOTUNE_CACHE_FILE = join(tmpdir(), 'peft-playground-autotune.json
  * an error rather than silently ignored.
  */
 export function withheldFeatures(env: string | undefined = process.env.PEFT_GPU_WITHOUT): string[] {
-  const names = (env ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const known: readonly string[] = OPTIONAL_FEATURES;
-  const bad = names.filter((n) => !known.includes(n));
-  if (bad.length)
-    throw new Error(
-      `PEFT_GPU_WITHOUT names ${bad.map((b) => `"${b}"`).join(', ')}; it takes a comma-separated list of ` +
-        `${OPTIONAL_FEATURES.join(', ')}.`,
-    );
-  return names;
+  return parseWithheldFeatures(env, 'PEFT_GPU_WITHOUT');
 }
 
 /**

@@ -7,7 +7,7 @@ import { countParameters, type ModelConfig } from '../formats/model-config';
 import type { TensorReader } from '../formats/safetensors';
 import type { TextTokenizer, TokenizerFiles } from '../formats/tokenizer';
 import type { GpuContext } from '../gpu/context';
-import { acquireBrowserGpu } from '../gpu/device';
+import { acquireBrowserGpu, parseWithheldFeatures } from '../gpu/device';
 import { summarizeGpu } from '../gpu/summary';
 import { baseSpecsOf, checkpointBaseSource } from '../model/load';
 import { BUILTIN_MODEL_PATH, builtinModelSource, filesModelSource } from '../model/sources';
@@ -57,6 +57,9 @@ export class ModelHolder {
   /** The probe's device, handed to the first one who asks (device.ts keeps it as the page's device). */
   private probed: GpuContext | null = null;
 
+  /** Optional features every device of this page withholds (the page's `?gpu_without=`). */
+  private withoutFeatures: string[] = [];
+
   constructor(private readonly post: (m: FromWorker) => void) {}
 
   /** The probe's device if not yet taken (and not lost), else a new one: the page's one device. */
@@ -64,14 +67,18 @@ export class ModelHolder {
     await this.gpuProbe;
     const ctx = this.probed;
     this.probed = null;
-    return ctx && !ctx.lost ? ctx : acquireBrowserGpu(TUNE);
+    return ctx && !ctx.lost ? ctx : acquireBrowserGpu({ ...TUNE, withoutFeatures: this.withoutFeatures });
   }
 
-  /** Acquires the device to report the adapter and learn its buffer limit (for the model fit check). */
-  probeGpu(): void {
+  /**
+   * Acquires the device to report the adapter and learn its buffer limit (for the model fit check).
+   * `gpuWithout` is the page's `?gpu_without=`; a name it does not know is reported as the device's error.
+   */
+  probeGpu(gpuWithout: string | null = null): void {
     this.gpuProbe = (async () => {
       try {
-        const ctx = await acquireBrowserGpu(TUNE);
+        this.withoutFeatures = parseWithheldFeatures(gpuWithout, "The address's gpu_without");
+        const ctx = await acquireBrowserGpu({ ...TUNE, withoutFeatures: this.withoutFeatures });
         this.maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
         this.post({ type: 'gpu', info: summarizeGpu(ctx) });
         this.probed = ctx;

@@ -175,7 +175,8 @@ export interface ExportFacts {
 
 export type ToWorker =
   | DatasetToWorker
-  | { type: 'init' }
+  /** gpuWithout: the page's `?gpu_without=` (optional features the device does not ask for), unparsed. */
+  | { type: 'init'; gpuWithout?: string | null }
   /** budgetBytes: the memory setting; a model whose weights exceed it is refused with the fit check's message. */
   | { type: 'loadModel'; source: ModelSource; budgetBytes: number }
   /** pack: the step carries packed rows' position and segment ids (counted in the prediction). */

@@ -58,7 +58,7 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
         type: 'methods',
         methods: listMethods().map((m) => JSON.parse(JSON.stringify(m.info)) as MethodInfo),
       });
-      model.probeGpu();
+      model.probeGpu(msg.gpuWithout ?? null);
       break;
     case 'loadModel':
       model.load(msg.source, msg.budgetBytes);
