@@ -160,6 +160,50 @@ describe('lean recording', () => {
     for (const b of [x, y]) ctx.arena.free(b);
   });
 
+  it('holds queue work while asked, then runs it in order, each submit with its own uniforms', async () => {
+    const ctx = await testGpu();
+    const x = ctx.upload(new Float32Array(19).fill(1), 'workspace', 'x');
+    const y = ctx.upload(new Float32Array(23).fill(1), 'workspace', 'y');
+    await ctx.sync();
+    const queue = ctx.device.queue;
+    const submit = queue.submit.bind(queue);
+    const writeBuffer = queue.writeBuffer.bind(queue);
+    let calls = 0;
+    queue.submit = (...a: Parameters<GPUQueue['submit']>) => {
+      calls++;
+      return submit(...a);
+    };
+    queue.writeBuffer = (...a: Parameters<GPUQueue['writeBuffer']>) => {
+      calls++;
+      return writeBuffer(...a);
+    };
+    try {
+      ctx.holdQueue();
+      ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(2, 1), workgroups: [1] });
+      ctx.flush();
+      ctx.write(y, new Float32Array([10]));
+      ctx.dispatch({ kernel: affine, buffers: [x], uniforms: step(5, -1), workgroups: [1] });
+      ctx.dispatch({ kernel: affine, buffers: [y], uniforms: step(0.5, 0), workgroups: [1] });
+      ctx.flush();
+      expect(calls, 'nothing reached the queue while held').toBe(0);
+      ctx.releaseQueue();
+      // Two submits, each after its uniform write, and the upload between them.
+      expect(calls).toBe(5);
+    } finally {
+      queue.submit = submit;
+      queue.writeBuffer = writeBuffer;
+    }
+    // (1·2+1)·5−1 = 14 only if the first submit kept its own uniforms (the staging slots are reused by the
+    // second batch: with them, x would be (1·5−1)·5−1 = 19); y = 10·0.5 only if the upload ran in order.
+    expect(Array.from(await ctx.readF32(x, 1))).toEqual([14]);
+    expect(Array.from(await ctx.readF32(y, 1))).toEqual([5]);
+    // A read while held releases first instead of waiting for work never submitted.
+    ctx.holdQueue();
+    ctx.dispatch({ kernel: affine, buffers: [y], uniforms: step(2, 0), workgroups: [1] });
+    expect(Array.from(await ctx.readF32(y, 1))).toEqual([10]);
+    for (const b of [x, y]) ctx.arena.free(b);
+  });
+
   it('still names the kernel when a cached-layout bind group fails validation', async () => {
     const ctx = await testGpu();
     // A 16-byte buffer bound where the kernel's layout wants a storage buffer is fine; a uniform-usage

@@ -120,6 +120,8 @@ export class GpuContext {
   private readonly uniformRing: GPUBuffer;
   /** The ring's contents for the batch being recorded, written to the GPU once at flush. */
   private readonly uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_SLOTS);
+  /** Queue operations held back by holdQueue, in order; null when the queue runs as recorded. */
+  private held: (() => void)[] | null = null;
   private uniformSlot = 0;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private readonly lostPromise: Promise<never>;
@@ -434,22 +436,35 @@ export class GpuContext {
     this.assertAlive();
     const enc = this.endPass();
     const kernels = [...this.batchKernels].join(', ');
-    if (this.uniformSlot > 0) {
-      // Queue writes run before this submit's commands and after every earlier submit's: the ring's
-      // slots are free to reuse from slot 0 in each batch.
-      this.device.queue.writeBuffer(
-        this.uniformRing,
-        0,
-        this.uniformStaging,
-        0,
-        this.uniformSlot * UNIFORM_SLOT,
-      );
-      this.count.uniformWrites++;
+    // Queue writes run before this submit's commands and after every earlier submit's: the ring's
+    // slots are free to reuse from slot 0 in each batch.
+    const uniforms = this.uniformSlot > 0 ? this.uniformBytes(this.uniformSlot * UNIFORM_SLOT) : null;
+    if (uniforms) this.count.uniformWrites++;
+    this.count.submits++;
+    const writeUniforms = () => {
+      if (uniforms) this.device.queue.writeBuffer(this.uniformRing, 0, uniforms, 0, uniforms.byteLength);
+    };
+    if (!this.held) {
+      writeUniforms();
+      this.scoped(kernels, () => this.device.queue.submit([enc.finish()]));
+    } else {
+      // Finishing is recording (and names its own errors); the submit waits with the rest.
+      const commands = this.scoped(kernels, () => enc.finish());
+      this.held.push(() => {
+        writeUniforms();
+        this.scoped(kernels, () => this.device.queue.submit([commands]));
+      });
     }
+    this.encoder = null;
+    this.batchKernels = new Set();
+    this.uniformSlot = 0;
+  }
+
+  /** Runs `f` inside validation and out-of-memory scopes whose errors name `kernels` at the next sync. */
+  private scoped<T>(kernels: string, f: () => T): T {
     this.pushScope('out-of-memory');
     this.pushScope('validation');
-    this.device.queue.submit([enc.finish()]);
-    this.count.submits++;
+    const out = f();
     const validation = this.device.popErrorScope();
     const oom = this.device.popErrorScope();
     this.pendingChecks.push(
@@ -458,9 +473,30 @@ export class GpuContext {
         if (err) throw new GpuKernelError(kernels || 'submit', err.message);
       }),
     );
-    this.encoder = null;
-    this.batchKernels = new Set();
-    this.uniformSlot = 0;
+    return out;
+  }
+
+  /** The staged uniforms' first `bytes`: the staging array itself, or a copy while the queue is held. */
+  private uniformBytes(bytes: number): Uint8Array<ArrayBuffer> {
+    const view = new Uint8Array(this.uniformStaging.buffer, this.uniformStaging.byteOffset, bytes);
+    return this.held ? view.slice() : view;
+  }
+
+  /**
+   * Holds every queue operation (uniform writes, submits, uploads) until releaseQueue, which runs them in
+   * their order. For the bench's CPU recording figure: a software adapter executes submitted work on the
+   * same cores as the thread recording the next, so a step's recording time there mixes both; with the
+   * queue held it is the recording alone. A read, a sync or destroy releases first (a mapping must follow
+   * the submit of its copy).
+   */
+  holdQueue(): void {
+    this.held ??= [];
+  }
+
+  releaseQueue(): void {
+    const ops = this.held;
+    this.held = null;
+    for (const op of ops ?? []) op();
   }
 
   /** Uploads data into a buffer, ordered after every dispatch recorded so far. */
@@ -469,12 +505,24 @@ export class GpuContext {
     // queue.writeBuffer runs before any command buffer not yet submitted: submit first to keep order.
     this.flush();
     const r = regionParts(buf);
-    this.device.queue.writeBuffer(r.buffer, r.offset + offset, data.buffer, data.byteOffset, data.byteLength);
+    if (this.held) {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      this.held.push(() => this.device.queue.writeBuffer(r.buffer, r.offset + offset, bytes));
+    } else {
+      this.device.queue.writeBuffer(
+        r.buffer,
+        r.offset + offset,
+        data.buffer,
+        data.byteOffset,
+        data.byteLength,
+      );
+    }
   }
 
   /** Waits for all submitted work, then throws the first kernel error or device loss seen. */
   async sync(): Promise<void> {
     this.flush();
+    this.releaseQueue();
     await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostPromise]);
     await this.checkErrors();
   }
@@ -505,6 +553,7 @@ export class GpuContext {
     const enc = this.endPass();
     enc.copyBufferToBuffer(src, offset, staging, 0, size);
     this.flush();
+    this.releaseQueue();
     try {
       await Promise.race([staging.mapAsync(GPUMapMode.READ), this.lostPromise]);
       const out = staging.getMappedRange().slice(0);
@@ -551,6 +600,7 @@ export class GpuContext {
 
   destroy(): void {
     this.deferred = null;
+    this.held = null;
     this.arena.destroyAll();
     this.uniformRing.destroy();
     this.device.destroy();

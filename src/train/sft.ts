@@ -453,6 +453,7 @@ export class SftRunner {
   /** Submits what this runner recorded; resolves when the device has run all work submitted so far. */
   submitted(): Promise<void> {
     this.ctx.flush();
+    this.ctx.releaseQueue();
     return this.ctx.device.queue.onSubmittedWorkDone();
   }
 
