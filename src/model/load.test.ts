@@ -79,6 +79,16 @@ describe('built-in model against PyTorch', () => {
     ).toThrow(
       /model\.embed_tokens\.weight.*4\.00 MiB.*1\.00 MiB per buffer.*cannot be split: train with LoRA/,
     );
+    // Every tensor fits 8 MiB alone, but trained together they are one flat f32 buffer of 15.1 MiB.
+    const all = { trainable: () => true };
+    expect(() =>
+      checkModelFits(config, { maxBufferBytes: 8 << 20, budgetBytes: 1 << 30 }, 'tiny', 'f32', all),
+    ).toThrow(
+      /tiny: the trained tensors are held in one f32 buffer of 15\.\d+ MiB .* at most 8\.00 MiB per buffer/,
+    );
+    expect(() =>
+      checkModelFits(config, { maxBufferBytes: 16 << 20, budgetBytes: 1 << 30 }, 'tiny', 'f32', all),
+    ).not.toThrow();
     expect(() => checkModelFits(config, { maxBufferBytes: 1 << 30, budgetBytes: 1 << 20 }, 'tiny')).toThrow(
       /weights need .* but the memory budget is 1\.00 MiB/,
     );

@@ -23,7 +23,7 @@ import { gpuBackend } from '../tensor/gpu-backend';
 import type { MeterStore } from '../tensor/meter-backend';
 import * as op from '../tensor/ops';
 import { lmHeadLoss } from '../tensor/ops-lmhead';
-import type { ParamSet } from '../tensor/params';
+import { ParamSet } from '../tensor/params';
 import { splitOf } from '../tensor/split-weight';
 import { Tape, Tensor } from '../tensor/tape';
 import type { BaseDtype } from '../tensor/weight-format';
@@ -335,5 +335,41 @@ describe('the meter counts the parts as the arena holds them', () => {
     ).toThrow(
       /model\.embed_tokens\.weight \[41,16\] needs 2624 bytes in one f32 buffer.*; it is trained, and a trained tensor cannot be split/,
     );
+  });
+
+  it('trained tensors that each fit but not together in the flat buffer are refused, by the plan and the set', () => {
+    const c = TINY_LLAMA;
+    const m = getMethod('full');
+    const plan = planAdapter(m, {}, c, randomModelParams(c, 11), 3);
+    const sizes = plan.specs.filter((s) => s.trainable).map((s) => s.shape.reduce((a, b) => a * b, 1) * 4);
+    // Above every trained tensor, below their sum.
+    const limit = Math.max(...sizes) + 4;
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(limit);
+    const flatMessage = new RegExp(
+      `${(total / 4).toLocaleString('en')} trainable parameters are held in one f32 buffer .* at most`,
+    );
+    expect(() =>
+      predictTrainingMemory(
+        c,
+        plan.specs,
+        (ps) => new Adapter(m, plan, c, ps).hooks,
+        { B, T },
+        { maxBufferBytes: limit },
+      ),
+    ).toThrow(flatMessage);
+    // The run's own set says the same before allocating anything (the backend states its limit).
+    let allocated = 0;
+    const cpu = cpuBackend();
+    const limited: Backend<Float64Array, Int32Array> = {
+      ...cpu,
+      maxBufferBytes: limit,
+      alloc: (n, cat, label) => {
+        allocated++;
+        return cpu.alloc(n, cat, label);
+      },
+    };
+    expect(() => new ParamSet(limited, plan.specs)).toThrow(flatMessage);
+    expect(allocated).toBe(0);
   });
 });

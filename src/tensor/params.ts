@@ -143,6 +143,8 @@ export class ParamSet<S, I> {
       const n = s.shape.reduce((a, b) => a * b, 1);
       total += Math.ceil(n / align) * align;
     }
+    const limit = be.maxBufferBytes;
+    if (limit !== undefined && total * 4 > limit) throw new Error(flatBufferMessage(specs, total * 4, limit));
     if (total > 0) {
       // Zeros first, then each tensor's values into its view: no host copy of the whole flat buffer (full
       // fine-tuning would hold the model twice on the host), and none at all where no values are given.
@@ -316,4 +318,19 @@ export class ParamSet<S, I> {
     this.base?.release();
     this.base = null;
   }
+}
+
+/**
+ * Why a set's trained tensors do not fit the device: they live in one flat f32 buffer (and one each for
+ * their gradients and AdamW's two moments), which may not exceed the per-buffer limit. Said before any
+ * allocation, so nothing is half-built.
+ */
+export function flatBufferMessage(specs: readonly ParamSpec[], bytes: number, limit: number): string {
+  const count = specs.filter((s) => s.trainable).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+  return (
+    `${count.toLocaleString('en')} trainable parameters are held in one f32 buffer of ${gib(bytes)} (with one ` +
+    `each for their gradients and AdamW's two moments), and this device allows one buffer of at most ` +
+    `${gib(limit)}: train fewer parameters (LoRA or another PEFT method, top layers, or sparse updates)`
+  );
 }
