@@ -98,9 +98,10 @@ describe('a lean LoRA step', () => {
  * layer), the fused kernels 84 (1 forward, 2 backward per site: lora-linear.ts). Now 71 and 74: the matmul
  * queue (matmul-queue.ts) groups independent matmuls (q/k/v with LoRA's x·Aᵀ, gate/up, the sites' weight
  * gradients) and sums into one gradient (dx through q, k, v and the LoRA paths), and q and k rotate in one
- * dispatch forward and backward (ops-multi.ts).
+ * dispatch forward and backward (ops-multi.ts). Then 67 and 70: the adapter passes LoRA's additiveLinear
+ * on, so o_proj and down_proj write x + a·W (no residual adds).
  */
-const STEADY_DISPATCHES = { matmul: 71, fused: 74 };
+const STEADY_DISPATCHES = { matmul: 67, fused: 70 };
 /** The rest of the step's counters, the same on both paths. */
 const STEADY = {
   bindGroupsCreated: 0,

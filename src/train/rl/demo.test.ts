@@ -80,10 +80,14 @@ describe('RL demo runner on a tiny model with the sentiment reward', () => {
     const r = await runRlDemo(cpuBackend(), DM, opts('ppo', 5e-2));
     const s = r.summary;
     expect(r.curve).toHaveLength(12);
-    // Recorded with this seed: 0.46 → 3.5 reward, gain 2.09 against step noise 0.63, KL max 10.8.
+    // Recorded with this seed: 0.46 → 3.5 reward, gain 2.09 against step noise 0.63, KL max 10.8; with the
+    // model's float sums grouped otherwise (the residual folded into o_proj/down_proj), gain 3.6 and KL max
+    // 14.0: the sampled trajectory is chaotic in the last bit. Over seeds 3-7 the KL max ran 12.1-18.6 (a
+    // fixed coefficient of 0.05: 12.7-26.4 over seeds 3-5), so this bound only says the KL stays bounded;
+    // the controller's own action is the rising coefficient checked below.
     expect(s.gain).toBeGreaterThan(1);
     expect(s.gain).toBeGreaterThan(2 * s.step_noise);
-    expect(s.kl_max).toBeLessThan(12);
+    expect(s.kl_max).toBeLessThan(20);
     // The controller raised the coefficient (the KL ran above its target).
     expect(r.curve.at(-1)!.kl_coef!).toBeGreaterThan(0.2);
     for (const p of r.curve) expect(Number.isFinite(p.entropy) && p.entropy > 0).toBe(true);
