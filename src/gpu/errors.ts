@@ -16,14 +16,19 @@ export class GpuKernelError extends Error {
 export class GpuDeviceLostError extends Error {
   constructor(
     readonly reason: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(
-      `The GPU device was lost (${reason}${detail ? `: ${detail}` : ''}). ` +
+      `The GPU device was lost (${deviceLostWhy(reason, detail)}). ` +
         'Work finished before this point is kept; reload the page (or restart the command) to get a new device.',
     );
     this.name = 'GpuDeviceLostError';
   }
+}
+
+/** Why a device went, as the messages say it: the reason, then the driver's detail where there is one. */
+export function deviceLostWhy(reason: string, detail: string): string {
+  return `${reason}${detail ? `: ${detail}` : ''}`;
 }
 
 /** An allocation the device refused, or one that would pass the adapter's limits. */

@@ -8,6 +8,7 @@
 // Everything it does to the world is injected (SchedulerEffects): posting a message, acquiring a device,
 // building a runner, the checkpoint store, the clock and the timer, so it runs in Node under test.
 import type { ByCategory } from '../gpu/arena';
+import { deviceLostWhy } from '../gpu/errors';
 import type { MetricPoint, SftCheckpoint } from '../train/sft-config';
 import type { FromWorker, RunSpec, RunState } from './protocol';
 
@@ -138,11 +139,12 @@ export function deviceLostMessage(
   checkpointStep: number | null,
   sharedDevice: boolean,
 ): string {
-  // GpuDeviceLostError's message is "The GPU device was lost (<reason>[: <detail>]). Work finished ...".
+  // The error's own fields (GpuDeviceLostError), not its sentence: that one tells a user to reload.
+  const lost = e as { reason?: unknown; detail?: unknown };
   const why =
-    /^The GPU device was lost \((.*)\)\. Work finished/s.exec(e.message)?.[1] ??
-    (e as { reason?: string }).reason ??
-    'unknown reason';
+    typeof lost.reason === 'string'
+      ? deviceLostWhy(lost.reason, typeof lost.detail === 'string' ? lost.detail : '')
+      : 'unknown reason';
   const kept =
     checkpointStep !== null
       ? `the last checkpoint at step ${checkpointStep} is kept; Resume continues from it on a new device.`
