@@ -22,9 +22,12 @@ import { readModelConfigText } from './model-dir';
 
 export const PLAN_USAGE = `  plan --model DIR|ORG/NAME[@REV] (--method NAME [--set key=value ...] | --methods a,b,c) --batch B --seq T
         [--grad-accum K] [--pack] [--checkpointing] [--base-dtype ${BASE_DTYPES.join('|')}] [--budget BYTES|4GiB]
+        [--max-buffer BYTES|1GiB]
         predicted training memory from config.json alone (no weights read): the peak and its categories, the
         shared frozen base counted once for several runs (--methods; --set applies to each method that has
-        the option); with --budget, what would fit when it does not; one JSON line`;
+        the option); with --budget, what would fit when it does not; with --max-buffer (the device's
+        per-buffer limit, \`info\` shows it), frozen tables above it planned in row parts and trained
+        tensors that cannot be held under it refused; one JSON line`;
 
 export const PLAN_FLAGS: FlagSpecs = {
   model: 'string',
@@ -38,6 +41,7 @@ export const PLAN_FLAGS: FlagSpecs = {
   checkpointing: 'switch',
   'base-dtype': 'string',
   budget: 'string',
+  'max-buffer': 'string',
 };
 
 /** The runs --method/--methods name, each with the --set options its method declares. */
@@ -83,6 +87,7 @@ export function planChoice(a: Args): PlanChoice {
     pack: a.bool('pack') ?? PLAN_DEFAULTS.pack,
     checkpointing: a.bool('checkpointing') ?? PLAN_DEFAULTS.checkpointing,
     baseDtype: a.choice('base-dtype', BASE_DTYPES) ?? PLAN_DEFAULTS.baseDtype,
+    ...(a.opt('max-buffer') === undefined ? {} : { maxBufferBytes: parseBytes(a.opt('max-buffer')!) }),
   };
 }
 

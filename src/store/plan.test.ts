@@ -9,6 +9,41 @@ import { formRuns, type PagePlanResult, pagePlan, pagePlanInSteps } from './plan
 const DIR = 'test/fixtures/configs/SmolLM2-135M';
 
 describe('page plan', () => {
+  it("takes the device's per-buffer limit: a full fine-tune whose flat buffer passes it is refused, as in the CLI", () => {
+    const text = readFileSync(`${DIR}/config.json`, 'utf8');
+    const choice = { batch: 2, seqLen: 64, checkpointing: false, baseDtype: 'f32' as const };
+    const limit = 256 * 2 ** 20;
+    const full = pagePlan(text, [{ method: 'full', options: {} }], choice, null, limit);
+    const fullError = 'error' in full ? full.error : '';
+    expect(fullError).toMatch(
+      /trainable parameters are held in one f32 buffer of 0\.\d+ GiB .* at most 0\.25 GiB: train fewer parameters/,
+    );
+    const lora = pagePlan(text, [{ method: 'lora', options: {} }], choice, null, limit);
+    if (!('line' in lora)) throw new Error(lora.error);
+    expect(lora.line.max_buffer_bytes).toBe(limit);
+    const r = spawnSync(
+      process.execPath,
+      [
+        ...['--import', 'tsx', 'src/cli/main.ts', 'plan', '--model', DIR, '--method', 'lora'],
+        ...['--batch', '2', '--seq', '64', '--max-buffer', '256MiB'],
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const { model: _, ...cli } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(lora.line).toEqual(cli);
+    const refused = spawnSync(
+      process.execPath,
+      [
+        ...['--import', 'tsx', 'src/cli/main.ts', 'plan', '--model', DIR, '--method', 'full'],
+        ...['--batch', '2', '--seq', '64', '--max-buffer', '256MiB'],
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(fullError);
+  });
+
   it('equals the CLI line for the same inputs (over budget: the same suggestions)', () => {
     const runs = formRuns({
       lora: { enabled: true, options: { r: '8' } },

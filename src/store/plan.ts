@@ -52,16 +52,24 @@ export function formRuns(methods: Record<string, { enabled: boolean; options: Ra
 
 export type PlanLine = ReturnType<typeof planJson>;
 
+/**
+ * The device's per-buffer limit as a plan choice (the adapter's, once the page has one): frozen tables above
+ * it are planned in row parts, trained tensors that cannot be held under it are refused by name.
+ */
+const limitOf = (maxBufferBytes: number | undefined): Pick<PlanChoice, 'maxBufferBytes'> =>
+  maxBufferBytes === undefined ? {} : { maxBufferBytes };
+
 /** The plan of a config.json (text or parsed) for these runs: the CLI's JSON line, or why there is none. */
 export function pagePlan(
   configJson: unknown,
   runs: readonly PlanRun[],
   choice: PlanPanelChoice,
   budget: number | null,
+  maxBufferBytes?: number,
 ): { line: PlanLine } | { error: string } {
   try {
     const config = parseModelConfig(configJson);
-    const full: PlanChoice = { ...PLAN_DEFAULTS, ...choice };
+    const full: PlanChoice = { ...PLAN_DEFAULTS, ...choice, ...limitOf(maxBufferBytes) };
     const plan = planTraining(config, runs, full);
     const suggestions = budget === null ? null : suggestFits(config, runs, plan, budget);
     return { line: planJson(plan, suggestions, budget) };
@@ -84,12 +92,13 @@ export function pagePlanInSteps(
   budget: number | null,
   onResult: (r: PagePlanResult) => void,
   yieldNow: (next: () => void) => void = (next) => setTimeout(next, 0),
+  maxBufferBytes?: number,
 ): () => void {
   let cancelled = false;
   const fail = (e: unknown) => onResult({ error: e instanceof Error ? e.message : String(e) });
   try {
     const config = parseModelConfig(configJson);
-    const plan = planTraining(config, runs, { ...PLAN_DEFAULTS, ...choice });
+    const plan = planTraining(config, runs, { ...PLAN_DEFAULTS, ...choice, ...limitOf(maxBufferBytes) });
     if (budget === null || plan.predictedPeakBytes <= budget) {
       onResult({ line: planJson(plan, budget === null ? null : [], budget) });
       return () => undefined;

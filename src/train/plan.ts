@@ -290,6 +290,7 @@ export function planJson(
     grad_accum: plan.choice.gradAccum,
     checkpointing: plan.choice.checkpointing,
     base_dtype: plan.choice.baseDtype,
+    ...(plan.choice.maxBufferBytes !== undefined ? { max_buffer_bytes: plan.choice.maxBufferBytes } : {}),
     base_params: plan.baseParams,
     ...(suggestions !== null && budget !== null && plan.predictedPeakBytes > budget
       ? {

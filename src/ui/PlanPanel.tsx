@@ -22,6 +22,12 @@ const DTYPE_LABELS: Record<BaseDtype, string> = {
 export function PlanPanel({ configJson, modelName }: { configJson: unknown | null; modelName: string }) {
   const methods = useAppStore((s) => s.methods);
   const budget = useAppStore((s) => s.budgetBytes);
+  // The adapter's per-buffer limit once the page has a device (the plan then refuses what cannot be held).
+  const maxBuffer = useAppStore((s) =>
+    s.gpu.state === 'ready'
+      ? Math.min(s.gpu.info.limits.maxBufferSize, s.gpu.info.limits.maxStorageBufferBindingSize)
+      : undefined,
+  );
   const { choice, setChoice } = usePlanPanel();
   const runs = useMemo(() => formRuns(methods), [methods]);
   const [result, setResult] = useState<PagePlanResult | null>(null);
@@ -32,13 +38,13 @@ export function PlanPanel({ configJson, modelName }: { configJson: unknown | nul
     // panel paint, and hand the thread back between meter steps (a newer choice cancels the older one).
     let cancel = () => {};
     const t = setTimeout(() => {
-      cancel = pagePlanInSteps(configJson, runs, choice, budget, setResult);
+      cancel = pagePlanInSteps(configJson, runs, choice, budget, setResult, undefined, maxBuffer);
     }, 250);
     return () => {
       clearTimeout(t);
       cancel();
     };
-  }, [configJson, runs, choice, budget]);
+  }, [configJson, runs, choice, budget, maxBuffer]);
   if (configJson === null) return null;
   const num = (v: string, fallback: number) => {
     const n = Math.floor(Number(v));
