@@ -16,6 +16,7 @@ import {
 } from '../formats/model-config';
 import { Adapter, paramSetOnBase, planAdapter } from '../peft/adapter';
 import { getMethod } from '../peft/registry';
+import type { RawOptions } from '../peft/types';
 import type { Backend } from '../tensor/backend';
 import { cpuBackend } from '../tensor/cpu-backend';
 import { type BaseSource, FrozenBase } from '../tensor/frozen-base';
@@ -39,6 +40,14 @@ import { forward } from './transformer';
 const B = 2;
 const T = 6;
 const LORA = { r: 2, lora_alpha: 6, target_modules: 'all-linear', init_lora_weights: 'false' };
+/**
+ * LoRA small enough for the low limits below: a run's trained tensors share one flat f32 buffer that must fit
+ * the per-buffer limit too (tensor/params.ts), and all-linear r=2 (928 parameters, 3712 bytes) is above the
+ * few hundred bytes that split this tiny model's NF4 tables.
+ */
+const LORA_Q = { r: 1, lora_alpha: 2, target_modules: ['q_proj'], init_lora_weights: 'false' };
+/** Llama's tiny config with a vocabulary whose tables outweigh that LoRA's flat buffer, as in real models. */
+const LLAMA_WIDE: ModelConfig = { ...TINY_LLAMA, vocabSize: 1500 };
 
 /** GPT-2's tiny MLP outweighs its 37-row table: a vocabulary large enough that the table dominates, as it does in real models. */
 const GPT2_WIDE: ModelConfig = { ...TINY_GPT2, vocabSize: 389 };
@@ -69,10 +78,16 @@ function sourceOf(c: ModelConfig, dtype: BaseDtype): BaseSource {
 }
 
 /** LoRA (all linears) on the base in `dtype`, its frozen tensors leased from a FrozenBase with the limit. */
-async function loraOnBase<S, I>(be: Backend<S, I>, c: ModelConfig, dtype: BaseDtype, limit: number) {
+async function loraOnBase<S, I>(
+  be: Backend<S, I>,
+  c: ModelConfig,
+  dtype: BaseDtype,
+  limit: number,
+  options: RawOptions = LORA,
+) {
   const m = getMethod('lora');
   const specs = randomModelParams(c, 11, () => false, 0.2, true);
-  const plan = planAdapter(m, LORA, c, specs, 3);
+  const plan = planAdapter(m, options, c, specs, 3);
   const base = new FrozenBase(be, sourceOf(c, dtype), dtype, undefined, { maxBufferBytes: limit });
   const ps = await paramSetOnBase(be, plan, base);
   return { ps, adapter: new Adapter(m, plan, c, ps), base };
@@ -255,10 +270,10 @@ describe('the meter counts the parts as the arena holds them', () => {
   /** One LoRA step's arena peak on the GPU and the meter's prediction, NF4 base held with `limit`. */
   async function measuredAndPredicted(limit: number) {
     const ctx = await testGpu();
-    const c = TINY_LLAMA;
+    const c = LLAMA_WIDE;
     const dtype = 'nf4';
     const m = getMethod('lora');
-    const plan = planAdapter(m, LORA, c, randomModelParams(c, 11), 3);
+    const plan = planAdapter(m, LORA_Q, c, randomModelParams(c, 11), 3);
     const fplan = frozenTensorPlan(c, dtype);
     const specs = plan.specs.map((s) => {
       const p = fplan.get(s.name);
@@ -269,7 +284,7 @@ describe('the meter counts the parts as the arena holds them', () => {
     const before = ctx.arena.stats().currentTotal;
     ctx.arena.resetPeak();
     const be = gpuBackend(ctx);
-    const { ps, adapter, base } = await loraOnBase(be, c, dtype, limit);
+    const { ps, adapter, base } = await loraOnBase(be, c, dtype, limit, LORA_Q);
     const opt = new AdamW(ps, { ...ADAMW_DEFAULTS, maxGradNorm: 1 });
     const tp = new Tape(be, true);
     ps.zeroGrads();
@@ -288,7 +303,7 @@ describe('the meter counts the parts as the arena holds them', () => {
   }
 
   it('a LoRA step on a split NF4 base peaks on the GPU where the meter says, the parts counted exactly', async () => {
-    const split = await measuredAndPredicted(lowLimit(TINY_LLAMA, 'nf4'));
+    const split = await measuredAndPredicted(lowLimit(LLAMA_WIDE, 'nf4'));
     const whole = await measuredAndPredicted(Number.POSITIVE_INFINITY);
     // The parts' own alignment makes the split base larger: the meter sees exactly what the arena holds.
     expect(split.predicted).toBeGreaterThan(whole.predicted);
@@ -299,8 +314,8 @@ describe('the meter counts the parts as the arena holds them', () => {
   });
 
   it('plan: a split base counted once in its parts; a linear weight above the limit refused by name', () => {
-    const c = TINY_LLAMA;
-    const run = { method: 'lora', options: LORA };
+    const c = LLAMA_WIDE;
+    const run = { method: 'lora', options: LORA_Q };
     for (const baseDtype of ['f32', 'nf4'] as const) {
       const limit = lowLimit(c, baseDtype);
       const choice = { ...PLAN_DEFAULTS, batch: B, seqLen: T, baseDtype, maxBufferBytes: limit };

@@ -16,7 +16,7 @@ describe('page plan', () => {
     const full = pagePlan(text, [{ method: 'full', options: {} }], choice, null, limit);
     const fullError = 'error' in full ? full.error : '';
     expect(fullError).toMatch(
-      /trainable parameters are held in one f32 buffer of 0\.\d+ GiB .* at most 0\.25 GiB: train fewer parameters/,
+      /134,515,008 trainable parameters are held in one f32 buffer of 513\.\d MiB .* at most 256\.0 MiB: train fewer parameters/,
     );
     const lora = pagePlan(text, [{ method: 'lora', options: {} }], choice, null, limit);
     if (!('line' in lora)) throw new Error(lora.error);

@@ -7,6 +7,7 @@
 // the set's own f32 values.
 
 import type { MemoryCategory } from '../gpu/arena';
+import { formatBytes } from '../gpu/errors';
 import type { Backend } from './backend';
 import { readFrozen, splitOf } from './split-weight';
 import { Tensor } from './tape';
@@ -327,10 +328,9 @@ export class ParamSet<S, I> {
  */
 export function flatBufferMessage(specs: readonly ParamSpec[], bytes: number, limit: number): string {
   const count = specs.filter((s) => s.trainable).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
-  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   return (
-    `${count.toLocaleString('en')} trainable parameters are held in one f32 buffer of ${gib(bytes)} (with one ` +
-    `each for their gradients and AdamW's two moments), and this device allows one buffer of at most ` +
-    `${gib(limit)}: train fewer parameters (LoRA or another PEFT method, top layers, or sparse updates)`
+    `${count.toLocaleString('en')} trainable parameters are held in one f32 buffer of ${formatBytes(bytes)} (with ` +
+    `one each for their gradients and AdamW's two moments), and this device allows one buffer of at most ` +
+    `${formatBytes(limit)}: train fewer parameters (LoRA or another PEFT method, top layers, or sparse updates)`
   );
 }
