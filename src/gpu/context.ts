@@ -487,7 +487,8 @@ export class GpuContext {
    * their order. For the bench's CPU recording figure: a software adapter executes submitted work on the
    * same cores as the thread recording the next, so a step's recording time there mixes both; with the
    * queue held it is the recording alone. A read, a sync or destroy releases first (a mapping must follow
-   * the submit of its copy).
+   * the submit of its copy). Buffers the held work uses must outlive it: nothing trims the arena's pool
+   * inside a step, which is all the bench holds.
    */
   holdQueue(): void {
     this.held ??= [];
