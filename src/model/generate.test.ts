@@ -214,10 +214,12 @@ describe("the fast decode path gives the reference path's tokens", () => {
       const dispatch = vi.spyOn(ctx, 'dispatch');
       const gemvDispatches = () => dispatch.mock.calls.filter(([a]) => /^gemv\d/.test(a.kernel.label)).length;
       let multi = 0;
+      let qkvBiased = 0;
       const accel: DecodeAccel<unknown> = {
         linears: (p) => {
           const took = gemvMulti(ctx, p as Parameters<typeof gemvMulti>[1]);
           if (took) multi++;
+          if (took && p.parts.length === 3 && p.parts.every((q) => q.bias)) qkvBiased++;
           return took;
         },
       };
@@ -247,8 +249,10 @@ describe("the fast decode path gives the reference path's tokens", () => {
           for (const [i, l] of logits[1].entries())
             expectClose(l, logits[0][i], 1e-4, 1e-4, `${name} step ${i}`);
         }
-        // The multi-projection runs for gate/up (TINY_LLAMA is Qwen2: q/k/v have biases); GPT-2 has none.
+        // The multi-projection runs for q/k/v, with their biases (TINY_LLAMA is Qwen2), and for gate/up;
+        // GPT-2 (one fused c_attn, no gate) has none.
         expect(multi > 0).toBe(c === TINY_LLAMA);
+        expect(qkvBiased > 0).toBe(c === TINY_LLAMA);
       } finally {
         dispatch.mockRestore();
         ctx.variants.delete('gemv');

@@ -421,13 +421,14 @@ function multiLinear<S, I>(
   parts: Array<[LinearTensors, number, string, S?, number?]>,
 ): Array<Tensor<S> | null> | null {
   const sites = parts.map(([l]) => linearParts(ps, l));
-  if (sites.some((p, j) => p.bias || p.w.format || !p.transB || p.outF !== parts[j][1])) return null;
+  if (sites.some((p, j) => p.w.format || !p.transB || p.outF !== parts[j][1])) return null;
   const outs = parts.map(([, N, name, out]) => (out ? null : tp.tensor([B, N], false, name)));
   const specs: GemvMultiPart<S>[] = parts.map(([, N, , out, rowStride], j) => ({
     w: sites[j].w.store,
     N,
     out: out ?? tensorOf(outs[j]).store,
     rowStride,
+    bias: sites[j].bias?.store ?? null,
   }));
   return multi({ a: x.store, M: B, K: sites[0].inF, parts: specs }) ? outs : null;
 }

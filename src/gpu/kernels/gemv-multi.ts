@@ -1,4 +1,4 @@
-// Several GEMVs that read one input, in one dispatch: out_j[m, n] = Σ_k a[m, k] · W_j[n, k] for 2 or 3 plain
+// Several GEMVs that read one input, in one dispatch: out_j[m, n] = Σ_k a[m, k] · W_j[n, k] (+ bias_j[n]) for 2 or 3 plain
 // f32 weights W_j stored [N_j, K] (the 'out_in' layout, transB; N_j a multiple of 4), M ≤ GEMV_MAX_ROWS rows. Generation's decode
 // step projects q, k and v (or gate and up) of the same normed row: one dispatch instead of three (two),
 // and each part's rows may lie `rowStride` apart (k and v straight into KV cache rows, items capacity·w apart).
@@ -19,6 +19,8 @@ export interface GemvMultiPart<S = GpuRegion> {
   out: S;
   /** Elements between output rows m (default N, dense). */
   rowStride?: number;
+  /** [N] added to every output row (Qwen2's q/k/v biases); absent or null: none. */
+  bias?: S | null;
 }
 
 export interface GemvMultiArgs<S = GpuRegion> {
@@ -41,7 +43,7 @@ function sameBuffer(a: GpuRegion, b: GpuRegion): boolean {
 // array indexed at run time, which SwiftShader keeps in memory. Each invocation computes four neighbouring
 // columns (N_j % 4 = 0), so each A element it loads serves four weights. Four interleaved partial sums per
 // row and column (k mod 4), paired at the end: f32 error closer to the tiled kernels' than one running sum.
-const wgsl = (J: number, M: number, id: Record<string, string>, decls: string) => {
+const wgsl = (J: number, M: number, id: Record<string, string>, decls: string, biased: boolean[]) => {
   const rows = [...Array(M).keys()];
   const cols = [0, 1, 2, 3];
   const each = (f: (m: number, c: number) => string) =>
@@ -64,7 +66,7 @@ ${each((m, c) => `      acc${m}_${c} += av${m} * wv${c};`)}
     for (var k = K4 * 4u; k < p.K; k++) {
 ${each((m, c) => `      tail${m}_${c} += ${a(m, '')} * ${wl(c, '')};`)}
     }
-${each((m, c) => `    ${id[`o${j}`]}[${m}u * p.s${j} + n + ${c}u] = ((acc${m}_${c}.x + acc${m}_${c}.y) + (acc${m}_${c}.z + acc${m}_${c}.w)) + tail${m}_${c};`)}
+${each((m, c) => `    ${id[`o${j}`]}[${m}u * p.s${j} + n + ${c}u] = ((acc${m}_${c}.x + acc${m}_${c}.y) + (acc${m}_${c}.z + acc${m}_${c}.w)) + tail${m}_${c}${biased[j] ? ` + ${id[`b${j}`]}[n + ${c}u]` : ''};`)}
     return;`;
   };
   let body = '  var off = 0u;\n';
@@ -97,6 +99,7 @@ export function gemvMulti(ctx: GpuContext, args: GemvMultiArgs): boolean {
     )
       return false;
     if (sameBuffer(q.out, a) || sameBuffer(q.out, q.w)) return false;
+    if (q.bias && (bytes(q.bias) < q.N * 4 || sameBuffer(q.out, q.bias))) return false;
     strides.push(s);
   }
   for (let i = 0; i < J; i++)
@@ -104,13 +107,15 @@ export function gemvMulti(ctx: GpuContext, args: GemvMultiArgs): boolean {
   const L = planBindings('gemv_multi', [
     { name: 'a', region: a, write: false },
     ...parts.map((q, j) => ({ name: `w${j}`, region: q.w, write: false })),
+    ...parts.flatMap((q, j) => (q.bias ? [{ name: `b${j}`, region: q.bias, write: false }] : [])),
     ...parts.map((q, j) => ({ name: `o${j}`, region: q.out, write: true })),
   ]);
+  const biased = parts.map((q) => !!q.bias);
   const n = parts.map((q) => q.N);
   const total = n.reduce((x, y) => x + y, 0);
   ctx.dispatch({
-    kernel: memoKernel(`gemv_multi${J}_m${M}_c4:${L.sig}`, 'gemv_multi', () =>
-      wgsl(J, M, L.id, L.decls('P')),
+    kernel: memoKernel(`gemv_multi${J}_m${M}_c4_b${biased.map(Number).join('')}:${L.sig}`, 'gemv_multi', () =>
+      wgsl(J, M, L.id, L.decls('P'), biased),
     ),
     buffers: L.buffers,
     uniforms: new Uniforms()
@@ -136,7 +141,7 @@ export function gemvMultiRef(args: GemvMultiArgs<Float64Array>): void {
       for (let nn = 0; nn < q.N; nn++) {
         let acc = 0;
         for (let k = 0; k < K; k++) acc += a[m * K + k] * q.w[nn * K + k];
-        q.out[m * s + nn] = acc;
+        q.out[m * s + nn] = acc + (q.bias ? q.bias[nn] : 0);
       }
   }
 }
