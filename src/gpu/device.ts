@@ -101,7 +101,10 @@ export async function acquireFromGpu(gpu: GPU | undefined, opts: AcquireOptions)
     opts.notes?.some((n) => /swiftshader/i.test(n)) === true;
   if (software) notes.push('Running on a software GPU (SwiftShader): correct but slow; keep models tiny.');
   if (withheld.length) notes.push(`Features the adapter has but were not asked for: ${withheld.join(', ')}.`);
-  if (!features.shaderF16) notes.push('No shader-f16: frozen weights are stored as f32.');
+  if (!features.shaderF16)
+    notes.push(
+      'No shader-f16: kernels compute in f32 (16-bit weights stay packed, two to a word, widened as read).',
+    );
   const summary: GpuAdapterSummary = {
     vendor: info.vendor,
     architecture: info.architecture,
