@@ -80,6 +80,7 @@ export function planChoice(a: Args): PlanChoice {
     if (v < 1) throw new Error(`--${flag} must be at least 1, got ${v}`);
     return v;
   };
+  const maxBuffer = a.opt('max-buffer');
   return {
     batch: positive('batch'),
     seqLen: positive('seq'),
@@ -87,7 +88,7 @@ export function planChoice(a: Args): PlanChoice {
     pack: a.bool('pack') ?? PLAN_DEFAULTS.pack,
     checkpointing: a.bool('checkpointing') ?? PLAN_DEFAULTS.checkpointing,
     baseDtype: a.choice('base-dtype', BASE_DTYPES) ?? PLAN_DEFAULTS.baseDtype,
-    ...(a.opt('max-buffer') === undefined ? {} : { maxBufferBytes: parseBytes(a.opt('max-buffer')!) }),
+    maxBufferBytes: maxBuffer === undefined ? undefined : parseBytes(maxBuffer),
   };
 }
 

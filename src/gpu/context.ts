@@ -10,6 +10,7 @@
 import { Arena, type GpuBuf, type GpuRegion, type MemoryCategory, regionParts } from './arena';
 import { type BindShape, layoutEntries, readBindShape, shapeKey } from './bind-layouts';
 import { GpuDeviceLostError, GpuKernelError } from './errors';
+import { perBufferLimit } from './summary';
 
 export interface GpuFeatures {
   shaderF16: boolean;
@@ -148,10 +149,7 @@ export class GpuContext {
     readonly adapter: GpuAdapterSummary,
     readonly features: GpuFeatures,
   ) {
-    this.arena = new Arena(
-      device,
-      Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize),
-    );
+    this.arena = new Arena(device, perBufferLimit(device.limits));
     this.uniformRing = device.createBuffer({
       size: UNIFORM_SLOT * UNIFORM_SLOTS,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,

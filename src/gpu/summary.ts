@@ -14,6 +14,11 @@ export const SHOWN_LIMITS = [
 ] as const;
 export type ShownLimit = (typeof SHOWN_LIMITS)[number];
 
+/** The largest buffer an engine allocation may take: a storage buffer is bound whole, so both limits apply. */
+export function perBufferLimit(l: { maxBufferSize: number; maxStorageBufferBindingSize: number }): number {
+  return Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize);
+}
+
 export interface GpuInfo {
   adapter: GpuAdapterSummary;
   features: GpuFeatures;

@@ -19,7 +19,7 @@ import {
 import type { TensorReader } from '../formats/safetensors';
 import { formatBytes } from '../gpu/errors';
 import type { BaseSource } from '../tensor/frozen-base';
-import type { ParamSpec } from '../tensor/params';
+import { flatBufferMessage, type ParamSpec } from '../tensor/params';
 import type { BaseDtype } from '../tensor/weight-format';
 
 export interface DeviceBudget {
@@ -85,16 +85,10 @@ export function checkModelFits(
   }
   // Trained tensors that each fit still share one flat f32 buffer (tensor/params.ts), which must fit too.
   if (opts.trainable) {
-    let flat = 0;
+    let count = 0;
     for (const [key, p] of frozenTensorPlan(config, dtype))
-      if (opts.trainable(key)) flat += p.shape.reduce((a, x) => a * x, 1) * 4;
-    if (flat > limit)
-      throw new FormatError(
-        name,
-        `the trained tensors are held in one f32 buffer of ${formatBytes(flat)} (with one each for their ` +
-          `gradients and AdamW's two moments) but this GPU allows at most ${formatBytes(limit)} per buffer: ` +
-          'train fewer parameters (LoRA or another PEFT method, top layers, sparse updates) or choose a smaller model',
-      );
+      if (opts.trainable(key)) count += p.shape.reduce((a, x) => a * x, 1);
+    if (count * 4 > limit) throw new FormatError(name, flatBufferMessage(count, count * 4, limit));
   }
   const weights = estimateWeightBytes(config, dtype, limit);
   if (weights > budget.budgetBytes) {

@@ -52,24 +52,18 @@ export function formRuns(methods: Record<string, { enabled: boolean; options: Ra
 
 export type PlanLine = ReturnType<typeof planJson>;
 
-/**
- * The device's per-buffer limit as a plan choice (the adapter's, once the page has one): frozen tables above
- * it are planned in row parts, trained tensors that cannot be held under it are refused by name.
- */
-const limitOf = (maxBufferBytes: number | undefined): Pick<PlanChoice, 'maxBufferBytes'> =>
-  maxBufferBytes === undefined ? {} : { maxBufferBytes };
-
 /** The plan of a config.json (text or parsed) for these runs: the CLI's JSON line, or why there is none. */
 export function pagePlan(
   configJson: unknown,
   runs: readonly PlanRun[],
   choice: PlanPanelChoice,
   budget: number | null,
+  /** The adapter's per-buffer limit, once the page has one (PlanChoice.maxBufferBytes). */
   maxBufferBytes?: number,
 ): { line: PlanLine } | { error: string } {
   try {
     const config = parseModelConfig(configJson);
-    const full: PlanChoice = { ...PLAN_DEFAULTS, ...choice, ...limitOf(maxBufferBytes) };
+    const full: PlanChoice = { ...PLAN_DEFAULTS, ...choice, maxBufferBytes };
     const plan = planTraining(config, runs, full);
     const suggestions = budget === null ? null : suggestFits(config, runs, plan, budget);
     return { line: planJson(plan, suggestions, budget) };
@@ -98,7 +92,7 @@ export function pagePlanInSteps(
   const fail = (e: unknown) => onResult({ error: e instanceof Error ? e.message : String(e) });
   try {
     const config = parseModelConfig(configJson);
-    const plan = planTraining(config, runs, { ...PLAN_DEFAULTS, ...choice, ...limitOf(maxBufferBytes) });
+    const plan = planTraining(config, runs, { ...PLAN_DEFAULTS, ...choice, maxBufferBytes });
     if (budget === null || plan.predictedPeakBytes <= budget) {
       onResult({ line: planJson(plan, budget === null ? null : [], budget) });
       return () => undefined;

@@ -45,6 +45,7 @@ import { mulVec, mulVecBackward, scale } from '../gpu/kernels/scale';
 import { gather, scatterAdd } from '../gpu/kernels/sparse';
 import { swiglu, swigluBackward } from '../gpu/kernels/swiglu';
 import { tanh, tanhBackward } from '../gpu/kernels/tanh';
+import { perBufferLimit } from '../gpu/summary';
 import type { Backend } from './backend';
 import { matmulQueue } from './matmul-queue';
 
@@ -70,7 +71,7 @@ export function gpuBackend(ctx: GpuContext, opts: GpuBackendOptions = {}): GpuBa
   return {
     kind: 'gpu',
     viewAlign: 64,
-    maxBufferBytes: Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize),
+    maxBufferBytes: perBufferLimit(ctx.limits),
     alloc: (n: number, category: MemoryCategory, label: string) => ctx.arena.alloc(n * 4, category, label),
     free: (s) => {
       const b = own(s);

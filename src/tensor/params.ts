@@ -144,8 +144,7 @@ export class ParamSet<S, I> {
       const n = s.shape.reduce((a, b) => a * b, 1);
       total += Math.ceil(n / align) * align;
     }
-    const limit = be.maxBufferBytes;
-    if (limit !== undefined && total * 4 > limit) throw new Error(flatBufferMessage(specs, total * 4, limit));
+    if (be.maxBufferBytes !== undefined) assertFlatBufferFits(specs, align, be.maxBufferBytes);
     if (total > 0) {
       // Zeros first, then each tensor's values into its view: no host copy of the whole flat buffer (full
       // fine-tuning would hold the model twice on the host), and none at all where no values are given.
@@ -322,12 +321,24 @@ export class ParamSet<S, I> {
 }
 
 /**
- * Why a set's trained tensors do not fit the device: they live in one flat f32 buffer (and one each for
- * their gradients and AdamW's two moments), which may not exceed the per-buffer limit. Said before any
- * allocation, so nothing is half-built.
+ * Refuses trained tensors that do not fit the per-buffer limit together: they live in one flat f32 buffer
+ * (each padded to `align` elements, as ParamSet lays them out), and so do their gradients and AdamW's two
+ * moments. Said before any allocation, so nothing is half-built.
  */
-export function flatBufferMessage(specs: readonly ParamSpec[], bytes: number, limit: number): string {
-  const count = specs.filter((s) => s.trainable).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+export function assertFlatBufferFits(specs: readonly ParamSpec[], align: number, limit: number): void {
+  let count = 0;
+  let elems = 0;
+  for (const s of specs) {
+    if (!s.trainable) continue;
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    count += n;
+    elems += Math.ceil(n / align) * align;
+  }
+  if (elems * 4 > limit) throw new Error(flatBufferMessage(count, elems * 4, limit));
+}
+
+/** Why `count` trained parameters in a flat buffer of `bytes` do not fit a per-buffer limit, and what to do. */
+export function flatBufferMessage(count: number, bytes: number, limit: number): string {
   return (
     `${count.toLocaleString('en')} trainable parameters are held in one f32 buffer of ${formatBytes(bytes)} (with ` +
     `one each for their gradients and AdamW's two moments), and this device allows one buffer of at most ` +

@@ -14,7 +14,7 @@ import { causalLmLoss } from '../model/loss';
 import type { ModelHooks } from '../model/transformer';
 import type { Backend } from '../tensor/backend';
 import { type MeterStats, type MeterStore, meterBackend } from '../tensor/meter-backend';
-import { flatBufferMessage, ParamSet, type ParamSpec } from '../tensor/params';
+import { assertFlatBufferFits, ParamSet, type ParamSpec } from '../tensor/params';
 import { splitFrozenSet } from '../tensor/split-weight';
 import { Tape } from '../tensor/tape';
 import { ADAMW_DEFAULTS, AdamW, type AdamWConfig } from './optimizer';
@@ -64,11 +64,7 @@ function paramsFor<S, I>(
       throw new Error(`${what}; only the embedding and the LM head are read in row parts`);
   }
   // The trained tensors share one flat buffer (ParamSet): its size, not only each tensor's, meets the limit.
-  const align = be.viewAlign;
-  const flat = specs
-    .filter((s) => s.trainable)
-    .reduce((a, s) => a + Math.ceil(s.shape.reduce((x, y) => x * y, 1) / align) * align, 0);
-  if (flat * 4 > maxBufferBytes) throw new Error(flatBufferMessage(specs, flat * 4, maxBufferBytes));
+  assertFlatBufferFits(specs, be.viewAlign, maxBufferBytes);
   return new ParamSet(be, specs, { base: splitFrozenSet(be, specs, maxBufferBytes) });
 }
 

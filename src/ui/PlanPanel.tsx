@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { MEMORY_CATEGORIES } from '../gpu/arena';
 import { formatBytes } from '../gpu/errors';
+import { perBufferLimit } from '../gpu/summary';
 import { useAppStore } from '../store';
 import { formRuns, type PagePlanResult, type PlanLine, pagePlanInSteps, usePlanPanel } from '../store/plan';
 import { BASE_DTYPES, type BaseDtype } from '../tensor/weight-format';
@@ -24,9 +25,7 @@ export function PlanPanel({ configJson, modelName }: { configJson: unknown | nul
   const budget = useAppStore((s) => s.budgetBytes);
   // The adapter's per-buffer limit once the page has a device (the plan then refuses what cannot be held).
   const maxBuffer = useAppStore((s) =>
-    s.gpu.state === 'ready'
-      ? Math.min(s.gpu.info.limits.maxBufferSize, s.gpu.info.limits.maxStorageBufferBindingSize)
-      : undefined,
+    s.gpu.state === 'ready' ? perBufferLimit(s.gpu.info.limits) : undefined,
   );
   const { choice, setChoice } = usePlanPanel();
   const runs = useMemo(() => formRuns(methods), [methods]);

@@ -8,7 +8,7 @@ import type { TensorReader } from '../formats/safetensors';
 import type { TextTokenizer, TokenizerFiles } from '../formats/tokenizer';
 import type { GpuContext } from '../gpu/context';
 import { acquireBrowserGpu, parseWithheldFeatures } from '../gpu/device';
-import { summarizeGpu } from '../gpu/summary';
+import { perBufferLimit, summarizeGpu } from '../gpu/summary';
 import { baseSpecsOf, checkpointBaseSource } from '../model/load';
 import { BUILTIN_MODEL_PATH, builtinModelSource, filesModelSource } from '../model/sources';
 import type { MethodContext } from '../peft/types';
@@ -79,7 +79,7 @@ export class ModelHolder {
       try {
         this.withoutFeatures = parseWithheldFeatures(gpuWithout, "The address's gpu_without");
         const ctx = await acquireBrowserGpu({ ...TUNE, withoutFeatures: this.withoutFeatures });
-        this.maxBufferBytes = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
+        this.maxBufferBytes = perBufferLimit(ctx.limits);
         this.post({ type: 'gpu', info: summarizeGpu(ctx) });
         this.probed = ctx;
       } catch (e) {
